@@ -1,0 +1,129 @@
+//! Commands: `spark.sql` (SqlCommand — a query comes back as a relation to run lazily, a
+//! statement runs now and its rows come back as a local relation), `df.write`
+//! (WriteOperation), and `createOrReplaceTempView` (CreateDataFrameViewCommand).
+
+use std::collections::HashMap;
+
+use spark_connect_proto::spark::connect::command::CommandType;
+use spark_connect_proto::spark::connect::execute_plan_response::{ResponseType, SqlCommandResult};
+use spark_connect_proto::spark::connect::relation::RelType;
+use spark_connect_proto::spark::connect::write_operation::{save_table::TableSaveMethod, SaveMode as PMode, SaveType};
+use spark_connect_proto::spark::connect::{
+    self as sc, Command, CreateDataFrameViewCommand, ExecutePlanResponse, LocalRelation, Relation, SqlCommand,
+    WriteOperation,
+};
+use spate_common::names::split_name;
+use spate_common::{Error, Result};
+use spate_lake::{write, SaveMode, WriteRequest};
+use spate_plan::sql::SqlOutcome;
+use spate_plan::Resolver;
+
+use crate::execute::{resolve, response, run_plan};
+use crate::session::Session;
+
+/// Runs a command and returns its responses (without ResultComplete).
+pub async fn handle(session: &Session, op: &str, cmd: Command) -> Result<Vec<ExecutePlanResponse>> {
+    let Command { command_type } = cmd;
+    match command_type.ok_or_else(|| Error::internal("command without a type"))? {
+        CommandType::SqlCommand(sql) => sql_command(session, op, sql).await,
+        CommandType::WriteOperation(w) => {
+            write_operation(session, w).await?;
+            Ok(vec![])
+        }
+        CommandType::CreateDataframeView(v) => {
+            let CreateDataFrameViewCommand { input, name, is_global, replace } = v;
+            let input = input.ok_or_else(|| Error::internal("view without input"))?;
+            let plan = resolve(session, &input).await?;
+            session.catalog.register_view(&name, plan, replace, is_global)?;
+            Ok(vec![])
+        }
+        other => {
+            let debug = format!("{other:?}");
+            Err(Error::unsupported(format!("command {}", debug.split('(').next().unwrap_or("unknown"))))
+        }
+    }
+}
+
+#[expect(deprecated, reason = "PySpark 3.x clients still send the SQL text in the deprecated fields")]
+async fn sql_command(session: &Session, op: &str, cmd: SqlCommand) -> Result<Vec<ExecutePlanResponse>> {
+    let SqlCommand { sql, args, pos_args, named_arguments, pos_arguments, input } = cmd;
+    let relation = match input {
+        Some(rel) => rel,
+        None => Relation {
+            common: None,
+            rel_type: Some(RelType::Sql(sc::Sql { query: sql, args, pos_args, named_arguments, pos_arguments })),
+        },
+    };
+    let Some(RelType::Sql(sql_rel)) = &relation.rel_type else {
+        return Ok(vec![sql_result(session, op, relation)]);
+    };
+    let state = session.ctx.state();
+    let config = session.config();
+    let resolver = Resolver::new(&state, session.catalog.as_ref(), &config);
+    match resolver.sql(sql_rel).await? {
+        SqlOutcome::Query(_) => Ok(vec![sql_result(session, op, relation)]),
+        SqlOutcome::Done(plan) => {
+            let (_, batches) = run_plan(session, plan.clone()).await?;
+            let schema = crate::arrow::plain_schema(plan.schema().as_arrow());
+            let batches = batches.iter().map(|b| crate::arrow::conform(b, &schema)).collect::<Result<Vec<_>>>()?;
+            let data = crate::arrow::to_ipc(&schema, &batches)?;
+            let local = Relation {
+                common: None,
+                rel_type: Some(RelType::LocalRelation(LocalRelation { data: Some(data.into()), schema: None })),
+            };
+            Ok(vec![sql_result(session, op, local)])
+        }
+    }
+}
+
+fn sql_result(session: &Session, op: &str, relation: Relation) -> ExecutePlanResponse {
+    response(session, op, ResponseType::SqlCommandResult(SqlCommandResult { relation: Some(relation) }))
+}
+
+async fn write_operation(session: &Session, w: WriteOperation) -> Result<()> {
+    let WriteOperation {
+        input,
+        source,
+        save_type,
+        mode,
+        sort_column_names,
+        partitioning_columns,
+        bucket_by,
+        options,
+        clustering_columns: _,
+        with_schema_evolution: _,
+    } = w;
+    if bucket_by.is_some() {
+        return Err(Error::unsupported("bucketBy"));
+    }
+    if !sort_column_names.is_empty() {
+        return Err(Error::unsupported("sortBy"));
+    }
+    let input = input.ok_or_else(|| Error::internal("write without input"))?;
+    let plan = resolve(session, &input).await?;
+    let config = session.config();
+    let format = source
+        .or_else(|| config.get("spark.sql.sources.default"))
+        .unwrap_or_else(|| "parquet".into())
+        .to_lowercase();
+    let mode = match PMode::try_from(mode).unwrap_or(PMode::Unspecified) {
+        PMode::Append => SaveMode::Append,
+        PMode::Overwrite => SaveMode::Overwrite,
+        PMode::Ignore => SaveMode::Ignore,
+        PMode::ErrorIfExists | PMode::Unspecified => SaveMode::ErrorIfExists,
+    };
+    let options: HashMap<String, String> = options.into_iter().map(|(k, v)| (k.to_lowercase(), v)).collect();
+    let req = WriteRequest { format, mode, partition_by: partitioning_columns, options };
+    let state = session.ctx.state();
+    match save_type {
+        Some(SaveType::Path(path)) => write::write_path(&state, plan, &path, &req).await,
+        Some(SaveType::Table(t)) => {
+            let insert = TableSaveMethod::try_from(t.save_method) == Ok(TableSaveMethod::InsertInto);
+            write::write_table(&state, &session.catalog, plan, &split_name(&t.table_name), &req, insert).await
+        }
+        None => match req.options.get("path").cloned() {
+            Some(path) => write::write_path(&state, plan, &path, &req).await,
+            None => Err(Error::IllegalArgument("'path' is not specified; pass a path to save()".into())),
+        },
+    }
+}

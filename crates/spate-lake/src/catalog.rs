@@ -1,0 +1,340 @@
+//! The catalog one session sees: its temporary views, the server's global temporary views
+//! (`global_temp.name`), and the warehouse of persistent tables — directories under
+//! `spark.sql.warehouse.dir` (`<table>` in `default`, `<db>.db/<table>` otherwise) with a
+//! `_spate_table.json` that records the format and partition columns. Because the warehouse
+//! lives on disk, every session (and every server on the same directory) sees the same tables.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{BooleanArray, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::catalog::TableProvider;
+use datafusion::common::TableReference;
+use datafusion::datasource::view::ViewTable;
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+use spate_common::{Error, Result};
+use spate_plan::session::{CATALOG, DEFAULT_DB};
+use spate_plan::sql::table_not_found;
+use spate_plan::{ReadRequest, Resolver, Sources};
+
+use crate::source;
+
+/// Global temporary views, shared by every session of a server.
+pub type GlobalViews = Arc<RwLock<HashMap<String, LogicalPlan>>>;
+
+/// The file recording how a warehouse table is stored.
+pub const TABLE_META: &str = "_spate_table.json";
+
+/// The catalog of one session.
+pub struct SessionCatalog {
+    warehouse: PathBuf,
+    temp_views: RwLock<BTreeMap<String, LogicalPlan>>,
+    global_views: GlobalViews,
+    current_db: RwLock<String>,
+}
+
+/// How a warehouse table is stored.
+#[derive(Debug, Clone)]
+pub struct TableMeta {
+    /// `parquet`, `csv`, `json` or `text`.
+    pub format: String,
+    /// Hive-style partition columns.
+    pub partition_columns: Vec<String>,
+}
+
+impl SessionCatalog {
+    /// A catalog over `warehouse` sharing `global_views`.
+    pub fn new(warehouse: impl Into<PathBuf>, global_views: GlobalViews) -> Self {
+        Self {
+            warehouse: warehouse.into(),
+            temp_views: RwLock::new(BTreeMap::new()),
+            global_views,
+            current_db: RwLock::new(DEFAULT_DB.to_string()),
+        }
+    }
+
+    /// The current database.
+    pub fn current_database(&self) -> String {
+        self.current_db.read().map(|d| d.clone()).unwrap_or_else(|_| DEFAULT_DB.into())
+    }
+
+    /// Sets the current database; it must exist.
+    pub fn set_current_database(&self, db: &str) -> Result<()> {
+        if !self.database_exists(db) {
+            return Err(Error::analysis("SCHEMA_NOT_FOUND", format!("The schema `{db}` cannot be found.")));
+        }
+        if let Ok(mut d) = self.current_db.write() {
+            *d = db.to_string();
+        }
+        Ok(())
+    }
+
+    /// Whether a database exists (`default` always does).
+    pub fn database_exists(&self, db: &str) -> bool {
+        db.eq_ignore_ascii_case(DEFAULT_DB) || self.warehouse.join(format!("{}.db", db.to_lowercase())).is_dir()
+    }
+
+    /// Databases in the warehouse.
+    pub fn databases(&self) -> Vec<String> {
+        let mut out = vec![DEFAULT_DB.to_string()];
+        if let Ok(entries) = std::fs::read_dir(&self.warehouse) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if let Some(db) = name.strip_suffix(".db") {
+                    out.push(db.to_string());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Creates a database directory.
+    pub fn create_database(&self, db: &str, if_not_exists: bool) -> Result<()> {
+        if self.database_exists(db) {
+            if if_not_exists {
+                return Ok(());
+            }
+            return Err(Error::analysis("SCHEMA_ALREADY_EXISTS", format!("Cannot create schema `{db}` because it already exists.")));
+        }
+        std::fs::create_dir_all(self.warehouse.join(format!("{}.db", db.to_lowercase())))
+            .map_err(|e| Error::IllegalArgument(format!("cannot create schema `{db}`: {e}")))
+    }
+
+    /// The directory of a warehouse table.
+    pub fn table_dir(&self, name: &[String]) -> Result<PathBuf> {
+        let (db, table) = match name {
+            [t] => (self.current_database(), t.clone()),
+            [db, t] => (db.clone(), t.clone()),
+            [_, db, t] => (db.clone(), t.clone()),
+            _ => return Err(Error::parse(format!("invalid table name '{}'", name.join(".")))),
+        };
+        let table = table.to_lowercase();
+        Ok(if db.eq_ignore_ascii_case(DEFAULT_DB) {
+            self.warehouse.join(table)
+        } else {
+            self.warehouse.join(format!("{}.db", db.to_lowercase())).join(table)
+        })
+    }
+
+    /// Whether a persistent table exists.
+    pub fn table_exists(&self, name: &[String]) -> bool {
+        self.table_dir(name).is_ok_and(|d| d.join(TABLE_META).is_file())
+    }
+
+    /// The stored format of a table.
+    pub fn table_meta(&self, name: &[String]) -> Result<TableMeta> {
+        let dir = self.table_dir(name)?;
+        let text = std::fs::read_to_string(dir.join(TABLE_META))
+            .map_err(|_| table_not_found(&name.join(".")))?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::internal(format!("corrupt table metadata in {}: {e}", dir.display())))?;
+        Ok(TableMeta {
+            format: v["format"].as_str().unwrap_or("parquet").to_string(),
+            partition_columns: v["partition_columns"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Records a table's storage after its data was written.
+    pub fn write_table_meta(dir: &Path, meta: &TableMeta) -> Result<()> {
+        let v = serde_json::json!({"format": meta.format, "partition_columns": meta.partition_columns});
+        std::fs::create_dir_all(dir).map_err(|e| Error::IllegalArgument(format!("cannot create '{}': {e}", dir.display())))?;
+        std::fs::write(dir.join(TABLE_META), v.to_string())
+            .map_err(|e| Error::IllegalArgument(format!("cannot write table metadata in '{}': {e}", dir.display())))
+    }
+
+    /// Persistent tables of a database, sorted.
+    pub fn tables(&self, db: &str) -> Vec<String> {
+        let dir = if db.eq_ignore_ascii_case(DEFAULT_DB) {
+            self.warehouse.clone()
+        } else {
+            self.warehouse.join(format!("{}.db", db.to_lowercase()))
+        };
+        let mut out = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for e in entries.flatten() {
+                if e.path().join(TABLE_META).is_file() {
+                    out.push(e.file_name().to_string_lossy().to_string());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Names of the session's temporary views, sorted.
+    pub fn temp_views(&self) -> Vec<String> {
+        self.temp_views.read().map(|v| v.keys().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Registers a temporary view, or a global one when `global`.
+    pub fn register_view(&self, name: &str, plan: LogicalPlan, replace: bool, global: bool) -> Result<()> {
+        let key = name.to_lowercase();
+        let exists = if global {
+            self.global_views.read().map(|v| v.contains_key(&key)).unwrap_or(false)
+        } else {
+            self.temp_views.read().map(|v| v.contains_key(&key)).unwrap_or(false)
+        };
+        if exists && !replace {
+            return Err(Error::analysis(
+                "TEMP_TABLE_OR_VIEW_ALREADY_EXISTS",
+                format!("Cannot create the temporary view `{name}` because it already exists."),
+            ));
+        }
+        if global {
+            if let Ok(mut v) = self.global_views.write() {
+                v.insert(key, plan);
+            }
+        } else if let Ok(mut v) = self.temp_views.write() {
+            v.insert(key, plan);
+        }
+        Ok(())
+    }
+
+    /// Drops a temporary view; whether it existed.
+    pub fn drop_view(&self, name: &str, global: bool) -> bool {
+        let key = name.to_lowercase();
+        if global {
+            self.global_views.write().map(|mut v| v.remove(&key).is_some()).unwrap_or(false)
+        } else {
+            self.temp_views.write().map(|mut v| v.remove(&key).is_some()).unwrap_or(false)
+        }
+    }
+
+    fn view(&self, name: &[String]) -> Option<LogicalPlan> {
+        match name {
+            [v] => self.temp_views.read().ok()?.get(&v.to_lowercase()).cloned(),
+            [g, v] if g.eq_ignore_ascii_case("global_temp") => {
+                self.global_views.read().ok()?.get(&v.to_lowercase()).cloned()
+            }
+            _ => None,
+        }
+    }
+
+    /// Plans a read of a view or warehouse table.
+    pub async fn lookup(&self, state: &SessionState, name: &[String]) -> Result<LogicalPlan> {
+        let last = name.last().cloned().unwrap_or_default();
+        if let Some(plan) = self.view(name) {
+            return Ok(LogicalPlanBuilder::from(plan).alias(last.as_str())?.build()?);
+        }
+        if !self.table_exists(name) {
+            return Err(table_not_found(&name.join(".")));
+        }
+        let meta = self.table_meta(name)?;
+        let dir = self.table_dir(name)?;
+        let req = ReadRequest {
+            format: meta.format,
+            paths: vec![dir.display().to_string()],
+            schema: None,
+            options: HashMap::from([("header".to_string(), "true".to_string()), ("inferschema".to_string(), "true".to_string())]),
+        };
+        source::read(state, &req, &last).await
+    }
+}
+
+#[async_trait]
+impl Sources for SessionCatalog {
+    async fn read(&self, state: &SessionState, req: ReadRequest) -> Result<LogicalPlan> {
+        let alias = format!("__source_{}", req.format);
+        source::read(state, &req, &alias).await
+    }
+
+    async fn table(&self, state: &SessionState, name: &[String]) -> Result<LogicalPlan> {
+        self.lookup(state, name).await
+    }
+
+    async fn prepare_sql(&self, state: &SessionState, names: &[TableReference]) -> Result<()> {
+        for r in names {
+            let parts: Vec<String> = match r {
+                TableReference::Bare { table } => vec![table.to_string()],
+                TableReference::Partial { schema, table } => vec![schema.to_string(), table.to_string()],
+                TableReference::Full { schema, table, .. } => vec![schema.to_string(), table.to_string()],
+            };
+            if parts.len() == 1 && parts[0].eq_ignore_ascii_case("range") {
+                continue;
+            }
+            let plan = match self.lookup(state, &parts).await {
+                Ok(p) => p,
+                Err(Error::Analysis { class, .. }) if class == "TABLE_OR_VIEW_NOT_FOUND" => {
+                    if r.schema().is_some_and(|s| s.eq_ignore_ascii_case("information_schema")) {
+                        continue;
+                    }
+                    return Err(table_not_found(&parts.join(".")));
+                }
+                Err(e) => return Err(e),
+            };
+            let db = if parts.len() == 2 { parts[0].to_lowercase() } else { self.current_database() };
+            let catalog = state
+                .catalog_list()
+                .catalog(CATALOG)
+                .ok_or_else(|| Error::internal("the session catalog is missing"))?;
+            let schema = match catalog.schema(&db) {
+                Some(s) => s,
+                None => {
+                    let s = Arc::new(datafusion::catalog::MemorySchemaProvider::new());
+                    catalog.register_schema(&db, s.clone())?;
+                    s
+                }
+            };
+            let table = parts.last().cloned().unwrap_or_default().to_lowercase();
+            let view: Arc<dyn TableProvider> = Arc::new(ViewTable::new(plan, None));
+            schema.deregister_table(&table)?;
+            schema.register_table(table, view)?;
+        }
+        Ok(())
+    }
+
+    fn create_temp_view(&self, name: &[String], plan: LogicalPlan, replace: bool) -> Result<()> {
+        match name {
+            [v] => self.register_view(v, plan, replace, false),
+            [g, v] if g.eq_ignore_ascii_case("global_temp") => self.register_view(v, plan, replace, true),
+            _ => Err(Error::parse(format!("invalid view name '{}'", name.join(".")))),
+        }
+    }
+
+    async fn drop_object(&self, kind: &str, name: &[String], if_exists: bool) -> Result<()> {
+        let dropped_view = match name {
+            [v] => self.drop_view(v, false),
+            [g, v] if g.eq_ignore_ascii_case("global_temp") => self.drop_view(v, true),
+            _ => false,
+        };
+        if dropped_view {
+            return Ok(());
+        }
+        if kind == "TABLE" && self.table_exists(name) {
+            let dir = self.table_dir(name)?;
+            return std::fs::remove_dir_all(&dir)
+                .map_err(|e| Error::IllegalArgument(format!("cannot drop table at '{}': {e}", dir.display())));
+        }
+        if if_exists { Ok(()) } else { Err(table_not_found(&name.join("."))) }
+    }
+
+    async fn show_tables(&self, resolver: &Resolver<'_>) -> Result<LogicalPlan> {
+        let db = self.current_database();
+        let mut rows: Vec<(String, String, bool)> =
+            self.tables(&db).into_iter().map(|t| (db.clone(), t, false)).collect();
+        rows.extend(self.temp_views().into_iter().map(|v| (String::new(), v, true)));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("namespace", DataType::Utf8, false),
+            Field::new("tableName", DataType::Utf8, false),
+            Field::new("isTemporary", DataType::Boolean, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>())),
+                Arc::new(StringArray::from(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>())),
+                Arc::new(BooleanArray::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())),
+            ],
+        )
+        .map_err(|e| Error::internal(e.to_string()))?;
+        resolver.memory_plan(schema, vec![batch])
+    }
+}

@@ -1,0 +1,12 @@
+//! Spate's storage side: the session catalog (temporary views, global temporary views and the
+//! warehouse of persistent tables, shared by every session through the file system), the
+//! data sources Spark reads (Parquet, CSV, JSON, text — with Spark's options, defaults and
+//! Hive-style partition discovery) and the writers behind `df.write`.
+
+pub mod catalog;
+pub mod partitions;
+pub mod source;
+pub mod write;
+
+pub use catalog::{GlobalViews, SessionCatalog};
+pub use write::{SaveMode, WriteRequest};

@@ -1,0 +1,271 @@
+//! Reading data sources with Spark's options and defaults. Parquet reads as is; CSV reads every
+//! column as a string named `_c0`, `_c1`, ... unless `header` and `inferSchema` say otherwise,
+//! with `sep`, `quote`, `escape` and `nullValue`; JSON reads JSON Lines with fields sorted by
+//! name as Spark infers them; text reads one `value` string per line. Directories are read
+//! recursively with Hive-style partition columns; a missing path is Spark's `PATH_NOT_FOUND`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::json::JsonFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::{provider_as_source, MemTable};
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+use spate_common::{Error, Result};
+use spate_plan::ReadRequest;
+
+use crate::partitions;
+
+/// Reads a data source as a plan scanning it under the relation name `alias`.
+pub async fn read(state: &SessionState, req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
+    if req.paths.is_empty() {
+        if let Some(p) = req.options.get("path") {
+            let mut req = req.clone();
+            req.paths = vec![p.clone()];
+            return Box::pin(read(state, &req, alias)).await;
+        }
+        return Err(Error::analysis(
+            "UNABLE_TO_INFER_SCHEMA",
+            format!("unable to infer schema for {}: no path was given; pass one to load()", req.format.to_uppercase()),
+        ));
+    }
+    for p in &req.paths {
+        check_exists(p)?;
+    }
+    match req.format.as_str() {
+        "text" => read_text(req, alias),
+        "parquet" | "csv" | "json" => read_listing(state, req, alias).await,
+        other => Err(Error::analysis(
+            "DATA_SOURCE_NOT_FOUND",
+            format!("Failed to find the data source: {other}. Spate reads parquet, csv, json and text."),
+        )),
+    }
+}
+
+fn is_glob(p: &str) -> bool {
+    p.contains(['*', '?', '['])
+}
+
+fn local_path(p: &str) -> PathBuf {
+    PathBuf::from(p.strip_prefix("file://").unwrap_or(p))
+}
+
+fn check_exists(p: &str) -> Result<()> {
+    if is_glob(p) || local_path(p).exists() {
+        return Ok(());
+    }
+    let abs = std::path::absolute(local_path(p)).unwrap_or_else(|_| local_path(p));
+    Err(Error::Analysis {
+        class: "PATH_NOT_FOUND".into(),
+        message: format!("Path does not exist: file:{}.", abs.display()),
+        params: vec![("path".into(), format!("file:{}", abs.display()))],
+    })
+}
+
+fn option<'a>(opts: &'a HashMap<String, String>, keys: &[&str]) -> Option<&'a str> {
+    keys.iter().find_map(|k| opts.get(*k)).map(String::as_str)
+}
+
+fn flag(opts: &HashMap<String, String>, key: &str, default: bool) -> Result<bool> {
+    match opts.get(key).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if v == "true" => Ok(true),
+        Some(v) if v == "false" => Ok(false),
+        Some(v) => Err(Error::IllegalArgument(format!("option '{key}' must be 'true' or 'false', got '{v}'"))),
+    }
+}
+
+fn single_char(opts: &HashMap<String, String>, keys: &[&str], default: u8) -> Result<u8> {
+    match option(opts, keys) {
+        None => Ok(default),
+        Some(v) if v.len() == 1 => Ok(v.as_bytes()[0]),
+        Some("\\t") => Ok(b'\t'),
+        Some(v) => Err(Error::IllegalArgument(format!(
+            "option '{}' must be a single character, got '{v}'",
+            keys[0]
+        ))),
+    }
+}
+
+fn file_format(req: &ReadRequest) -> Result<(Arc<dyn FileFormat>, &'static str)> {
+    let o = &req.options;
+    Ok(match req.format.as_str() {
+        "parquet" => (Arc::new(ParquetFormat::default()), ".parquet"),
+        "csv" => {
+            let mut f = CsvFormat::default()
+                .with_has_header(flag(o, "header", false)?)
+                .with_delimiter(single_char(o, &["sep", "delimiter"], b',')?)
+                .with_quote(single_char(o, &["quote"], b'"')?);
+            if let Some(e) = option(o, &["escape"]) {
+                f = f.with_escape(e.as_bytes().first().copied());
+            }
+            if let Some(n) = option(o, &["nullvalue"]) {
+                if !n.is_empty() {
+                    f = f.with_null_regex(Some(format!("^{}$", regex_escape(n))));
+                }
+            }
+            if flag(o, "multiline", false)? {
+                f = f.with_newlines_in_values(true);
+            }
+            (Arc::new(f), "")
+        }
+        "json" => {
+            if flag(o, "multiline", false)? {
+                return Err(Error::unsupported("option multiLine=true for JSON"));
+            }
+            (Arc::new(JsonFormat::default()), "")
+        }
+        other => return Err(Error::internal(format!("no listing format for {other}"))),
+    })
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| if "\\.^$|?*+()[]{}".contains(c) { format!("\\{c}") } else { c.to_string() })
+        .collect()
+}
+
+async fn read_listing(state: &SessionState, req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
+    let (format, extension) = file_format(req)?;
+    let mut urls = Vec::new();
+    let mut partition_cols = Vec::new();
+    for p in &req.paths {
+        let path = local_path(p);
+        let text = if path.is_dir() {
+            partition_cols = partitions::discover(&path);
+            let abs = std::path::absolute(&path).unwrap_or(path.clone());
+            format!("{}/", abs.display().to_string().trim_end_matches('/'))
+        } else {
+            std::path::absolute(&path).unwrap_or(path.clone()).display().to_string()
+        };
+        urls.push(ListingTableUrl::parse(&text)?);
+    }
+    let glob_filter = req.options.get("pathglobfilter").cloned();
+    let extension = if glob_filter.is_some() { "" } else { extension };
+    let mut options = ListingOptions::new(format)
+        .with_file_extension(extension)
+        .with_table_partition_cols(partition_cols.clone());
+    if req.format == "parquet" {
+        options = options.with_file_extension(".parquet");
+    }
+    let file_schema = match &req.schema {
+        Some(s) => s.clone(),
+        None => {
+            let first = urls.first().ok_or_else(|| Error::internal("no path"))?;
+            let inferred = options.infer_schema(state, first).await.map_err(|e| {
+                Error::analysis(
+                    "UNABLE_TO_INFER_SCHEMA",
+                    format!("unable to infer schema for {} at '{}': {e}", req.format.to_uppercase(), req.paths.join(", ")),
+                )
+            })?;
+            spark_schema(req, inferred)?
+        }
+    };
+    let file_schema = without_partition_columns(file_schema, &partition_cols);
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(file_schema);
+    let table = ListingTable::try_new(config)?;
+    Ok(LogicalPlanBuilder::scan(alias, provider_as_source(Arc::new(table)), None)?.build()?)
+}
+
+fn without_partition_columns(schema: SchemaRef, parts: &[(String, DataType)]) -> SchemaRef {
+    if parts.is_empty() {
+        return schema;
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .filter(|f| !parts.iter().any(|(n, _)| n == f.name()))
+        .map(|f| f.as_ref().clone())
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// Turns DataFusion's inferred schema into the one Spark infers for the format and options.
+fn spark_schema(req: &ReadRequest, inferred: SchemaRef) -> Result<SchemaRef> {
+    let fields: Vec<Field> = match req.format.as_str() {
+        "csv" => {
+            let header = flag(&req.options, "header", false)?;
+            let infer = flag(&req.options, "inferschema", false)?;
+            inferred
+                .fields()
+                .iter()
+                .enumerate()
+                .map(|(i, f)| {
+                    let name = if header { f.name().clone() } else { format!("_c{i}") };
+                    let t = if infer { spark_inferred(f.data_type()) } else { DataType::Utf8 };
+                    Field::new(name, t, true)
+                })
+                .collect()
+        }
+        "json" => {
+            let mut fs: Vec<Field> = inferred
+                .fields()
+                .iter()
+                .map(|f| Field::new(f.name(), spark_inferred(f.data_type()), true))
+                .collect();
+            fs.sort_by(|a, b| a.name().cmp(b.name()));
+            fs
+        }
+        _ => inferred.fields().iter().map(|f| f.as_ref().clone()).collect(),
+    };
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+fn spark_inferred(t: &DataType) -> DataType {
+    match t {
+        DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+        DataType::Null => DataType::Utf8,
+        other => other.clone(),
+    }
+}
+
+/// Spark's text source: one row per line in a `value` column.
+fn read_text(req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
+    let mut lines = Vec::new();
+    for p in &req.paths {
+        for file in files_under(&local_path(p))? {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                Error::IllegalArgument(format!("cannot read text file '{}': {e}", file.display()))
+            })?;
+            lines.extend(text.lines().map(str::to_string));
+        }
+    }
+    let schema = Arc::new(Schema::new(vec![Field::new("value", DataType::Utf8, true)]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(lines))])
+        .map_err(|e| Error::internal(e.to_string()))?;
+    let table = MemTable::try_new(schema, vec![vec![batch]])?;
+    Ok(LogicalPlanBuilder::scan(alias, provider_as_source(Arc::new(table)), None)?.build()?)
+}
+
+/// Data files under a path (itself if a file), skipping hidden and `_` files, sorted.
+pub fn files_under(path: &Path) -> Result<Vec<PathBuf>> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    let entries = std::fs::read_dir(path)
+        .map_err(|e| Error::IllegalArgument(format!("cannot list '{}': {e}", path.display())))?;
+    for entry in entries.flatten() {
+        let p = entry.path();
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        if p.is_dir() {
+            out.extend(files_under(&p)?);
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    Ok(out)
+}

@@ -1,0 +1,231 @@
+//! `df.write`: Parquet, CSV, JSON and text output with Spark's save modes (`error` is the
+//! default and fails with `PATH_ALREADY_EXISTS`; `ignore` skips; `overwrite` replaces;
+//! `append` adds files), `partitionBy` as Hive-style directories, and the `compression`
+//! option. Tables (`saveAsTable`, `insertInto`) are directories in the warehouse.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use datafusion::common::config::{CsvOptions, JsonOptions, TableParquetOptions};
+use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::{col, LogicalPlan, LogicalPlanBuilder};
+use spate_common::{Error, Result};
+
+use crate::catalog::{SessionCatalog, TableMeta};
+
+/// Spark's save modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveMode {
+    /// Fail if data exists (Spark's default, `errorifexists`).
+    ErrorIfExists,
+    /// Add to existing data.
+    Append,
+    /// Replace existing data.
+    Overwrite,
+    /// Do nothing if data exists.
+    Ignore,
+}
+
+/// Where and how to write.
+#[derive(Debug, Clone)]
+pub struct WriteRequest {
+    /// `parquet`, `csv`, `json` or `text`.
+    pub format: String,
+    /// Save mode.
+    pub mode: SaveMode,
+    /// Partition columns.
+    pub partition_by: Vec<String>,
+    /// Options, keys lower-cased.
+    pub options: HashMap<String, String>,
+}
+
+/// Writes `plan` to `path`.
+pub async fn write_path(state: &SessionState, plan: LogicalPlan, path: &str, req: &WriteRequest) -> Result<()> {
+    let dir = PathBuf::from(path.strip_prefix("file://").unwrap_or(path));
+    let exists = dir.exists() && dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true);
+    match req.mode {
+        SaveMode::ErrorIfExists if exists => {
+            let abs = std::path::absolute(&dir).unwrap_or(dir.clone());
+            return Err(Error::Analysis {
+                class: "PATH_ALREADY_EXISTS".into(),
+                message: format!(
+                    "Path file:{} already exists. Set mode as \"overwrite\" to overwrite the existing path.",
+                    abs.display()
+                ),
+                params: vec![("outputPath".into(), format!("file:{}", abs.display()))],
+            });
+        }
+        SaveMode::Ignore if exists => return Ok(()),
+        SaveMode::Overwrite if exists => remove(&dir)?,
+        _ => {}
+    }
+    write_files(state, plan, &dir, req).await
+}
+
+fn remove(dir: &Path) -> Result<()> {
+    let r = if dir.is_dir() { std::fs::remove_dir_all(dir) } else { std::fs::remove_file(dir) };
+    r.map_err(|e| Error::IllegalArgument(format!("cannot overwrite '{}': {e}", dir.display())))
+}
+
+async fn write_files(state: &SessionState, plan: LogicalPlan, dir: &Path, req: &WriteRequest) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::IllegalArgument(format!("cannot create output directory '{}': {e}", dir.display())))?;
+    let abs = std::path::absolute(dir).unwrap_or(dir.to_path_buf());
+    let target = format!("{}/", abs.display().to_string().trim_end_matches('/'));
+    let schema = plan.schema().clone();
+    let mut partition_by = Vec::new();
+    for p in &req.partition_by {
+        let field = schema
+            .fields()
+            .iter()
+            .find(|f| f.name().eq_ignore_ascii_case(p))
+            .ok_or_else(|| spate_plan::resolver::expression::unresolved_column(p, &schema))?;
+        partition_by.push(field.name().clone());
+    }
+    let options = DataFrameWriteOptions::new().with_partition_by(partition_by);
+    let compression = req.options.get("compression").or_else(|| req.options.get("codec")).map(|c| c.to_lowercase());
+    let df = DataFrame::new(state.clone(), plan);
+    match req.format.as_str() {
+        "parquet" => {
+            let mut opts = TableParquetOptions::default();
+            opts.global.compression = Some(parquet_codec(compression.as_deref().unwrap_or("snappy"))?);
+            df.write_parquet(&target, options, Some(opts)).await?;
+        }
+        "csv" => {
+            let mut opts = CsvOptions::default().with_has_header(flag(&req.options, "header"));
+            if let Some(sep) = req.options.get("sep").or_else(|| req.options.get("delimiter")) {
+                opts = opts.with_delimiter(sep.as_bytes().first().copied().unwrap_or(b','));
+            }
+            if let Some(c) = compression.as_deref() {
+                opts = opts.with_file_compression_type(file_codec(c)?);
+            }
+            df.write_csv(&target, options, Some(opts)).await?;
+        }
+        "json" => {
+            let mut opts = JsonOptions::default();
+            if let Some(c) = compression.as_deref() {
+                opts.compression = file_codec(c)?;
+            }
+            df.write_json(&target, options, Some(opts)).await?;
+        }
+        "text" => {
+            if df.schema().fields().len() != 1 {
+                return Err(Error::analysis(
+                    "INVALID_TEXT_DATA_SOURCE",
+                    format!("the text data source supports a single string column, but the data has {} columns", df.schema().fields().len()),
+                ));
+            }
+            let mut opts = CsvOptions::default().with_has_header(false).with_quote(0).with_escape(None);
+            opts = opts.with_delimiter(b'\x01');
+            df.write_csv(&target, options, Some(opts)).await?;
+        }
+        other => {
+            return Err(Error::analysis(
+                "DATA_SOURCE_NOT_FOUND",
+                format!("Failed to find the data source: {other}. Spate writes parquet, csv, json and text."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn flag(opts: &HashMap<String, String>, key: &str) -> bool {
+    opts.get(key).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+fn parquet_codec(c: &str) -> Result<String> {
+    Ok(match c {
+        "none" | "uncompressed" => "uncompressed".into(),
+        "snappy" => "snappy".into(),
+        "gzip" => "gzip(6)".into(),
+        "zstd" => "zstd(3)".into(),
+        "lz4" | "lz4_raw" => "lz4_raw".into(),
+        "brotli" => "brotli(1)".into(),
+        other => {
+            return Err(Error::IllegalArgument(format!(
+                "Codec [{other}] is not available. Available codecs are brotli, uncompressed, lz4, gzip, lz4_raw, none, zstd, snappy."
+            )));
+        }
+    })
+}
+
+fn file_codec(c: &str) -> Result<datafusion::common::parsers::CompressionTypeVariant> {
+    use datafusion::common::parsers::CompressionTypeVariant as C;
+    Ok(match c {
+        "none" | "uncompressed" => C::UNCOMPRESSED,
+        "gzip" => C::GZIP,
+        "bzip2" => C::BZIP2,
+        "zstd" => C::ZSTD,
+        other => {
+            return Err(Error::IllegalArgument(format!(
+                "Codec [{other}] is not available. Available codecs are none, gzip, bzip2, zstd."
+            )));
+        }
+    })
+}
+
+/// `saveAsTable` (`insert == false`) or `insertInto` (`insert == true`).
+pub async fn write_table(
+    state: &SessionState,
+    catalog: &SessionCatalog,
+    plan: LogicalPlan,
+    name: &[String],
+    req: &WriteRequest,
+    insert: bool,
+) -> Result<()> {
+    let dir = catalog.table_dir(name)?;
+    let exists = catalog.table_exists(name);
+    if insert {
+        if !exists {
+            return Err(spate_plan::sql::table_not_found(&name.join(".")));
+        }
+        let meta = catalog.table_meta(name)?;
+        let existing = catalog.lookup(state, name).await?;
+        // insertInto matches columns by position and takes the table's names.
+        let target = existing.schema().clone();
+        if target.fields().len() != plan.schema().fields().len() {
+            return Err(Error::analysis(
+                "INSERT_COLUMN_ARITY_MISMATCH.TOO_MANY_DATA_COLUMNS",
+                format!("cannot write to '{}': the table has {} columns but the data has {}", name.join("."), target.fields().len(), plan.schema().fields().len()),
+            ));
+        }
+        let exprs: Vec<_> = plan
+            .schema()
+            .columns()
+            .into_iter()
+            .zip(target.fields())
+            .map(|(c, f)| datafusion::logical_expr::cast(col(c), f.data_type().clone()).alias(f.name()))
+            .collect();
+        let plan = LogicalPlanBuilder::from(plan).project(exprs)?.build()?;
+        let mode = if req.mode == SaveMode::Overwrite { SaveMode::Overwrite } else { SaveMode::Append };
+        if mode == SaveMode::Overwrite {
+            for f in crate::source::files_under(&dir)? {
+                let _ = std::fs::remove_file(f);
+            }
+        }
+        let req = WriteRequest { format: meta.format.clone(), mode: SaveMode::Append, partition_by: meta.partition_columns.clone(), options: req.options.clone() };
+        write_files(state, plan, &dir, &req).await?;
+        return SessionCatalog::write_table_meta(&dir, &meta);
+    }
+    if exists {
+        match req.mode {
+            SaveMode::ErrorIfExists => {
+                return Err(Error::analysis(
+                    "TABLE_OR_VIEW_ALREADY_EXISTS",
+                    format!("Cannot create table or view `{}` because it already exists.", name.join(".")),
+                ));
+            }
+            SaveMode::Ignore => return Ok(()),
+            SaveMode::Overwrite => remove(&dir)?,
+            SaveMode::Append => {}
+        }
+    }
+    let meta = TableMeta { format: req.format.clone(), partition_columns: req.partition_by.clone() };
+    let mut req = req.clone();
+    if req.format == "csv" {
+        req.options.insert("header".into(), "true".into());
+    }
+    write_files(state, plan, &dir, &req).await?;
+    SessionCatalog::write_table_meta(&dir, &meta)
+}

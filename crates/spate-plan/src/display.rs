@@ -1,0 +1,232 @@
+//! Spark's text rendering of values and tables: how `df.show()` prints cells (`NULL`, Java
+//! doubles, `[1, 2]`, `{a -> 1}`, `{1, x}`, timestamps in the session time zone) and lays out
+//! the bordered table, with truncation, right alignment and the vertical form.
+
+use chrono::{DateTime, NaiveDate, TimeZone};
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::scalar::ScalarValue;
+
+use crate::literal::java_double;
+
+/// Formats one value as Spark's `show()` and `CAST(x AS STRING)` do.
+pub fn format_scalar(v: &ScalarValue, tz: &str) -> String {
+    if v.is_null() {
+        return "NULL".into();
+    }
+    match v {
+        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
+            s.clone()
+        }
+        ScalarValue::Float32(Some(f)) => java_float(*f),
+        ScalarValue::Float64(Some(f)) => java_double(*f),
+        ScalarValue::Date32(Some(d)) => NaiveDate::from_num_days_from_ce_opt(d + 719_163)
+            .map_or_else(|| d.to_string(), |d| d.format("%Y-%m-%d").to_string()),
+        ScalarValue::TimestampMicrosecond(Some(us), zone) => {
+            format_timestamp(*us, zone.as_deref().map(|_| tz))
+        }
+        ScalarValue::TimestampMillisecond(Some(ms), zone) => {
+            format_timestamp(ms * 1000, zone.as_deref().map(|_| tz))
+        }
+        ScalarValue::TimestampSecond(Some(s), zone) => {
+            format_timestamp(s * 1_000_000, zone.as_deref().map(|_| tz))
+        }
+        ScalarValue::TimestampNanosecond(Some(ns), zone) => {
+            format_timestamp(ns / 1000, zone.as_deref().map(|_| tz))
+        }
+        ScalarValue::Binary(Some(b)) | ScalarValue::LargeBinary(Some(b)) | ScalarValue::BinaryView(Some(b)) => {
+            format!("[{}]", b.iter().map(|x| format!("{x:02X}")).collect::<Vec<_>>().join(" "))
+        }
+        ScalarValue::List(a) => format_list(a.value(0), tz),
+        ScalarValue::LargeList(a) => format_list(a.value(0), tz),
+        ScalarValue::FixedSizeList(a) => format_list(a.value(0), tz),
+        ScalarValue::Struct(s) => {
+            let parts: Vec<String> =
+                s.columns().iter().map(|c| format_cell(c, 0, tz)).collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+        ScalarValue::Map(m) => {
+            let entries = m.value(0);
+            let keys = entries.column(0);
+            let values = entries.column(1);
+            let parts: Vec<String> = (0..entries.len())
+                .map(|i| format!("{} -> {}", format_cell(keys, i, tz), format_cell(values, i, tz)))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn format_list(values: ArrayRef, tz: &str) -> String {
+    let parts: Vec<String> = (0..values.len()).map(|i| format_cell(&values, i, tz)).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// Formats row `row` of `array`.
+pub fn format_cell(array: &ArrayRef, row: usize, tz: &str) -> String {
+    if array.is_null(row) {
+        return "NULL".into();
+    }
+    match ScalarValue::try_from_array(array, row) {
+        Ok(v) => format_scalar(&v, tz),
+        Err(_) => "?".into(),
+    }
+}
+
+fn java_float(f: f32) -> String {
+    let s = java_double(f64::from(f));
+    // f32 -> f64 widening shows noise digits; Java prints the shortest f32 representation.
+    let short = format!("{f:?}");
+    if s.contains('E') || short.contains('e') { s } else { short }
+}
+
+/// Formats microseconds since the epoch; `tz` is the zone to show an instant in, `None` for a
+/// timestamp without time zone.
+pub fn format_timestamp(us: i64, tz: Option<&str>) -> String {
+    let secs = us.div_euclid(1_000_000);
+    let micros = us.rem_euclid(1_000_000);
+    let Some(utc) = DateTime::from_timestamp(secs, (micros * 1000) as u32) else {
+        return us.to_string();
+    };
+    let naive = match tz.and_then(|z| z.parse::<chrono_tz::Tz>().ok()) {
+        Some(zone) => zone.from_utc_datetime(&utc.naive_utc()).naive_local(),
+        None => match tz.and_then(parse_offset) {
+            Some(offset) => offset.from_utc_datetime(&utc.naive_utc()).naive_local(),
+            None => utc.naive_utc(),
+        },
+    };
+    let base = naive.format("%Y-%m-%d %H:%M:%S").to_string();
+    if micros == 0 {
+        base
+    } else {
+        let frac = format!("{micros:06}");
+        format!("{base}.{}", frac.trim_end_matches('0'))
+    }
+}
+
+fn parse_offset(s: &str) -> Option<chrono::FixedOffset> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("utc") || s == "Z" {
+        return chrono::FixedOffset::east_opt(0);
+    }
+    let sign = if s.starts_with('-') { -1 } else { 1 };
+    let body = s.trim_start_matches(['+', '-']);
+    let (h, m) = body.split_once(':').unwrap_or((body, "0"));
+    let secs = h.parse::<i32>().ok()? * 3600 + m.parse::<i32>().ok()? * 60;
+    chrono::FixedOffset::east_opt(sign * secs)
+}
+
+/// Renders rows as Spark's `show()` does. `truncate` is the cell width limit (0 for none).
+pub fn show_string(
+    batches: &[RecordBatch],
+    names: &[String],
+    num_rows: usize,
+    truncate: usize,
+    vertical: bool,
+    tz: &str,
+) -> String {
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut total = 0;
+    for b in batches {
+        for r in 0..b.num_rows() {
+            total += 1;
+            if rows.len() < num_rows {
+                rows.push(b.columns().iter().map(|c| cut(&format_cell(c, r, tz), truncate)).collect());
+            }
+        }
+    }
+    let has_more = total > num_rows;
+    let names: Vec<String> = names.iter().map(|n| cut(n, truncate)).collect();
+    let mut out = String::new();
+    if vertical {
+        let name_width = names.iter().map(|n| width(n)).max().unwrap_or(0);
+        let value_width = rows.iter().flatten().map(|v| width(v)).max().unwrap_or(0);
+        for (i, row) in rows.iter().enumerate() {
+            let head = format!("-RECORD {i}");
+            let line_width = name_width + value_width + 5;
+            out.push_str(&format!("{head}{}\n", "-".repeat(line_width.saturating_sub(width(&head)))));
+            for (n, v) in names.iter().zip(row) {
+                out.push_str(&format!(" {} | {}\n", pad_right(n, name_width), pad_right(v, value_width)));
+            }
+        }
+        if rows.is_empty() {
+            out.push_str("(0 rows)\n");
+        }
+    } else {
+        let mut widths: Vec<usize> = names.iter().map(|n| width(n).max(3)).collect();
+        for row in &rows {
+            for (w, v) in widths.iter_mut().zip(row) {
+                *w = (*w).max(width(v));
+            }
+        }
+        let sep: String =
+            format!("+{}+\n", widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("+"));
+        let line = |cells: &[String]| {
+            let parts: Vec<String> = cells
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| if truncate > 0 { pad_left(c, *w) } else { pad_right(c, *w) })
+                .collect();
+            format!("|{}|\n", parts.join("|"))
+        };
+        out.push_str(&sep);
+        out.push_str(&line(&names));
+        out.push_str(&sep);
+        for row in &rows {
+            out.push_str(&line(row));
+        }
+        out.push_str(&sep);
+    }
+    if has_more {
+        let noun = if num_rows == 1 { "row" } else { "rows" };
+        out.push_str(&format!("only showing top {num_rows} {noun}\n"));
+    }
+    out
+}
+
+fn width(s: &str) -> usize {
+    s.chars().count()
+}
+
+fn cut(s: &str, truncate: usize) -> String {
+    if truncate == 0 || width(s) <= truncate {
+        return s.to_string();
+    }
+    if truncate < 4 {
+        s.chars().take(truncate).collect()
+    } else {
+        format!("{}...", s.chars().take(truncate - 3).collect::<String>())
+    }
+}
+
+fn pad_left(s: &str, w: usize) -> String {
+    format!("{}{s}", " ".repeat(w.saturating_sub(width(s))))
+}
+
+fn pad_right(s: &str, w: usize) -> String {
+    format!("{s}{}", " ".repeat(w.saturating_sub(width(s))))
+}
+
+/// Whether values of this type are shown by [`format_scalar`] without loss.
+pub fn is_displayable(t: &DataType) -> bool {
+    !matches!(t, DataType::Union(..))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_timestamps_in_zone() {
+        assert_eq!(format_timestamp(0, Some("UTC")), "1970-01-01 00:00:00");
+        assert_eq!(format_timestamp(1_500_000, None), "1970-01-01 00:00:01.5");
+        assert_eq!(format_timestamp(0, Some("America/Los_Angeles")), "1969-12-31 16:00:00");
+    }
+
+    #[test]
+    fn truncates_like_spark() {
+        assert_eq!(cut("abcdefghijklmnopqrstuvwxyz", 20), "abcdefghijklmnopq...");
+        assert_eq!(cut("abc", 20), "abc");
+    }
+}

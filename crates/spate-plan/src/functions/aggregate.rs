@@ -1,0 +1,96 @@
+//! Aggregate functions whose Spark form differs from DataFusion's: `count(*)` (named
+//! `count(1)`), `countDistinct`, `first`/`last` with `ignorenulls`, `collect_set`,
+//! `sum_distinct`, `count_if` and `mean`. The rest resolve through the registry by name.
+
+use datafusion::functions_aggregate::expr_fn;
+use datafusion::logical_expr::{lit, Expr, ExprFunctionExt};
+use spate_common::Result;
+
+use super::{default_name, wrong_args, Arg, CallContext};
+
+/// Resolves `name` if it is an aggregate needing a rewrite.
+pub(super) fn resolve(name: &str, args: &[Arg], cx: &CallContext<'_>) -> Result<Option<(Expr, String)>> {
+    let first_arg = || args.first().ok_or_else(|| wrong_args(name, "1", 0));
+    let distinct = |e: Expr| -> Result<Expr> {
+        if cx.distinct { Ok(e.distinct().build()?) } else { Ok(e) }
+    };
+    Ok(Some(match name {
+        "count" => {
+            let a = first_arg()?;
+            let is_star = a.name == "*";
+            let expr = if is_star { lit(1) } else { a.expr.clone() };
+            let label = if is_star {
+                "count(1)".to_string()
+            } else {
+                default_name(name, args, cx.distinct)
+            };
+            let exprs: Vec<Expr> = if is_star {
+                vec![expr]
+            } else {
+                args.iter().map(|a| a.expr.clone()).collect()
+            };
+            let e = if exprs.len() == 1 {
+                expr_fn::count(exprs[0].clone())
+            } else {
+                // count(a, b) counts rows where every argument is not null.
+                let all = exprs
+                    .iter()
+                    .map(|e| e.clone().is_not_null())
+                    .reduce(Expr::and)
+                    .unwrap_or(lit(true));
+                expr_fn::count(datafusion::logical_expr::when(all, lit(1)).end()?)
+            };
+            (distinct(e)?, label)
+        }
+        "countdistinct" | "count_distinct" => {
+            let e = expr_fn::count(first_arg()?.expr.clone()).distinct().build()?;
+            (e, default_name("count", args, true))
+        }
+        "sum_distinct" | "sumdistinct" => {
+            let e = expr_fn::sum(first_arg()?.expr.clone()).distinct().build()?;
+            (e, default_name("sum", args, true))
+        }
+        "mean" | "avg" => (distinct(expr_fn::avg(first_arg()?.expr.clone()))?, default_name("avg", args, cx.distinct)),
+        "first" | "first_value" | "last" | "last_value" => {
+            let a = first_arg()?;
+            let ignore_nulls = matches!(
+                args.get(1).map(|x| &x.expr),
+                Some(Expr::Literal(datafusion::scalar::ScalarValue::Boolean(Some(true)), _))
+            );
+            let base = if name.starts_with("first") {
+                expr_fn::first_value(a.expr.clone(), vec![])
+            } else {
+                expr_fn::last_value(a.expr.clone(), vec![])
+            };
+            let e = if ignore_nulls {
+                base.null_treatment(datafusion::logical_expr::expr::NullTreatment::IgnoreNulls)
+                    .build()?
+            } else {
+                base
+            };
+            let short = if name.starts_with("first") { "first" } else { "last" };
+            (e, format!("{short}({})", a.name))
+        }
+        "collect_set" => {
+            let a = first_arg()?;
+            let e = expr_fn::array_agg(a.expr.clone())
+                .distinct()
+                .filter(a.expr.clone().is_not_null())
+                .build()?;
+            (e, default_name(name, args, false))
+        }
+        "collect_list" | "array_agg" => {
+            let a = first_arg()?;
+            let e = expr_fn::array_agg(a.expr.clone())
+                .filter(a.expr.clone().is_not_null())
+                .build()?;
+            (e, default_name(name, args, false))
+        }
+        "count_if" => {
+            let a = first_arg()?;
+            let e = expr_fn::count(a.expr.clone()).filter(a.expr.clone().is_true()).build()?;
+            (e, default_name(name, args, false))
+        }
+        _ => return Ok(None),
+    }))
+}

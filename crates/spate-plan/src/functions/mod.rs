@@ -1,0 +1,148 @@
+//! The one function registry. A Spark function name resolves, in order, to: an operator or a
+//! Spark function whose shape needs rewriting (this module's tables, one family per file), then
+//! a function registered in the session's DataFusion state — where `datafusion-spark`'s
+//! Spark-compatible functions are registered over DataFusion's built-ins, so SQL text sees the
+//! same functions. An unknown name is Spark's `UNRESOLVED_ROUTINE`.
+
+mod aggregate;
+mod cast;
+mod datetime;
+mod operators;
+
+pub use cast::to_spark_string;
+
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::expr::{AggregateFunction, ScalarFunction};
+use datafusion::logical_expr::{Expr, ExprSchemable};
+use datafusion::common::DFSchema;
+use spate_common::{Error, Result};
+
+/// A resolved argument: the expression and the name Spark gives it.
+#[derive(Debug, Clone)]
+pub struct Arg {
+    /// The DataFusion expression.
+    pub expr: Expr,
+    /// Spark's name for it, used to name the call.
+    pub name: String,
+}
+
+/// What a function call needs besides its arguments.
+pub struct CallContext<'a> {
+    /// The session's DataFusion state (function registry).
+    pub state: &'a SessionState,
+    /// The input schema, for argument types.
+    pub schema: &'a DFSchema,
+    /// Session time zone.
+    pub tz: &'a str,
+    /// Whether `DISTINCT` was requested.
+    pub distinct: bool,
+}
+
+/// Resolves a Spark function call to a DataFusion expression and its Spark name.
+pub fn resolve(name: &str, args: Vec<Arg>, cx: &CallContext<'_>) -> Result<(Expr, String)> {
+    let lower = name.to_lowercase();
+    if let Some(done) = operators::resolve(&lower, &args, cx)? {
+        return Ok(done);
+    }
+    if let Some(done) = aggregate::resolve(&lower, &args, cx)? {
+        return Ok(done);
+    }
+    if let Some(done) = datetime::resolve(&lower, &args, cx)? {
+        return Ok(done);
+    }
+    let spark_name = default_name(&lower, &args, cx.distinct);
+    let target = alias_of(&lower);
+    let exprs: Vec<Expr> = args.into_iter().map(|a| a.expr).collect();
+    Ok((call_registered(cx, target, exprs)?, spark_name))
+}
+
+/// Calls a function registered in the session state by its DataFusion name.
+pub fn call_registered(cx: &CallContext<'_>, target: &str, exprs: Vec<Expr>) -> Result<Expr> {
+    if let Some(udf) = cx.state.scalar_functions().get(target) {
+        return Ok(Expr::ScalarFunction(ScalarFunction::new_udf(udf.clone(), exprs)));
+    }
+    if let Some(udaf) = cx.state.aggregate_functions().get(target) {
+        return Ok(Expr::AggregateFunction(AggregateFunction::new_udf(
+            udaf.clone(),
+            exprs,
+            cx.distinct,
+            None,
+            vec![],
+            None,
+        )));
+    }
+    if let Some(udwf) = cx.state.window_functions().get(target) {
+        return Ok(Expr::WindowFunction(Box::new(
+            datafusion::logical_expr::expr::WindowFunction::new(
+                datafusion::logical_expr::expr::WindowFunctionDefinition::WindowUDF(udwf.clone()),
+                exprs,
+            ),
+        )));
+    }
+    Err(unresolved_routine(target))
+}
+
+/// Spark's error for an unknown function.
+pub fn unresolved_routine(name: &str) -> Error {
+    Error::Analysis {
+        class: "UNRESOLVED_ROUTINE".into(),
+        message: format!(
+            "Cannot resolve routine `{name}` on search path [`system`.`builtin`, `system`.`session`, `spark_catalog`.`default`]."
+        ),
+        params: vec![
+            ("routineName".into(), format!("`{name}`")),
+            (
+                "searchPath".into(),
+                "[`system`.`builtin`, `system`.`session`, `spark_catalog`.`default`]".into(),
+            ),
+        ],
+    }
+}
+
+/// Spark's default name of a call: `name(arg1, arg2)`, or `name(DISTINCT arg)`.
+pub fn default_name(name: &str, args: &[Arg], distinct: bool) -> String {
+    let list = args.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ");
+    if distinct { format!("{name}(DISTINCT {list})") } else { format!("{name}({list})") }
+}
+
+/// Spark names whose DataFusion function has another name and the same semantics.
+fn alias_of(name: &str) -> &str {
+    match name {
+        "ucase" => "upper",
+        "lcase" => "lower",
+        "substr" => "substring",
+        "char_length" | "character_length" => "length",
+        "ceiling" => "ceil",
+        "power" => "pow",
+        "ln" => "ln",
+        "std" | "stddev_samp" => "stddev",
+        "variance" => "var_samp",
+        "approx_count_distinct" => "approx_distinct",
+        "any_value" => "first_value",
+        "bool_and" | "every" => "bool_and",
+        "bool_or" | "some" | "any" => "bool_or",
+        "percentile_approx" => "approx_percentile_cont",
+        "sha" => "sha1",
+        "current_timestamp" | "localtimestamp" => "now",
+        "nvl" | "ifnull" => "coalesce",
+        "split" => "string_to_array",
+        "array_size" => "cardinality",
+        "element_at" => "array_element",
+        other => other,
+    }
+}
+
+/// The data type of an argument.
+pub fn arg_type(arg: &Arg, cx: &CallContext<'_>) -> Result<datafusion::arrow::datatypes::DataType> {
+    Ok(arg.expr.get_type(cx.schema)?)
+}
+
+fn wrong_args(name: &str, expected: &str, got: usize) -> Error {
+    Error::Analysis {
+        class: "WRONG_NUM_ARGS.WITHOUT_SUGGESTION".into(),
+        message: format!(
+            "The `{name}` requires {expected} parameters but the actual number is {got}."
+        ),
+        params: vec![],
+    }
+}

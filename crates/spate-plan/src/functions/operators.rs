@@ -1,0 +1,173 @@
+//! Operators and predicates as PySpark sends them (`+`, `==`, `and`, `isNull`, `like`, `in`,
+//! `when`, ...): their DataFusion expressions with Spark's semantics (`/` is fractional
+//! division, `!=` is `NOT (a = b)`, `<=>` is null-safe equality) and Spark's names
+//! (`(a + 1)`, `(a IS NULL)`, `CASE WHEN ... END`).
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::logical_expr::expr::{Case, InList, Like};
+use datafusion::logical_expr::{binary_expr, cast, lit, Expr, Operator};
+use spate_common::Result;
+
+use super::{arg_type, wrong_args, Arg, CallContext};
+
+/// Resolves `name` if it is an operator.
+pub(super) fn resolve(name: &str, args: &[Arg], cx: &CallContext<'_>) -> Result<Option<(Expr, String)>> {
+    let binary = |op: Operator, sym: &str| -> Result<Option<(Expr, String)>> {
+        let [l, r] = two(name, args)?;
+        Ok(Some((binary_expr(l.expr.clone(), op, r.expr.clone()), format!("({} {sym} {})", l.name, r.name))))
+    };
+    match name {
+        "+" | "plus" => binary(Operator::Plus, "+"),
+        "-" | "minus" if args.len() == 2 => binary(Operator::Minus, "-"),
+        "*" | "multiply" => binary(Operator::Multiply, "*"),
+        "%" | "mod" => binary(Operator::Modulo, "%"),
+        "/" | "divide" => {
+            let [l, r] = two(name, args)?;
+            let (lt, rt) = (arg_type(l, cx)?, arg_type(r, cx)?);
+            let frac = |e: &Expr, t: &DataType| {
+                if matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..)) {
+                    e.clone()
+                } else {
+                    cast(e.clone(), DataType::Float64)
+                }
+            };
+            let expr = binary_expr(frac(&l.expr, &lt), Operator::Divide, frac(&r.expr, &rt));
+            Ok(Some((expr, format!("({} / {})", l.name, r.name))))
+        }
+        "div" => {
+            let [l, r] = two(name, args)?;
+            let expr = cast(
+                binary_expr(l.expr.clone(), Operator::Divide, r.expr.clone()),
+                DataType::Int64,
+            );
+            Ok(Some((expr, format!("({} div {})", l.name, r.name))))
+        }
+        "==" | "=" | "equalto" => binary(Operator::Eq, "="),
+        "<=>" | "eqnullsafe" => binary(Operator::IsNotDistinctFrom, "<=>"),
+        "!=" | "<>" => {
+            let [l, r] = two(name, args)?;
+            Ok(Some((
+                binary_expr(l.expr.clone(), Operator::NotEq, r.expr.clone()),
+                format!("(NOT ({} = {}))", l.name, r.name),
+            )))
+        }
+        "<" => binary(Operator::Lt, "<"),
+        "<=" => binary(Operator::LtEq, "<="),
+        ">" => binary(Operator::Gt, ">"),
+        ">=" => binary(Operator::GtEq, ">="),
+        "and" => binary(Operator::And, "AND"),
+        "or" => binary(Operator::Or, "OR"),
+        "&" | "bitwiseand" => binary(Operator::BitwiseAnd, "&"),
+        "|" | "bitwiseor" => binary(Operator::BitwiseOr, "|"),
+        "^" | "bitwisexor" => binary(Operator::BitwiseXor, "^"),
+        "not" | "!" => {
+            let [a] = one(name, args)?;
+            Ok(Some((Expr::Not(Box::new(a.expr.clone())), format!("(NOT {})", a.name))))
+        }
+        "negative" | "-" => {
+            let [a] = one(name, args)?;
+            Ok(Some((Expr::Negative(Box::new(a.expr.clone())), format!("(- {})", a.name))))
+        }
+        "positive" => {
+            let [a] = one(name, args)?;
+            Ok(Some((a.expr.clone(), format!("(+ {})", a.name))))
+        }
+        "isnull" => {
+            let [a] = one(name, args)?;
+            Ok(Some((Expr::IsNull(Box::new(a.expr.clone())), format!("({} IS NULL)", a.name))))
+        }
+        "isnotnull" => {
+            let [a] = one(name, args)?;
+            Ok(Some((Expr::IsNotNull(Box::new(a.expr.clone())), format!("({} IS NOT NULL)", a.name))))
+        }
+        "like" | "ilike" => {
+            if args.len() < 2 {
+                return Err(wrong_args(name, "2", args.len()));
+            }
+            let escape = match args.get(2).map(|a| &a.expr) {
+                Some(Expr::Literal(v, _)) => v.to_string().chars().next(),
+                _ => None,
+            };
+            let like = Expr::Like(Like::new(
+                false,
+                Box::new(args[0].expr.clone()),
+                Box::new(args[1].expr.clone()),
+                escape,
+                name == "ilike",
+            ));
+            let label = if name == "like" {
+                format!("{} LIKE {}", args[0].name, args[1].name)
+            } else {
+                format!("ilike({}, {})", args[0].name, args[1].name)
+            };
+            Ok(Some((like, label)))
+        }
+        "rlike" | "regexp" | "regexp_like" => {
+            let [l, r] = two(name, args)?;
+            Ok(Some((
+                binary_expr(l.expr.clone(), Operator::RegexMatch, r.expr.clone()),
+                format!("RLIKE({}, {})", l.name, r.name),
+            )))
+        }
+        "in" => {
+            let Some((first, rest)) = args.split_first() else {
+                return Err(wrong_args(name, "at least 1", 0));
+            };
+            let list = rest.iter().map(|a| a.expr.clone()).collect();
+            let names: Vec<&str> = rest.iter().map(|a| a.name.as_str()).collect();
+            Ok(Some((
+                Expr::InList(InList::new(Box::new(first.expr.clone()), list, false)),
+                format!("({} IN ({}))", first.name, names.join(", ")),
+            )))
+        }
+        "when" | "case_when" => {
+            let mut pairs = Vec::new();
+            let mut label = String::from("CASE");
+            let mut chunks = args.chunks_exact(2);
+            for pair in chunks.by_ref() {
+                pairs.push((Box::new(pair[0].expr.clone()), Box::new(pair[1].expr.clone())));
+                label.push_str(&format!(" WHEN {} THEN {}", pair[0].name, pair[1].name));
+            }
+            let otherwise = chunks.remainder().first().map(|a| {
+                label.push_str(&format!(" ELSE {}", a.name));
+                Box::new(a.expr.clone())
+            });
+            label.push_str(" END");
+            Ok(Some((Expr::Case(Case::new(None, pairs, otherwise)), label)))
+        }
+        "between" => {
+            let [v, lo, hi] = three(name, args)?;
+            Ok(Some((
+                Expr::Between(datafusion::logical_expr::Between::new(
+                    Box::new(v.expr.clone()),
+                    false,
+                    Box::new(lo.expr.clone()),
+                    Box::new(hi.expr.clone()),
+                )),
+                format!("(({} >= {}) AND ({} <= {}))", v.name, lo.name, v.name, hi.name),
+            )))
+        }
+        "isnan" => {
+            let [a] = one(name, args)?;
+            let e = Expr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(
+                datafusion::functions::math::isnan(),
+                vec![cast(a.expr.clone(), DataType::Float64)],
+            ));
+            let e = datafusion::prelude::coalesce(vec![e, lit(false)]);
+            Ok(Some((e, format!("isnan({})", a.name))))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn one<'a>(name: &str, args: &'a [Arg]) -> Result<&'a [Arg; 1]> {
+    args.try_into().map_err(|_| wrong_args(name, "1", args.len()))
+}
+
+fn two<'a>(name: &str, args: &'a [Arg]) -> Result<&'a [Arg; 2]> {
+    args.try_into().map_err(|_| wrong_args(name, "2", args.len()))
+}
+
+fn three<'a>(name: &str, args: &'a [Arg]) -> Result<&'a [Arg; 3]> {
+    args.try_into().map_err(|_| wrong_args(name, "3", args.len()))
+}

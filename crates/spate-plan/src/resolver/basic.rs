@@ -1,0 +1,361 @@
+//! Row-preserving and row-limiting relations: Project (with Spark's implicit global
+//! aggregation and window planning), Filter, Sort, Limit, Offset, Tail, SubqueryAlias, Drop,
+//! WithColumns, WithColumnsRenamed, ToDF, Deduplicate, Hint, Repartition, and the NA functions
+//! fillna/dropna.
+
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column, DFSchema};
+use datafusion::logical_expr::utils::{find_aggregate_exprs, find_window_exprs};
+use datafusion::logical_expr::{
+    col, lit, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, Partitioning,
+};
+use datafusion::prelude::coalesce;
+use spark_connect_proto::spark::connect::expression::ExprType;
+use spark_connect_proto::spark::connect::{self as sc, Expression};
+use spate_common::names::quote;
+use spate_common::{Error, Result};
+
+use super::expression::Named;
+use super::Resolver;
+
+impl Resolver<'_> {
+    /// Expands the select list: `*`, `df["*"]`, `t.*` and `struct.*` become their columns.
+    pub(crate) fn select_items(&self, exprs: &[Expression], schema: &DFSchema) -> Result<Vec<Named>> {
+        let mut out = Vec::new();
+        for e in exprs {
+            match &e.expr_type {
+                Some(ExprType::UnresolvedStar(s)) => out.extend(self.star(s.unparsed_target.as_deref(), s.plan_id, schema)?),
+                _ => out.push(self.expr(e, schema)?),
+            }
+        }
+        Ok(out)
+    }
+
+    fn star(&self, target: Option<&str>, plan_id: Option<i64>, schema: &DFSchema) -> Result<Vec<Named>> {
+        let named = |c: Column| Named { name: c.name.clone(), expr: Expr::Column(c) };
+        if let Some(id) = plan_id {
+            let columns: Vec<Column> = self
+                .plan_columns(id)
+                .into_iter()
+                .flatten()
+                .filter(|c| schema.has_column(c))
+                .collect();
+            if !columns.is_empty() {
+                return Ok(columns.into_iter().map(named).collect());
+            }
+        }
+        let Some(target) = target else {
+            return Ok(schema.columns().into_iter().map(named).collect());
+        };
+        let prefix = target.trim_end_matches(".*").trim_end_matches('*').trim_end_matches('.');
+        let by_qualifier: Vec<Column> = schema
+            .columns()
+            .into_iter()
+            .filter(|c| c.relation.as_ref().is_some_and(|r| r.table().eq_ignore_ascii_case(prefix)))
+            .collect();
+        if !by_qualifier.is_empty() {
+            return Ok(by_qualifier.into_iter().map(named).collect());
+        }
+        let base = self.column(prefix, None, schema)?;
+        match base.expr.get_type(schema)? {
+            datafusion::arrow::datatypes::DataType::Struct(fields) => Ok(fields
+                .iter()
+                .map(|f| Named {
+                    expr: datafusion::functions::core::expr_fn::get_field(base.expr.clone(), f.name().as_str()),
+                    name: f.name().clone(),
+                })
+                .collect()),
+            _ => Err(Error::analysis(
+                "CANNOT_RESOLVE_STAR_EXPAND",
+                format!("cannot resolve {}.* given input columns", quote(prefix)),
+            )),
+        }
+    }
+
+    /// Projects `items` over `input`, planning aggregates (a global aggregation, as Spark does
+    /// for `select(sum(x))`) and window functions first.
+    pub(crate) fn build_projection(&self, input: LogicalPlan, items: Vec<Named>) -> Result<LogicalPlan> {
+        let exprs: Vec<Expr> = items.iter().map(|n| n.expr.clone()).collect();
+        let aggs = find_aggregate_exprs(exprs.iter());
+        let mut plan = input;
+        let mut items = items;
+        if !aggs.is_empty() {
+            plan = LogicalPlanBuilder::from(plan).aggregate(Vec::<Expr>::new(), aggs.clone())?.build()?;
+            items = rebase(items, &by_name(&aggs))?;
+        }
+        let exprs: Vec<Expr> = items.iter().map(|n| n.expr.clone()).collect();
+        let windows = find_window_exprs(exprs.iter());
+        if !windows.is_empty() {
+            plan = LogicalPlanBuilder::window_plan(plan, windows.clone())?;
+            items = rebase(items, &by_name(&windows))?;
+        }
+        Ok(LogicalPlanBuilder::from(plan).project(items.iter().map(Named::aliased))?.build()?)
+    }
+
+    pub(super) async fn project(&self, p: &sc::Project) -> Result<LogicalPlan> {
+        let sc::Project { input, expressions } = p;
+        let plan = match input {
+            Some(_) => self.input(input).await?,
+            None => LogicalPlanBuilder::empty(true).build()?,
+        };
+        let items = self.select_items(expressions, plan.schema())?;
+        self.build_projection(plan, items)
+    }
+
+    pub(super) async fn filter(&self, f: &sc::Filter) -> Result<LogicalPlan> {
+        let sc::Filter { input, condition } = f;
+        let plan = self.input(input).await?;
+        let cond = self.expr(super::expression::required(condition)?, plan.schema())?;
+        Ok(LogicalPlanBuilder::from(plan).filter(cond.expr)?.build()?)
+    }
+
+    pub(super) async fn sort_relation(&self, s: &sc::Sort) -> Result<LogicalPlan> {
+        let sc::Sort { input, order, is_global: _ } = s;
+        let plan = self.input(input).await?;
+        let sorts = order
+            .iter()
+            .map(|o| Ok(self.sort(o, plan.schema())?.0))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(LogicalPlanBuilder::from(plan).sort(sorts)?.build()?)
+    }
+
+    pub(super) async fn limit(&self, l: &sc::Limit) -> Result<LogicalPlan> {
+        let sc::Limit { input, limit } = l;
+        let plan = self.input(input).await?;
+        let n = usize::try_from(*limit).map_err(|_| {
+            Error::analysis("INVALID_LIMIT_LIKE_EXPRESSION.IS_NEGATIVE", format!("the limit must be non-negative, got {limit}"))
+        })?;
+        Ok(LogicalPlanBuilder::from(plan).limit(0, Some(n))?.build()?)
+    }
+
+    pub(super) async fn offset(&self, o: &sc::Offset) -> Result<LogicalPlan> {
+        let sc::Offset { input, offset } = o;
+        let plan = self.input(input).await?;
+        let n = usize::try_from(*offset).map_err(|_| {
+            Error::analysis("INVALID_LIMIT_LIKE_EXPRESSION.IS_NEGATIVE", format!("the offset must be non-negative, got {offset}"))
+        })?;
+        Ok(LogicalPlanBuilder::from(plan).limit(n, None)?.build()?)
+    }
+
+    pub(super) async fn subquery_alias(&self, s: &sc::SubqueryAlias) -> Result<LogicalPlan> {
+        let sc::SubqueryAlias { input, alias, qualifier: _ } = s;
+        let plan = self.input(input).await?;
+        Ok(LogicalPlanBuilder::from(plan).alias(alias.as_str())?.build()?)
+    }
+
+    pub(super) async fn drop(&self, d: &sc::Drop) -> Result<LogicalPlan> {
+        let sc::Drop { input, columns, column_names } = d;
+        let plan = self.input(input).await?;
+        let schema = plan.schema().clone();
+        let mut dropped: Vec<Column> = Vec::new();
+        for e in columns {
+            if let Ok(Named { expr: Expr::Column(c), .. }) = self.expr(e, &schema) {
+                dropped.push(c);
+            }
+        }
+        let keep: Vec<Expr> = schema
+            .columns()
+            .into_iter()
+            .filter(|c| !dropped.contains(c) && !column_names.iter().any(|n| n.eq_ignore_ascii_case(&c.name)))
+            .map(Expr::Column)
+            .collect();
+        Ok(LogicalPlanBuilder::from(plan).project(keep)?.build()?)
+    }
+
+    pub(super) async fn with_columns(&self, w: &sc::WithColumns) -> Result<LogicalPlan> {
+        let sc::WithColumns { input, aliases } = w;
+        let plan = self.input(input).await?;
+        let schema = plan.schema().clone();
+        let mut items: Vec<Named> = schema
+            .columns()
+            .into_iter()
+            .map(|c| Named { name: c.name.clone(), expr: Expr::Column(c) })
+            .collect();
+        for a in aliases {
+            let sc::expression::Alias { expr, name, metadata: _ } = a;
+            let value = self.expr(super::expression::required(expr)?, &schema)?;
+            let name = name.first().cloned().unwrap_or(value.name);
+            let new = Named { expr: value.expr, name: name.clone() };
+            match items.iter().position(|n| n.name.eq_ignore_ascii_case(&name)) {
+                Some(i) => items[i] = new,
+                None => items.push(new),
+            }
+        }
+        self.build_projection(plan, items)
+    }
+
+    pub(super) async fn with_columns_renamed(&self, w: &sc::WithColumnsRenamed) -> Result<LogicalPlan> {
+        let sc::WithColumnsRenamed { input, rename_columns_map, renames } = w;
+        let plan = self.input(input).await?;
+        let mut pairs: Vec<(String, String)> =
+            rename_columns_map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        pairs.extend(renames.iter().map(|r| (r.col_name.clone(), r.new_col_name.clone())));
+        let exprs: Vec<Expr> = plan
+            .schema()
+            .columns()
+            .into_iter()
+            .map(|c| match pairs.iter().rev().find(|(from, _)| from.eq_ignore_ascii_case(&c.name)) {
+                Some((_, to)) => Expr::Column(c).alias(to),
+                None => Expr::Column(c),
+            })
+            .collect();
+        Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
+    }
+
+    pub(super) async fn to_df(&self, t: &sc::ToDf) -> Result<LogicalPlan> {
+        let sc::ToDf { input, column_names } = t;
+        let plan = self.input(input).await?;
+        let columns = plan.schema().columns();
+        if columns.len() != column_names.len() {
+            return Err(Error::analysis(
+                "NUM_COLUMNS_MISMATCH",
+                format!(
+                    "toDF() got {} names for {} columns",
+                    column_names.len(),
+                    columns.len()
+                ),
+            ));
+        }
+        let exprs: Vec<Expr> =
+            columns.into_iter().zip(column_names).map(|(c, n)| Expr::Column(c).alias(n)).collect();
+        Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
+    }
+
+    pub(super) async fn deduplicate(&self, d: &sc::Deduplicate) -> Result<LogicalPlan> {
+        let sc::Deduplicate { input, column_names, all_columns_as_keys, within_watermark: _ } = d;
+        let plan = self.input(input).await?;
+        if all_columns_as_keys.unwrap_or(false) || column_names.is_empty() {
+            return Ok(LogicalPlanBuilder::from(plan).distinct()?.build()?);
+        }
+        let schema = plan.schema().clone();
+        let keys = column_names
+            .iter()
+            .map(|n| Ok(self.column(n, None, &schema)?.expr))
+            .collect::<Result<Vec<_>>>()?;
+        let all: Vec<Expr> = schema.columns().into_iter().map(Expr::Column).collect();
+        Ok(LogicalPlanBuilder::from(plan).distinct_on(keys, all, None)?.build()?)
+    }
+
+    pub(super) async fn hint(&self, h: &sc::Hint) -> Result<LogicalPlan> {
+        let sc::Hint { input, name: _, parameters: _ } = h;
+        self.input(input).await
+    }
+
+    pub(super) async fn repartition(&self, r: &sc::Repartition) -> Result<LogicalPlan> {
+        let sc::Repartition { input, num_partitions, shuffle: _ } = r;
+        let plan = self.input(input).await?;
+        let n = positive_partitions(*num_partitions)?;
+        Ok(LogicalPlanBuilder::from(plan).repartition(Partitioning::RoundRobinBatch(n))?.build()?)
+    }
+
+    pub(super) async fn repartition_by_expression(&self, r: &sc::RepartitionByExpression) -> Result<LogicalPlan> {
+        let sc::RepartitionByExpression { input, partition_exprs, num_partitions } = r;
+        let plan = self.input(input).await?;
+        let n = match num_partitions {
+            Some(n) => positive_partitions(*n)?,
+            None => self.config.shuffle_partitions(),
+        };
+        let exprs = partition_exprs
+            .iter()
+            .map(|e| Ok(self.sort_expr(e, plan.schema())?.expr))
+            .collect::<Result<Vec<_>>>()?;
+        let partitioning = if exprs.is_empty() { Partitioning::RoundRobinBatch(n) } else { Partitioning::Hash(exprs, n) };
+        Ok(LogicalPlanBuilder::from(plan).repartition(partitioning)?.build()?)
+    }
+
+    pub(super) async fn sample(&self, s: &sc::Sample) -> Result<LogicalPlan> {
+        let sc::Sample { input, lower_bound, upper_bound, with_replacement, seed: _, deterministic_order: _ } = s;
+        if with_replacement.unwrap_or(false) {
+            return Err(Error::unsupported("sample(withReplacement=True)"));
+        }
+        let plan = self.input(input).await?;
+        let fraction = upper_bound - lower_bound;
+        let cond = datafusion::functions::math::expr_fn::random().lt(lit(fraction));
+        Ok(LogicalPlanBuilder::from(plan).filter(cond)?.build()?)
+    }
+
+    pub(super) async fn fill_na(&self, f: &sc::NaFill) -> Result<LogicalPlan> {
+        let sc::NaFill { input, cols, values } = f;
+        let plan = self.input(input).await?;
+        let schema = plan.schema().clone();
+        let mut fills = Vec::new();
+        for v in values {
+            fills.push(crate::literal::from_proto(v, &self.tz)?.0);
+        }
+        let exprs = schema
+            .columns()
+            .into_iter()
+            .map(|c| {
+                let t = Expr::Column(c.clone()).get_type(&schema)?;
+                let fill = if cols.is_empty() {
+                    fills.first()
+                } else {
+                    cols.iter().position(|n| n.eq_ignore_ascii_case(&c.name)).and_then(|i| fills.get(i).or(fills.first()))
+                };
+                let applies = fill.is_some_and(|v| {
+                    let vt = v.data_type();
+                    (vt.is_numeric() && t.is_numeric())
+                        || (vt == datafusion::arrow::datatypes::DataType::Utf8 && t == vt)
+                        || (vt == datafusion::arrow::datatypes::DataType::Boolean && t == vt)
+                });
+                Ok(match fill {
+                    Some(v) if applies => {
+                        let value = v.cast_to(&t)?;
+                        coalesce(vec![Expr::Column(c.clone()), lit(value)]).alias(c.name.clone())
+                    }
+                    _ => Expr::Column(c),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
+    }
+
+    pub(super) async fn drop_na(&self, d: &sc::NaDrop) -> Result<LogicalPlan> {
+        let sc::NaDrop { input, cols, min_non_nulls } = d;
+        let plan = self.input(input).await?;
+        let schema = plan.schema().clone();
+        let targets: Vec<Expr> = if cols.is_empty() {
+            schema.columns().into_iter().map(Expr::Column).collect()
+        } else {
+            cols.iter().map(|n| Ok(self.column(n, None, &schema)?.expr)).collect::<Result<_>>()?
+        };
+        let need = min_non_nulls.unwrap_or(targets.len() as i32);
+        let count = targets
+            .iter()
+            .map(|e| datafusion::logical_expr::when(e.clone().is_not_null(), lit(1)).otherwise(lit(0)))
+            .collect::<datafusion::error::Result<Vec<_>>>()?
+            .into_iter()
+            .reduce(|a, b| a + b)
+            .unwrap_or(lit(0));
+        Ok(LogicalPlanBuilder::from(plan).filter(count.gt_eq(lit(need)))?.build()?)
+    }
+}
+
+fn positive_partitions(n: i32) -> Result<usize> {
+    usize::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
+        Error::IllegalArgument(format!("the number of partitions must be positive, got {n}"))
+    })
+}
+
+/// Replaces occurrences of `targets` inside `items` by references to the columns that an
+/// aggregate or window node below produced for them.
+pub(crate) fn rebase(items: Vec<Named>, targets: &[(Expr, Column)]) -> Result<Vec<Named>> {
+    items
+        .into_iter()
+        .map(|n| {
+            let expr = n
+                .expr
+                .transform_down(|e| match targets.iter().find(|(t, _)| *t == e) {
+                    Some((_, c)) => Ok(Transformed::yes(col(c.clone()))),
+                    None => Ok(Transformed::no(e)),
+                })?
+                .data;
+            Ok(Named { expr, name: n.name })
+        })
+        .collect()
+}
+
+/// Pairs computed expressions with the unqualified output columns named after them.
+pub(crate) fn by_name(exprs: &[Expr]) -> Vec<(Expr, Column)> {
+    exprs.iter().map(|e| (e.clone(), Column::from_name(e.schema_name().to_string()))).collect()
+}

@@ -1,0 +1,463 @@
+//! Spark Connect expressions to DataFusion expressions. Every resolved expression carries the
+//! name Spark would give its output column, so projections are aliased to Spark's names
+//! (`(a + 1)`, `sum(x)`, `CAST(a AS INT)`). Column references resolve case-insensitively
+//! against the input schema; a reference that carries a plan id (`df["col"]`) resolves to the
+//! columns of that DataFrame, and to Spark's `AMBIGUOUS_REFERENCE` when that DataFrame appears
+//! twice in the input (a self-join).
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Column, DFSchema};
+use datafusion::logical_expr::expr::{Sort, WindowFunction, WindowFunctionParams};
+use datafusion::logical_expr::{
+    cast, try_cast, Expr, ExprSchemable, WindowFrame, WindowFrameBound,
+    WindowFrameUnits,
+};
+use datafusion::scalar::ScalarValue;
+use spark_connect_proto::spark::connect::expression::{
+    self as pe, cast::CastToType, window::window_frame, ExprType,
+};
+use spark_connect_proto::spark::connect::Expression;
+use spate_common::names::{quote, split_name, suggestions};
+use spate_common::{Error, Result};
+
+use super::Resolver;
+use crate::functions::{self, Arg, CallContext};
+use crate::{literal, types};
+
+/// A resolved expression with Spark's name for it.
+#[derive(Debug, Clone)]
+pub struct Named {
+    /// The DataFusion expression (never aliased).
+    pub expr: Expr,
+    /// Spark's output column name.
+    pub name: String,
+}
+
+impl Named {
+    /// The expression aliased to its Spark name (a plain column keeps its qualifier unless
+    /// renamed).
+    pub fn aliased(&self) -> Expr {
+        match &self.expr {
+            Expr::Column(c) if c.name == self.name => self.expr.clone(),
+            e => e.clone().alias(&self.name),
+        }
+    }
+}
+
+impl Resolver<'_> {
+    /// Resolves an expression against `schema`.
+    pub fn expr(&self, e: &Expression, schema: &DFSchema) -> Result<Named> {
+        let Expression { common: _, expr_type } = e;
+        let et = expr_type.as_ref().ok_or_else(|| Error::internal("expression without a kind"))?;
+        match et {
+            ExprType::Literal(l) => {
+                let (v, name) = literal::from_proto(l, &self.tz)?;
+                Ok(Named { expr: Expr::Literal(v, None), name })
+            }
+            ExprType::UnresolvedAttribute(a) => {
+                let pe::UnresolvedAttribute { unparsed_identifier, plan_id, is_metadata_column: _ } = a;
+                self.column(unparsed_identifier, *plan_id, schema)
+            }
+            ExprType::UnresolvedFunction(f) => {
+                let pe::UnresolvedFunction {
+                    function_name,
+                    arguments,
+                    is_distinct,
+                    is_user_defined_function: _,
+                    is_internal: _,
+                } = f;
+                self.call(function_name, arguments, *is_distinct, schema)
+            }
+            ExprType::CallFunction(f) => {
+                let spark_connect_proto::spark::connect::CallFunction { function_name, arguments } = f;
+                self.call(function_name, arguments, false, schema)
+            }
+            ExprType::ExpressionString(s) => self.sql_expr(&s.expression, schema),
+            ExprType::UnresolvedStar(_) => Err(Error::analysis(
+                "INVALID_USAGE_OF_STAR_OR_REGEX",
+                "invalid usage of '*' in an expression; use it alone in select() or inside count()",
+            )),
+            ExprType::Alias(a) => {
+                let pe::Alias { expr, name, metadata: _ } = &**a;
+                let inner = self.expr(required(expr)?, schema)?;
+                let name = match name.as_slice() {
+                    [one] => one.clone(),
+                    _ => {
+                        return Err(Error::unsupported("multi-name alias outside of a generator"));
+                    }
+                };
+                Ok(Named { expr: inner.expr, name })
+            }
+            ExprType::Cast(c) => {
+                let pe::Cast { expr, cast_to_type, eval_mode } = &**c;
+                let inner = self.expr(required(expr)?, schema)?;
+                let to = match cast_to_type {
+                    Some(CastToType::Type(t)) => types::from_proto(t, &self.tz)?,
+                    Some(CastToType::TypeStr(s)) => crate::type_parser::parse_data_type(s, &self.tz)?,
+                    None => return Err(Error::internal("cast without a target type")),
+                };
+                let name = format!("CAST({} AS {})", inner.name, types::sql_string(&to));
+                let try_mode = *eval_mode == pe::cast::EvalMode::Try as i32
+                    || (*eval_mode != pe::cast::EvalMode::Ansi as i32 && !self.ansi);
+                let expr = self.cast_expr(inner.expr, &to, try_mode, schema)?;
+                Ok(Named { expr, name })
+            }
+            ExprType::SortOrder(_) => {
+                Err(Error::analysis("INVALID_SORT_ORDER", "a sort order can only be used in orderBy or a window"))
+            }
+            ExprType::Window(w) => self.window(w, schema),
+            ExprType::UnresolvedExtractValue(x) => {
+                let pe::UnresolvedExtractValue { child, extraction } = &**x;
+                let child = self.expr(required(child)?, schema)?;
+                let key = self.expr(required(extraction)?, schema)?;
+                self.extract(child, key, schema)
+            }
+            ExprType::UnresolvedRegex(r) => Err(Error::unsupported(format!(
+                "colRegex('{}') outside of select",
+                r.col_name
+            ))),
+            other => Err(Error::unsupported(format!("expression {}", kind_name(other)))),
+        }
+    }
+
+    fn cast_expr(&self, e: Expr, to: &DataType, try_mode: bool, schema: &DFSchema) -> Result<Expr> {
+        let from = e.get_type(schema)?;
+        if matches!(to, DataType::Utf8) && !matches!(from, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8) {
+            // Spark's textual forms (timestamps without 'T', Java doubles) come from our formatter.
+            return Ok(crate::functions::to_spark_string(e, &self.tz));
+        }
+        let is_ts = |t: &DataType| matches!(t, DataType::Timestamp(..));
+        // Spark reads numbers as seconds since the epoch, and timestamps as numbers likewise.
+        if is_ts(to) && (from.is_integer() || from.is_floating()) {
+            let us = cast(cast(e, DataType::Float64) * Expr::Literal(ScalarValue::Float64(Some(1e6)), None), DataType::Int64);
+            let ts = cast(us, DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, None));
+            return Ok(cast(ts, to.clone()));
+        }
+        if is_ts(&from) && (to.is_integer() || to.is_floating()) {
+            let us = cast(e, DataType::Int64);
+            let secs = if to.is_floating() {
+                cast(us, DataType::Float64) / Expr::Literal(ScalarValue::Float64(Some(1e6)), None)
+            } else {
+                // floor division keeps Spark's result for instants before the epoch
+                cast(
+                    datafusion::functions::math::expr_fn::floor(cast(us, DataType::Float64) / Expr::Literal(ScalarValue::Float64(Some(1e6)), None)),
+                    DataType::Int64,
+                )
+            };
+            return Ok(cast(secs, to.clone()));
+        }
+        Ok(if try_mode { try_cast(e, to.clone()) } else { cast(e, to.clone()) })
+    }
+
+    fn call(&self, name: &str, arguments: &[Expression], distinct: bool, schema: &DFSchema) -> Result<Named> {
+        let mut args = Vec::with_capacity(arguments.len());
+        for a in arguments {
+            if let Some(ExprType::UnresolvedStar(_)) = &a.expr_type {
+                args.push(Arg { expr: Expr::Literal(ScalarValue::Int32(Some(1)), None), name: "*".into() });
+                continue;
+            }
+            let n = self.expr(a, schema)?;
+            args.push(Arg { expr: n.expr, name: n.name });
+        }
+        let cx = CallContext { state: self.state, schema, tz: &self.tz, distinct };
+        let (expr, name) = functions::resolve(name, args, &cx)?;
+        Ok(Named { expr, name })
+    }
+
+    /// Parses a Spark SQL expression (`selectExpr`, `F.expr`) against `schema`.
+    pub fn sql_expr(&self, text: &str, schema: &DFSchema) -> Result<Named> {
+        let expr = self.state.create_logical_expr(text, schema).map_err(|e| {
+            match e {
+                datafusion::error::DataFusionError::SQL(..) => Error::parse(format!(
+                    "syntax error in expression '{text}': {e}"
+                )),
+                other => crate::resolver::column_error(other, schema),
+            }
+        })?;
+        let (expr, name) = match expr {
+            Expr::Alias(a) => (*a.expr, a.name),
+            Expr::Column(c) => {
+                let name = c.name.clone();
+                (Expr::Column(c), name)
+            }
+            other => {
+                let name = crate::sql::expr_name(&other, text);
+                (other, name)
+            }
+        };
+        Ok(Named { expr, name })
+    }
+
+    /// Resolves a column name (possibly `a.b.c`, possibly tied to a DataFrame by plan id).
+    pub fn column(&self, name: &str, plan_id: Option<i64>, schema: &DFSchema) -> Result<Named> {
+        if let Some(id) = plan_id {
+            if let Some(found) = self.column_by_plan_id(name, id, schema)? {
+                return Ok(found);
+            }
+        }
+        let parts = split_name(name);
+        let matches_name = |field: &str, want: &str| field.eq_ignore_ascii_case(want);
+        // qualifier.column[.field...]
+        if parts.len() >= 2 {
+            let hits: Vec<Column> = schema
+                .columns()
+                .into_iter()
+                .filter(|c| {
+                    c.relation.as_ref().is_some_and(|r| r.table().eq_ignore_ascii_case(&parts[0]))
+                        && matches_name(&c.name, &parts[1])
+                })
+                .collect();
+            if let [c] = hits.as_slice() {
+                let base = Named { expr: Expr::Column(c.clone()), name: c.name.clone() };
+                return self.fields(base, &parts[2..], schema);
+            }
+        }
+        let hits: Vec<Column> =
+            schema.columns().into_iter().filter(|c| matches_name(&c.name, &parts[0])).collect();
+        match hits.as_slice() {
+            [c] => {
+                let base = Named { expr: Expr::Column(c.clone()), name: c.name.clone() };
+                self.fields(base, &parts[1..], schema)
+            }
+            [] => Err(unresolved_column(name, schema)),
+            many => Err(ambiguous(name, many)),
+        }
+    }
+
+    fn column_by_plan_id(&self, name: &str, id: i64, schema: &DFSchema) -> Result<Option<Named>> {
+        let parts = split_name(name);
+        let instances = self.plan_columns(id);
+        let mut hits: Vec<Column> = Vec::new();
+        for instance in instances {
+            for c in instance {
+                if c.name.eq_ignore_ascii_case(&parts[0]) && schema.has_column(&c) && !hits.contains(&c) {
+                    hits.push(c);
+                }
+            }
+        }
+        match hits.as_slice() {
+            [] => Ok(None),
+            [c] => {
+                let base = Named { expr: Expr::Column(c.clone()), name: c.name.clone() };
+                self.fields(base, &parts[1..], schema).map(Some)
+            }
+            many => Err(ambiguous(name, many)),
+        }
+    }
+
+    fn fields(&self, mut base: Named, path: &[String], schema: &DFSchema) -> Result<Named> {
+        for field in path {
+            let key = Named { expr: Expr::Literal(ScalarValue::Utf8(Some(field.clone())), None), name: field.clone() };
+            base = self.extract(base, key, schema)?;
+        }
+        Ok(base)
+    }
+
+    /// `child[key]`: a struct field, an array element (0-based, as Spark's `getItem`), or a map
+    /// value.
+    fn extract(&self, child: Named, key: Named, schema: &DFSchema) -> Result<Named> {
+        let t = child.expr.get_type(schema)?;
+        match t {
+            DataType::Struct(fields) => {
+                let Expr::Literal(ScalarValue::Utf8(Some(want)), _) = &key.expr else {
+                    return Err(Error::analysis("INVALID_EXTRACT_FIELD", "a struct field must be named by a string"));
+                };
+                let Some(f) = fields.iter().find(|f| f.name().eq_ignore_ascii_case(want)) else {
+                    let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
+                    return Err(Error::analysis(
+                        "FIELD_NOT_FOUND",
+                        format!("no such struct field {} in {}", quote(want), names.join(", ")),
+                    ));
+                };
+                let expr = datafusion::functions::core::expr_fn::get_field(child.expr, f.name().as_str());
+                Ok(Named { expr, name: f.name().clone() })
+            }
+            DataType::List(_) | DataType::LargeList(_) => {
+                let index = key.expr + Expr::Literal(ScalarValue::Int64(Some(1)), None);
+                let expr = datafusion::functions_nested::expr_fn::array_element(child.expr, index);
+                Ok(Named { expr, name: format!("{}[{}]", child.name, key.name) })
+            }
+            DataType::Map(..) => {
+                let values = datafusion::functions_nested::expr_fn::map_extract(child.expr, key.expr);
+                let expr = datafusion::functions_nested::expr_fn::array_element(values, Expr::Literal(ScalarValue::Int64(Some(1)), None));
+                Ok(Named { expr, name: format!("{}[{}]", child.name, key.name) })
+            }
+            other => Err(Error::analysis(
+                "INVALID_EXTRACT_BASE_FIELD_TYPE",
+                format!("can't extract a value from {}: need a struct, array or map, not {}", child.name, types::simple_string(&other)),
+            )),
+        }
+    }
+
+    /// Resolves a sort order.
+    pub fn sort(&self, s: &pe::SortOrder, schema: &DFSchema) -> Result<(Sort, String)> {
+        let pe::SortOrder { child, direction, null_ordering } = s;
+        let child = self.expr(required(child)?, schema)?;
+        let asc = *direction != pe::sort_order::SortDirection::Descending as i32;
+        let nulls_first = match *null_ordering {
+            x if x == pe::sort_order::NullOrdering::SortNullsFirst as i32 => true,
+            x if x == pe::sort_order::NullOrdering::SortNullsLast as i32 => false,
+            _ => asc,
+        };
+        let name = format!(
+            "{} {} NULLS {}",
+            child.name,
+            if asc { "ASC" } else { "DESC" },
+            if nulls_first { "FIRST" } else { "LAST" }
+        );
+        Ok((Sort::new(child.expr, asc, nulls_first), name))
+    }
+
+    /// Resolves an expression that may itself be a sort order (orderBy arguments).
+    pub fn sort_expr(&self, e: &Expression, schema: &DFSchema) -> Result<Sort> {
+        match &e.expr_type {
+            Some(ExprType::SortOrder(s)) => Ok(self.sort(s, schema)?.0),
+            _ => Ok(Sort::new(self.expr(e, schema)?.expr, true, true)),
+        }
+    }
+
+    fn window(&self, w: &pe::Window, schema: &DFSchema) -> Result<Named> {
+        let pe::Window { window_function, partition_spec, order_spec, frame_spec } = w;
+        let func = self.expr(required(window_function)?, schema)?;
+        let partition_by = partition_spec
+            .iter()
+            .map(|p| Ok(self.expr(p, schema)?.expr))
+            .collect::<Result<Vec<_>>>()?;
+        let mut order_by = Vec::new();
+        let mut order_names = Vec::new();
+        for o in order_spec {
+            let (s, n) = self.sort(o, schema)?;
+            order_by.push(s);
+            order_names.push(n);
+        }
+        let frame = match frame_spec {
+            Some(f) => Some(self.frame(f, schema)?),
+            None => None,
+        };
+        let (fun, args, distinct, filter, null_treatment) = match func.expr {
+            Expr::AggregateFunction(agg) => (
+                datafusion::logical_expr::expr::WindowFunctionDefinition::AggregateUDF(agg.func),
+                agg.params.args,
+                agg.params.distinct,
+                agg.params.filter,
+                agg.params.null_treatment,
+            ),
+            Expr::WindowFunction(wf) => (wf.fun, wf.params.args, false, None, wf.params.null_treatment),
+            other => {
+                return Err(Error::analysis(
+                    "UNSUPPORTED_EXPR_FOR_WINDOW",
+                    format!("expression {other} is not supported within a window function"),
+                ));
+            }
+        };
+        let has_order = !order_by.is_empty();
+        let frame = frame.unwrap_or_else(|| WindowFrame::new(if has_order { Some(false) } else { None }));
+        let expr = Expr::WindowFunction(Box::new(WindowFunction {
+            fun,
+            params: WindowFunctionParams {
+                args,
+                partition_by,
+                order_by,
+                window_frame: frame,
+                filter,
+                null_treatment,
+                distinct,
+            },
+        }));
+        let mut spec = Vec::new();
+        if !partition_spec.is_empty() {
+            spec.push(format!("PARTITION BY {}", partition_spec.iter().map(|p| self.expr(p, schema).map(|n| n.name)).collect::<Result<Vec<_>>>()?.join(", ")));
+        }
+        if !order_names.is_empty() {
+            spec.push(format!("ORDER BY {}", order_names.join(", ")));
+        }
+        Ok(Named { expr, name: format!("{} OVER ({})", func.name, spec.join(" ")) })
+    }
+
+    fn frame(&self, f: &pe::window::WindowFrame, schema: &DFSchema) -> Result<WindowFrame> {
+        let pe::window::WindowFrame { frame_type, lower, upper } = f;
+        let units = if *frame_type == window_frame::FrameType::Range as i32 {
+            WindowFrameUnits::Range
+        } else {
+            WindowFrameUnits::Rows
+        };
+        let bound = |b: &Option<Box<window_frame::FrameBoundary>>, is_lower: bool| -> Result<WindowFrameBound> {
+            use window_frame::frame_boundary::Boundary;
+            let unbounded = || {
+                if is_lower {
+                    WindowFrameBound::Preceding(ScalarValue::Null)
+                } else {
+                    WindowFrameBound::Following(ScalarValue::Null)
+                }
+            };
+            Ok(match b.as_ref().and_then(|b| b.boundary.as_ref()) {
+                None | Some(Boundary::Unbounded(_)) => unbounded(),
+                Some(Boundary::CurrentRow(_)) => WindowFrameBound::CurrentRow,
+                Some(Boundary::Value(v)) => {
+                    let n = self.expr(v, schema)?;
+                    let Expr::Literal(value, _) = n.expr else {
+                        return Err(Error::analysis("INVALID_WINDOW_FRAME", "a window frame bound must be a literal"));
+                    };
+                    let as_i64 = match value.cast_to(&DataType::Int64)? {
+                        ScalarValue::Int64(Some(x)) => x,
+                        _ => 0,
+                    };
+                    let magnitude = |x: i64| match units {
+                        WindowFrameUnits::Rows => ScalarValue::UInt64(Some(x.unsigned_abs())),
+                        _ => match &value {
+                            ScalarValue::Int32(_) => ScalarValue::Int32(Some(x.unsigned_abs() as i32)),
+                            other if other.data_type().is_floating() => value.clone(),
+                            _ => ScalarValue::Int64(Some(x.abs())),
+                        },
+                    };
+                    if as_i64 < 0 {
+                        WindowFrameBound::Preceding(magnitude(as_i64))
+                    } else if as_i64 == 0 {
+                        WindowFrameBound::CurrentRow
+                    } else {
+                        WindowFrameBound::Following(magnitude(as_i64))
+                    }
+                }
+            })
+        };
+        Ok(WindowFrame::new_bounds(units, bound(lower, true)?, bound(upper, false)?))
+    }
+}
+
+/// The boxed child of a message, or a protocol error.
+pub fn required<T>(b: &Option<T>) -> Result<&T> {
+    b.as_ref().ok_or_else(|| Error::internal("a required expression is missing from the plan"))
+}
+
+/// Spark's `UNRESOLVED_COLUMN.WITH_SUGGESTION` for `name` against `schema`.
+pub fn unresolved_column(name: &str, schema: &DFSchema) -> Error {
+    let fields: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let s = suggestions(name, fields);
+    Error::Analysis {
+        class: "UNRESOLVED_COLUMN.WITH_SUGGESTION".into(),
+        message: format!(
+            "A column, variable, or function parameter with name {} cannot be resolved. Did you mean one of the following? [{}].",
+            quote(name),
+            s.join(", ")
+        ),
+        params: vec![
+            ("objectName".into(), quote(name)),
+            ("proposal".into(), s.join(", ")),
+        ],
+    }
+}
+
+fn ambiguous(name: &str, hits: &[Column]) -> Error {
+    let list: Vec<String> = hits.iter().map(|c| quote(&c.name)).collect();
+    Error::Analysis {
+        class: "AMBIGUOUS_REFERENCE".into(),
+        message: format!("Reference {} is ambiguous, could be: [{}].", quote(name), list.join(", ")),
+        params: vec![("name".into(), quote(name)), ("referenceNames".into(), format!("[{}]", list.join(", ")))],
+    }
+}
+
+fn kind_name(e: &ExprType) -> String {
+    let debug = format!("{e:?}");
+    debug.split('(').next().unwrap_or("unknown").to_string()
+}
+

@@ -1,0 +1,179 @@
+//! The resolver: Spark Connect relations to DataFusion logical plans, one file per family of
+//! relation kinds. Resolution is async because reading a data source lists files and infers
+//! schemas, and `ShowString` runs its input.
+//!
+//! Plan ids: every relation PySpark sends carries a plan id, and `df["col"]` references carry
+//! the id of `df`. The resolver records, per plan id, the output columns of each place that
+//! DataFrame appears in the plan being built ("instances"). When the right side of a join
+//! repeats columns of the left (a self-join), it is re-qualified under a fresh alias and the
+//! instances of every DataFrame inside it are copied under that alias, so a plan-id reference
+//! finds two candidates and fails with `AMBIGUOUS_REFERENCE`, as Spark does.
+
+mod aggregate;
+mod basic;
+mod join;
+mod local;
+mod read;
+mod set_op;
+mod show;
+pub mod expression;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use datafusion::common::{Column, DFSchema, TableReference};
+use datafusion::error::DataFusionError;
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+use futures::future::BoxFuture;
+use spark_connect_proto::spark::connect::relation::RelType;
+use spark_connect_proto::spark::connect::{Relation, RelationCommon};
+use spate_common::{Error, Result, SessionConfig};
+
+pub use read::{ReadRequest, Sources};
+
+/// Resolves the relations of one request.
+pub struct Resolver<'a> {
+    pub(crate) state: &'a SessionState,
+    pub(crate) sources: &'a dyn Sources,
+    pub(crate) config: &'a SessionConfig,
+    pub(crate) tz: String,
+    pub(crate) ansi: bool,
+    plan_ids: Mutex<HashMap<i64, Vec<Vec<Column>>>>,
+    counter: AtomicUsize,
+}
+
+impl<'a> Resolver<'a> {
+    /// A resolver over a session's state, sources and configuration.
+    pub fn new(state: &'a SessionState, sources: &'a dyn Sources, config: &'a SessionConfig) -> Self {
+        Self {
+            state,
+            sources,
+            config,
+            tz: config.time_zone(),
+            ansi: config.ansi(),
+            plan_ids: Mutex::new(HashMap::new()),
+            counter: AtomicUsize::new(0),
+        }
+    }
+
+    /// The session's DataFusion state.
+    pub fn state(&self) -> &SessionState {
+        self.state
+    }
+
+    /// Resolves a relation to a logical plan.
+    pub fn relation<'b>(&'b self, rel: &'b Relation) -> BoxFuture<'b, Result<LogicalPlan>> {
+        Box::pin(async move {
+            let Relation { common, rel_type } = rel;
+            let rt = rel_type.as_ref().ok_or_else(|| Error::internal("relation without a kind"))?;
+            let plan = self.dispatch(rt).await?;
+            if let Some(RelationCommon { plan_id: Some(id), .. }) = common {
+                self.record(*id, plan.schema());
+            }
+            Ok(plan)
+        })
+    }
+
+    async fn dispatch(&self, rt: &RelType) -> Result<LogicalPlan> {
+        match rt {
+            RelType::Read(r) => self.read(r).await,
+            RelType::Project(p) => self.project(p).await,
+            RelType::Filter(f) => self.filter(f).await,
+            RelType::Sort(s) => self.sort_relation(s).await,
+            RelType::Limit(l) => self.limit(l).await,
+            RelType::Offset(o) => self.offset(o).await,
+            RelType::Tail(t) => self.tail(t).await,
+            RelType::Aggregate(a) => self.aggregate(a).await,
+            RelType::Join(j) => self.join(j).await,
+            RelType::SetOp(s) => self.set_op(s).await,
+            RelType::Deduplicate(d) => self.deduplicate(d).await,
+            RelType::LocalRelation(l) => self.local_relation(l),
+            RelType::Range(r) => self.range(r).await,
+            RelType::Sql(s) => self.sql_relation(s).await,
+            RelType::SubqueryAlias(s) => self.subquery_alias(s).await,
+            RelType::Repartition(r) => self.repartition(r).await,
+            RelType::RepartitionByExpression(r) => self.repartition_by_expression(r).await,
+            RelType::WithColumns(w) => self.with_columns(w).await,
+            RelType::WithColumnsRenamed(w) => self.with_columns_renamed(w).await,
+            RelType::Drop(d) => self.drop(d).await,
+            RelType::ToDf(t) => self.to_df(t).await,
+            RelType::ShowString(s) => self.show_string(s).await,
+            RelType::Hint(h) => self.hint(h).await,
+            RelType::Sample(s) => self.sample(s).await,
+            RelType::FillNa(f) => self.fill_na(f).await,
+            RelType::DropNa(d) => self.drop_na(d).await,
+            other => {
+                let debug = format!("{other:?}");
+                let kind = debug.split('(').next().unwrap_or("unknown");
+                Err(Error::unsupported(format!("relation {kind}")))
+            }
+        }
+    }
+
+    /// Resolves a required input relation.
+    pub(crate) async fn input(&self, rel: &Option<Box<Relation>>) -> Result<LogicalPlan> {
+        let rel = rel.as_deref().ok_or_else(|| Error::internal("relation input is missing"))?;
+        self.relation(rel).await
+    }
+
+    fn record(&self, id: i64, schema: &DFSchema) {
+        let columns = schema.columns();
+        if let Ok(mut ids) = self.plan_ids.lock() {
+            let instances = ids.entry(id).or_default();
+            if !instances.contains(&columns) {
+                instances.push(columns);
+            }
+        }
+    }
+
+    pub(crate) fn plan_columns(&self, id: i64) -> Vec<Vec<Column>> {
+        self.plan_ids.lock().map(|ids| ids.get(&id).cloned().unwrap_or_default()).unwrap_or_default()
+    }
+
+    /// A fresh relation alias.
+    pub(crate) fn fresh_alias(&self) -> String {
+        format!("__spate_{}", self.counter.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Re-qualifies `plan` under a fresh alias, copying the plan-id instances it contains.
+    pub(crate) fn realias(&self, plan: LogicalPlan) -> Result<LogicalPlan> {
+        let alias = self.fresh_alias();
+        let before = plan.schema().columns();
+        let plan = LogicalPlanBuilder::from(plan).alias(alias.as_str())?.build()?;
+        if let Ok(mut ids) = self.plan_ids.lock() {
+            for instances in ids.values_mut() {
+                let mut added = Vec::new();
+                for inst in instances.iter() {
+                    if !inst.is_empty() && inst.iter().all(|c| before.contains(c)) {
+                        added.push(
+                            inst.iter()
+                                .map(|c| Column::new(Some(TableReference::bare(alias.as_str())), c.name.clone()))
+                                .collect::<Vec<_>>(),
+                        );
+                    }
+                }
+                instances.extend(added);
+            }
+        }
+        Ok(plan)
+    }
+}
+
+/// Turns a DataFusion planning error about a column into Spark's error.
+pub fn column_error(e: DataFusionError, schema: &DFSchema) -> Error {
+    match e.find_root() {
+        DataFusionError::SchemaError(inner, _) => {
+            let text = inner.to_string();
+            match text.split('\'').nth(1).or_else(|| text.split('"').nth(1)) {
+                Some(name) if text.contains("not found") || text.contains("No field") => {
+                    let name = name.rsplit('.').next().unwrap_or(name);
+                    expression::unresolved_column(name, schema)
+                }
+                _ => Error::DataFusion(e),
+            }
+        }
+        _ => Error::DataFusion(e),
+    }
+}

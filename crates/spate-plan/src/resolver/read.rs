@@ -1,0 +1,86 @@
+//! Read: named tables and data sources. The resolver turns the message into a
+//! [`ReadRequest`] (format, paths, a parsed user schema, options with lower-cased keys as
+//! Spark matches them) and hands it to the session's [`Sources`], which the lake crate
+//! implements; this keeps file formats and the catalog out of the planner.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::common::TableReference;
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::LogicalPlan;
+use spark_connect_proto::spark::connect::read::ReadType;
+use spark_connect_proto::spark::connect::{self as sc};
+use spate_common::names::split_name;
+use spate_common::{Error, Result};
+
+use super::Resolver;
+use crate::json_schema;
+
+/// A request to read a data source.
+#[derive(Debug, Clone)]
+pub struct ReadRequest {
+    /// Format name, lower case (`parquet`, `csv`, `json`, `text`, ...).
+    pub format: String,
+    /// Paths (files, directories or globs).
+    pub paths: Vec<String>,
+    /// The schema the user gave, if any.
+    pub schema: Option<SchemaRef>,
+    /// Options, keys lower-cased.
+    pub options: HashMap<String, String>,
+}
+
+/// Where relations read from: data sources and the catalog of one session.
+#[async_trait]
+pub trait Sources: Send + Sync {
+    /// Plans a read of a data source.
+    async fn read(&self, state: &SessionState, req: ReadRequest) -> Result<LogicalPlan>;
+    /// Plans a read of a named table or view (`db.table` parts).
+    async fn table(&self, state: &SessionState, name: &[String]) -> Result<LogicalPlan>;
+    /// Makes the tables a SQL statement names visible to DataFusion's SQL planner.
+    async fn prepare_sql(&self, state: &SessionState, names: &[TableReference]) -> Result<()>;
+    /// Registers a temporary view.
+    fn create_temp_view(&self, name: &[String], plan: LogicalPlan, replace: bool) -> Result<()>;
+    /// Drops a view or table (`kind` is `VIEW` or `TABLE`).
+    async fn drop_object(&self, kind: &str, name: &[String], if_exists: bool) -> Result<()>;
+    /// `SHOW TABLES` as a relation.
+    async fn show_tables(&self, resolver: &Resolver<'_>) -> Result<LogicalPlan>;
+}
+
+impl Resolver<'_> {
+    pub(super) async fn read(&self, r: &sc::Read) -> Result<LogicalPlan> {
+        let sc::Read { read_type, is_streaming } = r;
+        if *is_streaming {
+            return Err(Error::unsupported("readStream"));
+        }
+        match read_type.as_ref().ok_or_else(|| Error::internal("read without a type"))? {
+            ReadType::NamedTable(t) => {
+                let sc::read::NamedTable { unparsed_identifier, options: _ } = t;
+                self.sources.table(self.state, &split_name(unparsed_identifier)).await
+            }
+            ReadType::DataSource(d) => {
+                let sc::read::DataSource { format, schema, options, paths, predicates, source_name: _ } = d;
+                if !predicates.is_empty() {
+                    return Err(Error::unsupported("JDBC predicates"));
+                }
+                let schema = match schema.as_deref().filter(|s| !s.trim().is_empty()) {
+                    Some(s) => Some(match json_schema::parse_schema_string(s, &self.tz)? {
+                        DataType::Struct(fields) => Arc::new(Schema::new(fields)),
+                        other => Arc::new(Schema::new(vec![datafusion::arrow::datatypes::Field::new("value", other, true)])),
+                    }),
+                    None => None,
+                };
+                let format = format
+                    .clone()
+                    .or_else(|| self.config.get("spark.sql.sources.default"))
+                    .unwrap_or_else(|| "parquet".into())
+                    .to_lowercase();
+                let options = options.iter().map(|(k, v)| (k.to_lowercase(), v.clone())).collect();
+                let req = ReadRequest { format, paths: paths.clone(), schema, options };
+                self.sources.read(self.state, req).await
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Relations that must run their input while planning: ShowString (`df.show()`, which Spark
+//! Connect computes on the server as one string cell) and Tail (`df.tail(n)`).
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+use datafusion::physical_plan::collect;
+use spark_connect_proto::spark::connect as sc;
+use spate_common::{Error, Result};
+
+use super::Resolver;
+use crate::display;
+
+impl Resolver<'_> {
+    /// Runs a plan to completion.
+    pub(crate) async fn run(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>> {
+        let physical = self.state.create_physical_plan(&plan).await?;
+        let ctx = Arc::new(TaskContext::from(self.state));
+        Ok(collect(physical, ctx).await?)
+    }
+
+    pub(super) async fn show_string(&self, s: &sc::ShowString) -> Result<LogicalPlan> {
+        let sc::ShowString { input, num_rows, truncate, vertical } = s;
+        let plan = self.input(input).await?;
+        let names: Vec<String> = plan.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let n = usize::try_from(*num_rows).unwrap_or(20);
+        let limited = LogicalPlanBuilder::from(plan).limit(0, Some(n + 1))?.build()?;
+        let batches = self.run(limited).await?;
+        let text = display::show_string(
+            &batches,
+            &names,
+            n,
+            usize::try_from(*truncate).unwrap_or(0),
+            *vertical,
+            &self.tz,
+        );
+        self.single_string("show_string", text)
+    }
+
+    /// A one-row, one-column string relation.
+    pub(crate) fn single_string(&self, name: &str, text: String) -> Result<LogicalPlan> {
+        let schema = Arc::new(Schema::new(vec![Field::new(name, DataType::Utf8, false)]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(vec![text]))])
+            .map_err(|e| Error::internal(e.to_string()))?;
+        self.memory_plan(schema, vec![batch])
+    }
+
+    pub(super) async fn tail(&self, t: &sc::Tail) -> Result<LogicalPlan> {
+        let sc::Tail { input, limit } = t;
+        let plan = self.input(input).await?;
+        let schema = Arc::new(plan.schema().as_arrow().clone());
+        let n = usize::try_from(*limit).map_err(|_| {
+            Error::analysis("INVALID_LIMIT_LIKE_EXPRESSION.IS_NEGATIVE", format!("the tail limit must be non-negative, got {limit}"))
+        })?;
+        let batches = self.run(plan).await?;
+        let all = datafusion::arrow::compute::concat_batches(&schema, &batches)
+            .map_err(|e| Error::internal(e.to_string()))?;
+        let keep = n.min(all.num_rows());
+        let last = all.slice(all.num_rows() - keep, keep);
+        self.memory_plan(schema, vec![last])
+    }
+}

@@ -1,0 +1,40 @@
+//! The DataFusion session behind a Spark session: DataFusion's built-in functions overlaid
+//! with `datafusion-spark`'s Spark-compatible ones (the one registry that DataFrame
+//! expressions and SQL text share), Spark's default catalog and database names, and the
+//! options that make DataFusion behave like Spark (decimal literals in SQL, Arrow string
+//! types PySpark understands, the session time zone).
+
+use std::sync::Arc;
+
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::prelude::{SessionConfig as DfConfig, SessionContext};
+use datafusion_spark::SessionStateBuilderSpark;
+use spate_common::{Result, SessionConfig};
+
+/// The catalog name Spark uses for its session catalog.
+pub const CATALOG: &str = "spark_catalog";
+/// Spark's default database.
+pub const DEFAULT_DB: &str = "default";
+
+/// Builds the DataFusion context for a session with the given configuration.
+pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
+    let mut df = DfConfig::new()
+        .with_default_catalog_and_schema(CATALOG, DEFAULT_DB)
+        .with_create_default_catalog_and_schema(true)
+        .with_information_schema(true)
+        .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let opts = df.options_mut();
+    opts.sql_parser.parse_float_as_decimal = true;
+    opts.sql_parser.enable_ident_normalization = true;
+    opts.execution.parquet.schema_force_view_types = false;
+    opts.execution.time_zone = Some(config.time_zone());
+    let runtime = Arc::new(RuntimeEnvBuilder::new().build()?);
+    let state = SessionStateBuilder::new()
+        .with_config(df)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_spark_features()
+        .build();
+    Ok(SessionContext::new_with_state(state))
+}

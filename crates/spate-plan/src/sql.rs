@@ -1,0 +1,217 @@
+//! Spark SQL text: queries become logical plans through DataFusion's SQL planner (with the
+//! session's one function registry), after the tables they name are made visible from the
+//! session's catalog and Spark's parameter markers (`?`, `:name`) are bound. Statements that
+//! change the catalog are recognised here and carried out through [`Sources`].
+
+use datafusion::common::ParamValues;
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::scalar::ScalarValue;
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::{ObjectName, Statement};
+use spark_connect_proto::spark::connect as sc;
+use spate_common::{Error, Result};
+
+use crate::literal;
+use crate::resolver::Resolver;
+
+/// What a SQL statement turned out to be.
+pub enum SqlOutcome {
+    /// A query: its plan, to run lazily.
+    Query(LogicalPlan),
+    /// A command that ran; its result rows (possibly none) as a plan.
+    Done(LogicalPlan),
+}
+
+impl Resolver<'_> {
+    pub(crate) async fn sql_relation(&self, s: &sc::Sql) -> Result<LogicalPlan> {
+        match self.sql(s).await? {
+            SqlOutcome::Query(p) | SqlOutcome::Done(p) => Ok(p),
+        }
+    }
+
+    /// Plans (and for commands, runs) one SQL statement with its parameters.
+    #[expect(deprecated, reason = "older clients send parameters in the deprecated fields")]
+    pub async fn sql(&self, s: &sc::Sql) -> Result<SqlOutcome> {
+        let sc::Sql { query, args, pos_args, named_arguments, pos_arguments } = s;
+        let (text, uses_params) = rewrite_markers(query);
+        let statement = self.parse(&text)?;
+        let sql_stmt = match &statement {
+            DfStatement::Statement(st) => Some(st.as_ref().clone()),
+            _ => None,
+        };
+        if let Some(stmt) = &sql_stmt {
+            if let Some(done) = self.command(stmt).await? {
+                return Ok(SqlOutcome::Done(done));
+            }
+        }
+        let refs = self.state.resolve_table_references(&statement)?;
+        self.sources.prepare_sql(self.state, &refs).await?;
+        let plan = self.state.statement_to_plan(statement).await.map_err(sql_error)?;
+        let plan = if uses_params {
+            let schema = datafusion::common::DFSchema::empty();
+            let mut positional = Vec::new();
+            for e in pos_arguments {
+                positional.push(literal_value(self.expr(e, &schema)?.expr)?);
+            }
+            for l in pos_args {
+                positional.push(literal::from_proto(l, &self.tz)?.0);
+            }
+            let mut named = std::collections::HashMap::new();
+            for (k, e) in named_arguments {
+                named.insert(k.clone(), literal_value(self.expr(e, &schema)?.expr)?);
+            }
+            for (k, l) in args {
+                named.insert(k.clone(), literal::from_proto(l, &self.tz)?.0);
+            }
+            let params = if positional.is_empty() {
+                ParamValues::Map(named.into_iter().map(|(k, v)| (k, v.into())).collect())
+            } else {
+                ParamValues::List(positional.into_iter().map(Into::into).collect())
+            };
+            plan.with_param_values(params)?
+        } else {
+            plan
+        };
+        if let LogicalPlan::Ddl(_) | LogicalPlan::Dml(_) | LogicalPlan::Statement(_) | LogicalPlan::Copy(_) = plan {
+            return Err(Error::unsupported(format!("the SQL statement '{}'", query.trim())));
+        }
+        Ok(SqlOutcome::Query(plan))
+    }
+
+    fn parse(&self, text: &str) -> Result<DfStatement> {
+        let dialect = self.state.config().options().sql_parser.dialect;
+        self.state.sql_to_statement(text, &dialect).map_err(sql_error)
+    }
+
+    /// Catalog statements Spate carries out itself.
+    async fn command(&self, stmt: &Statement) -> Result<Option<LogicalPlan>> {
+        match stmt {
+            Statement::CreateView(view) if view.temporary => {
+                let refs = self.state.resolve_table_references(&DfStatement::Statement(Box::new(
+                    Statement::Query(view.query.clone()),
+                )))?;
+                self.sources.prepare_sql(self.state, &refs).await?;
+                let plan = self
+                    .state
+                    .statement_to_plan(DfStatement::Statement(Box::new(Statement::Query(view.query.clone()))))
+                    .await
+                    .map_err(sql_error)?;
+                self.sources.create_temp_view(&object_name(&view.name), plan, view.or_replace)?;
+                Ok(Some(self.empty()?))
+            }
+            Statement::Drop { object_type, if_exists, names, .. } => {
+                let kind = object_type.to_string().to_uppercase();
+                for n in names {
+                    self.sources.drop_object(&kind, &object_name(n), *if_exists).await?;
+                }
+                Ok(Some(self.empty()?))
+            }
+            Statement::ShowTables { .. } => Ok(Some(self.sources.show_tables(self).await?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// An empty relation with no columns.
+    pub fn empty(&self) -> Result<LogicalPlan> {
+        Ok(datafusion::logical_expr::LogicalPlanBuilder::empty(false).build()?)
+    }
+}
+
+fn object_name(n: &ObjectName) -> Vec<String> {
+    n.0.iter().map(|p| p.to_string().trim_matches('`').trim_matches('"').to_string()).collect()
+}
+
+fn literal_value(e: Expr) -> Result<ScalarValue> {
+    match e {
+        Expr::Literal(v, _) => Ok(v),
+        other => Err(Error::analysis("INVALID_SQL_ARG", format!("the SQL argument {other} must be a literal"))),
+    }
+}
+
+/// Maps a DataFusion SQL error to Spark's parse or analysis error.
+pub fn sql_error(e: datafusion::error::DataFusionError) -> Error {
+    use datafusion::error::DataFusionError as E;
+    match e.find_root() {
+        E::SQL(inner, _) => Error::parse(format!("syntax error: {inner}")),
+        E::Plan(msg) if msg.contains("table") && msg.contains("not found") => {
+            let name = msg.split('\'').nth(1).unwrap_or(msg).to_string();
+            table_not_found(&name)
+        }
+        _ => Error::DataFusion(e),
+    }
+}
+
+/// Spark's `TABLE_OR_VIEW_NOT_FOUND`.
+pub fn table_not_found(name: &str) -> Error {
+    Error::Analysis {
+        class: "TABLE_OR_VIEW_NOT_FOUND".into(),
+        message: format!(
+            "The table or view `{name}` cannot be found. Verify the spelling and correctness of the schema and catalog."
+        ),
+        params: vec![("relationName".into(), format!("`{name}`"))],
+    }
+}
+
+/// Replaces Spark's `?` and `:name` markers (outside quotes) with DataFusion's `$1`, `$name`.
+fn rewrite_markers(sql: &str) -> (String, bool) {
+    let mut out = String::with_capacity(sql.len());
+    let mut quote: Option<char> = None;
+    let mut n = 0;
+    let mut used = false;
+    let chars: Vec<char> = sql.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match quote {
+            Some(q) => {
+                out.push(c);
+                if c == q {
+                    quote = None;
+                }
+            }
+            None if c == '\'' || c == '"' || c == '`' => {
+                quote = Some(c);
+                out.push(c);
+            }
+            None if c == '?' => {
+                n += 1;
+                used = true;
+                out.push_str(&format!("${n}"));
+            }
+            None if c == ':'
+                && chars.get(i + 1).is_some_and(|x| x.is_alphabetic() || *x == '_')
+                && (i == 0 || chars[i - 1] != ':') =>
+            {
+                used = true;
+                out.push('$');
+            }
+            None => out.push(c),
+        }
+        i += 1;
+    }
+    (out, used)
+}
+
+/// Spark's name for an expression parsed from SQL text without an alias.
+pub fn expr_name(expr: &Expr, text: &str) -> String {
+    match datafusion::sql::unparser::expr_to_sql(expr) {
+        Ok(ast) => {
+            let s = ast.to_string();
+            if s.is_empty() { text.trim().to_string() } else { s }
+        }
+        Err(_) => text.trim().to_string(),
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_markers_outside_quotes() {
+        assert_eq!(rewrite_markers("select ? + ?, '?'").0, "select $1 + $2, '?'");
+        assert_eq!(rewrite_markers("select :a, x::int").0, "select $a, x::int");
+        assert!(!rewrite_markers("select 1").1);
+    }
+}

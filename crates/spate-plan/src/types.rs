@@ -1,0 +1,306 @@
+//! Spark SQL types and their Arrow representation. Spark Connect describes types with the
+//! `spark.connect.DataType` message; the engine works with Arrow types. This module converts
+//! both ways and renders types the way Spark prints them: `simpleString` for `df.dtypes` and
+//! struct DDL (`int`, `bigint`, `decimal(10,2)`, `array<string>`), and `sql` for expression
+//! names (`CAST(a AS INT)`).
+//!
+//! Mapping: byte/short/int/long -> Int8/16/32/64, float/double -> Float32/64, decimal(p,s) ->
+//! Decimal128, string -> Utf8, binary -> Binary, boolean, date -> Date32, timestamp ->
+//! Timestamp(us, session time zone), timestamp_ntz -> Timestamp(us, none), day-time interval
+//! -> Duration(us), year-month interval -> Interval(YearMonth), calendar interval ->
+//! Interval(MonthDayNano), array -> List, map -> Map(entries: key, value), struct -> Struct,
+//! void -> Null.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Fields, IntervalUnit, TimeUnit};
+use spark_connect_proto::spark::connect::data_type::{self as dt, Kind};
+use spark_connect_proto::spark::connect::DataType as ProtoType;
+use spate_common::{Error, Result};
+
+/// Converts a Spark Connect type to Arrow. `tz` is the session time zone for timestamps.
+pub fn from_proto(t: &ProtoType, tz: &str) -> Result<DataType> {
+    let kind = t.kind.as_ref().ok_or_else(|| Error::internal("data type without a kind"))?;
+    Ok(match kind {
+        Kind::Null(_) => DataType::Null,
+        Kind::Binary(_) => DataType::Binary,
+        Kind::Boolean(_) => DataType::Boolean,
+        Kind::Byte(_) => DataType::Int8,
+        Kind::Short(_) => DataType::Int16,
+        Kind::Integer(_) => DataType::Int32,
+        Kind::Long(_) => DataType::Int64,
+        Kind::Float(_) => DataType::Float32,
+        Kind::Double(_) => DataType::Float64,
+        Kind::Decimal(d) => decimal(d.precision.unwrap_or(10), d.scale.unwrap_or(0))?,
+        Kind::String(_) | Kind::Char(_) | Kind::VarChar(_) => DataType::Utf8,
+        Kind::Date(_) => DataType::Date32,
+        Kind::Timestamp(_) => timestamp(tz),
+        Kind::TimestampNtz(_) => DataType::Timestamp(TimeUnit::Microsecond, None),
+        Kind::CalendarInterval(_) => DataType::Interval(IntervalUnit::MonthDayNano),
+        Kind::YearMonthInterval(_) => DataType::Interval(IntervalUnit::YearMonth),
+        Kind::DayTimeInterval(_) => DataType::Duration(TimeUnit::Microsecond),
+        Kind::Array(a) => {
+            let element = required(&a.element_type, "array element")?;
+            DataType::List(Arc::new(Field::new("element", from_proto(element, tz)?, a.contains_null)))
+        }
+        Kind::Struct(s) => DataType::Struct(struct_fields(s, tz)?),
+        Kind::Map(m) => map(
+            from_proto(required(&m.key_type, "map key")?, tz)?,
+            from_proto(required(&m.value_type, "map value")?, tz)?,
+            m.value_contains_null,
+        ),
+        Kind::Unparsed(u) => crate::type_parser::parse_data_type(&u.data_type_string, tz)?,
+        Kind::Udt(u) => match &u.sql_type {
+            Some(inner) => from_proto(inner, tz)?,
+            None => return Err(Error::unsupported(format!("user-defined type '{}'", u.r#type))),
+        },
+        other => return Err(Error::unsupported(format!("data type {other:?}"))),
+    })
+}
+
+/// The fields of a Spark Connect struct type as Arrow fields.
+pub fn struct_fields(s: &dt::Struct, tz: &str) -> Result<Fields> {
+    s.fields
+        .iter()
+        .map(|f| {
+            let t = f.data_type.as_ref().ok_or_else(|| Error::internal("struct field type is missing"))?;
+            Ok(Field::new(&f.name, from_proto(t, tz)?, f.nullable))
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Fields::from)
+}
+
+fn required<'a, T: std::ops::Deref<Target = ProtoType>>(t: &'a Option<T>, what: &str) -> Result<&'a ProtoType> {
+    t.as_deref().ok_or_else(|| Error::internal(format!("{what} type is missing")))
+}
+
+
+/// Arrow's timestamp type for Spark's TIMESTAMP in the given session time zone.
+pub fn timestamp(tz: &str) -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some(tz.into()))
+}
+
+/// Arrow's decimal for Spark's decimal(p, s), checked against Spark's limit of 38 digits.
+pub fn decimal(precision: i32, scale: i32) -> Result<DataType> {
+    if !(1..=38).contains(&precision) || scale < 0 || scale > precision {
+        return Err(Error::analysis(
+            "INVALID_PARAMETER_VALUE",
+            format!("decimal({precision},{scale}) is invalid: precision must be 1..38 and 0 <= scale <= precision"),
+        ));
+    }
+    Ok(DataType::Decimal128(precision as u8, scale as i8))
+}
+
+/// Arrow's map type with Spark's entry names.
+pub fn map(key: DataType, value: DataType, value_nullable: bool) -> DataType {
+    let entries = Fields::from(vec![
+        Field::new("key", key, false),
+        Field::new("value", value, value_nullable),
+    ]);
+    DataType::Map(Arc::new(Field::new("entries", DataType::Struct(entries), false)), false)
+}
+
+fn prim(kind: Kind) -> ProtoType {
+    ProtoType { kind: Some(kind) }
+}
+
+/// Converts an Arrow type to Spark Connect's type message.
+pub fn to_proto(t: &DataType) -> Result<ProtoType> {
+    Ok(prim(match t {
+        DataType::Null => Kind::Null(dt::Null::default()),
+        DataType::Boolean => Kind::Boolean(dt::Boolean::default()),
+        DataType::Int8 | DataType::UInt8 => Kind::Byte(dt::Byte::default()),
+        DataType::Int16 | DataType::UInt16 => Kind::Short(dt::Short::default()),
+        DataType::Int32 | DataType::UInt32 => Kind::Integer(dt::Integer::default()),
+        DataType::Int64 | DataType::UInt64 => Kind::Long(dt::Long::default()),
+        DataType::Float16 | DataType::Float32 => Kind::Float(dt::Float::default()),
+        DataType::Float64 => Kind::Double(dt::Double::default()),
+        DataType::Decimal32(p, s)
+        | DataType::Decimal64(p, s)
+        | DataType::Decimal128(p, s)
+        | DataType::Decimal256(p, s) => Kind::Decimal(dt::Decimal {
+            precision: Some(i32::from(*p)),
+            scale: Some(i32::from(*s)),
+            type_variation_reference: 0,
+        }),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            Kind::String(dt::String::default())
+        }
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => Kind::Binary(dt::Binary::default()),
+        DataType::Date32 | DataType::Date64 => Kind::Date(dt::Date::default()),
+        DataType::Timestamp(_, Some(_)) => Kind::Timestamp(dt::Timestamp::default()),
+        DataType::Timestamp(_, None) => Kind::TimestampNtz(dt::TimestampNtz::default()),
+        DataType::Duration(_) | DataType::Interval(IntervalUnit::DayTime) => {
+            Kind::DayTimeInterval(dt::DayTimeInterval {
+                start_field: Some(0),
+                end_field: Some(3),
+                type_variation_reference: 0,
+            })
+        }
+        DataType::Interval(IntervalUnit::YearMonth) => {
+            Kind::YearMonthInterval(dt::YearMonthInterval {
+                start_field: Some(0),
+                end_field: Some(1),
+                type_variation_reference: 0,
+            })
+        }
+        DataType::Interval(IntervalUnit::MonthDayNano) => {
+            Kind::CalendarInterval(dt::CalendarInterval::default())
+        }
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            Kind::Array(Box::new(dt::Array {
+                element_type: Some(Box::new(to_proto(f.data_type())?)),
+                contains_null: f.is_nullable(),
+                type_variation_reference: 0,
+            }))
+        }
+        DataType::Struct(fields) => Kind::Struct(dt::Struct {
+            fields: fields
+                .iter()
+                .map(|f| {
+                    Ok(dt::StructField {
+                        name: f.name().clone(),
+                        data_type: Some(to_proto(f.data_type())?),
+                        nullable: f.is_nullable(),
+                        metadata: None,
+                    })
+                })
+                .collect::<Result<_>>()?,
+            type_variation_reference: 0,
+        }),
+        DataType::Map(entries, _) => {
+            let (k, v) = map_entries(entries.data_type())?;
+            Kind::Map(Box::new(dt::Map {
+                key_type: Some(Box::new(to_proto(k.data_type())?)),
+                value_type: Some(Box::new(to_proto(v.data_type())?)),
+                value_contains_null: v.is_nullable(),
+                type_variation_reference: 0,
+            }))
+        }
+        DataType::Dictionary(_, v) => return to_proto(v),
+        other => return Err(Error::unsupported(format!("arrow type {other} in a result"))),
+    }))
+}
+
+fn map_entries(entries: &DataType) -> Result<(&Field, &Field)> {
+    match entries {
+        DataType::Struct(f) if f.len() == 2 => Ok((&f[0], &f[1])),
+        other => Err(Error::internal(format!("map entries of type {other}"))),
+    }
+}
+
+/// Spark's `simpleString` of a type: what `df.dtypes` and `printSchema()` show.
+pub fn simple_string(t: &DataType) -> String {
+    match t {
+        DataType::Null => "void".into(),
+        DataType::Boolean => "boolean".into(),
+        DataType::Int8 | DataType::UInt8 => "tinyint".into(),
+        DataType::Int16 | DataType::UInt16 => "smallint".into(),
+        DataType::Int32 | DataType::UInt32 => "int".into(),
+        DataType::Int64 | DataType::UInt64 => "bigint".into(),
+        DataType::Float16 | DataType::Float32 => "float".into(),
+        DataType::Float64 => "double".into(),
+        DataType::Decimal32(p, s)
+        | DataType::Decimal64(p, s)
+        | DataType::Decimal128(p, s)
+        | DataType::Decimal256(p, s) => format!("decimal({p},{s})"),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "string".into(),
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => "binary".into(),
+        DataType::Date32 | DataType::Date64 => "date".into(),
+        DataType::Timestamp(_, Some(_)) => "timestamp".into(),
+        DataType::Timestamp(_, None) => "timestamp_ntz".into(),
+        DataType::Duration(_) | DataType::Interval(IntervalUnit::DayTime) => {
+            "interval day to second".into()
+        }
+        DataType::Interval(IntervalUnit::YearMonth) => "interval year to month".into(),
+        DataType::Interval(IntervalUnit::MonthDayNano) => "interval".into(),
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            format!("array<{}>", simple_string(f.data_type()))
+        }
+        DataType::Struct(fields) => format!(
+            "struct<{}>",
+            fields
+                .iter()
+                .map(|f| format!("{}:{}", f.name(), simple_string(f.data_type())))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        DataType::Map(entries, _) => match map_entries(entries.data_type()) {
+            Ok((k, v)) => {
+                format!("map<{},{}>", simple_string(k.data_type()), simple_string(v.data_type()))
+            }
+            Err(_) => "map".into(),
+        },
+        DataType::Dictionary(_, v) => simple_string(v),
+        other => other.to_string().to_lowercase(),
+    }
+}
+
+/// Spark's `sql` form of a type, used in expression names such as `CAST(a AS BIGINT)`.
+pub fn sql_string(t: &DataType) -> String {
+    match t {
+        DataType::Struct(fields) => format!(
+            "STRUCT<{}>",
+            fields
+                .iter()
+                .map(|f| format!("{}: {}", f.name(), sql_string(f.data_type())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        DataType::List(f) | DataType::LargeList(f) => format!("ARRAY<{}>", sql_string(f.data_type())),
+        DataType::Map(entries, _) => match map_entries(entries.data_type()) {
+            Ok((k, v)) => format!("MAP<{}, {}>", sql_string(k.data_type()), sql_string(v.data_type())),
+            Err(_) => "MAP".into(),
+        },
+        other => simple_string(other).to_uppercase(),
+    }
+}
+
+/// Whether two types are equal for Spark (ignoring Arrow-only differences such as string views
+/// and time zone names).
+pub fn same_spark_type(a: &DataType, b: &DataType) -> bool {
+    simple_string(a) == simple_string(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_nested_types() {
+        let t = DataType::Struct(Fields::from(vec![
+            Field::new("a", DataType::Int32, true),
+            Field::new(
+                "b",
+                DataType::List(Arc::new(Field::new("element", DataType::Utf8, true))),
+                false,
+            ),
+            Field::new("m", map(DataType::Utf8, DataType::Float64, true), true),
+            Field::new("d", DataType::Decimal128(10, 2), true),
+        ]));
+        let back = from_proto(&to_proto(&t).ok().unwrap_or_default(), "UTC").ok();
+        assert_eq!(back.as_ref().map(simple_string), Some(simple_string(&t)));
+        assert_eq!(
+            simple_string(&t),
+            "struct<a:int,b:array<string>,m:map<string,double>,d:decimal(10,2)>"
+        );
+    }
+
+    #[test]
+    fn names_types_as_spark_does() {
+        assert_eq!(simple_string(&DataType::Int64), "bigint");
+        assert_eq!(sql_string(&DataType::Int64), "BIGINT");
+        assert_eq!(simple_string(&timestamp("UTC")), "timestamp");
+        assert_eq!(
+            simple_string(&DataType::Timestamp(TimeUnit::Microsecond, None)),
+            "timestamp_ntz"
+        );
+        assert!(decimal(39, 0).is_err());
+    }
+}

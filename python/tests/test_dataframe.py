@@ -1,0 +1,254 @@
+"""Batch DataFrame relations and expressions, with results computed independently in the test
+(Python over the same input rows) or taken from Spark's documented behaviour."""
+
+import datetime
+import decimal
+
+import pandas as pd
+import pytest
+from pyspark.sql import Row
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    DecimalType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+)
+
+ROWS = [("BTC", 1, 100.0), ("BTC", 2, 110.0), ("ETH", 1, 10.0), ("ETH", 2, None), ("SOL", 1, 5.0)]
+
+
+@pytest.fixture
+def prices(spark):
+    return spark.createDataFrame(ROWS, ["symbol", "t", "close"])
+
+
+def test_create_dataframe_from_tuples_infers_spark_types(prices):
+    assert prices.dtypes == [("symbol", "string"), ("t", "bigint"), ("close", "double")]
+    assert prices.count() == len(ROWS)
+    assert [tuple(r) for r in prices.collect()] == ROWS
+
+
+def test_create_dataframe_with_ddl_and_struct_schema(spark):
+    df = spark.createDataFrame([(1, "a")], "id INT, name STRING")
+    assert df.dtypes == [("id", "int"), ("name", "string")]
+    schema = StructType([StructField("x", LongType(), False), StructField("y", DecimalType(10, 2), True)])
+    df2 = spark.createDataFrame([(1, decimal.Decimal("1.25"))], schema)
+    assert df2.schema == schema
+    assert df2.collect() == [Row(x=1, y=decimal.Decimal("1.25"))]
+
+
+def test_create_dataframe_from_pandas(spark):
+    pdf = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", None]})
+    df = spark.createDataFrame(pdf)
+    assert df.dtypes == [("a", "bigint"), ("b", "string")]
+    assert df.toPandas()["a"].tolist() == [1, 2, 3]
+    assert df.filter(F.col("b").isNull()).count() == 1
+
+
+def test_select_names_follow_spark(prices):
+    df = prices.select(
+        "symbol",
+        F.col("t") + 1,
+        (F.col("close") * 2).alias("double_close"),
+        F.col("t").cast("int"),
+        F.lit(1),
+        F.upper("symbol"),
+        F.col("close") > 50,
+        F.when(F.col("close") > 50, "high").otherwise("low"),
+    )
+    assert df.columns == [
+        "symbol",
+        "(t + 1)",
+        "double_close",
+        "CAST(t AS INT)",
+        "1",
+        "upper(symbol)",
+        "(close > 50)",
+        "CASE WHEN (close > 50) THEN high ELSE low END",
+    ]
+
+
+def test_filter_sort_limit_offset(prices):
+    df = prices.filter(F.col("close").isNotNull()).orderBy(F.col("close").desc())
+    expected = sorted([r for r in ROWS if r[2] is not None], key=lambda r: -r[2])
+    assert [tuple(r) for r in df.collect()] == expected
+    assert [tuple(r) for r in df.limit(2).collect()] == expected[:2]
+    assert [tuple(r) for r in df.offset(1).limit(2).collect()] == expected[1:3]
+
+
+def test_sort_nulls_first_and_last(prices):
+    asc = [r.close for r in prices.orderBy(F.col("close").asc()).collect()]
+    assert asc[0] is None  # Spark: ascending puts nulls first
+    desc = [r.close for r in prices.orderBy(F.col("close").desc()).collect()]
+    assert desc[-1] is None  # descending puts nulls last
+    last = [r.close for r in prices.orderBy(F.col("close").asc_nulls_last()).collect()]
+    assert last[-1] is None
+
+
+def test_tail_and_first(prices):
+    ordered = prices.orderBy("symbol", "t")
+    expected = sorted(ROWS, key=lambda r: (r[0], r[1]))
+    assert [tuple(r) for r in ordered.tail(2)] == expected[-2:]
+    assert tuple(ordered.first()) == expected[0]
+
+
+def test_with_columns_rename_drop_todf(prices):
+    df = prices.withColumn("t", F.col("t") * 10).withColumn("flag", F.lit(True))
+    assert df.columns == ["symbol", "t", "close", "flag"]
+    assert sorted(r.t for r in df.collect()) == sorted(r[1] * 10 for r in ROWS)
+    df = df.withColumnRenamed("close", "price").drop("flag")
+    assert df.columns == ["symbol", "t", "price"]
+    assert df.toDF("a", "b", "c").columns == ["a", "b", "c"]
+    assert prices.withColumns({"x": F.lit(1), "y": F.col("t")}).columns == ["symbol", "t", "close", "x", "y"]
+
+
+def test_group_by_aggregates(prices):
+    df = prices.groupBy("symbol").agg(
+        F.count("*"), F.sum("close"), F.avg("close"), F.max("t"), F.countDistinct("t")
+    )
+    assert df.columns == ["symbol", "count(1)", "sum(close)", "avg(close)", "max(t)", "count(DISTINCT t)"]
+    got = {r.symbol: tuple(r)[1:] for r in df.collect()}
+    for sym in {r[0] for r in ROWS}:
+        rows = [r for r in ROWS if r[0] == sym]
+        closes = [r[2] for r in rows if r[2] is not None]
+        expected = (len(rows), sum(closes), sum(closes) / len(closes), max(r[1] for r in rows), len({r[1] for r in rows}))
+        assert got[sym] == pytest.approx(expected)
+
+
+def test_global_aggregate_and_expression_over_aggregates(prices):
+    row = prices.select(F.sum("close").alias("s"), (F.sum("close") / F.count("close")).alias("mean")).first()
+    closes = [r[2] for r in ROWS if r[2] is not None]
+    assert row.s == pytest.approx(sum(closes))
+    assert row.mean == pytest.approx(sum(closes) / len(closes))
+
+
+def test_rollup_and_cube(prices):
+    rolled = prices.rollup("symbol").agg(F.count("*").alias("n")).collect()
+    totals = {r.symbol: r.n for r in rolled}
+    assert totals[None] == len(ROWS)
+    assert totals["BTC"] == 2
+    cubed = prices.cube("symbol", "t").count().collect()
+    assert len(cubed) == len({(r[0], r[1]) for r in ROWS}) + 3 + 2 + 1
+
+
+def test_joins(spark, prices):
+    meta = spark.createDataFrame([("BTC", "bitcoin"), ("ETH", "ether"), ("DOGE", "doge")], ["symbol", "name"])
+    inner = prices.join(meta, "symbol")
+    assert inner.columns == ["symbol", "t", "close", "name"]
+    assert inner.count() == 4
+    left = prices.join(meta, on="symbol", how="left")
+    assert left.filter(F.col("name").isNull()).count() == 1
+    full = prices.join(meta, "symbol", "full")
+    assert sorted({r.symbol for r in full.collect()}) == ["BTC", "DOGE", "ETH", "SOL"]
+    semi = prices.join(meta, "symbol", "left_semi")
+    assert semi.columns == prices.columns and semi.count() == 4
+    anti = prices.join(meta, "symbol", "left_anti")
+    assert [r.symbol for r in anti.collect()] == ["SOL"]
+    cond = prices.join(meta, prices["symbol"] == meta["symbol"], "inner")
+    assert cond.count() == 4 and len(cond.columns) == 5
+    assert prices.crossJoin(meta).count() == len(ROWS) * 3
+
+
+def test_self_join_reference_is_ambiguous(prices):
+    from pyspark.errors import AnalysisException
+
+    with pytest.raises(AnalysisException) as e:
+        prices.join(prices, prices["t"] == prices["t"]).collect()
+    assert e.value.getErrorClass() == "AMBIGUOUS_REFERENCE"
+
+
+def test_set_operations(spark):
+    a = spark.createDataFrame([(1,), (2,), (2,), (3,)], ["x"])
+    b = spark.createDataFrame([(2,), (3,), (4,)], ["x"])
+    assert sorted(r.x for r in a.union(b).collect()) == [1, 2, 2, 2, 3, 3, 4]
+    assert sorted(r.x for r in a.intersect(b).collect()) == [2, 3]
+    assert sorted(r.x for r in a.subtract(b).collect()) == [1]
+    assert sorted(r.x for r in a.exceptAll(b).collect()) == [1, 2]
+    assert sorted(r.x for r in a.intersectAll(b).collect()) == [2, 3]
+    c = spark.createDataFrame([(5, "z")], ["y", "x"])
+    by_name = a.select(F.col("x").cast("string").alias("x"), F.lit(0).alias("y")).unionByName(c)
+    assert by_name.columns == ["x", "y"]
+    assert ("z", 5) in [tuple(r) for r in by_name.collect()]
+
+
+def test_distinct_and_drop_duplicates(prices):
+    assert prices.select("symbol").distinct().count() == 3
+    dedup = prices.dropDuplicates(["symbol"])
+    assert dedup.count() == 3
+    assert dedup.columns == prices.columns
+
+
+def test_range(spark):
+    df = spark.range(0, 10, 3)
+    assert df.dtypes == [("id", "bigint")]
+    assert [r.id for r in df.collect()] == [0, 3, 6, 9]
+    assert spark.range(5).count() == 5
+
+
+def test_show_string(spark, capsys):
+    spark.createDataFrame([(1, "a"), (22, None)], ["id", "name"]).show()
+    out = capsys.readouterr().out
+    assert out == (
+        "+---+----+\n"
+        "| id|name|\n"
+        "+---+----+\n"
+        "|  1|   a|\n"
+        "| 22|NULL|\n"
+        "+---+----+\n\n"
+    )
+
+
+def test_show_truncates_and_limits(spark, capsys):
+    spark.createDataFrame([("x" * 30,), ("y",)], ["s"]).show(1)
+    out = capsys.readouterr().out
+    assert "|xxxxxxxxxxxxxxxxx...|" in out
+    assert "only showing top 1 row" in out
+
+
+def test_schema_and_print_schema(spark, capsys):
+    df = spark.createDataFrame([(1, "a", 1.5)], "id INT, name STRING, score DOUBLE")
+    df.printSchema()
+    out = capsys.readouterr().out
+    assert out == (
+        "root\n"
+        " |-- id: integer (nullable = true)\n"
+        " |-- name: string (nullable = true)\n"
+        " |-- score: double (nullable = true)\n\n"
+    )
+    assert df.schema == StructType(
+        [StructField("id", IntegerType()), StructField("name", StringType()), StructField("score", DoubleType())]
+    )
+
+
+def test_select_expr_and_expr(prices):
+    df = prices.selectExpr("symbol", "t * 2 AS t2", "upper(symbol) AS up")
+    assert df.columns == ["symbol", "t2", "up"]
+    assert sorted(r.t2 for r in df.collect()) == sorted(r[1] * 2 for r in ROWS)
+    assert prices.filter(F.expr("close > 50")).count() == 2
+
+
+def test_dates_and_timestamps_round_trip(spark):
+    d = datetime.date(2024, 3, 1)
+    ts = datetime.datetime(2024, 3, 1, 12, 30, 15)
+    df = spark.createDataFrame([(d, ts)], ["d", "ts"])
+    assert df.dtypes == [("d", "date"), ("ts", "timestamp")]
+    row = df.collect()[0]
+    assert row.d == d and row.ts == ts
+    parts = df.select(F.year("d"), F.month("d"), F.hour("ts"), F.dayofweek("d")).first()
+    assert tuple(parts) == (2024, 3, 12, d.isoweekday() % 7 + 1)
+
+
+def test_fillna_and_dropna(prices):
+    filled = prices.fillna(0.0)
+    assert filled.filter(F.col("close").isNull()).count() == 0
+    assert prices.dropna().count() == len([r for r in ROWS if None not in r])
+
+
+def test_repartition_and_coalesce_keep_rows(prices):
+    assert prices.repartition(4).count() == len(ROWS)
+    assert prices.repartition(3, "symbol").count() == len(ROWS)
+    assert prices.coalesce(1).count() == len(ROWS)

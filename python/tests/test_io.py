@@ -1,0 +1,97 @@
+"""Reading and writing files and tables with Spark's options and save modes."""
+
+import pytest
+from pyspark.errors import AnalysisException
+from pyspark.sql import functions as F
+
+ROWS = [(1, "a", 1.5, "2024-01-01"), (2, "b", None, "2024-01-01"), (3, "c", 3.5, "2024-01-02")]
+
+
+@pytest.fixture
+def df(spark):
+    return spark.createDataFrame(ROWS, ["id", "name", "score", "day"])
+
+
+def test_parquet_round_trip_and_modes(spark, df, tmp_dir):
+    path = str(tmp_dir / "p")
+    df.write.parquet(path)
+    back = spark.read.parquet(path)
+    assert back.dtypes == df.dtypes
+    assert sorted(tuple(r) for r in back.collect()) == sorted(ROWS, key=lambda r: r[0])
+    with pytest.raises(AnalysisException) as e:
+        df.write.parquet(path)
+    assert e.value.getErrorClass() == "PATH_ALREADY_EXISTS"
+    df.write.mode("append").parquet(path)
+    assert spark.read.parquet(path).count() == 2 * len(ROWS)
+    df.limit(1).write.mode("overwrite").parquet(path)
+    assert spark.read.parquet(path).count() == 1
+    df.write.mode("ignore").parquet(path)
+    assert spark.read.parquet(path).count() == 1
+
+
+def test_partitioned_write_reads_back_with_partition_column(spark, df, tmp_dir):
+    path = tmp_dir / "parts"
+    df.write.partitionBy("day").option("compression", "zstd").parquet(str(path))
+    dirs = sorted(p.name for p in path.iterdir() if p.is_dir())
+    assert dirs == ["day=2024-01-01", "day=2024-01-02"]
+    back = spark.read.parquet(str(path))
+    assert set(back.columns) == {"id", "name", "score", "day"}
+    assert back.filter(F.col("day") == "2024-01-02").select("id").collect()[0].id == 3
+
+
+def test_csv_defaults_header_and_infer_schema(spark, tmp_dir):
+    path = tmp_dir / "in.csv"
+    path.write_text("id,name,price\n1,apple,1.5\n2,pear,\n")
+    raw = spark.read.csv(str(path))
+    assert raw.columns == ["_c0", "_c1", "_c2"]
+    assert all(t == "string" for _, t in raw.dtypes)
+    assert raw.count() == 3
+    typed = spark.read.option("header", True).option("inferSchema", True).csv(str(path))
+    assert typed.columns == ["id", "name", "price"]
+    assert dict(typed.dtypes)["price"] == "double"
+    assert typed.filter(F.col("price").isNull()).count() == 1
+
+
+def test_csv_sep_and_explicit_schema(spark, tmp_dir):
+    path = tmp_dir / "semi.csv"
+    path.write_text("1;x\n2;y\n")
+    df = spark.read.schema("n INT, s STRING").option("sep", ";").csv(str(path))
+    assert df.dtypes == [("n", "int"), ("s", "string")]
+    assert [tuple(r) for r in df.orderBy("n").collect()] == [(1, "x"), (2, "y")]
+
+
+def test_json_lines_sorted_fields(spark, tmp_dir):
+    path = tmp_dir / "in.json"
+    path.write_text('{"b": 1, "a": "x"}\n{"b": 2, "a": "y", "c": 1.5}\n')
+    df = spark.read.json(str(path))
+    assert df.columns == ["a", "b", "c"]
+    assert dict(df.dtypes) == {"a": "string", "b": "bigint", "c": "double"}
+
+
+def test_text_read_and_write(spark, tmp_dir):
+    path = tmp_dir / "lines.txt"
+    path.write_text("hello\nworld\n")
+    df = spark.read.text(str(path))
+    assert df.columns == ["value"]
+    assert [r.value for r in df.collect()] == ["hello", "world"]
+
+
+def test_json_and_csv_writes(spark, df, tmp_dir):
+    df.write.json(str(tmp_dir / "j"))
+    assert spark.read.json(str(tmp_dir / "j")).count() == len(ROWS)
+    df.write.option("header", True).csv(str(tmp_dir / "c"))
+    back = spark.read.option("header", True).csv(str(tmp_dir / "c"))
+    assert sorted(back.columns) == sorted(df.columns)
+    assert back.count() == len(ROWS)
+
+
+def test_save_as_table_insert_into_and_table(spark, df):
+    df.write.saveAsTable("people_tbl")
+    assert spark.table("people_tbl").count() == len(ROWS)
+    df.limit(1).write.insertInto("people_tbl")
+    assert spark.table("people_tbl").count() == len(ROWS) + 1
+    assert spark.sql("SELECT count(*) AS n FROM people_tbl").first().n == len(ROWS) + 1
+    with pytest.raises(AnalysisException):
+        df.write.saveAsTable("people_tbl")
+    df.write.mode("overwrite").saveAsTable("people_tbl")
+    assert spark.table("people_tbl").count() == len(ROWS)

@@ -1,0 +1,44 @@
+"""Spark SQL through spark.sql: queries, parameters, temporary views and catalog statements."""
+
+import pytest
+from pyspark.errors import AnalysisException, ParseException
+
+
+def test_query_with_arithmetic_and_literals(spark):
+    row = spark.sql("SELECT 1 + 2 AS three, 'x' AS s, 1.5 AS d").first()
+    assert row.three == 3 and row.s == "x"
+    assert float(row.d) == 1.5
+
+
+def test_temp_view_from_dataframe(spark):
+    spark.createDataFrame([(1, "a"), (2, "b"), (3, "a")], ["id", "k"]).createOrReplaceTempView("t_sql")
+    rows = spark.sql("SELECT k, count(*) AS n FROM t_sql GROUP BY k ORDER BY k").collect()
+    assert [(r.k, r.n) for r in rows] == [("a", 2), ("b", 1)]
+
+
+def test_positional_and_named_parameters(spark):
+    spark.createDataFrame([(1,), (5,), (9,)], ["v"]).createOrReplaceTempView("t_params")
+    assert spark.sql("SELECT v FROM t_params WHERE v > ? ORDER BY v", args=[3]).collect()[0].v == 5
+    got = spark.sql("SELECT v FROM t_params WHERE v > :lo ORDER BY v", args={"lo": 6}).collect()
+    assert [r.v for r in got] == [9]
+
+
+def test_create_temp_view_in_sql_and_show_tables(spark):
+    spark.sql("CREATE OR REPLACE TEMP VIEW v_sql AS SELECT 42 AS answer")
+    assert spark.table("v_sql").first().answer == 42
+    names = [r.tableName for r in spark.sql("SHOW TABLES").collect()]
+    assert "v_sql" in names
+    spark.sql("DROP VIEW v_sql")
+    with pytest.raises(AnalysisException):
+        spark.table("v_sql").collect()
+
+
+def test_parse_error(spark):
+    with pytest.raises(ParseException):
+        spark.sql("SELEC 1").collect()
+
+
+def test_missing_table(spark):
+    with pytest.raises(AnalysisException) as e:
+        spark.sql("SELECT * FROM no_such_table").collect()
+    assert e.value.getErrorClass() == "TABLE_OR_VIEW_NOT_FOUND"

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine and runs the main job: installs the system packages Spate
+# builds with, a Python venv with the pinned PySpark client, builds `spate`, and runs the batch
+# example through `spate run`.
+set -euo pipefail
+cd "$(dirname "$0")"
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+if ! command -v protoc >/dev/null || ! command -v mold >/dev/null; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq protobuf-compiler mold >/dev/null
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q -r python/requirements.txt
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/spate-target}"
+cargo build --bin spate
+SPATE_PYTHON=.venv/bin/python "$CARGO_TARGET_DIR/debug/spate" run examples/crypto_indicators.py examples/data/crypto_daily
