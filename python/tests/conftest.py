@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def spate_binary() -> str:
     if os.environ.get("SPATE_BIN"):
         return os.environ["SPATE_BIN"]
-    target = os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target"))
+    target = os.environ.get("CARGO_TARGET_DIR", str(Path.home() / ".cache" / "spate-target"))
     return str(Path(target) / "debug" / "spate")
 
 

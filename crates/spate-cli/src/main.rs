@@ -12,7 +12,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "spate", version, about = "Run Apache Spark pipelines on a Rust engine")]
+#[command(
+    name = "spate",
+    version,
+    about = "Run Apache Spark pipelines on a Rust engine"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -60,12 +64,16 @@ enum Command {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SPATE_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("SPATE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("spate: cannot start the runtime: {e}");
@@ -74,9 +82,21 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve { host, port, warehouse } => serve(&host, port, warehouse).await.map(|()| 0),
-            Command::Run { script, args, warehouse } => run(script, args, warehouse).await,
-            Command::Sql { execute, file, warehouse } => sql::main(execute, file, warehouse).await.map(|()| 0),
+            Command::Serve {
+                host,
+                port,
+                warehouse,
+            } => serve(&host, port, warehouse).await.map(|()| 0),
+            Command::Run {
+                script,
+                args,
+                warehouse,
+            } => run(script, args, warehouse).await,
+            Command::Sql {
+                execute,
+                file,
+                warehouse,
+            } => sql::main(execute, file, warehouse).await.map(|()| 0),
         }
     });
     match result {
@@ -89,9 +109,16 @@ fn main() -> ExitCode {
 }
 
 async fn serve(host: &str, port: u16, warehouse: PathBuf) -> anyhow::Result<()> {
-    let addr: SocketAddr = format!("{host}:{port}").parse().with_context(|| format!("invalid address {host}:{port}"))?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-    eprintln!("spate: Spark Connect server listening on sc://{}", listener.local_addr()?);
+    let addr: SocketAddr = format!("{host}:{port}")
+        .parse()
+        .with_context(|| format!("invalid address {host}:{port}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    eprintln!(
+        "spate: Spark Connect server listening on sc://{}",
+        listener.local_addr()?
+    );
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -100,12 +127,18 @@ async fn serve(host: &str, port: u16, warehouse: PathBuf) -> anyhow::Result<()> 
 }
 
 async fn run(script: PathBuf, args: Vec<String>, warehouse: PathBuf) -> anyhow::Result<i32> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("cannot listen on loopback")?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .context("cannot listen on loopback")?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(spate_connect::server::serve_listener(listener, warehouse, async {
-        let _ = stop_rx.await;
-    }));
+    let server = tokio::spawn(spate_connect::server::serve_listener(
+        listener,
+        warehouse,
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
     let python = std::env::var("SPATE_PYTHON").unwrap_or_else(|_| "python3".into());
     let status = tokio::process::Command::new(&python)
         .arg(&script)

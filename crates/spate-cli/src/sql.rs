@@ -12,10 +12,10 @@ mod spark_sql_shell {
     use std::sync::Arc;
 
     use spark_connect_proto::spark::connect::Sql;
-    use spate_connect::session::Session;
     use spate_connect::SessionManager;
-    use spate_plan::sql::SqlOutcome;
+    use spate_connect::session::Session;
     use spate_plan::Resolver;
+    use spate_plan::sql::SqlOutcome;
 
     /// One shell session.
     pub struct Shell {
@@ -28,7 +28,10 @@ mod spark_sql_shell {
         pub fn new(warehouse: std::path::PathBuf) -> anyhow::Result<Self> {
             let manager = SessionManager::new(warehouse);
             let session = manager.get_or_create(&uuid::Uuid::new_v4().to_string())?;
-            Ok(Self { _manager: manager, session })
+            Ok(Self {
+                _manager: manager,
+                session,
+            })
         }
 
         /// Runs one statement and renders its result.
@@ -36,16 +39,31 @@ mod spark_sql_shell {
             let state = self.session.ctx.state();
             let config = self.session.config();
             let resolver = Resolver::new(&state, self.session.catalog.as_ref(), &config);
-            let req = Sql { query: text.to_string(), ..Default::default() };
+            let req = Sql {
+                query: text.to_string(),
+                ..Default::default()
+            };
             let plan = match resolver.sql(&req).await? {
                 SqlOutcome::Query(p) | SqlOutcome::Done(p) => p,
             };
-            let names: Vec<String> = plan.schema().fields().iter().map(|f| f.name().clone()).collect();
+            let names: Vec<String> = plan
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
             let (_, batches) = spate_connect::execute::run_plan(&self.session, plan).await?;
             if names.is_empty() {
                 return Ok(String::new());
             }
-            Ok(spate_plan::display::show_string(&batches, &names, usize::MAX, 0, false, &config.time_zone()))
+            Ok(spate_plan::display::show_string(
+                &batches,
+                &names,
+                usize::MAX,
+                0,
+                false,
+                &config.time_zone(),
+            ))
         }
     }
 }
@@ -70,14 +88,23 @@ fn statements(text: &str) -> Vec<String> {
         }
     }
     out.push(current);
-    out.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    out.into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
-pub async fn main(execute: Option<String>, file: Option<PathBuf>, warehouse: PathBuf) -> anyhow::Result<()> {
+pub async fn main(
+    execute: Option<String>,
+    file: Option<PathBuf>,
+    warehouse: PathBuf,
+) -> anyhow::Result<()> {
     let shell = Shell::new(warehouse)?;
     let script = match (execute, file) {
         (Some(e), _) => Some(e),
-        (None, Some(f)) => Some(std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?),
+        (None, Some(f)) => Some(
+            std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?,
+        ),
         (None, None) => None,
     };
     if let Some(script) = script {
@@ -89,7 +116,11 @@ pub async fn main(execute: Option<String>, file: Option<PathBuf>, warehouse: Pat
     let mut editor = rustyline::DefaultEditor::new()?;
     let mut buffer = String::new();
     loop {
-        let prompt = if buffer.is_empty() { "spate-sql> " } else { "         > " };
+        let prompt = if buffer.is_empty() {
+            "spate-sql> "
+        } else {
+            "         > "
+        };
         match editor.readline(prompt) {
             Ok(line) => {
                 buffer.push_str(&line);
@@ -118,6 +149,9 @@ mod tests {
 
     #[test]
     fn splits_statements_outside_quotes() {
-        assert_eq!(statements("select 1; select ';'"), vec!["select 1", "select ';'"]);
+        assert_eq!(
+            statements("select 1; select ';'"),
+            vec!["select 1", "select ';'"]
+        );
     }
 }

@@ -16,11 +16,17 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("spark.sql.caseSensitive", "false"),
     ("spark.sql.adaptive.enabled", "true"),
     ("spark.sql.adaptive.coalescePartitions.enabled", "true"),
-    ("spark.sql.adaptive.coalescePartitions.parallelismFirst", "true"),
+    (
+        "spark.sql.adaptive.coalescePartitions.parallelismFirst",
+        "true",
+    ),
     ("spark.sql.adaptive.advisoryPartitionSizeInBytes", "64MB"),
     ("spark.sql.adaptive.skewJoin.enabled", "true"),
     ("spark.sql.adaptive.skewJoin.skewedPartitionFactor", "5.0"),
-    ("spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes", "256MB"),
+    (
+        "spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes",
+        "256MB",
+    ),
     ("spark.sql.adaptive.localShuffleReader.enabled", "true"),
     ("spark.sql.autoBroadcastJoinThreshold", "10485760b"),
     ("spark.sql.files.maxPartitionBytes", "128MB"),
@@ -34,30 +40,51 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("spark.sql.repl.eagerEval.maxNumRows", "20"),
     ("spark.sql.repl.eagerEval.truncate", "20"),
     ("spark.sql.pyspark.inferNestedDictAsStruct.enabled", "false"),
-    ("spark.sql.pyspark.legacy.inferArrayTypeFromFirstElement.enabled", "false"),
+    (
+        "spark.sql.pyspark.legacy.inferArrayTypeFromFirstElement.enabled",
+        "false",
+    ),
     ("spark.sql.timestampType", "TIMESTAMP_LTZ"),
     ("spark.sql.legacy.timeParserPolicy", "CORRECTED"),
     ("spark.sql.crossJoin.enabled", "true"),
     ("spark.sql.join.preferSortMergeJoin", "true"),
-    ("spark.sql.execution.pandas.convertToArrowArraySafely", "false"),
+    (
+        "spark.sql.execution.pandas.convertToArrowArraySafely",
+        "false",
+    ),
     ("spark.sql.execution.pythonUDF.arrow.enabled", "false"),
     ("spark.sql.session.localRelationSizeLimit", "3221225472"),
     ("spark.sql.session.localRelationChunkSizeRows", "10000"),
     ("spark.sql.session.localRelationChunkSizeBytes", "16777216"),
-    ("spark.sql.session.localRelationBatchOfChunksSizeBytes", "268435456"),
-    ("spark.sql.execution.arrow.pyspark.selfDestruct.enabled", "false"),
+    (
+        "spark.sql.session.localRelationBatchOfChunksSizeBytes",
+        "268435456",
+    ),
+    (
+        "spark.sql.execution.arrow.pyspark.selfDestruct.enabled",
+        "false",
+    ),
     ("spark.sql.execution.arrow.useLargeVarTypes", "false"),
     ("spark.sql.execution.pandas.inferPandasDictAsMap", "false"),
     ("spark.sql.execution.pandas.structHandlingMode", "legacy"),
     ("spark.sql.execution.pyspark.binaryAsBytes", "true"),
     ("spark.sql.pyspark.jvmStacktrace.enabled", "false"),
-    ("spark.sql.pyspark.legacy.inferMapTypeFromFirstPair.enabled", "false"),
+    (
+        "spark.sql.pyspark.legacy.inferMapTypeFromFirstPair.enabled",
+        "false",
+    ),
     ("spark.sql.connect.serverStacktrace.enabled", "false"),
     ("spark.sql.artifact.isolation.enabled", "false"),
-    ("spark.sql.artifact.isolation.alwaysApplyClassloader", "false"),
+    (
+        "spark.sql.artifact.isolation.alwaysApplyClassloader",
+        "false",
+    ),
     // Plans are never compressed: Spate reads them as sent (-1 disables compression).
     ("spark.connect.session.planCompression.threshold", "-1"),
-    ("spark.connect.session.planCompression.defaultAlgorithm", "NONE"),
+    (
+        "spark.connect.session.planCompression.defaultAlgorithm",
+        "NONE",
+    ),
 ];
 
 /// Keys whose default depends on the machine or the server's start-up options.
@@ -76,7 +103,11 @@ pub struct SessionConfig {
 impl SessionConfig {
     /// A configuration with Spark's defaults, the machine's time zone and the given warehouse.
     pub fn new(warehouse: impl Into<String>) -> Self {
-        Self { values: BTreeMap::new(), time_zone: local_time_zone(), warehouse: warehouse.into() }
+        Self {
+            values: BTreeMap::new(),
+            time_zone: local_time_zone(),
+            warehouse: warehouse.into(),
+        }
     }
 
     /// The value of `key`: what was set, else Spark's default, else `None`.
@@ -89,7 +120,8 @@ impl SessionConfig {
 
     /// Like [`SessionConfig::get`], but a missing key is Spark's `SQL_CONF_NOT_FOUND`.
     pub fn get_required(&self, key: &str) -> Result<String> {
-        self.get(key).ok_or_else(|| Error::ConfNotFound(key.to_string()))
+        self.get(key)
+            .ok_or_else(|| Error::ConfNotFound(key.to_string()))
     }
 
     /// Spark's default for `key`.
@@ -97,7 +129,10 @@ impl SessionConfig {
         match key {
             SESSION_TIME_ZONE => Some(self.time_zone.clone()),
             WAREHOUSE_DIR => Some(self.warehouse.clone()),
-            _ => DEFAULTS.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string()),
+            _ => DEFAULTS
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.to_string()),
         }
     }
 
@@ -120,12 +155,16 @@ impl SessionConfig {
 
     /// Every key set or defaulted, in key order, optionally filtered by prefix.
     pub fn all(&self, prefix: Option<&str>) -> Vec<(String, String)> {
-        let mut all: BTreeMap<String, String> =
-            DEFAULTS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut all: BTreeMap<String, String> = DEFAULTS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         all.insert(SESSION_TIME_ZONE.into(), self.time_zone.clone());
         all.insert(WAREHOUSE_DIR.into(), self.warehouse.clone());
         all.extend(self.values.clone());
-        all.into_iter().filter(|(k, _)| prefix.is_none_or(|p| k.starts_with(p))).collect()
+        all.into_iter()
+            .filter(|(k, _)| prefix.is_none_or(|p| k.starts_with(p)))
+            .collect()
     }
 
     /// Whether `key` may be changed at run time (Spark forbids static and core keys).
@@ -140,7 +179,9 @@ impl SessionConfig {
 
     /// `spark.sql.shuffle.partitions` as a number.
     pub fn shuffle_partitions(&self) -> usize {
-        self.get("spark.sql.shuffle.partitions").and_then(|v| v.parse().ok()).unwrap_or(200)
+        self.get("spark.sql.shuffle.partitions")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200)
     }
 
     /// Whether ANSI mode is on.
@@ -150,12 +191,14 @@ impl SessionConfig {
 
     /// A boolean key.
     pub fn get_bool(&self, key: &str) -> Option<bool> {
-        self.get(key).and_then(|v| v.trim().to_ascii_lowercase().parse().ok())
+        self.get(key)
+            .and_then(|v| v.trim().to_ascii_lowercase().parse().ok())
     }
 
     /// The warehouse directory.
     pub fn warehouse(&self) -> String {
-        self.get(WAREHOUSE_DIR).unwrap_or_else(|| self.warehouse.clone())
+        self.get(WAREHOUSE_DIR)
+            .unwrap_or_else(|| self.warehouse.clone())
     }
 
     /// `spark.sql.autoBroadcastJoinThreshold` in bytes (`-1` disables broadcasts).
@@ -169,7 +212,9 @@ impl SessionConfig {
 /// Parses Spark's byte sizes: `10485760`, `10485760b`, `10m`, `200MB`, `1g`, `-1`.
 pub fn parse_bytes(value: &str) -> Option<i64> {
     let v = value.trim().to_ascii_lowercase();
-    let digits_end = v.find(|c: char| !(c.is_ascii_digit() || c == '-')).unwrap_or(v.len());
+    let digits_end = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '-'))
+        .unwrap_or(v.len());
     let (num, unit) = v.split_at(digits_end);
     let n: i64 = num.parse().ok()?;
     let mult: i64 = match unit.trim() {
@@ -230,7 +275,10 @@ mod tests {
     #[test]
     fn defaults_and_overrides() {
         let mut c = SessionConfig::new("/tmp/w");
-        assert_eq!(c.get("spark.sql.shuffle.partitions").as_deref(), Some("200"));
+        assert_eq!(
+            c.get("spark.sql.shuffle.partitions").as_deref(),
+            Some("200")
+        );
         c.set("spark.sql.shuffle.partitions", "8").ok();
         assert_eq!(c.shuffle_partitions(), 8);
         c.unset("spark.sql.shuffle.partitions");

@@ -44,7 +44,9 @@ pub enum Error {
         message: String,
     },
     /// A configuration key that is not set and has no default.
-    #[error("[SQL_CONF_NOT_FOUND] The SQL config \"{0}\" cannot be found. Please verify that the config exists.")]
+    #[error(
+        "[SQL_CONF_NOT_FOUND] The SQL config \"{0}\" cannot be found. Please verify that the config exists."
+    )]
     ConfNotFound(String),
     /// A feature Spark has that Spate does not implement yet.
     #[error("[UNSUPPORTED_FEATURE] {0} is not supported by Spate yet")]
@@ -82,12 +84,19 @@ const SPARK: &str = "org.apache.spark.SparkException";
 impl Error {
     /// An analysis error with a Spark error class.
     pub fn analysis(class: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Analysis { class: class.into(), message: message.into(), params: vec![] }
+        Error::Analysis {
+            class: class.into(),
+            message: message.into(),
+            params: vec![],
+        }
     }
 
     /// A parse error.
     pub fn parse(message: impl Into<String>) -> Self {
-        Error::Parse { class: "PARSE_SYNTAX_ERROR".into(), message: message.into() }
+        Error::Parse {
+            class: "PARSE_SYNTAX_ERROR".into(),
+            message: message.into(),
+        }
     }
 
     /// An error that says Spate has a bug.
@@ -111,31 +120,37 @@ impl Error {
     /// The Spark view of this error.
     pub fn spark_info(&self) -> SparkErrorInfo {
         let message = self.to_string();
-        let info = |classes: Vec<&'static str>, class: Option<&str>, state: Option<&'static str>| {
-            SparkErrorInfo {
-                classes,
-                error_class: class.map(str::to_string),
-                sql_state: state,
-                params: vec![],
-                message: message.clone(),
-            }
-        };
+        let info =
+            |classes: Vec<&'static str>, class: Option<&str>, state: Option<&'static str>| {
+                SparkErrorInfo {
+                    classes,
+                    error_class: class.map(str::to_string),
+                    sql_state: state,
+                    params: vec![],
+                    message: message.clone(),
+                }
+            };
         match self {
             Error::Analysis { class, params, .. } => SparkErrorInfo {
                 params: params.clone(),
                 ..info(vec![ANALYSIS], Some(class), Some(analysis_state(class)))
             },
-            Error::Parse { class, .. } => {
-                info(vec![PARSE, ANALYSIS], Some(class), Some("42601"))
-            }
+            Error::Parse { class, .. } => info(vec![PARSE, ANALYSIS], Some(class), Some("42601")),
             Error::IllegalArgument(_) => info(
-                vec!["java.lang.IllegalArgumentException", "java.lang.RuntimeException"],
+                vec![
+                    "java.lang.IllegalArgumentException",
+                    "java.lang.RuntimeException",
+                ],
                 None,
                 None,
             ),
-            Error::Runtime { exception, class, .. } => {
-                info(vec![exception, SPARK], Some(class), Some(runtime_state(class)))
-            }
+            Error::Runtime {
+                exception, class, ..
+            } => info(
+                vec![exception, SPARK],
+                Some(class),
+                Some(runtime_state(class)),
+            ),
             Error::ConfNotFound(key) => SparkErrorInfo {
                 params: vec![("sqlConf".into(), format!("\"{key}\""))],
                 ..info(
@@ -183,9 +198,11 @@ fn datafusion_info(e: &DataFusionError, message: &str) -> SparkErrorInfo {
     };
     match e.find_root() {
         DataFusionError::SQL(..) => make(vec![PARSE, ANALYSIS], "PARSE_SYNTAX_ERROR", "42601"),
-        DataFusionError::SchemaError(..) => {
-            make(vec![ANALYSIS], "UNRESOLVED_COLUMN.WITHOUT_SUGGESTION", "42703")
-        }
+        DataFusionError::SchemaError(..) => make(
+            vec![ANALYSIS],
+            "UNRESOLVED_COLUMN.WITHOUT_SUGGESTION",
+            "42703",
+        ),
         DataFusionError::Plan(..) => make(vec![ANALYSIS], "DATATYPE_MISMATCH", "42K09"),
         DataFusionError::NotImplemented(..) => make(
             vec!["java.lang.UnsupportedOperationException"],

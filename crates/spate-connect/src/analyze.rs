@@ -9,7 +9,9 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::displayable;
 use spark_connect_proto::spark::connect::analyze_plan_request::{self as q, Analyze};
 use spark_connect_proto::spark::connect::analyze_plan_response::{self as r, Result as R};
-use spark_connect_proto::spark::connect::{plan::OpType, AnalyzePlanRequest, AnalyzePlanResponse, Plan, StorageLevel};
+use spark_connect_proto::spark::connect::{
+    AnalyzePlanRequest, AnalyzePlanResponse, Plan, StorageLevel, plan::OpType,
+};
 use spate_common::{Error, Result};
 use spate_plan::types;
 
@@ -21,67 +23,102 @@ pub const SPARK_VERSION: &str = "4.1.0";
 
 /// Handles one AnalyzePlan request.
 pub async fn handle(session: &Session, req: AnalyzePlanRequest) -> Result<AnalyzePlanResponse> {
-    let analyze = req.analyze.ok_or_else(|| Error::internal("analyze request without a question"))?;
+    let analyze = req
+        .analyze
+        .ok_or_else(|| Error::internal("analyze request without a question"))?;
     let tz = session.config().time_zone();
     let result = match analyze {
         Analyze::Schema(q::Schema { plan }) => {
             let p = logical(session, plan).await?;
-            R::Schema(r::Schema { schema: Some(schema_proto(&p)?) })
+            R::Schema(r::Schema {
+                schema: Some(schema_proto(&p)?),
+            })
         }
         Analyze::Explain(q::Explain { plan, explain_mode }) => {
             let p = logical(session, plan).await?;
-            R::Explain(r::Explain { explain_string: explain(session, &p, explain_mode).await? })
+            R::Explain(r::Explain {
+                explain_string: explain(session, &p, explain_mode).await?,
+            })
         }
         Analyze::TreeString(q::TreeString { plan, level }) => {
             let p = logical(session, plan).await?;
-            R::TreeString(r::TreeString { tree_string: tree_string(&p, level) })
+            R::TreeString(r::TreeString {
+                tree_string: tree_string(&p, level),
+            })
         }
         Analyze::IsLocal(q::IsLocal { plan }) => {
             let p = logical(session, plan).await?;
-            R::IsLocal(r::IsLocal { is_local: is_local(&p) })
+            R::IsLocal(r::IsLocal {
+                is_local: is_local(&p),
+            })
         }
         Analyze::IsStreaming(q::IsStreaming { plan }) => {
             logical(session, plan).await?;
-            R::IsStreaming(r::IsStreaming { is_streaming: false })
+            R::IsStreaming(r::IsStreaming {
+                is_streaming: false,
+            })
         }
         Analyze::InputFiles(q::InputFiles { plan }) => {
             let p = logical(session, plan).await?;
-            R::InputFiles(r::InputFiles { files: input_files(session, &p).await? })
+            R::InputFiles(r::InputFiles {
+                files: input_files(session, &p).await?,
+            })
         }
-        Analyze::SparkVersion(_) => R::SparkVersion(r::SparkVersion { version: SPARK_VERSION.into() }),
+        Analyze::SparkVersion(_) => R::SparkVersion(r::SparkVersion {
+            version: SPARK_VERSION.into(),
+        }),
         Analyze::DdlParse(q::DdlParse { ddl_string }) => {
             let t = spate_plan::type_parser::parse_data_type(&ddl_string, &tz)?;
-            R::DdlParse(r::DdlParse { parsed: Some(types::to_proto(&t)?) })
+            R::DdlParse(r::DdlParse {
+                parsed: Some(types::to_proto(&t)?),
+            })
         }
-        Analyze::SameSemantics(q::SameSemantics { target_plan, other_plan }) => {
+        Analyze::SameSemantics(q::SameSemantics {
+            target_plan,
+            other_plan,
+        }) => {
             let a = logical(session, target_plan).await?;
             let b = logical(session, other_plan).await?;
-            R::SameSemantics(r::SameSemantics { result: canonical(&a) == canonical(&b) })
+            R::SameSemantics(r::SameSemantics {
+                result: canonical(&a) == canonical(&b),
+            })
         }
         Analyze::SemanticHash(q::SemanticHash { plan }) => {
             let p = logical(session, plan).await?;
             let mut h = std::collections::hash_map::DefaultHasher::new();
             canonical(&p).hash(&mut h);
-            R::SemanticHash(r::SemanticHash { result: h.finish() as i32 })
+            R::SemanticHash(r::SemanticHash {
+                result: h.finish() as i32,
+            })
         }
-        Analyze::Persist(q::Persist { relation, storage_level: _ }) => {
+        Analyze::Persist(q::Persist {
+            relation,
+            storage_level: _,
+        }) => {
             let rel = relation.ok_or_else(|| Error::internal("persist without a relation"))?;
             resolve(session, &rel).await?;
             R::Persist(r::Persist {})
         }
-        Analyze::Unpersist(q::Unpersist { relation: _, blocking: _ }) => R::Unpersist(r::Unpersist {}),
-        Analyze::GetStorageLevel(q::GetStorageLevel { relation: _ }) => R::GetStorageLevel(r::GetStorageLevel {
-            storage_level: Some(StorageLevel {
-                use_disk: false,
-                use_memory: false,
-                use_off_heap: false,
-                deserialized: false,
-                replication: 1,
-            }),
-        }),
+        Analyze::Unpersist(q::Unpersist {
+            relation: _,
+            blocking: _,
+        }) => R::Unpersist(r::Unpersist {}),
+        Analyze::GetStorageLevel(q::GetStorageLevel { relation: _ }) => {
+            R::GetStorageLevel(r::GetStorageLevel {
+                storage_level: Some(StorageLevel {
+                    use_disk: false,
+                    use_memory: false,
+                    use_off_heap: false,
+                    deserialized: false,
+                    replication: 1,
+                }),
+            })
+        }
         Analyze::JsonToDdl(q::JsonToDdl { json_string }) => {
             let t = spate_plan::json_schema::parse(&json_string, &tz)?;
-            R::JsonToDdl(r::JsonToDdl { ddl_string: ddl(&t) })
+            R::JsonToDdl(r::JsonToDdl {
+                ddl_string: ddl(&t),
+            })
         }
     };
     Ok(AnalyzePlanResponse {
@@ -154,7 +191,12 @@ fn type_name(t: &DataType) -> String {
 
 fn field_tree(out: &mut String, f: &Field, depth: usize, max: usize) {
     let indent = " |   ".repeat(depth - 1);
-    out.push_str(&format!("{indent} |-- {}: {} (nullable = {})\n", f.name(), type_name(f.data_type()), f.is_nullable()));
+    out.push_str(&format!(
+        "{indent} |-- {}: {} (nullable = {})\n",
+        f.name(),
+        type_name(f.data_type()),
+        f.is_nullable()
+    ));
     if depth >= max {
         return;
     }
@@ -170,19 +212,32 @@ fn nested_tree(out: &mut String, t: &DataType, depth: usize, max: usize) {
             }
         }
         DataType::List(e) | DataType::LargeList(e) => {
-            out.push_str(&format!("{indent} |-- element: {} (containsNull = {})\n", type_name(e.data_type()), e.is_nullable()));
+            out.push_str(&format!(
+                "{indent} |-- element: {} (containsNull = {})\n",
+                type_name(e.data_type()),
+                e.is_nullable()
+            ));
             if depth < max {
                 nested_tree(out, e.data_type(), depth + 1, max);
             }
         }
         DataType::Map(entries, _) => {
-            if let DataType::Struct(kv) = entries.data_type() {
-                if kv.len() == 2 {
-                    out.push_str(&format!("{indent} |-- key: {}\n", type_name(kv[0].data_type())));
+            if let DataType::Struct(kv) = entries.data_type()
+                && kv.len() == 2
+            {
+                {
+                    out.push_str(&format!(
+                        "{indent} |-- key: {}\n",
+                        type_name(kv[0].data_type())
+                    ));
                     if depth < max {
                         nested_tree(out, kv[0].data_type(), depth + 1, max);
                     }
-                    out.push_str(&format!("{indent} |-- value: {} (valueContainsNull = {})\n", type_name(kv[1].data_type()), kv[1].is_nullable()));
+                    out.push_str(&format!(
+                        "{indent} |-- value: {} (valueContainsNull = {})\n",
+                        type_name(kv[1].data_type()),
+                        kv[1].is_nullable()
+                    ));
                     if depth < max {
                         nested_tree(out, kv[1].data_type(), depth + 1, max);
                     }
@@ -222,7 +277,10 @@ async fn input_files(session: &Session, p: &LogicalPlan) -> Result<Vec<String>> 
     let mut files = Vec::new();
     for part in text.split(['[', ']', ',', ' ', '{', '}']) {
         let part = part.trim();
-        if part.contains('/') && (part.contains('.') || part.starts_with('/')) && !files.contains(&part.to_string()) {
+        if part.contains('/')
+            && (part.contains('.') || part.starts_with('/'))
+            && !files.contains(&part.to_string())
+        {
             files.push(format!("file:///{}", part.trim_start_matches('/')));
         }
     }
@@ -236,7 +294,11 @@ fn ddl(t: &DataType) -> String {
             .iter()
             .map(|f| {
                 let not_null = if f.is_nullable() { "" } else { " NOT NULL" };
-                format!("{} {}{not_null}", f.name(), types::sql_string(f.data_type()))
+                format!(
+                    "{} {}{not_null}",
+                    f.name(),
+                    types::sql_string(f.data_type())
+                )
             })
             .collect::<Vec<_>>()
             .join(","),

@@ -14,7 +14,9 @@ use spate_common::{Error, Result};
 pub fn plain_type(t: &DataType) -> DataType {
     match t {
         DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
-        DataType::BinaryView | DataType::LargeBinary | DataType::FixedSizeBinary(_) => DataType::Binary,
+        DataType::BinaryView | DataType::LargeBinary | DataType::FixedSizeBinary(_) => {
+            DataType::Binary
+        }
         DataType::Dictionary(_, v) => plain_type(v),
         DataType::Date64 => DataType::Date32,
         DataType::Timestamp(_, tz) => DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
@@ -23,11 +25,14 @@ pub fn plain_type(t: &DataType) -> DataType {
         DataType::UInt32 | DataType::UInt64 => DataType::Int64,
         DataType::Float16 => DataType::Float32,
         DataType::Duration(_) => DataType::Duration(TimeUnit::Microsecond),
-        DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::LargeListView(f) => {
-            DataType::List(Arc::new(plain_field(f)))
-        }
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::ListView(f)
+        | DataType::LargeListView(f) => DataType::List(Arc::new(plain_field(f))),
         DataType::FixedSizeList(f, _) => DataType::List(Arc::new(plain_field(f))),
-        DataType::Struct(fields) => DataType::Struct(fields.iter().map(|f| plain_field(f)).collect::<Fields>()),
+        DataType::Struct(fields) => {
+            DataType::Struct(fields.iter().map(|f| plain_field(f)).collect::<Fields>())
+        }
         DataType::Map(f, sorted) => DataType::Map(Arc::new(plain_field(f)), *sorted),
         other => other.clone(),
     }
@@ -39,7 +44,13 @@ fn plain_field(f: &Field) -> Field {
 
 /// The schema results are sent with.
 pub fn plain_schema(schema: &Schema) -> SchemaRef {
-    Arc::new(Schema::new(schema.fields().iter().map(|f| plain_field(f)).collect::<Vec<_>>()))
+    Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| plain_field(f))
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// Casts a batch to `schema` (from [`plain_schema`]).
@@ -52,22 +63,27 @@ pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
             if c.data_type() == f.data_type() {
                 Ok(c.clone())
             } else {
-                cast(c, f.data_type()).map_err(|e| Error::internal(format!("result conversion: {e}")))
+                cast(c, f.data_type())
+                    .map_err(|e| Error::internal(format!("result conversion: {e}")))
             }
         })
         .collect::<Result<Vec<_>>>()?;
-    RecordBatch::try_new(schema.clone(), columns).map_err(|e| Error::internal(format!("result batch: {e}")))
+    RecordBatch::try_new(schema.clone(), columns)
+        .map_err(|e| Error::internal(format!("result batch: {e}")))
 }
 
 /// Encodes batches as one Arrow IPC stream.
 pub fn to_ipc(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     {
-        let mut w = StreamWriter::try_new(&mut buf, schema).map_err(|e| Error::internal(format!("ipc: {e}")))?;
+        let mut w = StreamWriter::try_new(&mut buf, schema)
+            .map_err(|e| Error::internal(format!("ipc: {e}")))?;
         for b in batches {
-            w.write(b).map_err(|e| Error::internal(format!("ipc: {e}")))?;
+            w.write(b)
+                .map_err(|e| Error::internal(format!("ipc: {e}")))?;
         }
-        w.finish().map_err(|e| Error::internal(format!("ipc: {e}")))?;
+        w.finish()
+            .map_err(|e| Error::internal(format!("ipc: {e}")))?;
     }
     Ok(buf)
 }

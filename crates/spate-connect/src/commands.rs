@@ -7,16 +7,18 @@ use std::collections::HashMap;
 use spark_connect_proto::spark::connect::command::CommandType;
 use spark_connect_proto::spark::connect::execute_plan_response::{ResponseType, SqlCommandResult};
 use spark_connect_proto::spark::connect::relation::RelType;
-use spark_connect_proto::spark::connect::write_operation::{save_table::TableSaveMethod, SaveMode as PMode, SaveType};
+use spark_connect_proto::spark::connect::write_operation::{
+    SaveMode as PMode, SaveType, save_table::TableSaveMethod,
+};
 use spark_connect_proto::spark::connect::{
-    self as sc, Command, CreateDataFrameViewCommand, ExecutePlanResponse, LocalRelation, Relation, SqlCommand,
-    WriteOperation,
+    self as sc, Command, CreateDataFrameViewCommand, ExecutePlanResponse, LocalRelation, Relation,
+    SqlCommand, WriteOperation,
 };
 use spate_common::names::split_name;
 use spate_common::{Error, Result};
-use spate_lake::{write, SaveMode, WriteRequest};
-use spate_plan::sql::SqlOutcome;
+use spate_lake::{SaveMode, WriteRequest, write};
 use spate_plan::Resolver;
+use spate_plan::sql::SqlOutcome;
 
 use crate::execute::{resolve, response, run_plan};
 use crate::session::Session;
@@ -31,27 +33,57 @@ pub async fn handle(session: &Session, op: &str, cmd: Command) -> Result<Vec<Exe
             Ok(vec![])
         }
         CommandType::CreateDataframeView(v) => {
-            let CreateDataFrameViewCommand { input, name, is_global, replace } = v;
+            let CreateDataFrameViewCommand {
+                input,
+                name,
+                is_global,
+                replace,
+            } = v;
             let input = input.ok_or_else(|| Error::internal("view without input"))?;
             let plan = resolve(session, &input).await?;
-            session.catalog.register_view(&name, plan, replace, is_global)?;
+            session
+                .catalog
+                .register_view(&name, plan, replace, is_global)?;
             Ok(vec![])
         }
         other => {
             let debug = format!("{other:?}");
-            Err(Error::unsupported(format!("command {}", debug.split('(').next().unwrap_or("unknown"))))
+            Err(Error::unsupported(format!(
+                "command {}",
+                debug.split('(').next().unwrap_or("unknown")
+            )))
         }
     }
 }
 
-#[expect(deprecated, reason = "PySpark 3.x clients still send the SQL text in the deprecated fields")]
-async fn sql_command(session: &Session, op: &str, cmd: SqlCommand) -> Result<Vec<ExecutePlanResponse>> {
-    let SqlCommand { sql, args, pos_args, named_arguments, pos_arguments, input } = cmd;
+#[expect(
+    deprecated,
+    reason = "PySpark 3.x clients still send the SQL text in the deprecated fields"
+)]
+async fn sql_command(
+    session: &Session,
+    op: &str,
+    cmd: SqlCommand,
+) -> Result<Vec<ExecutePlanResponse>> {
+    let SqlCommand {
+        sql,
+        args,
+        pos_args,
+        named_arguments,
+        pos_arguments,
+        input,
+    } = cmd;
     let relation = match input {
         Some(rel) => rel,
         None => Relation {
             common: None,
-            rel_type: Some(RelType::Sql(sc::Sql { query: sql, args, pos_args, named_arguments, pos_arguments })),
+            rel_type: Some(RelType::Sql(sc::Sql {
+                query: sql,
+                args,
+                pos_args,
+                named_arguments,
+                pos_arguments,
+            })),
         },
     };
     let Some(RelType::Sql(sql_rel)) = &relation.rel_type else {
@@ -65,11 +97,17 @@ async fn sql_command(session: &Session, op: &str, cmd: SqlCommand) -> Result<Vec
         SqlOutcome::Done(plan) => {
             let (_, batches) = run_plan(session, plan.clone()).await?;
             let schema = crate::arrow::plain_schema(plan.schema().as_arrow());
-            let batches = batches.iter().map(|b| crate::arrow::conform(b, &schema)).collect::<Result<Vec<_>>>()?;
+            let batches = batches
+                .iter()
+                .map(|b| crate::arrow::conform(b, &schema))
+                .collect::<Result<Vec<_>>>()?;
             let data = crate::arrow::to_ipc(&schema, &batches)?;
             let local = Relation {
                 common: None,
-                rel_type: Some(RelType::LocalRelation(LocalRelation { data: Some(data.into()), schema: None })),
+                rel_type: Some(RelType::LocalRelation(LocalRelation {
+                    data: Some(data.into()),
+                    schema: None,
+                })),
             };
             Ok(vec![sql_result(session, op, local)])
         }
@@ -77,7 +115,13 @@ async fn sql_command(session: &Session, op: &str, cmd: SqlCommand) -> Result<Vec
 }
 
 fn sql_result(session: &Session, op: &str, relation: Relation) -> ExecutePlanResponse {
-    response(session, op, ResponseType::SqlCommandResult(SqlCommandResult { relation: Some(relation) }))
+    response(
+        session,
+        op,
+        ResponseType::SqlCommandResult(SqlCommandResult {
+            relation: Some(relation),
+        }),
+    )
 }
 
 async fn write_operation(session: &Session, w: WriteOperation) -> Result<()> {
@@ -112,18 +156,37 @@ async fn write_operation(session: &Session, w: WriteOperation) -> Result<()> {
         PMode::Ignore => SaveMode::Ignore,
         PMode::ErrorIfExists | PMode::Unspecified => SaveMode::ErrorIfExists,
     };
-    let options: HashMap<String, String> = options.into_iter().map(|(k, v)| (k.to_lowercase(), v)).collect();
-    let req = WriteRequest { format, mode, partition_by: partitioning_columns, options };
+    let options: HashMap<String, String> = options
+        .into_iter()
+        .map(|(k, v)| (k.to_lowercase(), v))
+        .collect();
+    let req = WriteRequest {
+        format,
+        mode,
+        partition_by: partitioning_columns,
+        options,
+    };
     let state = session.ctx.state();
     match save_type {
         Some(SaveType::Path(path)) => write::write_path(&state, plan, &path, &req).await,
         Some(SaveType::Table(t)) => {
-            let insert = TableSaveMethod::try_from(t.save_method) == Ok(TableSaveMethod::InsertInto);
-            write::write_table(&state, &session.catalog, plan, &split_name(&t.table_name), &req, insert).await
+            let insert =
+                TableSaveMethod::try_from(t.save_method) == Ok(TableSaveMethod::InsertInto);
+            write::write_table(
+                &state,
+                &session.catalog,
+                plan,
+                &split_name(&t.table_name),
+                &req,
+                insert,
+            )
+            .await
         }
         None => match req.options.get("path").cloned() {
             Some(path) => write::write_path(&state, plan, &path, &req).await,
-            None => Err(Error::IllegalArgument("'path' is not specified; pass a path to save()".into())),
+            None => Err(Error::IllegalArgument(
+                "'path' is not specified; pass a path to save()".into(),
+            )),
         },
     }
 }

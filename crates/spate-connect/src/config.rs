@@ -13,7 +13,10 @@ pub fn handle(session: &Session, req: ConfigRequest) -> Result<ConfigResponse> {
         .operation
         .and_then(|o| o.op_type)
         .ok_or_else(|| Error::internal("config request without an operation"))?;
-    let mut config = session.config.lock().map_err(|_| Error::internal("config lock poisoned"))?;
+    let mut config = session
+        .config
+        .lock()
+        .map_err(|_| Error::internal("config lock poisoned"))?;
     let kv = |key: String, value: Option<String>| KeyValue { key, value };
     let mut pairs = Vec::new();
     let mut warnings = Vec::new();
@@ -29,7 +32,14 @@ pub fn handle(session: &Session, req: ConfigRequest) -> Result<ConfigResponse> {
                     Err(e) => return Err(e),
                 }
                 if p.key == "spark.sql.session.timeZone" {
-                    session.ctx.state_ref().write().config_mut().options_mut().execution.time_zone = Some(value.clone());
+                    session
+                        .ctx
+                        .state_ref()
+                        .write()
+                        .config_mut()
+                        .options_mut()
+                        .execution
+                        .time_zone = Some(value.clone());
                 }
             }
         }
@@ -41,7 +51,11 @@ pub fn handle(session: &Session, req: ConfigRequest) -> Result<ConfigResponse> {
         }
         OpType::GetWithDefault(g) => {
             for p in g.pairs {
-                let v = if config.is_set(&p.key) { config.get(&p.key) } else { p.value };
+                let v = if config.is_set(&p.key) {
+                    config.get(&p.key)
+                } else {
+                    p.value
+                };
                 pairs.push(kv(p.key, v));
             }
         }
@@ -63,7 +77,10 @@ pub fn handle(session: &Session, req: ConfigRequest) -> Result<ConfigResponse> {
         }
         OpType::IsModifiable(m) => {
             for k in m.keys {
-                pairs.push(kv(k.clone(), Some(SessionConfig::is_modifiable(&k).to_string())));
+                pairs.push(kv(
+                    k.clone(),
+                    Some(SessionConfig::is_modifiable(&k).to_string()),
+                ));
             }
         }
     }

@@ -30,8 +30,15 @@ pub fn to_status(e: Error) -> Status {
         .iter()
         .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
         .collect();
-    metadata.insert("messageParameters".to_string(), serde_json::Value::Object(params).to_string());
-    let reason = info.classes.first().copied().unwrap_or("org.apache.spark.SparkException");
+    metadata.insert(
+        "messageParameters".to_string(),
+        serde_json::Value::Object(params).to_string(),
+    );
+    let reason = info
+        .classes
+        .first()
+        .copied()
+        .unwrap_or("org.apache.spark.SparkException");
     let code = match &e {
         Error::Interrupted => Code::Cancelled,
         Error::Internal(_) => Code::Internal,
@@ -50,6 +57,10 @@ mod tests {
     fn statuses_carry_the_spark_class() {
         let s = to_status(Error::analysis("TABLE_OR_VIEW_NOT_FOUND", "no table `t`"));
         let info = s.get_details_error_info();
-        assert!(info.is_some_and(|i| i.metadata.get("classes").is_some_and(|c| c.contains("AnalysisException"))));
+        assert!(info.is_some_and(|i| {
+            i.metadata
+                .get("classes")
+                .is_some_and(|c| c.contains("AnalysisException"))
+        }));
     }
 }

@@ -9,14 +9,14 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::physical_plan::{collect, ExecutionPlan};
+use datafusion::physical_plan::{ExecutionPlan, collect};
 use spark_connect_proto::spark::connect::execute_plan_response::{
-    metrics::{MetricObject, MetricValue},
     ArrowBatch, Metrics, ResponseType, ResultComplete,
+    metrics::{MetricObject, MetricValue},
 };
 use spark_connect_proto::spark::connect::{
-    interrupt_request, plan::OpType, ExecutePlanRequest, ExecutePlanResponse, InterruptRequest,
-    Relation, ReleaseExecuteRequest,
+    ExecutePlanRequest, ExecutePlanResponse, InterruptRequest, Relation, ReleaseExecuteRequest,
+    interrupt_request, plan::OpType,
 };
 use spate_common::{Error, Result};
 use spate_plan::Resolver;
@@ -28,10 +28,20 @@ use crate::session::{Operation, Session};
 const ROWS_PER_BATCH: usize = 8192;
 
 /// Runs an ExecutePlan request to completion and returns its responses.
-pub async fn execute(session: Arc<Session>, req: ExecutePlanRequest) -> Result<Vec<ExecutePlanResponse>> {
-    let operation_id = req.operation_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+pub async fn execute(
+    session: Arc<Session>,
+    req: ExecutePlanRequest,
+) -> Result<Vec<ExecutePlanResponse>> {
+    let operation_id = req
+        .operation_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let tags = req.tags.clone();
-    let plan = req.plan.clone().and_then(|p| p.op_type).ok_or_else(|| Error::internal("execute request without a plan"))?;
+    let plan = req
+        .plan
+        .clone()
+        .and_then(|p| p.op_type)
+        .ok_or_else(|| Error::internal("execute request without a plan"))?;
     let task_session = session.clone();
     let op_id = operation_id.clone();
     let handle = tokio::spawn(async move {
@@ -42,7 +52,14 @@ pub async fn execute(session: Arc<Session>, req: ExecutePlanRequest) -> Result<V
         }
     });
     if let Ok(mut ops) = session.operations.lock() {
-        ops.insert(operation_id.clone(), Operation { tags, abort: Some(handle.abort_handle()), responses: vec![] });
+        ops.insert(
+            operation_id.clone(),
+            Operation {
+                tags,
+                abort: Some(handle.abort_handle()),
+                responses: vec![],
+            },
+        );
     }
     let result = match handle.await {
         Ok(r) => r,
@@ -58,12 +75,16 @@ pub async fn execute(session: Arc<Session>, req: ExecutePlanRequest) -> Result<V
             return Err(e);
         }
     };
-    responses.push(response(&session, &operation_id, ResponseType::ResultComplete(ResultComplete {})));
-    if let Ok(mut ops) = session.operations.lock() {
-        if let Some(op) = ops.get_mut(&operation_id) {
-            op.abort = None;
-            op.responses = responses.clone();
-        }
+    responses.push(response(
+        &session,
+        &operation_id,
+        ResponseType::ResultComplete(ResultComplete {}),
+    ));
+    if let Ok(mut ops) = session.operations.lock()
+        && let Some(op) = ops.get_mut(&operation_id)
+    {
+        op.abort = None;
+        op.responses = responses.clone();
     }
     Ok(responses)
 }
@@ -89,14 +110,21 @@ pub async fn resolve(session: &Session, rel: &Relation) -> Result<LogicalPlan> {
 }
 
 /// Runs a logical plan in the session, returning its physical plan and batches.
-pub async fn run_plan(session: &Session, plan: LogicalPlan) -> Result<(Arc<dyn ExecutionPlan>, Vec<RecordBatch>)> {
+pub async fn run_plan(
+    session: &Session,
+    plan: LogicalPlan,
+) -> Result<(Arc<dyn ExecutionPlan>, Vec<RecordBatch>)> {
     let state = session.ctx.state();
     let physical = state.create_physical_plan(&plan).await?;
     let batches = collect(physical.clone(), Arc::new(TaskContext::from(&state))).await?;
     Ok((physical, batches))
 }
 
-async fn run_relation(session: &Session, op: &str, rel: &Relation) -> Result<Vec<ExecutePlanResponse>> {
+async fn run_relation(
+    session: &Session,
+    op: &str,
+    rel: &Relation,
+) -> Result<Vec<ExecutePlanResponse>> {
     let plan = resolve(session, rel).await?;
     let (physical, batches) = run_plan(session, plan.clone()).await?;
     let mut out = result_responses(session, op, plan.schema().as_arrow(), &batches)?;
@@ -113,7 +141,9 @@ pub fn result_responses(
 ) -> Result<Vec<ExecutePlanResponse>> {
     let schema = plain_schema(schema);
     let mut out = Vec::new();
-    let spark_schema = spate_plan::types::to_proto(&datafusion::arrow::datatypes::DataType::Struct(schema.fields().clone()))?;
+    let spark_schema = spate_plan::types::to_proto(
+        &datafusion::arrow::datatypes::DataType::Struct(schema.fields().clone()),
+    )?;
     let mut first = response(session, op, ResponseType::ArrowBatch(ArrowBatch::default()));
     first.response_type = None;
     first.schema = Some(spark_schema);
@@ -122,7 +152,10 @@ pub fn result_responses(
     let mut pending: Vec<RecordBatch> = Vec::new();
     let mut pending_rows = 0;
     let mut flush = |pending: &mut Vec<RecordBatch>, rows: usize, offset: &mut i64| -> Result<()> {
-        let data = to_ipc(&schema, pending)?;
+        // PySpark reads one record batch per ArrowBatch message.
+        let one = datafusion::arrow::compute::concat_batches(&schema, pending.iter())
+            .map_err(|e| Error::internal(format!("result batch: {e}")))?;
+        let data = to_ipc(&schema, &[one])?;
         out.push(response(
             session,
             op,
@@ -155,7 +188,11 @@ pub fn result_responses(
     Ok(out)
 }
 
-fn metrics_response(session: &Session, op: &str, plan: &Arc<dyn ExecutionPlan>) -> ExecutePlanResponse {
+fn metrics_response(
+    session: &Session,
+    op: &str,
+    plan: &Arc<dyn ExecutionPlan>,
+) -> ExecutePlanResponse {
     let mut objects = Vec::new();
     collect_metrics(plan, 0, -1, &mut objects);
     let mut r = response(session, op, ResponseType::ResultComplete(ResultComplete {}));
@@ -164,7 +201,12 @@ fn metrics_response(session: &Session, op: &str, plan: &Arc<dyn ExecutionPlan>) 
     r
 }
 
-fn collect_metrics(plan: &Arc<dyn ExecutionPlan>, id: i64, parent: i64, out: &mut Vec<MetricObject>) {
+fn collect_metrics(
+    plan: &Arc<dyn ExecutionPlan>,
+    id: i64,
+    parent: i64,
+    out: &mut Vec<MetricObject>,
+) {
     let mut values = std::collections::HashMap::new();
     if let Some(m) = plan.metrics() {
         let agg = m.aggregate_by_name();
@@ -172,11 +214,20 @@ fn collect_metrics(plan: &Arc<dyn ExecutionPlan>, id: i64, parent: i64, out: &mu
             let name = metric.value().name().to_string();
             values.insert(
                 name.clone(),
-                MetricValue { name, value: metric.value().as_usize() as i64, metric_type: "sum".into() },
+                MetricValue {
+                    name,
+                    value: metric.value().as_usize() as i64,
+                    metric_type: "sum".into(),
+                },
             );
         }
     }
-    out.push(MetricObject { name: plan.name().to_string(), plan_id: id, parent, execution_metrics: values });
+    out.push(MetricObject {
+        name: plan.name().to_string(),
+        plan_id: id,
+        parent,
+        execution_metrics: values,
+    });
     let mut next = id + 1;
     for child in plan.children() {
         let child_id = next;
@@ -186,13 +237,26 @@ fn collect_metrics(plan: &Arc<dyn ExecutionPlan>, id: i64, parent: i64, out: &mu
 }
 
 /// ReattachExecute: the responses after `last_response_id`.
-pub fn reattach(session: &Session, operation_id: &str, last_response_id: Option<&str>) -> Result<Vec<ExecutePlanResponse>> {
-    let ops = session.operations.lock().map_err(|_| Error::internal("operations lock poisoned"))?;
+pub fn reattach(
+    session: &Session,
+    operation_id: &str,
+    last_response_id: Option<&str>,
+) -> Result<Vec<ExecutePlanResponse>> {
+    let ops = session
+        .operations
+        .lock()
+        .map_err(|_| Error::internal("operations lock poisoned"))?;
     let op = ops.get(operation_id).ok_or_else(|| {
-        Error::IllegalArgument(format!("[INVALID_HANDLE.OPERATION_NOT_FOUND] operation '{operation_id}' not found"))
+        Error::IllegalArgument(format!(
+            "[INVALID_HANDLE.OPERATION_NOT_FOUND] operation '{operation_id}' not found"
+        ))
     })?;
     let start = match last_response_id {
-        Some(id) => op.responses.iter().position(|r| r.response_id == id).map_or(0, |i| i + 1),
+        Some(id) => op
+            .responses
+            .iter()
+            .position(|r| r.response_id == id)
+            .map_or(0, |i| i + 1),
         None => 0,
     };
     Ok(op.responses[start..].to_vec())
@@ -204,10 +268,13 @@ pub fn release(session: &Session, req: &ReleaseExecuteRequest) {
     if let Ok(mut ops) = session.operations.lock() {
         match &req.release {
             Some(Release::ReleaseUntil(u)) => {
-                if let Some(op) = ops.get_mut(&req.operation_id) {
-                    if let Some(i) = op.responses.iter().position(|r| r.response_id == u.response_id) {
-                        op.responses.drain(..=i);
-                    }
+                if let Some(op) = ops.get_mut(&req.operation_id)
+                    && let Some(i) = op
+                        .responses
+                        .iter()
+                        .position(|r| r.response_id == u.response_id)
+                {
+                    op.responses.drain(..=i);
                 }
             }
             _ => {
@@ -230,11 +297,9 @@ pub fn interrupt(session: &Session, req: &InterruptRequest) -> Vec<String> {
                 (InterruptType::All | InterruptType::Unspecified, _) => true,
                 _ => false,
             };
-            if matches {
-                if let Some(a) = &op.abort {
-                    a.abort();
-                    hit.push(id.clone());
-                }
+            if matches && let Some(a) = &op.abort {
+                a.abort();
+                hit.push(id.clone());
             }
         }
     }

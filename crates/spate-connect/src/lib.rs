@@ -14,5 +14,5 @@ pub mod execute;
 pub mod server;
 pub mod session;
 
-pub use server::{serve, SparkConnectService};
+pub use server::{SparkConnectService, serve};
 pub use session::SessionManager;

@@ -10,14 +10,15 @@ use std::task::{Context, Poll};
 
 use futures::stream::{self, BoxStream};
 use spark_connect_proto::spark::connect::{
-    AnalyzePlanRequest, AnalyzePlanResponse, ArtifactStatusesRequest, ArtifactStatusesResponse, ConfigRequest,
-    ConfigResponse, ExecutePlanRequest, ExecutePlanResponse, FetchErrorDetailsRequest, FetchErrorDetailsResponse,
-    InterruptRequest, InterruptResponse, ReattachExecuteRequest, ReleaseExecuteRequest, ReleaseExecuteResponse,
-    ReleaseSessionRequest, ReleaseSessionResponse,
+    AnalyzePlanRequest, AnalyzePlanResponse, ArtifactStatusesRequest, ArtifactStatusesResponse,
+    ConfigRequest, ConfigResponse, ExecutePlanRequest, ExecutePlanResponse,
+    FetchErrorDetailsRequest, FetchErrorDetailsResponse, InterruptRequest, InterruptResponse,
+    ReattachExecuteRequest, ReleaseExecuteRequest, ReleaseExecuteResponse, ReleaseSessionRequest,
+    ReleaseSessionResponse,
 };
 use spate_common::Error;
 use tonic::body::Body;
-use tonic::codegen::{http, BoxFuture, Service};
+use tonic::codegen::{BoxFuture, Service, http};
 use tonic::server::{NamedService, ServerStreamingService, UnaryService};
 use tonic::{Request, Response, Status};
 
@@ -34,7 +35,9 @@ pub struct SparkConnectService {
 impl SparkConnectService {
     /// A service whose sessions keep persistent tables under `warehouse`.
     pub fn new(warehouse: impl Into<std::path::PathBuf>) -> Self {
-        Self { sessions: Arc::new(SessionManager::new(warehouse)) }
+        Self {
+            sessions: Arc::new(SessionManager::new(warehouse)),
+        }
     }
 
     /// The session manager.
@@ -90,7 +93,8 @@ where
     }
 }
 
-fn codec<A: prost::Message + Default + Send + 'static, B: prost::Message + Send + 'static>() -> tonic_prost::ProstCodec<B, A> {
+fn codec<A: prost::Message + Default + Send + 'static, B: prost::Message + Send + 'static>()
+-> tonic_prost::ProstCodec<B, A> {
     tonic_prost::ProstCodec::default()
 }
 
@@ -109,18 +113,26 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let sessions = self.sessions.clone();
-        let method = req.uri().path().rsplit('/').next().unwrap_or_default().to_string();
+        let method = req
+            .uri()
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         match method.as_str() {
-            "ExecutePlan" => Box::pin(async move {
-                let svc = Streaming(move |r: ExecutePlanRequest| {
-                    let sessions = sessions.clone();
-                    async move {
-                        let session = sessions.get_or_create(&r.session_id)?;
-                        execute::execute(session, r).await
-                    }
-                });
-                Ok(tonic::server::Grpc::new(codec::<ExecutePlanRequest, ExecutePlanResponse>()).server_streaming(svc, req).await)
-            }),
+            "ExecutePlan" => {
+                Box::pin(async move {
+                    let svc = Streaming(move |r: ExecutePlanRequest| {
+                        let sessions = sessions.clone();
+                        async move {
+                            let session = sessions.get_or_create(&r.session_id)?;
+                            execute::execute(session, r).await
+                        }
+                    });
+                    Ok(tonic::server::Grpc::new(codec::<ExecutePlanRequest, ExecutePlanResponse>()).server_streaming(svc, req).await)
+                })
+            }
             "ReattachExecute" => Box::pin(async move {
                 let svc = Streaming(move |r: ReattachExecuteRequest| {
                     let sessions = sessions.clone();
@@ -131,16 +143,18 @@ where
                 });
                 Ok(tonic::server::Grpc::new(codec::<ReattachExecuteRequest, ExecutePlanResponse>()).server_streaming(svc, req).await)
             }),
-            "AnalyzePlan" => Box::pin(async move {
-                let svc = Unary(move |r: AnalyzePlanRequest| {
-                    let sessions = sessions.clone();
-                    async move {
-                        let session = sessions.get_or_create(&r.session_id)?;
-                        analyze::handle(&session, r).await
-                    }
-                });
-                Ok(tonic::server::Grpc::new(codec::<AnalyzePlanRequest, AnalyzePlanResponse>()).unary(svc, req).await)
-            }),
+            "AnalyzePlan" => {
+                Box::pin(async move {
+                    let svc = Unary(move |r: AnalyzePlanRequest| {
+                        let sessions = sessions.clone();
+                        async move {
+                            let session = sessions.get_or_create(&r.session_id)?;
+                            analyze::handle(&session, r).await
+                        }
+                    });
+                    Ok(tonic::server::Grpc::new(codec::<AnalyzePlanRequest, AnalyzePlanResponse>()).unary(svc, req).await)
+                })
+            }
             "Config" => Box::pin(async move {
                 let svc = Unary(move |r: ConfigRequest| {
                     let sessions = sessions.clone();
@@ -149,7 +163,11 @@ where
                         config::handle(&session, r)
                     }
                 });
-                Ok(tonic::server::Grpc::new(codec::<ConfigRequest, ConfigResponse>()).unary(svc, req).await)
+                Ok(
+                    tonic::server::Grpc::new(codec::<ConfigRequest, ConfigResponse>())
+                        .unary(svc, req)
+                        .await,
+                )
             }),
             "Interrupt" => Box::pin(async move {
                 let svc = Unary(move |r: InterruptRequest| {
@@ -164,7 +182,11 @@ where
                         })
                     }
                 });
-                Ok(tonic::server::Grpc::new(codec::<InterruptRequest, InterruptResponse>()).unary(svc, req).await)
+                Ok(
+                    tonic::server::Grpc::new(codec::<InterruptRequest, InterruptResponse>())
+                        .unary(svc, req)
+                        .await,
+                )
             }),
             "ReleaseExecute" => Box::pin(async move {
                 let svc = Unary(move |r: ReleaseExecuteRequest| {
@@ -179,17 +201,28 @@ where
                         })
                     }
                 });
-                Ok(tonic::server::Grpc::new(codec::<ReleaseExecuteRequest, ReleaseExecuteResponse>()).unary(svc, req).await)
+                Ok(tonic::server::Grpc::new(
+                    codec::<ReleaseExecuteRequest, ReleaseExecuteResponse>(),
+                )
+                .unary(svc, req)
+                .await)
             }),
             "ReleaseSession" => Box::pin(async move {
                 let svc = Unary(move |r: ReleaseSessionRequest| {
                     let sessions = sessions.clone();
                     async move {
                         sessions.release(&r.session_id);
-                        Ok(ReleaseSessionResponse { session_id: r.session_id, server_side_session_id: String::new() })
+                        Ok(ReleaseSessionResponse {
+                            session_id: r.session_id,
+                            server_side_session_id: String::new(),
+                        })
                     }
                 });
-                Ok(tonic::server::Grpc::new(codec::<ReleaseSessionRequest, ReleaseSessionResponse>()).unary(svc, req).await)
+                Ok(tonic::server::Grpc::new(
+                    codec::<ReleaseSessionRequest, ReleaseSessionResponse>(),
+                )
+                .unary(svc, req)
+                .await)
             }),
             "FetchErrorDetails" => Box::pin(async move {
                 let svc = Unary(move |r: FetchErrorDetailsRequest| {
@@ -204,7 +237,12 @@ where
                         })
                     }
                 });
-                Ok(tonic::server::Grpc::new(codec::<FetchErrorDetailsRequest, FetchErrorDetailsResponse>()).unary(svc, req).await)
+                Ok(tonic::server::Grpc::new(codec::<
+                    FetchErrorDetailsRequest,
+                    FetchErrorDetailsResponse,
+                >())
+                .unary(svc, req)
+                .await)
             }),
             "ArtifactStatus" => Box::pin(async move {
                 let svc = Unary(move |r: ArtifactStatusesRequest| {
@@ -218,10 +256,17 @@ where
                         })
                     }
                 });
-                Ok(tonic::server::Grpc::new(codec::<ArtifactStatusesRequest, ArtifactStatusesResponse>()).unary(svc, req).await)
+                Ok(tonic::server::Grpc::new(codec::<
+                    ArtifactStatusesRequest,
+                    ArtifactStatusesResponse,
+                >())
+                .unary(svc, req)
+                .await)
             }),
             _ => Box::pin(async move {
-                let status = Status::unimplemented(format!("Spark Connect method '{method}' is not supported by Spate yet"));
+                let status = Status::unimplemented(format!(
+                    "Spark Connect method '{method}' is not supported by Spate yet"
+                ));
                 Ok(status.into_http())
             }),
         }
@@ -258,4 +303,3 @@ pub async fn serve_listener(
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }
-

@@ -42,7 +42,10 @@ pub struct Session {
 impl Session {
     /// A snapshot of the configuration.
     pub fn config(&self) -> SessionConfig {
-        self.config.lock().map(|c| c.clone()).unwrap_or_else(|p| p.into_inner().clone())
+        self.config
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
     }
 }
 
@@ -56,7 +59,11 @@ pub struct SessionManager {
 impl SessionManager {
     /// A manager whose sessions use `warehouse` for persistent tables.
     pub fn new(warehouse: impl Into<PathBuf>) -> Self {
-        Self { warehouse: warehouse.into(), global_views: GlobalViews::default(), sessions: Mutex::new(HashMap::new()) }
+        Self {
+            warehouse: warehouse.into(),
+            global_views: GlobalViews::default(),
+            sessions: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The session with `id`, created on first use.
@@ -66,7 +73,10 @@ impl SessionManager {
                 "[INVALID_HANDLE.FORMAT] the session id '{id}' is not a UUID"
             )));
         }
-        let mut sessions = self.sessions.lock().map_err(|_| Error::internal("session map poisoned"))?;
+        let mut sessions = self
+            .sessions
+            .lock()
+            .map_err(|_| Error::internal("session map poisoned"))?;
         if let Some(s) = sessions.get(id) {
             return Ok(s.clone());
         }
@@ -88,12 +98,12 @@ impl SessionManager {
     /// Removes a session, aborting its operations.
     pub fn release(&self, id: &str) {
         let removed = self.sessions.lock().ok().and_then(|mut s| s.remove(id));
-        if let Some(s) = removed {
-            if let Ok(ops) = s.operations.lock() {
-                for op in ops.values() {
-                    if let Some(a) = &op.abort {
-                        a.abort();
-                    }
+        if let Some(s) = removed
+            && let Ok(ops) = s.operations.lock()
+        {
+            for op in ops.values() {
+                if let Some(a) = &op.abort {
+                    a.abort();
                 }
             }
         }

@@ -59,13 +59,19 @@ impl SessionCatalog {
 
     /// The current database.
     pub fn current_database(&self) -> String {
-        self.current_db.read().map(|d| d.clone()).unwrap_or_else(|_| DEFAULT_DB.into())
+        self.current_db
+            .read()
+            .map(|d| d.clone())
+            .unwrap_or_else(|_| DEFAULT_DB.into())
     }
 
     /// Sets the current database; it must exist.
     pub fn set_current_database(&self, db: &str) -> Result<()> {
         if !self.database_exists(db) {
-            return Err(Error::analysis("SCHEMA_NOT_FOUND", format!("The schema `{db}` cannot be found.")));
+            return Err(Error::analysis(
+                "SCHEMA_NOT_FOUND",
+                format!("The schema `{db}` cannot be found."),
+            ));
         }
         if let Ok(mut d) = self.current_db.write() {
             *d = db.to_string();
@@ -75,7 +81,11 @@ impl SessionCatalog {
 
     /// Whether a database exists (`default` always does).
     pub fn database_exists(&self, db: &str) -> bool {
-        db.eq_ignore_ascii_case(DEFAULT_DB) || self.warehouse.join(format!("{}.db", db.to_lowercase())).is_dir()
+        db.eq_ignore_ascii_case(DEFAULT_DB)
+            || self
+                .warehouse
+                .join(format!("{}.db", db.to_lowercase()))
+                .is_dir()
     }
 
     /// Databases in the warehouse.
@@ -99,7 +109,10 @@ impl SessionCatalog {
             if if_not_exists {
                 return Ok(());
             }
-            return Err(Error::analysis("SCHEMA_ALREADY_EXISTS", format!("Cannot create schema `{db}` because it already exists.")));
+            return Err(Error::analysis(
+                "SCHEMA_ALREADY_EXISTS",
+                format!("Cannot create schema `{db}` because it already exists."),
+            ));
         }
         std::fs::create_dir_all(self.warehouse.join(format!("{}.db", db.to_lowercase())))
             .map_err(|e| Error::IllegalArgument(format!("cannot create schema `{db}`: {e}")))
@@ -111,19 +124,27 @@ impl SessionCatalog {
             [t] => (self.current_database(), t.clone()),
             [db, t] => (db.clone(), t.clone()),
             [_, db, t] => (db.clone(), t.clone()),
-            _ => return Err(Error::parse(format!("invalid table name '{}'", name.join(".")))),
+            _ => {
+                return Err(Error::parse(format!(
+                    "invalid table name '{}'",
+                    name.join(".")
+                )));
+            }
         };
         let table = table.to_lowercase();
         Ok(if db.eq_ignore_ascii_case(DEFAULT_DB) {
             self.warehouse.join(table)
         } else {
-            self.warehouse.join(format!("{}.db", db.to_lowercase())).join(table)
+            self.warehouse
+                .join(format!("{}.db", db.to_lowercase()))
+                .join(table)
         })
     }
 
     /// Whether a persistent table exists.
     pub fn table_exists(&self, name: &[String]) -> bool {
-        self.table_dir(name).is_ok_and(|d| d.join(TABLE_META).is_file())
+        self.table_dir(name)
+            .is_ok_and(|d| d.join(TABLE_META).is_file())
     }
 
     /// The stored format of a table.
@@ -131,23 +152,35 @@ impl SessionCatalog {
         let dir = self.table_dir(name)?;
         let text = std::fs::read_to_string(dir.join(TABLE_META))
             .map_err(|_| table_not_found(&name.join(".")))?;
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Error::internal(format!("corrupt table metadata in {}: {e}", dir.display())))?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            Error::internal(format!("corrupt table metadata in {}: {e}", dir.display()))
+        })?;
         Ok(TableMeta {
             format: v["format"].as_str().unwrap_or("parquet").to_string(),
             partition_columns: v["partition_columns"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default(),
         })
     }
 
     /// Records a table's storage after its data was written.
     pub fn write_table_meta(dir: &Path, meta: &TableMeta) -> Result<()> {
-        let v = serde_json::json!({"format": meta.format, "partition_columns": meta.partition_columns});
-        std::fs::create_dir_all(dir).map_err(|e| Error::IllegalArgument(format!("cannot create '{}': {e}", dir.display())))?;
-        std::fs::write(dir.join(TABLE_META), v.to_string())
-            .map_err(|e| Error::IllegalArgument(format!("cannot write table metadata in '{}': {e}", dir.display())))
+        let v =
+            serde_json::json!({"format": meta.format, "partition_columns": meta.partition_columns});
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::IllegalArgument(format!("cannot create '{}': {e}", dir.display()))
+        })?;
+        std::fs::write(dir.join(TABLE_META), v.to_string()).map_err(|e| {
+            Error::IllegalArgument(format!(
+                "cannot write table metadata in '{}': {e}",
+                dir.display()
+            ))
+        })
     }
 
     /// Persistent tables of a database, sorted.
@@ -171,16 +204,31 @@ impl SessionCatalog {
 
     /// Names of the session's temporary views, sorted.
     pub fn temp_views(&self) -> Vec<String> {
-        self.temp_views.read().map(|v| v.keys().cloned().collect()).unwrap_or_default()
+        self.temp_views
+            .read()
+            .map(|v| v.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Registers a temporary view, or a global one when `global`.
-    pub fn register_view(&self, name: &str, plan: LogicalPlan, replace: bool, global: bool) -> Result<()> {
+    pub fn register_view(
+        &self,
+        name: &str,
+        plan: LogicalPlan,
+        replace: bool,
+        global: bool,
+    ) -> Result<()> {
         let key = name.to_lowercase();
         let exists = if global {
-            self.global_views.read().map(|v| v.contains_key(&key)).unwrap_or(false)
+            self.global_views
+                .read()
+                .map(|v| v.contains_key(&key))
+                .unwrap_or(false)
         } else {
-            self.temp_views.read().map(|v| v.contains_key(&key)).unwrap_or(false)
+            self.temp_views
+                .read()
+                .map(|v| v.contains_key(&key))
+                .unwrap_or(false)
         };
         if exists && !replace {
             return Err(Error::analysis(
@@ -202,18 +250,27 @@ impl SessionCatalog {
     pub fn drop_view(&self, name: &str, global: bool) -> bool {
         let key = name.to_lowercase();
         if global {
-            self.global_views.write().map(|mut v| v.remove(&key).is_some()).unwrap_or(false)
+            self.global_views
+                .write()
+                .map(|mut v| v.remove(&key).is_some())
+                .unwrap_or(false)
         } else {
-            self.temp_views.write().map(|mut v| v.remove(&key).is_some()).unwrap_or(false)
+            self.temp_views
+                .write()
+                .map(|mut v| v.remove(&key).is_some())
+                .unwrap_or(false)
         }
     }
 
     fn view(&self, name: &[String]) -> Option<LogicalPlan> {
         match name {
             [v] => self.temp_views.read().ok()?.get(&v.to_lowercase()).cloned(),
-            [g, v] if g.eq_ignore_ascii_case("global_temp") => {
-                self.global_views.read().ok()?.get(&v.to_lowercase()).cloned()
-            }
+            [g, v] if g.eq_ignore_ascii_case("global_temp") => self
+                .global_views
+                .read()
+                .ok()?
+                .get(&v.to_lowercase())
+                .cloned(),
             _ => None,
         }
     }
@@ -222,7 +279,9 @@ impl SessionCatalog {
     pub async fn lookup(&self, state: &SessionState, name: &[String]) -> Result<LogicalPlan> {
         let last = name.last().cloned().unwrap_or_default();
         if let Some(plan) = self.view(name) {
-            return Ok(LogicalPlanBuilder::from(plan).alias(last.as_str())?.build()?);
+            return Ok(LogicalPlanBuilder::from(plan)
+                .alias(last.as_str())?
+                .build()?);
         }
         if !self.table_exists(name) {
             return Err(table_not_found(&name.join(".")));
@@ -233,7 +292,10 @@ impl SessionCatalog {
             format: meta.format,
             paths: vec![dir.display().to_string()],
             schema: None,
-            options: HashMap::from([("header".to_string(), "true".to_string()), ("inferschema".to_string(), "true".to_string())]),
+            options: HashMap::from([
+                ("header".to_string(), "true".to_string()),
+                ("inferschema".to_string(), "true".to_string()),
+            ]),
         };
         source::read(state, &req, &last).await
     }
@@ -254,8 +316,12 @@ impl Sources for SessionCatalog {
         for r in names {
             let parts: Vec<String> = match r {
                 TableReference::Bare { table } => vec![table.to_string()],
-                TableReference::Partial { schema, table } => vec![schema.to_string(), table.to_string()],
-                TableReference::Full { schema, table, .. } => vec![schema.to_string(), table.to_string()],
+                TableReference::Partial { schema, table } => {
+                    vec![schema.to_string(), table.to_string()]
+                }
+                TableReference::Full { schema, table, .. } => {
+                    vec![schema.to_string(), table.to_string()]
+                }
             };
             if parts.len() == 1 && parts[0].eq_ignore_ascii_case("range") {
                 continue;
@@ -263,14 +329,20 @@ impl Sources for SessionCatalog {
             let plan = match self.lookup(state, &parts).await {
                 Ok(p) => p,
                 Err(Error::Analysis { class, .. }) if class == "TABLE_OR_VIEW_NOT_FOUND" => {
-                    if r.schema().is_some_and(|s| s.eq_ignore_ascii_case("information_schema")) {
+                    if r.schema()
+                        .is_some_and(|s| s.eq_ignore_ascii_case("information_schema"))
+                    {
                         continue;
                     }
                     return Err(table_not_found(&parts.join(".")));
                 }
                 Err(e) => return Err(e),
             };
-            let db = if parts.len() == 2 { parts[0].to_lowercase() } else { self.current_database() };
+            let db = if parts.len() == 2 {
+                parts[0].to_lowercase()
+            } else {
+                self.current_database()
+            };
             let catalog = state
                 .catalog_list()
                 .catalog(CATALOG)
@@ -294,8 +366,13 @@ impl Sources for SessionCatalog {
     fn create_temp_view(&self, name: &[String], plan: LogicalPlan, replace: bool) -> Result<()> {
         match name {
             [v] => self.register_view(v, plan, replace, false),
-            [g, v] if g.eq_ignore_ascii_case("global_temp") => self.register_view(v, plan, replace, true),
-            _ => Err(Error::parse(format!("invalid view name '{}'", name.join(".")))),
+            [g, v] if g.eq_ignore_ascii_case("global_temp") => {
+                self.register_view(v, plan, replace, true)
+            }
+            _ => Err(Error::parse(format!(
+                "invalid view name '{}'",
+                name.join(".")
+            ))),
         }
     }
 
@@ -310,17 +387,29 @@ impl Sources for SessionCatalog {
         }
         if kind == "TABLE" && self.table_exists(name) {
             let dir = self.table_dir(name)?;
-            return std::fs::remove_dir_all(&dir)
-                .map_err(|e| Error::IllegalArgument(format!("cannot drop table at '{}': {e}", dir.display())));
+            return std::fs::remove_dir_all(&dir).map_err(|e| {
+                Error::IllegalArgument(format!("cannot drop table at '{}': {e}", dir.display()))
+            });
         }
-        if if_exists { Ok(()) } else { Err(table_not_found(&name.join("."))) }
+        if if_exists {
+            Ok(())
+        } else {
+            Err(table_not_found(&name.join(".")))
+        }
     }
 
     async fn show_tables(&self, resolver: &Resolver<'_>) -> Result<LogicalPlan> {
         let db = self.current_database();
-        let mut rows: Vec<(String, String, bool)> =
-            self.tables(&db).into_iter().map(|t| (db.clone(), t, false)).collect();
-        rows.extend(self.temp_views().into_iter().map(|v| (String::new(), v, true)));
+        let mut rows: Vec<(String, String, bool)> = self
+            .tables(&db)
+            .into_iter()
+            .map(|t| (db.clone(), t, false))
+            .collect();
+        rows.extend(
+            self.temp_views()
+                .into_iter()
+                .map(|v| (String::new(), v, true)),
+        );
         let schema = Arc::new(Schema::new(vec![
             Field::new("namespace", DataType::Utf8, false),
             Field::new("tableName", DataType::Utf8, false),
@@ -329,9 +418,15 @@ impl Sources for SessionCatalog {
         let batch = RecordBatch::try_new(
             schema.clone(),
             vec![
-                Arc::new(StringArray::from(rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>())),
-                Arc::new(StringArray::from(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>())),
-                Arc::new(BooleanArray::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())),
+                Arc::new(StringArray::from(
+                    rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+                )),
+                Arc::new(StringArray::from(
+                    rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
+                )),
+                Arc::new(BooleanArray::from(
+                    rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+                )),
             ],
         )
         .map_err(|e| Error::internal(e.to_string()))?;

@@ -25,7 +25,9 @@ pub fn discover(root: &Path) -> Vec<(String, DataType)> {
 }
 
 fn walk(dir: &Path, depth: usize, names: &mut Vec<String>, values: &mut Vec<Vec<String>>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if !path.is_dir() {
@@ -35,7 +37,9 @@ fn walk(dir: &Path, depth: usize, names: &mut Vec<String>, values: &mut Vec<Vec<
         if file.starts_with('.') || file.starts_with('_') {
             continue;
         }
-        let Some((k, v)) = file.split_once('=') else { continue };
+        let Some((k, v)) = file.split_once('=') else {
+            continue;
+        };
         if names.len() <= depth {
             names.push(k.to_string());
             values.push(Vec::new());
@@ -48,7 +52,10 @@ fn walk(dir: &Path, depth: usize, names: &mut Vec<String>, values: &mut Vec<Vec<
 }
 
 fn infer(values: &[String]) -> DataType {
-    let present: Vec<&String> = values.iter().filter(|v| v.as_str() != NULL_PARTITION).collect();
+    let present: Vec<&String> = values
+        .iter()
+        .filter(|v| v.as_str() != NULL_PARTITION)
+        .collect();
     if present.is_empty() {
         return DataType::Utf8;
     }

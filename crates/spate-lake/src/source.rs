@@ -10,12 +10,14 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::file_format::FileFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
-use datafusion::datasource::{provider_as_source, MemTable};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::datasource::{MemTable, provider_as_source};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use spate_common::{Error, Result};
@@ -33,7 +35,10 @@ pub async fn read(state: &SessionState, req: &ReadRequest, alias: &str) -> Resul
         }
         return Err(Error::analysis(
             "UNABLE_TO_INFER_SCHEMA",
-            format!("unable to infer schema for {}: no path was given; pass one to load()", req.format.to_uppercase()),
+            format!(
+                "unable to infer schema for {}: no path was given; pass one to load()",
+                req.format.to_uppercase()
+            ),
         ));
     }
     for p in &req.paths {
@@ -44,7 +49,9 @@ pub async fn read(state: &SessionState, req: &ReadRequest, alias: &str) -> Resul
         "parquet" | "csv" | "json" => read_listing(state, req, alias).await,
         other => Err(Error::analysis(
             "DATA_SOURCE_NOT_FOUND",
-            format!("Failed to find the data source: {other}. Spate reads parquet, csv, json and text."),
+            format!(
+                "Failed to find the data source: {other}. Spate reads parquet, csv, json and text."
+            ),
         )),
     }
 }
@@ -78,7 +85,9 @@ fn flag(opts: &HashMap<String, String>, key: &str, default: bool) -> Result<bool
         None => Ok(default),
         Some(v) if v == "true" => Ok(true),
         Some(v) if v == "false" => Ok(false),
-        Some(v) => Err(Error::IllegalArgument(format!("option '{key}' must be 'true' or 'false', got '{v}'"))),
+        Some(v) => Err(Error::IllegalArgument(format!(
+            "option '{key}' must be 'true' or 'false', got '{v}'"
+        ))),
     }
 }
 
@@ -94,10 +103,13 @@ fn single_char(opts: &HashMap<String, String>, keys: &[&str], default: u8) -> Re
     }
 }
 
-fn file_format(req: &ReadRequest) -> Result<(Arc<dyn FileFormat>, &'static str)> {
+fn file_format(
+    req: &ReadRequest,
+    parquet_options: &datafusion::common::config::TableParquetOptions,
+) -> Result<(Arc<dyn FileFormat>, &'static str)> {
     let o = &req.options;
     Ok(match req.format.as_str() {
-        "parquet" => (Arc::new(ParquetFormat::default()), ".parquet"),
+        "parquet" => (Arc::new(ParquetFormat::default().with_options(parquet_options.clone())), ".parquet"),
         "csv" => {
             let mut f = CsvFormat::default()
                 .with_has_header(flag(o, "header", false)?)
@@ -106,10 +118,8 @@ fn file_format(req: &ReadRequest) -> Result<(Arc<dyn FileFormat>, &'static str)>
             if let Some(e) = option(o, &["escape"]) {
                 f = f.with_escape(e.as_bytes().first().copied());
             }
-            if let Some(n) = option(o, &["nullvalue"]) {
-                if !n.is_empty() {
-                    f = f.with_null_regex(Some(format!("^{}$", regex_escape(n))));
-                }
+            if let Some(n) = option(o, &["nullvalue"]).filter(|n| !n.is_empty()) {
+                f = f.with_null_regex(Some(format!("^{}$", regex_escape(n))));
             }
             if flag(o, "multiline", false)? {
                 f = f.with_newlines_in_values(true);
@@ -128,12 +138,18 @@ fn file_format(req: &ReadRequest) -> Result<(Arc<dyn FileFormat>, &'static str)>
 
 fn regex_escape(s: &str) -> String {
     s.chars()
-        .map(|c| if "\\.^$|?*+()[]{}".contains(c) { format!("\\{c}") } else { c.to_string() })
+        .map(|c| {
+            if "\\.^$|?*+()[]{}".contains(c) {
+                format!("\\{c}")
+            } else {
+                c.to_string()
+            }
+        })
         .collect()
 }
 
 async fn read_listing(state: &SessionState, req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
-    let (format, extension) = file_format(req)?;
+    let (format, extension) = file_format(req, &state.table_options().parquet)?;
     let mut urls = Vec::new();
     let mut partition_cols = Vec::new();
     for p in &req.paths {
@@ -143,7 +159,10 @@ async fn read_listing(state: &SessionState, req: &ReadRequest, alias: &str) -> R
             let abs = std::path::absolute(&path).unwrap_or(path.clone());
             format!("{}/", abs.display().to_string().trim_end_matches('/'))
         } else {
-            std::path::absolute(&path).unwrap_or(path.clone()).display().to_string()
+            std::path::absolute(&path)
+                .unwrap_or(path.clone())
+                .display()
+                .to_string()
         };
         urls.push(ListingTableUrl::parse(&text)?);
     }
@@ -162,7 +181,11 @@ async fn read_listing(state: &SessionState, req: &ReadRequest, alias: &str) -> R
             let inferred = options.infer_schema(state, first).await.map_err(|e| {
                 Error::analysis(
                     "UNABLE_TO_INFER_SCHEMA",
-                    format!("unable to infer schema for {} at '{}': {e}", req.format.to_uppercase(), req.paths.join(", ")),
+                    format!(
+                        "unable to infer schema for {} at '{}': {e}",
+                        req.format.to_uppercase(),
+                        req.paths.join(", ")
+                    ),
                 )
             })?;
             spark_schema(req, inferred)?
@@ -200,8 +223,16 @@ fn spark_schema(req: &ReadRequest, inferred: SchemaRef) -> Result<SchemaRef> {
                 .iter()
                 .enumerate()
                 .map(|(i, f)| {
-                    let name = if header { f.name().clone() } else { format!("_c{i}") };
-                    let t = if infer { spark_inferred(f.data_type()) } else { DataType::Utf8 };
+                    let name = if header {
+                        f.name().clone()
+                    } else {
+                        format!("_c{i}")
+                    };
+                    let t = if infer {
+                        spark_inferred(f.data_type())
+                    } else {
+                        DataType::Utf8
+                    };
                     Field::new(name, t, true)
                 })
                 .collect()
@@ -215,7 +246,11 @@ fn spark_schema(req: &ReadRequest, inferred: SchemaRef) -> Result<SchemaRef> {
             fs.sort_by(|a, b| a.name().cmp(b.name()));
             fs
         }
-        _ => inferred.fields().iter().map(|f| f.as_ref().clone()).collect(),
+        _ => inferred
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect(),
     };
     Ok(Arc::new(Schema::new(fields)))
 }

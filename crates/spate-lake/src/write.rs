@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use datafusion::common::config::{CsvOptions, JsonOptions, TableParquetOptions};
 use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::{col, LogicalPlan, LogicalPlanBuilder};
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, col};
 use spate_common::{Error, Result};
 
 use crate::catalog::{SessionCatalog, TableMeta};
@@ -41,9 +41,18 @@ pub struct WriteRequest {
 }
 
 /// Writes `plan` to `path`.
-pub async fn write_path(state: &SessionState, plan: LogicalPlan, path: &str, req: &WriteRequest) -> Result<()> {
+pub async fn write_path(
+    state: &SessionState,
+    plan: LogicalPlan,
+    path: &str,
+    req: &WriteRequest,
+) -> Result<()> {
     let dir = PathBuf::from(path.strip_prefix("file://").unwrap_or(path));
-    let exists = dir.exists() && dir.read_dir().map(|mut d| d.next().is_some()).unwrap_or(true);
+    let exists = dir.exists()
+        && dir
+            .read_dir()
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true);
     match req.mode {
         SaveMode::ErrorIfExists if exists => {
             let abs = std::path::absolute(&dir).unwrap_or(dir.clone());
@@ -64,13 +73,26 @@ pub async fn write_path(state: &SessionState, plan: LogicalPlan, path: &str, req
 }
 
 fn remove(dir: &Path) -> Result<()> {
-    let r = if dir.is_dir() { std::fs::remove_dir_all(dir) } else { std::fs::remove_file(dir) };
+    let r = if dir.is_dir() {
+        std::fs::remove_dir_all(dir)
+    } else {
+        std::fs::remove_file(dir)
+    };
     r.map_err(|e| Error::IllegalArgument(format!("cannot overwrite '{}': {e}", dir.display())))
 }
 
-async fn write_files(state: &SessionState, plan: LogicalPlan, dir: &Path, req: &WriteRequest) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::IllegalArgument(format!("cannot create output directory '{}': {e}", dir.display())))?;
+async fn write_files(
+    state: &SessionState,
+    plan: LogicalPlan,
+    dir: &Path,
+    req: &WriteRequest,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::IllegalArgument(format!(
+            "cannot create output directory '{}': {e}",
+            dir.display()
+        ))
+    })?;
     let abs = std::path::absolute(dir).unwrap_or(dir.to_path_buf());
     let target = format!("{}/", abs.display().to_string().trim_end_matches('/'));
     let schema = plan.schema().clone();
@@ -84,17 +106,26 @@ async fn write_files(state: &SessionState, plan: LogicalPlan, dir: &Path, req: &
         partition_by.push(field.name().clone());
     }
     let options = DataFrameWriteOptions::new().with_partition_by(partition_by);
-    let compression = req.options.get("compression").or_else(|| req.options.get("codec")).map(|c| c.to_lowercase());
+    let compression = req
+        .options
+        .get("compression")
+        .or_else(|| req.options.get("codec"))
+        .map(|c| c.to_lowercase());
     let df = DataFrame::new(state.clone(), plan);
     match req.format.as_str() {
         "parquet" => {
             let mut opts = TableParquetOptions::default();
-            opts.global.compression = Some(parquet_codec(compression.as_deref().unwrap_or("snappy"))?);
+            opts.global.compression =
+                Some(parquet_codec(compression.as_deref().unwrap_or("snappy"))?);
             df.write_parquet(&target, options, Some(opts)).await?;
         }
         "csv" => {
             let mut opts = CsvOptions::default().with_has_header(flag(&req.options, "header"));
-            if let Some(sep) = req.options.get("sep").or_else(|| req.options.get("delimiter")) {
+            if let Some(sep) = req
+                .options
+                .get("sep")
+                .or_else(|| req.options.get("delimiter"))
+            {
                 opts = opts.with_delimiter(sep.as_bytes().first().copied().unwrap_or(b','));
             }
             if let Some(c) = compression.as_deref() {
@@ -113,17 +144,25 @@ async fn write_files(state: &SessionState, plan: LogicalPlan, dir: &Path, req: &
             if df.schema().fields().len() != 1 {
                 return Err(Error::analysis(
                     "INVALID_TEXT_DATA_SOURCE",
-                    format!("the text data source supports a single string column, but the data has {} columns", df.schema().fields().len()),
+                    format!(
+                        "the text data source supports a single string column, but the data has {} columns",
+                        df.schema().fields().len()
+                    ),
                 ));
             }
-            let mut opts = CsvOptions::default().with_has_header(false).with_quote(0).with_escape(None);
+            let mut opts = CsvOptions::default()
+                .with_has_header(false)
+                .with_quote(0)
+                .with_escape(None);
             opts = opts.with_delimiter(b'\x01');
             df.write_csv(&target, options, Some(opts)).await?;
         }
         other => {
             return Err(Error::analysis(
                 "DATA_SOURCE_NOT_FOUND",
-                format!("Failed to find the data source: {other}. Spate writes parquet, csv, json and text."),
+                format!(
+                    "Failed to find the data source: {other}. Spate writes parquet, csv, json and text."
+                ),
             ));
         }
     }
@@ -131,7 +170,8 @@ async fn write_files(state: &SessionState, plan: LogicalPlan, dir: &Path, req: &
 }
 
 fn flag(opts: &HashMap<String, String>, key: &str) -> bool {
-    opts.get(key).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    opts.get(key)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 fn parquet_codec(c: &str) -> Result<String> {
@@ -187,7 +227,12 @@ pub async fn write_table(
         if target.fields().len() != plan.schema().fields().len() {
             return Err(Error::analysis(
                 "INSERT_COLUMN_ARITY_MISMATCH.TOO_MANY_DATA_COLUMNS",
-                format!("cannot write to '{}': the table has {} columns but the data has {}", name.join("."), target.fields().len(), plan.schema().fields().len()),
+                format!(
+                    "cannot write to '{}': the table has {} columns but the data has {}",
+                    name.join("."),
+                    target.fields().len(),
+                    plan.schema().fields().len()
+                ),
             ));
         }
         let exprs: Vec<_> = plan
@@ -195,16 +240,27 @@ pub async fn write_table(
             .columns()
             .into_iter()
             .zip(target.fields())
-            .map(|(c, f)| datafusion::logical_expr::cast(col(c), f.data_type().clone()).alias(f.name()))
+            .map(|(c, f)| {
+                datafusion::logical_expr::cast(col(c), f.data_type().clone()).alias(f.name())
+            })
             .collect();
         let plan = LogicalPlanBuilder::from(plan).project(exprs)?.build()?;
-        let mode = if req.mode == SaveMode::Overwrite { SaveMode::Overwrite } else { SaveMode::Append };
+        let mode = if req.mode == SaveMode::Overwrite {
+            SaveMode::Overwrite
+        } else {
+            SaveMode::Append
+        };
         if mode == SaveMode::Overwrite {
             for f in crate::source::files_under(&dir)? {
                 let _ = std::fs::remove_file(f);
             }
         }
-        let req = WriteRequest { format: meta.format.clone(), mode: SaveMode::Append, partition_by: meta.partition_columns.clone(), options: req.options.clone() };
+        let req = WriteRequest {
+            format: meta.format.clone(),
+            mode: SaveMode::Append,
+            partition_by: meta.partition_columns.clone(),
+            options: req.options.clone(),
+        };
         write_files(state, plan, &dir, &req).await?;
         return SessionCatalog::write_table_meta(&dir, &meta);
     }
@@ -213,7 +269,10 @@ pub async fn write_table(
             SaveMode::ErrorIfExists => {
                 return Err(Error::analysis(
                     "TABLE_OR_VIEW_ALREADY_EXISTS",
-                    format!("Cannot create table or view `{}` because it already exists.", name.join(".")),
+                    format!(
+                        "Cannot create table or view `{}` because it already exists.",
+                        name.join(".")
+                    ),
                 ));
             }
             SaveMode::Ignore => return Ok(()),
@@ -221,7 +280,10 @@ pub async fn write_table(
             SaveMode::Append => {}
         }
     }
-    let meta = TableMeta { format: req.format.clone(), partition_columns: req.partition_by.clone() };
+    let meta = TableMeta {
+        format: req.format.clone(),
+        partition_columns: req.partition_by.clone(),
+    };
     let mut req = req.clone();
     if req.format == "csv" {
         req.options.insert("header".into(), "true".into());

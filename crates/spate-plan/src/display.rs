@@ -15,9 +15,9 @@ pub fn format_scalar(v: &ScalarValue, tz: &str) -> String {
         return "NULL".into();
     }
     match v {
-        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
-            s.clone()
-        }
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => s.clone(),
         ScalarValue::Float32(Some(f)) => java_float(*f),
         ScalarValue::Float64(Some(f)) => java_double(*f),
         ScalarValue::Date32(Some(d)) => NaiveDate::from_num_days_from_ce_opt(d + 719_163)
@@ -34,15 +34,22 @@ pub fn format_scalar(v: &ScalarValue, tz: &str) -> String {
         ScalarValue::TimestampNanosecond(Some(ns), zone) => {
             format_timestamp(ns / 1000, zone.as_deref().map(|_| tz))
         }
-        ScalarValue::Binary(Some(b)) | ScalarValue::LargeBinary(Some(b)) | ScalarValue::BinaryView(Some(b)) => {
-            format!("[{}]", b.iter().map(|x| format!("{x:02X}")).collect::<Vec<_>>().join(" "))
+        ScalarValue::Binary(Some(b))
+        | ScalarValue::LargeBinary(Some(b))
+        | ScalarValue::BinaryView(Some(b)) => {
+            format!(
+                "[{}]",
+                b.iter()
+                    .map(|x| format!("{x:02X}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
         }
         ScalarValue::List(a) => format_list(a.value(0), tz),
         ScalarValue::LargeList(a) => format_list(a.value(0), tz),
         ScalarValue::FixedSizeList(a) => format_list(a.value(0), tz),
         ScalarValue::Struct(s) => {
-            let parts: Vec<String> =
-                s.columns().iter().map(|c| format_cell(c, 0, tz)).collect();
+            let parts: Vec<String> = s.columns().iter().map(|c| format_cell(c, 0, tz)).collect();
             format!("{{{}}}", parts.join(", "))
         }
         ScalarValue::Map(m) => {
@@ -50,7 +57,13 @@ pub fn format_scalar(v: &ScalarValue, tz: &str) -> String {
             let keys = entries.column(0);
             let values = entries.column(1);
             let parts: Vec<String> = (0..entries.len())
-                .map(|i| format!("{} -> {}", format_cell(keys, i, tz), format_cell(values, i, tz)))
+                .map(|i| {
+                    format!(
+                        "{} -> {}",
+                        format_cell(keys, i, tz),
+                        format_cell(values, i, tz)
+                    )
+                })
                 .collect();
             format!("{{{}}}", parts.join(", "))
         }
@@ -59,7 +72,9 @@ pub fn format_scalar(v: &ScalarValue, tz: &str) -> String {
 }
 
 fn format_list(values: ArrayRef, tz: &str) -> String {
-    let parts: Vec<String> = (0..values.len()).map(|i| format_cell(&values, i, tz)).collect();
+    let parts: Vec<String> = (0..values.len())
+        .map(|i| format_cell(&values, i, tz))
+        .collect();
     format!("[{}]", parts.join(", "))
 }
 
@@ -78,7 +93,11 @@ fn java_float(f: f32) -> String {
     let s = java_double(f64::from(f));
     // f32 -> f64 widening shows noise digits; Java prints the shortest f32 representation.
     let short = format!("{f:?}");
-    if s.contains('E') || short.contains('e') { s } else { short }
+    if s.contains('E') || short.contains('e') {
+        s
+    } else {
+        short
+    }
 }
 
 /// Formats microseconds since the epoch; `tz` is the zone to show an instant in, `None` for a
@@ -132,7 +151,12 @@ pub fn show_string(
         for r in 0..b.num_rows() {
             total += 1;
             if rows.len() < num_rows {
-                rows.push(b.columns().iter().map(|c| cut(&format_cell(c, r, tz), truncate)).collect());
+                rows.push(
+                    b.columns()
+                        .iter()
+                        .map(|c| cut(&format_cell(c, r, tz), truncate))
+                        .collect(),
+                );
             }
         }
     }
@@ -145,9 +169,16 @@ pub fn show_string(
         for (i, row) in rows.iter().enumerate() {
             let head = format!("-RECORD {i}");
             let line_width = name_width + value_width + 5;
-            out.push_str(&format!("{head}{}\n", "-".repeat(line_width.saturating_sub(width(&head)))));
+            out.push_str(&format!(
+                "{head}{}\n",
+                "-".repeat(line_width.saturating_sub(width(&head)))
+            ));
             for (n, v) in names.iter().zip(row) {
-                out.push_str(&format!(" {} | {}\n", pad_right(n, name_width), pad_right(v, value_width)));
+                out.push_str(&format!(
+                    " {} | {}\n",
+                    pad_right(n, name_width),
+                    pad_right(v, value_width)
+                ));
             }
         }
         if rows.is_empty() {
@@ -160,13 +191,25 @@ pub fn show_string(
                 *w = (*w).max(width(v));
             }
         }
-        let sep: String =
-            format!("+{}+\n", widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("+"));
+        let sep: String = format!(
+            "+{}+\n",
+            widths
+                .iter()
+                .map(|w| "-".repeat(*w))
+                .collect::<Vec<_>>()
+                .join("+")
+        );
         let line = |cells: &[String]| {
             let parts: Vec<String> = cells
                 .iter()
                 .zip(&widths)
-                .map(|(c, w)| if truncate > 0 { pad_left(c, *w) } else { pad_right(c, *w) })
+                .map(|(c, w)| {
+                    if truncate > 0 {
+                        pad_left(c, *w)
+                    } else {
+                        pad_right(c, *w)
+                    }
+                })
                 .collect();
             format!("|{}|\n", parts.join("|"))
         };
@@ -221,12 +264,18 @@ mod tests {
     fn formats_timestamps_in_zone() {
         assert_eq!(format_timestamp(0, Some("UTC")), "1970-01-01 00:00:00");
         assert_eq!(format_timestamp(1_500_000, None), "1970-01-01 00:00:01.5");
-        assert_eq!(format_timestamp(0, Some("America/Los_Angeles")), "1969-12-31 16:00:00");
+        assert_eq!(
+            format_timestamp(0, Some("America/Los_Angeles")),
+            "1969-12-31 16:00:00"
+        );
     }
 
     #[test]
     fn truncates_like_spark() {
-        assert_eq!(cut("abcdefghijklmnopqrstuvwxyz", 20), "abcdefghijklmnopq...");
+        assert_eq!(
+            cut("abcdefghijklmnopqrstuvwxyz", 20),
+            "abcdefghijklmnopq..."
+        );
         assert_eq!(cut("abc", 20), "abc");
     }
 }

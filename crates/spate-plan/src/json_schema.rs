@@ -24,13 +24,18 @@ fn from_value(v: &Value, tz: &str) -> Result<DataType> {
             let kind = o.get("type").and_then(Value::as_str).unwrap_or_default();
             match kind {
                 "struct" => {
-                    let fields = o.get("fields").and_then(Value::as_array).cloned().unwrap_or_default();
+                    let fields = o
+                        .get("fields")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
                     let fields = fields
                         .iter()
                         .map(|f| {
                             let name = f.get("name").and_then(Value::as_str).unwrap_or_default();
                             let t = from_value(f.get("type").unwrap_or(&Value::Null), tz)?;
-                            let nullable = f.get("nullable").and_then(Value::as_bool).unwrap_or(true);
+                            let nullable =
+                                f.get("nullable").and_then(Value::as_bool).unwrap_or(true);
                             Ok(Field::new(name, t, nullable))
                         })
                         .collect::<Result<Vec<_>>>()?;
@@ -38,30 +43,46 @@ fn from_value(v: &Value, tz: &str) -> Result<DataType> {
                 }
                 "array" => {
                     let element = from_value(o.get("elementType").unwrap_or(&Value::Null), tz)?;
-                    let nullable = o.get("containsNull").and_then(Value::as_bool).unwrap_or(true);
-                    Ok(DataType::List(Arc::new(Field::new("element", element, nullable))))
+                    let nullable = o
+                        .get("containsNull")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(true);
+                    Ok(DataType::List(Arc::new(Field::new(
+                        "element", element, nullable,
+                    ))))
                 }
                 "map" => {
                     let k = from_value(o.get("keyType").unwrap_or(&Value::Null), tz)?;
                     let v = from_value(o.get("valueType").unwrap_or(&Value::Null), tz)?;
-                    let nullable = o.get("valueContainsNull").and_then(Value::as_bool).unwrap_or(true);
+                    let nullable = o
+                        .get("valueContainsNull")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(true);
                     Ok(types::map(k, v, nullable))
                 }
                 "udt" => match o.get("sqlType") {
                     Some(inner) => from_value(inner, tz),
                     None => Err(Error::unsupported("a user-defined type without sqlType")),
                 },
-                other => Err(Error::parse(format!("unknown type '{other}' in a JSON schema"))),
+                other => Err(Error::parse(format!(
+                    "unknown type '{other}' in a JSON schema"
+                ))),
             }
         }
-        other => Err(Error::parse(format!("invalid type {other} in a JSON schema"))),
+        other => Err(Error::parse(format!(
+            "invalid type {other} in a JSON schema"
+        ))),
     }
 }
 
 /// Parses a schema string that is either Spark JSON or DDL.
 pub fn parse_schema_string(text: &str, tz: &str) -> Result<DataType> {
     let t = text.trim_start();
-    if t.starts_with('{') || t.starts_with('"') { parse(text, tz) } else { type_parser::parse_data_type(text, tz) }
+    if t.starts_with('{') || t.starts_with('"') {
+        parse(text, tz)
+    } else {
+        type_parser::parse_data_type(text, tz)
+    }
 }
 
 #[cfg(test)]
@@ -72,6 +93,9 @@ mod tests {
     fn parses_pyspark_struct_json() {
         let json = r#"{"type":"struct","fields":[{"name":"a","type":"long","nullable":true,"metadata":{}},{"name":"b","type":{"type":"array","elementType":"string","containsNull":true},"nullable":false,"metadata":{}}]}"#;
         let t = parse(json, "UTC").ok();
-        assert_eq!(t.as_ref().map(types::simple_string).as_deref(), Some("struct<a:bigint,b:array<string>>"));
+        assert_eq!(
+            t.as_ref().map(types::simple_string).as_deref(),
+            Some("struct<a:bigint,b:array<string>>")
+        );
     }
 }

@@ -6,17 +6,25 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Fields, IntervalMonthDayNano, TimeUnit};
 use datafusion::scalar::ScalarValue;
-use spark_connect_proto::spark::connect::expression::literal::LiteralType;
 use spark_connect_proto::spark::connect::expression::Literal;
+use spark_connect_proto::spark::connect::expression::literal::LiteralType;
 use spate_common::{Error, Result};
 
 use crate::types;
 
 /// A literal as a DataFusion scalar, with the name Spark gives it.
-#[expect(deprecated, reason = "older clients still send element and struct types in the deprecated fields")]
+#[expect(
+    deprecated,
+    reason = "older clients still send element and struct types in the deprecated fields"
+)]
 pub fn from_proto(lit: &Literal, tz: &str) -> Result<(ScalarValue, String)> {
-    let Literal { literal_type, data_type } = lit;
-    let lt = literal_type.as_ref().ok_or_else(|| Error::internal("literal without a value"))?;
+    let Literal {
+        literal_type,
+        data_type,
+    } = lit;
+    let lt = literal_type
+        .as_ref()
+        .ok_or_else(|| Error::internal("literal without a value"))?;
     Ok(match lt {
         LiteralType::Null(t) => {
             let dt = match data_type.as_ref().or(Some(t)) {
@@ -25,9 +33,10 @@ pub fn from_proto(lit: &Literal, tz: &str) -> Result<(ScalarValue, String)> {
             };
             (ScalarValue::try_from(&dt)?, "NULL".into())
         }
-        LiteralType::Binary(b) => {
-            (ScalarValue::Binary(Some(b.to_vec())), format!("X'{}'", hex(b)))
-        }
+        LiteralType::Binary(b) => (
+            ScalarValue::Binary(Some(b.to_vec())),
+            format!("X'{}'", hex(b)),
+        ),
         LiteralType::Boolean(b) => (ScalarValue::Boolean(Some(*b)), b.to_string()),
         LiteralType::Byte(v) => (ScalarValue::Int8(Some(*v as i8)), v.to_string()),
         LiteralType::Short(v) => (ScalarValue::Int16(Some(*v as i16)), v.to_string()),
@@ -58,17 +67,25 @@ pub fn from_proto(lit: &Literal, tz: &str) -> Result<(ScalarValue, String)> {
                 i.days,
                 i.microseconds.saturating_mul(1000),
             ))),
-            format!("INTERVAL '{} months {} days {} microseconds'", i.months, i.days, i.microseconds),
+            format!(
+                "INTERVAL '{} months {} days {} microseconds'",
+                i.months, i.days, i.microseconds
+            ),
         ),
-        LiteralType::YearMonthInterval(m) => {
-            (ScalarValue::IntervalYearMonth(Some(*m)), format!("INTERVAL '{m}' MONTH"))
-        }
-        LiteralType::DayTimeInterval(us) => {
-            (ScalarValue::DurationMicrosecond(Some(*us)), format!("INTERVAL '{us}' MICROSECOND"))
-        }
+        LiteralType::YearMonthInterval(m) => (
+            ScalarValue::IntervalYearMonth(Some(*m)),
+            format!("INTERVAL '{m}' MONTH"),
+        ),
+        LiteralType::DayTimeInterval(us) => (
+            ScalarValue::DurationMicrosecond(Some(*us)),
+            format!("INTERVAL '{us}' MICROSECOND"),
+        ),
         LiteralType::Array(a) => {
-            let items =
-                a.elements.iter().map(|e| from_proto(e, tz)).collect::<Result<Vec<_>>>()?;
+            let items = a
+                .elements
+                .iter()
+                .map(|e| from_proto(e, tz))
+                .collect::<Result<Vec<_>>>()?;
             let element_type = match (data_type, &a.element_type, items.first()) {
                 (Some(t), _, _) => match types::from_proto(t, tz)? {
                     DataType::List(f) => f.data_type().clone(),
@@ -82,11 +99,17 @@ pub fn from_proto(lit: &Literal, tz: &str) -> Result<(ScalarValue, String)> {
             let values: Vec<ScalarValue> = items.into_iter().map(|(v, _)| v).collect();
             let values = cast_all(values, &element_type)?;
             let list = ScalarValue::new_list_nullable(&values, &element_type);
-            (ScalarValue::List(list), format!("array({})", names.join(", ")))
+            (
+                ScalarValue::List(list),
+                format!("array({})", names.join(", ")),
+            )
         }
         LiteralType::Struct(s) => {
-            let items =
-                s.elements.iter().map(|e| from_proto(e, tz)).collect::<Result<Vec<_>>>()?;
+            let items = s
+                .elements
+                .iter()
+                .map(|e| from_proto(e, tz))
+                .collect::<Result<Vec<_>>>()?;
             let declared = match (data_type, &s.struct_type) {
                 (Some(t), _) | (None, Some(t)) => match types::from_proto(t, tz)? {
                     DataType::Struct(f) => Some(f),
@@ -110,7 +133,10 @@ pub fn from_proto(lit: &Literal, tz: &str) -> Result<(ScalarValue, String)> {
             let names: Vec<String> = items.iter().map(|(_, n)| n.clone()).collect();
             let array = datafusion::arrow::array::StructArray::try_new(fields, arrays, None)
                 .map_err(|e| Error::internal(e.to_string()))?;
-            (ScalarValue::Struct(Arc::new(array)), format!("struct({})", names.join(", ")))
+            (
+                ScalarValue::Struct(Arc::new(array)),
+                format!("struct({})", names.join(", ")),
+            )
         }
         LiteralType::TimestampNtzNanos(t) => {
             let s = ScalarValue::TimestampMicrosecond(Some(t.epoch_micros), None);
@@ -133,11 +159,21 @@ pub fn from_proto(lit: &Literal, tz: &str) -> Result<(ScalarValue, String)> {
 fn cast_all(values: Vec<ScalarValue>, t: &DataType) -> Result<Vec<ScalarValue>> {
     values
         .into_iter()
-        .map(|v| if v.data_type() == *t { Ok(v) } else { Ok(v.cast_to(t)?) })
+        .map(|v| {
+            if v.data_type() == *t {
+                Ok(v)
+            } else {
+                Ok(v.cast_to(t)?)
+            }
+        })
         .collect()
 }
 
-fn decimal(value: &str, precision: Option<i32>, scale: Option<i32>) -> Result<(ScalarValue, String)> {
+fn decimal(
+    value: &str,
+    precision: Option<i32>,
+    scale: Option<i32>,
+) -> Result<(ScalarValue, String)> {
     let text = value.trim();
     let (int_part, frac_part) = text.split_once('.').unwrap_or((text, ""));
     let digits = format!("{int_part}{frac_part}");
@@ -146,7 +182,10 @@ fn decimal(value: &str, precision: Option<i32>, scale: Option<i32>) -> Result<(S
         .map_err(|_| Error::IllegalArgument(format!("invalid decimal literal '{value}'")))?;
     let natural_scale = frac_part.len() as i32;
     let scale = scale.unwrap_or(natural_scale);
-    let digit_count = digits.trim_start_matches(['-', '+']).trim_start_matches('0').len() as i32;
+    let digit_count = digits
+        .trim_start_matches(['-', '+'])
+        .trim_start_matches('0')
+        .len() as i32;
     let precision = precision.unwrap_or_else(|| digit_count.max(scale).max(1));
     let rescaled = if scale >= natural_scale {
         unscaled * 10i128.pow((scale - natural_scale) as u32)
@@ -154,7 +193,10 @@ fn decimal(value: &str, precision: Option<i32>, scale: Option<i32>) -> Result<(S
         unscaled / 10i128.pow((natural_scale - scale) as u32)
     };
     types::decimal(precision, scale)?;
-    Ok((ScalarValue::Decimal128(Some(rescaled), precision as u8, scale as i8), text.to_string()))
+    Ok((
+        ScalarValue::Decimal128(Some(rescaled), precision as u8, scale as i8),
+        text.to_string(),
+    ))
 }
 
 fn hex(b: &[u8]) -> String {
@@ -167,16 +209,28 @@ pub fn java_double(v: f64) -> String {
         return "NaN".into();
     }
     if v.is_infinite() {
-        return if v > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if v > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     let abs = v.abs();
     if abs == 0.0 || (1e-3..1e7).contains(&abs) {
         let s = format!("{v:?}");
-        if s.contains('.') || s.contains('e') { s } else { format!("{s}.0") }
+        if s.contains('.') || s.contains('e') {
+            s
+        } else {
+            format!("{s}.0")
+        }
     } else {
         let s = format!("{v:e}");
         let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let mantissa = if mantissa.contains('.') { mantissa.to_string() } else { format!("{mantissa}.0") };
+        let mantissa = if mantissa.contains('.') {
+            mantissa.to_string()
+        } else {
+            format!("{mantissa}.0")
+        };
         format!("{mantissa}E{exp}")
     }
 }
@@ -201,7 +255,9 @@ mod tests {
 
     #[test]
     fn parses_decimals() {
-        let (v, name) = decimal("12.50", None, None).ok().unwrap_or((ScalarValue::Null, String::new()));
+        let (v, name) = decimal("12.50", None, None)
+            .ok()
+            .unwrap_or((ScalarValue::Null, String::new()));
         assert_eq!(v, ScalarValue::Decimal128(Some(1250), 4, 2));
         assert_eq!(name, "12.50");
     }

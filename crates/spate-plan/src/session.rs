@@ -6,8 +6,9 @@
 
 use std::sync::Arc;
 
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig as DfConfig, SessionContext};
 use datafusion_spark::SessionStateBuilderSpark;
 use spate_common::{Result, SessionConfig};
@@ -29,7 +30,13 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
     opts.sql_parser.enable_ident_normalization = true;
     opts.execution.parquet.schema_force_view_types = false;
     opts.execution.time_zone = Some(config.time_zone());
-    let runtime = Arc::new(RuntimeEnvBuilder::new().build()?);
+    // Spark lists a path again on every read; DataFusion's listing cache would hide new files.
+    let caches = CacheManagerConfig::default().with_list_files_cache_limit(0);
+    let runtime = Arc::new(
+        RuntimeEnvBuilder::new()
+            .with_cache_manager(caches)
+            .build()?,
+    );
     let state = SessionStateBuilder::new()
         .with_config(df)
         .with_runtime_env(runtime)

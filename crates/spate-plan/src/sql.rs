@@ -30,23 +30,36 @@ impl Resolver<'_> {
     }
 
     /// Plans (and for commands, runs) one SQL statement with its parameters.
-    #[expect(deprecated, reason = "older clients send parameters in the deprecated fields")]
+    #[expect(
+        deprecated,
+        reason = "older clients send parameters in the deprecated fields"
+    )]
     pub async fn sql(&self, s: &sc::Sql) -> Result<SqlOutcome> {
-        let sc::Sql { query, args, pos_args, named_arguments, pos_arguments } = s;
+        let sc::Sql {
+            query,
+            args,
+            pos_args,
+            named_arguments,
+            pos_arguments,
+        } = s;
         let (text, uses_params) = rewrite_markers(query);
         let statement = self.parse(&text)?;
         let sql_stmt = match &statement {
             DfStatement::Statement(st) => Some(st.as_ref().clone()),
             _ => None,
         };
-        if let Some(stmt) = &sql_stmt {
-            if let Some(done) = self.command(stmt).await? {
-                return Ok(SqlOutcome::Done(done));
-            }
+        if let Some(stmt) = &sql_stmt
+            && let Some(done) = self.command(stmt).await?
+        {
+            return Ok(SqlOutcome::Done(done));
         }
         let refs = self.state.resolve_table_references(&statement)?;
         self.sources.prepare_sql(self.state, &refs).await?;
-        let plan = self.state.statement_to_plan(statement).await.map_err(sql_error)?;
+        let plan = self
+            .state
+            .statement_to_plan(statement)
+            .await
+            .map_err(sql_error)?;
         let plan = if uses_params {
             let schema = datafusion::common::DFSchema::empty();
             let mut positional = Vec::new();
@@ -72,37 +85,58 @@ impl Resolver<'_> {
         } else {
             plan
         };
-        if let LogicalPlan::Ddl(_) | LogicalPlan::Dml(_) | LogicalPlan::Statement(_) | LogicalPlan::Copy(_) = plan {
-            return Err(Error::unsupported(format!("the SQL statement '{}'", query.trim())));
+        if let LogicalPlan::Ddl(_)
+        | LogicalPlan::Dml(_)
+        | LogicalPlan::Statement(_)
+        | LogicalPlan::Copy(_) = plan
+        {
+            return Err(Error::unsupported(format!(
+                "the SQL statement '{}'",
+                query.trim()
+            )));
         }
         Ok(SqlOutcome::Query(plan))
     }
 
     fn parse(&self, text: &str) -> Result<DfStatement> {
         let dialect = self.state.config().options().sql_parser.dialect;
-        self.state.sql_to_statement(text, &dialect).map_err(sql_error)
+        self.state
+            .sql_to_statement(text, &dialect)
+            .map_err(sql_error)
     }
 
     /// Catalog statements Spate carries out itself.
     async fn command(&self, stmt: &Statement) -> Result<Option<LogicalPlan>> {
         match stmt {
             Statement::CreateView(view) if view.temporary => {
-                let refs = self.state.resolve_table_references(&DfStatement::Statement(Box::new(
-                    Statement::Query(view.query.clone()),
-                )))?;
+                let refs = self
+                    .state
+                    .resolve_table_references(&DfStatement::Statement(Box::new(
+                        Statement::Query(view.query.clone()),
+                    )))?;
                 self.sources.prepare_sql(self.state, &refs).await?;
                 let plan = self
                     .state
-                    .statement_to_plan(DfStatement::Statement(Box::new(Statement::Query(view.query.clone()))))
+                    .statement_to_plan(DfStatement::Statement(Box::new(Statement::Query(
+                        view.query.clone(),
+                    ))))
                     .await
                     .map_err(sql_error)?;
-                self.sources.create_temp_view(&object_name(&view.name), plan, view.or_replace)?;
+                self.sources
+                    .create_temp_view(&object_name(&view.name), plan, view.or_replace)?;
                 Ok(Some(self.empty()?))
             }
-            Statement::Drop { object_type, if_exists, names, .. } => {
+            Statement::Drop {
+                object_type,
+                if_exists,
+                names,
+                ..
+            } => {
                 let kind = object_type.to_string().to_uppercase();
                 for n in names {
-                    self.sources.drop_object(&kind, &object_name(n), *if_exists).await?;
+                    self.sources
+                        .drop_object(&kind, &object_name(n), *if_exists)
+                        .await?;
                 }
                 Ok(Some(self.empty()?))
             }
@@ -118,13 +152,23 @@ impl Resolver<'_> {
 }
 
 fn object_name(n: &ObjectName) -> Vec<String> {
-    n.0.iter().map(|p| p.to_string().trim_matches('`').trim_matches('"').to_string()).collect()
+    n.0.iter()
+        .map(|p| {
+            p.to_string()
+                .trim_matches('`')
+                .trim_matches('"')
+                .to_string()
+        })
+        .collect()
 }
 
 fn literal_value(e: Expr) -> Result<ScalarValue> {
     match e {
         Expr::Literal(v, _) => Ok(v),
-        other => Err(Error::analysis("INVALID_SQL_ARG", format!("the SQL argument {other} must be a literal"))),
+        other => Err(Error::analysis(
+            "INVALID_SQL_ARG",
+            format!("the SQL argument {other} must be a literal"),
+        )),
     }
 }
 
@@ -179,7 +223,9 @@ fn rewrite_markers(sql: &str) -> (String, bool) {
                 out.push_str(&format!("${n}"));
             }
             None if c == ':'
-                && chars.get(i + 1).is_some_and(|x| x.is_alphabetic() || *x == '_')
+                && chars
+                    .get(i + 1)
+                    .is_some_and(|x| x.is_alphabetic() || *x == '_')
                 && (i == 0 || chars[i - 1] != ':') =>
             {
                 used = true;
@@ -197,12 +243,15 @@ pub fn expr_name(expr: &Expr, text: &str) -> String {
     match datafusion::sql::unparser::expr_to_sql(expr) {
         Ok(ast) => {
             let s = ast.to_string();
-            if s.is_empty() { text.trim().to_string() } else { s }
+            if s.is_empty() {
+                text.trim().to_string()
+            } else {
+                s
+            }
         }
         Err(_) => text.trim().to_string(),
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -210,7 +259,10 @@ mod tests {
 
     #[test]
     fn rewrites_markers_outside_quotes() {
-        assert_eq!(rewrite_markers("select ? + ?, '?'").0, "select $1 + $2, '?'");
+        assert_eq!(
+            rewrite_markers("select ? + ?, '?'").0,
+            "select $1 + $2, '?'"
+        );
         assert_eq!(rewrite_markers("select :a, x::int").0, "select $a, x::int");
         assert!(!rewrite_markers("select 1").1);
     }

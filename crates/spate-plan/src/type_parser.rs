@@ -69,7 +69,9 @@ fn tokenize(s: &str) -> Result<Vec<(usize, Tok)>> {
                 i += 1;
             }
             let text: String = chars[start..i].iter().collect();
-            let n = text.parse().map_err(|_| parse_error(s, start, "number too large"))?;
+            let n = text
+                .parse()
+                .map_err(|_| parse_error(s, start, "number too large"))?;
             out.push((start, Tok::Num(n)));
         } else if c.is_alphanumeric() || c == '_' {
             let start = i;
@@ -127,7 +129,11 @@ impl Parser<'_> {
     }
 
     fn expect_sym(&mut self, c: char) -> Result<()> {
-        if self.eat_sym(c) { Ok(()) } else { Err(self.error(&format!("expected '{c}'"))) }
+        if self.eat_sym(c) {
+            Ok(())
+        } else {
+            Err(self.error(&format!("expected '{c}'")))
+        }
     }
 
     fn eat_word(&mut self, w: &str) -> bool {
@@ -232,7 +238,11 @@ impl Parser<'_> {
             _ => Err(p.error("expected an interval unit")),
         };
         let start = unit(self)?;
-        let end = if self.eat_word("to") { unit(self)? } else { start.clone() };
+        let end = if self.eat_word("to") {
+            unit(self)?
+        } else {
+            start.clone()
+        };
         let year_month = |u: &str| u == "year" || u == "month";
         match (year_month(&start), year_month(&end)) {
             (true, true) => Ok(DataType::Interval(IntervalUnit::YearMonth)),
@@ -278,12 +288,21 @@ impl Parser<'_> {
     }
 
     fn done(&self) -> Result<()> {
-        if self.pos < self.toks.len() { Err(self.error("unexpected input")) } else { Ok(()) }
+        if self.pos < self.toks.len() {
+            Err(self.error("unexpected input"))
+        } else {
+            Ok(())
+        }
     }
 }
 
 fn parser<'a>(text: &'a str, tz: &'a str) -> Result<Parser<'a>> {
-    Ok(Parser { text, toks: tokenize(text)?, pos: 0, tz })
+    Ok(Parser {
+        text,
+        toks: tokenize(text)?,
+        pos: 0,
+        tz,
+    })
 }
 
 /// Parses one type (`int`, `array<string>`, `struct<a:int>`), or a DDL field list, which Spark
@@ -291,10 +310,10 @@ fn parser<'a>(text: &'a str, tz: &'a str) -> Result<Parser<'a>> {
 pub fn parse_data_type(text: &str, tz: &str) -> Result<DataType> {
     let mut p = parser(text, tz)?;
     let start = p.pos;
-    if let Ok(t) = p.data_type() {
-        if p.done().is_ok() {
-            return Ok(t);
-        }
+    if let Ok(t) = p.data_type()
+        && p.done().is_ok()
+    {
+        return Ok(t);
     }
     p.pos = start;
     let fields = p.fields()?;
@@ -323,7 +342,10 @@ mod tests {
             Some("struct<a:int,b:string,c:decimal(10,2)>")
         );
         let t = parse_data_type("map<string, array<bigint>>", "UTC");
-        assert_eq!(t.as_ref().map(simple_string).ok().as_deref(), Some("map<string,array<bigint>>"));
+        assert_eq!(
+            t.as_ref().map(simple_string).ok().as_deref(),
+            Some("map<string,array<bigint>>")
+        );
         let t = parse_data_type("a: int, `b c`: struct<x: double>", "UTC");
         assert_eq!(
             t.as_ref().map(simple_string).ok().as_deref(),
@@ -333,7 +355,9 @@ mod tests {
 
     #[test]
     fn reports_the_position() {
-        let e = parse_data_type("a INT,, b", "UTC").err().map(|e| e.to_string());
+        let e = parse_data_type("a INT,, b", "UTC")
+            .err()
+            .map(|e| e.to_string());
         assert!(e.is_some_and(|m| m.contains("position")));
         assert!(parse_data_type("foo", "UTC").is_err());
     }

@@ -14,13 +14,16 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Fields, IntervalUnit, TimeUnit};
-use spark_connect_proto::spark::connect::data_type::{self as dt, Kind};
 use spark_connect_proto::spark::connect::DataType as ProtoType;
+use spark_connect_proto::spark::connect::data_type::{self as dt, Kind};
 use spate_common::{Error, Result};
 
 /// Converts a Spark Connect type to Arrow. `tz` is the session time zone for timestamps.
 pub fn from_proto(t: &ProtoType, tz: &str) -> Result<DataType> {
-    let kind = t.kind.as_ref().ok_or_else(|| Error::internal("data type without a kind"))?;
+    let kind = t
+        .kind
+        .as_ref()
+        .ok_or_else(|| Error::internal("data type without a kind"))?;
     Ok(match kind {
         Kind::Null(_) => DataType::Null,
         Kind::Binary(_) => DataType::Binary,
@@ -41,7 +44,11 @@ pub fn from_proto(t: &ProtoType, tz: &str) -> Result<DataType> {
         Kind::DayTimeInterval(_) => DataType::Duration(TimeUnit::Microsecond),
         Kind::Array(a) => {
             let element = required(&a.element_type, "array element")?;
-            DataType::List(Arc::new(Field::new("element", from_proto(element, tz)?, a.contains_null)))
+            DataType::List(Arc::new(Field::new(
+                "element",
+                from_proto(element, tz)?,
+                a.contains_null,
+            )))
         }
         Kind::Struct(s) => DataType::Struct(struct_fields(s, tz)?),
         Kind::Map(m) => map(
@@ -52,7 +59,12 @@ pub fn from_proto(t: &ProtoType, tz: &str) -> Result<DataType> {
         Kind::Unparsed(u) => crate::type_parser::parse_data_type(&u.data_type_string, tz)?,
         Kind::Udt(u) => match &u.sql_type {
             Some(inner) => from_proto(inner, tz)?,
-            None => return Err(Error::unsupported(format!("user-defined type '{}'", u.r#type))),
+            None => {
+                return Err(Error::unsupported(format!(
+                    "user-defined type '{}'",
+                    u.r#type
+                )));
+            }
         },
         other => return Err(Error::unsupported(format!("data type {other:?}"))),
     })
@@ -63,17 +75,23 @@ pub fn struct_fields(s: &dt::Struct, tz: &str) -> Result<Fields> {
     s.fields
         .iter()
         .map(|f| {
-            let t = f.data_type.as_ref().ok_or_else(|| Error::internal("struct field type is missing"))?;
+            let t = f
+                .data_type
+                .as_ref()
+                .ok_or_else(|| Error::internal("struct field type is missing"))?;
             Ok(Field::new(&f.name, from_proto(t, tz)?, f.nullable))
         })
         .collect::<Result<Vec<_>>>()
         .map(Fields::from)
 }
 
-fn required<'a, T: std::ops::Deref<Target = ProtoType>>(t: &'a Option<T>, what: &str) -> Result<&'a ProtoType> {
-    t.as_deref().ok_or_else(|| Error::internal(format!("{what} type is missing")))
+fn required<'a, T: std::ops::Deref<Target = ProtoType>>(
+    t: &'a Option<T>,
+    what: &str,
+) -> Result<&'a ProtoType> {
+    t.as_deref()
+        .ok_or_else(|| Error::internal(format!("{what} type is missing")))
 }
-
 
 /// Arrow's timestamp type for Spark's TIMESTAMP in the given session time zone.
 pub fn timestamp(tz: &str) -> DataType {
@@ -85,7 +103,9 @@ pub fn decimal(precision: i32, scale: i32) -> Result<DataType> {
     if !(1..=38).contains(&precision) || scale < 0 || scale > precision {
         return Err(Error::analysis(
             "INVALID_PARAMETER_VALUE",
-            format!("decimal({precision},{scale}) is invalid: precision must be 1..38 and 0 <= scale <= precision"),
+            format!(
+                "decimal({precision},{scale}) is invalid: precision must be 1..38 and 0 <= scale <= precision"
+            ),
         ));
     }
     Ok(DataType::Decimal128(precision as u8, scale as i8))
@@ -97,7 +117,10 @@ pub fn map(key: DataType, value: DataType, value_nullable: bool) -> DataType {
         Field::new("key", key, false),
         Field::new("value", value, value_nullable),
     ]);
-    DataType::Map(Arc::new(Field::new("entries", DataType::Struct(entries), false)), false)
+    DataType::Map(
+        Arc::new(Field::new("entries", DataType::Struct(entries), false)),
+        false,
+    )
 }
 
 fn prim(kind: Kind) -> ProtoType {
@@ -181,7 +204,11 @@ pub fn to_proto(t: &DataType) -> Result<ProtoType> {
             }))
         }
         DataType::Dictionary(_, v) => return to_proto(v),
-        other => return Err(Error::unsupported(format!("arrow type {other} in a result"))),
+        other => {
+            return Err(Error::unsupported(format!(
+                "arrow type {other} in a result"
+            )));
+        }
     }))
 }
 
@@ -233,7 +260,11 @@ pub fn simple_string(t: &DataType) -> String {
         ),
         DataType::Map(entries, _) => match map_entries(entries.data_type()) {
             Ok((k, v)) => {
-                format!("map<{},{}>", simple_string(k.data_type()), simple_string(v.data_type()))
+                format!(
+                    "map<{},{}>",
+                    simple_string(k.data_type()),
+                    simple_string(v.data_type())
+                )
             }
             Err(_) => "map".into(),
         },
@@ -253,9 +284,15 @@ pub fn sql_string(t: &DataType) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        DataType::List(f) | DataType::LargeList(f) => format!("ARRAY<{}>", sql_string(f.data_type())),
+        DataType::List(f) | DataType::LargeList(f) => {
+            format!("ARRAY<{}>", sql_string(f.data_type()))
+        }
         DataType::Map(entries, _) => match map_entries(entries.data_type()) {
-            Ok((k, v)) => format!("MAP<{}, {}>", sql_string(k.data_type()), sql_string(v.data_type())),
+            Ok((k, v)) => format!(
+                "MAP<{}, {}>",
+                sql_string(k.data_type()),
+                sql_string(v.data_type())
+            ),
             Err(_) => "MAP".into(),
         },
         other => simple_string(other).to_uppercase(),

@@ -3,16 +3,24 @@
 //! `sum_distinct`, `count_if` and `mean`. The rest resolve through the registry by name.
 
 use datafusion::functions_aggregate::expr_fn;
-use datafusion::logical_expr::{lit, Expr, ExprFunctionExt};
+use datafusion::logical_expr::{Expr, ExprFunctionExt, lit};
 use spate_common::Result;
 
-use super::{default_name, wrong_args, Arg, CallContext};
+use super::{Arg, CallContext, default_name, wrong_args};
 
 /// Resolves `name` if it is an aggregate needing a rewrite.
-pub(super) fn resolve(name: &str, args: &[Arg], cx: &CallContext<'_>) -> Result<Option<(Expr, String)>> {
+pub(super) fn resolve(
+    name: &str,
+    args: &[Arg],
+    cx: &CallContext<'_>,
+) -> Result<Option<(Expr, String)>> {
     let first_arg = || args.first().ok_or_else(|| wrong_args(name, "1", 0));
     let distinct = |e: Expr| -> Result<Expr> {
-        if cx.distinct { Ok(e.distinct().build()?) } else { Ok(e) }
+        if cx.distinct {
+            Ok(e.distinct().build()?)
+        } else {
+            Ok(e)
+        }
     };
     Ok(Some(match name {
         "count" => {
@@ -43,19 +51,27 @@ pub(super) fn resolve(name: &str, args: &[Arg], cx: &CallContext<'_>) -> Result<
             (distinct(e)?, label)
         }
         "countdistinct" | "count_distinct" => {
-            let e = expr_fn::count(first_arg()?.expr.clone()).distinct().build()?;
+            let e = expr_fn::count(first_arg()?.expr.clone())
+                .distinct()
+                .build()?;
             (e, default_name("count", args, true))
         }
         "sum_distinct" | "sumdistinct" => {
             let e = expr_fn::sum(first_arg()?.expr.clone()).distinct().build()?;
             (e, default_name("sum", args, true))
         }
-        "mean" | "avg" => (distinct(expr_fn::avg(first_arg()?.expr.clone()))?, default_name("avg", args, cx.distinct)),
+        "mean" | "avg" => (
+            distinct(expr_fn::avg(first_arg()?.expr.clone()))?,
+            default_name("avg", args, cx.distinct),
+        ),
         "first" | "first_value" | "last" | "last_value" => {
             let a = first_arg()?;
             let ignore_nulls = matches!(
                 args.get(1).map(|x| &x.expr),
-                Some(Expr::Literal(datafusion::scalar::ScalarValue::Boolean(Some(true)), _))
+                Some(Expr::Literal(
+                    datafusion::scalar::ScalarValue::Boolean(Some(true)),
+                    _
+                ))
             );
             let base = if name.starts_with("first") {
                 expr_fn::first_value(a.expr.clone(), vec![])
@@ -68,7 +84,11 @@ pub(super) fn resolve(name: &str, args: &[Arg], cx: &CallContext<'_>) -> Result<
             } else {
                 base
             };
-            let short = if name.starts_with("first") { "first" } else { "last" };
+            let short = if name.starts_with("first") {
+                "first"
+            } else {
+                "last"
+            };
             (e, format!("{short}({})", a.name))
         }
         "collect_set" => {
@@ -88,7 +108,9 @@ pub(super) fn resolve(name: &str, args: &[Arg], cx: &CallContext<'_>) -> Result<
         }
         "count_if" => {
             let a = first_arg()?;
-            let e = expr_fn::count(a.expr.clone()).filter(a.expr.clone().is_true()).build()?;
+            let e = expr_fn::count(a.expr.clone())
+                .filter(a.expr.clone().is_true())
+                .build()?;
             (e, default_name(name, args, false))
         }
         _ => return Ok(None),

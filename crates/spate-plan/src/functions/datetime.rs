@@ -3,13 +3,17 @@
 //! `to_timestamp` with Spark's default formats, and `datediff`.
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::logical_expr::{cast, lit, Expr};
+use datafusion::logical_expr::{Expr, cast, lit};
 use spate_common::Result;
 
-use super::{call_registered, default_name, wrong_args, Arg, CallContext};
+use super::{Arg, CallContext, call_registered, default_name, wrong_args};
 
 /// Resolves `name` if it is a date/time function needing a rewrite.
-pub(super) fn resolve(name: &str, args: &[Arg], cx: &CallContext<'_>) -> Result<Option<(Expr, String)>> {
+pub(super) fn resolve(
+    name: &str,
+    args: &[Arg],
+    cx: &CallContext<'_>,
+) -> Result<Option<(Expr, String)>> {
     let part = |field: &str| -> Result<Expr> {
         let a = args.first().ok_or_else(|| wrong_args(name, "1", 0))?;
         let e = call_registered(cx, "date_part", vec![lit(field), a.expr.clone()])?;
@@ -26,17 +30,17 @@ pub(super) fn resolve(name: &str, args: &[Arg], cx: &CallContext<'_>) -> Result<
         "hour" => (part("hour")?, label),
         "minute" => (part("minute")?, label),
         "second" => (part("second")?, label),
-        "dayofweek" => {
-            let e = part("dow")? + lit(1);
-            (e, label)
-        }
-        "current_date" | "curdate" => {
-            (call_registered(cx, "current_date", vec![])?, "current_date()".to_string())
-        }
+        // datafusion-spark's date_part follows Spark: `dow` counts Sunday as 1.
+        "dayofweek" => (part("dow")?, label),
+        "current_date" | "curdate" => (
+            call_registered(cx, "current_date", vec![])?,
+            "current_date()".to_string(),
+        ),
         "to_date" if args.len() == 1 => (cast(args[0].expr.clone(), DataType::Date32), label),
-        "to_timestamp" if args.len() == 1 => {
-            (cast(args[0].expr.clone(), crate::types::timestamp(cx.tz)), label)
-        }
+        "to_timestamp" if args.len() == 1 => (
+            cast(args[0].expr.clone(), crate::types::timestamp(cx.tz)),
+            label,
+        ),
         "datediff" | "date_diff" => {
             if args.len() != 2 {
                 return Err(wrong_args(name, "2", args.len()));

@@ -11,10 +11,10 @@ mod operators;
 
 pub use cast::to_spark_string;
 
+use datafusion::common::DFSchema;
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::expr::{AggregateFunction, ScalarFunction};
 use datafusion::logical_expr::{Expr, ExprSchemable};
-use datafusion::common::DFSchema;
 use spate_common::{Error, Result};
 
 /// A resolved argument: the expression and the name Spark gives it.
@@ -59,7 +59,10 @@ pub fn resolve(name: &str, args: Vec<Arg>, cx: &CallContext<'_>) -> Result<(Expr
 /// Calls a function registered in the session state by its DataFusion name.
 pub fn call_registered(cx: &CallContext<'_>, target: &str, exprs: Vec<Expr>) -> Result<Expr> {
     if let Some(udf) = cx.state.scalar_functions().get(target) {
-        return Ok(Expr::ScalarFunction(ScalarFunction::new_udf(udf.clone(), exprs)));
+        return Ok(Expr::ScalarFunction(ScalarFunction::new_udf(
+            udf.clone(),
+            exprs,
+        )));
     }
     if let Some(udaf) = cx.state.aggregate_functions().get(target) {
         return Ok(Expr::AggregateFunction(AggregateFunction::new_udf(
@@ -101,8 +104,16 @@ pub fn unresolved_routine(name: &str) -> Error {
 
 /// Spark's default name of a call: `name(arg1, arg2)`, or `name(DISTINCT arg)`.
 pub fn default_name(name: &str, args: &[Arg], distinct: bool) -> String {
-    let list = args.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ");
-    if distinct { format!("{name}(DISTINCT {list})") } else { format!("{name}({list})") }
+    let list = args
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if distinct {
+        format!("{name}(DISTINCT {list})")
+    } else {
+        format!("{name}({list})")
+    }
 }
 
 /// Spark names whose DataFusion function has another name and the same semantics.

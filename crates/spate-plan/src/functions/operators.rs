@@ -5,16 +5,23 @@
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::expr::{Case, InList, Like};
-use datafusion::logical_expr::{binary_expr, cast, lit, Expr, Operator};
+use datafusion::logical_expr::{Expr, Operator, binary_expr, cast, lit};
 use spate_common::Result;
 
-use super::{arg_type, wrong_args, Arg, CallContext};
+use super::{Arg, CallContext, arg_type, wrong_args};
 
 /// Resolves `name` if it is an operator.
-pub(super) fn resolve(name: &str, args: &[Arg], cx: &CallContext<'_>) -> Result<Option<(Expr, String)>> {
+pub(super) fn resolve(
+    name: &str,
+    args: &[Arg],
+    cx: &CallContext<'_>,
+) -> Result<Option<(Expr, String)>> {
     let binary = |op: Operator, sym: &str| -> Result<Option<(Expr, String)>> {
         let [l, r] = two(name, args)?;
-        Ok(Some((binary_expr(l.expr.clone(), op, r.expr.clone()), format!("({} {sym} {})", l.name, r.name))))
+        Ok(Some((
+            binary_expr(l.expr.clone(), op, r.expr.clone()),
+            format!("({} {sym} {})", l.name, r.name),
+        )))
     };
     match name {
         "+" | "plus" => binary(Operator::Plus, "+"),
@@ -62,11 +69,17 @@ pub(super) fn resolve(name: &str, args: &[Arg], cx: &CallContext<'_>) -> Result<
         "^" | "bitwisexor" => binary(Operator::BitwiseXor, "^"),
         "not" | "!" => {
             let [a] = one(name, args)?;
-            Ok(Some((Expr::Not(Box::new(a.expr.clone())), format!("(NOT {})", a.name))))
+            Ok(Some((
+                Expr::Not(Box::new(a.expr.clone())),
+                format!("(NOT {})", a.name),
+            )))
         }
         "negative" | "-" => {
             let [a] = one(name, args)?;
-            Ok(Some((Expr::Negative(Box::new(a.expr.clone())), format!("(- {})", a.name))))
+            Ok(Some((
+                Expr::Negative(Box::new(a.expr.clone())),
+                format!("(- {})", a.name),
+            )))
         }
         "positive" => {
             let [a] = one(name, args)?;
@@ -74,11 +87,17 @@ pub(super) fn resolve(name: &str, args: &[Arg], cx: &CallContext<'_>) -> Result<
         }
         "isnull" => {
             let [a] = one(name, args)?;
-            Ok(Some((Expr::IsNull(Box::new(a.expr.clone())), format!("({} IS NULL)", a.name))))
+            Ok(Some((
+                Expr::IsNull(Box::new(a.expr.clone())),
+                format!("({} IS NULL)", a.name),
+            )))
         }
         "isnotnull" => {
             let [a] = one(name, args)?;
-            Ok(Some((Expr::IsNotNull(Box::new(a.expr.clone())), format!("({} IS NOT NULL)", a.name))))
+            Ok(Some((
+                Expr::IsNotNull(Box::new(a.expr.clone())),
+                format!("({} IS NOT NULL)", a.name),
+            )))
         }
         "like" | "ilike" => {
             if args.len() < 2 {
@@ -125,7 +144,10 @@ pub(super) fn resolve(name: &str, args: &[Arg], cx: &CallContext<'_>) -> Result<
             let mut label = String::from("CASE");
             let mut chunks = args.chunks_exact(2);
             for pair in chunks.by_ref() {
-                pairs.push((Box::new(pair[0].expr.clone()), Box::new(pair[1].expr.clone())));
+                pairs.push((
+                    Box::new(pair[0].expr.clone()),
+                    Box::new(pair[1].expr.clone()),
+                ));
                 label.push_str(&format!(" WHEN {} THEN {}", pair[0].name, pair[1].name));
             }
             let otherwise = chunks.remainder().first().map(|a| {
@@ -144,7 +166,10 @@ pub(super) fn resolve(name: &str, args: &[Arg], cx: &CallContext<'_>) -> Result<
                     Box::new(lo.expr.clone()),
                     Box::new(hi.expr.clone()),
                 )),
-                format!("(({} >= {}) AND ({} <= {}))", v.name, lo.name, v.name, hi.name),
+                format!(
+                    "(({} >= {}) AND ({} <= {}))",
+                    v.name, lo.name, v.name, hi.name
+                ),
             )))
         }
         "isnan" => {
@@ -161,13 +186,16 @@ pub(super) fn resolve(name: &str, args: &[Arg], cx: &CallContext<'_>) -> Result<
 }
 
 fn one<'a>(name: &str, args: &'a [Arg]) -> Result<&'a [Arg; 1]> {
-    args.try_into().map_err(|_| wrong_args(name, "1", args.len()))
+    args.try_into()
+        .map_err(|_| wrong_args(name, "1", args.len()))
 }
 
 fn two<'a>(name: &str, args: &'a [Arg]) -> Result<&'a [Arg; 2]> {
-    args.try_into().map_err(|_| wrong_args(name, "2", args.len()))
+    args.try_into()
+        .map_err(|_| wrong_args(name, "2", args.len()))
 }
 
 fn three<'a>(name: &str, args: &'a [Arg]) -> Result<&'a [Arg; 3]> {
-    args.try_into().map_err(|_| wrong_args(name, "3", args.len()))
+    args.try_into()
+        .map_err(|_| wrong_args(name, "3", args.len()))
 }

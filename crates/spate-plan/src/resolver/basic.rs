@@ -7,7 +7,7 @@ use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DFSchema};
 use datafusion::logical_expr::utils::{find_aggregate_exprs, find_window_exprs};
 use datafusion::logical_expr::{
-    col, lit, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, Partitioning,
+    Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, Partitioning, col, lit,
 };
 use datafusion::prelude::coalesce;
 use spark_connect_proto::spark::connect::expression::ExprType;
@@ -15,31 +15,46 @@ use spark_connect_proto::spark::connect::{self as sc, Expression};
 use spate_common::names::quote;
 use spate_common::{Error, Result};
 
-use super::expression::Named;
 use super::Resolver;
+use super::expression::Named;
 
 impl Resolver<'_> {
     /// Expands the select list: `*`, `df["*"]`, `t.*` and `struct.*` become their columns.
-    pub(crate) fn select_items(&self, exprs: &[Expression], schema: &DFSchema) -> Result<Vec<Named>> {
+    pub(crate) fn select_items(
+        &self,
+        exprs: &[Expression],
+        schema: &DFSchema,
+    ) -> Result<Vec<Named>> {
         let mut out = Vec::new();
         for e in exprs {
             match &e.expr_type {
-                Some(ExprType::UnresolvedStar(s)) => out.extend(self.star(s.unparsed_target.as_deref(), s.plan_id, schema)?),
+                Some(ExprType::UnresolvedStar(s)) => {
+                    out.extend(self.star(s.unparsed_target.as_deref(), s.plan_id, schema)?)
+                }
                 _ => out.push(self.expr(e, schema)?),
             }
         }
         Ok(out)
     }
 
-    fn star(&self, target: Option<&str>, plan_id: Option<i64>, schema: &DFSchema) -> Result<Vec<Named>> {
-        let named = |c: Column| Named { name: c.name.clone(), expr: Expr::Column(c) };
+    fn star(
+        &self,
+        target: Option<&str>,
+        plan_id: Option<i64>,
+        schema: &DFSchema,
+    ) -> Result<Vec<Named>> {
+        let named = |c: Column| Named {
+            name: c.name.clone(),
+            expr: Expr::Column(c),
+        };
         if let Some(id) = plan_id {
-            let columns: Vec<Column> = self
-                .plan_columns(id)
-                .into_iter()
-                .flatten()
-                .filter(|c| schema.has_column(c))
-                .collect();
+            let present = schema.columns();
+            let mut columns: Vec<Column> = Vec::new();
+            for c in self.plan_columns(id).into_iter().flatten() {
+                if present.contains(&c) && !columns.contains(&c) {
+                    columns.push(c);
+                }
+            }
             if !columns.is_empty() {
                 return Ok(columns.into_iter().map(named).collect());
             }
@@ -47,11 +62,18 @@ impl Resolver<'_> {
         let Some(target) = target else {
             return Ok(schema.columns().into_iter().map(named).collect());
         };
-        let prefix = target.trim_end_matches(".*").trim_end_matches('*').trim_end_matches('.');
+        let prefix = target
+            .trim_end_matches(".*")
+            .trim_end_matches('*')
+            .trim_end_matches('.');
         let by_qualifier: Vec<Column> = schema
             .columns()
             .into_iter()
-            .filter(|c| c.relation.as_ref().is_some_and(|r| r.table().eq_ignore_ascii_case(prefix)))
+            .filter(|c| {
+                c.relation
+                    .as_ref()
+                    .is_some_and(|r| r.table().eq_ignore_ascii_case(prefix))
+            })
             .collect();
         if !by_qualifier.is_empty() {
             return Ok(by_qualifier.into_iter().map(named).collect());
@@ -61,7 +83,10 @@ impl Resolver<'_> {
             datafusion::arrow::datatypes::DataType::Struct(fields) => Ok(fields
                 .iter()
                 .map(|f| Named {
-                    expr: datafusion::functions::core::expr_fn::get_field(base.expr.clone(), f.name().as_str()),
+                    expr: datafusion::functions::core::expr_fn::get_field(
+                        base.expr.clone(),
+                        f.name().as_str(),
+                    ),
                     name: f.name().clone(),
                 })
                 .collect()),
@@ -74,13 +99,19 @@ impl Resolver<'_> {
 
     /// Projects `items` over `input`, planning aggregates (a global aggregation, as Spark does
     /// for `select(sum(x))`) and window functions first.
-    pub(crate) fn build_projection(&self, input: LogicalPlan, items: Vec<Named>) -> Result<LogicalPlan> {
+    pub(crate) fn build_projection(
+        &self,
+        input: LogicalPlan,
+        items: Vec<Named>,
+    ) -> Result<LogicalPlan> {
         let exprs: Vec<Expr> = items.iter().map(|n| n.expr.clone()).collect();
         let aggs = find_aggregate_exprs(exprs.iter());
         let mut plan = input;
         let mut items = items;
         if !aggs.is_empty() {
-            plan = LogicalPlanBuilder::from(plan).aggregate(Vec::<Expr>::new(), aggs.clone())?.build()?;
+            plan = LogicalPlanBuilder::from(plan)
+                .aggregate(Vec::<Expr>::new(), aggs.clone())?
+                .build()?;
             items = rebase(items, &by_name(&aggs))?;
         }
         let exprs: Vec<Expr> = items.iter().map(|n| n.expr.clone()).collect();
@@ -89,7 +120,9 @@ impl Resolver<'_> {
             plan = LogicalPlanBuilder::window_plan(plan, windows.clone())?;
             items = rebase(items, &by_name(&windows))?;
         }
-        Ok(LogicalPlanBuilder::from(plan).project(items.iter().map(Named::aliased))?.build()?)
+        Ok(LogicalPlanBuilder::from(plan)
+            .project(items.iter().map(Named::aliased))?
+            .build()?)
     }
 
     pub(super) async fn project(&self, p: &sc::Project) -> Result<LogicalPlan> {
@@ -110,7 +143,11 @@ impl Resolver<'_> {
     }
 
     pub(super) async fn sort_relation(&self, s: &sc::Sort) -> Result<LogicalPlan> {
-        let sc::Sort { input, order, is_global: _ } = s;
+        let sc::Sort {
+            input,
+            order,
+            is_global: _,
+        } = s;
         let plan = self.input(input).await?;
         let sorts = order
             .iter()
@@ -123,7 +160,10 @@ impl Resolver<'_> {
         let sc::Limit { input, limit } = l;
         let plan = self.input(input).await?;
         let n = usize::try_from(*limit).map_err(|_| {
-            Error::analysis("INVALID_LIMIT_LIKE_EXPRESSION.IS_NEGATIVE", format!("the limit must be non-negative, got {limit}"))
+            Error::analysis(
+                "INVALID_LIMIT_LIKE_EXPRESSION.IS_NEGATIVE",
+                format!("the limit must be non-negative, got {limit}"),
+            )
         })?;
         Ok(LogicalPlanBuilder::from(plan).limit(0, Some(n))?.build()?)
     }
@@ -132,31 +172,51 @@ impl Resolver<'_> {
         let sc::Offset { input, offset } = o;
         let plan = self.input(input).await?;
         let n = usize::try_from(*offset).map_err(|_| {
-            Error::analysis("INVALID_LIMIT_LIKE_EXPRESSION.IS_NEGATIVE", format!("the offset must be non-negative, got {offset}"))
+            Error::analysis(
+                "INVALID_LIMIT_LIKE_EXPRESSION.IS_NEGATIVE",
+                format!("the offset must be non-negative, got {offset}"),
+            )
         })?;
         Ok(LogicalPlanBuilder::from(plan).limit(n, None)?.build()?)
     }
 
     pub(super) async fn subquery_alias(&self, s: &sc::SubqueryAlias) -> Result<LogicalPlan> {
-        let sc::SubqueryAlias { input, alias, qualifier: _ } = s;
+        let sc::SubqueryAlias {
+            input,
+            alias,
+            qualifier: _,
+        } = s;
         let plan = self.input(input).await?;
-        Ok(LogicalPlanBuilder::from(plan).alias(alias.as_str())?.build()?)
+        Ok(LogicalPlanBuilder::from(plan)
+            .alias(alias.as_str())?
+            .build()?)
     }
 
     pub(super) async fn drop(&self, d: &sc::Drop) -> Result<LogicalPlan> {
-        let sc::Drop { input, columns, column_names } = d;
+        let sc::Drop {
+            input,
+            columns,
+            column_names,
+        } = d;
         let plan = self.input(input).await?;
         let schema = plan.schema().clone();
         let mut dropped: Vec<Column> = Vec::new();
         for e in columns {
-            if let Ok(Named { expr: Expr::Column(c), .. }) = self.expr(e, &schema) {
+            if let Ok(Named {
+                expr: Expr::Column(c),
+                ..
+            }) = self.expr(e, &schema)
+            {
                 dropped.push(c);
             }
         }
         let keep: Vec<Expr> = schema
             .columns()
             .into_iter()
-            .filter(|c| !dropped.contains(c) && !column_names.iter().any(|n| n.eq_ignore_ascii_case(&c.name)))
+            .filter(|c| {
+                !dropped.contains(c)
+                    && !column_names.iter().any(|n| n.eq_ignore_ascii_case(&c.name))
+            })
             .map(Expr::Column)
             .collect();
         Ok(LogicalPlanBuilder::from(plan).project(keep)?.build()?)
@@ -169,14 +229,27 @@ impl Resolver<'_> {
         let mut items: Vec<Named> = schema
             .columns()
             .into_iter()
-            .map(|c| Named { name: c.name.clone(), expr: Expr::Column(c) })
+            .map(|c| Named {
+                name: c.name.clone(),
+                expr: Expr::Column(c),
+            })
             .collect();
         for a in aliases {
-            let sc::expression::Alias { expr, name, metadata: _ } = a;
+            let sc::expression::Alias {
+                expr,
+                name,
+                metadata: _,
+            } = a;
             let value = self.expr(super::expression::required(expr)?, &schema)?;
             let name = name.first().cloned().unwrap_or(value.name);
-            let new = Named { expr: value.expr, name: name.clone() };
-            match items.iter().position(|n| n.name.eq_ignore_ascii_case(&name)) {
+            let new = Named {
+                expr: value.expr,
+                name: name.clone(),
+            };
+            match items
+                .iter()
+                .position(|n| n.name.eq_ignore_ascii_case(&name))
+            {
                 Some(i) => items[i] = new,
                 None => items.push(new),
             }
@@ -184,26 +257,48 @@ impl Resolver<'_> {
         self.build_projection(plan, items)
     }
 
-    pub(super) async fn with_columns_renamed(&self, w: &sc::WithColumnsRenamed) -> Result<LogicalPlan> {
-        let sc::WithColumnsRenamed { input, rename_columns_map, renames } = w;
+    pub(super) async fn with_columns_renamed(
+        &self,
+        w: &sc::WithColumnsRenamed,
+    ) -> Result<LogicalPlan> {
+        let sc::WithColumnsRenamed {
+            input,
+            rename_columns_map,
+            renames,
+        } = w;
         let plan = self.input(input).await?;
-        let mut pairs: Vec<(String, String)> =
-            rename_columns_map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        pairs.extend(renames.iter().map(|r| (r.col_name.clone(), r.new_col_name.clone())));
+        let mut pairs: Vec<(String, String)> = rename_columns_map
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        pairs.extend(
+            renames
+                .iter()
+                .map(|r| (r.col_name.clone(), r.new_col_name.clone())),
+        );
         let exprs: Vec<Expr> = plan
             .schema()
             .columns()
             .into_iter()
-            .map(|c| match pairs.iter().rev().find(|(from, _)| from.eq_ignore_ascii_case(&c.name)) {
-                Some((_, to)) => Expr::Column(c).alias(to),
-                None => Expr::Column(c),
+            .map(|c| {
+                match pairs
+                    .iter()
+                    .rev()
+                    .find(|(from, _)| from.eq_ignore_ascii_case(&c.name))
+                {
+                    Some((_, to)) => Expr::Column(c).alias(to),
+                    None => Expr::Column(c),
+                }
             })
             .collect();
         Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
     }
 
     pub(super) async fn to_df(&self, t: &sc::ToDf) -> Result<LogicalPlan> {
-        let sc::ToDf { input, column_names } = t;
+        let sc::ToDf {
+            input,
+            column_names,
+        } = t;
         let plan = self.input(input).await?;
         let columns = plan.schema().columns();
         if columns.len() != column_names.len() {
@@ -216,13 +311,21 @@ impl Resolver<'_> {
                 ),
             ));
         }
-        let exprs: Vec<Expr> =
-            columns.into_iter().zip(column_names).map(|(c, n)| Expr::Column(c).alias(n)).collect();
+        let exprs: Vec<Expr> = columns
+            .into_iter()
+            .zip(column_names)
+            .map(|(c, n)| Expr::Column(c).alias(n))
+            .collect();
         Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
     }
 
     pub(super) async fn deduplicate(&self, d: &sc::Deduplicate) -> Result<LogicalPlan> {
-        let sc::Deduplicate { input, column_names, all_columns_as_keys, within_watermark: _ } = d;
+        let sc::Deduplicate {
+            input,
+            column_names,
+            all_columns_as_keys,
+            within_watermark: _,
+        } = d;
         let plan = self.input(input).await?;
         if all_columns_as_keys.unwrap_or(false) || column_names.is_empty() {
             return Ok(LogicalPlanBuilder::from(plan).distinct()?.build()?);
@@ -233,23 +336,42 @@ impl Resolver<'_> {
             .map(|n| Ok(self.column(n, None, &schema)?.expr))
             .collect::<Result<Vec<_>>>()?;
         let all: Vec<Expr> = schema.columns().into_iter().map(Expr::Column).collect();
-        Ok(LogicalPlanBuilder::from(plan).distinct_on(keys, all, None)?.build()?)
+        Ok(LogicalPlanBuilder::from(plan)
+            .distinct_on(keys, all, None)?
+            .build()?)
     }
 
     pub(super) async fn hint(&self, h: &sc::Hint) -> Result<LogicalPlan> {
-        let sc::Hint { input, name: _, parameters: _ } = h;
+        let sc::Hint {
+            input,
+            name: _,
+            parameters: _,
+        } = h;
         self.input(input).await
     }
 
     pub(super) async fn repartition(&self, r: &sc::Repartition) -> Result<LogicalPlan> {
-        let sc::Repartition { input, num_partitions, shuffle: _ } = r;
+        let sc::Repartition {
+            input,
+            num_partitions,
+            shuffle: _,
+        } = r;
         let plan = self.input(input).await?;
         let n = positive_partitions(*num_partitions)?;
-        Ok(LogicalPlanBuilder::from(plan).repartition(Partitioning::RoundRobinBatch(n))?.build()?)
+        Ok(LogicalPlanBuilder::from(plan)
+            .repartition(Partitioning::RoundRobinBatch(n))?
+            .build()?)
     }
 
-    pub(super) async fn repartition_by_expression(&self, r: &sc::RepartitionByExpression) -> Result<LogicalPlan> {
-        let sc::RepartitionByExpression { input, partition_exprs, num_partitions } = r;
+    pub(super) async fn repartition_by_expression(
+        &self,
+        r: &sc::RepartitionByExpression,
+    ) -> Result<LogicalPlan> {
+        let sc::RepartitionByExpression {
+            input,
+            partition_exprs,
+            num_partitions,
+        } = r;
         let plan = self.input(input).await?;
         let n = match num_partitions {
             Some(n) => positive_partitions(*n)?,
@@ -259,12 +381,25 @@ impl Resolver<'_> {
             .iter()
             .map(|e| Ok(self.sort_expr(e, plan.schema())?.expr))
             .collect::<Result<Vec<_>>>()?;
-        let partitioning = if exprs.is_empty() { Partitioning::RoundRobinBatch(n) } else { Partitioning::Hash(exprs, n) };
-        Ok(LogicalPlanBuilder::from(plan).repartition(partitioning)?.build()?)
+        let partitioning = if exprs.is_empty() {
+            Partitioning::RoundRobinBatch(n)
+        } else {
+            Partitioning::Hash(exprs, n)
+        };
+        Ok(LogicalPlanBuilder::from(plan)
+            .repartition(partitioning)?
+            .build()?)
     }
 
     pub(super) async fn sample(&self, s: &sc::Sample) -> Result<LogicalPlan> {
-        let sc::Sample { input, lower_bound, upper_bound, with_replacement, seed: _, deterministic_order: _ } = s;
+        let sc::Sample {
+            input,
+            lower_bound,
+            upper_bound,
+            with_replacement,
+            seed: _,
+            deterministic_order: _,
+        } = s;
         if with_replacement.unwrap_or(false) {
             return Err(Error::unsupported("sample(withReplacement=True)"));
         }
@@ -275,7 +410,11 @@ impl Resolver<'_> {
     }
 
     pub(super) async fn fill_na(&self, f: &sc::NaFill) -> Result<LogicalPlan> {
-        let sc::NaFill { input, cols, values } = f;
+        let sc::NaFill {
+            input,
+            cols,
+            values,
+        } = f;
         let plan = self.input(input).await?;
         let schema = plan.schema().clone();
         let mut fills = Vec::new();
@@ -290,7 +429,9 @@ impl Resolver<'_> {
                 let fill = if cols.is_empty() {
                     fills.first()
                 } else {
-                    cols.iter().position(|n| n.eq_ignore_ascii_case(&c.name)).and_then(|i| fills.get(i).or(fills.first()))
+                    cols.iter()
+                        .position(|n| n.eq_ignore_ascii_case(&c.name))
+                        .and_then(|i| fills.get(i).or(fills.first()))
                 };
                 let applies = fill.is_some_and(|v| {
                     let vt = v.data_type();
@@ -311,29 +452,41 @@ impl Resolver<'_> {
     }
 
     pub(super) async fn drop_na(&self, d: &sc::NaDrop) -> Result<LogicalPlan> {
-        let sc::NaDrop { input, cols, min_non_nulls } = d;
+        let sc::NaDrop {
+            input,
+            cols,
+            min_non_nulls,
+        } = d;
         let plan = self.input(input).await?;
         let schema = plan.schema().clone();
         let targets: Vec<Expr> = if cols.is_empty() {
             schema.columns().into_iter().map(Expr::Column).collect()
         } else {
-            cols.iter().map(|n| Ok(self.column(n, None, &schema)?.expr)).collect::<Result<_>>()?
+            cols.iter()
+                .map(|n| Ok(self.column(n, None, &schema)?.expr))
+                .collect::<Result<_>>()?
         };
         let need = min_non_nulls.unwrap_or(targets.len() as i32);
         let count = targets
             .iter()
-            .map(|e| datafusion::logical_expr::when(e.clone().is_not_null(), lit(1)).otherwise(lit(0)))
+            .map(|e| {
+                datafusion::logical_expr::when(e.clone().is_not_null(), lit(1)).otherwise(lit(0))
+            })
             .collect::<datafusion::error::Result<Vec<_>>>()?
             .into_iter()
             .reduce(|a, b| a + b)
             .unwrap_or(lit(0));
-        Ok(LogicalPlanBuilder::from(plan).filter(count.gt_eq(lit(need)))?.build()?)
+        Ok(LogicalPlanBuilder::from(plan)
+            .filter(count.gt_eq(lit(need)))?
+            .build()?)
     }
 }
 
 fn positive_partitions(n: i32) -> Result<usize> {
     usize::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
-        Error::IllegalArgument(format!("the number of partitions must be positive, got {n}"))
+        Error::IllegalArgument(format!(
+            "the number of partitions must be positive, got {n}"
+        ))
     })
 }
 
@@ -357,5 +510,8 @@ pub(crate) fn rebase(items: Vec<Named>, targets: &[(Expr, Column)]) -> Result<Ve
 
 /// Pairs computed expressions with the unqualified output columns named after them.
 pub(crate) fn by_name(exprs: &[Expr]) -> Vec<(Expr, Column)> {
-    exprs.iter().map(|e| (e.clone(), Column::from_name(e.schema_name().to_string()))).collect()
+    exprs
+        .iter()
+        .map(|e| (e.clone(), Column::from_name(e.schema_name().to_string())))
+        .collect()
 }

@@ -9,14 +9,13 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Column, DFSchema};
 use datafusion::logical_expr::expr::{Sort, WindowFunction, WindowFunctionParams};
 use datafusion::logical_expr::{
-    cast, try_cast, Expr, ExprSchemable, WindowFrame, WindowFrameBound,
-    WindowFrameUnits,
+    Expr, ExprSchemable, WindowFrame, WindowFrameBound, WindowFrameUnits, cast, try_cast,
 };
 use datafusion::scalar::ScalarValue;
-use spark_connect_proto::spark::connect::expression::{
-    self as pe, cast::CastToType, window::window_frame, ExprType,
-};
 use spark_connect_proto::spark::connect::Expression;
+use spark_connect_proto::spark::connect::expression::{
+    self as pe, ExprType, cast::CastToType, window::window_frame,
+};
 use spate_common::names::{quote, split_name, suggestions};
 use spate_common::{Error, Result};
 
@@ -47,15 +46,27 @@ impl Named {
 impl Resolver<'_> {
     /// Resolves an expression against `schema`.
     pub fn expr(&self, e: &Expression, schema: &DFSchema) -> Result<Named> {
-        let Expression { common: _, expr_type } = e;
-        let et = expr_type.as_ref().ok_or_else(|| Error::internal("expression without a kind"))?;
+        let Expression {
+            common: _,
+            expr_type,
+        } = e;
+        let et = expr_type
+            .as_ref()
+            .ok_or_else(|| Error::internal("expression without a kind"))?;
         match et {
             ExprType::Literal(l) => {
                 let (v, name) = literal::from_proto(l, &self.tz)?;
-                Ok(Named { expr: Expr::Literal(v, None), name })
+                Ok(Named {
+                    expr: Expr::Literal(v, None),
+                    name,
+                })
             }
             ExprType::UnresolvedAttribute(a) => {
-                let pe::UnresolvedAttribute { unparsed_identifier, plan_id, is_metadata_column: _ } = a;
+                let pe::UnresolvedAttribute {
+                    unparsed_identifier,
+                    plan_id,
+                    is_metadata_column: _,
+                } = a;
                 self.column(unparsed_identifier, *plan_id, schema)
             }
             ExprType::UnresolvedFunction(f) => {
@@ -69,7 +80,10 @@ impl Resolver<'_> {
                 self.call(function_name, arguments, *is_distinct, schema)
             }
             ExprType::CallFunction(f) => {
-                let spark_connect_proto::spark::connect::CallFunction { function_name, arguments } = f;
+                let spark_connect_proto::spark::connect::CallFunction {
+                    function_name,
+                    arguments,
+                } = f;
                 self.call(function_name, arguments, false, schema)
             }
             ExprType::ExpressionString(s) => self.sql_expr(&s.expression, schema),
@@ -78,22 +92,37 @@ impl Resolver<'_> {
                 "invalid usage of '*' in an expression; use it alone in select() or inside count()",
             )),
             ExprType::Alias(a) => {
-                let pe::Alias { expr, name, metadata: _ } = &**a;
+                let pe::Alias {
+                    expr,
+                    name,
+                    metadata: _,
+                } = &**a;
                 let inner = self.expr(required(expr)?, schema)?;
                 let name = match name.as_slice() {
                     [one] => one.clone(),
                     _ => {
-                        return Err(Error::unsupported("multi-name alias outside of a generator"));
+                        return Err(Error::unsupported(
+                            "multi-name alias outside of a generator",
+                        ));
                     }
                 };
-                Ok(Named { expr: inner.expr, name })
+                Ok(Named {
+                    expr: inner.expr,
+                    name,
+                })
             }
             ExprType::Cast(c) => {
-                let pe::Cast { expr, cast_to_type, eval_mode } = &**c;
+                let pe::Cast {
+                    expr,
+                    cast_to_type,
+                    eval_mode,
+                } = &**c;
                 let inner = self.expr(required(expr)?, schema)?;
                 let to = match cast_to_type {
                     Some(CastToType::Type(t)) => types::from_proto(t, &self.tz)?,
-                    Some(CastToType::TypeStr(s)) => crate::type_parser::parse_data_type(s, &self.tz)?,
+                    Some(CastToType::TypeStr(s)) => {
+                        crate::type_parser::parse_data_type(s, &self.tz)?
+                    }
                     None => return Err(Error::internal("cast without a target type")),
                 };
                 let name = format!("CAST({} AS {})", inner.name, types::sql_string(&to));
@@ -102,9 +131,10 @@ impl Resolver<'_> {
                 let expr = self.cast_expr(inner.expr, &to, try_mode, schema)?;
                 Ok(Named { expr, name })
             }
-            ExprType::SortOrder(_) => {
-                Err(Error::analysis("INVALID_SORT_ORDER", "a sort order can only be used in orderBy or a window"))
-            }
+            ExprType::SortOrder(_) => Err(Error::analysis(
+                "INVALID_SORT_ORDER",
+                "a sort order can only be used in orderBy or a window",
+            )),
             ExprType::Window(w) => self.window(w, schema),
             ExprType::UnresolvedExtractValue(x) => {
                 let pe::UnresolvedExtractValue { child, extraction } = &**x;
@@ -116,21 +146,35 @@ impl Resolver<'_> {
                 "colRegex('{}') outside of select",
                 r.col_name
             ))),
-            other => Err(Error::unsupported(format!("expression {}", kind_name(other)))),
+            other => Err(Error::unsupported(format!(
+                "expression {}",
+                kind_name(other)
+            ))),
         }
     }
 
     fn cast_expr(&self, e: Expr, to: &DataType, try_mode: bool, schema: &DFSchema) -> Result<Expr> {
         let from = e.get_type(schema)?;
-        if matches!(to, DataType::Utf8) && !matches!(from, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8) {
+        if matches!(to, DataType::Utf8)
+            && !matches!(
+                from,
+                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+            )
+        {
             // Spark's textual forms (timestamps without 'T', Java doubles) come from our formatter.
             return Ok(crate::functions::to_spark_string(e, &self.tz));
         }
         let is_ts = |t: &DataType| matches!(t, DataType::Timestamp(..));
         // Spark reads numbers as seconds since the epoch, and timestamps as numbers likewise.
         if is_ts(to) && (from.is_integer() || from.is_floating()) {
-            let us = cast(cast(e, DataType::Float64) * Expr::Literal(ScalarValue::Float64(Some(1e6)), None), DataType::Int64);
-            let ts = cast(us, DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, None));
+            let us = cast(
+                cast(e, DataType::Float64) * Expr::Literal(ScalarValue::Float64(Some(1e6)), None),
+                DataType::Int64,
+            );
+            let ts = cast(
+                us,
+                DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, None),
+            );
             return Ok(cast(ts, to.clone()));
         }
         if is_ts(&from) && (to.is_integer() || to.is_floating()) {
@@ -140,40 +184,65 @@ impl Resolver<'_> {
             } else {
                 // floor division keeps Spark's result for instants before the epoch
                 cast(
-                    datafusion::functions::math::expr_fn::floor(cast(us, DataType::Float64) / Expr::Literal(ScalarValue::Float64(Some(1e6)), None)),
+                    datafusion::functions::math::expr_fn::floor(
+                        cast(us, DataType::Float64)
+                            / Expr::Literal(ScalarValue::Float64(Some(1e6)), None),
+                    ),
                     DataType::Int64,
                 )
             };
             return Ok(cast(secs, to.clone()));
         }
-        Ok(if try_mode { try_cast(e, to.clone()) } else { cast(e, to.clone()) })
+        Ok(if try_mode {
+            try_cast(e, to.clone())
+        } else {
+            cast(e, to.clone())
+        })
     }
 
-    fn call(&self, name: &str, arguments: &[Expression], distinct: bool, schema: &DFSchema) -> Result<Named> {
+    fn call(
+        &self,
+        name: &str,
+        arguments: &[Expression],
+        distinct: bool,
+        schema: &DFSchema,
+    ) -> Result<Named> {
         let mut args = Vec::with_capacity(arguments.len());
         for a in arguments {
             if let Some(ExprType::UnresolvedStar(_)) = &a.expr_type {
-                args.push(Arg { expr: Expr::Literal(ScalarValue::Int32(Some(1)), None), name: "*".into() });
+                args.push(Arg {
+                    expr: Expr::Literal(ScalarValue::Int32(Some(1)), None),
+                    name: "*".into(),
+                });
                 continue;
             }
             let n = self.expr(a, schema)?;
-            args.push(Arg { expr: n.expr, name: n.name });
+            args.push(Arg {
+                expr: n.expr,
+                name: n.name,
+            });
         }
-        let cx = CallContext { state: self.state, schema, tz: &self.tz, distinct };
+        let cx = CallContext {
+            state: self.state,
+            schema,
+            tz: &self.tz,
+            distinct,
+        };
         let (expr, name) = functions::resolve(name, args, &cx)?;
         Ok(Named { expr, name })
     }
 
     /// Parses a Spark SQL expression (`selectExpr`, `F.expr`) against `schema`.
     pub fn sql_expr(&self, text: &str, schema: &DFSchema) -> Result<Named> {
-        let expr = self.state.create_logical_expr(text, schema).map_err(|e| {
-            match e {
-                datafusion::error::DataFusionError::SQL(..) => Error::parse(format!(
-                    "syntax error in expression '{text}': {e}"
-                )),
+        let expr = self
+            .state
+            .create_logical_expr(text, schema)
+            .map_err(|e| match e {
+                datafusion::error::DataFusionError::SQL(..) => {
+                    Error::parse(format!("syntax error in expression '{text}': {e}"))
+                }
                 other => crate::resolver::column_error(other, schema),
-            }
-        })?;
+            })?;
         let (expr, name) = match expr {
             Expr::Alias(a) => (*a.expr, a.name),
             Expr::Column(c) => {
@@ -190,10 +259,10 @@ impl Resolver<'_> {
 
     /// Resolves a column name (possibly `a.b.c`, possibly tied to a DataFrame by plan id).
     pub fn column(&self, name: &str, plan_id: Option<i64>, schema: &DFSchema) -> Result<Named> {
-        if let Some(id) = plan_id {
-            if let Some(found) = self.column_by_plan_id(name, id, schema)? {
-                return Ok(found);
-            }
+        if let Some(id) = plan_id
+            && let Some(found) = self.column_by_plan_id(name, id, schema)?
+        {
+            return Ok(found);
         }
         let parts = split_name(name);
         let matches_name = |field: &str, want: &str| field.eq_ignore_ascii_case(want);
@@ -203,20 +272,31 @@ impl Resolver<'_> {
                 .columns()
                 .into_iter()
                 .filter(|c| {
-                    c.relation.as_ref().is_some_and(|r| r.table().eq_ignore_ascii_case(&parts[0]))
+                    c.relation
+                        .as_ref()
+                        .is_some_and(|r| r.table().eq_ignore_ascii_case(&parts[0]))
                         && matches_name(&c.name, &parts[1])
                 })
                 .collect();
             if let [c] = hits.as_slice() {
-                let base = Named { expr: Expr::Column(c.clone()), name: c.name.clone() };
+                let base = Named {
+                    expr: Expr::Column(c.clone()),
+                    name: c.name.clone(),
+                };
                 return self.fields(base, &parts[2..], schema);
             }
         }
-        let hits: Vec<Column> =
-            schema.columns().into_iter().filter(|c| matches_name(&c.name, &parts[0])).collect();
+        let hits: Vec<Column> = schema
+            .columns()
+            .into_iter()
+            .filter(|c| matches_name(&c.name, &parts[0]))
+            .collect();
         match hits.as_slice() {
             [c] => {
-                let base = Named { expr: Expr::Column(c.clone()), name: c.name.clone() };
+                let base = Named {
+                    expr: Expr::Column(c.clone()),
+                    name: c.name.clone(),
+                };
                 self.fields(base, &parts[1..], schema)
             }
             [] => Err(unresolved_column(name, schema)),
@@ -227,10 +307,15 @@ impl Resolver<'_> {
     fn column_by_plan_id(&self, name: &str, id: i64, schema: &DFSchema) -> Result<Option<Named>> {
         let parts = split_name(name);
         let instances = self.plan_columns(id);
+        // Exact (qualified) matches only: an unqualified column would match any qualifier.
+        let present = schema.columns();
         let mut hits: Vec<Column> = Vec::new();
         for instance in instances {
             for c in instance {
-                if c.name.eq_ignore_ascii_case(&parts[0]) && schema.has_column(&c) && !hits.contains(&c) {
+                if c.name.eq_ignore_ascii_case(&parts[0])
+                    && present.contains(&c)
+                    && !hits.contains(&c)
+                {
                     hits.push(c);
                 }
             }
@@ -238,7 +323,10 @@ impl Resolver<'_> {
         match hits.as_slice() {
             [] => Ok(None),
             [c] => {
-                let base = Named { expr: Expr::Column(c.clone()), name: c.name.clone() };
+                let base = Named {
+                    expr: Expr::Column(c.clone()),
+                    name: c.name.clone(),
+                };
                 self.fields(base, &parts[1..], schema).map(Some)
             }
             many => Err(ambiguous(name, many)),
@@ -247,7 +335,10 @@ impl Resolver<'_> {
 
     fn fields(&self, mut base: Named, path: &[String], schema: &DFSchema) -> Result<Named> {
         for field in path {
-            let key = Named { expr: Expr::Literal(ScalarValue::Utf8(Some(field.clone())), None), name: field.clone() };
+            let key = Named {
+                expr: Expr::Literal(ScalarValue::Utf8(Some(field.clone())), None),
+                name: field.clone(),
+            };
             base = self.extract(base, key, schema)?;
         }
         Ok(base)
@@ -260,38 +351,67 @@ impl Resolver<'_> {
         match t {
             DataType::Struct(fields) => {
                 let Expr::Literal(ScalarValue::Utf8(Some(want)), _) = &key.expr else {
-                    return Err(Error::analysis("INVALID_EXTRACT_FIELD", "a struct field must be named by a string"));
+                    return Err(Error::analysis(
+                        "INVALID_EXTRACT_FIELD",
+                        "a struct field must be named by a string",
+                    ));
                 };
                 let Some(f) = fields.iter().find(|f| f.name().eq_ignore_ascii_case(want)) else {
                     let names: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
                     return Err(Error::analysis(
                         "FIELD_NOT_FOUND",
-                        format!("no such struct field {} in {}", quote(want), names.join(", ")),
+                        format!(
+                            "no such struct field {} in {}",
+                            quote(want),
+                            names.join(", ")
+                        ),
                     ));
                 };
-                let expr = datafusion::functions::core::expr_fn::get_field(child.expr, f.name().as_str());
-                Ok(Named { expr, name: f.name().clone() })
+                let expr =
+                    datafusion::functions::core::expr_fn::get_field(child.expr, f.name().as_str());
+                Ok(Named {
+                    expr,
+                    name: f.name().clone(),
+                })
             }
             DataType::List(_) | DataType::LargeList(_) => {
                 let index = key.expr + Expr::Literal(ScalarValue::Int64(Some(1)), None);
                 let expr = datafusion::functions_nested::expr_fn::array_element(child.expr, index);
-                Ok(Named { expr, name: format!("{}[{}]", child.name, key.name) })
+                Ok(Named {
+                    expr,
+                    name: format!("{}[{}]", child.name, key.name),
+                })
             }
             DataType::Map(..) => {
-                let values = datafusion::functions_nested::expr_fn::map_extract(child.expr, key.expr);
-                let expr = datafusion::functions_nested::expr_fn::array_element(values, Expr::Literal(ScalarValue::Int64(Some(1)), None));
-                Ok(Named { expr, name: format!("{}[{}]", child.name, key.name) })
+                let values =
+                    datafusion::functions_nested::expr_fn::map_extract(child.expr, key.expr);
+                let expr = datafusion::functions_nested::expr_fn::array_element(
+                    values,
+                    Expr::Literal(ScalarValue::Int64(Some(1)), None),
+                );
+                Ok(Named {
+                    expr,
+                    name: format!("{}[{}]", child.name, key.name),
+                })
             }
             other => Err(Error::analysis(
                 "INVALID_EXTRACT_BASE_FIELD_TYPE",
-                format!("can't extract a value from {}: need a struct, array or map, not {}", child.name, types::simple_string(&other)),
+                format!(
+                    "can't extract a value from {}: need a struct, array or map, not {}",
+                    child.name,
+                    types::simple_string(&other)
+                ),
             )),
         }
     }
 
     /// Resolves a sort order.
     pub fn sort(&self, s: &pe::SortOrder, schema: &DFSchema) -> Result<(Sort, String)> {
-        let pe::SortOrder { child, direction, null_ordering } = s;
+        let pe::SortOrder {
+            child,
+            direction,
+            null_ordering,
+        } = s;
         let child = self.expr(required(child)?, schema)?;
         let asc = *direction != pe::sort_order::SortDirection::Descending as i32;
         let nulls_first = match *null_ordering {
@@ -317,7 +437,12 @@ impl Resolver<'_> {
     }
 
     fn window(&self, w: &pe::Window, schema: &DFSchema) -> Result<Named> {
-        let pe::Window { window_function, partition_spec, order_spec, frame_spec } = w;
+        let pe::Window {
+            window_function,
+            partition_spec,
+            order_spec,
+            frame_spec,
+        } = w;
         let func = self.expr(required(window_function)?, schema)?;
         let partition_by = partition_spec
             .iter()
@@ -342,7 +467,13 @@ impl Resolver<'_> {
                 agg.params.filter,
                 agg.params.null_treatment,
             ),
-            Expr::WindowFunction(wf) => (wf.fun, wf.params.args, false, None, wf.params.null_treatment),
+            Expr::WindowFunction(wf) => (
+                wf.fun,
+                wf.params.args,
+                false,
+                None,
+                wf.params.null_treatment,
+            ),
             other => {
                 return Err(Error::analysis(
                     "UNSUPPORTED_EXPR_FOR_WINDOW",
@@ -351,7 +482,8 @@ impl Resolver<'_> {
             }
         };
         let has_order = !order_by.is_empty();
-        let frame = frame.unwrap_or_else(|| WindowFrame::new(if has_order { Some(false) } else { None }));
+        let frame =
+            frame.unwrap_or_else(|| WindowFrame::new(if has_order { Some(false) } else { None }));
         let expr = Expr::WindowFunction(Box::new(WindowFunction {
             fun,
             params: WindowFunctionParams {
@@ -366,22 +498,38 @@ impl Resolver<'_> {
         }));
         let mut spec = Vec::new();
         if !partition_spec.is_empty() {
-            spec.push(format!("PARTITION BY {}", partition_spec.iter().map(|p| self.expr(p, schema).map(|n| n.name)).collect::<Result<Vec<_>>>()?.join(", ")));
+            spec.push(format!(
+                "PARTITION BY {}",
+                partition_spec
+                    .iter()
+                    .map(|p| self.expr(p, schema).map(|n| n.name))
+                    .collect::<Result<Vec<_>>>()?
+                    .join(", ")
+            ));
         }
         if !order_names.is_empty() {
             spec.push(format!("ORDER BY {}", order_names.join(", ")));
         }
-        Ok(Named { expr, name: format!("{} OVER ({})", func.name, spec.join(" ")) })
+        Ok(Named {
+            expr,
+            name: format!("{} OVER ({})", func.name, spec.join(" ")),
+        })
     }
 
     fn frame(&self, f: &pe::window::WindowFrame, schema: &DFSchema) -> Result<WindowFrame> {
-        let pe::window::WindowFrame { frame_type, lower, upper } = f;
+        let pe::window::WindowFrame {
+            frame_type,
+            lower,
+            upper,
+        } = f;
         let units = if *frame_type == window_frame::FrameType::Range as i32 {
             WindowFrameUnits::Range
         } else {
             WindowFrameUnits::Rows
         };
-        let bound = |b: &Option<Box<window_frame::FrameBoundary>>, is_lower: bool| -> Result<WindowFrameBound> {
+        let bound = |b: &Option<Box<window_frame::FrameBoundary>>,
+                     is_lower: bool|
+         -> Result<WindowFrameBound> {
             use window_frame::frame_boundary::Boundary;
             let unbounded = || {
                 if is_lower {
@@ -396,7 +544,10 @@ impl Resolver<'_> {
                 Some(Boundary::Value(v)) => {
                     let n = self.expr(v, schema)?;
                     let Expr::Literal(value, _) = n.expr else {
-                        return Err(Error::analysis("INVALID_WINDOW_FRAME", "a window frame bound must be a literal"));
+                        return Err(Error::analysis(
+                            "INVALID_WINDOW_FRAME",
+                            "a window frame bound must be a literal",
+                        ));
                     };
                     let as_i64 = match value.cast_to(&DataType::Int64)? {
                         ScalarValue::Int64(Some(x)) => x,
@@ -405,7 +556,9 @@ impl Resolver<'_> {
                     let magnitude = |x: i64| match units {
                         WindowFrameUnits::Rows => ScalarValue::UInt64(Some(x.unsigned_abs())),
                         _ => match &value {
-                            ScalarValue::Int32(_) => ScalarValue::Int32(Some(x.unsigned_abs() as i32)),
+                            ScalarValue::Int32(_) => {
+                                ScalarValue::Int32(Some(x.unsigned_abs() as i32))
+                            }
                             other if other.data_type().is_floating() => value.clone(),
                             _ => ScalarValue::Int64(Some(x.abs())),
                         },
@@ -420,13 +573,18 @@ impl Resolver<'_> {
                 }
             })
         };
-        Ok(WindowFrame::new_bounds(units, bound(lower, true)?, bound(upper, false)?))
+        Ok(WindowFrame::new_bounds(
+            units,
+            bound(lower, true)?,
+            bound(upper, false)?,
+        ))
     }
 }
 
 /// The boxed child of a message, or a protocol error.
 pub fn required<T>(b: &Option<T>) -> Result<&T> {
-    b.as_ref().ok_or_else(|| Error::internal("a required expression is missing from the plan"))
+    b.as_ref()
+        .ok_or_else(|| Error::internal("a required expression is missing from the plan"))
 }
 
 /// Spark's `UNRESOLVED_COLUMN.WITH_SUGGESTION` for `name` against `schema`.
@@ -451,8 +609,15 @@ fn ambiguous(name: &str, hits: &[Column]) -> Error {
     let list: Vec<String> = hits.iter().map(|c| quote(&c.name)).collect();
     Error::Analysis {
         class: "AMBIGUOUS_REFERENCE".into(),
-        message: format!("Reference {} is ambiguous, could be: [{}].", quote(name), list.join(", ")),
-        params: vec![("name".into(), quote(name)), ("referenceNames".into(), format!("[{}]", list.join(", ")))],
+        message: format!(
+            "Reference {} is ambiguous, could be: [{}].",
+            quote(name),
+            list.join(", ")
+        ),
+        params: vec![
+            ("name".into(), quote(name)),
+            ("referenceNames".into(), format!("[{}]", list.join(", "))),
+        ],
     }
 }
 
@@ -460,4 +625,3 @@ fn kind_name(e: &ExprType) -> String {
     let debug = format!("{e:?}");
     debug.split('(').next().unwrap_or("unknown").to_string()
 }
-

@@ -9,16 +9,35 @@ use datafusion::prelude::coalesce;
 use spark_connect_proto::spark::connect::{self as sc, join::JoinType as PJoin};
 use spate_common::{Error, Result};
 
-use super::expression::unresolved_column;
 use super::Resolver;
+use super::expression::unresolved_column;
 
 impl Resolver<'_> {
     pub(super) async fn join(&self, j: &sc::Join) -> Result<LogicalPlan> {
-        let sc::Join { left, right, join_condition, join_type, using_columns, join_data_type: _ } = j;
-        let left = self.input(left).await?;
+        let sc::Join {
+            left,
+            right,
+            join_condition,
+            join_type,
+            using_columns,
+            join_data_type: _,
+        } = j;
+        let mut left = self.input(left).await?;
         let mut right = self.input(right).await?;
+        // Unqualified columns on either side would make every key reference ambiguous.
+        let unqualified =
+            |p: &LogicalPlan| p.schema().columns().iter().any(|c| c.relation.is_none());
+        if unqualified(&left) {
+            left = self.realias(left)?;
+        }
         let left_cols = left.schema().columns();
-        if right.schema().columns().iter().any(|c| left_cols.contains(c)) {
+        if unqualified(&right)
+            || right
+                .schema()
+                .columns()
+                .iter()
+                .any(|c| left_cols.contains(c))
+        {
             right = self.realias(right)?;
         }
         let kind = PJoin::try_from(*join_type).unwrap_or(PJoin::Inner);
@@ -44,7 +63,9 @@ impl Resolver<'_> {
                 if jt == JoinType::Inner {
                     Ok(LogicalPlanBuilder::from(left).cross_join(right)?.build()?)
                 } else {
-                    Ok(LogicalPlanBuilder::from(left).join_on(right, jt, [datafusion::logical_expr::lit(true)])?.build()?)
+                    Ok(LogicalPlanBuilder::from(left)
+                        .join_on(right, jt, [datafusion::logical_expr::lit(true)])?
+                        .build()?)
                 }
             }
             Some(cond) => {
@@ -52,12 +73,20 @@ impl Resolver<'_> {
                     .cross_join(right.clone())?
                     .build()?;
                 let cond = self.expr(cond, joined.schema())?;
-                Ok(LogicalPlanBuilder::from(left).join_on(right, jt, [cond.expr])?.build()?)
+                Ok(LogicalPlanBuilder::from(left)
+                    .join_on(right, jt, [cond.expr])?
+                    .build()?)
             }
         }
     }
 
-    fn join_using(&self, left: LogicalPlan, right: LogicalPlan, jt: JoinType, names: &[String]) -> Result<LogicalPlan> {
+    fn join_using(
+        &self,
+        left: LogicalPlan,
+        right: LogicalPlan,
+        jt: JoinType,
+        names: &[String],
+    ) -> Result<LogicalPlan> {
         let find = |plan: &LogicalPlan, name: &str| -> Result<Column> {
             plan.schema()
                 .columns()
@@ -69,14 +98,20 @@ impl Resolver<'_> {
         for n in names {
             keys.push((find(&left, n)?, find(&right, n)?));
         }
-        let on: Vec<Expr> = keys.iter().map(|(l, r)| Expr::Column(l.clone()).eq(Expr::Column(r.clone()))).collect();
+        let on: Vec<Expr> = keys
+            .iter()
+            .map(|(l, r)| Expr::Column(l.clone()).eq(Expr::Column(r.clone())))
+            .collect();
         let left_cols = left.schema().columns();
         let right_cols = right.schema().columns();
-        let plan = LogicalPlanBuilder::from(left).join_on(right, jt, on)?.build()?;
+        let plan = LogicalPlanBuilder::from(left)
+            .join_on(right, jt, on)?
+            .build()?;
         let mut out: Vec<Expr> = Vec::new();
         for (l, r) in &keys {
             let e = match jt {
-                JoinType::Full => coalesce(vec![Expr::Column(l.clone()), Expr::Column(r.clone())]).alias(l.name.clone()),
+                JoinType::Full => coalesce(vec![Expr::Column(l.clone()), Expr::Column(r.clone())])
+                    .alias(l.name.clone()),
                 JoinType::Right => Expr::Column(r.clone()).alias(l.name.clone()),
                 _ => Expr::Column(l.clone()),
             };
@@ -84,9 +119,19 @@ impl Resolver<'_> {
         }
         let is_key_l = |c: &Column| keys.iter().any(|(l, _)| l == c);
         let is_key_r = |c: &Column| keys.iter().any(|(_, r)| r == c);
-        out.extend(left_cols.into_iter().filter(|c| !is_key_l(c)).map(Expr::Column));
+        out.extend(
+            left_cols
+                .into_iter()
+                .filter(|c| !is_key_l(c))
+                .map(Expr::Column),
+        );
         if !matches!(jt, JoinType::LeftSemi | JoinType::LeftAnti) {
-            out.extend(right_cols.into_iter().filter(|c| !is_key_r(c)).map(Expr::Column));
+            out.extend(
+                right_cols
+                    .into_iter()
+                    .filter(|c| !is_key_r(c))
+                    .map(Expr::Column),
+            );
         }
         if out.is_empty() {
             return Err(Error::internal("join produced no columns"));

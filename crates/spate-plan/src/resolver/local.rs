@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{new_null_array, ArrayRef, RecordBatch};
+use datafusion::arrow::array::{ArrayRef, RecordBatch, new_null_array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::ipc::reader::StreamReader;
-use datafusion::datasource::{provider_as_source, MemTable};
-use datafusion::logical_expr::{col, LogicalPlan, LogicalPlanBuilder};
+use datafusion::datasource::{MemTable, provider_as_source};
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, col};
 use spark_connect_proto::spark::connect as sc;
 use spate_common::{Error, Result};
 
@@ -21,7 +21,9 @@ impl Resolver<'_> {
         let declared = match schema {
             Some(s) => match json_schema::parse_schema_string(s, &self.tz)? {
                 DataType::Struct(fields) => Some(Arc::new(Schema::new(fields))),
-                other => Some(Arc::new(Schema::new(vec![Field::new("value", other, true)]))),
+                other => Some(Arc::new(Schema::new(vec![Field::new(
+                    "value", other, true,
+                )]))),
             },
             None => None,
         };
@@ -29,16 +31,25 @@ impl Resolver<'_> {
         let mut ipc_schema: Option<SchemaRef> = None;
         if let Some(bytes) = data {
             let reader = StreamReader::try_new(std::io::Cursor::new(bytes.to_vec()), None)
-                .map_err(|e| Error::IllegalArgument(format!("local relation data is not Arrow IPC: {e}")))?;
+                .map_err(|e| {
+                    Error::IllegalArgument(format!("local relation data is not Arrow IPC: {e}"))
+                })?;
             ipc_schema = Some(reader.schema());
             for b in reader {
-                batches.push(b.map_err(|e| Error::IllegalArgument(format!("bad Arrow IPC batch: {e}")))?);
+                batches.push(
+                    b.map_err(|e| Error::IllegalArgument(format!("bad Arrow IPC batch: {e}")))?,
+                );
             }
         }
         let schema = match (&declared, &ipc_schema) {
             (Some(d), _) => d.clone(),
             (None, Some(s)) => s.clone(),
-            (None, None) => return Err(Error::analysis("INVALID_SCHEMA", "a local relation needs data or a schema")),
+            (None, None) => {
+                return Err(Error::analysis(
+                    "INVALID_SCHEMA",
+                    "a local relation needs data or a schema",
+                ));
+            }
         };
         let batches = batches
             .into_iter()
@@ -55,14 +66,23 @@ impl Resolver<'_> {
     }
 
     pub(super) async fn range(&self, r: &sc::Range) -> Result<LogicalPlan> {
-        let sc::Range { start, end, step, num_partitions: _ } = r;
+        let sc::Range {
+            start,
+            end,
+            step,
+            num_partitions: _,
+        } = r;
         let start = start.unwrap_or(0);
         if *step == 0 {
-            return Err(Error::IllegalArgument("the step of range() must not be 0".into()));
+            return Err(Error::IllegalArgument(
+                "the step of range() must not be 0".into(),
+            ));
         }
         let sql = format!("SELECT value FROM range({start}, {end}, {step})");
         let plan = self.state.create_logical_plan(&sql).await?;
-        let plan = LogicalPlanBuilder::from(plan).project(vec![col("value").alias("id")])?.build()?;
+        let plan = LogicalPlanBuilder::from(plan)
+            .project(vec![col("value").alias("id")])?
+            .build()?;
         Ok(plan)
     }
 }
@@ -73,7 +93,11 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
     if batch.num_columns() != schema.fields().len() {
         return Err(Error::analysis(
             "NUM_COLUMNS_MISMATCH",
-            format!("the data has {} columns but the schema has {}", batch.num_columns(), schema.fields().len()),
+            format!(
+                "the data has {} columns but the schema has {}",
+                batch.num_columns(),
+                schema.fields().len()
+            ),
         ));
     }
     let columns = batch
@@ -87,12 +111,22 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
                 Ok(new_null_array(f.data_type(), c.len()))
             } else {
                 cast(c, f.data_type()).map_err(|e| {
-                    Error::analysis("DATATYPE_MISMATCH", format!("column '{}' cannot be read as {}: {e}", f.name(), crate::types::simple_string(f.data_type())))
+                    Error::analysis(
+                        "DATATYPE_MISMATCH",
+                        format!(
+                            "column '{}' cannot be read as {}: {e}",
+                            f.name(),
+                            crate::types::simple_string(f.data_type())
+                        ),
+                    )
                 })
             }
         })
         .collect::<Result<Vec<_>>>()?;
     RecordBatch::try_new(schema.clone(), columns).map_err(|e| {
-        Error::analysis("DATATYPE_MISMATCH", format!("the data does not match the schema: {e}"))
+        Error::analysis(
+            "DATATYPE_MISMATCH",
+            format!("the data does not match the schema: {e}"),
+        )
     })
 }

@@ -11,12 +11,12 @@
 
 mod aggregate;
 mod basic;
+pub mod expression;
 mod join;
 mod local;
 mod read;
 mod set_op;
 mod show;
-pub mod expression;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -46,7 +46,11 @@ pub struct Resolver<'a> {
 
 impl<'a> Resolver<'a> {
     /// A resolver over a session's state, sources and configuration.
-    pub fn new(state: &'a SessionState, sources: &'a dyn Sources, config: &'a SessionConfig) -> Self {
+    pub fn new(
+        state: &'a SessionState,
+        sources: &'a dyn Sources,
+        config: &'a SessionConfig,
+    ) -> Self {
         Self {
             state,
             sources,
@@ -67,9 +71,14 @@ impl<'a> Resolver<'a> {
     pub fn relation<'b>(&'b self, rel: &'b Relation) -> BoxFuture<'b, Result<LogicalPlan>> {
         Box::pin(async move {
             let Relation { common, rel_type } = rel;
-            let rt = rel_type.as_ref().ok_or_else(|| Error::internal("relation without a kind"))?;
+            let rt = rel_type
+                .as_ref()
+                .ok_or_else(|| Error::internal("relation without a kind"))?;
             let plan = self.dispatch(rt).await?;
-            if let Some(RelationCommon { plan_id: Some(id), .. }) = common {
+            if let Some(RelationCommon {
+                plan_id: Some(id), ..
+            }) = common
+            {
                 self.record(*id, plan.schema());
             }
             Ok(plan)
@@ -114,7 +123,9 @@ impl<'a> Resolver<'a> {
 
     /// Resolves a required input relation.
     pub(crate) async fn input(&self, rel: &Option<Box<Relation>>) -> Result<LogicalPlan> {
-        let rel = rel.as_deref().ok_or_else(|| Error::internal("relation input is missing"))?;
+        let rel = rel
+            .as_deref()
+            .ok_or_else(|| Error::internal("relation input is missing"))?;
         self.relation(rel).await
     }
 
@@ -129,7 +140,10 @@ impl<'a> Resolver<'a> {
     }
 
     pub(crate) fn plan_columns(&self, id: i64) -> Vec<Vec<Column>> {
-        self.plan_ids.lock().map(|ids| ids.get(&id).cloned().unwrap_or_default()).unwrap_or_default()
+        self.plan_ids
+            .lock()
+            .map(|ids| ids.get(&id).cloned().unwrap_or_default())
+            .unwrap_or_default()
     }
 
     /// A fresh relation alias.
@@ -141,7 +155,9 @@ impl<'a> Resolver<'a> {
     pub(crate) fn realias(&self, plan: LogicalPlan) -> Result<LogicalPlan> {
         let alias = self.fresh_alias();
         let before = plan.schema().columns();
-        let plan = LogicalPlanBuilder::from(plan).alias(alias.as_str())?.build()?;
+        let plan = LogicalPlanBuilder::from(plan)
+            .alias(alias.as_str())?
+            .build()?;
         if let Ok(mut ids) = self.plan_ids.lock() {
             for instances in ids.values_mut() {
                 let mut added = Vec::new();
@@ -149,7 +165,12 @@ impl<'a> Resolver<'a> {
                     if !inst.is_empty() && inst.iter().all(|c| before.contains(c)) {
                         added.push(
                             inst.iter()
-                                .map(|c| Column::new(Some(TableReference::bare(alias.as_str())), c.name.clone()))
+                                .map(|c| {
+                                    Column::new(
+                                        Some(TableReference::bare(alias.as_str())),
+                                        c.name.clone(),
+                                    )
+                                })
                                 .collect::<Vec<_>>(),
                         );
                     }

@@ -51,34 +51,63 @@ pub trait Sources: Send + Sync {
 
 impl Resolver<'_> {
     pub(super) async fn read(&self, r: &sc::Read) -> Result<LogicalPlan> {
-        let sc::Read { read_type, is_streaming } = r;
+        let sc::Read {
+            read_type,
+            is_streaming,
+        } = r;
         if *is_streaming {
             return Err(Error::unsupported("readStream"));
         }
-        match read_type.as_ref().ok_or_else(|| Error::internal("read without a type"))? {
+        match read_type
+            .as_ref()
+            .ok_or_else(|| Error::internal("read without a type"))?
+        {
             ReadType::NamedTable(t) => {
-                let sc::read::NamedTable { unparsed_identifier, options: _ } = t;
-                self.sources.table(self.state, &split_name(unparsed_identifier)).await
+                let sc::read::NamedTable {
+                    unparsed_identifier,
+                    options: _,
+                } = t;
+                self.sources
+                    .table(self.state, &split_name(unparsed_identifier))
+                    .await
             }
             ReadType::DataSource(d) => {
-                let sc::read::DataSource { format, schema, options, paths, predicates, source_name: _ } = d;
+                let sc::read::DataSource {
+                    format,
+                    schema,
+                    options,
+                    paths,
+                    predicates,
+                    source_name: _,
+                } = d;
                 if !predicates.is_empty() {
                     return Err(Error::unsupported("JDBC predicates"));
                 }
-                let schema = match schema.as_deref().filter(|s| !s.trim().is_empty()) {
-                    Some(s) => Some(match json_schema::parse_schema_string(s, &self.tz)? {
-                        DataType::Struct(fields) => Arc::new(Schema::new(fields)),
-                        other => Arc::new(Schema::new(vec![datafusion::arrow::datatypes::Field::new("value", other, true)])),
-                    }),
-                    None => None,
-                };
+                let schema =
+                    match schema.as_deref().filter(|s| !s.trim().is_empty()) {
+                        Some(s) => Some(match json_schema::parse_schema_string(s, &self.tz)? {
+                            DataType::Struct(fields) => Arc::new(Schema::new(fields)),
+                            other => Arc::new(Schema::new(vec![
+                                datafusion::arrow::datatypes::Field::new("value", other, true),
+                            ])),
+                        }),
+                        None => None,
+                    };
                 let format = format
                     .clone()
                     .or_else(|| self.config.get("spark.sql.sources.default"))
                     .unwrap_or_else(|| "parquet".into())
                     .to_lowercase();
-                let options = options.iter().map(|(k, v)| (k.to_lowercase(), v.clone())).collect();
-                let req = ReadRequest { format, paths: paths.clone(), schema, options };
+                let options = options
+                    .iter()
+                    .map(|(k, v)| (k.to_lowercase(), v.clone()))
+                    .collect();
+                let req = ReadRequest {
+                    format,
+                    paths: paths.clone(),
+                    schema,
+                    options,
+                };
                 self.sources.read(self.state, req).await
             }
         }

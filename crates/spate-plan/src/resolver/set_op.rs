@@ -2,7 +2,10 @@
 //! intersectAll, except (`subtract`) and exceptAll. Spark's union keeps duplicates
 //! (`UNION ALL`); intersect and except are distinct unless `is_all`.
 
-use datafusion::logical_expr::{cast, lit, Expr, LogicalPlan, LogicalPlanBuilder};
+use datafusion::common::{JoinType, NullEquality};
+use datafusion::functions_window::expr_fn::row_number;
+use datafusion::logical_expr::ExprFunctionExt;
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, lit};
 use datafusion::scalar::ScalarValue;
 use spark_connect_proto::spark::connect::{self as sc, set_operation::SetOpType};
 use spate_common::{Error, Result};
@@ -11,7 +14,14 @@ use super::Resolver;
 
 impl Resolver<'_> {
     pub(super) async fn set_op(&self, s: &sc::SetOperation) -> Result<LogicalPlan> {
-        let sc::SetOperation { left_input, right_input, set_op_type, is_all, by_name, allow_missing_columns } = s;
+        let sc::SetOperation {
+            left_input,
+            right_input,
+            set_op_type,
+            is_all,
+            by_name,
+            allow_missing_columns,
+        } = s;
         let left = self.input(left_input).await?;
         let mut right = self.input(right_input).await?;
         let kind = SetOpType::try_from(*set_op_type).unwrap_or(SetOpType::Union);
@@ -22,7 +32,10 @@ impl Resolver<'_> {
         if ln != rn && !by_name.unwrap_or(false) {
             return Err(Error::analysis(
                 "NUM_COLUMNS_MISMATCH",
-                format!("{} can only be performed on inputs with the same number of columns, but the first input has {ln} columns and the second input has {rn} columns", kind_name(kind)),
+                format!(
+                    "{} can only be performed on inputs with the same number of columns, but the first input has {ln} columns and the second input has {rn} columns",
+                    kind_name(kind)
+                ),
             ));
         }
         let all = is_all.unwrap_or(false);
@@ -32,9 +45,43 @@ impl Resolver<'_> {
                 let right = rename_like(&left.schema().clone(), right)?;
                 left.union(right)?.build()?
             }
-            SetOpType::Intersect => LogicalPlanBuilder::intersect(left.build()?, right, all)?,
-            SetOpType::Except => LogicalPlanBuilder::except(left.build()?, right, all)?,
+            SetOpType::Intersect if all => self.multiset(left.build()?, right, JoinType::LeftSemi)?,
+            SetOpType::Except if all => self.multiset(left.build()?, right, JoinType::LeftAnti)?,
+            SetOpType::Intersect => LogicalPlanBuilder::intersect(left.build()?, right, false)?,
+            SetOpType::Except => LogicalPlanBuilder::except(left.build()?, right, false)?,
         })
+    }
+}
+
+const ROW_NUMBER: &str = "__spate_occurrence";
+
+impl Resolver<'_> {
+    /// INTERSECT ALL / EXCEPT ALL with multiset semantics: the n-th copy of a row on the left
+    /// matches the n-th copy on the right (nulls equal), so counts subtract or take minima.
+    fn multiset(&self, left: LogicalPlan, right: LogicalPlan, jt: JoinType) -> Result<LogicalPlan> {
+        let left = self.realias(left)?;
+        let right = self.realias(right)?;
+        let number = |p: LogicalPlan| -> Result<LogicalPlan> {
+            let cols: Vec<Expr> = p.schema().columns().into_iter().map(Expr::Column).collect();
+            let rn = row_number().partition_by(cols.clone()).build()?;
+            let out = datafusion::common::Column::from_name(rn.schema_name().to_string());
+            let windowed = LogicalPlanBuilder::window_plan(p, vec![rn])?;
+            let mut exprs = cols;
+            exprs.push(Expr::Column(out).alias(ROW_NUMBER));
+            Ok(LogicalPlanBuilder::from(windowed).project(exprs)?.build()?)
+        };
+        let (l, r) = (number(left)?, number(right)?);
+        let l = self.realias(l)?;
+        let r = self.realias(r)?;
+        let lcols = l.schema().columns();
+        let rcols = r.schema().columns();
+        let keep: Vec<Expr> =
+            lcols.iter().filter(|c| c.name != ROW_NUMBER).cloned().map(Expr::Column).collect();
+        let plan = LogicalPlanBuilder::from(l)
+            .join_detailed(r, jt, (lcols, rcols), None, NullEquality::NullEqualsNull)?
+            .project(keep)?
+            .build()?;
+        Ok(plan)
     }
 }
 
@@ -58,11 +105,19 @@ fn rename_like(left: &datafusion::common::DFSchemaRef, right: LogicalPlan) -> Re
     Ok(LogicalPlanBuilder::from(right).project(exprs)?.build()?)
 }
 
-fn align_by_name(left: &LogicalPlan, right: LogicalPlan, allow_missing: bool) -> Result<LogicalPlan> {
+fn align_by_name(
+    left: &LogicalPlan,
+    right: LogicalPlan,
+    allow_missing: bool,
+) -> Result<LogicalPlan> {
     let rschema = right.schema().clone();
     let mut exprs = Vec::new();
     for f in left.schema().fields() {
-        match rschema.columns().into_iter().find(|c| c.name.eq_ignore_ascii_case(f.name())) {
+        match rschema
+            .columns()
+            .into_iter()
+            .find(|c| c.name.eq_ignore_ascii_case(f.name()))
+        {
             Some(c) => exprs.push(Expr::Column(c).alias(f.name())),
             None if allow_missing => {
                 exprs.push(cast(lit(ScalarValue::Null), f.data_type().clone()).alias(f.name()))
@@ -70,7 +125,10 @@ fn align_by_name(left: &LogicalPlan, right: LogicalPlan, allow_missing: bool) ->
             None => {
                 return Err(Error::analysis(
                     "UNION_BY_NAME_MISSING_COLUMN",
-                    format!("column `{}` is missing from the second input of unionByName; pass allowMissingColumns=True to fill it with nulls", f.name()),
+                    format!(
+                        "column `{}` is missing from the second input of unionByName; pass allowMissingColumns=True to fill it with nulls",
+                        f.name()
+                    ),
                 ));
             }
         }

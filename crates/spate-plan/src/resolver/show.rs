@@ -23,11 +23,23 @@ impl Resolver<'_> {
     }
 
     pub(super) async fn show_string(&self, s: &sc::ShowString) -> Result<LogicalPlan> {
-        let sc::ShowString { input, num_rows, truncate, vertical } = s;
+        let sc::ShowString {
+            input,
+            num_rows,
+            truncate,
+            vertical,
+        } = s;
         let plan = self.input(input).await?;
-        let names: Vec<String> = plan.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let names: Vec<String> = plan
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
         let n = usize::try_from(*num_rows).unwrap_or(20);
-        let limited = LogicalPlanBuilder::from(plan).limit(0, Some(n + 1))?.build()?;
+        let limited = LogicalPlanBuilder::from(plan)
+            .limit(0, Some(n + 1))?
+            .build()?;
         let batches = self.run(limited).await?;
         let text = display::show_string(
             &batches,
@@ -43,8 +55,11 @@ impl Resolver<'_> {
     /// A one-row, one-column string relation.
     pub(crate) fn single_string(&self, name: &str, text: String) -> Result<LogicalPlan> {
         let schema = Arc::new(Schema::new(vec![Field::new(name, DataType::Utf8, false)]));
-        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(vec![text]))])
-            .map_err(|e| Error::internal(e.to_string()))?;
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(StringArray::from(vec![text]))],
+        )
+        .map_err(|e| Error::internal(e.to_string()))?;
         self.memory_plan(schema, vec![batch])
     }
 
@@ -53,7 +68,10 @@ impl Resolver<'_> {
         let plan = self.input(input).await?;
         let schema = Arc::new(plan.schema().as_arrow().clone());
         let n = usize::try_from(*limit).map_err(|_| {
-            Error::analysis("INVALID_LIMIT_LIKE_EXPRESSION.IS_NEGATIVE", format!("the tail limit must be non-negative, got {limit}"))
+            Error::analysis(
+                "INVALID_LIMIT_LIKE_EXPRESSION.IS_NEGATIVE",
+                format!("the tail limit must be non-negative, got {limit}"),
+            )
         })?;
         let batches = self.run(plan).await?;
         let all = datafusion::arrow::compute::concat_batches(&schema, &batches)
