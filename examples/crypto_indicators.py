@@ -11,7 +11,14 @@ import sys
 from pyspark.sql import SparkSession, Window
 from pyspark.sql import functions as F
 
-spark = SparkSession.builder.remote(os.environ.get("SPARK_REMOTE", "sc://localhost:15002")).getOrCreate()
+# Seed 001 was written for Spark 3, where `x / 0` is NULL: its RSI divides by a zero average
+# loss on each symbol's first bar. Spark 4 turns ANSI mode on and fails there with
+# DIVIDE_BY_ZERO, as Spate does; this is the documented switch back to Spark 3 semantics.
+spark = (
+    SparkSession.builder.remote(os.environ.get("SPARK_REMOTE", "sc://localhost:15002"))
+    .config("spark.sql.ansi.enabled", "false")
+    .getOrCreate()
+)
 out = sys.argv[1] if len(sys.argv) > 1 else "examples/data/crypto_daily"
 
 # Deterministic minute bars for three symbols over two days.
@@ -19,7 +26,7 @@ rows = []
 for s, base in (("BTC", 40000.0), ("ETH", 2500.0), ("SOL", 100.0)):
     for i in range(2 * 24 * 60 // 30):
         close = round(base * (1 + 0.02 * math.sin(i / 7.0) + 0.001 * i), 4)
-        rows.append((s, i * 1800, close, 10.0 + (i % 5)))
+        rows.append((s, 1704067200 + i * 1800, close, 10.0 + (i % 5)))  # from 2024-01-01
 df = spark.createDataFrame(rows, ["symbol", "ts", "close", "volume"])
 df = df.withColumn("timestamp", F.col("ts").cast("timestamp"))
 

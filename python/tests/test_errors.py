@@ -50,3 +50,19 @@ def test_server_survives_errors(spark, df):
         with pytest.raises(AnalysisException):
             df.select("missing").collect()
     assert df.count() == 1
+
+
+def test_division_by_zero_follows_ansi_mode(server):
+    from pyspark.errors import ArithmeticException
+    from pyspark.sql import SparkSession
+
+    s = SparkSession.builder.remote(server["url"]).create()
+    try:
+        df = s.createDataFrame([(1.0, 0.0), (4.0, 2.0)], ["a", "b"])
+        with pytest.raises(ArithmeticException) as e:
+            df.select(F.col("a") / F.col("b")).collect()
+        assert e.value.getErrorClass() == "DIVIDE_BY_ZERO"
+        s.conf.set("spark.sql.ansi.enabled", "false")
+        assert [r[0] for r in df.select(F.col("a") / F.col("b")).collect()] == [None, 2.0]
+    finally:
+        s.stop()

@@ -109,7 +109,10 @@ fn file_format(
 ) -> Result<(Arc<dyn FileFormat>, &'static str)> {
     let o = &req.options;
     Ok(match req.format.as_str() {
-        "parquet" => (Arc::new(ParquetFormat::default().with_options(parquet_options.clone())), ".parquet"),
+        "parquet" => (
+            Arc::new(ParquetFormat::default().with_options(parquet_options.clone())),
+            ".parquet",
+        ),
         "csv" => {
             let mut f = CsvFormat::default()
                 .with_has_header(flag(o, "header", false)?)

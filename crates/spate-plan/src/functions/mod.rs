@@ -5,6 +5,7 @@
 //! same functions. An unknown name is Spark's `UNRESOLVED_ROUTINE`.
 
 mod aggregate;
+mod arithmetic;
 mod cast;
 mod datetime;
 mod operators;
@@ -36,6 +37,8 @@ pub struct CallContext<'a> {
     pub tz: &'a str,
     /// Whether `DISTINCT` was requested.
     pub distinct: bool,
+    /// Whether ANSI mode is on.
+    pub ansi: bool,
 }
 
 /// Resolves a Spark function call to a DataFusion expression and its Spark name.

@@ -31,14 +31,13 @@ pub(super) fn resolve(
         "/" | "divide" => {
             let [l, r] = two(name, args)?;
             let (lt, rt) = (arg_type(l, cx)?, arg_type(r, cx)?);
-            let frac = |e: &Expr, t: &DataType| {
-                if matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..)) {
-                    e.clone()
-                } else {
-                    cast(e.clone(), DataType::Float64)
-                }
+            let decimal =
+                |t: &DataType| matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..));
+            let expr = if decimal(&lt) || decimal(&rt) {
+                binary_expr(l.expr.clone(), Operator::Divide, r.expr.clone())
+            } else {
+                super::arithmetic::divide(l.expr.clone(), r.expr.clone(), cx.ansi)
             };
-            let expr = binary_expr(frac(&l.expr, &lt), Operator::Divide, frac(&r.expr, &rt));
             Ok(Some((expr, format!("({} / {})", l.name, r.name))))
         }
         "div" => {

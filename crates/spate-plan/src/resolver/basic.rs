@@ -3,9 +3,9 @@
 //! WithColumns, WithColumnsRenamed, ToDF, Deduplicate, Hint, Repartition, and the NA functions
 //! fillna/dropna.
 
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema};
-use datafusion::logical_expr::utils::{find_aggregate_exprs, find_window_exprs};
+use datafusion::logical_expr::utils::find_aggregate_exprs;
 use datafusion::logical_expr::{
     Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, Partitioning, col, lit,
 };
@@ -114,11 +114,37 @@ impl Resolver<'_> {
                 .build()?;
             items = rebase(items, &by_name(&aggs))?;
         }
-        let exprs: Vec<Expr> = items.iter().map(|n| n.expr.clone()).collect();
-        let windows = find_window_exprs(exprs.iter());
-        if !windows.is_empty() {
-            plan = LogicalPlanBuilder::window_plan(plan, windows.clone())?;
-            items = rebase(items, &by_name(&windows))?;
+        // Window functions may nest (seed 001's RSI averages a `lag` over a window): plan the
+        // innermost ones first, as Spark does, then the windows over their results.
+        loop {
+            let exprs: Vec<Expr> = items.iter().map(|n| n.expr.clone()).collect();
+            let windows = innermost_windows(&exprs)?;
+            if windows.is_empty() {
+                break;
+            }
+            let mut targets = Vec::new();
+            for w in windows {
+                // Each window result is renamed in a projection of its own: DataFusion's common
+                // subexpression elimination mishandles expressions over a window result when
+                // window nodes are stacked directly.
+                let before: Vec<Expr> = plan
+                    .schema()
+                    .columns()
+                    .into_iter()
+                    .map(Expr::Column)
+                    .collect();
+                plan = LogicalPlanBuilder::window_plan(plan, vec![w.clone()])?;
+                let last = plan.schema().fields().len() - 1;
+                let name = self.fresh_alias();
+                let mut exprs = before;
+                exprs.push(
+                    Expr::Column(Column::from(plan.schema().qualified_field(last)))
+                        .alias(name.as_str()),
+                );
+                plan = LogicalPlanBuilder::from(plan).project(exprs)?.build()?;
+                targets.push((w, Column::from_name(name)));
+            }
+            items = rebase(items, &targets)?;
         }
         Ok(LogicalPlanBuilder::from(plan)
             .project(items.iter().map(Named::aliased))?
@@ -514,4 +540,27 @@ pub(crate) fn by_name(exprs: &[Expr]) -> Vec<(Expr, Column)> {
         .iter()
         .map(|e| (e.clone(), Column::from_name(e.schema_name().to_string())))
         .collect()
+}
+
+/// Window function calls that contain no other window function call, deduplicated.
+fn innermost_windows(exprs: &[Expr]) -> Result<Vec<Expr>> {
+    let mut out: Vec<Expr> = Vec::new();
+    for e in exprs {
+        e.apply(|node| {
+            if matches!(node, Expr::WindowFunction(_)) {
+                let mut calls = 0;
+                node.apply(|inner| {
+                    if matches!(inner, Expr::WindowFunction(_)) {
+                        calls += 1;
+                    }
+                    Ok(TreeNodeRecursion::Continue)
+                })?;
+                if calls == 1 && !out.contains(node) {
+                    out.push(node.clone());
+                }
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+    }
+    Ok(out)
 }

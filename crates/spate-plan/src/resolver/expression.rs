@@ -227,6 +227,7 @@ impl Resolver<'_> {
             schema,
             tz: &self.tz,
             distinct,
+            ansi: self.ansi,
         };
         let (expr, name) = functions::resolve(name, args, &cx)?;
         Ok(Named { expr, name })

@@ -45,7 +45,9 @@ impl Resolver<'_> {
                 let right = rename_like(&left.schema().clone(), right)?;
                 left.union(right)?.build()?
             }
-            SetOpType::Intersect if all => self.multiset(left.build()?, right, JoinType::LeftSemi)?,
+            SetOpType::Intersect if all => {
+                self.multiset(left.build()?, right, JoinType::LeftSemi)?
+            }
             SetOpType::Except if all => self.multiset(left.build()?, right, JoinType::LeftAnti)?,
             SetOpType::Intersect => LogicalPlanBuilder::intersect(left.build()?, right, false)?,
             SetOpType::Except => LogicalPlanBuilder::except(left.build()?, right, false)?,
@@ -75,8 +77,12 @@ impl Resolver<'_> {
         let r = self.realias(r)?;
         let lcols = l.schema().columns();
         let rcols = r.schema().columns();
-        let keep: Vec<Expr> =
-            lcols.iter().filter(|c| c.name != ROW_NUMBER).cloned().map(Expr::Column).collect();
+        let keep: Vec<Expr> = lcols
+            .iter()
+            .filter(|c| c.name != ROW_NUMBER)
+            .cloned()
+            .map(Expr::Column)
+            .collect();
         let plan = LogicalPlanBuilder::from(l)
             .join_detailed(r, jt, (lcols, rcols), None, NullEquality::NullEqualsNull)?
             .project(keep)?

@@ -1,0 +1,64 @@
+"""Window functions as seed 001 uses them, checked against pandas over the same rows."""
+
+import math
+
+import pandas as pd
+import pytest
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+
+
+@pytest.fixture
+def bars(spark):
+    rows = [(s, t, round(100 + 10 * math.sin(t / 3.0) + (5 if s == "B" else 0), 3)) for s in ("A", "B") for t in range(40)]
+    return rows, spark.createDataFrame(rows, ["symbol", "timestamp", "close"])
+
+
+def test_rows_between_moving_average(bars):
+    rows, df = bars
+    w = Window.partitionBy("symbol").orderBy("timestamp").rowsBetween(-13, 0)
+    got = df.withColumn("sma_14", F.avg("close").over(w)).orderBy("symbol", "timestamp").collect()
+    pdf = pd.DataFrame(rows, columns=["symbol", "timestamp", "close"]).sort_values(["symbol", "timestamp"])
+    expected = pdf.groupby("symbol")["close"].transform(lambda s: s.rolling(14, min_periods=1).mean()).tolist()
+    assert [r.sma_14 for r in got] == pytest.approx(expected)
+
+
+def test_seed_001_rsi_with_nested_windows(bars):
+    rows, df = bars
+    window_14 = Window.partitionBy("symbol").orderBy("timestamp").rowsBetween(-13, 0)
+    delta = F.col("close") - F.lag("close", 1).over(Window.partitionBy("symbol").orderBy("timestamp"))
+    gain = F.when(delta > 0, delta).otherwise(0)
+    loss = F.when(delta < 0, F.abs(delta)).otherwise(0)
+    df = df.withColumn("avg_gain", F.avg(gain).over(window_14))
+    df = df.withColumn("avg_loss", F.avg(loss).over(window_14))
+    got = df.orderBy("symbol", "timestamp").collect()
+
+    pdf = pd.DataFrame(rows, columns=["symbol", "timestamp", "close"]).sort_values(["symbol", "timestamp"])
+    d = pdf.groupby("symbol")["close"].diff()
+    # Spark: a NULL delta fails both conditions, so otherwise(0) applies.
+    pdf["gain"] = d.where(d > 0, 0.0).fillna(0.0)
+    pdf["loss"] = (-d).where(d < 0, 0.0).fillna(0.0)
+    roll = lambda col: pdf.groupby("symbol")[col].transform(lambda s: s.rolling(14, min_periods=1).mean())
+    assert [r.avg_gain for r in got] == pytest.approx(roll("gain").tolist())
+    assert [r.avg_loss for r in got] == pytest.approx(roll("loss").tolist())
+
+
+def test_ranking_and_lag_lead(spark):
+    df = spark.createDataFrame([("a", 3), ("a", 1), ("a", 3), ("b", 2)], ["k", "v"])
+    w = Window.partitionBy("k").orderBy("v")
+    got = df.select("k", "v", F.row_number().over(w).alias("rn"), F.rank().over(w).alias("rk"),
+                    F.dense_rank().over(w).alias("dr"), F.lag("v", 1, -1).over(w).alias("prev"),
+                    F.lead("v").over(w).alias("next")).orderBy("k", "rn").collect()
+    assert [(r.k, r.v, r.rn, r.rk, r.dr, r.prev, r.next) for r in got] == [
+        ("a", 1, 1, 1, 1, -1, 3),
+        ("a", 3, 2, 2, 2, 1, 3),
+        ("a", 3, 3, 2, 2, 3, None),
+        ("b", 2, 1, 1, 1, -1, None),
+    ]
+
+
+def test_running_total_default_frame(spark):
+    # With an ORDER BY and no frame, Spark uses RANGE UNBOUNDED PRECEDING..CURRENT ROW: ties share a total.
+    df = spark.createDataFrame([(1, 10), (2, 20), (2, 5), (3, 1)], ["t", "x"])
+    got = df.select("t", F.sum("x").over(Window.orderBy("t")).alias("s")).orderBy("t", "s").collect()
+    assert [(r.t, r.s) for r in got] == [(1, 10), (2, 35), (2, 35), (3, 36)]
