@@ -106,6 +106,10 @@ pub async fn resolve(session: &Session, rel: &Relation) -> Result<LogicalPlan> {
     let state = session.ctx.state();
     let config = session.config();
     let resolver = Resolver::new(&state, session.catalog.as_ref(), &config);
+    if let Some(spark_connect_proto::spark::connect::relation::RelType::Catalog(c)) = &rel.rel_type
+    {
+        return crate::catalog::resolve(session, &resolver, c).await;
+    }
     resolver.relation(rel).await
 }
 

@@ -7,6 +7,7 @@
 
 pub mod analyze;
 pub mod arrow;
+pub mod catalog;
 pub mod commands;
 pub mod config;
 pub mod error;

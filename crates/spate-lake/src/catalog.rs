@@ -88,6 +88,24 @@ impl SessionCatalog {
                 .is_dir()
     }
 
+    /// The directory of a database.
+    pub fn database_dir(&self, db: &str) -> PathBuf {
+        let base = std::path::absolute(&self.warehouse).unwrap_or(self.warehouse.clone());
+        if db.eq_ignore_ascii_case(DEFAULT_DB) {
+            base
+        } else {
+            base.join(format!("{}.db", db.to_lowercase()))
+        }
+    }
+
+    /// Whether a global temporary view exists.
+    pub fn global_view_exists(&self, name: &str) -> bool {
+        self.global_views
+            .read()
+            .map(|v| v.contains_key(&name.to_lowercase()))
+            .unwrap_or(false)
+    }
+
     /// Databases in the warehouse.
     pub fn databases(&self) -> Vec<String> {
         let mut out = vec![DEFAULT_DB.to_string()];
