@@ -42,3 +42,39 @@ def test_missing_table(spark):
     with pytest.raises(AnalysisException) as e:
         spark.sql("SELECT * FROM no_such_table").collect()
     assert e.value.getErrorClass() == "TABLE_OR_VIEW_NOT_FOUND"
+
+
+def test_create_table_insert_and_drop(spark):
+    spark.sql("DROP TABLE IF EXISTS sql_tbl")
+    spark.sql("CREATE TABLE sql_tbl USING parquet AS SELECT 1 AS id, 'a' AS k")
+    spark.sql("INSERT INTO sql_tbl VALUES (2, 'b'), (3, 'a')")
+    rows = spark.sql("SELECT k, sum(id) AS s FROM sql_tbl GROUP BY k ORDER BY k").collect()
+    assert [(r.k, r.s) for r in rows] == [("a", 4), ("b", 2)]
+    assert spark.table("sql_tbl").count() == 3
+    spark.sql("INSERT OVERWRITE sql_tbl SELECT 9, 'z'")
+    assert [tuple(r) for r in spark.table("sql_tbl").collect()] == [(9, "z")]
+    spark.sql("DROP TABLE sql_tbl")
+    assert not spark.catalog.tableExists("sql_tbl")
+
+
+def test_create_empty_partitioned_table(spark):
+    spark.sql("DROP TABLE IF EXISTS sql_parts")
+    spark.sql("CREATE TABLE sql_parts (v INT, day STRING) USING parquet PARTITIONED BY (day)")
+    assert spark.table("sql_parts").count() == 0
+    spark.sql("INSERT INTO sql_parts VALUES (1, 'd1'), (2, 'd2')")
+    assert sorted(tuple(r) for r in spark.table("sql_parts").collect()) == [(1, "d1"), (2, "d2")]
+    assert [c.name for c in spark.catalog.listColumns("sql_parts") if c.isPartition] == ["day"]
+
+
+def test_databases_in_sql(spark):
+    spark.sql("CREATE DATABASE IF NOT EXISTS sales")
+    assert spark.catalog.databaseExists("sales")
+    spark.sql("USE sales")
+    try:
+        assert spark.catalog.currentDatabase() == "sales"
+        spark.createDataFrame([(1,)], ["x"]).write.mode("overwrite").saveAsTable("orders")
+        assert spark.table("sales.orders").count() == 1
+        # Spark lists the session's temporary views in every database too.
+        assert [t.name for t in spark.catalog.listTables("sales") if not t.isTemporary] == ["orders"]
+    finally:
+        spark.sql("USE default")

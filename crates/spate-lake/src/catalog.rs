@@ -19,7 +19,9 @@ use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use spate_common::{Error, Result};
 use spate_plan::session::{CATALOG, DEFAULT_DB};
 use spate_plan::sql::table_not_found;
-use spate_plan::{ReadRequest, Resolver, Sources};
+use spate_plan::{ReadRequest, Resolver, Sources, TableSpec};
+
+use crate::write::{SaveMode, WriteRequest};
 
 use crate::source;
 
@@ -44,6 +46,8 @@ pub struct TableMeta {
     pub format: String,
     /// Hive-style partition columns.
     pub partition_columns: Vec<String>,
+    /// The table's columns as DDL (`a INT, b STRING`), when known.
+    pub schema: Option<String>,
 }
 
 impl SessionCatalog {
@@ -183,13 +187,13 @@ impl SessionCatalog {
                         .collect()
                 })
                 .unwrap_or_default(),
+            schema: v["schema"].as_str().map(str::to_string),
         })
     }
 
     /// Records a table's storage after its data was written.
     pub fn write_table_meta(dir: &Path, meta: &TableMeta) -> Result<()> {
-        let v =
-            serde_json::json!({"format": meta.format, "partition_columns": meta.partition_columns});
+        let v = serde_json::json!({"format": meta.format, "partition_columns": meta.partition_columns, "schema": meta.schema});
         std::fs::create_dir_all(dir).map_err(|e| {
             Error::IllegalArgument(format!("cannot create '{}': {e}", dir.display()))
         })?;
@@ -306,10 +310,16 @@ impl SessionCatalog {
         }
         let meta = self.table_meta(name)?;
         let dir = self.table_dir(name)?;
+        let schema = match &meta.schema {
+            Some(ddl) => Some(Arc::new(Schema::new(
+                spate_plan::type_parser::parse_schema(ddl, "UTC")?,
+            ))),
+            None => None,
+        };
         let req = ReadRequest {
             format: meta.format,
             paths: vec![dir.display().to_string()],
-            schema: None,
+            schema,
             options: HashMap::from([
                 ("header".to_string(), "true".to_string()),
                 ("inferschema".to_string(), "true".to_string()),
@@ -414,6 +424,57 @@ impl Sources for SessionCatalog {
         } else {
             Err(table_not_found(&name.join(".")))
         }
+    }
+
+    async fn create_table(
+        &self,
+        state: &SessionState,
+        name: &[String],
+        plan: LogicalPlan,
+        spec: TableSpec,
+    ) -> Result<()> {
+        if self.table_exists(name) && spec.if_not_exists {
+            return Ok(());
+        }
+        let req = WriteRequest {
+            format: spec.format,
+            mode: if spec.replace {
+                SaveMode::Overwrite
+            } else {
+                SaveMode::ErrorIfExists
+            },
+            partition_by: spec.partition_by,
+            options: HashMap::new(),
+        };
+        crate::write::write_table(state, self, plan, name, &req, false).await
+    }
+
+    async fn insert_into(
+        &self,
+        state: &SessionState,
+        name: &[String],
+        plan: LogicalPlan,
+        overwrite: bool,
+    ) -> Result<()> {
+        let req = WriteRequest {
+            format: String::new(),
+            mode: if overwrite {
+                SaveMode::Overwrite
+            } else {
+                SaveMode::Append
+            },
+            partition_by: vec![],
+            options: HashMap::new(),
+        };
+        crate::write::write_table(state, self, plan, name, &req, true).await
+    }
+
+    fn create_database(&self, name: &str, if_not_exists: bool) -> Result<()> {
+        SessionCatalog::create_database(self, name, if_not_exists)
+    }
+
+    fn use_database(&self, name: &str) -> Result<()> {
+        self.set_current_database(name)
     }
 
     async fn show_tables(&self, resolver: &Resolver<'_>) -> Result<LogicalPlan> {

@@ -280,9 +280,23 @@ pub async fn write_table(
             SaveMode::Append => {}
         }
     }
+    let ddl = plan
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            format!(
+                "`{}` {}",
+                f.name().replace('`', "``"),
+                spate_plan::types::sql_string(f.data_type())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     let meta = TableMeta {
         format: req.format.clone(),
         partition_columns: req.partition_by.clone(),
+        schema: Some(ddl),
     };
     let mut req = req.clone();
     if req.format == "csv" {

@@ -14,4 +14,4 @@ pub mod sql;
 pub mod type_parser;
 pub mod types;
 
-pub use resolver::{ReadRequest, Resolver, Sources};
+pub use resolver::{ReadRequest, Resolver, Sources, TableSpec};

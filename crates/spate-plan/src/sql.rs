@@ -43,7 +43,19 @@ impl Resolver<'_> {
             pos_arguments,
         } = s;
         let (text, uses_params) = rewrite_markers(query);
+        let (text, table_clauses) = match strip_spark_table_clauses(&text) {
+            Some((stripped, format, parts)) => (stripped, Some((format, parts))),
+            None => (text, None),
+        };
         let statement = self.parse(&text)?;
+        if let (Some((format, parts)), DfStatement::Statement(st)) = (&table_clauses, &statement)
+            && let Statement::CreateTable(ct) = st.as_ref()
+        {
+            return self
+                .create_table(ct, format.clone(), parts.clone())
+                .await
+                .map(SqlOutcome::Done);
+        }
         let sql_stmt = match &statement {
             DfStatement::Statement(st) => Some(st.as_ref().clone()),
             _ => None,
@@ -141,8 +153,98 @@ impl Resolver<'_> {
                 Ok(Some(self.empty()?))
             }
             Statement::ShowTables { .. } => Ok(Some(self.sources.show_tables(self).await?)),
+            Statement::CreateSchema {
+                schema_name,
+                if_not_exists,
+                ..
+            } => {
+                self.sources
+                    .create_database(schema_name.to_string().trim_matches('`'), *if_not_exists)?;
+                Ok(Some(self.empty()?))
+            }
+            Statement::CreateDatabase {
+                db_name,
+                if_not_exists,
+                ..
+            } => {
+                self.sources
+                    .create_database(&object_name(db_name).join("."), *if_not_exists)?;
+                Ok(Some(self.empty()?))
+            }
+            Statement::Use(u) => {
+                let text = u.to_string();
+                let db = text
+                    .split_whitespace()
+                    .last()
+                    .unwrap_or_default()
+                    .trim_matches('`')
+                    .to_string();
+                self.sources.use_database(&db)?;
+                Ok(Some(self.empty()?))
+            }
+            Statement::Insert(ins) => {
+                let name = match &ins.table {
+                    datafusion::sql::sqlparser::ast::TableObject::TableName(n) => object_name(n),
+                    other => return Err(Error::unsupported(format!("INSERT INTO {other}"))),
+                };
+                let source = ins
+                    .source
+                    .clone()
+                    .ok_or_else(|| Error::parse("INSERT needs VALUES or a query"))?;
+                let plan = self.query_plan(Statement::Query(source)).await?;
+                self.sources
+                    .insert_into(self.state, &name, plan, ins.overwrite)
+                    .await?;
+                Ok(Some(self.empty()?))
+            }
+            Statement::CreateTable(ct) if ct.query.is_some() || !ct.columns.is_empty() => {
+                Ok(Some(self.create_table(ct, None, vec![]).await?))
+            }
             _ => Ok(None),
         }
+    }
+
+    async fn query_plan(&self, stmt: Statement) -> Result<LogicalPlan> {
+        let st = DfStatement::Statement(Box::new(stmt));
+        let refs = self.state.resolve_table_references(&st)?;
+        self.sources.prepare_sql(self.state, &refs).await?;
+        self.state.statement_to_plan(st).await.map_err(sql_error)
+    }
+
+    async fn create_table(
+        &self,
+        ct: &datafusion::sql::sqlparser::ast::CreateTable,
+        format: Option<String>,
+        partition_by: Vec<String>,
+    ) -> Result<LogicalPlan> {
+        let name = object_name(&ct.name);
+        let plan = match &ct.query {
+            Some(q) => self.query_plan(Statement::Query(q.clone())).await?,
+            None => {
+                let ddl = ct
+                    .columns
+                    .iter()
+                    .map(|c| format!("`{}` {}", c.name.value, c.data_type))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let fields = crate::type_parser::parse_schema(&ddl, &self.tz)?;
+                let schema = std::sync::Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
+                self.memory_plan(schema, vec![])?
+            }
+        };
+        let format = format
+            .or_else(|| self.config.get("spark.sql.sources.default"))
+            .unwrap_or_else(|| "parquet".into());
+        let spec = crate::resolver::TableSpec {
+            format,
+            partition_by,
+            replace: ct.or_replace,
+            if_not_exists: ct.if_not_exists,
+        };
+        self.sources
+            .create_table(self.state, &name, plan, spec)
+            .await?;
+        self.empty()
     }
 
     /// An empty relation with no columns.
@@ -251,6 +353,30 @@ pub fn expr_name(expr: &Expr, text: &str) -> String {
         }
         Err(_) => text.trim().to_string(),
     }
+}
+
+/// Spark's `CREATE TABLE` clauses that DataFusion's parser does not know, taken out of the text:
+/// `USING fmt` and `PARTITIONED BY (a, b)`; what remains parses as a plain `CREATE TABLE`.
+pub fn strip_spark_table_clauses(sql: &str) -> Option<(String, Option<String>, Vec<String>)> {
+    let lower = sql.to_lowercase();
+    let trimmed = lower.trim_start();
+    if !(trimmed.starts_with("create table") || trimmed.starts_with("create or replace table")) {
+        return None;
+    }
+    let using = regex::Regex::new(r"(?i)\s+USING\s+([A-Za-z_][A-Za-z0-9_]*)").ok()?;
+    let partitioned = regex::Regex::new(r"(?i)\s+PARTITIONED\s+BY\s*\(([^)]*)\)").ok()?;
+    let format = using.captures(sql).map(|c| c[1].to_lowercase());
+    let parts: Vec<String> = partitioned
+        .captures(sql)
+        .map(|c| {
+            c[1].split(',')
+                .map(|p| p.trim().trim_matches('`').to_string())
+                .filter(|p| !p.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let text = partitioned.replace(&using.replace(sql, ""), "").to_string();
+    Some((text, format, parts))
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use spark_connect_proto::spark::connect::relation::RelType;
 use spark_connect_proto::spark::connect::{Relation, RelationCommon};
 use spate_common::{Error, Result, SessionConfig};
 
-pub use read::{ReadRequest, Sources};
+pub use read::{ReadRequest, Sources, TableSpec};
 
 /// Resolves the relations of one request.
 pub struct Resolver<'a> {

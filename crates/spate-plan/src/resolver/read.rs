@@ -32,6 +32,19 @@ pub struct ReadRequest {
     pub options: HashMap<String, String>,
 }
 
+/// How `CREATE TABLE` stores a table.
+#[derive(Debug, Clone)]
+pub struct TableSpec {
+    /// Data source format.
+    pub format: String,
+    /// Partition columns.
+    pub partition_by: Vec<String>,
+    /// `CREATE OR REPLACE`.
+    pub replace: bool,
+    /// `IF NOT EXISTS`.
+    pub if_not_exists: bool,
+}
+
 /// Where relations read from: data sources and the catalog of one session.
 #[async_trait]
 pub trait Sources: Send + Sync {
@@ -45,6 +58,27 @@ pub trait Sources: Send + Sync {
     fn create_temp_view(&self, name: &[String], plan: LogicalPlan, replace: bool) -> Result<()>;
     /// Drops a view or table (`kind` is `VIEW` or `TABLE`).
     async fn drop_object(&self, kind: &str, name: &[String], if_exists: bool) -> Result<()>;
+    /// `CREATE TABLE ... USING fmt [PARTITIONED BY] [AS SELECT]`: stores `plan`'s rows (or
+    /// none) as a warehouse table.
+    async fn create_table(
+        &self,
+        state: &SessionState,
+        name: &[String],
+        plan: LogicalPlan,
+        spec: TableSpec,
+    ) -> Result<()>;
+    /// `INSERT INTO` / `INSERT OVERWRITE`.
+    async fn insert_into(
+        &self,
+        state: &SessionState,
+        name: &[String],
+        plan: LogicalPlan,
+        overwrite: bool,
+    ) -> Result<()>;
+    /// `CREATE DATABASE`.
+    fn create_database(&self, name: &str, if_not_exists: bool) -> Result<()>;
+    /// `USE db`.
+    fn use_database(&self, name: &str) -> Result<()>;
     /// `SHOW TABLES` as a relation.
     async fn show_tables(&self, resolver: &Resolver<'_>) -> Result<LogicalPlan>;
 }
