@@ -1,0 +1,75 @@
+"""Every Spark SQL type through createDataFrame, the server and back, with the names Spark
+reports in dtypes and the values PySpark returns."""
+
+import datetime
+import decimal
+
+from pyspark.sql import Row
+from pyspark.sql.types import (
+    ArrayType,
+    BinaryType,
+    BooleanType,
+    ByteType,
+    DateType,
+    DayTimeIntervalType,
+    DecimalType,
+    DoubleType,
+    FloatType,
+    IntegerType,
+    LongType,
+    MapType,
+    ShortType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampNTZType,
+    TimestampType,
+)
+
+
+def test_all_types_round_trip(spark):
+    schema = StructType(
+        [
+            StructField("by", ByteType()),
+            StructField("sh", ShortType()),
+            StructField("i", IntegerType()),
+            StructField("l", LongType()),
+            StructField("f", FloatType()),
+            StructField("d", DoubleType()),
+            StructField("dec", DecimalType(12, 3)),
+            StructField("s", StringType()),
+            StructField("bin", BinaryType()),
+            StructField("b", BooleanType()),
+            StructField("dt", DateType()),
+            StructField("ts", TimestampType()),
+            StructField("ntz", TimestampNTZType()),
+            StructField("iv", DayTimeIntervalType()),
+            StructField("arr", ArrayType(IntegerType())),
+            StructField("m", MapType(StringType(), LongType())),
+            StructField("st", StructType([StructField("x", IntegerType()), StructField("y", StringType())])),
+        ]
+    )
+    row = (
+        1, 2, 3, 4, 1.5, 2.25, decimal.Decimal("123.456"), "s", b"\x01\x02", True,
+        datetime.date(2024, 2, 29), datetime.datetime(2024, 2, 29, 23, 59, 58),
+        datetime.datetime(2024, 1, 1, 0, 0, 1), datetime.timedelta(days=1, seconds=5),
+        [1, None, 3], {"k": 7}, Row(x=1, y="z"),
+    )
+    df = spark.createDataFrame([row, tuple([None] * len(row))], schema)
+    assert df.dtypes == [
+        ("by", "tinyint"), ("sh", "smallint"), ("i", "int"), ("l", "bigint"), ("f", "float"),
+        ("d", "double"), ("dec", "decimal(12,3)"), ("s", "string"), ("bin", "binary"),
+        ("b", "boolean"), ("dt", "date"), ("ts", "timestamp"), ("ntz", "timestamp_ntz"),
+        ("iv", "interval day to second"), ("arr", "array<int>"), ("m", "map<string,bigint>"),
+        ("st", "struct<x:int,y:string>"),
+    ]
+    back = df.collect()
+    assert tuple(back[0]) == row
+    assert all(v is None for v in back[1])
+
+
+def test_nested_access(spark):
+    df = spark.createDataFrame([([10, 20], {"a": 1}, Row(x=5))], "arr array<int>, m map<string,int>, st struct<x:int>")
+    got = df.select(df.arr[1], df.m["a"], df.st.x).first()
+    assert tuple(got) == (20, 1, 5)
+    assert df.select("st.x").first().x == 5
