@@ -52,7 +52,7 @@ def test_global_temp_views_are_shared_between_sessions(server, spark):
 def test_set_current_database_requires_existing(spark):
     with pytest.raises(AnalysisException) as e:
         spark.catalog.setCurrentDatabase("no_such_db")
-    assert e.value.getErrorClass() == "SCHEMA_NOT_FOUND"
+    assert e.value.getCondition() == "SCHEMA_NOT_FOUND"
 
 
 def test_function_exists(spark):

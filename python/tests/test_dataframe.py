@@ -158,7 +158,7 @@ def test_self_join_reference_is_ambiguous(prices):
 
     with pytest.raises(AnalysisException) as e:
         prices.join(prices, prices["t"] == prices["t"]).collect()
-    assert e.value.getErrorClass() == "AMBIGUOUS_REFERENCE"
+    assert e.value.getCondition() == "AMBIGUOUS_REFERENCE"
 
 
 def test_set_operations(spark):

@@ -14,7 +14,7 @@ def df(spark):
 def test_missing_column_suggests_close_names(df):
     with pytest.raises(AnalysisException) as e:
         df.select("close_price").collect()
-    assert e.value.getErrorClass() == "UNRESOLVED_COLUMN.WITH_SUGGESTION"
+    assert e.value.getCondition() == "UNRESOLVED_COLUMN.WITH_SUGGESTION"
     assert e.value.getSqlState() == "42703"
     assert "`close_price`" in str(e.value)
     assert "`close`" in str(e.value)
@@ -23,7 +23,7 @@ def test_missing_column_suggests_close_names(df):
 def test_unknown_function(df):
     with pytest.raises(AnalysisException) as e:
         df.select(F.call_function("no_such_fn", F.col("open"))).collect()
-    assert e.value.getErrorClass() == "UNRESOLVED_ROUTINE"
+    assert e.value.getCondition() == "UNRESOLVED_ROUTINE"
     assert "no_such_fn" in str(e.value)
 
 
@@ -31,7 +31,7 @@ def test_missing_path(spark, tmp_dir):
     missing = tmp_dir / "nope"
     with pytest.raises(AnalysisException) as e:
         spark.read.parquet(str(missing)).collect()
-    assert e.value.getErrorClass() == "PATH_NOT_FOUND"
+    assert e.value.getCondition() == "PATH_NOT_FOUND"
     assert "nope" in str(e.value)
 
 
@@ -61,7 +61,7 @@ def test_division_by_zero_follows_ansi_mode(server):
         df = s.createDataFrame([(1.0, 0.0), (4.0, 2.0)], ["a", "b"])
         with pytest.raises(ArithmeticException) as e:
             df.select(F.col("a") / F.col("b")).collect()
-        assert e.value.getErrorClass() == "DIVIDE_BY_ZERO"
+        assert e.value.getCondition() == "DIVIDE_BY_ZERO"
         s.conf.set("spark.sql.ansi.enabled", "false")
         assert [r[0] for r in df.select(F.col("a") / F.col("b")).collect()] == [None, 2.0]
     finally:

@@ -20,7 +20,7 @@ def test_parquet_round_trip_and_modes(spark, df, tmp_dir):
     assert sorted(tuple(r) for r in back.collect()) == sorted(ROWS, key=lambda r: r[0])
     with pytest.raises(AnalysisException) as e:
         df.write.parquet(path)
-    assert e.value.getErrorClass() == "PATH_ALREADY_EXISTS"
+    assert e.value.getCondition() == "PATH_ALREADY_EXISTS"
     df.write.mode("append").parquet(path)
     assert spark.read.parquet(path).count() == 2 * len(ROWS)
     df.limit(1).write.mode("overwrite").parquet(path)

@@ -26,7 +26,7 @@ def test_set_get_unset(spark):
 def test_unknown_key_raises_spark_error(spark):
     with pytest.raises(SparkNoSuchElementException) as e:
         spark.conf.get("spark.sql.no.such.key")
-    assert e.value.getErrorClass() == "SQL_CONF_NOT_FOUND"
+    assert e.value.getCondition() == "SQL_CONF_NOT_FOUND"
 
 
 def test_builder_config_is_applied(server):

@@ -41,7 +41,7 @@ def test_parse_error(spark):
 def test_missing_table(spark):
     with pytest.raises(AnalysisException) as e:
         spark.sql("SELECT * FROM no_such_table").collect()
-    assert e.value.getErrorClass() == "TABLE_OR_VIEW_NOT_FOUND"
+    assert e.value.getCondition() == "TABLE_OR_VIEW_NOT_FOUND"
 
 
 def test_create_table_insert_and_drop(spark):

@@ -1,0 +1,42 @@
+"""The `spate` binary's `sql` and `run` commands, driven as a user would."""
+
+import subprocess
+import sys
+import textwrap
+
+from conftest import spate_binary
+
+
+def test_sql_prints_an_aligned_table(tmp_dir):
+    out = subprocess.run(
+        [spate_binary(), "sql", "--warehouse", str(tmp_dir / "wh"), "-e", "SELECT 2 AS n, 'xyz' AS s"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "+---+---+\n|n  |s  |\n+---+---+\n|2  |xyz|\n+---+---+\n"
+
+
+def test_sql_reports_errors_with_exit_code(tmp_dir):
+    out = subprocess.run(
+        [spate_binary(), "sql", "--warehouse", str(tmp_dir / "wh"), "-e", "SELECT * FROM missing_table"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode != 0
+    assert "TABLE_OR_VIEW_NOT_FOUND" in out.stderr
+
+
+def test_run_forwards_output_and_exit_code(tmp_dir):
+    script = tmp_dir / "job.py"
+    script.write_text(textwrap.dedent("""
+        import os, sys
+        from pyspark.sql import SparkSession
+        spark = SparkSession.builder.remote(os.environ["SPARK_REMOTE"]).getOrCreate()
+        print("rows", spark.range(7).count(), sys.argv[1])
+        sys.exit(3)
+    """))
+    out = subprocess.run(
+        [spate_binary(), "run", "--warehouse", str(tmp_dir / "wh"), str(script), "hello"],
+        capture_output=True, text=True, timeout=120, env={"SPATE_PYTHON": sys.executable, "PATH": "/usr/bin:/bin"},
+    )
+    assert out.returncode == 3, out.stderr
+    assert "rows 7 hello" in out.stdout
