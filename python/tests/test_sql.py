@@ -78,3 +78,19 @@ def test_databases_in_sql(spark):
         assert [t.name for t in spark.catalog.listTables("sales") if not t.isTemporary] == ["orders"]
     finally:
         spark.sql("USE default")
+
+
+def test_division_in_sql_matches_spark(server):
+    from pyspark.errors import ArithmeticException
+    from pyspark.sql import SparkSession
+
+    s = SparkSession.builder.remote(server["url"]).create()
+    try:
+        assert s.sql("SELECT 1 / 2 AS h").first().h == 0.5
+        with pytest.raises(ArithmeticException):
+            s.sql("SELECT 1 / 0 AS z").collect()
+        s.conf.set("spark.sql.ansi.enabled", "false")
+        assert s.sql("SELECT 1 / 0 AS z").first().z is None
+        assert s.range(1).selectExpr("id / 0 AS z").first().z is None
+    finally:
+        s.stop()

@@ -31,6 +31,16 @@ pub fn handle(session: &Session, req: ConfigRequest) -> Result<ConfigResponse> {
                     }
                     Err(e) => return Err(e),
                 }
+                if p.key == "spark.sql.ansi.enabled" {
+                    session
+                        .ctx
+                        .state_ref()
+                        .write()
+                        .config_mut()
+                        .options_mut()
+                        .execution
+                        .enable_ansi_mode = config.ansi();
+                }
                 if p.key == "spark.sql.session.timeZone" {
                     session
                         .ctx
@@ -74,6 +84,14 @@ pub fn handle(session: &Session, req: ConfigRequest) -> Result<ConfigResponse> {
             for k in u.keys {
                 config.unset(&k);
             }
+            session
+                .ctx
+                .state_ref()
+                .write()
+                .config_mut()
+                .options_mut()
+                .execution
+                .enable_ansi_mode = config.ansi();
         }
         OpType::IsModifiable(m) => {
             for k in m.keys {

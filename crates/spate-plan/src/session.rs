@@ -30,6 +30,7 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
     opts.sql_parser.enable_ident_normalization = true;
     opts.execution.parquet.schema_force_view_types = false;
     opts.execution.time_zone = Some(config.time_zone());
+    opts.execution.enable_ansi_mode = config.ansi();
     // Spark lists a path again on every read; DataFusion's listing cache would hide new files.
     let caches = CacheManagerConfig::default().with_list_files_cache_limit(0);
     let runtime = Arc::new(
@@ -37,11 +38,16 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
             .with_cache_manager(caches)
             .build()?,
     );
-    let state = SessionStateBuilder::new()
+    let mut builder = SessionStateBuilder::new()
         .with_config(df)
         .with_runtime_env(runtime)
         .with_default_features()
-        .with_spark_features()
-        .build();
+        .with_spark_features();
+    // Ours first: SQL text gets the same operator semantics as DataFrame expressions.
+    builder
+        .expr_planners()
+        .get_or_insert_with(Vec::new)
+        .insert(0, Arc::new(crate::functions::SparkSqlPlanner));
+    let state = builder.build();
     Ok(SessionContext::new_with_state(state))
 }

@@ -7,17 +7,20 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, Float64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
+use datafusion::common::DFSchema;
 use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::ExprSchemable;
+use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
+use datafusion::sql::sqlparser::ast::BinaryOperator;
 use spate_common::Error;
 
 /// The UDF behind `/` on non-decimal operands.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct SparkDivide {
     signature: Signature,
-    ansi: bool,
 }
 
 impl ScalarUDFImpl for SparkDivide {
@@ -35,6 +38,8 @@ impl ScalarUDFImpl for SparkDivide {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let n = args.number_rows;
+        // `spark.sql.ansi.enabled` is mirrored into DataFusion's ANSI flag for the session.
+        let ansi = args.config_options.execution.enable_ansi_mode;
         let l = cast(&args.args[0].to_array(n)?, &DataType::Float64)?;
         let r = cast(&args.args[1].to_array(n)?, &DataType::Float64)?;
         let (Some(l), Some(r)) = (
@@ -50,7 +55,7 @@ impl ScalarUDFImpl for SparkDivide {
             if l.is_null(i) || r.is_null(i) {
                 out.push(None);
             } else if r.value(i) == 0.0 {
-                if self.ansi {
+                if ansi {
                     return Err(Error::Runtime {
                         exception: "java.lang.ArithmeticException",
                         class: "DIVIDE_BY_ZERO".into(),
@@ -68,10 +73,35 @@ impl ScalarUDFImpl for SparkDivide {
 }
 
 /// `l / r` with Spark's semantics for doubles.
-pub fn divide(l: Expr, r: Expr, ansi: bool) -> Expr {
+pub fn divide(l: Expr, r: Expr) -> Expr {
     let udf = ScalarUDF::new_from_impl(SparkDivide {
         signature: Signature::any(2, Volatility::Immutable),
-        ansi,
     });
     udf.call(vec![l, r])
+}
+
+/// Plans SQL text's `/` like the DataFrame path: fractional, with Spark's zero handling.
+#[derive(Debug, Default)]
+pub struct SparkSqlPlanner;
+
+impl ExprPlanner for SparkSqlPlanner {
+    fn plan_binary_op(
+        &self,
+        expr: RawBinaryExpr,
+        schema: &DFSchema,
+    ) -> DfResult<PlannerResult<RawBinaryExpr>> {
+        if !matches!(expr.op, BinaryOperator::Divide) {
+            return Ok(PlannerResult::Original(expr));
+        }
+        let decimal = |e: &Expr| {
+            matches!(
+                e.get_type(schema),
+                Ok(DataType::Decimal128(..) | DataType::Decimal256(..))
+            )
+        };
+        if decimal(&expr.left) || decimal(&expr.right) {
+            return Ok(PlannerResult::Original(expr));
+        }
+        Ok(PlannerResult::Planned(divide(expr.left, expr.right)))
+    }
 }

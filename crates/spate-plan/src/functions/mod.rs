@@ -10,6 +10,7 @@ mod cast;
 mod datetime;
 mod operators;
 
+pub use arithmetic::SparkSqlPlanner;
 pub use cast::to_spark_string;
 
 use datafusion::common::DFSchema;

@@ -36,7 +36,7 @@ pub(super) fn resolve(
             let expr = if decimal(&lt) || decimal(&rt) {
                 binary_expr(l.expr.clone(), Operator::Divide, r.expr.clone())
             } else {
-                super::arithmetic::divide(l.expr.clone(), r.expr.clone(), cx.ansi)
+                super::arithmetic::divide(l.expr.clone(), r.expr.clone())
             };
             Ok(Some((expr, format!("({} / {})", l.name, r.name))))
         }
