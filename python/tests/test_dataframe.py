@@ -252,3 +252,13 @@ def test_repartition_and_coalesce_keep_rows(prices):
     assert prices.repartition(4).count() == len(ROWS)
     assert prices.repartition(3, "symbol").count() == len(ROWS)
     assert prices.coalesce(1).count() == len(ROWS)
+
+
+def test_to_schema_reorders_and_casts(spark):
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    df = spark.createDataFrame([("a", 1)], "s STRING, i INT")
+    target = StructType([StructField("i", LongType()), StructField("s", StringType())])
+    out = df.to(target)
+    assert out.dtypes == [("i", "bigint"), ("s", "string")]
+    assert tuple(out.first()) == (1, "a")

@@ -345,6 +345,32 @@ impl Resolver<'_> {
         Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
     }
 
+    /// `df.to(schema)`: columns matched by name, reordered and cast to the schema's types.
+    pub(super) async fn to_schema(&self, t: &sc::ToSchema) -> Result<LogicalPlan> {
+        let sc::ToSchema { input, schema } = t;
+        let plan = self.input(input).await?;
+        let target = schema
+            .as_ref()
+            .ok_or_else(|| Error::internal("to() without a schema"))?;
+        let datafusion::arrow::datatypes::DataType::Struct(fields) =
+            crate::types::from_proto(target, &self.tz)?
+        else {
+            return Err(Error::analysis(
+                "INVALID_SCHEMA",
+                "to() needs a struct schema",
+            ));
+        };
+        let input_schema = plan.schema().clone();
+        let exprs = fields
+            .iter()
+            .map(|f| {
+                let c = self.column(f.name(), None, &input_schema)?;
+                Ok(datafusion::logical_expr::cast(c.expr, f.data_type().clone()).alias(f.name()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
+    }
+
     pub(super) async fn deduplicate(&self, d: &sc::Deduplicate) -> Result<LogicalPlan> {
         let sc::Deduplicate {
             input,

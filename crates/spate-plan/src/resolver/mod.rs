@@ -108,6 +108,7 @@ impl<'a> Resolver<'a> {
             RelType::WithColumnsRenamed(w) => self.with_columns_renamed(w).await,
             RelType::Drop(d) => self.drop(d).await,
             RelType::ToDf(t) => self.to_df(t).await,
+            RelType::ToSchema(t) => self.to_schema(t).await,
             RelType::ShowString(s) => self.show_string(s).await,
             RelType::Hint(h) => self.hint(h).await,
             RelType::Sample(s) => self.sample(s).await,
