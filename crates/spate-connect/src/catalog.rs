@@ -14,7 +14,7 @@ use spark_connect_proto::spark::connect::{self as sc, Catalog};
 use spate_common::names::split_name;
 use spate_common::{Error, Result};
 use spate_plan::Resolver;
-use spate_plan::session::{CATALOG, DEFAULT_DB};
+use spate_plan::session::CATALOG;
 
 use crate::session::Session;
 
@@ -415,9 +415,6 @@ fn qualified(table: &str, db: &Option<String>) -> Vec<String> {
     let mut name = split_name(table);
     if let Some(db) = db.as_ref().filter(|_| name.len() == 1) {
         name.insert(0, db.clone());
-    }
-    if name.len() == 2 && name[0].eq_ignore_ascii_case(DEFAULT_DB) {
-        return name;
     }
     name
 }

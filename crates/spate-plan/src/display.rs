@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, NaiveDate, TimeZone};
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
-use datafusion::arrow::datatypes::DataType;
 use datafusion::scalar::ScalarValue;
 
 use crate::literal::java_double;
@@ -249,11 +248,6 @@ fn pad_left(s: &str, w: usize) -> String {
 
 fn pad_right(s: &str, w: usize) -> String {
     format!("{s}{}", " ".repeat(w.saturating_sub(width(s))))
-}
-
-/// Whether values of this type are shown by [`format_scalar`] without loss.
-pub fn is_displayable(t: &DataType) -> bool {
-    !matches!(t, DataType::Union(..))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, Field, Fields, IntervalMonthDayNano, TimeUnit};
+use datafusion::arrow::datatypes::{DataType, Field, Fields, IntervalMonthDayNano};
 use datafusion::scalar::ScalarValue;
 use spark_connect_proto::spark::connect::expression::Literal;
 use spark_connect_proto::spark::connect::expression::literal::LiteralType;
@@ -233,11 +233,6 @@ pub fn java_double(v: f64) -> String {
         };
         format!("{mantissa}E{exp}")
     }
-}
-
-/// A timestamp type in microseconds with the given zone.
-pub fn micros(tz: Option<&str>) -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, tz.map(Into::into))
 }
 
 #[cfg(test)]

@@ -299,12 +299,6 @@ pub fn sql_string(t: &DataType) -> String {
     }
 }
 
-/// Whether two types are equal for Spark (ignoring Arrow-only differences such as string views
-/// and time zone names).
-pub fn same_spark_type(a: &DataType, b: &DataType) -> bool {
-    simple_string(a) == simple_string(b)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
