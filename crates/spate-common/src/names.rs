@@ -28,6 +28,19 @@ pub fn split_name(name: &str) -> Vec<String> {
     parts
 }
 
+/// Escapes regex metacharacters so `s` matches itself literally.
+pub fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if "\\.^$|?*+()[]{}".contains(c) {
+                format!("\\{c}")
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Levenshtein distance between two strings.
 pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();

@@ -70,21 +70,12 @@ fn matches(pattern: &Option<String>, name: &str) -> bool {
     let Some(p) = pattern else { return true };
     // Spark's catalog patterns: '*' is any text, '|' separates alternatives.
     p.split('|').any(|alt| {
-        let re = format!("^{}$", regex_escape(alt.trim()).replace("\\*", ".*"));
+        let re = format!(
+            "^{}$",
+            spate_common::names::regex_escape(alt.trim()).replace("\\*", ".*")
+        );
         regex_match(&re, name)
     })
-}
-
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if "\\.^$|?*+()[]{}".contains(c) {
-                format!("\\{c}")
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 fn regex_match(re: &str, name: &str) -> bool {

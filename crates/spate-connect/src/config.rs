@@ -31,26 +31,6 @@ pub fn handle(session: &Session, req: ConfigRequest) -> Result<ConfigResponse> {
                     }
                     Err(e) => return Err(e),
                 }
-                if p.key == "spark.sql.ansi.enabled" {
-                    session
-                        .ctx
-                        .state_ref()
-                        .write()
-                        .config_mut()
-                        .options_mut()
-                        .execution
-                        .enable_ansi_mode = config.ansi();
-                }
-                if p.key == "spark.sql.session.timeZone" {
-                    session
-                        .ctx
-                        .state_ref()
-                        .write()
-                        .config_mut()
-                        .options_mut()
-                        .execution
-                        .time_zone = Some(value.clone());
-                }
             }
         }
         OpType::Get(get) => {
@@ -84,14 +64,6 @@ pub fn handle(session: &Session, req: ConfigRequest) -> Result<ConfigResponse> {
             for k in u.keys {
                 config.unset(&k);
             }
-            session
-                .ctx
-                .state_ref()
-                .write()
-                .config_mut()
-                .options_mut()
-                .execution
-                .enable_ansi_mode = config.ansi();
         }
         OpType::IsModifiable(m) => {
             for k in m.keys {
@@ -102,10 +74,21 @@ pub fn handle(session: &Session, req: ConfigRequest) -> Result<ConfigResponse> {
             }
         }
     }
+    sync_engine_options(session, &config);
     Ok(ConfigResponse {
         session_id: session.id.clone(),
         server_side_session_id: session.server_side_id.clone(),
         pairs,
         warnings,
     })
+}
+
+/// Mirrors the Spark settings DataFusion acts on (session time zone, ANSI mode) into the
+/// session's DataFusion options.
+fn sync_engine_options(session: &Session, config: &SessionConfig) {
+    let state = session.ctx.state_ref();
+    let mut state = state.write();
+    let execution = &mut state.config_mut().options_mut().execution;
+    execution.time_zone = Some(config.time_zone());
+    execution.enable_ansi_mode = config.ansi();
 }

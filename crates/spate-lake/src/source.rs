@@ -122,7 +122,7 @@ fn file_format(
                 f = f.with_escape(e.as_bytes().first().copied());
             }
             if let Some(n) = option(o, &["nullvalue"]).filter(|n| !n.is_empty()) {
-                f = f.with_null_regex(Some(format!("^{}$", regex_escape(n))));
+                f = f.with_null_regex(Some(format!("^{}$", spate_common::names::regex_escape(n))));
             }
             if flag(o, "multiline", false)? {
                 f = f.with_newlines_in_values(true);
@@ -137,18 +137,6 @@ fn file_format(
         }
         other => return Err(Error::internal(format!("no listing format for {other}"))),
     })
-}
-
-fn regex_escape(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if "\\.^$|?*+()[]{}".contains(c) {
-                format!("\\{c}")
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 async fn read_listing(state: &SessionState, req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
