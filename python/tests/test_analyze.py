@@ -29,6 +29,7 @@ def test_is_local_streaming_and_input_files(spark, tmp_dir):
     on_disk = sorted(p.name for p in (tmp_dir / "files").iterdir() if p.suffix == ".parquet")
     assert sorted(f.rsplit("/", 1)[-1] for f in files) == on_disk
     assert not spark.read.parquet(str(tmp_dir / "files")).isLocal()
+    assert not spark.range(3).isLocal()  # generated rows are not a local relation in Spark
 
 
 def test_same_semantics_and_semantic_hash(spark):

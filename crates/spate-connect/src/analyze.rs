@@ -5,6 +5,10 @@
 use std::hash::{Hash, Hasher};
 
 use datafusion::arrow::datatypes::{DataType, Field};
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::datasource::physical_plan::FileScanConfig;
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::{MemTable, source_as_provider};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::displayable;
 use spark_connect_proto::spark::connect::analyze_plan_request::{self as q, Analyze};
@@ -49,7 +53,7 @@ pub async fn handle(session: &Session, req: AnalyzePlanRequest) -> Result<Analyz
         Analyze::IsLocal(q::IsLocal { plan }) => {
             let p = logical(session, plan).await?;
             R::IsLocal(r::IsLocal {
-                is_local: is_local(&p),
+                is_local: is_local(&p)?,
             })
         }
         Analyze::IsStreaming(q::IsStreaming { plan }) => {
@@ -248,17 +252,28 @@ fn nested_tree(out: &mut String, t: &DataType, depth: usize, max: usize) {
     }
 }
 
-fn is_local(p: &LogicalPlan) -> bool {
-    let text = format!("{}", p.display_indent());
-    !text.contains("TableScan: __source") && !text.contains("range(")
+/// Spark's `isLocal`: every scan reads rows held in memory (local data, views of it), none
+/// reads files or generates data.
+fn is_local(p: &LogicalPlan) -> Result<bool> {
+    let mut local = true;
+    p.apply(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            let in_memory = source_as_provider(&scan.source)
+                .map(|t| t.is::<MemTable>())
+                .unwrap_or(false);
+            local &= in_memory;
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(local)
 }
 
 fn canonical(p: &LogicalPlan) -> String {
-    regex_lite_alias(&format!("{}", p.display_indent()))
+    without_generated_aliases(&format!("{}", p.display_indent()))
 }
 
 /// Removes generated relation aliases so equal plans compare equal.
-fn regex_lite_alias(text: &str) -> String {
+fn without_generated_aliases(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find("__spate_") {
@@ -270,20 +285,25 @@ fn regex_lite_alias(text: &str) -> String {
     out
 }
 
+/// The files the physical plan's file scans read.
 async fn input_files(session: &Session, p: &LogicalPlan) -> Result<Vec<String>> {
     let state = session.ctx.state();
     let physical = state.create_physical_plan(p).await?;
-    let text = displayable(physical.as_ref()).indent(true).to_string();
     let mut files = Vec::new();
-    for part in text.split(['[', ']', ',', ' ', '{', '}']) {
-        let part = part.trim();
-        if part.contains('/')
-            && (part.contains('.') || part.starts_with('/'))
-            && !files.contains(&part.to_string())
-        {
-            files.push(format!("file:///{}", part.trim_start_matches('/')));
+    physical.apply(|node| {
+        let config = node
+            .downcast_ref::<DataSourceExec>()
+            .and_then(|d| d.data_source().downcast_ref::<FileScanConfig>());
+        for group in config.map(|c| c.file_groups.as_slice()).unwrap_or_default() {
+            for f in group.files() {
+                let url = format!("file:///{}", f.object_meta.location);
+                if !files.contains(&url) {
+                    files.push(url);
+                }
+            }
         }
-    }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
     Ok(files)
 }
 

@@ -92,11 +92,18 @@ pub async fn execute(
 /// A response of the session's operation.
 pub fn response(session: &Session, operation_id: &str, rt: ResponseType) -> ExecutePlanResponse {
     ExecutePlanResponse {
+        response_type: Some(rt),
+        ..bare_response(session, operation_id)
+    }
+}
+
+/// A response of the session's operation that carries only side fields (schema, metrics).
+fn bare_response(session: &Session, operation_id: &str) -> ExecutePlanResponse {
+    ExecutePlanResponse {
         session_id: session.id.clone(),
         server_side_session_id: session.server_side_id.clone(),
         operation_id: operation_id.to_string(),
         response_id: uuid::Uuid::new_v4().to_string(),
-        response_type: Some(rt),
         ..Default::default()
     }
 }
@@ -148,8 +155,7 @@ pub fn result_responses(
     let spark_schema = spate_plan::types::to_proto(
         &datafusion::arrow::datatypes::DataType::Struct(schema.fields().clone()),
     )?;
-    let mut first = response(session, op, ResponseType::ArrowBatch(ArrowBatch::default()));
-    first.response_type = None;
+    let mut first = bare_response(session, op);
     first.schema = Some(spark_schema);
     out.push(first);
     let mut offset: i64 = 0;
@@ -199,8 +205,7 @@ fn metrics_response(
 ) -> ExecutePlanResponse {
     let mut objects = Vec::new();
     collect_metrics(plan, 0, -1, &mut objects);
-    let mut r = response(session, op, ResponseType::ResultComplete(ResultComplete {}));
-    r.response_type = None;
+    let mut r = bare_response(session, op);
     r.metrics = Some(Metrics { metrics: objects });
     r
 }

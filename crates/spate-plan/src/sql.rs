@@ -65,13 +65,7 @@ impl Resolver<'_> {
         {
             return Ok(SqlOutcome::Done(done));
         }
-        let refs = self.state.resolve_table_references(&statement)?;
-        self.sources.prepare_sql(self.state, &refs).await?;
-        let plan = self
-            .state
-            .statement_to_plan(statement)
-            .await
-            .map_err(sql_error)?;
+        let plan = self.plan_statement(statement).await?;
         let plan = if uses_params {
             let schema = datafusion::common::DFSchema::empty();
             let mut positional = Vec::new();
@@ -121,19 +115,9 @@ impl Resolver<'_> {
     async fn command(&self, stmt: &Statement) -> Result<Option<LogicalPlan>> {
         match stmt {
             Statement::CreateView(view) if view.temporary => {
-                let refs = self
-                    .state
-                    .resolve_table_references(&DfStatement::Statement(Box::new(
-                        Statement::Query(view.query.clone()),
-                    )))?;
-                self.sources.prepare_sql(self.state, &refs).await?;
                 let plan = self
-                    .state
-                    .statement_to_plan(DfStatement::Statement(Box::new(Statement::Query(
-                        view.query.clone(),
-                    ))))
-                    .await
-                    .map_err(sql_error)?;
+                    .query_plan(Statement::Query(view.query.clone()))
+                    .await?;
                 self.sources
                     .create_temp_view(&object_name(&view.name), plan, view.or_replace)?;
                 Ok(Some(self.empty()?))
@@ -205,7 +189,12 @@ impl Resolver<'_> {
     }
 
     async fn query_plan(&self, stmt: Statement) -> Result<LogicalPlan> {
-        let st = DfStatement::Statement(Box::new(stmt));
+        self.plan_statement(DfStatement::Statement(Box::new(stmt)))
+            .await
+    }
+
+    /// Makes the tables a statement names visible to DataFusion, then plans it.
+    async fn plan_statement(&self, st: DfStatement) -> Result<LogicalPlan> {
         let refs = self.state.resolve_table_references(&st)?;
         self.sources.prepare_sql(self.state, &refs).await?;
         self.state.statement_to_plan(st).await.map_err(sql_error)

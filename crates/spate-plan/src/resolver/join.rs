@@ -69,10 +69,9 @@ impl Resolver<'_> {
                 }
             }
             Some(cond) => {
-                let joined = LogicalPlanBuilder::from(left.clone())
-                    .cross_join(right.clone())?
-                    .build()?;
-                let cond = self.expr(cond, joined.schema())?;
+                let mut both = left.schema().as_ref().clone();
+                both.merge(right.schema());
+                let cond = self.expr(cond, &both)?;
                 Ok(LogicalPlanBuilder::from(left)
                     .join_on(right, jt, [cond.expr])?
                     .build()?)
