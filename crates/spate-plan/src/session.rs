@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
-use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::{FunctionRegistry, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig as DfConfig, SessionContext};
 use datafusion_spark::SessionStateBuilderSpark;
 use spate_common::{Result, SessionConfig};
@@ -28,6 +28,8 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
     let opts = df.options_mut();
     opts.sql_parser.parse_float_as_decimal = true;
     opts.sql_parser.enable_ident_normalization = true;
+    // Spark SQL: backquoted names, `x -> x + 1` lambdas.
+    opts.sql_parser.dialect = datafusion::config::Dialect::Databricks;
     opts.execution.parquet.schema_force_view_types = false;
     opts.execution.time_zone = Some(config.time_zone());
     opts.execution.enable_ansi_mode = config.ansi();
@@ -48,6 +50,9 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
         .expr_planners()
         .get_or_insert_with(Vec::new)
         .insert(0, Arc::new(crate::functions::SparkSqlPlanner));
-    let state = builder.build();
+    let mut state = builder.build();
+    for f in crate::functions::higher_order::functions() {
+        state.register_higher_order_function(f)?;
+    }
     Ok(SessionContext::new_with_state(state))
 }

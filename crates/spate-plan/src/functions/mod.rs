@@ -8,6 +8,7 @@ mod aggregate;
 mod arithmetic;
 mod cast;
 mod datetime;
+pub mod higher_order;
 mod operators;
 
 pub use arithmetic::SparkSqlPlanner;
@@ -152,7 +153,7 @@ pub fn arg_type(arg: &Arg, cx: &CallContext<'_>) -> Result<datafusion::arrow::da
     Ok(arg.expr.get_type(cx.schema)?)
 }
 
-fn wrong_args(name: &str, expected: &str, got: usize) -> Error {
+pub(crate) fn wrong_args(name: &str, expected: &str, got: usize) -> Error {
     Error::Analysis {
         class: "WRONG_NUM_ARGS.WITHOUT_SUGGESTION".into(),
         message: format!(

@@ -142,6 +142,15 @@ impl Resolver<'_> {
                 let key = self.expr(required(extraction)?, schema)?;
                 self.extract(child, key, schema)
             }
+            ExprType::UnresolvedNamedLambdaVariable(v) => {
+                let name = v.name_parts.join(".");
+                self.lambda_variable(&name)
+                    .ok_or_else(|| unresolved_column(&name, schema))
+            }
+            ExprType::LambdaFunction(_) => Err(Error::analysis(
+                "INVALID_LAMBDA_FUNCTION_CALL",
+                "a lambda function can only be an argument of a higher-order function",
+            )),
             ExprType::UnresolvedRegex(r) => Err(Error::unsupported(format!(
                 "colRegex('{}') outside of select",
                 r.col_name
@@ -207,6 +216,9 @@ impl Resolver<'_> {
         distinct: bool,
         schema: &DFSchema,
     ) -> Result<Named> {
+        if arguments.iter().any(super::lambda::is_lambda) {
+            return self.higher_order(name, arguments, schema);
+        }
         let mut args = Vec::with_capacity(arguments.len());
         for a in arguments {
             if let Some(ExprType::UnresolvedStar(_)) = &a.expr_type {

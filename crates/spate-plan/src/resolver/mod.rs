@@ -13,6 +13,7 @@ mod aggregate;
 mod basic;
 pub mod expression;
 mod join;
+mod lambda;
 mod local;
 mod read;
 mod set_op;
@@ -41,6 +42,8 @@ pub struct Resolver<'a> {
     pub(crate) tz: String,
     pub(crate) ansi: bool,
     plan_ids: Mutex<HashMap<i64, Vec<Vec<Column>>>>,
+    /// Lambda variables in scope while a lambda body is resolved, innermost last.
+    lambda_scope: Mutex<Vec<(String, datafusion::arrow::datatypes::FieldRef)>>,
     counter: AtomicUsize,
 }
 
@@ -58,6 +61,7 @@ impl<'a> Resolver<'a> {
             tz: config.time_zone(),
             ansi: config.ansi(),
             plan_ids: Mutex::new(HashMap::new()),
+            lambda_scope: Mutex::new(Vec::new()),
             counter: AtomicUsize::new(0),
         }
     }
