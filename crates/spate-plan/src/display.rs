@@ -135,15 +135,13 @@ fn parse_offset(s: &str) -> Option<chrono::FixedOffset> {
     chrono::FixedOffset::east_opt(sign * secs)
 }
 
-/// Renders rows as Spark's `show()` does. `truncate` is the cell width limit (0 for none).
-pub fn show_string(
+/// The first `num_rows` rows as cut cell text, and whether there were more.
+fn cells(
     batches: &[RecordBatch],
-    names: &[String],
     num_rows: usize,
     truncate: usize,
-    vertical: bool,
     tz: &str,
-) -> String {
+) -> (Vec<Vec<String>>, bool) {
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut total = 0;
     for b in batches {
@@ -159,7 +157,67 @@ pub fn show_string(
             }
         }
     }
-    let has_more = total > num_rows;
+    (rows, total > num_rows)
+}
+
+fn more_rows_note(num_rows: usize) -> String {
+    let noun = if num_rows == 1 { "row" } else { "rows" };
+    format!("only showing top {num_rows} {noun}\n")
+}
+
+/// Renders rows as the HTML table of Spark's `_repr_html_` (eager evaluation in notebooks).
+pub fn html_string(
+    batches: &[RecordBatch],
+    names: &[String],
+    num_rows: usize,
+    truncate: usize,
+    tz: &str,
+) -> String {
+    let (rows, has_more) = cells(batches, num_rows, truncate, tz);
+    let line = |cells: &[String], tag: &str| {
+        let inner: Vec<String> = cells.iter().map(|c| escape_html(c)).collect();
+        format!(
+            "<tr><{tag}>{}</{tag}></tr>\n",
+            inner.join(&format!("</{tag}><{tag}>"))
+        )
+    };
+    let names: Vec<String> = names.iter().map(|n| cut(n, truncate)).collect();
+    let mut out = String::from("<table border='1'>\n");
+    out.push_str(&line(&names, "th"));
+    for row in &rows {
+        out.push_str(&line(row, "td"));
+    }
+    out.push_str("</table>\n");
+    if has_more {
+        out.push_str(&more_rows_note(num_rows));
+    }
+    out
+}
+
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Renders rows as Spark's `show()` does. `truncate` is the cell width limit (0 for none).
+pub fn show_string(
+    batches: &[RecordBatch],
+    names: &[String],
+    num_rows: usize,
+    truncate: usize,
+    vertical: bool,
+    tz: &str,
+) -> String {
+    let (rows, has_more) = cells(batches, num_rows, truncate, tz);
     let names: Vec<String> = names.iter().map(|n| cut(n, truncate)).collect();
     let mut out = String::new();
     if vertical {
@@ -221,8 +279,7 @@ pub fn show_string(
         out.push_str(&sep);
     }
     if has_more {
-        let noun = if num_rows == 1 { "row" } else { "rows" };
-        out.push_str(&format!("only showing top {num_rows} {noun}\n"));
+        out.push_str(&more_rows_note(num_rows));
     }
     out
 }

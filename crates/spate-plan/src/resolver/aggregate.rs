@@ -1,16 +1,30 @@
-//! Aggregate: `groupBy`, `rollup`, `cube` and `groupingSets` with any mix of aggregate
-//! expressions, including expressions over aggregates (`sum(a) / count(b)`); output columns
-//! are the grouping columns followed by the aggregates, named as Spark names them.
+//! Aggregate: `groupBy`, `rollup`, `cube`, `groupingSets` and `groupBy().pivot()` with any
+//! mix of aggregate expressions, including expressions over aggregates (`sum(a) / count(b)`);
+//! output columns are the grouping columns followed by the aggregates, named as Spark names
+//! them.
+//!
+//! A pivot aggregates by the grouping columns and the pivot column first, then spreads each
+//! pivot value into columns with `first_value(..) FILTER (WHERE pivot <=> value)`, so a
+//! combination with no rows is NULL (even for `count`), as in Spark. Without explicit values
+//! the distinct values of the pivot column are computed first, sorted, nulls first.
 
 use datafusion::common::Column;
+use datafusion::logical_expr::expr::{AggregateFunction, BinaryExpr};
 use datafusion::logical_expr::utils::find_aggregate_exprs;
-use datafusion::logical_expr::{Expr, GroupingSet, LogicalPlan, LogicalPlanBuilder};
+use datafusion::logical_expr::{
+    Expr, ExprSchemable, GroupingSet, LogicalPlan, LogicalPlanBuilder, Operator, col,
+};
+use datafusion::scalar::ScalarValue;
 use spark_connect_proto::spark::connect::{self as sc, aggregate::GroupType};
 use spate_common::{Error, Result};
 
 use super::Resolver;
 use super::basic::rebase;
-use super::expression::Named;
+use super::expression::{Named, required};
+use crate::{display, literal};
+
+/// The pivot column's name between the two aggregations of a pivot.
+const PIVOT: &str = "__spate_pivot";
 
 impl Resolver<'_> {
     pub(super) async fn aggregate(&self, a: &sc::Aggregate) -> Result<LogicalPlan> {
@@ -32,8 +46,8 @@ impl Resolver<'_> {
             .iter()
             .map(|e| self.expr(e, &schema))
             .collect::<Result<_>>()?;
-        if pivot.is_some() {
-            return Err(Error::unsupported("groupBy().pivot()"));
+        if let Some(pivot) = pivot {
+            return self.pivot(plan, groups, aggs, pivot).await;
         }
         let group_exprs: Vec<Expr> = groups.iter().map(|g| g.expr.clone()).collect();
         let grouping = match GroupType::try_from(*group_type).unwrap_or(GroupType::Groupby) {
@@ -53,6 +67,19 @@ impl Resolver<'_> {
             }
             _ => group_exprs.clone(),
         };
+        self.grouped(plan, grouping, groups, aggs)
+    }
+
+    /// Aggregates `plan` by `grouping`, then projects the `groups` and the `aggs` (which may be
+    /// expressions over aggregates) under their Spark names.
+    fn grouped(
+        &self,
+        plan: LogicalPlan,
+        grouping: Vec<Expr>,
+        groups: Vec<Named>,
+        aggs: Vec<Named>,
+    ) -> Result<LogicalPlan> {
+        let group_exprs: Vec<Expr> = groups.iter().map(|g| g.expr.clone()).collect();
         let agg_exprs: Vec<Expr> = aggs.iter().map(|n| n.expr.clone()).collect();
         let inner = find_aggregate_exprs(agg_exprs.iter());
         for n in &aggs {
@@ -89,5 +116,128 @@ impl Resolver<'_> {
         Ok(LogicalPlanBuilder::from(agg_plan)
             .project(items.iter().map(Named::aliased))?
             .build()?)
+    }
+
+    async fn pivot(
+        &self,
+        plan: LogicalPlan,
+        groups: Vec<Named>,
+        aggs: Vec<Named>,
+        pivot: &sc::aggregate::Pivot,
+    ) -> Result<LogicalPlan> {
+        let sc::aggregate::Pivot {
+            col: pivot_col,
+            values,
+        } = pivot;
+        let schema = plan.schema().clone();
+        let p = self.expr(required(pivot_col)?, &schema)?;
+        let pivot_type = p.expr.get_type(&schema)?;
+        let values: Vec<(ScalarValue, String)> = if values.is_empty() {
+            self.pivot_values(plan.clone(), &p.expr).await?
+        } else {
+            values
+                .iter()
+                .map(|l| {
+                    let (v, name) = literal::from_proto(l, &self.tz)?;
+                    let name = if v.is_null() { "null".into() } else { name };
+                    Ok((v.cast_to(&pivot_type)?, name))
+                })
+                .collect::<Result<_>>()?
+        };
+        // 1. aggregate by the grouping columns and the pivot column
+        let mut stage_groups = groups.clone();
+        stage_groups.push(Named {
+            expr: p.expr.clone(),
+            name: PIVOT.into(),
+        });
+        let grouping: Vec<Expr> = stage_groups.iter().map(|g| g.expr.clone()).collect();
+        let renamed: Vec<Named> = aggs
+            .iter()
+            .enumerate()
+            .map(|(j, a)| Named {
+                expr: a.expr.clone(),
+                name: format!("__spate_agg_{j}"),
+            })
+            .collect();
+        let stage = self.grouped(plan, grouping, stage_groups, renamed)?;
+        // 2. one column per (value, aggregate), from the single row of each combination
+        let first = self
+            .state
+            .aggregate_functions()
+            .get("first_value")
+            .cloned()
+            .ok_or_else(|| Error::internal("first_value is not registered"))?;
+        let mut spread = Vec::new();
+        for (v, value_name) in &values {
+            for (j, a) in aggs.iter().enumerate() {
+                let name = if aggs.len() == 1 {
+                    value_name.clone()
+                } else {
+                    format!("{value_name}_{}", a.name)
+                };
+                let matches = Expr::BinaryExpr(BinaryExpr::new(
+                    Box::new(col(Column::from_name(PIVOT))),
+                    Operator::IsNotDistinctFrom,
+                    Box::new(Expr::Literal(v.clone(), None)),
+                ));
+                let value = Expr::AggregateFunction(AggregateFunction::new_udf(
+                    first.clone(),
+                    vec![col(Column::from_name(format!("__spate_agg_{j}")))],
+                    false,
+                    Some(Box::new(matches)),
+                    vec![],
+                    None,
+                ));
+                spread.push(value.alias(name));
+            }
+        }
+        let keys: Vec<Expr> = groups
+            .iter()
+            .map(|g| col(Column::from_name(g.name.clone())))
+            .collect();
+        Ok(LogicalPlanBuilder::from(stage)
+            .aggregate(keys, spread)?
+            .build()?)
+    }
+
+    /// The distinct values of the pivot column, sorted with nulls first, with Spark's names.
+    async fn pivot_values(
+        &self,
+        plan: LogicalPlan,
+        pivot: &Expr,
+    ) -> Result<Vec<(ScalarValue, String)>> {
+        let max = self
+            .config
+            .get("spark.sql.pivotMaxValues")
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(10_000);
+        let distinct = LogicalPlanBuilder::from(plan)
+            .project(vec![pivot.clone().alias(PIVOT)])?
+            .distinct()?
+            .sort(vec![col(Column::from_name(PIVOT)).sort(true, true)])?
+            .limit(0, Some(max + 1))?
+            .build()?;
+        let mut out = Vec::new();
+        for batch in self.run(distinct).await? {
+            for i in 0..batch.num_rows() {
+                let v = ScalarValue::try_from_array(batch.column(0), i)?;
+                let name = if v.is_null() {
+                    "null".into()
+                } else {
+                    display::format_scalar(&v, &self.tz)
+                };
+                out.push((v, name));
+            }
+        }
+        if out.len() > max {
+            return Err(Error::analysis(
+                "PIVOT_VALUE_DATA_TYPE_MISMATCH",
+                format!(
+                    "The pivot column {} has more than {max} distinct values, this could indicate an error. If this was intended, set spark.sql.pivotMaxValues to at least the number of distinct values of the pivot column.",
+                    pivot
+                ),
+            ));
+        }
+        Ok(out)
     }
 }

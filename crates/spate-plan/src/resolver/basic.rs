@@ -1,7 +1,6 @@
 //! Row-preserving and row-limiting relations: Project (with Spark's implicit global
 //! aggregation and window planning), Filter, Sort, Limit, Offset, Tail, SubqueryAlias, Drop,
-//! WithColumns, WithColumnsRenamed, ToDF, Deduplicate, Hint, Repartition, and the NA functions
-//! fillna/dropna.
+//! WithColumns, WithColumnsRenamed, ToDF, Deduplicate, Hint and Repartition.
 
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema};
@@ -9,7 +8,6 @@ use datafusion::logical_expr::utils::find_aggregate_exprs;
 use datafusion::logical_expr::{
     Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, Partitioning, col, lit,
 };
-use datafusion::prelude::coalesce;
 use spark_connect_proto::spark::connect::expression::ExprType;
 use spark_connect_proto::spark::connect::{self as sc, Expression};
 use spate_common::names::quote;
@@ -459,78 +457,6 @@ impl Resolver<'_> {
         let fraction = upper_bound - lower_bound;
         let cond = datafusion::functions::math::expr_fn::random().lt(lit(fraction));
         Ok(LogicalPlanBuilder::from(plan).filter(cond)?.build()?)
-    }
-
-    pub(super) async fn fill_na(&self, f: &sc::NaFill) -> Result<LogicalPlan> {
-        let sc::NaFill {
-            input,
-            cols,
-            values,
-        } = f;
-        let plan = self.input(input).await?;
-        let schema = plan.schema().clone();
-        let mut fills = Vec::new();
-        for v in values {
-            fills.push(crate::literal::from_proto(v, &self.tz)?.0);
-        }
-        let exprs = schema
-            .columns()
-            .into_iter()
-            .map(|c| {
-                let t = Expr::Column(c.clone()).get_type(&schema)?;
-                let fill = if cols.is_empty() {
-                    fills.first()
-                } else {
-                    cols.iter()
-                        .position(|n| n.eq_ignore_ascii_case(&c.name))
-                        .and_then(|i| fills.get(i).or(fills.first()))
-                };
-                let applies = fill.is_some_and(|v| {
-                    let vt = v.data_type();
-                    (vt.is_numeric() && t.is_numeric())
-                        || (vt == datafusion::arrow::datatypes::DataType::Utf8 && t == vt)
-                        || (vt == datafusion::arrow::datatypes::DataType::Boolean && t == vt)
-                });
-                Ok(match fill {
-                    Some(v) if applies => {
-                        let value = v.cast_to(&t)?;
-                        coalesce(vec![Expr::Column(c.clone()), lit(value)]).alias(c.name.clone())
-                    }
-                    _ => Expr::Column(c),
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
-    }
-
-    pub(super) async fn drop_na(&self, d: &sc::NaDrop) -> Result<LogicalPlan> {
-        let sc::NaDrop {
-            input,
-            cols,
-            min_non_nulls,
-        } = d;
-        let plan = self.input(input).await?;
-        let schema = plan.schema().clone();
-        let targets: Vec<Expr> = if cols.is_empty() {
-            schema.columns().into_iter().map(Expr::Column).collect()
-        } else {
-            cols.iter()
-                .map(|n| Ok(self.column(n, None, &schema)?.expr))
-                .collect::<Result<_>>()?
-        };
-        let need = min_non_nulls.unwrap_or(targets.len() as i32);
-        let count = targets
-            .iter()
-            .map(|e| {
-                datafusion::logical_expr::when(e.clone().is_not_null(), lit(1)).otherwise(lit(0))
-            })
-            .collect::<datafusion::error::Result<Vec<_>>>()?
-            .into_iter()
-            .reduce(|a, b| a + b)
-            .unwrap_or(lit(0));
-        Ok(LogicalPlanBuilder::from(plan)
-            .filter(count.gt_eq(lit(need)))?
-            .build()?)
     }
 }
 

@@ -15,9 +15,11 @@ pub mod expression;
 mod join;
 mod lambda;
 mod local;
+mod na;
 mod read;
 mod set_op;
 mod show;
+mod stats;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -114,10 +116,19 @@ impl<'a> Resolver<'a> {
             RelType::ToDf(t) => self.to_df(t).await,
             RelType::ToSchema(t) => self.to_schema(t).await,
             RelType::ShowString(s) => self.show_string(s).await,
+            RelType::HtmlString(h) => self.html_string(h).await,
             RelType::Hint(h) => self.hint(h).await,
             RelType::Sample(s) => self.sample(s).await,
             RelType::FillNa(f) => self.fill_na(f).await,
             RelType::DropNa(d) => self.drop_na(d).await,
+            RelType::Replace(r) => self.replace(r).await,
+            RelType::Describe(d) => self.describe(d).await,
+            RelType::Summary(s) => self.summary(s).await,
+            RelType::Crosstab(c) => self.crosstab(c).await,
+            RelType::Cov(c) => self.stat_cov(c).await,
+            RelType::Corr(c) => self.stat_corr(c).await,
+            RelType::ApproxQuantile(q) => self.approx_quantile(q).await,
+            RelType::FreqItems(f) => self.freq_items(f).await,
             other => {
                 let debug = format!("{other:?}");
                 let kind = debug.split('(').next().unwrap_or("unknown");

@@ -1,5 +1,6 @@
 //! Relations that must run their input while planning: ShowString (`df.show()`, which Spark
-//! Connect computes on the server as one string cell) and Tail (`df.tail(n)`).
+//! Connect computes on the server as one string cell), HtmlString (the same as an HTML table,
+//! for notebooks' eager evaluation) and Tail (`df.tail(n)`).
 
 use std::sync::Arc;
 
@@ -22,13 +23,12 @@ impl Resolver<'_> {
         Ok(collect(physical, ctx).await?)
     }
 
-    pub(super) async fn show_string(&self, s: &sc::ShowString) -> Result<LogicalPlan> {
-        let sc::ShowString {
-            input,
-            num_rows,
-            truncate,
-            vertical,
-        } = s;
+    /// The column names and the first `num_rows` (+1, to tell whether there are more) rows.
+    async fn first_rows(
+        &self,
+        input: &Option<Box<sc::Relation>>,
+        num_rows: i32,
+    ) -> Result<(Vec<String>, Vec<RecordBatch>, usize)> {
         let plan = self.input(input).await?;
         let names: Vec<String> = plan
             .schema()
@@ -36,11 +36,21 @@ impl Resolver<'_> {
             .iter()
             .map(|f| f.name().clone())
             .collect();
-        let n = usize::try_from(*num_rows).unwrap_or(20);
+        let n = usize::try_from(num_rows).unwrap_or(20);
         let limited = LogicalPlanBuilder::from(plan)
             .limit(0, Some(n + 1))?
             .build()?;
-        let batches = self.run(limited).await?;
+        Ok((names, self.run(limited).await?, n))
+    }
+
+    pub(super) async fn show_string(&self, s: &sc::ShowString) -> Result<LogicalPlan> {
+        let sc::ShowString {
+            input,
+            num_rows,
+            truncate,
+            vertical,
+        } = s;
+        let (names, batches, n) = self.first_rows(input, *num_rows).await?;
         let text = display::show_string(
             &batches,
             &names,
@@ -50,6 +60,23 @@ impl Resolver<'_> {
             &self.tz,
         );
         self.single_string("show_string", text)
+    }
+
+    pub(super) async fn html_string(&self, h: &sc::HtmlString) -> Result<LogicalPlan> {
+        let sc::HtmlString {
+            input,
+            num_rows,
+            truncate,
+        } = h;
+        let (names, batches, n) = self.first_rows(input, *num_rows).await?;
+        let text = display::html_string(
+            &batches,
+            &names,
+            n,
+            usize::try_from(*truncate).unwrap_or(0),
+            &self.tz,
+        );
+        self.single_string("html_string", text)
     }
 
     /// A one-row, one-column string relation.
