@@ -19,7 +19,7 @@ use spark_connect_proto::spark::connect::{
 use spate_common::{Error, Result};
 use spate_plan::types;
 
-use crate::execute::resolve;
+use crate::execute::resolve_with;
 use crate::session::Session;
 
 /// The Spark version Spate answers as.
@@ -97,25 +97,37 @@ pub async fn handle(session: &Session, req: AnalyzePlanRequest) -> Result<Analyz
         }
         Analyze::Persist(q::Persist {
             relation,
-            storage_level: _,
+            storage_level,
         }) => {
             let rel = relation.ok_or_else(|| Error::internal("persist without a relation"))?;
-            resolve(session, &rel).await?;
+            // fail now on a relation that cannot be planned, as Spark's analysis would
+            resolve_with(session, &rel, false).await?;
+            let level = storage_level.unwrap_or(StorageLevel {
+                use_disk: true,
+                use_memory: true,
+                use_off_heap: false,
+                deserialized: true,
+                replication: 1,
+            });
+            session.cache.persist(&rel, level);
             R::Persist(r::Persist {})
         }
         Analyze::Unpersist(q::Unpersist {
-            relation: _,
+            relation,
             blocking: _,
-        }) => R::Unpersist(r::Unpersist {}),
-        Analyze::GetStorageLevel(q::GetStorageLevel { relation: _ }) => {
+        }) => {
+            if let Some(rel) = relation {
+                session.cache.unpersist(&rel);
+            }
+            R::Unpersist(r::Unpersist {})
+        }
+        Analyze::GetStorageLevel(q::GetStorageLevel { relation }) => {
+            let level = relation
+                .and_then(|rel| session.cache.lookup(&rel))
+                .map(|e| e.level.clone())
+                .unwrap_or_else(spate_plan::cache::level_none);
             R::GetStorageLevel(r::GetStorageLevel {
-                storage_level: Some(StorageLevel {
-                    use_disk: false,
-                    use_memory: false,
-                    use_off_heap: false,
-                    deserialized: false,
-                    replication: 1,
-                }),
+                storage_level: Some(level),
             })
         }
         Analyze::JsonToDdl(q::JsonToDdl { json_string }) => {
@@ -134,7 +146,7 @@ pub async fn handle(session: &Session, req: AnalyzePlanRequest) -> Result<Analyz
 
 async fn logical(session: &Session, plan: Option<Plan>) -> Result<LogicalPlan> {
     match plan.and_then(|p| p.op_type) {
-        Some(OpType::Root(rel)) => resolve(session, &rel).await,
+        Some(OpType::Root(rel)) => resolve_with(session, &rel, false).await,
         Some(OpType::Command(_)) => Err(Error::unsupported("analyzing a command")),
         Some(OpType::CompressedOperation(_)) => Err(Error::unsupported("compressed plans")),
         None => Err(Error::internal("analyze request without a plan")),

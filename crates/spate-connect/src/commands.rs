@@ -91,7 +91,8 @@ async fn sql_command(
     };
     let state = session.ctx.state();
     let config = session.config();
-    let resolver = Resolver::new(&state, session.catalog.as_ref(), &config);
+    let resolver =
+        Resolver::new(&state, session.catalog.as_ref(), &config).with_cache(&session.cache, true);
     match resolver.sql(sql_rel).await? {
         SqlOutcome::Query(_) => Ok(vec![sql_result(session, op, relation)]),
         SqlOutcome::Done(plan) => {

@@ -108,11 +108,23 @@ fn bare_response(session: &Session, operation_id: &str) -> ExecutePlanResponse {
     }
 }
 
-/// Resolves a relation in the session.
+/// Resolves a relation in the session to run it: persisted relations it uses are computed and
+/// kept on first use.
 pub async fn resolve(session: &Session, rel: &Relation) -> Result<LogicalPlan> {
+    resolve_with(session, rel, true).await
+}
+
+/// Resolves a relation in the session; `fill_cache` false leaves persisted relations that no
+/// query has used yet uncomputed (for analysis: schema, explain).
+pub async fn resolve_with(
+    session: &Session,
+    rel: &Relation,
+    fill_cache: bool,
+) -> Result<LogicalPlan> {
     let state = session.ctx.state();
     let config = session.config();
-    let resolver = Resolver::new(&state, session.catalog.as_ref(), &config);
+    let resolver = Resolver::new(&state, session.catalog.as_ref(), &config)
+        .with_cache(&session.cache, fill_cache);
     if let Some(spark_connect_proto::spark::connect::relation::RelType::Catalog(c)) = &rel.rel_type
     {
         return crate::catalog::resolve(session, &resolver, c).await;

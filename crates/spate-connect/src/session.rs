@@ -37,6 +37,8 @@ pub struct Session {
     pub catalog: Arc<SessionCatalog>,
     /// Running and finished operations by id.
     pub operations: Mutex<HashMap<String, Operation>>,
+    /// Persisted DataFrames.
+    pub cache: spate_plan::cache::RelationCache,
 }
 
 impl Session {
@@ -90,6 +92,7 @@ impl SessionManager {
             config: Mutex::new(config),
             catalog: Arc::new(SessionCatalog::new(warehouse, self.global_views.clone())),
             operations: Mutex::new(HashMap::new()),
+            cache: Default::default(),
         });
         sessions.insert(id.to_string(), session.clone());
         Ok(session)

@@ -1,9 +1,10 @@
 //! Spark semantics on DataFusion. This crate turns what Spark Connect clients send — relations,
 //! expressions, types, SQL text — into DataFusion logical plans with Spark's names, types and
 //! errors: Spark types and their Arrow form ([`types`], [`type_parser`], [`json_schema`]),
-//! literals, the one function registry ([`functions`]), the relation resolver
+//! literals, cached relations ([`cache`]), the one function registry ([`functions`]), the relation resolver
 //! ([`resolver`]), Spark SQL ([`sql`]) and Spark's text rendering of results ([`display`]).
 
+pub mod cache;
 pub mod display;
 pub mod functions;
 pub mod json_schema;

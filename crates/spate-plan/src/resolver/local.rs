@@ -60,9 +60,18 @@ impl Resolver<'_> {
 
     /// A plan scanning record batches held in memory.
     pub fn memory_plan(&self, schema: SchemaRef, batches: Vec<RecordBatch>) -> Result<LogicalPlan> {
+        self.named_memory_plan(&self.fresh_alias(), schema, batches)
+    }
+
+    /// A plan scanning record batches held in memory, under the relation name `name`.
+    pub(crate) fn named_memory_plan(
+        &self,
+        name: &str,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> Result<LogicalPlan> {
         let table = MemTable::try_new(schema, vec![batches])?;
-        let alias = self.fresh_alias();
-        Ok(LogicalPlanBuilder::scan(alias, provider_as_source(Arc::new(table)), None)?.build()?)
+        Ok(LogicalPlanBuilder::scan(name, provider_as_source(Arc::new(table)), None)?.build()?)
     }
 
     pub(super) async fn range(&self, r: &sc::Range) -> Result<LogicalPlan> {

@@ -42,6 +42,8 @@ pub struct Resolver<'a> {
     pub(crate) sources: &'a dyn Sources,
     pub(crate) config: &'a SessionConfig,
     pub(crate) tz: String,
+    cache: Option<&'a crate::cache::RelationCache>,
+    fill_cache: bool,
     pub(crate) ansi: bool,
     plan_ids: Mutex<HashMap<i64, Vec<Vec<Column>>>>,
     /// Lambda variables in scope while a lambda body is resolved, innermost last.
@@ -61,11 +63,21 @@ impl<'a> Resolver<'a> {
             sources,
             config,
             tz: config.time_zone(),
+            cache: None,
+            fill_cache: false,
             ansi: config.ansi(),
             plan_ids: Mutex::new(HashMap::new()),
             lambda_scope: Mutex::new(Vec::new()),
             counter: AtomicUsize::new(0),
         }
+    }
+
+    /// Uses the session's cached relations; with `fill`, a persisted relation not computed yet
+    /// is computed and kept (to run a query), otherwise it is planned as usual (to analyze one).
+    pub fn with_cache(mut self, cache: &'a crate::cache::RelationCache, fill: bool) -> Self {
+        self.cache = Some(cache);
+        self.fill_cache = fill;
+        self
     }
 
     /// The session's DataFusion state.
@@ -80,7 +92,10 @@ impl<'a> Resolver<'a> {
             let rt = rel_type
                 .as_ref()
                 .ok_or_else(|| Error::internal("relation without a kind"))?;
-            let plan = self.dispatch(rt).await?;
+            let plan = match self.cache.and_then(|c| c.lookup(rel)) {
+                Some(entry) => self.cached(rt, &entry).await?,
+                None => self.dispatch(rt).await?,
+            };
             if let Some(RelationCommon {
                 plan_id: Some(id), ..
             }) = common
@@ -135,6 +150,24 @@ impl<'a> Resolver<'a> {
                 Err(Error::unsupported(format!("relation {kind}")))
             }
         }
+    }
+
+    /// A persisted relation: computed by the first query that uses it, then scanned.
+    async fn cached(&self, rt: &RelType, entry: &crate::cache::Entry) -> Result<LogicalPlan> {
+        let data = match entry.data() {
+            Some(d) => d,
+            None if !self.fill_cache => return self.dispatch(rt).await,
+            None => {
+                let plan = self.dispatch(rt).await?;
+                let schema = std::sync::Arc::new(plan.schema().as_arrow().clone());
+                let batches = self.run(plan).await?;
+                let data = crate::cache::CachedData { schema, batches };
+                entry.store(data.clone());
+                data
+            }
+        };
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        self.named_memory_plan(&format!("InMemoryRelation_{n}"), data.schema, data.batches)
     }
 
     /// Resolves a required input relation.
