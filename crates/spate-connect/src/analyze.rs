@@ -124,7 +124,7 @@ pub async fn handle(session: &Session, req: AnalyzePlanRequest) -> Result<Analyz
         Analyze::GetStorageLevel(q::GetStorageLevel { relation }) => {
             let level = relation
                 .and_then(|rel| session.cache.lookup(&rel))
-                .map(|e| e.level.clone())
+                .map(|e| e.level)
                 .unwrap_or_else(spate_plan::cache::level_none);
             R::GetStorageLevel(r::GetStorageLevel {
                 storage_level: Some(level),
