@@ -9,6 +9,7 @@ pub mod display;
 pub mod functions;
 pub mod json_schema;
 pub mod literal;
+pub mod physical;
 pub mod resolver;
 pub mod session;
 pub mod sql;

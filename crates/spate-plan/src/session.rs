@@ -50,7 +50,12 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
         .expr_planners()
         .get_or_insert_with(Vec::new)
         .insert(0, Arc::new(crate::functions::SparkSqlPlanner));
-    let mut state = builder.build();
+    // Repartitions users ask for are kept: our rule runs before DataFusion's.
+    let mut rules: Vec<
+        Arc<dyn datafusion::physical_optimizer::PhysicalOptimizerRule + Send + Sync>,
+    > = vec![Arc::new(crate::physical::KeepRequestedRepartitions)];
+    rules.extend(datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules);
+    let mut state = builder.with_physical_optimizer_rules(rules).build();
     for f in crate::functions::higher_order::functions() {
         state.register_higher_order_function(f)?;
     }

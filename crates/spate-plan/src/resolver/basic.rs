@@ -1,13 +1,11 @@
 //! Row-preserving and row-limiting relations: Project (with Spark's implicit global
 //! aggregation and window planning), Filter, Sort, Limit, Offset, Tail, SubqueryAlias, Drop,
-//! WithColumns, WithColumnsRenamed, ToDF, Deduplicate, Hint and Repartition.
+//! WithColumns, WithColumnsRenamed, ToDF, Deduplicate and Hint.
 
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema};
 use datafusion::logical_expr::utils::find_aggregate_exprs;
-use datafusion::logical_expr::{
-    Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, Partitioning, col, lit,
-};
+use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, col};
 use spark_connect_proto::spark::connect::expression::ExprType;
 use spark_connect_proto::spark::connect::{self as sc, Expression};
 use spate_common::names::quote;
@@ -399,73 +397,6 @@ impl Resolver<'_> {
         } = h;
         self.input(input).await
     }
-
-    pub(super) async fn repartition(&self, r: &sc::Repartition) -> Result<LogicalPlan> {
-        let sc::Repartition {
-            input,
-            num_partitions,
-            shuffle: _,
-        } = r;
-        let plan = self.input(input).await?;
-        let n = positive_partitions(*num_partitions)?;
-        Ok(LogicalPlanBuilder::from(plan)
-            .repartition(Partitioning::RoundRobinBatch(n))?
-            .build()?)
-    }
-
-    pub(super) async fn repartition_by_expression(
-        &self,
-        r: &sc::RepartitionByExpression,
-    ) -> Result<LogicalPlan> {
-        let sc::RepartitionByExpression {
-            input,
-            partition_exprs,
-            num_partitions,
-        } = r;
-        let plan = self.input(input).await?;
-        let n = match num_partitions {
-            Some(n) => positive_partitions(*n)?,
-            None => self.config.shuffle_partitions(),
-        };
-        let exprs = partition_exprs
-            .iter()
-            .map(|e| Ok(self.sort_expr(e, plan.schema())?.expr))
-            .collect::<Result<Vec<_>>>()?;
-        let partitioning = if exprs.is_empty() {
-            Partitioning::RoundRobinBatch(n)
-        } else {
-            Partitioning::Hash(exprs, n)
-        };
-        Ok(LogicalPlanBuilder::from(plan)
-            .repartition(partitioning)?
-            .build()?)
-    }
-
-    pub(super) async fn sample(&self, s: &sc::Sample) -> Result<LogicalPlan> {
-        let sc::Sample {
-            input,
-            lower_bound,
-            upper_bound,
-            with_replacement,
-            seed: _,
-            deterministic_order: _,
-        } = s;
-        if with_replacement.unwrap_or(false) {
-            return Err(Error::unsupported("sample(withReplacement=True)"));
-        }
-        let plan = self.input(input).await?;
-        let fraction = upper_bound - lower_bound;
-        let cond = datafusion::functions::math::expr_fn::random().lt(lit(fraction));
-        Ok(LogicalPlanBuilder::from(plan).filter(cond)?.build()?)
-    }
-}
-
-fn positive_partitions(n: i32) -> Result<usize> {
-    usize::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
-        Error::IllegalArgument(format!(
-            "the number of partitions must be positive, got {n}"
-        ))
-    })
 }
 
 /// Replaces occurrences of `targets` inside `items` by references to the columns that an

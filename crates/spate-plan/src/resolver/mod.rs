@@ -16,6 +16,7 @@ mod join;
 mod lambda;
 mod local;
 mod na;
+mod partition;
 mod read;
 mod set_op;
 mod show;
