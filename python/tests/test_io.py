@@ -95,3 +95,23 @@ def test_save_as_table_insert_into_and_table(spark, df):
         df.write.saveAsTable("people_tbl")
     df.write.mode("overwrite").saveAsTable("people_tbl")
     assert spark.table("people_tbl").count() == len(ROWS)
+
+
+def test_path_glob_filter_and_recursive_file_lookup(spark, tmp_dir):
+    root = tmp_dir / "g"
+    (root / "x=1").mkdir(parents=True)
+    (root / "x=2").mkdir(parents=True)
+    (root / "x=1" / "a.csv").write_text("n\n1\n2\n")
+    (root / "x=2" / "b.csv").write_text("n\n3\n")
+    (root / "x=2" / "c.txt").write_text("n\n99\n")
+    reader = spark.read.option("header", True)
+    everything = reader.csv(str(root))
+    assert sorted(tuple(r) for r in everything.collect()) == [("1", 1), ("2", 1), ("3", 2), ("99", 2)]
+    # pathGlobFilter keeps matching file names at any depth; partition columns stay
+    only_csv = reader.option("pathGlobFilter", "*.csv").csv(str(root))
+    assert only_csv.columns == ["n", "x"]
+    assert sorted(tuple(r) for r in only_csv.collect()) == [("1", 1), ("2", 1), ("3", 2)]
+    # recursiveFileLookup reads the files below without inferring partition columns
+    flat = reader.option("recursiveFileLookup", True).option("pathGlobFilter", "*.csv").csv(str(root))
+    assert flat.columns == ["n"]
+    assert sorted(r.n for r in flat.collect()) == ["1", "2", "3"]

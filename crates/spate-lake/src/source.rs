@@ -2,7 +2,8 @@
 //! column as a string named `_c0`, `_c1`, ... unless `header` and `inferSchema` say otherwise,
 //! with `sep`, `quote`, `escape` and `nullValue`; JSON reads JSON Lines with fields sorted by
 //! name as Spark infers them; text reads one `value` string per line. Directories are read
-//! recursively with Hive-style partition columns; a missing path is Spark's `PATH_NOT_FOUND`.
+//! recursively with Hive-style partition columns (none with `recursiveFileLookup`), keeping only
+//! file names matching `pathGlobFilter`; a missing path is Spark's `PATH_NOT_FOUND`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -141,14 +142,25 @@ fn file_format(
 
 async fn read_listing(state: &SessionState, req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
     let (format, extension) = file_format(req, &state.table_options().parquet)?;
+    let glob_filter = req.options.get("pathglobfilter").cloned();
+    // recursiveFileLookup reads every file below the path and infers no partition columns
+    let recursive = flag(&req.options, "recursivefilelookup", false)?;
     let mut urls = Vec::new();
     let mut partition_cols = Vec::new();
     for p in &req.paths {
         let path = local_path(p);
         let text = if path.is_dir() {
-            partition_cols = partitions::discover(&path);
+            if !recursive {
+                partition_cols = partitions::discover(&path);
+            }
             let abs = std::path::absolute(&path).unwrap_or(path.clone());
-            format!("{}/", abs.display().to_string().trim_end_matches('/'))
+            let dir = abs.display().to_string();
+            let dir = dir.trim_end_matches('/');
+            match &glob_filter {
+                // pathGlobFilter matches file names, at any depth below the path
+                Some(pattern) => format!("{dir}/**/{pattern}"),
+                None => format!("{dir}/"),
+            }
         } else {
             std::path::absolute(&path)
                 .unwrap_or(path.clone())
@@ -157,7 +169,6 @@ async fn read_listing(state: &SessionState, req: &ReadRequest, alias: &str) -> R
         };
         urls.push(ListingTableUrl::parse(&text)?);
     }
-    let glob_filter = req.options.get("pathglobfilter").cloned();
     let extension = if glob_filter.is_some() { "" } else { extension };
     let mut options = ListingOptions::new(format)
         .with_file_extension(extension)
