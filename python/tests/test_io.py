@@ -115,3 +115,13 @@ def test_path_glob_filter_and_recursive_file_lookup(spark, tmp_dir):
     flat = reader.option("recursiveFileLookup", True).option("pathGlobFilter", "*.csv").csv(str(root))
     assert flat.columns == ["n"]
     assert sorted(r.n for r in flat.collect()) == ["1", "2", "3"]
+
+
+def test_partition_pruning_is_visible_in_explain(spark, df, tmp_dir):
+    path = str(tmp_dir / "pruned")
+    df.write.partitionBy("day").parquet(path)
+    query = spark.read.parquet(path).filter("day = '2024-01-02'")
+    plan = query._explain_string(mode="simple")
+    # only the files of the selected partition are scanned
+    assert "day=2024-01-02" in plan and "day=2024-01-01" not in plan
+    assert [r.id for r in query.collect()] == [r[0] for r in ROWS if r[3] == "2024-01-02"]
