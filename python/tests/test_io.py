@@ -125,3 +125,13 @@ def test_partition_pruning_is_visible_in_explain(spark, df, tmp_dir):
     # only the files of the selected partition are scanned
     assert "day=2024-01-02" in plan and "day=2024-01-01" not in plan
     assert [r.id for r in query.collect()] == [r[0] for r in ROWS if r[3] == "2024-01-02"]
+
+
+def test_json_multiline_documents(spark, tmp_dir):
+    root = tmp_dir / "docs"
+    root.mkdir()
+    (root / "one.json").write_text('{\n  "b": "x",\n  "a": 1\n}\n')
+    (root / "many.json").write_text('[\n {"a": 2, "b": "y"},\n {"a": 3}\n]\n')
+    df = spark.read.option("multiLine", True).json(str(root))
+    assert df.dtypes == [("a", "bigint"), ("b", "string")]
+    assert sorted(tuple(r) for r in df.collect()) == [(1, "x"), (2, "y"), (3, None)]

@@ -1,7 +1,7 @@
 //! Reading data sources with Spark's options and defaults. Parquet reads as is; CSV reads every
 //! column as a string named `_c0`, `_c1`, ... unless `header` and `inferSchema` say otherwise,
-//! with `sep`, `quote`, `escape` and `nullValue`; JSON reads JSON Lines with fields sorted by
-//! name as Spark infers them; text reads one `value` string per line. Directories are read
+//! with `sep`, `quote`, `escape` and `nullValue`; JSON reads JSON Lines (or one document per
+//! file with `multiLine`) with fields sorted by name as Spark infers them; text reads one `value` string per line. Directories are read
 //! recursively with Hive-style partition columns (none with `recursiveFileLookup`), keeping only
 //! file names matching `pathGlobFilter`; a missing path is Spark's `PATH_NOT_FOUND`.
 
@@ -47,6 +47,7 @@ pub async fn read(state: &SessionState, req: &ReadRequest, alias: &str) -> Resul
     }
     match req.format.as_str() {
         "text" => read_text(req, alias),
+        "json" if flag(&req.options, "multiline", false)? => read_json_documents(req, alias),
         "parquet" | "csv" | "json" => read_listing(state, req, alias).await,
         other => Err(Error::analysis(
             "DATA_SOURCE_NOT_FOUND",
@@ -130,12 +131,7 @@ fn file_format(
             }
             (Arc::new(f), "")
         }
-        "json" => {
-            if flag(o, "multiline", false)? {
-                return Err(Error::unsupported("option multiLine=true for JSON"));
-            }
-            (Arc::new(JsonFormat::default()), "")
-        }
+        "json" => (Arc::new(JsonFormat::default()), ""),
         other => return Err(Error::internal(format!("no listing format for {other}"))),
     })
 }
@@ -279,6 +275,51 @@ fn read_text(req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
     let schema = Arc::new(Schema::new(vec![Field::new("value", DataType::Utf8, true)]));
     let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(lines))])
         .map_err(|e| Error::internal(e.to_string()))?;
+    let table = MemTable::try_new(schema, vec![vec![batch]])?;
+    Ok(LogicalPlanBuilder::scan(alias, provider_as_source(Arc::new(table)), None)?.build()?)
+}
+
+/// JSON with `multiLine`: each file is one document, an object (one row) or an array of
+/// objects (a row each). Fields are inferred over all rows and sorted by name, as Spark does.
+fn read_json_documents(req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
+    let mut rows: Vec<serde_json::Value> = Vec::new();
+    for p in &req.paths {
+        for file in files_under(&local_path(p))? {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                Error::IllegalArgument(format!("cannot read JSON file '{}': {e}", file.display()))
+            })?;
+            let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                Error::analysis(
+                    "MALFORMED_RECORD_IN_PARSING",
+                    format!("malformed JSON document in '{}': {e}", file.display()),
+                )
+            })?;
+            match doc {
+                serde_json::Value::Array(items) => rows.extend(items),
+                other => rows.push(other),
+            }
+        }
+    }
+    let schema = match &req.schema {
+        Some(s) => s.clone(),
+        None => {
+            let inferred = datafusion::arrow::json::reader::infer_json_schema_from_iterator(
+                rows.iter().map(Ok),
+            )
+            .map_err(|e| Error::analysis("UNABLE_TO_INFER_SCHEMA", e.to_string()))?;
+            spark_schema(req, Arc::new(inferred))?
+        }
+    };
+    let mut decoder = datafusion::arrow::json::ReaderBuilder::new(schema.clone())
+        .build_decoder()
+        .map_err(|e| Error::internal(e.to_string()))?;
+    decoder
+        .serialize(&rows)
+        .map_err(|e| Error::analysis("MALFORMED_RECORD_IN_PARSING", e.to_string()))?;
+    let batch = decoder
+        .flush()
+        .map_err(|e| Error::analysis("MALFORMED_RECORD_IN_PARSING", e.to_string()))?
+        .unwrap_or_else(|| RecordBatch::new_empty(schema.clone()));
     let table = MemTable::try_new(schema, vec![vec![batch]])?;
     Ok(LogicalPlanBuilder::scan(alias, provider_as_source(Arc::new(table)), None)?.build()?)
 }
