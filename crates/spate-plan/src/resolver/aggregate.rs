@@ -231,7 +231,7 @@ impl Resolver<'_> {
         }
         if out.len() > max {
             return Err(Error::analysis(
-                "PIVOT_VALUE_DATA_TYPE_MISMATCH",
+                "_LEGACY_ERROR_TEMP_1324",
                 format!(
                     "The pivot column {} has more than {max} distinct values, this could indicate an error. If this was intended, set spark.sql.pivotMaxValues to at least the number of distinct values of the pivot column.",
                     pivot

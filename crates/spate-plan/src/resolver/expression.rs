@@ -148,7 +148,7 @@ impl Resolver<'_> {
                     .ok_or_else(|| unresolved_column(&name, schema))
             }
             ExprType::LambdaFunction(_) => Err(Error::analysis(
-                "INVALID_LAMBDA_FUNCTION_CALL",
+                "INVALID_LAMBDA_FUNCTION_CALL.NON_HIGHER_ORDER_FUNCTION",
                 "a lambda function can only be an argument of a higher-order function",
             )),
             ExprType::UnresolvedRegex(r) => Err(Error::unsupported(format!(
