@@ -76,13 +76,6 @@ impl RelationCache {
             .unwrap_or(false)
     }
 
-    /// Forgets every relation.
-    pub fn clear(&self) {
-        if let Ok(mut e) = self.entries.lock() {
-            e.clear();
-        }
-    }
-
     /// The entry of `rel`, if persisted.
     pub fn lookup(&self, rel: &Relation) -> Option<Arc<Entry>> {
         let entries = self.entries.lock().ok()?;

@@ -161,33 +161,39 @@ fn as_list(a: &ArrayRef, function: &str) -> DfResult<ListArray> {
         .ok_or_else(|| exec_error(format!("{function} expects an array argument")))
 }
 
-/// Evaluates `lambda` once per element, with captured columns repeated per element.
+/// Evaluates `lambda` over `len` rows of `params`. Captured columns hold one value per outer
+/// row; `rows` maps each evaluated row to its outer row (`None`: they line up already).
+fn evaluate(
+    lambda: &LambdaArgument,
+    params: &[ArrayRef],
+    len: usize,
+    rows: Option<&UInt32Array>,
+) -> DfResult<ArrayRef> {
+    let closures: Vec<Box<dyn Fn() -> DfResult<ArrayRef> + '_>> = params
+        .iter()
+        .map(|p| Box::new(move || Ok(Arc::clone(p))) as Box<dyn Fn() -> DfResult<ArrayRef>>)
+        .collect();
+    let refs: Vec<&dyn Fn() -> DfResult<ArrayRef>> = closures.iter().map(|c| c.as_ref()).collect();
+    lambda
+        .evaluate(&refs, |captured| match rows {
+            Some(rows) => Ok(take_arrays(captured, rows, None)?),
+            None => Ok(captured.to_vec()),
+        })?
+        .into_array(len)
+}
+
+/// Evaluates `lambda` once per array element.
 fn per_element(
     lambda: &LambdaArgument,
     params: &[ArrayRef],
     rows: &UInt32Array,
 ) -> DfResult<ArrayRef> {
-    let len = rows.len();
-    let closures: Vec<Box<dyn Fn() -> DfResult<ArrayRef> + '_>> = params
-        .iter()
-        .map(|p| Box::new(move || Ok(Arc::clone(p))) as Box<dyn Fn() -> DfResult<ArrayRef>>)
-        .collect();
-    let refs: Vec<&dyn Fn() -> DfResult<ArrayRef>> = closures.iter().map(|c| c.as_ref()).collect();
-    lambda
-        .evaluate(&refs, |captured| Ok(take_arrays(captured, rows, None)?))?
-        .into_array(len)
+    evaluate(lambda, params, rows.len(), Some(rows))
 }
 
-/// Evaluates `lambda` once per row (captured columns line up already).
+/// Evaluates `lambda` once per outer row.
 fn per_row(lambda: &LambdaArgument, params: &[ArrayRef], rows: usize) -> DfResult<ArrayRef> {
-    let closures: Vec<Box<dyn Fn() -> DfResult<ArrayRef> + '_>> = params
-        .iter()
-        .map(|p| Box::new(move || Ok(Arc::clone(p))) as Box<dyn Fn() -> DfResult<ArrayRef>>)
-        .collect();
-    let refs: Vec<&dyn Fn() -> DfResult<ArrayRef>> = closures.iter().map(|c| c.as_ref()).collect();
-    lambda
-        .evaluate(&refs, |captured| Ok(captured.to_vec()))?
-        .into_array(rows)
+    evaluate(lambda, params, rows, None)
 }
 
 fn booleans<'a>(a: &'a ArrayRef, function: &str) -> DfResult<&'a BooleanArray> {

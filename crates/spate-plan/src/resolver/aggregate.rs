@@ -9,7 +9,7 @@
 //! the distinct values of the pivot column are computed first, sorted, nulls first.
 
 use datafusion::common::Column;
-use datafusion::logical_expr::expr::{AggregateFunction, BinaryExpr};
+use datafusion::logical_expr::expr::BinaryExpr;
 use datafusion::logical_expr::utils::find_aggregate_exprs;
 use datafusion::logical_expr::{
     Expr, ExprSchemable, GroupingSet, LogicalPlan, LogicalPlanBuilder, Operator, col,
@@ -161,12 +161,6 @@ impl Resolver<'_> {
             .collect();
         let stage = self.grouped(plan, grouping, stage_groups, renamed)?;
         // 2. one column per (value, aggregate), from the single row of each combination
-        let first = self
-            .state
-            .aggregate_functions()
-            .get("first_value")
-            .cloned()
-            .ok_or_else(|| Error::internal("first_value is not registered"))?;
         let mut spread = Vec::new();
         for (v, value_name) in &values {
             for (j, a) in aggs.iter().enumerate() {
@@ -180,14 +174,11 @@ impl Resolver<'_> {
                     Operator::IsNotDistinctFrom,
                     Box::new(Expr::Literal(v.clone(), None)),
                 ));
-                let value = Expr::AggregateFunction(AggregateFunction::new_udf(
-                    first.clone(),
+                let value = self.aggregate_call(
+                    "first_value",
                     vec![col(Column::from_name(format!("__spate_agg_{j}")))],
-                    false,
-                    Some(Box::new(matches)),
-                    vec![],
-                    None,
-                ));
+                    Some(matches),
+                )?;
                 spread.push(value.alias(name));
             }
         }
@@ -217,18 +208,19 @@ impl Resolver<'_> {
             .sort(vec![col(Column::from_name(PIVOT)).sort(true, true)])?
             .limit(0, Some(max + 1))?
             .build()?;
-        let mut out = Vec::new();
-        for batch in self.run(distinct).await? {
-            for i in 0..batch.num_rows() {
-                let v = ScalarValue::try_from_array(batch.column(0), i)?;
+        let out: Vec<(ScalarValue, String)> = self
+            .column_values(distinct)
+            .await?
+            .into_iter()
+            .map(|v| {
                 let name = if v.is_null() {
                     "null".into()
                 } else {
                     display::format_scalar(&v, &self.tz)
                 };
-                out.push((v, name));
-            }
-        }
+                (v, name)
+            })
+            .collect();
         if out.len() > max {
             return Err(Error::analysis(
                 "_LEGACY_ERROR_TEMP_1324",

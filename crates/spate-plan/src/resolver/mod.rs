@@ -29,7 +29,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use datafusion::common::{Column, DFSchema, TableReference};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+use datafusion::logical_expr::expr::AggregateFunction;
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use futures::future::BoxFuture;
 use spark_connect_proto::spark::connect::relation::RelType;
 use spark_connect_proto::spark::connect::{Relation, RelationCommon};
@@ -194,6 +195,40 @@ impl<'a> Resolver<'a> {
             .lock()
             .map(|ids| ids.get(&id).cloned().unwrap_or_default())
             .unwrap_or_default()
+    }
+
+    /// A call of the registered aggregate `name`.
+    pub(crate) fn aggregate_call(
+        &self,
+        name: &str,
+        args: Vec<Expr>,
+        filter: Option<Expr>,
+    ) -> Result<Expr> {
+        self.aggregate_call_with(name, args, false, filter)
+    }
+
+    /// A call of the registered aggregate `name`, optionally `DISTINCT`.
+    pub(crate) fn aggregate_call_with(
+        &self,
+        name: &str,
+        args: Vec<Expr>,
+        distinct: bool,
+        filter: Option<Expr>,
+    ) -> Result<Expr> {
+        let udaf = self
+            .state
+            .aggregate_functions()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| crate::functions::unresolved_routine(name))?;
+        Ok(Expr::AggregateFunction(AggregateFunction::new_udf(
+            udaf,
+            args,
+            distinct,
+            filter.map(Box::new),
+            vec![],
+            None,
+        )))
     }
 
     /// A fresh relation alias.

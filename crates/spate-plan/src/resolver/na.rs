@@ -113,16 +113,16 @@ impl Resolver<'_> {
         else {
             return Ok(plan);
         };
-        let chosen: Vec<String> = cols.iter().map(|c| c.to_lowercase()).collect();
-        for c in cols {
-            self.column(c, None, &schema)?;
-        }
+        let chosen: Vec<Expr> = cols
+            .iter()
+            .map(|c| Ok(self.column(c, None, &schema)?.expr))
+            .collect::<Result<_>>()?;
         let exprs = schema
             .columns()
             .into_iter()
             .map(|c| {
                 let t = Expr::Column(c.clone()).get_type(&schema)?;
-                let selected = chosen.is_empty() || chosen.contains(&c.name.to_lowercase());
+                let selected = chosen.is_empty() || chosen.contains(&Expr::Column(c.clone()));
                 if !selected || !applies(&kind, &t) {
                     return Ok(Expr::Column(c));
                 }

@@ -122,7 +122,8 @@ impl Resolver<'_> {
         Ok(splits.into_iter().map(SplitPoint::new).collect())
     }
 
-    async fn count_rows(&self, plan: LogicalPlan) -> Result<usize> {
+    /// The number of rows of `plan` (runs it).
+    pub(super) async fn count_rows(&self, plan: LogicalPlan) -> Result<usize> {
         let counted = LogicalPlanBuilder::from(plan)
             .aggregate(
                 Vec::<Expr>::new(),

@@ -9,6 +9,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use datafusion::physical_plan::collect;
+use datafusion::scalar::ScalarValue;
 use spark_connect_proto::spark::connect as sc;
 use spate_common::{Error, Result};
 
@@ -41,6 +42,17 @@ impl Resolver<'_> {
             .limit(0, Some(n + 1))?
             .build()?;
         Ok((names, self.run(limited).await?, n))
+    }
+
+    /// Runs a plan and returns the values of its first column.
+    pub(crate) async fn column_values(&self, plan: LogicalPlan) -> Result<Vec<ScalarValue>> {
+        let mut out = Vec::new();
+        for batch in self.run(plan).await? {
+            for i in 0..batch.num_rows() {
+                out.push(ScalarValue::try_from_array(batch.column(0), i)?);
+            }
+        }
+        Ok(out)
     }
 
     pub(super) async fn show_string(&self, s: &sc::ShowString) -> Result<LogicalPlan> {

@@ -15,7 +15,6 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::{Column, DFSchema};
 use datafusion::functions::core::expr_fn::{get_field, named_struct};
 use datafusion::functions_nested::expr_fn::{array_element, array_sort, make_array};
-use datafusion::logical_expr::expr::AggregateFunction;
 use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, col, lit};
 use datafusion::scalar::ScalarValue;
 use spark_connect_proto::spark::connect as sc;
@@ -67,23 +66,6 @@ fn is_string(t: &DataType) -> bool {
 }
 
 impl Resolver<'_> {
-    fn aggregate_call(&self, name: &str, args: Vec<Expr>, filter: Option<Expr>) -> Result<Expr> {
-        let udaf = self
-            .state
-            .aggregate_functions()
-            .get(name)
-            .cloned()
-            .ok_or_else(|| functions::unresolved_routine(name))?;
-        Ok(Expr::AggregateFunction(AggregateFunction::new_udf(
-            udaf,
-            args,
-            false,
-            filter.map(Box::new),
-            vec![],
-            None,
-        )))
-    }
-
     /// The value at rank `ceil(p * n)` of the sorted non-null values of `c`.
     fn exact_percentile(&self, c: Expr, p: f64) -> Result<Expr> {
         let values =
@@ -113,22 +95,7 @@ impl Resolver<'_> {
             Stat::Stddev => self.aggregate_call("stddev", vec![as_double()], None)?,
             Stat::Min => self.aggregate_call("min", vec![c], None)?,
             Stat::Max => self.aggregate_call("max", vec![c], None)?,
-            Stat::CountDistinct => {
-                let udaf = self
-                    .state
-                    .aggregate_functions()
-                    .get("count")
-                    .cloned()
-                    .ok_or_else(|| functions::unresolved_routine("count"))?;
-                Expr::AggregateFunction(AggregateFunction::new_udf(
-                    udaf,
-                    vec![c],
-                    true,
-                    None,
-                    vec![],
-                    None,
-                ))
-            }
+            Stat::CountDistinct => self.aggregate_call_with("count", vec![c], true, None)?,
             Stat::ApproxCountDistinct => self.aggregate_call("approx_distinct", vec![c], None)?,
             Stat::Percentile(p) if is_numeric(t) => self.exact_percentile(c, *p)?,
             Stat::Percentile(_) => return Ok(Expr::Literal(ScalarValue::Utf8(None), None)),
@@ -250,18 +217,8 @@ impl Resolver<'_> {
 
     pub(super) async fn stat_cov(&self, s: &sc::StatCov) -> Result<LogicalPlan> {
         let sc::StatCov { input, col1, col2 } = s;
-        let plan = self.input(input).await?;
-        let schema = plan.schema().clone();
-        let a = self.numeric_or_zero(col1, &schema, "covariance")?;
-        let b = self.numeric_or_zero(col2, &schema, "covariance")?;
-        let cov = self.aggregate_call("covar_samp", vec![a, b], None)?;
-        self.build_projection(
-            plan,
-            vec![Named {
-                expr: cov,
-                name: format!("covar_samp({col1}, {col2})"),
-            }],
-        )
+        self.pair_statistic(input, col1, col2, "covar_samp", "covariance")
+            .await
     }
 
     pub(super) async fn stat_corr(&self, s: &sc::StatCorr) -> Result<LogicalPlan> {
@@ -278,16 +235,29 @@ impl Resolver<'_> {
                 "Currently only the calculation of the Pearson Correlation coefficient is supported, not {m}."
             )));
         }
+        self.pair_statistic(input, col1, col2, "corr", "correlation")
+            .await
+    }
+
+    /// One row with `function(col1, col2)` over two numeric columns (nulls as 0.0).
+    async fn pair_statistic(
+        &self,
+        input: &Option<Box<sc::Relation>>,
+        col1: &str,
+        col2: &str,
+        function: &str,
+        what: &str,
+    ) -> Result<LogicalPlan> {
         let plan = self.input(input).await?;
         let schema = plan.schema().clone();
-        let a = self.numeric_or_zero(col1, &schema, "correlation")?;
-        let b = self.numeric_or_zero(col2, &schema, "correlation")?;
-        let corr = self.aggregate_call("corr", vec![a, b], None)?;
+        let a = self.numeric_or_zero(col1, &schema, what)?;
+        let b = self.numeric_or_zero(col2, &schema, what)?;
+        let value = self.aggregate_call(function, vec![a, b], None)?;
         self.build_projection(
             plan,
             vec![Named {
-                expr: corr,
-                name: format!("corr({col1}, {col2})"),
+                expr: value,
+                name: format!("{function}({col1}, {col2})"),
             }],
         )
     }
@@ -348,15 +318,12 @@ impl Resolver<'_> {
             .distinct()?
             .sort(vec![col("__k2").sort(true, true)])?
             .build()?;
-        let mut values = Vec::new();
-        for batch in self.run(distinct).await? {
-            for i in 0..batch.num_rows() {
-                values.push(display::format_scalar(
-                    &ScalarValue::try_from_array(batch.column(0), i)?,
-                    &self.tz,
-                ));
-            }
-        }
+        let values: Vec<String> = self
+            .column_values(distinct)
+            .await?
+            .iter()
+            .map(|v| display::format_scalar(v, &self.tz))
+            .collect();
         let mut counts = Vec::new();
         for v in &values {
             let count = self.aggregate_call(
@@ -388,20 +355,7 @@ impl Resolver<'_> {
         }
         let plan = self.input(input).await?;
         let schema = plan.schema().clone();
-        let total_plan = LogicalPlanBuilder::from(plan.clone())
-            .aggregate(
-                Vec::<Expr>::new(),
-                vec![self.aggregate_call("count", vec![lit(1i64)], None)?],
-            )?
-            .build()?;
-        let total = match self.run(total_plan).await?.first() {
-            Some(b) if b.num_rows() > 0 => ScalarValue::try_from_array(b.column(0), 0)?,
-            _ => ScalarValue::Int64(Some(0)),
-        };
-        let total = match total {
-            ScalarValue::Int64(Some(n)) => n as f64,
-            _ => 0.0,
-        };
+        let total = self.count_rows(plan.clone()).await? as f64;
         let mut fields = Vec::new();
         let mut arrays: Vec<ArrayRef> = Vec::new();
         for name in cols {
@@ -418,12 +372,7 @@ impl Resolver<'_> {
                 .filter(col("__n").gt(lit(support * total)))?
                 .project(vec![col("__item")])?
                 .build()?;
-            let mut items = Vec::new();
-            for batch in self.run(counted).await? {
-                for i in 0..batch.num_rows() {
-                    items.push(ScalarValue::try_from_array(batch.column(0), i)?);
-                }
-            }
+            let items = self.column_values(counted).await?;
             let list = ScalarValue::new_list_nullable(&items, &t);
             fields.push(Field::new(
                 format!("{}_freqItems", c.name),
