@@ -2,7 +2,11 @@
 reports in dtypes and the values PySpark returns."""
 
 import datetime
+import datetime as dt
 import decimal
+
+import pytest
+from pyspark.errors import NumberFormatException
 
 from pyspark.sql import Row
 from pyspark.sql.types import (
@@ -73,3 +77,32 @@ def test_nested_access(spark):
     got = df.select(df.arr[1], df.m["a"], df.st.x).first()
     assert tuple(got) == (20, 1, 5)
     assert df.select("st.x").first().x == 5
+
+
+def test_spark_type_names_and_cast_rules_in_sql_text(spark):
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    q = """select cast(2 as long) l, cast(1 as short) s, cast(1 as byte) b,
+                  cast('2024-01-05 10:00:00' as timestamp) t,
+                  cast('2024-01-05 10:00:00' as timestamp_ntz) n,
+                  cast(cast('2024-01-05 10:00:00' as timestamp) as long) e,
+                  cast(1.5 as string) str, try_cast('x' as int) bad"""
+    df = spark.sql(q)
+    assert [t for _, t in df.dtypes] == [
+        "bigint", "smallint", "tinyint", "timestamp", "timestamp_ntz", "bigint", "string", "int",
+    ]
+    row = df.first()
+    epoch = int(dt.datetime(2024, 1, 5, 10, tzinfo=dt.timezone.utc).timestamp())
+    assert (row.l, row.s, row.b, row.e, row.str, row.bad) == (2, 1, 1, epoch, "1.5", None)
+    # the same rules in expression text
+    assert spark.range(1).selectExpr("cast(id + 7 as long) as x", "cast(0 as timestamp) as z").dtypes == [
+        ("x", "bigint"), ("z", "timestamp"),
+    ]
+    # without ANSI a bad cast is null; with it (Spark 4's default) the query fails
+    spark.conf.set("spark.sql.ansi.enabled", "false")
+    try:
+        assert spark.sql("select cast('x' as int) v").first().v is None
+    finally:
+        spark.conf.set("spark.sql.ansi.enabled", "true")
+    with pytest.raises(NumberFormatException) as e:
+        spark.sql("select cast('x' as int) v").collect()
+    assert e.value.getCondition() == "CAST_INVALID_INPUT"

@@ -147,7 +147,11 @@ impl Error {
             Error::Runtime {
                 exception, class, ..
             } => info(
-                vec![exception, SPARK],
+                if *exception == SPARK {
+                    vec![SPARK]
+                } else {
+                    vec![exception, SPARK]
+                },
                 Some(class),
                 Some(runtime_state(class)),
             ),
@@ -255,11 +259,12 @@ fn analysis_state(class: &str) -> &'static str {
 }
 
 fn runtime_state(class: &str) -> &'static str {
-    match class {
+    match class.split('.').next().unwrap_or(class) {
         "DIVIDE_BY_ZERO" => "22012",
         "ARITHMETIC_OVERFLOW" => "22003",
         "CAST_INVALID_INPUT" => "22018",
         "MALFORMED_RECORD_IN_PARSING" => "22023",
+        "FAILED_READ_FILE" => "KD001",
         _ => "XX000",
     }
 }

@@ -4,6 +4,7 @@
 //! shell and the gRPC service share it.
 
 pub mod config;
+pub mod datetime_pattern;
 pub mod error;
 pub mod names;
 

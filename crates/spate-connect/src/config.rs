@@ -88,7 +88,6 @@ pub fn handle(session: &Session, req: ConfigRequest) -> Result<ConfigResponse> {
 fn sync_engine_options(session: &Session, config: &SessionConfig) {
     let state = session.ctx.state_ref();
     let mut state = state.write();
-    let execution = &mut state.config_mut().options_mut().execution;
-    execution.time_zone = Some(config.time_zone());
-    execution.enable_ansi_mode = config.ansi();
+    spate_plan::session::set_time_zone(&mut state, &config.time_zone());
+    state.config_mut().options_mut().execution.enable_ansi_mode = config.ansi();
 }

@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod partitions;
+pub mod records;
 pub mod source;
 pub mod write;
 

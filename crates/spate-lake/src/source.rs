@@ -3,7 +3,9 @@
 //! with `sep`, `quote`, `escape` and `nullValue`; JSON reads JSON Lines (or one document per
 //! file with `multiLine`) with fields sorted by name as Spark infers them; text reads one `value` string per line. Directories are read
 //! recursively with Hive-style partition columns (none with `recursiveFileLookup`), keeping only
-//! file names matching `pathGlobFilter`; a missing path is Spark's `PATH_NOT_FOUND`.
+//! file names matching `pathGlobFilter`; a missing path is Spark's `PATH_NOT_FOUND`. CSV and
+//! JSON Lines reads whose values can fail to parse (a schema, `mode`, a corrupt-record column
+//! or a datetime format) go record by record through [`crate::records`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,6 +27,8 @@ use spate_common::{Error, Result};
 use spate_plan::ReadRequest;
 
 use crate::partitions;
+use crate::records::{CsvDialect, ParseMode, RecordOptions, RecordTable};
+use spate_common::datetime_pattern::DateTimePattern;
 
 /// Reads a data source as a plan scanning it under the relation name `alias`.
 pub async fn read(state: &SessionState, req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
@@ -190,11 +194,80 @@ async fn read_listing(state: &SessionState, req: &ReadRequest, alias: &str) -> R
         }
     };
     let file_schema = without_partition_columns(file_schema, &partition_cols);
+    if let Some(record_options) = record_options(req, &file_schema)? {
+        let table = RecordTable::new(urls, file_schema, partition_cols, record_options);
+        return Ok(
+            LogicalPlanBuilder::scan(alias, provider_as_source(Arc::new(table)), None)?.build()?,
+        );
+    }
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
         .with_schema(file_schema);
     let table = ListingTable::try_new(config)?;
     Ok(LogicalPlanBuilder::scan(alias, provider_as_source(Arc::new(table)), None)?.build()?)
+}
+
+/// Options for reading record by record, when values can fail to parse: a CSV or JSON Lines read
+/// with a schema, a parse mode, a corrupt-record column or a datetime format.
+fn record_options(req: &ReadRequest, schema: &SchemaRef) -> Result<Option<RecordOptions>> {
+    let o = &req.options;
+    let asked = [
+        "mode",
+        "columnnameofcorruptrecord",
+        "dateformat",
+        "timestampformat",
+    ]
+    .iter()
+    .any(|k| o.contains_key(*k));
+    if !matches!(req.format.as_str(), "csv" | "json") || !(asked || req.schema.is_some()) {
+        return Ok(None);
+    }
+    let corrupt_column = option(o, &["columnnameofcorruptrecord"])
+        .unwrap_or("_corrupt_record")
+        .to_string();
+    if let Ok(f) = schema.field_with_name(&corrupt_column)
+        && (f.data_type() != &DataType::Utf8 || !f.is_nullable())
+    {
+        return Err(Error::Analysis {
+            class: "INVALID_CORRUPT_RECORD_TYPE".into(),
+            message: format!(
+                "The column `{corrupt_column}` for corrupt records must have the nullable STRING type, but got \"{}\".",
+                spate_plan::types::simple_string(f.data_type()).to_uppercase()
+            ),
+            params: vec![("columnName".into(), format!("`{corrupt_column}`"))],
+        });
+    }
+    let pattern = |key: &str| -> Result<Option<DateTimePattern>> {
+        option(o, &[key])
+            .map(|p| {
+                DateTimePattern::compile(p).map_err(|e| {
+                    Error::IllegalArgument(format!(
+                        "invalid datetime pattern '{p}' in option '{key}': {e}"
+                    ))
+                })
+            })
+            .transpose()
+    };
+    let csv = if req.format == "csv" {
+        Some(CsvDialect {
+            header: flag(o, "header", false)?,
+            sep: single_char(o, &["sep", "delimiter"], b',')?,
+            quote: single_char(o, &["quote"], b'"')?,
+            escape: single_char(o, &["escape"], b'\\')?,
+            null_value: option(o, &["nullvalue"])
+                .filter(|n| !n.is_empty())
+                .map(str::to_string),
+        })
+    } else {
+        None
+    };
+    Ok(Some(RecordOptions {
+        csv,
+        mode: ParseMode::from_option(option(o, &["mode"])),
+        corrupt_column,
+        date_format: pattern("dateformat")?,
+        timestamp_format: pattern("timestampformat")?,
+    }))
 }
 
 fn without_partition_columns(schema: SchemaRef, parts: &[(String, DataType)]) -> SchemaRef {

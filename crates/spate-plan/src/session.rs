@@ -2,9 +2,14 @@
 //! with `datafusion-spark`'s Spark-compatible ones (the one registry that DataFrame
 //! expressions and SQL text share), Spark's default catalog and database names, and the
 //! options that make DataFusion behave like Spark (decimal literals in SQL, Arrow string
-//! types PySpark understands, the session time zone).
+//! types PySpark understands, the session time zone), including Spark's type names in SQL
+//! text (`CAST(x AS long)`, `timestamp` in the session time zone, `timestamp_ntz`).
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::logical_expr::planner::TypePlanner;
+use datafusion::sql::sqlparser::ast;
 
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -34,6 +39,8 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
     opts.execution.time_zone = Some(config.time_zone());
     opts.execution.enable_ansi_mode = config.ansi();
     // Spark lists a path again on every read; DataFusion's listing cache would hide new files.
+    let time_zone = Arc::new(SessionTimeZone(RwLock::new(config.time_zone())));
+    df.set_extension(time_zone.clone());
     let caches = CacheManagerConfig::default().with_list_files_cache_limit(0);
     let runtime = Arc::new(
         RuntimeEnvBuilder::new()
@@ -44,7 +51,8 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
         .with_config(df)
         .with_runtime_env(runtime)
         .with_default_features()
-        .with_spark_features();
+        .with_spark_features()
+        .with_type_planner(Arc::new(SparkTypePlanner { time_zone }));
     // Ours first: SQL text gets the same operator semantics as DataFrame expressions.
     builder
         .expr_planners()
@@ -60,4 +68,48 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
         state.register_higher_order_function(f)?;
     }
     Ok(SessionContext::new_with_state(state))
+}
+
+/// The session time zone as SQL text's `timestamp` type sees it; [`set_time_zone`] keeps it
+/// in step with `spark.sql.session.timeZone`.
+#[derive(Debug)]
+pub struct SessionTimeZone(RwLock<String>);
+
+/// Records a new session time zone in the context (DataFusion's option and SQL types).
+pub fn set_time_zone(state: &mut datafusion::execution::SessionState, tz: &str) {
+    state.config_mut().options_mut().execution.time_zone = Some(tz.to_string());
+    if let Some(zone) = state.config().get_extension::<SessionTimeZone>()
+        && let Ok(mut current) = zone.0.write()
+    {
+        *current = tz.to_string();
+    }
+}
+
+/// Reads SQL text's type names as Spark does, through the same parser as DDL schemas.
+#[derive(Debug)]
+struct SparkTypePlanner {
+    time_zone: Arc<SessionTimeZone>,
+}
+
+impl TypePlanner for SparkTypePlanner {
+    fn plan_type_field(
+        &self,
+        sql_type: &ast::DataType,
+    ) -> datafusion::error::Result<Option<datafusion::arrow::datatypes::FieldRef>> {
+        let text = sql_type.to_string();
+        let tz = self
+            .time_zone
+            .0
+            .read()
+            .map(|t| t.clone())
+            .unwrap_or_else(|_| "UTC".into());
+        Ok(match crate::type_parser::parse_data_type(&text, &tz) {
+            // a field list reads as a struct only when the text says struct
+            Ok(DataType::Struct(_)) if !text.to_ascii_lowercase().starts_with("struct") => None,
+            Ok(t) => Some(Arc::new(datafusion::arrow::datatypes::Field::new(
+                "", t, true,
+            ))),
+            Err(_) => None,
+        })
+    }
 }

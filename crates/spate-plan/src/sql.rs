@@ -197,7 +197,8 @@ impl Resolver<'_> {
     async fn plan_statement(&self, st: DfStatement) -> Result<LogicalPlan> {
         let refs = self.state.resolve_table_references(&st)?;
         self.sources.prepare_sql(self.state, &refs).await?;
-        self.state.statement_to_plan(st).await.map_err(sql_error)
+        let plan = self.state.statement_to_plan(st).await.map_err(sql_error)?;
+        crate::functions::spark_casts_in_plan(plan, &self.tz, self.ansi)
     }
 
     async fn create_table(

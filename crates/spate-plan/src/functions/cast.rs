@@ -1,15 +1,21 @@
-//! `CAST(x AS STRING)` with Spark's text forms: Java doubles (`1.0E10`), timestamps as
-//! `yyyy-MM-dd HH:mm:ss[.ffffff]` in the session time zone, `[1, 2]` arrays, `{a -> 1}` maps
-//! and `{1, x}` structs — the same formatter `show()` uses.
+//! Casts with Spark's rules, for DataFrame expressions and SQL text alike: `CAST(x AS STRING)`
+//! with Spark's text forms (Java doubles `1.0E10`, timestamps as `yyyy-MM-dd HH:mm:ss[.ffffff]`
+//! in the session time zone, `[1, 2]` arrays, `{a -> 1}` maps and `{1, x}` structs — the same
+//! formatter `show()` uses), numbers to timestamps as seconds since the epoch and back, and
+//! ANSI mode deciding whether a bad value fails or becomes null.
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, StringBuilder};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature, Volatility, cast, try_cast,
 };
+use spate_common::Result;
 
 use crate::display::format_cell;
 
@@ -54,4 +60,90 @@ pub fn to_spark_string(e: Expr, tz: &str) -> Expr {
         tz: tz.to_string(),
     });
     udf.call(vec![e])
+}
+
+/// `e` (of type `from`) cast to `to` as Spark casts; `try_mode` gives null for a bad value.
+pub fn spark_cast(e: Expr, from: &DataType, to: &DataType, try_mode: bool, tz: &str) -> Expr {
+    if matches!(to, DataType::Utf8)
+        && !matches!(
+            from,
+            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+        )
+    {
+        // Spark's textual forms (timestamps without 'T', Java doubles) come from our formatter.
+        return to_spark_string(e, tz);
+    }
+    let is_ts = |t: &DataType| matches!(t, DataType::Timestamp(..));
+    // Spark reads numbers as seconds since the epoch, and timestamps as numbers likewise.
+    if is_ts(to) && (from.is_integer() || from.is_floating()) {
+        let us = cast(
+            cast(e, DataType::Float64) * Expr::Literal(ScalarValue::Float64(Some(1e6)), None),
+            DataType::Int64,
+        );
+        let ts = cast(us, DataType::Timestamp(TimeUnit::Microsecond, None));
+        return cast(ts, to.clone());
+    }
+    if is_ts(from) && (to.is_integer() || to.is_floating()) {
+        let us = cast(e, DataType::Int64);
+        let secs = if to.is_floating() {
+            cast(us, DataType::Float64) / Expr::Literal(ScalarValue::Float64(Some(1e6)), None)
+        } else {
+            // floor division keeps Spark's result for instants before the epoch
+            cast(
+                datafusion::functions::math::expr_fn::floor(
+                    cast(us, DataType::Float64)
+                        / Expr::Literal(ScalarValue::Float64(Some(1e6)), None),
+                ),
+                DataType::Int64,
+            )
+        };
+        return cast(secs, to.clone());
+    }
+    if try_mode {
+        try_cast(e, to.clone())
+    } else {
+        cast(e, to.clone())
+    }
+}
+
+/// The casts SQL text wrote in `e` (planned by DataFusion against `schema`), made Spark's:
+/// `CAST` fails on a bad value only in ANSI mode, `TRY_CAST` never.
+pub fn spark_casts_in(e: Expr, schema: &DFSchema, tz: &str, ansi: bool) -> Result<Expr> {
+    Ok(e.transform_up(|node| {
+        let (inner, to, try_mode) = match node {
+            Expr::Cast(c) => (*c.expr, c.field.data_type().clone(), !ansi),
+            Expr::TryCast(c) => (*c.expr, c.field.data_type().clone(), true),
+            other => return Ok(Transformed::no(other)),
+        };
+        let from = inner.get_type(schema)?;
+        if from == to {
+            return Ok(Transformed::yes(inner));
+        }
+        Ok(Transformed::yes(spark_cast(
+            inner, &from, &to, try_mode, tz,
+        )))
+    })?
+    .data)
+}
+
+/// Every cast in a plan planned from SQL text, made Spark's (see [`spark_casts_in`]).
+pub fn spark_casts_in_plan(plan: LogicalPlan, tz: &str, ansi: bool) -> Result<LogicalPlan> {
+    Ok(plan
+        .transform_up_with_subqueries(|node| {
+            let mut schema = DFSchema::empty();
+            for input in node.inputs() {
+                schema.merge(input.schema());
+            }
+            let rewritten = node.map_expressions(|e| {
+                spark_casts_in(e, &schema, tz, ansi)
+                    .map(Transformed::yes)
+                    .map_err(datafusion::error::DataFusionError::from)
+            })?;
+            if rewritten.transformed {
+                rewritten.map_data(|p| p.recompute_schema())
+            } else {
+                Ok(rewritten)
+            }
+        })?
+        .data)
 }

@@ -12,7 +12,7 @@ pub mod higher_order;
 mod operators;
 
 pub use arithmetic::SparkSqlPlanner;
-pub use cast::to_spark_string;
+pub use cast::{spark_cast, spark_casts_in, spark_casts_in_plan, to_spark_string};
 
 use datafusion::common::DFSchema;
 use datafusion::execution::SessionState;

@@ -9,7 +9,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{Column, DFSchema};
 use datafusion::logical_expr::expr::{Sort, WindowFunction, WindowFunctionParams};
 use datafusion::logical_expr::{
-    Expr, ExprSchemable, WindowFrame, WindowFrameBound, WindowFrameUnits, cast, try_cast,
+    Expr, ExprSchemable, WindowFrame, WindowFrameBound, WindowFrameUnits,
 };
 use datafusion::scalar::ScalarValue;
 use spark_connect_proto::spark::connect::Expression;
@@ -164,49 +164,9 @@ impl Resolver<'_> {
 
     fn cast_expr(&self, e: Expr, to: &DataType, try_mode: bool, schema: &DFSchema) -> Result<Expr> {
         let from = e.get_type(schema)?;
-        if matches!(to, DataType::Utf8)
-            && !matches!(
-                from,
-                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
-            )
-        {
-            // Spark's textual forms (timestamps without 'T', Java doubles) come from our formatter.
-            return Ok(crate::functions::to_spark_string(e, &self.tz));
-        }
-        let is_ts = |t: &DataType| matches!(t, DataType::Timestamp(..));
-        // Spark reads numbers as seconds since the epoch, and timestamps as numbers likewise.
-        if is_ts(to) && (from.is_integer() || from.is_floating()) {
-            let us = cast(
-                cast(e, DataType::Float64) * Expr::Literal(ScalarValue::Float64(Some(1e6)), None),
-                DataType::Int64,
-            );
-            let ts = cast(
-                us,
-                DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, None),
-            );
-            return Ok(cast(ts, to.clone()));
-        }
-        if is_ts(&from) && (to.is_integer() || to.is_floating()) {
-            let us = cast(e, DataType::Int64);
-            let secs = if to.is_floating() {
-                cast(us, DataType::Float64) / Expr::Literal(ScalarValue::Float64(Some(1e6)), None)
-            } else {
-                // floor division keeps Spark's result for instants before the epoch
-                cast(
-                    datafusion::functions::math::expr_fn::floor(
-                        cast(us, DataType::Float64)
-                            / Expr::Literal(ScalarValue::Float64(Some(1e6)), None),
-                    ),
-                    DataType::Int64,
-                )
-            };
-            return Ok(cast(secs, to.clone()));
-        }
-        Ok(if try_mode {
-            try_cast(e, to.clone())
-        } else {
-            cast(e, to.clone())
-        })
+        Ok(crate::functions::spark_cast(
+            e, &from, to, try_mode, &self.tz,
+        ))
     }
 
     fn call(
@@ -256,6 +216,7 @@ impl Resolver<'_> {
                 }
                 other => crate::resolver::column_error(other, schema),
             })?;
+        let expr = crate::functions::spark_casts_in(expr, schema, &self.tz, self.ansi)?;
         let (expr, name) = match expr {
             Expr::Alias(a) => (*a.expr, a.name),
             Expr::Column(c) => {
