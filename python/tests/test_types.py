@@ -106,3 +106,23 @@ def test_spark_type_names_and_cast_rules_in_sql_text(spark):
     with pytest.raises(NumberFormatException) as e:
         spark.sql("select cast('x' as int) v").collect()
     assert e.value.getCondition() == "CAST_INVALID_INPUT"
+
+
+def test_maps_built_from_pairs_and_select_items_without_as(spark):
+    from pyspark.sql import functions as F
+
+    df = spark.range(2).select(F.create_map(F.lit("k"), F.col("id")).alias("m"), F.create_map("id", F.lit(True)))
+    assert df.dtypes == [("m", "map<string,bigint>"), ("map(id, true)", "map<bigint,boolean>")]
+    assert [tuple(r) for r in df.collect()] == [({"k": 0}, {0: True}), ({"k": 1}, {1: True})]
+    # map/array/struct built in SQL text; an alias may follow an expression without AS
+    q = spark.sql("select map('a', 1) m, array(1, 2) x, named_struct('a', 1) s")
+    assert [t.split("<")[0] for _, t in q.dtypes] == ["map", "array", "struct"]
+    assert tuple(q.first()) == ({"a": 1}, [1, 2], (1,))
+    e = spark.range(2).selectExpr("id * 2 doubled", "map('a', id) as m", "cast(id as string)")
+    assert e.columns == ["doubled", "m", "id"]
+    assert [tuple(r) for r in e.collect()] == [(0, {"a": 0}, "0"), (2, {"a": 1}, "1")]
+    # a cast inside a subquery keeps the name the outer query refers to
+    nested = spark.sql(
+        "select s from (select cast(v * 1.5 as string) s from values (1), (2) as t(v)) where s > '2'"
+    )
+    assert [r.s for r in nested.collect()] == ["3.0"]

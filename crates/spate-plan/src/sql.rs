@@ -3,7 +3,9 @@
 //! session's catalog and Spark's parameter markers (`?`, `:name`) are bound. Statements that
 //! change the catalog are recognised here and carried out through [`Sources`].
 
-use datafusion::common::ParamValues;
+use datafusion::common::tree_node::Transformed;
+use datafusion::common::{DFSchema, ParamValues};
+use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::parser::Statement as DfStatement;
@@ -198,7 +200,7 @@ impl Resolver<'_> {
         let refs = self.state.resolve_table_references(&st)?;
         self.sources.prepare_sql(self.state, &refs).await?;
         let plan = self.state.statement_to_plan(st).await.map_err(sql_error)?;
-        crate::functions::spark_casts_in_plan(plan, &self.tz, self.ansi)
+        spark_sql_plan(plan, &self.tz, self.ansi)
     }
 
     async fn create_table(
@@ -343,6 +345,39 @@ pub fn expr_name(expr: &Expr, text: &str) -> String {
         }
         Err(_) => text.trim().to_string(),
     }
+}
+
+/// A plan DataFusion planned from SQL text, with Spark's cast rules in the expressions of its
+/// projections, filters, aggregates, sorts, joins and windows. Output names stay as planned,
+/// so the operators above still find their inputs.
+fn spark_sql_plan(plan: LogicalPlan, tz: &str, ansi: bool) -> Result<LogicalPlan> {
+    Ok(plan
+        .transform_up_with_subqueries(|node| {
+            if !matches!(
+                node,
+                LogicalPlan::Projection(_)
+                    | LogicalPlan::Filter(_)
+                    | LogicalPlan::Aggregate(_)
+                    | LogicalPlan::Sort(_)
+                    | LogicalPlan::Join(_)
+                    | LogicalPlan::Window(_)
+            ) {
+                return Ok(Transformed::no(node));
+            }
+            let mut schema = DFSchema::empty();
+            for input in node.inputs() {
+                schema.merge(input.schema());
+            }
+            let names = NamePreserver::new(&node);
+            node.map_expressions(|e| {
+                let saved = names.save(&e);
+                crate::functions::spark_casts_in(e, &schema, tz, ansi)
+                    .map(|e| Transformed::yes(saved.restore(e)))
+                    .map_err(datafusion::error::DataFusionError::from)
+            })?
+            .map_data(|p| p.recompute_schema())
+        })?
+        .data)
 }
 
 /// Spark's `CREATE TABLE` clauses that DataFusion's parser does not know, taken out of the text:

@@ -12,8 +12,8 @@ use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
-    Signature, Volatility, cast, try_cast,
+    ColumnarValue, Expr, ExprSchemable, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility, cast, try_cast,
 };
 use spate_common::Result;
 
@@ -124,26 +124,4 @@ pub fn spark_casts_in(e: Expr, schema: &DFSchema, tz: &str, ansi: bool) -> Resul
         )))
     })?
     .data)
-}
-
-/// Every cast in a plan planned from SQL text, made Spark's (see [`spark_casts_in`]).
-pub fn spark_casts_in_plan(plan: LogicalPlan, tz: &str, ansi: bool) -> Result<LogicalPlan> {
-    Ok(plan
-        .transform_up_with_subqueries(|node| {
-            let mut schema = DFSchema::empty();
-            for input in node.inputs() {
-                schema.merge(input.schema());
-            }
-            let rewritten = node.map_expressions(|e| {
-                spark_casts_in(e, &schema, tz, ansi)
-                    .map(Transformed::yes)
-                    .map_err(datafusion::error::DataFusionError::from)
-            })?;
-            if rewritten.transformed {
-                rewritten.map_data(|p| p.recompute_schema())
-            } else {
-                Ok(rewritten)
-            }
-        })?
-        .data)
 }

@@ -12,7 +12,7 @@ pub mod higher_order;
 mod operators;
 
 pub use arithmetic::SparkSqlPlanner;
-pub use cast::{spark_cast, spark_casts_in, spark_casts_in_plan, to_spark_string};
+pub use cast::{spark_cast, spark_casts_in, to_spark_string};
 
 use datafusion::common::DFSchema;
 use datafusion::execution::SessionState;
@@ -54,6 +54,17 @@ pub fn resolve(name: &str, args: Vec<Arg>, cx: &CallContext<'_>) -> Result<(Expr
     }
     if let Some(done) = datetime::resolve(&lower, &args, cx)? {
         return Ok(done);
+    }
+    if matches!(lower.as_str(), "map" | "create_map") && !args.is_empty() && args.len() % 2 == 0 {
+        // Spark's map(k1, v1, k2, v2, ...) is DataFusion's map([k1, k2, ...], [v1, v2, ...])
+        let name = default_name("map", &args, false);
+        let (keys, values): (Vec<Expr>, Vec<Expr>) = args
+            .chunks(2)
+            .map(|kv| (kv[0].expr.clone(), kv[1].expr.clone()))
+            .unzip();
+        let keys = call_registered(cx, "make_array", keys)?;
+        let values = call_registered(cx, "make_array", values)?;
+        return Ok((call_registered(cx, "map", vec![keys, values])?, name));
     }
     let spark_name = default_name(&lower, &args, cx.distinct);
     let target = alias_of(&lower);

@@ -207,27 +207,34 @@ impl Resolver<'_> {
 
     /// Parses a Spark SQL expression (`selectExpr`, `F.expr`) against `schema`.
     pub fn sql_expr(&self, text: &str, schema: &DFSchema) -> Result<Named> {
-        let expr = self
-            .state
-            .create_logical_expr(text, schema)
+        let expr = parse_select_item(text)
+            .and_then(|item| self.state.create_logical_expr_from_sql_expr(item, schema))
             .map_err(|e| match e {
                 datafusion::error::DataFusionError::SQL(..) => {
                     Error::parse(format!("syntax error in expression '{text}': {e}"))
                 }
                 other => crate::resolver::column_error(other, schema),
             })?;
-        let expr = crate::functions::spark_casts_in(expr, schema, &self.tz, self.ansi)?;
         let (expr, name) = match expr {
             Expr::Alias(a) => (*a.expr, a.name),
             Expr::Column(c) => {
                 let name = c.name.clone();
                 (Expr::Column(c), name)
             }
+            // Spark names a cast of a column after the column
+            Expr::Cast(c) if matches!(c.expr.as_ref(), Expr::Column(_)) => {
+                let name = match c.expr.as_ref() {
+                    Expr::Column(col) => col.name.clone(),
+                    _ => String::new(),
+                };
+                (Expr::Cast(c), name)
+            }
             other => {
                 let name = crate::sql::expr_name(&other, text);
                 (other, name)
             }
         };
+        let expr = crate::functions::spark_casts_in(expr, schema, &self.tz, self.ansi)?;
         Ok(Named { expr, name })
     }
 
@@ -598,4 +605,39 @@ fn ambiguous(name: &str, hits: &[Column]) -> Error {
 fn kind_name(e: &ExprType) -> String {
     let debug = format!("{e:?}");
     debug.split('(').next().unwrap_or("unknown").to_string()
+}
+
+/// Parses expression text as Spark reads a select item: an expression, optionally followed by
+/// an alias with or without `AS` (`map(1, 2) m`).
+fn parse_select_item(
+    text: &str,
+) -> datafusion::error::Result<datafusion::sql::sqlparser::ast::ExprWithAlias> {
+    use datafusion::sql::sqlparser::ast::{ExprWithAlias, SelectItem};
+    use datafusion::sql::sqlparser::dialect::DatabricksDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+    use datafusion::sql::sqlparser::tokenizer::Token;
+    let dialect = DatabricksDialect {};
+    let mut parser = Parser::new(&dialect).try_with_sql(text)?;
+    let item = parser.parse_select_item()?;
+    if parser.peek_token().token != Token::EOF {
+        let found = parser.peek_token();
+        return Err(datafusion::error::DataFusionError::SQL(
+            Box::new(
+                datafusion::sql::sqlparser::parser::ParserError::ParserError(format!(
+                    "Expected: end of expression, found: {found}"
+                )),
+            ),
+            None,
+        ));
+    }
+    match item {
+        SelectItem::UnnamedExpr(expr) => Ok(ExprWithAlias { expr, alias: None }),
+        SelectItem::ExprWithAlias { expr, alias } => Ok(ExprWithAlias {
+            expr,
+            alias: Some(alias),
+        }),
+        other => Err(datafusion::error::DataFusionError::Plan(format!(
+            "'{other}' is not an expression"
+        ))),
+    }
 }
