@@ -55,7 +55,10 @@ pub fn resolve(name: &str, args: Vec<Arg>, cx: &CallContext<'_>) -> Result<(Expr
     if let Some(done) = datetime::resolve(&lower, &args, cx)? {
         return Ok(done);
     }
-    if matches!(lower.as_str(), "map" | "create_map") && !args.is_empty() && args.len() % 2 == 0 {
+    if matches!(lower.as_str(), "map" | "create_map")
+        && !args.is_empty()
+        && args.len().is_multiple_of(2)
+    {
         // Spark's map(k1, v1, k2, v2, ...) is DataFusion's map([k1, k2, ...], [v1, v2, ...])
         let name = default_name("map", &args, false);
         let (keys, values): (Vec<Expr>, Vec<Expr>) = args
