@@ -1,11 +1,18 @@
 //! The one place an engine error becomes a gRPC status. The status carries a
 //! `google.rpc.ErrorInfo` whose metadata PySpark reads: `classes` (the JVM exception
 //! hierarchy, which picks the Python exception: `AnalysisException`, `ParseException`,
-//! `IllegalArgumentException`, ...), `errorClass`, `sqlState` and `messageParameters`.
+//! `IllegalArgumentException`, ...), `errorClass`, `sqlState` and `messageParameters`, and an
+//! `errorId` under which the server keeps the error's details (the last [`KEPT_ERRORS`]) for
+//! FetchErrorDetails, which PySpark calls to build its exception.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, OnceLock};
 
+use spark_connect_proto::spark::connect::fetch_error_details_response::{
+    Error as ErrorDetail, SparkThrowable,
+};
 use spate_common::Error;
+use spate_common::error::SparkErrorInfo;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -34,6 +41,9 @@ pub fn to_status(e: Error) -> Status {
         "messageParameters".to_string(),
         serde_json::Value::Object(params).to_string(),
     );
+    let id = uuid::Uuid::new_v4().to_string();
+    metadata.insert("errorId".to_string(), id.clone());
+    keep(id, &info);
     let reason = info
         .classes
         .first()
@@ -47,6 +57,42 @@ pub fn to_status(e: Error) -> Status {
     };
     let details = ErrorDetails::with_error_info(reason, "org.apache.spark", metadata);
     Status::with_error_details(code, info.message, details)
+}
+
+/// How many errors' details the server keeps for FetchErrorDetails.
+pub const KEPT_ERRORS: usize = 1024;
+
+fn kept() -> &'static Mutex<VecDeque<(String, SparkErrorInfo)>> {
+    static KEPT: OnceLock<Mutex<VecDeque<(String, SparkErrorInfo)>>> = OnceLock::new();
+    KEPT.get_or_init(|| Mutex::new(VecDeque::new()))
+}
+
+fn keep(id: String, info: &SparkErrorInfo) {
+    let mut kept = kept().lock().unwrap_or_else(|p| p.into_inner());
+    if kept.len() >= KEPT_ERRORS {
+        kept.pop_front();
+    }
+    kept.push_back((id, info.clone()));
+}
+
+/// The details of the error sent with `error_id`, as FetchErrorDetails answers them (one error,
+/// the root; Spate's errors have no JVM cause chain or stack trace).
+pub fn details(error_id: &str) -> Option<ErrorDetail> {
+    let kept = kept().lock().unwrap_or_else(|p| p.into_inner());
+    let (_, info) = kept.iter().find(|(id, _)| id == error_id)?;
+    Some(ErrorDetail {
+        error_type_hierarchy: info.classes.iter().map(|c| c.to_string()).collect(),
+        message: info.message.clone(),
+        stack_trace: vec![],
+        cause_idx: None,
+        spark_throwable: Some(SparkThrowable {
+            error_class: info.error_class.clone(),
+            message_parameters: info.params.iter().cloned().collect(),
+            query_contexts: vec![],
+            sql_state: info.sql_state.map(str::to_string),
+            breaking_change_info: None,
+        }),
+    })
 }
 
 #[cfg(test)]
