@@ -1,7 +1,8 @@
 """Spark Connect RPCs driven directly through the gRPC stubs that ship with pyspark-client, for
 the parts of the protocol PySpark only uses when something goes wrong: FetchErrorDetails (asked
 for the `errorId` an error status carries) and reattaching to an execution whose stream broke
-(ReattachExecute after the last response seen, then ReleaseExecute)."""
+(ReattachExecute after the last response seen, then ReleaseExecute) — and a map literal, which
+pyspark-client 4.0 never sends but the protocol (and Scala clients) have."""
 
 import uuid
 
@@ -94,3 +95,27 @@ def test_reattach_resumes_after_the_last_response_seen_and_release_forgets(stub)
     with pytest.raises(grpc.RpcError) as e:
         list(stub.ReattachExecute(base_pb2.ReattachExecuteRequest(operation_id=op, **context(session))))
     assert "OPERATION_NOT_FOUND" in e.value.details()
+
+
+def test_map_literal(stub):
+    import pyarrow as pa
+    from pyspark.sql.connect.proto import expressions_pb2, types_pb2
+
+    lit = expressions_pb2.Expression.Literal
+    m = lit(
+        map=lit.Map(
+            keys=[lit(string="a"), lit(string="b")],
+            values=[lit(integer=1), lit(null=types_pb2.DataType(integer={}))],
+        )
+    )
+    project = relations_pb2.Project(
+        input=relations_pb2.Relation(range=relations_pb2.Range(start=0, end=1, step=1)),
+        expressions=[expressions_pb2.Expression(literal=m)],
+    )
+    req = base_pb2.ExecutePlanRequest(
+        plan=base_pb2.Plan(root=relations_pb2.Relation(project=project)), **context(str(uuid.uuid4()))
+    )
+    batches = [r.arrow_batch.data for r in stub.ExecutePlan(req) if r.HasField("arrow_batch")]
+    table = pa.concat_tables([pa.ipc.open_stream(b).read_all() for b in batches])
+    assert table.schema.field(0).type == pa.map_(pa.string(), pa.int32())
+    assert table.column(0).to_pylist() == [[("a", 1), ("b", None)]]

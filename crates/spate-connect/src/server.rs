@@ -229,7 +229,8 @@ where
                     let sessions = sessions.clone();
                     async move {
                         let session = sessions.get_or_create(&r.session_id)?;
-                        let errors: Vec<_> = crate::error::details(&r.error_id).into_iter().collect();
+                        let errors: Vec<_> =
+                            crate::error::details(&r.error_id).into_iter().collect();
                         Ok(FetchErrorDetailsResponse {
                             session_id: session.id.clone(),
                             server_side_session_id: session.server_side_id.clone(),

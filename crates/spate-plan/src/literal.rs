@@ -104,6 +104,66 @@ pub fn from_proto(lit: &Literal, tz: &str) -> Result<(ScalarValue, String)> {
                 format!("array({})", names.join(", ")),
             )
         }
+        LiteralType::Map(m) => {
+            let side = |items: &[Literal],
+                        declared: &Option<spark_connect_proto::spark::connect::DataType>,
+                        pick: usize| {
+                let items = items
+                    .iter()
+                    .map(|e| from_proto(e, tz))
+                    .collect::<Result<Vec<_>>>()?;
+                let t = match (data_type, declared, items.first()) {
+                    (Some(t), _, _) => match types::from_proto(t, tz)? {
+                        DataType::Map(entries, _) => match entries.data_type() {
+                            DataType::Struct(kv) if kv.len() == 2 => kv[pick].data_type().clone(),
+                            other => other.clone(),
+                        },
+                        other => other,
+                    },
+                    (None, Some(t), _) => types::from_proto(t, tz)?,
+                    (None, None, Some((v, _))) => v.data_type(),
+                    (None, None, None) => DataType::Null,
+                };
+                let names: Vec<String> = items.iter().map(|(_, n)| n.clone()).collect();
+                let values = cast_all(items.into_iter().map(|(v, _)| v).collect(), &t)?;
+                let array = if values.is_empty() {
+                    datafusion::arrow::array::new_empty_array(&t)
+                } else {
+                    ScalarValue::iter_to_array(values)?
+                };
+                Ok::<_, Error>((array, t, names))
+            };
+            let (keys, key_type, key_names) = side(&m.keys, &m.key_type, 0)?;
+            let (values, value_type, value_names) = side(&m.values, &m.value_type, 1)?;
+            let entries = Fields::from(vec![
+                Field::new("key", key_type, false),
+                Field::new("value", value_type, true),
+            ]);
+            let n = i32::try_from(keys.len()).map_err(|e| Error::internal(e.to_string()))?;
+            let structs = datafusion::arrow::array::StructArray::try_new(
+                entries.clone(),
+                vec![keys, values],
+                None,
+            )
+            .map_err(|e| Error::internal(e.to_string()))?;
+            let map = datafusion::arrow::array::MapArray::try_new(
+                Arc::new(Field::new("entries", DataType::Struct(entries), false)),
+                datafusion::arrow::buffer::OffsetBuffer::new(vec![0, n].into()),
+                structs,
+                None,
+                false,
+            )
+            .map_err(|e| Error::internal(e.to_string()))?;
+            let pairs: Vec<String> = key_names
+                .iter()
+                .zip(&value_names)
+                .map(|(k, v)| format!("{k}, {v}"))
+                .collect();
+            (
+                ScalarValue::Map(Arc::new(map)),
+                format!("map({})", pairs.join(", ")),
+            )
+        }
         LiteralType::Struct(s) => {
             let items = s
                 .elements
