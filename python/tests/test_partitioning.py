@@ -41,3 +41,23 @@ def test_random_split_is_disjoint_and_complete(spark):
     assert sum(len(x) for x in ids) == 1000
     assert set().union(*ids) == set(range(1000))
     assert 400 < len(ids[0]) < 600
+
+
+def test_sample_with_replacement_repeats_rows_poisson_times(spark):
+    import math
+    from collections import Counter
+
+    n, fraction = 20_000, 2.0
+    df = spark.range(n)
+    ids = [r.id for r in df.sample(withReplacement=True, fraction=fraction, seed=11).collect()]
+    again = [r.id for r in df.sample(withReplacement=True, fraction=fraction, seed=11).collect()]
+    assert sorted(ids) == sorted(again)  # the same seed gives the same sample
+    copies = Counter(ids)
+    # each row appears k ~ Poisson(2) times: mean 2, P(k = 0) = e^-2, P(k = 2) = 2 e^-2
+    assert abs(len(ids) / n - fraction) < 0.05
+    missing = (n - len(copies)) / n
+    assert abs(missing - math.exp(-fraction)) < 0.02
+    twice = sum(1 for c in copies.values() if c == 2) / n
+    assert abs(twice - 2 * math.exp(-fraction)) < 0.02
+    small = len(df.sample(True, 0.1, 5).collect())
+    assert abs(small / n - 0.1) < 0.02

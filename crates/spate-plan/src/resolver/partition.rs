@@ -143,7 +143,8 @@ impl Resolver<'_> {
     /// The rows of `plan` whose seeded number in [0, 1) lies in `[lower, upper)`. The number
     /// is a hash of the row's values and the seed, so it does not depend on how rows arrive
     /// (equal rows are kept or dropped together).
-    fn sampled(&self, plan: LogicalPlan, lower: f64, upper: f64, seed: i64) -> Result<LogicalPlan> {
+    /// A uniform number in [0, 1) per row, from the hash of the row's values and the seed.
+    fn row_unit(&self, plan: &LogicalPlan, seed: i64) -> Result<Expr> {
         let hash = self
             .state
             .scalar_functions()
@@ -167,9 +168,55 @@ impl Resolver<'_> {
         args.push(lit(seed));
         const SCALE: i64 = 1 << 24;
         let bits = datafusion::functions::math::expr_fn::abs(hash.call(args) % lit(SCALE));
-        let unit = cast(bits, DataType::Float64) / lit(SCALE as f64);
+        Ok(cast(bits, DataType::Float64) / lit(SCALE as f64))
+    }
+
+    /// The rows whose unit number falls in [lower, upper): Bernoulli sampling.
+    fn sampled(&self, plan: LogicalPlan, lower: f64, upper: f64, seed: i64) -> Result<LogicalPlan> {
+        let unit = self.row_unit(&plan, seed)?;
         let keep = unit.clone().gt_eq(lit(lower)).and(unit.lt(lit(upper)));
         Ok(LogicalPlanBuilder::from(plan).filter(keep)?.build()?)
+    }
+
+    /// Sampling with replacement, as Spark's Poisson sampler does it: each row appears k times,
+    /// k drawn from Poisson(fraction) by inverting its distribution at the row's unit number.
+    fn sampled_with_replacement(
+        &self,
+        plan: LogicalPlan,
+        fraction: f64,
+        seed: i64,
+    ) -> Result<LogicalPlan> {
+        let unit = self.row_unit(&plan, seed)?;
+        // k = the first count whose cumulative probability exceeds the unit number
+        let most = (fraction + 12.0 * fraction.sqrt() + 12.0).ceil() as i64;
+        let mut case =
+            datafusion::logical_expr::when(unit.clone().lt(lit((-fraction).exp())), lit(0i64));
+        let (mut p, mut cdf) = ((-fraction).exp(), (-fraction).exp());
+        for k in 1..=most {
+            p *= fraction / k as f64;
+            cdf += p;
+            case = case.when(unit.clone().lt(lit(cdf)), lit(k));
+        }
+        let copies = case.otherwise(lit(most))?;
+        let repeat = self
+            .state
+            .scalar_functions()
+            .get("array_repeat")
+            .cloned()
+            .ok_or_else(|| crate::functions::unresolved_routine("array_repeat"))?;
+        let columns: Vec<Expr> = plan
+            .schema()
+            .columns()
+            .into_iter()
+            .map(Expr::Column)
+            .collect();
+        let mut with_copies = columns.clone();
+        with_copies.push(repeat.call(vec![lit(true), copies]).alias("__spate_copies"));
+        Ok(LogicalPlanBuilder::from(plan)
+            .project(with_copies)?
+            .unnest_column("__spate_copies")?
+            .project(columns)?
+            .build()?)
     }
 
     pub(super) async fn sample(&self, s: &sc::Sample) -> Result<LogicalPlan> {
@@ -181,15 +228,16 @@ impl Resolver<'_> {
             seed,
             deterministic_order: _,
         } = s;
-        if with_replacement.unwrap_or(false) {
-            return Err(Error::unsupported("sample(withReplacement=True)"));
-        }
         if lower_bound > upper_bound || *lower_bound < 0.0 {
             return Err(Error::IllegalArgument(format!(
                 "requirement failed: Lower bound {lower_bound} must be non-negative and at most the upper bound {upper_bound}"
             )));
         }
         let plan = self.input(input).await?;
+        if with_replacement.unwrap_or(false) {
+            let fraction = upper_bound - lower_bound;
+            return self.sampled_with_replacement(plan, fraction, seed.unwrap_or(0));
+        }
         self.sampled(plan, *lower_bound, *upper_bound, seed.unwrap_or(0))
     }
 }
