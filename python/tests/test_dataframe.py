@@ -262,3 +262,12 @@ def test_to_schema_reorders_and_casts(spark):
     out = df.to(target)
     assert out.dtypes == [("i", "bigint"), ("s", "string")]
     assert tuple(out.first()) == (1, "a")
+
+
+def test_union_by_name_allow_missing_columns_fills_both_sides(spark):
+    # the example in PySpark's documentation of unionByName
+    df1 = spark.createDataFrame([[1, 2, 3]], ["col0", "col1", "col2"])
+    df2 = spark.createDataFrame([[4, 5, 6]], ["col1", "col2", "col3"])
+    out = df1.unionByName(df2, allowMissingColumns=True)
+    assert out.columns == ["col0", "col1", "col2", "col3"]
+    assert [tuple(r) for r in out.collect()] == [(1, 2, 3, None), (None, 4, 5, 6)]

@@ -22,11 +22,11 @@ impl Resolver<'_> {
             by_name,
             allow_missing_columns,
         } = s;
-        let left = self.input(left_input).await?;
+        let mut left = self.input(left_input).await?;
         let mut right = self.input(right_input).await?;
         let kind = SetOpType::try_from(*set_op_type).unwrap_or(SetOpType::Union);
         if by_name.unwrap_or(false) {
-            right = align_by_name(&left, right, allow_missing_columns.unwrap_or(false))?;
+            (left, right) = align_by_name(left, right, allow_missing_columns.unwrap_or(false))?;
         }
         let (ln, rn) = (left.schema().fields().len(), right.schema().fields().len());
         if ln != rn && !by_name.unwrap_or(false) {
@@ -110,12 +110,13 @@ fn rename_like(left: &datafusion::common::DFSchemaRef, right: LogicalPlan) -> Re
         .collect();
     Ok(LogicalPlanBuilder::from(right).project(exprs)?.build()?)
 }
-
+/// Lines the right input's columns up with the left's by name. With `allow_missing`, a column
+/// one side lacks is null there, and the right's extra columns follow the left's, as in Spark.
 fn align_by_name(
-    left: &LogicalPlan,
+    left: LogicalPlan,
     right: LogicalPlan,
     allow_missing: bool,
-) -> Result<LogicalPlan> {
+) -> Result<(LogicalPlan, LogicalPlan)> {
     let rschema = right.schema().clone();
     let mut exprs = Vec::new();
     for f in left.schema().fields() {
@@ -145,5 +146,39 @@ fn align_by_name(
             "unionByName needs the same columns on both sides; pass allowMissingColumns=True",
         ));
     }
-    Ok(LogicalPlanBuilder::from(right).project(exprs)?.build()?)
+    let mut left_exprs: Vec<Expr> = left
+        .schema()
+        .columns()
+        .into_iter()
+        .map(Expr::Column)
+        .collect();
+    let mut widened = false;
+    if allow_missing {
+        for f in rschema.fields() {
+            let on_left = left
+                .schema()
+                .fields()
+                .iter()
+                .any(|l| l.name().eq_ignore_ascii_case(f.name()));
+            if !on_left {
+                left_exprs
+                    .push(cast(lit(ScalarValue::Null), f.data_type().clone()).alias(f.name()));
+                if let Some(c) = rschema.columns().into_iter().find(|c| c.name == *f.name()) {
+                    exprs.push(Expr::Column(c).alias(f.name()));
+                }
+                widened = true;
+            }
+        }
+    }
+    let left = if widened {
+        LogicalPlanBuilder::from(left)
+            .project(left_exprs)?
+            .build()?
+    } else {
+        left
+    };
+    Ok((
+        left,
+        LogicalPlanBuilder::from(right).project(exprs)?.build()?,
+    ))
 }
