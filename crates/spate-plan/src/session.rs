@@ -38,9 +38,10 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
     opts.execution.parquet.schema_force_view_types = false;
     opts.execution.time_zone = Some(config.time_zone());
     opts.execution.enable_ansi_mode = config.ansi();
-    // Spark lists a path again on every read; DataFusion's listing cache would hide new files.
+    // SQL text's `timestamp` type follows the session time zone (see `set_time_zone`).
     let time_zone = Arc::new(SessionTimeZone(RwLock::new(config.time_zone())));
     df.set_extension(time_zone.clone());
+    // Spark lists a path again on every read; DataFusion's listing cache would hide new files.
     let caches = CacheManagerConfig::default().with_list_files_cache_limit(0);
     let runtime = Arc::new(
         RuntimeEnvBuilder::new()

@@ -332,8 +332,14 @@ fn rewrite_markers(sql: &str) -> (String, bool) {
     (out, used)
 }
 
-/// Spark's name for an expression parsed from SQL text without an alias.
+/// Spark's name for an expression parsed from SQL text without an alias: a cast of a column
+/// is named after the column, anything else as DataFusion's unparser writes it.
 pub fn expr_name(expr: &Expr, text: &str) -> String {
+    if let Expr::Cast(c) = expr
+        && let Expr::Column(col) = c.expr.as_ref()
+    {
+        return col.name.clone();
+    }
     match datafusion::sql::unparser::expr_to_sql(expr) {
         Ok(ast) => {
             let s = ast.to_string();
@@ -369,13 +375,17 @@ fn spark_sql_plan(plan: LogicalPlan, tz: &str, ansi: bool) -> Result<LogicalPlan
                 schema.merge(input.schema());
             }
             let names = NamePreserver::new(&node);
-            node.map_expressions(|e| {
+            let rewritten = node.map_expressions(|e| {
                 let saved = names.save(&e);
                 crate::functions::spark_casts_in(e, &schema, tz, ansi)
-                    .map(|e| Transformed::yes(saved.restore(e)))
+                    .map(|t| t.update_data(|e| saved.restore(e)))
                     .map_err(datafusion::error::DataFusionError::from)
-            })?
-            .map_data(|p| p.recompute_schema())
+            })?;
+            if rewritten.transformed {
+                rewritten.map_data(|p| p.recompute_schema())
+            } else {
+                Ok(rewritten)
+            }
         })?
         .data)
 }

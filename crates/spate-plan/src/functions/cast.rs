@@ -107,8 +107,14 @@ pub fn spark_cast(e: Expr, from: &DataType, to: &DataType, try_mode: bool, tz: &
 }
 
 /// The casts SQL text wrote in `e` (planned by DataFusion against `schema`), made Spark's:
-/// `CAST` fails on a bad value only in ANSI mode, `TRY_CAST` never.
-pub fn spark_casts_in(e: Expr, schema: &DFSchema, tz: &str, ansi: bool) -> Result<Expr> {
+/// `CAST` fails on a bad value only in ANSI mode, `TRY_CAST` never. Says whether any cast was
+/// there to rewrite.
+pub fn spark_casts_in(
+    e: Expr,
+    schema: &DFSchema,
+    tz: &str,
+    ansi: bool,
+) -> Result<Transformed<Expr>> {
     Ok(e.transform_up(|node| {
         let (inner, to, try_mode) = match node {
             Expr::Cast(c) => (*c.expr, c.field.data_type().clone(), !ansi),
@@ -122,6 +128,5 @@ pub fn spark_casts_in(e: Expr, schema: &DFSchema, tz: &str, ansi: bool) -> Resul
         Ok(Transformed::yes(spark_cast(
             inner, &from, &to, try_mode, tz,
         )))
-    })?
-    .data)
+    })?)
 }

@@ -221,20 +221,12 @@ impl Resolver<'_> {
                 let name = c.name.clone();
                 (Expr::Column(c), name)
             }
-            // Spark names a cast of a column after the column
-            Expr::Cast(c) if matches!(c.expr.as_ref(), Expr::Column(_)) => {
-                let name = match c.expr.as_ref() {
-                    Expr::Column(col) => col.name.clone(),
-                    _ => String::new(),
-                };
-                (Expr::Cast(c), name)
-            }
             other => {
                 let name = crate::sql::expr_name(&other, text);
                 (other, name)
             }
         };
-        let expr = crate::functions::spark_casts_in(expr, schema, &self.tz, self.ansi)?;
+        let expr = crate::functions::spark_casts_in(expr, schema, &self.tz, self.ansi)?.data;
         Ok(Named { expr, name })
     }
 

@@ -231,6 +231,17 @@ impl<'a> Resolver<'a> {
         )))
     }
 
+    /// A call of the registered scalar function `name`.
+    pub(crate) fn scalar_call(&self, name: &str, args: Vec<Expr>) -> Result<Expr> {
+        let udf = self
+            .state
+            .scalar_functions()
+            .get(name)
+            .cloned()
+            .ok_or_else(|| crate::functions::unresolved_routine(name))?;
+        Ok(udf.call(args))
+    }
+
     /// A fresh relation alias.
     pub(crate) fn fresh_alias(&self) -> String {
         format!("__spate_{}", self.counter.fetch_add(1, Ordering::Relaxed))

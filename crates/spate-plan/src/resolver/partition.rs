@@ -140,17 +140,9 @@ impl Resolver<'_> {
         })
     }
 
-    /// The rows of `plan` whose seeded number in [0, 1) lies in `[lower, upper)`. The number
-    /// is a hash of the row's values and the seed, so it does not depend on how rows arrive
-    /// (equal rows are kept or dropped together).
-    /// A uniform number in [0, 1) per row, from the hash of the row's values and the seed.
+    /// A uniform number in [0, 1) per row: a hash of the row's values and the seed, so it does
+    /// not depend on how rows arrive (equal rows get the same number).
     fn row_unit(&self, plan: &LogicalPlan, seed: i64) -> Result<Expr> {
-        let hash = self
-            .state
-            .scalar_functions()
-            .get("xxhash64")
-            .cloned()
-            .ok_or_else(|| crate::functions::unresolved_routine("xxhash64"))?;
         let mut args: Vec<Expr> = plan
             .schema()
             .columns()
@@ -167,11 +159,12 @@ impl Resolver<'_> {
             .collect();
         args.push(lit(seed));
         const SCALE: i64 = 1 << 24;
-        let bits = datafusion::functions::math::expr_fn::abs(hash.call(args) % lit(SCALE));
+        let hash = self.scalar_call("xxhash64", args)?;
+        let bits = datafusion::functions::math::expr_fn::abs(hash % lit(SCALE));
         Ok(cast(bits, DataType::Float64) / lit(SCALE as f64))
     }
 
-    /// The rows whose unit number falls in [lower, upper): Bernoulli sampling.
+    /// The rows whose unit number lies in `[lower, upper)`: Bernoulli sampling.
     fn sampled(&self, plan: LogicalPlan, lower: f64, upper: f64, seed: i64) -> Result<LogicalPlan> {
         let unit = self.row_unit(&plan, seed)?;
         let keep = unit.clone().gt_eq(lit(lower)).and(unit.lt(lit(upper)));
@@ -198,12 +191,6 @@ impl Resolver<'_> {
             case = case.when(unit.clone().lt(lit(cdf)), lit(k));
         }
         let copies = case.otherwise(lit(most))?;
-        let repeat = self
-            .state
-            .scalar_functions()
-            .get("array_repeat")
-            .cloned()
-            .ok_or_else(|| crate::functions::unresolved_routine("array_repeat"))?;
         let columns: Vec<Expr> = plan
             .schema()
             .columns()
@@ -211,7 +198,10 @@ impl Resolver<'_> {
             .map(Expr::Column)
             .collect();
         let mut with_copies = columns.clone();
-        with_copies.push(repeat.call(vec![lit(true), copies]).alias("__spate_copies"));
+        with_copies.push(
+            self.scalar_call("array_repeat", vec![lit(true), copies])?
+                .alias("__spate_copies"),
+        );
         Ok(LogicalPlanBuilder::from(plan)
             .project(with_copies)?
             .unnest_column("__spate_copies")?
