@@ -6,6 +6,7 @@ import decimal
 
 import pandas as pd
 import pytest
+from pyspark.errors import AnalysisException
 from pyspark.sql import Row
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -271,3 +272,29 @@ def test_union_by_name_allow_missing_columns_fills_both_sides(spark):
     out = df1.unionByName(df2, allowMissingColumns=True)
     assert out.columns == ["col0", "col1", "col2", "col3"]
     assert sorted((tuple(r) for r in out.collect()), key=str) == sorted([(1, 2, 3, None), (None, 4, 5, 6)], key=str)
+
+
+def test_repeated_output_names(spark):
+    # Spark keeps both columns under one name (python/spark_reference/dataframe_names.out).
+    rows = spark.range(3).select("id", "id").collect()
+    assert [list(r) for r in rows] == [[0, 0], [1, 1], [2, 2]]
+    assert spark.range(3).select("id", "id").columns == ["id", "id"]
+    counted = spark.range(3).groupBy().agg(F.count("id"), F.count("id"))
+    assert counted.columns == ["count(id)", "count(id)"]
+    assert list(counted.first()) == [3, 3]
+    # Two different columns under one name: a later reference to it is ambiguous.
+    two = spark.range(3).select("id", (F.col("id") + 1).alias("id"))
+    with pytest.raises(AnalysisException) as e:
+        two.select("id").collect()
+    assert e.value.getCondition() == "AMBIGUOUS_REFERENCE"
+
+
+def test_struct_field_names(spark):
+    # Fields are named after columns, else col1, col2, ... (python/spark_reference/dataframe_names.out).
+    df = spark.createDataFrame([(1, "x")], "id int, n string")
+    expected = "struct<struct(id, n):struct<id:int,n:string>,struct((id + 1)):struct<col1:int>>"
+    assert df.select(F.struct("id", "n"), F.struct(F.col("id") + 1)).schema.simpleString() == expected
+    assert df.selectExpr("struct(id, n)", "id + 1").schema.simpleString() == (
+        "struct<struct(id, n):struct<id:int,n:string>,(id + 1):int>"
+    )
+    assert df.select(F.struct("id", "n").alias("s")).first().s.asDict() == {"id": 1, "n": "x"}

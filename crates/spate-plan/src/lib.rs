@@ -9,6 +9,7 @@ pub mod display;
 pub mod functions;
 pub mod json_schema;
 pub mod literal;
+pub mod output_names;
 pub mod physical;
 pub mod resolver;
 pub mod session;

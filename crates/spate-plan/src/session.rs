@@ -11,6 +11,10 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::planner::TypePlanner;
 use datafusion::sql::sqlparser::ast;
 
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::datasource::{ViewTable, provider_as_source};
+use datafusion::logical_expr::{LogicalPlanBuilder, col};
+
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::{FunctionRegistry, SessionStateBuilder};
@@ -68,7 +72,34 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
     for f in crate::functions::higher_order::functions() {
         state.register_higher_order_function(f)?;
     }
+    if let Some(range) = state.table_functions().get("range") {
+        let inner = range.function().clone();
+        state.register_udtf("range", Arc::new(SparkRange(inner)));
+    }
     Ok(SessionContext::new_with_state(state))
+}
+
+/// Spark's `range(end)` / `range(start, end[, step[, numPartitions]])` table function:
+/// DataFusion's `range`, with its column named `id` as Spark names it (the partition count is
+/// a hint DataFusion's planner decides for itself).
+#[derive(Debug)]
+struct SparkRange(Arc<dyn TableFunctionImpl>);
+
+impl TableFunctionImpl for SparkRange {
+    fn call_with_args(
+        &self,
+        args: TableFunctionArgs,
+    ) -> datafusion::error::Result<Arc<dyn TableProvider>> {
+        let exprs = args.exprs();
+        let exprs = if exprs.len() == 4 { &exprs[..3] } else { exprs };
+        let inner = self
+            .0
+            .call_with_args(TableFunctionArgs::new(exprs, args.session()))?;
+        let plan = LogicalPlanBuilder::scan("range", provider_as_source(inner), None)?
+            .project(vec![col("value").alias("id")])?
+            .build()?;
+        Ok(Arc::new(ViewTable::new(plan, None)))
+    }
 }
 
 /// The session time zone as SQL text's `timestamp` type sees it; [`set_time_zone`] keeps it

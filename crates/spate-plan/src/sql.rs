@@ -3,10 +3,11 @@
 //! session's catalog and Spark's parameter markers (`?`, `:name`) are bound. Statements that
 //! change the catalog are recognised here and carried out through [`Sources`].
 
-use datafusion::common::tree_node::Transformed;
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DFSchema, ParamValues};
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
-use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::logical_expr::{Expr, LogicalPlan, Union};
+use datafusion::optimizer::analyzer::type_coercion::coerce_union_schema;
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{ObjectName, Statement};
@@ -200,6 +201,7 @@ impl Resolver<'_> {
         let refs = self.state.resolve_table_references(&st)?;
         self.sources.prepare_sql(self.state, &refs).await?;
         let plan = self.state.statement_to_plan(st).await.map_err(sql_error)?;
+        let plan = crate::output_names::with_spark_names(plan, &self.tz)?;
         spark_sql_plan(plan, &self.tz, self.ansi)
     }
 
@@ -332,33 +334,21 @@ fn rewrite_markers(sql: &str) -> (String, bool) {
     (out, used)
 }
 
-/// Spark's name for an expression parsed from SQL text without an alias: a cast of a column
-/// is named after the column, anything else as DataFusion's unparser writes it.
-pub fn expr_name(expr: &Expr, text: &str) -> String {
-    if let Expr::Cast(c) = expr
-        && let Expr::Column(col) = c.expr.as_ref()
-    {
-        return col.name.clone();
-    }
-    match datafusion::sql::unparser::expr_to_sql(expr) {
-        Ok(ast) => {
-            let s = ast.to_string();
-            if s.is_empty() {
-                text.trim().to_string()
-            } else {
-                s
-            }
-        }
-        Err(_) => text.trim().to_string(),
-    }
-}
-
 /// A plan DataFusion planned from SQL text, with Spark's cast rules in the expressions of its
-/// projections, filters, aggregates, sorts, joins and windows. Output names stay as planned,
-/// so the operators above still find their inputs.
+/// projections, filters, aggregates, sorts, joins and windows, and Spark's type for integer
+/// literals (`int` when the value fits, DataFusion reads them all as `bigint`). Output names
+/// stay as planned, so the operators above still find their inputs; the schemas of the nodes
+/// above a rewritten one are recomputed.
 fn spark_sql_plan(plan: LogicalPlan, tz: &str, ansi: bool) -> Result<LogicalPlan> {
     Ok(plan
         .transform_up_with_subqueries(|node| {
+            if let LogicalPlan::Union(u) = node {
+                let schema = std::sync::Arc::new(coerce_union_schema(&u.inputs)?);
+                return Ok(Transformed::yes(LogicalPlan::Union(Union {
+                    inputs: u.inputs,
+                    schema,
+                })));
+            }
             if !matches!(
                 node,
                 LogicalPlan::Projection(_)
@@ -368,7 +358,7 @@ fn spark_sql_plan(plan: LogicalPlan, tz: &str, ansi: bool) -> Result<LogicalPlan
                     | LogicalPlan::Join(_)
                     | LogicalPlan::Window(_)
             ) {
-                return Ok(Transformed::no(node));
+                return Ok(Transformed::yes(node.recompute_schema()?));
             }
             let mut schema = DFSchema::empty();
             for input in node.inputs() {
@@ -377,17 +367,27 @@ fn spark_sql_plan(plan: LogicalPlan, tz: &str, ansi: bool) -> Result<LogicalPlan
             let names = NamePreserver::new(&node);
             let rewritten = node.map_expressions(|e| {
                 let saved = names.save(&e);
-                crate::functions::spark_casts_in(e, &schema, tz, ansi)
+                let e = crate::functions::spark_structs_in(int_literals(e)?.data)?;
+                crate::functions::spark_casts_in(e.data, &schema, tz, ansi)
                     .map(|t| t.update_data(|e| saved.restore(e)))
                     .map_err(datafusion::error::DataFusionError::from)
             })?;
-            if rewritten.transformed {
-                rewritten.map_data(|p| p.recompute_schema())
-            } else {
-                Ok(rewritten)
-            }
+            rewritten.map_data(|p| p.recompute_schema())
         })?
         .data)
+}
+
+/// Integer literals that fit in 32 bits as `int`, Spark's type for them.
+/// Lambdas keep theirs: their variables' types were fixed when they were planned.
+pub(crate) fn int_literals(e: Expr) -> datafusion::error::Result<Transformed<Expr>> {
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    e.transform_down(|e| match e {
+        Expr::Literal(ScalarValue::Int64(Some(v)), meta) if i32::try_from(v).is_ok() => Ok(
+            Transformed::yes(Expr::Literal(ScalarValue::Int32(Some(v as i32)), meta)),
+        ),
+        e @ Expr::HigherOrderFunction(_) => Ok(Transformed::new(e, false, TreeNodeRecursion::Jump)),
+        e => Ok(Transformed::no(e)),
+    })
 }
 
 /// Spark's `CREATE TABLE` clauses that DataFusion's parser does not know, taken out of the text:

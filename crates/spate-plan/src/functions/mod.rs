@@ -75,6 +75,46 @@ pub fn resolve(name: &str, args: Vec<Arg>, cx: &CallContext<'_>) -> Result<(Expr
     Ok((call_registered(cx, target, exprs)?, spark_name))
 }
 
+/// Spark's `struct(a, b, ...)`: a field takes the name of its argument where the argument is
+/// a column or an alias (`Some(name)`), else `col1`, `col2`, ... by position.
+pub fn spark_struct(items: Vec<(Expr, Option<String>)>) -> Expr {
+    let args = items
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, (e, name))| {
+            let name = name.unwrap_or_else(|| format!("col{}", i + 1));
+            [datafusion::logical_expr::lit(name), e]
+        })
+        .collect();
+    datafusion::functions::core::expr_fn::named_struct(args)
+}
+
+/// `struct(...)` calls as DataFusion's SQL planner makes them (fields `c0`, `c1`) rewritten
+/// to Spark's [`spark_struct`].
+pub fn spark_structs_in(
+    e: Expr,
+) -> datafusion::error::Result<datafusion::common::tree_node::Transformed<Expr>> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    e.transform_up(|e| match e {
+        Expr::ScalarFunction(f) if f.func.name() == "struct" => {
+            let items = f
+                .args
+                .into_iter()
+                .map(|a| {
+                    let name = match &a {
+                        Expr::Column(c) => Some(c.name.clone()),
+                        Expr::Alias(al) => Some(al.name.clone()),
+                        _ => None,
+                    };
+                    (a, name)
+                })
+                .collect();
+            Ok(Transformed::yes(spark_struct(items)))
+        }
+        e => Ok(Transformed::no(e)),
+    })
+}
+
 /// Calls a function registered in the session state by its DataFusion name.
 pub fn call_registered(cx: &CallContext<'_>, target: &str, exprs: Vec<Expr>) -> Result<Expr> {
     if let Some(udf) = cx.state.scalar_functions().get(target) {

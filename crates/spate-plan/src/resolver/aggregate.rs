@@ -114,7 +114,9 @@ impl Resolver<'_> {
         items.extend(aggs);
         let items = rebase(items, &targets)?;
         Ok(LogicalPlanBuilder::from(agg_plan)
-            .project(items.iter().map(Named::aliased))?
+            .project(crate::output_names::unique_aliases(
+                items.into_iter().map(|n| (n.expr, n.name)).collect(),
+            ))?
             .build()?)
     }
 

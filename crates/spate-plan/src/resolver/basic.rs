@@ -143,7 +143,9 @@ impl Resolver<'_> {
             items = rebase(items, &targets)?;
         }
         Ok(LogicalPlanBuilder::from(plan)
-            .project(items.iter().map(Named::aliased))?
+            .project(crate::output_names::unique_aliases(
+                items.into_iter().map(|n| (n.expr, n.name)).collect(),
+            ))?
             .build()?)
     }
 

@@ -194,6 +194,24 @@ impl Resolver<'_> {
                 name: n.name,
             });
         }
+        if name.eq_ignore_ascii_case("struct") {
+            let spark_name = functions::default_name("struct", &args, false);
+            let items = arguments
+                .iter()
+                .zip(args)
+                .map(|(proto, arg)| {
+                    let named = matches!(
+                        proto.expr_type,
+                        Some(ExprType::Alias(_) | ExprType::UnresolvedAttribute(_))
+                    ) || matches!(arg.expr, Expr::Column(_));
+                    (arg.expr, named.then_some(arg.name))
+                })
+                .collect();
+            return Ok(Named {
+                expr: functions::spark_struct(items),
+                name: spark_name,
+            });
+        }
         let cx = CallContext {
             state: self.state,
             schema,
@@ -215,17 +233,12 @@ impl Resolver<'_> {
                 }
                 other => crate::resolver::column_error(other, schema),
             })?;
-        let (expr, name) = match expr {
-            Expr::Alias(a) => (*a.expr, a.name),
-            Expr::Column(c) => {
-                let name = c.name.clone();
-                (Expr::Column(c), name)
-            }
-            other => {
-                let name = crate::sql::expr_name(&other, text);
-                (other, name)
-            }
+        let name = crate::output_names::expr_name(&expr, schema, &self.tz);
+        let expr = match expr {
+            Expr::Alias(a) => *a.expr,
+            e => e,
         };
+        let expr = crate::functions::spark_structs_in(crate::sql::int_literals(expr)?.data)?.data;
         let expr = crate::functions::spark_casts_in(expr, schema, &self.tz, self.ansi)?.data;
         Ok(Named { expr, name })
     }

@@ -8,7 +8,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::ipc::reader::StreamReader;
 use datafusion::datasource::{MemTable, provider_as_source};
-use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, col};
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use spark_connect_proto::spark::connect as sc;
 use spate_common::{Error, Result};
 
@@ -87,12 +87,9 @@ impl Resolver<'_> {
                 "the step of range() must not be 0".into(),
             ));
         }
-        let sql = format!("SELECT value FROM range({start}, {end}, {step})");
-        let plan = self.state.create_logical_plan(&sql).await?;
-        let plan = LogicalPlanBuilder::from(plan)
-            .project(vec![col("value").alias("id")])?
-            .build()?;
-        Ok(plan)
+        // The session's `range` table function (Spark's, column `id`).
+        let sql = format!("SELECT id FROM range({start}, {end}, {step})");
+        Ok(self.state.create_logical_plan(&sql).await?)
     }
 }
 

@@ -1,0 +1,445 @@
+//! Output column names as Spark gives them. SQL text planned by DataFusion comes out with
+//! DataFusion's names (`Int64(1)`, `t.id + Int64(1)`, `count(*)`); Spark names an unaliased
+//! select item after the expression's SQL form without qualifiers (`1`, `(id + 1)`,
+//! `count(1)`), and names flow up through subqueries, unions and joins. Spark also allows two
+//! output columns with one name (`select a.id, b.id`), which DataFusion's projection forbids:
+//! such columns get distinct hidden qualifiers, so the names reach the client unchanged and a
+//! later unqualified reference is ambiguous, as in Spark.
+
+use datafusion::common::{Column, DFSchema, TableReference};
+use datafusion::logical_expr::expr::{
+    AggregateFunction, Alias, Between, Case, InList, Like, ScalarFunction, WindowFunction,
+    WindowFunctionParams,
+};
+use datafusion::logical_expr::{
+    BinaryExpr, Expr, JoinType, LogicalPlan, LogicalPlanBuilder, Operator, SortExpr, WindowFrame,
+    WindowFrameBound, WindowFrameUnits,
+};
+use spate_common::Result;
+
+use crate::display::format_scalar;
+use crate::types::sql_string;
+
+/// Projects `items` (expression, output name), aliasing where the name differs and giving
+/// every column of a repeated name its own hidden qualifier.
+pub fn project_named(plan: LogicalPlan, items: Vec<(Expr, String)>) -> Result<LogicalPlan> {
+    Ok(LogicalPlanBuilder::from(plan)
+        .project(unique_aliases(items))?
+        .build()?)
+}
+
+/// The projection expressions for `items`, with distinct qualifiers on repeated names.
+pub fn unique_aliases(items: Vec<(Expr, String)>) -> Vec<Expr> {
+    let mut counts = std::collections::HashMap::new();
+    for (_, name) in &items {
+        *counts.entry(name.clone()).or_insert(0usize) += 1;
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, (expr, name))| {
+            let expr = match expr {
+                Expr::Alias(a) => *a.expr,
+                e => e,
+            };
+            if counts.get(&name).copied().unwrap_or(0) > 1 {
+                expr.alias_qualified(Some(TableReference::bare(format!("#{i}"))), name)
+            } else {
+                match &expr {
+                    Expr::Column(c) if c.name == name => expr,
+                    _ => expr.alias(name),
+                }
+            }
+        })
+        .collect()
+}
+
+/// A plan planned from SQL text, with a projection on top giving its columns Spark's names
+/// (none is added when DataFusion's names already are Spark's).
+pub fn with_spark_names(plan: LogicalPlan, tz: &str) -> Result<LogicalPlan> {
+    if matches!(
+        plan,
+        LogicalPlan::Ddl(_)
+            | LogicalPlan::Dml(_)
+            | LogicalPlan::Statement(_)
+            | LogicalPlan::Copy(_)
+            | LogicalPlan::Explain(_)
+            | LogicalPlan::Analyze(_)
+            | LogicalPlan::DescribeTable(_)
+            | LogicalPlan::EmptyRelation(_)
+    ) {
+        return Ok(plan);
+    }
+    let names = spark_names(&plan, tz);
+    let schema = plan.schema().clone();
+    let unchanged = schema
+        .fields()
+        .iter()
+        .zip(&names)
+        .all(|(f, n)| f.name() == n);
+    let distinct = names.len() == names.iter().collect::<std::collections::HashSet<_>>().len();
+    if unchanged && distinct {
+        return Ok(plan);
+    }
+    let items = schema
+        .iter()
+        .zip(names)
+        .map(|(qf, name)| (Expr::Column(Column::from(qf)), name))
+        .collect();
+    project_named(plan, items)
+}
+
+/// Spark's name for an expression over `schema` (a select item parsed from SQL text).
+pub fn expr_name(e: &Expr, schema: &DFSchema, tz: &str) -> String {
+    let cx = Context {
+        schema,
+        names: schema.fields().iter().map(|f| f.name().clone()).collect(),
+        tz,
+    };
+    cx.name(e)
+}
+
+/// Spark's names for the output columns of `plan`, one per field of its schema.
+fn spark_names(plan: &LogicalPlan, tz: &str) -> Vec<String> {
+    let fields: Vec<String> = plan
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let named = match plan {
+        LogicalPlan::Projection(p) => {
+            let cx = Context::new(&p.input, tz);
+            p.expr.iter().map(|e| cx.name(e)).collect()
+        }
+        LogicalPlan::Aggregate(a) => {
+            let cx = Context::new(&a.input, tz);
+            a.group_expr
+                .iter()
+                .chain(&a.aggr_expr)
+                .map(|e| cx.name(e))
+                .collect()
+        }
+        LogicalPlan::Window(w) => {
+            let cx = Context::new(&w.input, tz);
+            let mut names = cx.names.clone();
+            names.extend(w.window_expr.iter().map(|e| cx.name(e)));
+            names
+        }
+        LogicalPlan::Values(v) => (1..=v.schema.fields().len())
+            .map(|i| format!("col{i}"))
+            .collect(),
+        LogicalPlan::Union(u) => u
+            .inputs
+            .first()
+            .map(|i| spark_names(i, tz))
+            .unwrap_or_default(),
+        LogicalPlan::Join(j) => {
+            let left = spark_names(&j.left, tz);
+            let right = spark_names(&j.right, tz);
+            match j.join_type {
+                JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark => left,
+                JoinType::RightSemi | JoinType::RightAnti => right,
+                _ => left.into_iter().chain(right).collect(),
+            }
+        }
+        LogicalPlan::Filter(_)
+        | LogicalPlan::Sort(_)
+        | LogicalPlan::Limit(_)
+        | LogicalPlan::SubqueryAlias(_)
+        | LogicalPlan::Repartition(_)
+        | LogicalPlan::Distinct(datafusion::logical_expr::Distinct::All(_)) => plan
+            .inputs()
+            .first()
+            .map(|i| spark_names(i, tz))
+            .unwrap_or_default(),
+        _ => fields.clone(),
+    };
+    if named.len() == fields.len() {
+        named
+    } else {
+        fields
+    }
+}
+
+/// Names expressions over one input plan.
+struct Context<'a> {
+    schema: &'a DFSchema,
+    names: Vec<String>,
+    tz: &'a str,
+}
+
+impl<'a> Context<'a> {
+    fn new(input: &'a LogicalPlan, tz: &'a str) -> Self {
+        Self {
+            schema: input.schema(),
+            names: spark_names(input, tz),
+            tz,
+        }
+    }
+
+    fn column(&self, c: &Column) -> String {
+        self.schema
+            .maybe_index_of_column(c)
+            .and_then(|i| self.names.get(i).cloned())
+            .unwrap_or_else(|| c.name.clone())
+    }
+
+    fn list(&self, args: &[Expr]) -> String {
+        args.iter()
+            .map(|a| self.name(a))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Spark's name for one expression.
+    fn name(&self, e: &Expr) -> String {
+        match e {
+            // DataFusion plans `count(*)` as `count(1) AS "count(*)"`; Spark names it `count(1)`.
+            Expr::Alias(Alias { expr, name, .. }) if name == "count(*)" => self.name(expr),
+            Expr::Alias(Alias { name, .. }) => name.clone(),
+            Expr::Column(c) => self.column(c),
+            Expr::Literal(v, _) => literal_name(v, self.tz),
+            Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+                let (l, r) = (self.name(left), self.name(right));
+                match op {
+                    Operator::NotEq => format!("(NOT ({l} = {r}))"),
+                    Operator::IsDistinctFrom => format!("(NOT ({l} <=> {r}))"),
+                    Operator::IsNotDistinctFrom => format!("({l} <=> {r})"),
+                    Operator::StringConcat => format!("concat({l}, {r})"),
+                    Operator::And => format!("({l} AND {r})"),
+                    Operator::Or => format!("({l} OR {r})"),
+                    op => format!("({l} {op} {r})"),
+                }
+            }
+            Expr::Not(x) => format!("(NOT {})", self.name(x)),
+            Expr::Negative(x) => format!("(- {})", self.name(x)),
+            Expr::IsNull(x) => format!("({} IS NULL)", self.name(x)),
+            Expr::IsNotNull(x) => format!("({} IS NOT NULL)", self.name(x)),
+            Expr::IsTrue(x) => format!("({} IS TRUE)", self.name(x)),
+            Expr::IsFalse(x) => format!("({} IS FALSE)", self.name(x)),
+            Expr::IsNotTrue(x) => format!("({} IS NOT TRUE)", self.name(x)),
+            Expr::IsNotFalse(x) => format!("({} IS NOT FALSE)", self.name(x)),
+            Expr::Between(Between {
+                expr,
+                negated,
+                low,
+                high,
+            }) => {
+                let b = format!(
+                    "between({}, {}, {})",
+                    self.name(expr),
+                    self.name(low),
+                    self.name(high)
+                );
+                if *negated { format!("(NOT {b})") } else { b }
+            }
+            Expr::Like(Like {
+                negated,
+                expr,
+                pattern,
+                case_insensitive,
+                ..
+            }) => {
+                let op = if *case_insensitive { "ILIKE" } else { "LIKE" };
+                let l = format!("{} {op} {}", self.name(expr), self.name(pattern));
+                if *negated { format!("(NOT {l})") } else { l }
+            }
+            Expr::InList(InList {
+                expr,
+                list,
+                negated,
+            }) => {
+                let i = format!("({} IN ({}))", self.name(expr), self.list(list));
+                if *negated { format!("(NOT {i})") } else { i }
+            }
+            Expr::Case(Case {
+                expr,
+                when_then_expr,
+                else_expr,
+            }) => {
+                let mut s = String::from("CASE");
+                if let Some(x) = expr {
+                    s.push_str(&format!(" {}", self.name(x)));
+                }
+                for (w, t) in when_then_expr {
+                    s.push_str(&format!(" WHEN {} THEN {}", self.name(w), self.name(t)));
+                }
+                if let Some(x) = else_expr {
+                    s.push_str(&format!(" ELSE {}", self.name(x)));
+                }
+                s.push_str(" END");
+                s
+            }
+            // A cast of a column keeps the column's name (Spark's rule for select items).
+            Expr::Cast(c) if matches!(c.expr.as_ref(), Expr::Column(_)) => self.name(&c.expr),
+            Expr::Cast(c) => format!(
+                "CAST({} AS {})",
+                self.name(&c.expr),
+                sql_string(c.field.data_type())
+            ),
+            Expr::TryCast(c) => format!(
+                "TRY_CAST({} AS {})",
+                self.name(&c.expr),
+                sql_string(c.field.data_type())
+            ),
+            Expr::ScalarFunction(ScalarFunction { func, args }) => match func.name() {
+                "spark_divide" if args.len() == 2 => {
+                    format!("({} / {})", self.name(&args[0]), self.name(&args[1]))
+                }
+                name => format!("{}({})", spark_function_name(name), self.list(args)),
+            },
+            Expr::AggregateFunction(AggregateFunction { func, params }) => {
+                let distinct = if params.distinct { "DISTINCT " } else { "" };
+                let mut s = format!(
+                    "{}({distinct}{})",
+                    spark_function_name(func.name()),
+                    self.list(&params.args)
+                );
+                if let Some(f) = &params.filter {
+                    s.push_str(&format!(" FILTER (WHERE {})", self.name(f)));
+                }
+                s
+            }
+            Expr::WindowFunction(w) => self.window(w),
+            other => other.schema_name().to_string(),
+        }
+    }
+
+    fn window(&self, w: &WindowFunction) -> String {
+        let WindowFunctionParams {
+            args,
+            partition_by,
+            order_by,
+            window_frame,
+            ..
+        } = &w.params;
+        let name = spark_function_name(w.fun.name());
+        let ranking = matches!(
+            name,
+            "row_number" | "rank" | "dense_rank" | "percent_rank" | "cume_dist" | "ntile"
+        );
+        let mut spec = Vec::new();
+        if !partition_by.is_empty() {
+            spec.push(format!("PARTITION BY {}", self.list(partition_by)));
+        }
+        if !order_by.is_empty() {
+            spec.push(format!(
+                "ORDER BY {}",
+                order_by
+                    .iter()
+                    .map(|s| self.sort(s))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        spec.push(if ranking {
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW".into()
+        } else {
+            frame(window_frame)
+        });
+        format!("{name}({}) OVER ({})", self.list(args), spec.join(" "))
+    }
+
+    fn sort(&self, s: &SortExpr) -> String {
+        format!(
+            "{} {} {}",
+            self.name(&s.expr),
+            if s.asc { "ASC" } else { "DESC" },
+            if s.nulls_first {
+                "NULLS FIRST"
+            } else {
+                "NULLS LAST"
+            }
+        )
+    }
+}
+
+/// Spark's text of a window frame (`ROWS BETWEEN -3 FOLLOWING AND CURRENT ROW`).
+fn frame(f: &WindowFrame) -> String {
+    let units = match f.units {
+        WindowFrameUnits::Rows => "ROWS",
+        _ => "RANGE",
+    };
+    let bound = |b: &WindowFrameBound, start: bool| match b {
+        WindowFrameBound::CurrentRow => "CURRENT ROW".to_string(),
+        WindowFrameBound::Preceding(v) if v.is_null() => "UNBOUNDED PRECEDING".into(),
+        WindowFrameBound::Following(v) if v.is_null() => "UNBOUNDED FOLLOWING".into(),
+        WindowFrameBound::Preceding(v) => format!("-{v} FOLLOWING"),
+        WindowFrameBound::Following(v) if start => format!("{v} FOLLOWING"),
+        WindowFrameBound::Following(v) => format!("{v} FOLLOWING"),
+    };
+    format!(
+        "{units} BETWEEN {} AND {}",
+        bound(&f.start_bound, true),
+        bound(&f.end_bound, false)
+    )
+}
+
+/// Spark's name of a literal in an expression name: numbers and strings as written,
+/// `NULL`, `DATE '2024-01-01'`, `TIMESTAMP '...'`.
+fn literal_name(v: &datafusion::scalar::ScalarValue, tz: &str) -> String {
+    use datafusion::scalar::ScalarValue as S;
+    if v.is_null() {
+        return "NULL".into();
+    }
+    match v {
+        S::Date32(_) | S::Date64(_) => format!("DATE '{}'", format_scalar(v, tz)),
+        S::TimestampMicrosecond(_, Some(_)) | S::TimestampNanosecond(_, Some(_)) => {
+            format!("TIMESTAMP '{}'", format_scalar(v, tz))
+        }
+        S::TimestampMicrosecond(_, None) | S::TimestampNanosecond(_, None) => {
+            format!("TIMESTAMP_NTZ '{}'", format_scalar(v, tz))
+        }
+        _ => format_scalar(v, tz),
+    }
+}
+
+/// Spark's name for a function DataFusion knows under another name.
+fn spark_function_name(name: &str) -> &str {
+    match name {
+        "make_array" => "array",
+        "character_length" => "length",
+        "substr" => "substring",
+        "approx_distinct" => "approx_count_distinct",
+        "first_value" => "first",
+        "last_value" => "last",
+        "stddev" => "stddev_samp",
+        "var" | "var_sample" => "var_samp",
+        "var_population" => "var_pop",
+        "stddev_population" => "stddev_pop",
+        "string_to_array" => "split",
+        "now" => "current_timestamp",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::logical_expr::{col, lit};
+
+    #[test]
+    fn repeated_names_get_distinct_qualifiers() {
+        let exprs = unique_aliases(vec![
+            (col("a"), "a".into()),
+            (col("b"), "a".into()),
+            (lit(1), "one".into()),
+        ]);
+        let names: Vec<String> = exprs.iter().map(|e| e.schema_name().to_string()).collect();
+        assert_eq!(names, vec!["#0.a", "#1.a", "one"]);
+    }
+
+    #[test]
+    fn names_expressions_like_spark() -> Result<()> {
+        let plan = LogicalPlanBuilder::empty(true)
+            .project(vec![lit(1).alias("id")])?
+            .build()?;
+        let e = (col("id") + lit(1)).not_eq(lit(2)).and(col("id").is_null());
+        assert_eq!(
+            expr_name(&e, plan.schema(), "UTC"),
+            "((NOT ((id + 1) = 2)) AND (id IS NULL))"
+        );
+        Ok(())
+    }
+}
