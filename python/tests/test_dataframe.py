@@ -298,3 +298,16 @@ def test_struct_field_names(spark):
         "struct<struct(id, n):struct<id:int,n:string>,(id + 1):int>"
     )
     assert df.select(F.struct("id", "n").alias("s")).first().s.asDict() == {"id": 1, "n": "x"}
+
+
+def test_collect_returns_rows_in_partition_order(spark, tmp_path):
+    # Spark's collect concatenates partitions in order: a union's left rows come first, and a
+    # filtered file or local relation keeps its row order.
+    assert [r.id for r in spark.range(0, 3).union(spark.range(10, 13)).collect()] == [0, 1, 2, 10, 11, 12]
+    values = [(i * 7919) % 10007 for i in range(20000)]
+    df = spark.createDataFrame([(v,) for v in values], "v int")
+    assert [r.v for r in df.filter("v % 2 = 0").collect()] == [v for v in values if v % 2 == 0]
+    path = tmp_path / "ordered.csv"
+    path.write_text("v\n" + "\n".join(str(v) for v in values) + "\n")
+    read = spark.read.option("header", True).schema("v int").csv(str(path))
+    assert [r.v for r in read.filter("v > 100").collect()] == [v for v in values if v > 100]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::physical_plan::{ExecutionPlan, collect};
+use datafusion::physical_plan::{ExecutionPlan, collect_partitioned};
 use spark_connect_proto::spark::connect::execute_plan_response::{
     ArrowBatch, Metrics, ResponseType, ResultComplete,
     metrics::{MetricObject, MetricValue},
@@ -139,8 +139,11 @@ pub async fn run_plan(
 ) -> Result<(Arc<dyn ExecutionPlan>, Vec<RecordBatch>)> {
     let state = session.ctx.state();
     let physical = state.create_physical_plan(&plan).await?;
-    let batches = collect(physical.clone(), Arc::new(TaskContext::from(&state))).await?;
-    Ok((physical, batches))
+    // Partitions run in parallel; their rows come back in partition order, as Spark's
+    // collect returns them (DataFusion's `collect` would interleave them as they finish).
+    let partitions =
+        collect_partitioned(physical.clone(), Arc::new(TaskContext::from(&state))).await?;
+    Ok((physical, partitions.into_iter().flatten().collect()))
 }
 
 async fn run_relation(

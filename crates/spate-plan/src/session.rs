@@ -42,6 +42,9 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
     opts.execution.parquet.schema_force_view_types = false;
     opts.execution.time_zone = Some(config.time_zone());
     opts.execution.enable_ansi_mode = config.ansi();
+    // Rows keep their input order within a partition, as in Spark: no round-robin shuffles
+    // are added for parallelism (file scans are still split into ordered byte ranges).
+    opts.optimizer.enable_round_robin_repartition = false;
     // SQL text's `timestamp` type follows the session time zone (see `set_time_zone`).
     let time_zone = Arc::new(SessionTimeZone(RwLock::new(config.time_zone())));
     df.set_extension(time_zone.clone());
