@@ -83,11 +83,11 @@ pub fn handle(session: &Session, req: ConfigRequest) -> Result<ConfigResponse> {
     })
 }
 
-/// Mirrors the Spark settings DataFusion acts on (session time zone, ANSI mode) into the
-/// session's DataFusion options.
+/// Mirrors the Spark settings DataFusion acts on (session time zone, ANSI mode, broadcast
+/// threshold) into the session's DataFusion options.
 fn sync_engine_options(session: &Session, config: &SessionConfig) {
     let state = session.ctx.state_ref();
     let mut state = state.write();
     spate_plan::session::set_time_zone(&mut state, &config.time_zone());
-    state.config_mut().options_mut().execution.enable_ansi_mode = config.ansi();
+    spate_plan::session::apply_engine_options(state.config_mut().options_mut(), config);
 }

@@ -41,7 +41,7 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
     opts.sql_parser.dialect = datafusion::config::Dialect::Databricks;
     opts.execution.parquet.schema_force_view_types = false;
     opts.execution.time_zone = Some(config.time_zone());
-    opts.execution.enable_ansi_mode = config.ansi();
+    apply_engine_options(opts, config);
     // Rows keep their input order within a partition, as in Spark: no round-robin shuffles
     // are added for parallelism (file scans are still split into ordered byte ranges).
     opts.optimizer.enable_round_robin_repartition = false;
@@ -60,7 +60,8 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
         .with_runtime_env(runtime)
         .with_default_features()
         .with_spark_features()
-        .with_type_planner(Arc::new(SparkTypePlanner { time_zone }));
+        .with_type_planner(Arc::new(SparkTypePlanner { time_zone }))
+        .with_query_planner(Arc::new(crate::join_hints::SparkQueryPlanner));
     // Ours first: SQL text gets the same operator semantics as DataFrame expressions.
     builder
         .expr_planners()
@@ -70,7 +71,14 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
     let mut rules: Vec<
         Arc<dyn datafusion::physical_optimizer::PhysicalOptimizerRule + Send + Sync>,
     > = vec![Arc::new(crate::physical::KeepRequestedRepartitions)];
-    rules.extend(datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules);
+    // Join hints are carried out right after DataFusion has chosen and oriented the joins.
+    for rule in datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules {
+        let after = rule.name() == "join_selection";
+        rules.push(rule);
+        if after {
+            rules.push(Arc::new(crate::join_hints::ApplyJoinHints));
+        }
+    }
     let mut state = builder.with_physical_optimizer_rules(rules).build();
     for f in crate::functions::higher_order::functions() {
         state.register_higher_order_function(f)?;
@@ -80,6 +88,20 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
         state.register_udtf("range", Arc::new(SparkRange(inner)));
     }
     Ok(SessionContext::new_with_state(state))
+}
+
+/// Mirrors the Spark settings DataFusion acts on into its options: ANSI mode, and
+/// `spark.sql.autoBroadcastJoinThreshold` as the size under which a join side is collected
+/// and broadcast (`-1`: never).
+pub fn apply_engine_options(opts: &mut datafusion::config::ConfigOptions, config: &SessionConfig) {
+    opts.execution.enable_ansi_mode = config.ansi();
+    let threshold = config.broadcast_threshold();
+    opts.optimizer.hash_join_single_partition_threshold = usize::try_from(threshold).unwrap_or(0);
+    if threshold < 0 {
+        opts.optimizer.hash_join_single_partition_threshold_rows = 0;
+    } else {
+        opts.optimizer.hash_join_single_partition_threshold_rows = 128 * 1024;
+    }
 }
 
 /// Spark's `range(end)` / `range(start, end[, step[, numPartitions]])` table function:

@@ -394,10 +394,15 @@ impl Resolver<'_> {
     pub(super) async fn hint(&self, h: &sc::Hint) -> Result<LogicalPlan> {
         let sc::Hint {
             input,
-            name: _,
+            name,
             parameters: _,
         } = h;
-        self.input(input).await
+        let plan = self.input(input).await?;
+        // Join strategy hints mark the input for the join above; Spark ignores unknown hints.
+        Ok(match crate::join_hints::JoinHint::from_name(name) {
+            Some(hint) => crate::join_hints::hinted(plan, hint),
+            None => plan,
+        })
     }
 }
 

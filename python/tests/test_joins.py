@@ -1,0 +1,105 @@
+"""Join strategies as Spark chooses them: join hints (`broadcast`, `shuffle_hash`, `merge`) and
+`spark.sql.autoBroadcastJoinThreshold` decide the physical join, visible in `explain()`; a
+hint whose side cannot be broadcast for the join type is ignored, as in Spark. Results are
+checked against values computed in the test."""
+
+import contextlib
+import io
+
+import pytest
+from pyspark.sql import functions as F
+
+N_BIG = 200_000
+N_SMALL = 1_000
+
+
+@pytest.fixture(scope="module")
+def tables(spark, tmp_path_factory):
+    d = tmp_path_factory.mktemp("joins")
+    spark.range(0, N_BIG).withColumn("k", F.col("id") % N_SMALL).write.parquet(str(d / "bigtable"))
+    spark.range(0, N_SMALL).select(
+        F.col("id").alias("k"), F.concat(F.lit("n"), F.col("id").cast("string")).alias("name")
+    ).write.parquet(str(d / "smalltable"))
+    yield spark.read.parquet(str(d / "bigtable")), spark.read.parquet(str(d / "smalltable"))
+    spark.conf.unset("spark.sql.autoBroadcastJoinThreshold")
+
+
+def join_lines(df):
+    """The physical plan's lines from the first join down."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        df.explain()
+    lines = [line.strip() for line in out.getvalue().splitlines()]
+    first = next(i for i, line in enumerate(lines) if "Join" in line)
+    return lines[first:]
+
+
+def build_side(lines):
+    """The table the join builds its hash table from: the first scan under the join."""
+    scan = next(line for line in lines if line.startswith("DataSourceExec"))
+    return "smalltable" if "smalltable" in scan else "bigtable"
+
+
+def test_auto_broadcast_threshold_decides(spark, tables):
+    big, small = tables
+    spark.conf.unset("spark.sql.autoBroadcastJoinThreshold")
+    lines = join_lines(big.join(small, "k"))
+    assert "mode=CollectLeft" in lines[0] and build_side(lines) == "smalltable"
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
+    assert "mode=Partitioned" in join_lines(big.join(small, "k"))[0]
+    spark.conf.unset("spark.sql.autoBroadcastJoinThreshold")
+
+
+@pytest.mark.parametrize("how", ["inner", "left", "left_semi", "left_anti"])
+def test_broadcast_hint_on_the_right_builds_the_right(spark, tables, how):
+    big, small = tables
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
+    # The big side is hinted, so size alone would never have chosen it.
+    df = small.join(F.broadcast(big), "k", how)
+    lines = join_lines(df)
+    assert "mode=CollectLeft" in lines[0] and build_side(lines) == "bigtable"
+    expected = {"inner": N_BIG, "left": N_BIG, "left_semi": N_SMALL, "left_anti": 0}[how]
+    assert df.count() == expected
+
+
+def test_broadcast_hint_on_the_left_and_hint_method(spark, tables):
+    big, small = tables
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
+    df = big.hint("broadcast").join(small, "k", "right")
+    lines = join_lines(df)
+    assert "mode=CollectLeft" in lines[0] and build_side(lines) == "bigtable"
+    assert df.count() == N_BIG
+    total = df.agg(F.sum("id")).first()[0]
+    assert total == N_BIG * (N_BIG - 1) // 2
+
+
+def test_broadcast_hint_that_cannot_apply_is_ignored(spark, tables):
+    big, small = tables
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
+    # Spark cannot broadcast the preserved side of an outer join: the hint is ignored.
+    df = big.join(F.broadcast(small), "k", "right")
+    assert "mode=Partitioned" in join_lines(df)[0]
+    assert df.count() == N_BIG
+
+
+def test_shuffle_hash_and_merge_hints(spark, tables):
+    big, small = tables
+    spark.conf.unset("spark.sql.autoBroadcastJoinThreshold")
+    hashed = big.join(small.hint("shuffle_hash"), "k")
+    assert "mode=Partitioned" in join_lines(hashed)[0]
+    merged = big.join(small.hint("merge"), "k")
+    assert join_lines(merged)[0].startswith("SortMergeJoinExec")
+    for df in (hashed, merged):
+        row = df.filter("k = 7").agg(F.count("*"), F.sum("id"), F.first("name")).first()
+        ids = [i for i in range(N_BIG) if i % N_SMALL == 7]
+        assert tuple(row) == (len(ids), sum(ids), "n7")
+
+
+def test_filters_pass_through_a_hinted_input(spark, tables):
+    big, small = tables
+    df = big.join(F.broadcast(small.filter("k < 10")), "k").filter("id < 5000")
+    assert df.count() == len([i for i in range(5000) if i % N_SMALL < 10])
+    lines = join_lines(df)
+    # The filter on the hinted side reaches its scan.
+    scan = next(line for line in lines if "smalltable" in line)
+    assert "predicate=" in scan
