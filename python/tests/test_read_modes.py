@@ -151,3 +151,24 @@ def test_corrupt_record_column_must_be_a_string(spark, files):
         spark.read.schema("a int, _corrupt_record int").json(files("people.json")).collect()
     assert e.value.getCondition() == "INVALID_CORRUPT_RECORD_TYPE"
     assert '`_corrupt_record`' in str(e.value) and '"INT"' in str(e.value)
+
+
+def test_multiline_json_modes(spark, tmp_path):
+    # Expected rows: python/spark_reference/read_multiline.py and read_multiline.out.
+    good = '[\n  {"id": 1, "name": "a"},\n  {"id": 2, "name": "b"}\n]\n'
+    one = '{\n  "id": 3,\n  "name": "c"\n}\n'
+    bad = '{\n  "id": 4,\n  "name": \n'
+    for name, text in [("1good.json", good), ("2one.json", one), ("3bad.json", bad)]:
+        (tmp_path / name).write_text(text)
+    schema = "id int, name string, _corrupt_record string"
+
+    def read(mode):
+        return spark.read.schema(schema).option("multiLine", True).option("mode", mode).json(str(tmp_path))
+
+    rows = sorted((tuple(r) for r in read("PERMISSIVE").collect()), key=repr)
+    assert rows == [(1, "a", None), (2, "b", None), (3, "c", None), (None, None, bad)]
+    assert sorted(tuple(r) for r in read("DROPMALFORMED").collect()) == [(1, "a", None), (2, "b", None), (3, "c", None)]
+    with pytest.raises(SparkException) as e:
+        read("FAILFAST").collect()
+    assert e.value.getCondition() == "FAILED_READ_FILE.NO_HINT"
+    assert "3bad.json" in str(e.value)

@@ -1,14 +1,16 @@
-//! CSV and JSON Lines read record by record, as Spark's parsers do, for the reads where a value
-//! can fail to parse: a schema was given, or `mode`, `columnNameOfCorruptRecord`, `dateFormat`
-//! or `timestampFormat` was set. Each record's values are converted to the schema's types
-//! (dates and timestamps with Spark datetime patterns or, without one, the forms Spark's cast
-//! accepts; timestamps without an offset in the session time zone). A record is malformed when a value does not convert, a CSV line has
-//! more or fewer fields than the schema, or a JSON line does not parse; `mode` decides what
-//! happens to it: PERMISSIVE (the default) keeps it with nulls where values failed and its raw
-//! text in the corrupt-record column when the schema has one, DROPMALFORMED drops it, FAILFAST
-//! fails the query with Spark's `FAILED_READ_FILE`. Blank lines are skipped. The files are
-//! listed when the scan is planned and read lazily, one partition per group of files; each file
-//! is read whole, then converted in batches.
+//! CSV and JSON read record by record, as Spark's parsers do, for the reads where a value can
+//! fail to parse: a schema was given, or `mode`, `columnNameOfCorruptRecord`, `dateFormat` or
+//! `timestampFormat` was set. JSON is one object per line, or with `multiLine` one document per
+//! file (an object, or an array of objects). Each record's values are converted to the schema's
+//! types (dates and timestamps with Spark datetime patterns or, without one, the forms Spark's
+//! cast accepts; timestamps without an offset in the session time zone). A record is malformed
+//! when a value does not convert, a CSV line has more or fewer fields than the schema, or a
+//! JSON line (a multiLine file) does not parse; `mode` decides what happens to it: PERMISSIVE
+//! (the default) keeps it with nulls where values failed and its raw text in the
+//! corrupt-record column when the schema has one, DROPMALFORMED drops it, FAILFAST fails the
+//! query with Spark's `FAILED_READ_FILE`. Blank lines are skipped. The files are listed when
+//! the scan is planned and read lazily, one partition per group of files; each file is read
+//! whole, then converted in batches.
 
 use std::fmt::Formatter;
 use std::sync::Arc;
@@ -80,8 +82,11 @@ pub struct CsvDialect {
 /// How records are read and what their malformed ones become.
 #[derive(Debug, Clone)]
 pub struct RecordOptions {
-    /// CSV with its dialect, or JSON Lines when `None`.
+    /// CSV with its dialect, or JSON when `None`.
     pub csv: Option<CsvDialect>,
+    /// JSON only: each file is one document (an object, or an array of objects) rather than
+    /// one object per line.
+    pub multi_line: bool,
     /// The parse mode.
     pub mode: ParseMode,
     /// Name of the column that receives a malformed record's text, if the schema has it.
@@ -323,6 +328,7 @@ impl FileReader {
             .map_err(|e| Error::IllegalArgument(format!("cannot read '{}': {e}", file.path)))?;
         let records = match &self.options.csv {
             Some(dialect) => self.csv_records(&bytes, dialect)?,
+            None if self.options.multi_line => json_document_records(&bytes),
             None => json_records(&bytes),
         };
         records
@@ -577,6 +583,36 @@ fn json_records(bytes: &[u8]) -> Vec<Record> {
             }
         })
         .collect()
+}
+
+/// The records of a file that is one JSON document: each object of a top-level array, or the
+/// object itself. A file that does not parse is one malformed record holding its whole text.
+fn json_document_records(bytes: &[u8]) -> Vec<Record> {
+    let text = String::from_utf8_lossy(bytes);
+    if text.trim().is_empty() {
+        return vec![];
+    }
+    let record = |v: serde_json::Value, raw: String| Record {
+        raw,
+        values: Values::Json(match v {
+            serde_json::Value::Object(m) => Some(m),
+            _ => None,
+        }),
+    };
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(serde_json::Value::Array(items)) => items
+            .into_iter()
+            .map(|v| {
+                let raw = v.to_string();
+                record(v, raw)
+            })
+            .collect(),
+        Ok(v) => vec![record(v, text.to_string())],
+        Err(_) => vec![Record {
+            raw: text.to_string(),
+            values: Values::Json(None),
+        }],
+    }
 }
 
 /// Decodes JSON values to `t` with Arrow's decoder: all at once, or one by one when some

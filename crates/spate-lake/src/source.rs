@@ -51,7 +51,11 @@ pub async fn read(state: &SessionState, req: &ReadRequest, alias: &str) -> Resul
     }
     match req.format.as_str() {
         "text" => read_text(req, alias),
-        "json" if flag(&req.options, "multiline", false)? => read_json_documents(req, alias),
+        // Without a schema, multiLine documents are read whole to infer one; with a schema
+        // they are read record by record, with the parse modes.
+        "json" if flag(&req.options, "multiline", false)? && req.schema.is_none() => {
+            read_json_documents(req, alias)
+        }
         "parquet" | "csv" | "json" => read_listing(state, req, alias).await,
         other => Err(Error::analysis(
             "DATA_SOURCE_NOT_FOUND",
@@ -263,6 +267,7 @@ fn record_options(req: &ReadRequest, schema: &SchemaRef) -> Result<Option<Record
     };
     Ok(Some(RecordOptions {
         csv,
+        multi_line: flag(o, "multiline", false)?,
         mode: ParseMode::from_option(option(o, &["mode"])),
         corrupt_column,
         date_format: pattern("dateformat")?,
