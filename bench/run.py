@@ -137,8 +137,11 @@ def run_engine(engine, args, queries, data):
     port = free_port()
     log = open(args.out / f"{engine}.log", "w")
     started = time.time()
+    # The client's pyspark marks the environment as Spark Connect only; the Spark server's
+    # classic session must not inherit that.
+    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")}
     proc = subprocess.Popen(
-        server_command(engine, port, args), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        server_command(engine, port, args), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
     )
     sampler = MemorySampler(proc.pid)
     out = {"engine": engine, "queries": {}}
