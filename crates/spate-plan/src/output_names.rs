@@ -361,18 +361,17 @@ fn frame(f: &WindowFrame) -> String {
         WindowFrameUnits::Rows => "ROWS",
         _ => "RANGE",
     };
-    let bound = |b: &WindowFrameBound, start: bool| match b {
+    let bound = |b: &WindowFrameBound| match b {
         WindowFrameBound::CurrentRow => "CURRENT ROW".to_string(),
         WindowFrameBound::Preceding(v) if v.is_null() => "UNBOUNDED PRECEDING".into(),
         WindowFrameBound::Following(v) if v.is_null() => "UNBOUNDED FOLLOWING".into(),
         WindowFrameBound::Preceding(v) => format!("-{v} FOLLOWING"),
-        WindowFrameBound::Following(v) if start => format!("{v} FOLLOWING"),
         WindowFrameBound::Following(v) => format!("{v} FOLLOWING"),
     };
     format!(
         "{units} BETWEEN {} AND {}",
-        bound(&f.start_bound, true),
-        bound(&f.end_bound, false)
+        bound(&f.start_bound),
+        bound(&f.end_bound)
     )
 }
 
