@@ -340,41 +340,67 @@ fn rewrite_markers(sql: &str) -> (String, bool) {
 /// stay as planned, so the operators above still find their inputs; the schemas of the nodes
 /// above a rewritten one are recomputed.
 fn spark_sql_plan(plan: LogicalPlan, tz: &str, ansi: bool) -> Result<LogicalPlan> {
-    Ok(plan
-        .transform_up_with_subqueries(|node| {
-            if let LogicalPlan::Union(u) = node {
-                let schema = std::sync::Arc::new(coerce_union_schema(&u.inputs)?);
-                return Ok(Transformed::yes(LogicalPlan::Union(Union {
-                    inputs: u.inputs,
-                    schema,
-                })));
-            }
-            if !matches!(
-                node,
-                LogicalPlan::Projection(_)
-                    | LogicalPlan::Filter(_)
-                    | LogicalPlan::Aggregate(_)
-                    | LogicalPlan::Sort(_)
-                    | LogicalPlan::Join(_)
-                    | LogicalPlan::Window(_)
-            ) {
-                return Ok(Transformed::yes(node.recompute_schema()?));
-            }
-            let mut schema = DFSchema::empty();
-            for input in node.inputs() {
-                schema.merge(input.schema());
-            }
-            let names = NamePreserver::new(&node);
-            let rewritten = node.map_expressions(|e| {
-                let saved = names.save(&e);
-                let e = crate::functions::spark_structs_in(int_literals(e)?.data)?;
-                crate::functions::spark_casts_in(e.data, &schema, tz, ansi)
-                    .map(|t| t.update_data(|e| saved.restore(e)))
-                    .map_err(datafusion::error::DataFusionError::from)
-            })?;
-            rewritten.map_data(|p| p.recompute_schema())
-        })?
-        .data)
+    Ok(spark_sql_node(plan, tz, ansi)?.data)
+}
+
+/// [`spark_sql_plan`] for one node after its inputs and subqueries: its schema is recomputed
+/// only when its expressions or an input changed, so an untouched plan is not rebuilt.
+fn spark_sql_node(
+    plan: LogicalPlan,
+    tz: &str,
+    ansi: bool,
+) -> datafusion::error::Result<Transformed<LogicalPlan>> {
+    let below = plan
+        .map_children(|c| spark_sql_node(c, tz, ansi))?
+        .transform_data(|p| p.map_subqueries(|s| spark_sql_node(s, tz, ansi)))?;
+    let changed = below.transformed;
+    let node = below.data;
+    if let LogicalPlan::Union(u) = node {
+        if !changed {
+            return Ok(Transformed::no(LogicalPlan::Union(u)));
+        }
+        let schema = std::sync::Arc::new(coerce_union_schema(&u.inputs)?);
+        return Ok(Transformed::yes(LogicalPlan::Union(Union {
+            inputs: u.inputs,
+            schema,
+        })));
+    }
+    if !matches!(
+        node,
+        LogicalPlan::Projection(_)
+            | LogicalPlan::Filter(_)
+            | LogicalPlan::Aggregate(_)
+            | LogicalPlan::Sort(_)
+            | LogicalPlan::Join(_)
+            | LogicalPlan::Window(_)
+    ) {
+        return Ok(if changed {
+            Transformed::yes(node.recompute_schema()?)
+        } else {
+            Transformed::no(node)
+        });
+    }
+    let mut schema = DFSchema::empty();
+    for input in node.inputs() {
+        schema.merge(input.schema());
+    }
+    let names = NamePreserver::new(&node);
+    let rewritten = node.map_expressions(|e| {
+        let saved = names.save(&e);
+        let ints = int_literals(e)?;
+        let structs = crate::functions::spark_structs_in(ints.data)?;
+        let casts = crate::functions::spark_casts_in(structs.data, &schema, tz, ansi)?;
+        let transformed = ints.transformed || structs.transformed || casts.transformed;
+        Ok(Transformed::new_transformed(
+            saved.restore(casts.data),
+            transformed,
+        ))
+    })?;
+    if rewritten.transformed || changed {
+        Ok(Transformed::yes(rewritten.data.recompute_schema()?))
+    } else {
+        Ok(rewritten)
+    }
 }
 
 /// Integer literals that fit in 32 bits as `int`, Spark's type for them.
