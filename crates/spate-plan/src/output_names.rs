@@ -294,7 +294,7 @@ impl<'a> Context<'a> {
                 let mut s = format!(
                     "{}({distinct}{})",
                     spark_function_name(func.name()),
-                    self.list(&params.args)
+                    self.list(named_args(func.name(), &params.args))
                 );
                 if let Some(f) = &params.filter {
                     s.push_str(&format!(" FILTER (WHERE {})", self.name(f)));
@@ -338,7 +338,11 @@ impl<'a> Context<'a> {
         } else {
             frame(window_frame)
         });
-        format!("{name}({}) OVER ({})", self.list(args), spec.join(" "))
+        format!(
+            "{name}({}) OVER ({})",
+            self.list(named_args(name, args)),
+            spec.join(" ")
+        )
     }
 
     fn sort(&self, s: &SortExpr) -> String {
@@ -391,6 +395,15 @@ fn literal_name(v: &datafusion::scalar::ScalarValue, tz: &str) -> String {
             format!("TIMESTAMP_NTZ '{}'", format_scalar(v, tz))
         }
         _ => format_scalar(v, tz),
+    }
+}
+
+/// The arguments a function's name shows: Spark leaves out parameters that are not children
+/// of the expression (`approx_count_distinct`'s rsd).
+fn named_args<'a>(function: &str, args: &'a [Expr]) -> &'a [Expr] {
+    match function {
+        "approx_count_distinct" => &args[..args.len().min(1)],
+        _ => args,
     }
 }
 

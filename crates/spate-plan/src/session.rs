@@ -80,6 +80,9 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
         }
     }
     let mut state = builder.with_physical_optimizer_rules(rules).build();
+    state.register_udaf(Arc::new(datafusion::logical_expr::AggregateUDF::from(
+        crate::functions::ApproxCountDistinct::new(),
+    )))?;
     for f in crate::functions::higher_order::functions() {
         state.register_higher_order_function(f)?;
     }

@@ -1,12 +1,13 @@
 //! Aggregate functions whose Spark form differs from DataFusion's: `count(*)` (named
 //! `count(1)`), `countDistinct`, `first`/`last` with `ignorenulls`, `collect_set`,
-//! `sum_distinct`, `count_if` and `mean`. The rest resolve through the registry by name.
+//! `sum_distinct`, `count_if`, `mean` and `approx_count_distinct` (named without its rsd).
+//! The rest resolve through the registry by name.
 
 use datafusion::functions_aggregate::expr_fn;
 use datafusion::logical_expr::{Expr, ExprFunctionExt, lit};
 use spate_common::Result;
 
-use super::{Arg, CallContext, default_name, wrong_args};
+use super::{Arg, CallContext, call_registered, default_name, wrong_args};
 
 /// Resolves `name` if it is an aggregate needing a rewrite.
 pub(super) fn resolve(
@@ -105,6 +106,15 @@ pub(super) fn resolve(
                 .filter(a.expr.clone().is_not_null())
                 .build()?;
             (e, default_name(name, args, false))
+        }
+        "approx_count_distinct" => {
+            // The rsd is a parameter, not part of the name.
+            let name_args = &args[..args.len().min(1)];
+            let exprs = args.iter().map(|a| a.expr.clone()).collect();
+            (
+                call_registered(cx, name, exprs)?,
+                default_name(name, name_args, false),
+            )
         }
         "count_if" => {
             let a = first_arg()?;

@@ -1,6 +1,7 @@
 //! Date and time functions whose Spark form differs from DataFusion's: field extraction
 //! (`year`, `dayofweek` counting Sunday as 1, `weekofyear`), `current_date`, `to_date` and
-//! `to_timestamp` with Spark's default formats, and `datediff`.
+//! `to_timestamp` with Spark's default formats, `timestamp_seconds`/`_millis`/`_micros`, and
+//! `datediff`.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{Expr, cast, lit};
@@ -41,6 +42,23 @@ pub(super) fn resolve(
             cast(args[0].expr.clone(), crate::types::timestamp(cx.tz)),
             label,
         ),
+        "timestamp_seconds" | "timestamp_millis" | "timestamp_micros" => {
+            let a = args.first().ok_or_else(|| wrong_args(name, "1", 0))?;
+            let per_unit: i64 = match name {
+                "timestamp_seconds" => 1_000_000,
+                "timestamp_millis" => 1_000,
+                _ => 1,
+            };
+            // Fractional seconds are truncated to microseconds, as in Spark.
+            let micros = match super::arg_type(a, cx)? {
+                DataType::Float32 | DataType::Float64 | DataType::Decimal128(..) => cast(
+                    cast(a.expr.clone(), DataType::Float64) * lit(per_unit as f64),
+                    DataType::Int64,
+                ),
+                _ => cast(a.expr.clone(), DataType::Int64) * lit(per_unit),
+            };
+            (cast(micros, crate::types::timestamp(cx.tz)), label)
+        }
         "datediff" | "date_diff" => {
             if args.len() != 2 {
                 return Err(wrong_args(name, "2", args.len()));

@@ -5,12 +5,14 @@
 //! same functions. An unknown name is Spark's `UNRESOLVED_ROUTINE`.
 
 mod aggregate;
+mod approx_distinct;
 mod arithmetic;
 mod cast;
 mod datetime;
 pub mod higher_order;
 mod operators;
 
+pub use approx_distinct::ApproxCountDistinct;
 pub use arithmetic::SparkSqlPlanner;
 pub use cast::{spark_cast, spark_casts_in, to_spark_string};
 
@@ -187,7 +189,6 @@ fn alias_of(name: &str) -> &str {
         "ln" => "ln",
         "std" | "stddev_samp" => "stddev",
         "variance" => "var_samp",
-        "approx_count_distinct" => "approx_distinct",
         "any_value" => "first_value",
         "bool_and" | "every" => "bool_and",
         "bool_or" | "some" | "any" => "bool_or",
