@@ -1,19 +1,24 @@
-"""Benchmark harness: the same Spark SQL, sent through the same PySpark Connect client, to Spate,
-Apache Spark and Sail servers on this machine, over the same data.
+"""Benchmark harness: the same Spark SQL and DataFrame code, sent through the same PySpark
+Connect client, to Spate, Apache Spark and Sail servers on this machine, over the same data.
 
 Each engine runs as a Spark Connect server in its own process: Spate (`spate serve`, release
 build), Apache Spark 4 in local mode with its Spark Connect plugin (a classic PySpark session
 that serves Spark Connect, see spark_server.py), and Sail (`sail spark server`). For each engine
 the harness measures start-up (launch to the first answered query), then per TPC-H query one
 warm-up and N timed runs of `collect()` (median reported), and the peak resident memory of the
-server's process tree. Results are compared across engines (row counts, values with a float
-tolerance); a query whose answer differs from Spark's is reported as a failure, not a time.
+server's process tree. Then the seed workloads (bench/workloads.py over bench/seed_data.py's
+10 million events): each is one warm-up and N timed runs of its Parquet write, with the peak
+memory of the server during that workload. Results are compared across engines (TPC-H: row
+counts and values with a float tolerance; workloads: a fingerprint of the written files); an
+answer that differs from Spark's is reported as a failure, not a time.
 
 Usage (bench/run.sh sets up the environment first):
-    python bench/run.py --sf 1 --engines spate,spark,sail [--runs 3] [--queries 1,3,5]
+    python bench/run.py --sf 1 --engines spate,spark,sail [--runs 3] [--queries 1,3,5|none]
+                        [--workloads features_30d,indicators|none] [--events 10000000]
 """
 
 import argparse
+import contextlib
 import datetime as dt
 import decimal
 import json
@@ -29,6 +34,8 @@ import time
 from pathlib import Path
 
 import psutil
+
+import workloads as seed_workloads
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -133,9 +140,70 @@ def same_rows(a, b):
     return eq(a, b) or eq(sorted(a, key=repr), sorted(b, key=repr))
 
 
-def run_engine(engine, args, queries, data):
+def fingerprint(path):
+    """What a workload's output must agree on: row count, column names, and per column the
+    null count plus the sum (numbers) or the number of distinct values (anything else)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    t = ds.dataset(str(path), format="parquet").to_table()
+    cols = {}
+    for name in t.column_names:
+        c = t.column(name)
+        entry = {"nulls": c.null_count}
+        if pa.types.is_integer(c.type) or pa.types.is_floating(c.type) or pa.types.is_decimal(c.type):
+            entry["sum"] = pc.sum(pc.cast(c, pa.float64())).as_py()
+        else:
+            entry["distinct"] = pc.count_distinct(c).as_py()
+        cols[name] = entry
+    return {"rows": t.num_rows, "columns": cols}
+
+
+def same_fingerprint(a, b, approximate):
+    if a["rows"] != b["rows"] or list(a["columns"]) != list(b["columns"]):
+        return False
+    for name, x in a["columns"].items():
+        y = b["columns"][name]
+        if x.keys() != y.keys() or x["nulls"] != y["nulls"] or x.get("distinct") != y.get("distinct"):
+            return False
+        if "sum" in x:
+            if (x["sum"] is None) != (y["sum"] is None):
+                return False
+            tol = 0.02 if name in approximate else 1e-6
+            if x["sum"] is not None and not math.isclose(x["sum"], y["sum"], rel_tol=tol, abs_tol=1e-6):
+                return False
+    return True
+
+
+def run_workload(spark, w, args, sampler, engine):
+    out_dir = args.out_data / engine / w.name
+    res = {"times": []}
+    sampler.reset()
+    try:
+        for k, v in w.conf.items():
+            spark.conf.set(k, v)
+        for i in range(args.runs + 1):
+            t0 = time.perf_counter()
+            w.build(spark, args.seed_data).write.mode("overwrite").parquet(str(out_dir))
+            if i:  # the first run is the warm-up
+                res["times"].append(time.perf_counter() - t0)
+        res["median_s"] = statistics.median(res["times"])
+        res["fingerprint"] = fingerprint(out_dir)
+    except Exception as e:
+        res["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+    finally:
+        for k in w.conf:
+            spark.conf.unset(k)
+    res["peak_rss_mb"] = sampler.peak / 2**20
+    return res
+
+
+@contextlib.contextmanager
+def server(engine, args, log_name):
+    """Starts an engine's server; yields (session, memory sampler, seconds to the first answer)."""
     port = free_port()
-    log = open(args.out / f"{engine}.log", "w")
+    log = open(args.out / f"{log_name}.log", "w")
     started = time.time()
     # The client's pyspark marks the environment as Spark Connect only; the Spark server's
     # classic session must not inherit that.
@@ -144,28 +212,11 @@ def run_engine(engine, args, queries, data):
         server_command(engine, port, args), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
     )
     sampler = MemorySampler(proc.pid)
-    out = {"engine": engine, "queries": {}}
     try:
         spark = connect(f"sc://127.0.0.1:{port}", time.time() + 180, proc)
-        out["startup_s"] = time.time() - started
-        for t in TABLES:
-            spark.read.parquet(str(data / t)).createOrReplaceTempView(t)
-        sampler.reset()
-        for name, sql in queries:
-            q = {"times": []}
-            try:
-                rows = [[normalize(v) for v in r] for r in spark.sql(sql).collect()]
-                q["rows"] = rows
-                for _ in range(args.runs):
-                    t0 = time.perf_counter()
-                    spark.sql(sql).collect()
-                    q["times"].append(time.perf_counter() - t0)
-                q["median_s"] = statistics.median(q["times"])
-            except Exception as e:
-                q["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
-            out["queries"][name] = q
-            print(f"{engine:6} {name:4} {q.get('median_s', float('nan')):8.3f} s {q.get('error', '')}", flush=True)
-        out["peak_rss_mb"] = sampler.peak / 2**20
+        startup = time.time() - started
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+        yield spark, sampler, startup
         spark.stop()
     finally:
         sampler.close()
@@ -175,6 +226,45 @@ def run_engine(engine, args, queries, data):
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
+
+
+def run_queries(spark, engine, args, queries, data):
+    for t in TABLES:
+        spark.read.parquet(str(data / t)).createOrReplaceTempView(t)
+    out = {}
+    for name, sql in queries:
+        q = {"times": []}
+        try:
+            rows = [[normalize(v) for v in r] for r in spark.sql(sql).collect()]
+            q["rows"] = rows
+            for _ in range(args.runs):
+                t0 = time.perf_counter()
+                spark.sql(sql).collect()
+                q["times"].append(time.perf_counter() - t0)
+            q["median_s"] = statistics.median(q["times"])
+        except Exception as e:
+            q["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+        out[name] = q
+        print(f"{engine:6} {name:4} {q.get('median_s', float('nan')):8.3f} s {q.get('error', '')}", flush=True)
+    return out
+
+
+def run_engine(engine, args, queries, data):
+    """TPC-H in one server; each seed workload in a fresh one, so that its peak memory is its own."""
+    out = {"engine": engine, "queries": {}, "workloads": {}}
+    if queries:
+        with server(engine, args, engine) as (spark, sampler, startup):
+            out["startup_s"] = startup
+            sampler.reset()
+            out["queries"] = run_queries(spark, engine, args, queries, data)
+            out["peak_rss_mb"] = sampler.peak / 2**20
+    for w in args.workloads:
+        with server(engine, args, f"{engine}-{w.name}") as (spark, sampler, startup):
+            out.setdefault("startup_s", startup)
+            res = run_workload(spark, w, args, sampler, engine)
+        out["workloads"][w.name] = res
+        print(f"{engine:6} {w.name:16} {res.get('median_s', float('nan')):8.3f} s "
+              f"{res['peak_rss_mb']:7.0f} MiB {res.get('error', '')}", flush=True)
     return out
 
 
@@ -183,66 +273,99 @@ def geomean(xs):
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else float("nan")
 
 
-def report(args, results, names):
-    by = {r["engine"]: r for r in results}
-    ref = "spark" if "spark" in by else results[0]["engine"]
+def statuses(by, ref, kind, names, same):
+    """'ok', 'error' or 'wrong' (differs from the reference engine's answer) per (engine, name)."""
     status = {}
     for name in names:
-        ref_q = by[ref]["queries"].get(name, {})
+        ref_r = by[ref][kind].get(name, {})
         for e, r in by.items():
-            q = r["queries"].get(name, {})
-            if "error" in q:
+            q = r[kind].get(name, {})
+            if "error" in q or not q:
                 status[(e, name)] = "error"
-            elif e != ref and "rows" in ref_q and not same_rows(q["rows"], ref_q["rows"]):
+            elif e != ref and "error" not in ref_r and ref_r and not same(name, q, ref_r):
                 status[(e, name)] = "wrong"
             else:
                 status[(e, name)] = "ok"
+    return status
 
+
+def ratio_table(by, names, status, kind, others, label, memory=False):
+    """Markdown rows of medians per engine and spate/other ratios; returns (lines, ratios)."""
     def t(e, name):
-        q = by.get(e, {}).get("queries", {}).get(name, {})
+        q = by[e][kind].get(name, {})
         return q.get("median_s") if status.get((e, name)) == "ok" else None
 
-    others = [e for e in ("spark", "sail") if e in by]
-    lines = [
-        f"# TPC-H SF{args.sf} — {dt.date.today().isoformat()}",
-        "",
-        f"Engines: {', '.join(by)}; {args.runs} timed runs after one warm-up, median of `collect()` "
-        f"through pyspark-client; answers checked against {ref}'s. Machine: {os.cpu_count()} cores, "
-        f"{psutil.virtual_memory().total / 2**30:.0f} GiB.",
-        "",
-        "| query | " + " | ".join(f"{e} (s)" for e in by) + " | " + " | ".join(f"spate/{o}" for o in others) + " |",
-        "|---|" + "---|" * (len(by) + len(others)),
-    ]
+    header = [label] + [f"{e} (s)" for e in by] + [f"spate/{o}" for o in others]
+    header += [f"{e} peak MiB" for e in by] if memory else []
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     ratios = {o: [] for o in others}
     for name in names:
-        cells = []
-        for e in by:
-            v = t(e, name)
-            cells.append(f"{v:.3f}" if v is not None else status[(e, name)])
-        rs = []
+        cells = [f"{t(e, name):.3f}" if t(e, name) is not None else status[(e, name)] for e in by]
         for o in others:
             a, b = t("spate", name), t(o, name)
             if a and b:
                 ratios[o].append(a / b)
-                rs.append(f"{a / b:.2f}")
-            else:
-                rs.append("—")
-        lines.append(f"| {name} | " + " | ".join(cells) + " | " + " | ".join(rs) + " |")
-    lines += ["", "| engine | start-up (s) | peak RSS (MiB) | queries ok |", "|---|---|---|---|"]
+            cells.append(f"{a / b:.2f}" if a and b else "—")
+        if memory:
+            cells += [f"{by[e][kind].get(name, {}).get('peak_rss_mb', float('nan')):.0f}" for e in by]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines, ratios, t
+
+
+def report(args, results, names):
+    by = {r["engine"]: r for r in results}
+    ref = "spark" if "spark" in by else results[0]["engine"]
+    others = [e for e in ("spark", "sail") if e in by]
+    wl_names = [w.name for w in args.workloads]
+    approx = {w.name: w.approximate for w in args.workloads}
+    q_status = statuses(by, ref, "queries", names, lambda n, a, b: same_rows(a["rows"], b["rows"]))
+    w_status = statuses(by, ref, "workloads", wl_names,
+                        lambda n, a, b: same_fingerprint(a["fingerprint"], b["fingerprint"], approx[n]))
+    lines = [
+        f"# Spate, Apache Spark and Sail — {dt.date.today().isoformat()}",
+        "",
+        f"Engines: {', '.join(by)}, each a Spark Connect server driven by pyspark-client; {args.runs} timed "
+        f"runs after one warm-up, median; answers checked against {ref}'s. Machine: {os.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB.",
+    ]
+    plot_names, plot_t = [], {}
+    if names:
+        lines += ["", f"## TPC-H SF{args.sf}", "", "Time of `spark.sql(query).collect()`.", ""]
+        rows, q_ratios, qt = ratio_table(by, names, q_status, "queries", others, "query")
+        lines += rows + [""]
+        for o in others:
+            lines.append(f"Geometric mean of spate/{o} over the queries both answered right: "
+                         f"**{geomean(q_ratios[o]):.2f}** ({len(q_ratios[o])} queries).")
+        plot_names += names
+        plot_t.update({n: qt for n in names})
+    if wl_names:
+        lines += ["", f"## Seed workloads, {args.events:,} events", "",
+                  "Time of the workload's Parquet write (bench/workloads.py); peak RSS of the server "
+                  "process tree during the workload's runs; outputs compared by fingerprint "
+                  "(rows, columns, per-column null counts and sums or distinct counts).", ""]
+        rows, w_ratios, wt = ratio_table(by, wl_names, w_status, "workloads", others, "workload", memory=True)
+        lines += rows + [""]
+        for o in others:
+            lines.append(f"Geometric mean of spate/{o} over the workloads: **{geomean(w_ratios[o]):.2f}** "
+                         f"({len(w_ratios[o])} workloads).")
+        plot_names += wl_names
+        plot_t.update({n: wt for n in wl_names})
+    lines += ["", "## Engines", "", "| engine | start-up (s) | TPC-H peak RSS (MiB) | queries ok | workloads ok |",
+              "|---|---|---|---|---|"]
     for e, r in by.items():
-        ok = sum(1 for n in names if status[(e, n)] == "ok")
-        lines.append(f"| {e} | {r.get('startup_s', float('nan')):.2f} | {r.get('peak_rss_mb', float('nan')):.0f} | {ok}/{len(names)} |")
-    lines.append("")
-    for o in others:
-        lines.append(f"Geometric mean of spate/{o} over the queries both answered right: **{geomean(ratios[o]):.2f}** ({len(ratios[o])} queries).")
-    failures = [f"{e} {n}: {status[(e, n)]}" + (f" ({by[e]['queries'][n]['error']})" if status[(e, n)] == "error" else "")
-                for e in by for n in names if status[(e, n)] != "ok"]
+        q_ok = sum(1 for n in names if q_status[(e, n)] == "ok")
+        w_ok = sum(1 for n in wl_names if w_status[(e, n)] == "ok")
+        lines.append(f"| {e} | {r.get('startup_s', float('nan')):.2f} | {r.get('peak_rss_mb', float('nan')):.0f} | "
+                     f"{q_ok}/{len(names)} | {w_ok}/{len(wl_names)} |")
+    failures = [f"{e} {n}: {st[(e, n)]}" + (f" ({by[e][kind][n]['error']})" if st[(e, n)] == "error" and n in by[e][kind] else "")
+                for kind, st, ns in (("queries", q_status, names), ("workloads", w_status, wl_names))
+                for e in by for n in ns if st[(e, n)] != "ok"]
     if failures:
         lines += ["", "Failures:", ""] + [f"- {f}" for f in failures]
     stamp = dt.date.today().isoformat()
     plot = args.results / f"{stamp}.png"
-    plot_ratios(names, others, t, plot)
-    lines += ["", f"![spate / other per query]({plot.name})", ""]
+    plot_ratios(plot_names, others, lambda e, n: plot_t[n](e, n), plot)
+    lines += ["", f"![spate / other per query and workload]({plot.name})", ""]
     md = args.results / f"{stamp}.md"
     md.write_text("\n".join(lines))
     (args.results / f"{stamp}.json").write_text(json.dumps(
@@ -258,7 +381,7 @@ def plot_ratios(names, others, t, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(12, 4.5))
+    fig, ax = plt.subplots(figsize=(14, 5))
     width = 0.8 / max(1, len(others))
     for i, o in enumerate(others):
         xs, ys = [], []
@@ -271,7 +394,7 @@ def plot_ratios(names, others, t, path):
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_yscale("log")
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(names))])
-    ax.set_xticklabels(names)
+    ax.set_xticklabels(names, rotation=45, ha="right")
     ax.set_ylabel("time ratio (lower: Spate faster)")
     ax.legend()
     fig.tight_layout()
@@ -284,6 +407,8 @@ def main():
     p.add_argument("--engines", default="spate,spark,sail")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--queries", default=",".join(str(i) for i in range(1, 23)))
+    p.add_argument("--workloads", default=",".join(w.name for w in seed_workloads.WORKLOADS))
+    p.add_argument("--events", type=int, default=10_000_000)
     p.add_argument("--data-dir", default=str(HERE / "data"))
     p.add_argument("--spark-python", default=os.environ.get("SPARK_PYTHON", sys.executable))
     args = p.parse_args()
@@ -291,13 +416,20 @@ def main():
     args.results.mkdir(exist_ok=True)
     args.out = HERE / "logs"
     args.out.mkdir(exist_ok=True)
+    wanted = [] if args.workloads == "none" else args.workloads.split(",")
+    args.workloads = [w for w in seed_workloads.WORKLOADS if w.name in wanted]
+    args.seed_data = Path(args.data_dir) / f"seed-{args.events}"
+    args.out_data = Path(args.data_dir) / "out"
+    if args.workloads and not (args.seed_data / "DONE").exists():
+        subprocess.run([sys.executable, str(HERE / "seed_data.py"), str(args.seed_data), "--events", str(args.events)],
+                       check=True)
     data = Path(args.data_dir) / f"sf{args.sf}"
-    if not (data / "lineitem").exists():
+    if args.queries != "none" and not (data / "lineitem").exists():
         subprocess.run(
             [str(Path(sys.executable).parent / "tpchgen-cli"), "parquet", "-s", str(args.sf), "--parts=4", f"--output-dir={data}"],
             check=True,
         )
-    names = [f"q{int(i)}" for i in args.queries.split(",")]
+    names = [] if args.queries == "none" else [f"q{int(i)}" for i in args.queries.split(",")]
     queries = [(n, (HERE / "tpch" / "queries" / f"{n}.sql").read_text()) for n in names]
     results = [run_engine(e, args, queries, data) for e in args.engines.split(",")]
     report(args, results, names)

@@ -14,6 +14,7 @@
 //! which gives the same registers as hashing the frame's rows afresh (what Spark does).
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryArray, Int64Array};
@@ -38,6 +39,27 @@ const THRESHOLDS: [f64; 15] = [
     10.0, 20.0, 40.0, 80.0, 220.0, 400.0, 900.0, 1800.0, 3100.0, 6500.0, 11500.0, 20000.0,
     50000.0, 120000.0, 350000.0,
 ];
+
+/// Counts per hash: the keys are xxhash64 values already, so they are their own hash.
+type HashCounts = HashMap<u64, usize, BuildHasherDefault<KeyIsHash>>;
+
+/// A `Hasher` that passes a `u64` key through.
+#[derive(Default)]
+struct KeyIsHash(u64);
+
+impl std::hash::Hasher for KeyIsHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
 
 /// The `approx_count_distinct` aggregate.
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -127,7 +149,7 @@ impl AggregateUDFImpl for ApproxCountDistinct {
         Ok(Box::new(SlidingHllAccumulator {
             sketch: Sketch::new(precision(rsd_of(&args)?)?),
             hasher: Hasher::new(&args)?,
-            counts: HashMap::new(),
+            counts: HashCounts::default(),
         }))
     }
 
@@ -148,6 +170,7 @@ impl AggregateUDFImpl for ApproxCountDistinct {
 #[derive(Debug)]
 struct Hasher {
     input: FieldRef,
+    output: FieldRef,
     config: Arc<ConfigOptions>,
 }
 
@@ -158,6 +181,7 @@ impl Hasher {
         })?;
         Ok(Self {
             input,
+            output: Arc::new(Field::new("hash", DataType::Int64, false)),
             config: Arc::new(ConfigOptions::default()),
         })
     }
@@ -171,7 +195,7 @@ impl Hasher {
             args: vec![ColumnarValue::Array(Arc::clone(values))],
             arg_fields: vec![Arc::clone(&self.input)],
             number_rows: values.len(),
-            return_field: Arc::new(Field::new("hash", DataType::Int64, false)),
+            return_field: Arc::clone(&self.output),
             config_options: Arc::clone(&self.config),
         })?;
         let hashes = hashed.into_array(values.len())?;
@@ -200,10 +224,15 @@ impl Sketch {
         }
     }
 
-    fn add(&mut self, hash: u64) {
+    /// Where a hash goes: its register and the rank it offers.
+    fn slot(&self, hash: u64) -> (usize, u8) {
         let index = (hash >> (64 - self.p)) as usize;
         let rest = (hash << self.p) | (1 << (self.p - 1));
-        let rank = rest.leading_zeros() as u8 + 1;
+        (index, rest.leading_zeros() as u8 + 1)
+    }
+
+    fn add(&mut self, hash: u64) {
+        let (index, rank) = self.slot(hash);
         if let Some(r) = self.registers.get_mut(index) {
             *r = (*r).max(rank);
         }
@@ -216,15 +245,23 @@ impl Sketch {
     }
 
     fn estimate(&self) -> i64 {
+        let zeros = self.registers.iter().filter(|r| **r == 0).count();
+        self.linear_count(zeros)
+            .unwrap_or_else(|| self.harmonic_estimate(zeros))
+    }
+
+    /// Linear counting, when Spark uses it: some register is empty and the count is under
+    /// Spark's threshold for `p`.
+    fn linear_count(&self, zeros: usize) -> Option<i64> {
         let m = self.registers.len() as f64;
-        let mut inverse_sum = 0.0;
-        let mut zeros = 0.0;
-        for r in &self.registers {
-            inverse_sum += 1.0 / (1u64 << r) as f64;
-            if *r == 0 {
-                zeros += 1.0;
-            }
-        }
+        let h = m * (m / zeros as f64).ln();
+        (zeros > 0 && h <= THRESHOLDS[(self.p - 4) as usize]).then(|| h.round() as i64)
+    }
+
+    fn harmonic_estimate(&self, zeros: usize) -> i64 {
+        let m = self.registers.len() as f64;
+        // 2^-r, summed in register order as Spark does.
+        let inverse_sum: f64 = self.registers.iter().map(|r| 0.5f64.powi(i32::from(*r))).sum();
         let alpha = match self.p {
             4 => 0.673,
             5 => 0.697,
@@ -232,13 +269,11 @@ impl Sketch {
             _ => 0.7213 / (1.0 + 1.079 / m),
         };
         let raw = alpha * m * m / inverse_sum;
-        let linear = (zeros > 0.0).then(|| m * (m / zeros).ln());
-        let threshold = THRESHOLDS[(self.p - 4) as usize];
-        let estimate = match linear {
-            Some(h) if h <= threshold => h,
-            // Spark's bias-corrected band (see the module documentation).
-            Some(h) if raw <= 2.5 * m => h,
-            _ => raw,
+        // Spark's bias-corrected band (see the module documentation).
+        let estimate = if zeros > 0 && raw <= 2.5 * m {
+            m * (m / zeros as f64).ln()
+        } else {
+            raw
         };
         estimate.round() as i64
     }
@@ -297,16 +332,33 @@ impl Accumulator for HllAccumulator {
 struct SlidingHllAccumulator {
     sketch: Sketch,
     hasher: Hasher,
-    counts: HashMap<u64, usize>,
+    counts: HashCounts,
 }
 
 impl SlidingHllAccumulator {
-    fn registers(&mut self) -> &Sketch {
-        self.sketch.registers.fill(0);
+    /// The estimate for the hashes in the frame. Only their registers are filled (and emptied
+    /// again), so a small frame costs its own size, not the sketch's.
+    fn frame_estimate(&mut self) -> i64 {
+        let mut occupied = 0;
         for h in self.counts.keys() {
-            self.sketch.add(*h);
+            let (index, rank) = self.sketch.slot(*h);
+            if let Some(r) = self.sketch.registers.get_mut(index) {
+                occupied += usize::from(*r == 0);
+                *r = (*r).max(rank);
+            }
         }
-        &self.sketch
+        let zeros = self.sketch.registers.len() - occupied;
+        let estimate = match self.sketch.linear_count(zeros) {
+            Some(e) => e,
+            None => self.sketch.harmonic_estimate(zeros),
+        };
+        for h in self.counts.keys() {
+            let (index, _) = self.sketch.slot(*h);
+            if let Some(r) = self.sketch.registers.get_mut(index) {
+                *r = 0;
+            }
+        }
+        estimate
     }
 }
 
@@ -340,7 +392,7 @@ impl Accumulator for SlidingHllAccumulator {
     }
 
     fn evaluate(&mut self) -> DfResult<ScalarValue> {
-        Ok(ScalarValue::Int64(Some(self.registers().estimate())))
+        Ok(ScalarValue::Int64(Some(self.frame_estimate())))
     }
 
     fn size(&self) -> usize {
@@ -350,9 +402,11 @@ impl Accumulator for SlidingHllAccumulator {
     }
 
     fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(Some(
-            self.registers().registers.clone(),
-        ))])
+        let mut sketch = Sketch::new(self.sketch.p);
+        for h in self.counts.keys() {
+            sketch.add(*h);
+        }
+        Ok(vec![ScalarValue::Binary(Some(sketch.registers))])
     }
 
     fn merge_batch(&mut self, _states: &[ArrayRef]) -> DfResult<()> {
