@@ -299,7 +299,19 @@ pub async fn serve_listener(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let service = SparkConnectService::new(warehouse);
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // Responses go out as several small HTTP/2 writes; with Nagle's algorithm on, each one
+    // can wait for the client's delayed ACK (~40 ms a query), so sockets are set to no-delay.
+    let incoming = tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        |stream| {
+            if let Ok(s) = &stream
+                && let Err(e) = s.set_nodelay(true)
+            {
+                tracing::warn!("cannot set TCP_NODELAY: {e}");
+            }
+            stream
+        },
+    );
     tonic::transport::Server::builder()
         .add_service(service)
         .serve_with_incoming_shutdown(incoming, shutdown)
