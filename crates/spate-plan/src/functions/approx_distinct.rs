@@ -36,8 +36,8 @@ type DfResult<T> = datafusion::common::Result<T>;
 const DEFAULT_RSD: f64 = 0.05;
 /// Spark's linear-counting thresholds, indexed by `p - 4`.
 const THRESHOLDS: [f64; 15] = [
-    10.0, 20.0, 40.0, 80.0, 220.0, 400.0, 900.0, 1800.0, 3100.0, 6500.0, 11500.0, 20000.0,
-    50000.0, 120000.0, 350000.0,
+    10.0, 20.0, 40.0, 80.0, 220.0, 400.0, 900.0, 1800.0, 3100.0, 6500.0, 11500.0, 20000.0, 50000.0,
+    120000.0, 350000.0,
 ];
 
 /// Counts per hash: the keys are xxhash64 values already, so they are their own hash.
@@ -176,9 +176,10 @@ struct Hasher {
 
 impl Hasher {
     fn new(args: &AccumulatorArgs<'_>) -> DfResult<Self> {
-        let input = args.expr_fields.first().cloned().ok_or_else(|| {
-            analysis_error("approx_count_distinct needs an argument".to_string())
-        })?;
+        let input =
+            args.expr_fields.first().cloned().ok_or_else(|| {
+                analysis_error("approx_count_distinct needs an argument".to_string())
+            })?;
         Ok(Self {
             input,
             output: Arc::new(Field::new("hash", DataType::Int64, false)),
@@ -261,7 +262,11 @@ impl Sketch {
     fn harmonic_estimate(&self, zeros: usize) -> i64 {
         let m = self.registers.len() as f64;
         // 2^-r, summed in register order as Spark does.
-        let inverse_sum: f64 = self.registers.iter().map(|r| 0.5f64.powi(i32::from(*r))).sum();
+        let inverse_sum: f64 = self
+            .registers
+            .iter()
+            .map(|r| 0.5f64.powi(i32::from(*r)))
+            .sum();
         let alpha = match self.p {
             4 => 0.673,
             5 => 0.697,
@@ -313,7 +318,9 @@ impl Accumulator for HllAccumulator {
     }
 
     fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(Some(self.sketch.registers.clone()))])
+        Ok(vec![ScalarValue::Binary(Some(
+            self.sketch.registers.clone(),
+        ))])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {

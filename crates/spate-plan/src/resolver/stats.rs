@@ -96,7 +96,9 @@ impl Resolver<'_> {
             Stat::Min => self.aggregate_call("min", vec![c], None)?,
             Stat::Max => self.aggregate_call("max", vec![c], None)?,
             Stat::CountDistinct => self.aggregate_call_with("count", vec![c], true, None)?,
-            Stat::ApproxCountDistinct => self.aggregate_call("approx_count_distinct", vec![c], None)?,
+            Stat::ApproxCountDistinct => {
+                self.aggregate_call("approx_count_distinct", vec![c], None)?
+            }
             Stat::Percentile(p) if is_numeric(t) => self.exact_percentile(c, *p)?,
             Stat::Percentile(_) => return Ok(Expr::Literal(ScalarValue::Utf8(None), None)),
         };
