@@ -13,9 +13,7 @@ import contextlib
 import datetime as dt
 import io
 import os
-import signal
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
@@ -35,29 +33,19 @@ def timed(f, n=5):
 
 
 def engine_plans(engine, args, queries, data):
-    port = run.free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")}
-    with open(HERE / "logs" / f"{engine}-explain.log", "w") as log:
-        proc = subprocess.Popen(run.server_command(engine, port, args), stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, env=env)
-        try:
-            spark = run.connect(f"sc://127.0.0.1:{port}", time.time() + 180, proc)
-            for t in run.TABLES:
-                spark.read.parquet(str(data / t)).createOrReplaceTempView(t)
-            out = {}
-            for name, sql in queries:
-                buf = io.StringIO()
-                with contextlib.redirect_stdout(buf):
-                    spark.sql(sql).explain(mode="formatted")
-                plan_s = timed(lambda: spark.sql(sql).explain(mode="formatted"))
-                run_s = timed(lambda: spark.sql(sql).collect())
-                out[name] = {"plan": buf.getvalue(), "plan_s": plan_s, "run_s": run_s}
-                print(f"{engine:6} {name:4} plan {plan_s:.3f} s  run {run_s:.3f} s", flush=True)
-            spark.stop()
-            return out
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
+    with run.server(engine, args, f"{engine}-explain") as (spark, _sampler, _startup):
+        for t in run.TABLES:
+            spark.read.parquet(str(data / t)).createOrReplaceTempView(t)
+        out = {}
+        for name, sql in queries:
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                spark.sql(sql).explain(mode="formatted")
+            plan_s = timed(lambda: spark.sql(sql).explain(mode="formatted"))
+            run_s = timed(lambda: spark.sql(sql).collect())
+            out[name] = {"plan": buf.getvalue(), "plan_s": plan_s, "run_s": run_s}
+            print(f"{engine:6} {name:4} plan {plan_s:.3f} s  run {run_s:.3f} s", flush=True)
+        return out
 
 
 def main():
@@ -67,6 +55,8 @@ def main():
     p.add_argument("--queries", required=True)
     p.add_argument("--spark-python", default=os.environ.get("SPARK_PYTHON", "python3"))
     args = p.parse_args()
+    args.out = HERE / "logs"
+    args.out.mkdir(exist_ok=True)
     data = HERE / "data" / f"sf{args.sf}"
     names = [f"q{int(i)}" for i in args.queries.split(",")]
     queries = [(n, (HERE / "tpch" / "queries" / f"{n}.sql").read_text()) for n in names]

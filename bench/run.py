@@ -329,27 +329,26 @@ def report(args, results, names):
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB.",
     ]
     plot_names, plot_t = [], {}
+
+    def section(title, intro, names_, status, kind, label, memory=False):
+        rows, ratios, t = ratio_table(by, names_, status, kind, others, label, memory)
+        section_lines = ["", title, "", intro, ""] + rows + [""]
+        for o in others:
+            section_lines.append(f"Geometric mean of spate/{o} over the {kind} both answered right: "
+                                 f"**{geomean(ratios[o]):.2f}** ({len(ratios[o])} {kind}).")
+        plot_names.extend(names_)
+        plot_t.update({n: t for n in names_})
+        return section_lines
+
     if names:
-        lines += ["", f"## TPC-H SF{args.sf}", "", "Time of `spark.sql(query).collect()`.", ""]
-        rows, q_ratios, qt = ratio_table(by, names, q_status, "queries", others, "query")
-        lines += rows + [""]
-        for o in others:
-            lines.append(f"Geometric mean of spate/{o} over the queries both answered right: "
-                         f"**{geomean(q_ratios[o]):.2f}** ({len(q_ratios[o])} queries).")
-        plot_names += names
-        plot_t.update({n: qt for n in names})
+        lines += section(f"## TPC-H SF{args.sf}", "Time of `spark.sql(query).collect()`.",
+                         names, q_status, "queries", "query")
     if wl_names:
-        lines += ["", f"## Seed workloads, {args.events:,} events", "",
-                  "Time of the workload's Parquet write (bench/workloads.py); peak RSS of the server "
-                  "process tree during the workload's runs; outputs compared by fingerprint "
-                  "(rows, columns, per-column null counts and sums or distinct counts).", ""]
-        rows, w_ratios, wt = ratio_table(by, wl_names, w_status, "workloads", others, "workload", memory=True)
-        lines += rows + [""]
-        for o in others:
-            lines.append(f"Geometric mean of spate/{o} over the workloads: **{geomean(w_ratios[o]):.2f}** "
-                         f"({len(w_ratios[o])} workloads).")
-        plot_names += wl_names
-        plot_t.update({n: wt for n in wl_names})
+        lines += section(f"## Seed workloads, {args.events:,} events",
+                         "Time of the workload's Parquet write (bench/workloads.py); peak RSS of the server "
+                         "process tree during the workload's runs; outputs compared by fingerprint "
+                         "(rows, columns, per-column null counts and sums or distinct counts).",
+                         wl_names, w_status, "workloads", "workload", memory=True)
     lines += ["", "## Engines", "", "| engine | start-up (s) | TPC-H peak RSS (MiB) | queries ok | workloads ok |",
               "|---|---|---|---|---|"]
     for e, r in by.items():

@@ -169,6 +169,7 @@ impl AggregateUDFImpl for ApproxCountDistinct {
 /// Spark's 64-bit hash of each non-null input value.
 #[derive(Debug)]
 struct Hasher {
+    xxhash64: SparkXxhash64,
     input: FieldRef,
     output: FieldRef,
     config: Arc<ConfigOptions>,
@@ -181,6 +182,7 @@ impl Hasher {
                 analysis_error("approx_count_distinct needs an argument".to_string())
             })?;
         Ok(Self {
+            xxhash64: SparkXxhash64::new(),
             input,
             output: Arc::new(Field::new("hash", DataType::Int64, false)),
             config: Arc::new(ConfigOptions::default()),
@@ -192,7 +194,7 @@ impl Hasher {
         if values.len() == values.null_count() {
             return Ok(());
         }
-        let hashed = SparkXxhash64::new().invoke_with_args(ScalarFunctionArgs {
+        let hashed = self.xxhash64.invoke_with_args(ScalarFunctionArgs {
             args: vec![ColumnarValue::Array(Arc::clone(values))],
             arg_fields: vec![Arc::clone(&self.input)],
             number_rows: values.len(),
@@ -246,7 +248,11 @@ impl Sketch {
     }
 
     fn estimate(&self) -> i64 {
-        let zeros = self.registers.iter().filter(|r| **r == 0).count();
+        self.estimate_with(self.registers.iter().filter(|r| **r == 0).count())
+    }
+
+    /// The estimate, given how many registers are empty.
+    fn estimate_with(&self, zeros: usize) -> i64 {
         self.linear_count(zeros)
             .unwrap_or_else(|| self.harmonic_estimate(zeros))
     }
@@ -354,11 +360,9 @@ impl SlidingHllAccumulator {
                 *r = (*r).max(rank);
             }
         }
-        let zeros = self.sketch.registers.len() - occupied;
-        let estimate = match self.sketch.linear_count(zeros) {
-            Some(e) => e,
-            None => self.sketch.harmonic_estimate(zeros),
-        };
+        let estimate = self
+            .sketch
+            .estimate_with(self.sketch.registers.len() - occupied);
         for h in self.counts.keys() {
             let (index, _) = self.sketch.slot(*h);
             if let Some(r) = self.sketch.registers.get_mut(index) {
