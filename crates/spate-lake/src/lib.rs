@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod partitions;
 pub mod records;
 pub mod source;
+pub mod task_files;
 pub mod write;
 
 pub use catalog::{GlobalViews, SessionCatalog};

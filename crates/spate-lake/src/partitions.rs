@@ -24,6 +24,20 @@ pub fn discover(root: &Path) -> Vec<(String, DataType)> {
         .collect()
 }
 
+/// The partition columns below `root` that hold a null (`__HIVE_DEFAULT_PARTITION__`) in
+/// some directory: they are scanned as strings and turned into typed values above the scan.
+pub fn with_nulls(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut values: Vec<Vec<String>> = Vec::new();
+    walk(root, 0, &mut names, &mut values);
+    names
+        .into_iter()
+        .zip(values)
+        .filter(|(_, vs)| vs.iter().any(|v| v == NULL_PARTITION))
+        .map(|(n, _)| n)
+        .collect()
+}
+
 fn walk(dir: &Path, depth: usize, names: &mut Vec<String>, values: &mut Vec<Vec<String>>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;

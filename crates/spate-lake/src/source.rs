@@ -28,6 +28,7 @@ use spate_plan::ReadRequest;
 
 use crate::partitions;
 use crate::records::{CsvDialect, ParseMode, RecordOptions, RecordTable};
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
 use spate_common::datetime_pattern::DateTimePattern;
 
 /// Reads a data source as a plan scanning it under the relation name `alias`.
@@ -125,6 +126,7 @@ fn file_format(
         ),
         "csv" => {
             let mut f = CsvFormat::default()
+                .with_file_compression_type(compression_of(&req.paths))
                 .with_has_header(flag(o, "header", false)?)
                 .with_delimiter(single_char(o, &["sep", "delimiter"], b',')?)
                 .with_quote(single_char(o, &["quote"], b'"')?);
@@ -139,9 +141,33 @@ fn file_format(
             }
             (Arc::new(f), "")
         }
-        "json" => (Arc::new(JsonFormat::default()), ""),
+        "json" => (
+            Arc::new(JsonFormat::default().with_file_compression_type(compression_of(&req.paths))),
+            "",
+        ),
         other => return Err(Error::internal(format!("no listing format for {other}"))),
     })
+}
+
+/// The whole-file compression of CSV and JSON input, from the first data file's extension
+/// (`.gz`, `.bz2`, `.zst`, `.xz`), as Hadoop's codec lookup decides it for Spark.
+fn compression_of(paths: &[String]) -> FileCompressionType {
+    let first = paths
+        .iter()
+        .filter_map(|p| files_under(&local_path(p)).ok())
+        .flatten()
+        .next();
+    match first
+        .as_ref()
+        .and_then(|f| f.extension())
+        .and_then(|e| e.to_str())
+    {
+        Some("gz") => FileCompressionType::GZIP,
+        Some("bz2") => FileCompressionType::BZIP2,
+        Some("zst") => FileCompressionType::ZSTD,
+        Some("xz") => FileCompressionType::XZ,
+        _ => FileCompressionType::UNCOMPRESSED,
+    }
 }
 
 async fn read_listing(state: &SessionState, req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
@@ -151,11 +177,13 @@ async fn read_listing(state: &SessionState, req: &ReadRequest, alias: &str) -> R
     let recursive = flag(&req.options, "recursivefilelookup", false)?;
     let mut urls = Vec::new();
     let mut partition_cols = Vec::new();
+    let mut null_partitions = Vec::new();
     for p in &req.paths {
         let path = local_path(p);
         let text = if path.is_dir() {
             if !recursive {
                 partition_cols = partitions::discover(&path);
+                null_partitions = partitions::with_nulls(&path);
             }
             let abs = std::path::absolute(&path).unwrap_or(path.clone());
             let dir = abs.display().to_string();
@@ -198,17 +226,45 @@ async fn read_listing(state: &SessionState, req: &ReadRequest, alias: &str) -> R
         }
     };
     let file_schema = without_partition_columns(file_schema, &partition_cols);
-    if let Some(record_options) = record_options(req, &file_schema)? {
+    // partition columns with null directories are scanned as strings, typed above the scan
+    let typed = partition_cols.clone();
+    let partition_cols: Vec<(String, DataType)> = partition_cols
+        .into_iter()
+        .map(|(n, t)| match null_partitions.contains(&n) {
+            true => (n, DataType::Utf8),
+            false => (n, t),
+        })
+        .collect();
+    let scan = if let Some(record_options) = record_options(req, &file_schema)? {
         let table = RecordTable::new(urls, file_schema, partition_cols, record_options);
-        return Ok(
-            LogicalPlanBuilder::scan(alias, provider_as_source(Arc::new(table)), None)?.build()?,
-        );
+        LogicalPlanBuilder::scan(alias, provider_as_source(Arc::new(table)), None)?.build()?
+    } else {
+        let options = options.with_table_partition_cols(partition_cols);
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(file_schema);
+        let table = ListingTable::try_new(config)?;
+        LogicalPlanBuilder::scan(alias, provider_as_source(Arc::new(table)), None)?.build()?
+    };
+    if null_partitions.is_empty() {
+        return Ok(scan);
     }
-    let config = ListingTableConfig::new_with_multi_paths(urls)
-        .with_listing_options(options)
-        .with_schema(file_schema);
-    let table = ListingTable::try_new(config)?;
-    Ok(LogicalPlanBuilder::scan(alias, provider_as_source(Arc::new(table)), None)?.build()?)
+    let exprs = scan
+        .schema()
+        .columns()
+        .into_iter()
+        .map(|c| match typed.iter().find(|(n, _)| *n == c.name) {
+            Some((n, t)) if null_partitions.contains(n) => {
+                let value = datafusion::functions::core::expr_fn::nullif(
+                    datafusion::logical_expr::col(c),
+                    datafusion::logical_expr::lit(partitions::NULL_PARTITION),
+                );
+                datafusion::logical_expr::cast(value, t.clone()).alias(n)
+            }
+            _ => datafusion::logical_expr::col(c),
+        })
+        .collect::<Vec<_>>();
+    Ok(LogicalPlanBuilder::from(scan).project(exprs)?.build()?)
 }
 
 /// Options for reading record by record, when values can fail to parse: a CSV or JSON Lines read

@@ -6,13 +6,14 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use datafusion::common::config::{CsvOptions, JsonOptions, TableParquetOptions};
-use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
+use datafusion::common::config::TableParquetOptions;
+use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, col};
 use spate_common::{Error, Result};
 
 use crate::catalog::{SessionCatalog, TableMeta};
+use crate::task_files::{Encoding, FileLayout};
 
 /// Spark's save modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,8 +94,6 @@ async fn write_files(
             dir.display()
         ))
     })?;
-    let abs = std::path::absolute(dir).unwrap_or(dir.to_path_buf());
-    let target = format!("{}/", abs.display().to_string().trim_end_matches('/'));
     let schema = plan.schema().clone();
     let mut partition_by = Vec::new();
     for p in &req.partition_by {
@@ -105,57 +104,55 @@ async fn write_files(
             .ok_or_else(|| spate_plan::resolver::expression::unresolved_column(p, &schema))?;
         partition_by.push(field.name().clone());
     }
-    let options = DataFrameWriteOptions::new().with_partition_by(partition_by);
     let compression = req
         .options
         .get("compression")
         .or_else(|| req.options.get("codec"))
         .map(|c| c.to_lowercase());
-    let df = DataFrame::new(state.clone(), plan);
-    match req.format.as_str() {
+    let (encoding, whole_file, extension) = match req.format.as_str() {
         "parquet" => {
+            let (codec, ext) = parquet_codec(compression.as_deref().unwrap_or("snappy"))?;
             let mut opts = TableParquetOptions::default();
-            opts.global.compression =
-                Some(parquet_codec(compression.as_deref().unwrap_or("snappy"))?);
-            df.write_parquet(&target, options, Some(opts)).await?;
+            opts.global.compression = Some(codec);
+            let ext = format!("{ext}.parquet");
+            (
+                Encoding::Parquet(Box::new(opts)),
+                FileCompressionType::UNCOMPRESSED,
+                ext,
+            )
         }
-        "csv" => {
-            let mut opts = CsvOptions::default().with_has_header(flag(&req.options, "header"));
-            if let Some(sep) = req
-                .options
-                .get("sep")
-                .or_else(|| req.options.get("delimiter"))
-            {
-                opts = opts.with_delimiter(sep.as_bytes().first().copied().unwrap_or(b','));
-            }
-            if let Some(c) = compression.as_deref() {
-                opts = opts.with_file_compression_type(file_codec(c)?);
-            }
-            df.write_csv(&target, options, Some(opts)).await?;
-        }
-        "json" => {
-            let mut opts = JsonOptions::default();
-            if let Some(c) = compression.as_deref() {
-                opts.compression = file_codec(c)?;
-            }
-            df.write_json(&target, options, Some(opts)).await?;
-        }
-        "text" => {
-            if df.schema().fields().len() != 1 {
-                return Err(Error::analysis(
-                    "INVALID_TEXT_DATA_SOURCE",
-                    format!(
-                        "the text data source supports a single string column, but the data has {} columns",
-                        df.schema().fields().len()
-                    ),
-                ));
-            }
-            let mut opts = CsvOptions::default()
-                .with_has_header(false)
-                .with_quote(0)
-                .with_escape(None);
-            opts = opts.with_delimiter(b'\x01');
-            df.write_csv(&target, options, Some(opts)).await?;
+        "csv" | "json" | "text" => {
+            let (codec, ext) = file_codec(compression.as_deref().unwrap_or("none"))?;
+            let encoding = match req.format.as_str() {
+                "csv" => Encoding::Csv {
+                    header: flag(&req.options, "header"),
+                    delimiter: req
+                        .options
+                        .get("sep")
+                        .or_else(|| req.options.get("delimiter"))
+                        .and_then(|s| s.as_bytes().first().copied())
+                        .unwrap_or(b','),
+                },
+                "json" => Encoding::Json,
+                _ => {
+                    if schema.fields().len() != 1 {
+                        return Err(Error::analysis(
+                            "INVALID_TEXT_DATA_SOURCE",
+                            format!(
+                                "the text data source supports a single string column, but the data has {} columns",
+                                schema.fields().len()
+                            ),
+                        ));
+                    }
+                    Encoding::Text
+                }
+            };
+            let base = if req.format == "text" {
+                "txt"
+            } else {
+                &req.format
+            };
+            (encoding, codec, format!(".{base}{ext}"))
         }
         other => {
             return Err(Error::analysis(
@@ -165,8 +162,21 @@ async fn write_files(
                 ),
             ));
         }
-    }
-    Ok(())
+    };
+    let layout = FileLayout {
+        encoding,
+        compression: whole_file,
+        extension,
+        partition_by,
+    };
+    let tz = state
+        .config()
+        .options()
+        .execution
+        .time_zone
+        .clone()
+        .unwrap_or_else(|| "UTC".into());
+    crate::task_files::write_files(state, plan, dir, &layout, &tz).await
 }
 
 fn flag(opts: &HashMap<String, String>, key: &str) -> bool {
@@ -174,14 +184,15 @@ fn flag(opts: &HashMap<String, String>, key: &str) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
-fn parquet_codec(c: &str) -> Result<String> {
+/// A Parquet codec and the infix Spark puts in the file name (`.snappy`).
+fn parquet_codec(c: &str) -> Result<(String, &'static str)> {
     Ok(match c {
-        "none" | "uncompressed" => "uncompressed".into(),
-        "snappy" => "snappy".into(),
-        "gzip" => "gzip(6)".into(),
-        "zstd" => "zstd(3)".into(),
-        "lz4" | "lz4_raw" => "lz4_raw".into(),
-        "brotli" => "brotli(1)".into(),
+        "none" | "uncompressed" => ("uncompressed".into(), ""),
+        "snappy" => ("snappy".into(), ".snappy"),
+        "gzip" => ("gzip(6)".into(), ".gz"),
+        "zstd" => ("zstd(3)".into(), ".zstd"),
+        "lz4" | "lz4_raw" => ("lz4_raw".into(), ".lz4raw"),
+        "brotli" => ("brotli(1)".into(), ".br"),
         other => {
             return Err(Error::IllegalArgument(format!(
                 "Codec [{other}] is not available. Available codecs are brotli, uncompressed, lz4, gzip, lz4_raw, none, zstd, snappy."
@@ -190,13 +201,14 @@ fn parquet_codec(c: &str) -> Result<String> {
     })
 }
 
-fn file_codec(c: &str) -> Result<datafusion::common::parsers::CompressionTypeVariant> {
-    use datafusion::common::parsers::CompressionTypeVariant as C;
+/// A whole-file codec and the extension Spark appends (`.gz`).
+fn file_codec(c: &str) -> Result<(FileCompressionType, &'static str)> {
+    type C = FileCompressionType;
     Ok(match c {
-        "none" | "uncompressed" => C::UNCOMPRESSED,
-        "gzip" => C::GZIP,
-        "bzip2" => C::BZIP2,
-        "zstd" => C::ZSTD,
+        "none" | "uncompressed" => (C::UNCOMPRESSED, ""),
+        "gzip" => (C::GZIP, ".gz"),
+        "bzip2" => (C::BZIP2, ".bz2"),
+        "zstd" => (C::ZSTD, ".zst"),
         other => {
             return Err(Error::IllegalArgument(format!(
                 "Codec [{other}] is not available. Available codecs are none, gzip, bzip2, zstd."

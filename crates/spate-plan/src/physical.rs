@@ -4,6 +4,12 @@
 //! how many tasks (and output files) follow. Before the physical optimizer runs, every
 //! `RepartitionExec` comes from such a request (DataFusion adds its own later), so the first
 //! rule wraps each in [`RequestedRepartitionExec`], which the later rules leave alone.
+//!
+//! Spark's `repartition(n)` deals out rows; DataFusion's round robin deals out whole batches,
+//! so 1000 rows in one batch would all land in one partition (and one output file). Below a
+//! requested round robin the rule puts a [`SplitBatchesExec`] that cuts each batch into up to
+//! n slices (zero-copy, at least [`MIN_SLICE_ROWS`] rows each), which the round robin then
+//! deals out: every partition gets its share, give or take one slice.
 
 use std::fmt::Formatter;
 use std::sync::Arc;
@@ -16,7 +22,15 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::metrics::MetricsSet;
 use datafusion::physical_plan::repartition::RepartitionExec;
-use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+};
+use futures::StreamExt;
+
+/// The smallest slice [`SplitBatchesExec`] cuts, so huge partition counts do not turn every
+/// batch into single rows.
+pub const MIN_SLICE_ROWS: usize = 64;
 
 /// A repartition the user asked for: it runs the wrapped `RepartitionExec` and shows as it.
 /// It deliberately does not delegate downcasts, so optimizer rules do not see a
@@ -101,11 +115,23 @@ impl PhysicalOptimizerRule for KeepRequestedRepartitions {
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         Ok(plan
             .transform_up(|p| {
-                Ok(if p.is::<RepartitionExec>() {
-                    Transformed::yes(Arc::new(RequestedRepartitionExec { inner: p }) as _)
-                } else {
-                    Transformed::no(p)
-                })
+                let Some(r) = p.downcast_ref::<RepartitionExec>() else {
+                    return Ok(Transformed::no(p));
+                };
+                let inner = match r.partitioning() {
+                    Partitioning::RoundRobinBatch(n) if *n > 1 => {
+                        let split = Arc::new(SplitBatchesExec::new(Arc::clone(r.input()), *n));
+                        let mut dealt = RepartitionExec::try_new(split, r.partitioning().clone())?;
+                        if r.preserve_order() {
+                            dealt = dealt.with_preserve_order();
+                        }
+                        Arc::new(dealt) as Arc<dyn ExecutionPlan>
+                    }
+                    _ => p,
+                };
+                Ok(Transformed::yes(
+                    Arc::new(RequestedRepartitionExec { inner }) as _,
+                ))
             })?
             .data)
     }
@@ -116,5 +142,104 @@ impl PhysicalOptimizerRule for KeepRequestedRepartitions {
 
     fn schema_check(&self) -> bool {
         true
+    }
+}
+
+/// Cuts each batch into up to `pieces` zero-copy slices of at least [`MIN_SLICE_ROWS`] rows,
+/// so that a round robin above deals out rows rather than whole batches.
+#[derive(Debug)]
+pub struct SplitBatchesExec {
+    input: Arc<dyn ExecutionPlan>,
+    pieces: usize,
+    properties: Arc<PlanProperties>,
+}
+
+impl SplitBatchesExec {
+    /// Splits the batches of `input` into up to `pieces` slices.
+    pub fn new(input: Arc<dyn ExecutionPlan>, pieces: usize) -> Self {
+        let properties = Arc::clone(input.properties());
+        Self {
+            input,
+            pieces,
+            properties,
+        }
+    }
+}
+
+impl DisplayAs for SplitBatchesExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut Formatter) -> std::fmt::Result {
+        write!(
+            f,
+            "SplitBatchesExec: pieces={}, min_rows={MIN_SLICE_ROWS}",
+            self.pieces
+        )
+    }
+}
+
+impl ExecutionPlan for SplitBatchesExec {
+    fn name(&self) -> &str {
+        "SplitBatchesExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true]
+    }
+
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![false]
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        match children.pop() {
+            Some(input) if children.is_empty() => Ok(Arc::new(Self::new(input, self.pieces))),
+            _ => Err(datafusion::error::DataFusionError::Internal(
+                "bug: SplitBatchesExec takes one child".into(),
+            )),
+        }
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> DfResult<SendableRecordBatchStream> {
+        let pieces = self.pieces;
+        let input = self.input.execute(partition, context)?;
+        let schema = input.schema();
+        let slices = input.flat_map(move |batch| {
+            let slices = match batch {
+                Ok(b) => {
+                    let rows = b.num_rows();
+                    let n = pieces.min(rows.div_ceil(MIN_SLICE_ROWS)).max(1);
+                    (0..n)
+                        .map(|i| {
+                            let (start, end) = (i * rows / n, (i + 1) * rows / n);
+                            Ok(b.slice(start, end - start))
+                        })
+                        .collect()
+                }
+                Err(e) => vec![Err(e)],
+            };
+            futures::stream::iter(slices)
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, slices)))
     }
 }
