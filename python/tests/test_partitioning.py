@@ -61,3 +61,76 @@ def test_sample_with_replacement_repeats_rows_poisson_times(spark):
     assert abs(twice - 2 * math.exp(-fraction)) < 0.02
     small = len(df.sample(True, 0.1, 5).collect())
     assert abs(small / n - 0.1) < 0.02
+
+
+# --- spark_partition_id() and monotonically_increasing_id(): expected values from Spark 4.0.1
+# (python/spark_reference/partitioning.py and .out)
+
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+REFERENCE = Path(__file__).resolve().parents[1] / "spark_reference" / "partitioning.out"
+SPARK = {c["case"]: c for c in map(json.loads, REFERENCE.read_text().splitlines())}
+
+
+def test_partition_ids_are_named_and_typed_as_spark(spark):
+    ids = spark.range(0, 1000).repartition(3).select(
+        F.spark_partition_id(), F.monotonically_increasing_id()
+    )
+    expected = SPARK["id_names"]
+    assert ids.columns == expected["columns"]
+    assert [f.dataType.simpleString() for f in ids.schema] == expected["types"]
+    assert [f.nullable for f in ids.schema] == expected["nullable"]
+    sql = spark.sql("SELECT spark_partition_id(), monotonically_increasing_id() FROM range(1)")
+    assert sql.columns == SPARK["sql_names"]["columns"]
+
+
+def test_partition_ids_follow_repartition_and_range_partitions(spark):
+    counts = sorted(
+        tuple(r)
+        for r in spark.range(0, 1000)
+        .repartition(3)
+        .groupBy(F.spark_partition_id().alias("p"))
+        .count()
+        .collect()
+    )
+    # Spark deals 333/334/333 (its round robin starts at a random partition); each gets a third
+    assert [p for p, _ in counts] == [p for p, _ in SPARK["round_robin_counts"]["counts"]]
+    assert all(abs(c - 1000 / 3) < 1 for _, c in counts)
+    rows = (
+        spark.range(0, 10, 1, 2)
+        .select("id", F.spark_partition_id().alias("p"), F.monotonically_increasing_id().alias("m"))
+        .collect()
+    )
+    assert [list(r) for r in rows] == SPARK["range_two_partitions"]["rows"]
+    one = spark.range(0, 100).coalesce(1).select(F.spark_partition_id().alias("p")).distinct()
+    assert [r.p for r in one.collect()] == SPARK["coalesce_one"]["ids"]
+
+
+def test_partition_ids_in_filters_and_sql(spark):
+    df = spark.range(0, 1000).repartition(4)
+    assert df.filter(F.spark_partition_id() == 1).count() == 250
+    got = spark.sql(
+        "SELECT spark_partition_id() AS p, count(*) AS n FROM range(0, 100, 1, 4) GROUP BY 1 ORDER BY 1"
+    ).collect()
+    assert [(r.p, r.n) for r in got] == [(0, 25), (1, 25), (2, 25), (3, 25)]
+    # ids are unique and increase within a partition: partition << 33 | row number
+    m = [r.m for r in spark.range(0, 20, 1, 2).select(F.monotonically_increasing_id().alias("m")).collect()]
+    assert m == list(range(10)) + [(1 << 33) + i for i in range(10)]
+
+
+def test_shuffle_partitions_bounds_partitions_after_a_shuffle(spark):
+    df = spark.range(0, 10000).withColumn("k", F.col("id") % 100)
+
+    def partitions():
+        agg = df.groupBy("k").count().select(F.spark_partition_id().alias("p")).distinct()
+        return len(agg.collect())
+
+    default = partitions()
+    spark.conf.set("spark.sql.shuffle.partitions", "1")
+    try:
+        assert partitions() == 1
+    finally:
+        spark.conf.unset("spark.sql.shuffle.partitions")
+    # the default (200) is coalesced to the cores, as adaptive execution coalesces small shuffles
+    assert 1 <= default <= 200

@@ -239,7 +239,7 @@ impl ExtensionPlanner for JoinHintPlanner {
     }
 }
 
-/// DataFusion's physical planner, with the join-hint marker planned.
+/// DataFusion's physical planner, with the join-hint marker and task ids planned.
 #[derive(Debug)]
 pub struct SparkQueryPlanner;
 
@@ -250,9 +250,12 @@ impl QueryPlanner for SparkQueryPlanner {
         logical_plan: &LogicalPlan,
         session_state: &dyn datafusion::catalog::Session,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(JoinHintPlanner)])
-            .create_physical_plan(logical_plan, session_state)
-            .await
+        DefaultPhysicalPlanner::with_extension_planners(vec![
+            Arc::new(JoinHintPlanner),
+            Arc::new(crate::task_ids::TaskIdsPlanner),
+        ])
+        .create_physical_plan(logical_plan, session_state)
+        .await
     }
 }
 

@@ -15,6 +15,7 @@ pub mod physical;
 pub mod resolver;
 pub mod session;
 pub mod sql;
+pub mod task_ids;
 pub mod type_parser;
 pub mod types;
 

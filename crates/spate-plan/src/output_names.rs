@@ -422,6 +422,7 @@ fn spark_function_name(name: &str) -> &str {
         "stddev_population" => "stddev_pop",
         "string_to_array" => "split",
         "now" => "current_timestamp",
+        "spark_partition_id" => "SPARK_PARTITION_ID",
         other => other,
     }
 }

@@ -8,7 +8,7 @@
 //! Spark's `repartition(n)` deals out rows; DataFusion's round robin deals out whole batches,
 //! so 1000 rows in one batch would all land in one partition (and one output file). Below a
 //! requested round robin the rule puts a [`SplitBatchesExec`] that cuts each batch into up to
-//! n slices (zero-copy, at least [`MIN_SLICE_ROWS`] rows each), which the round robin then
+//! n slices (zero-copy; see [`MIN_SLICE_ROWS`] for large n), which the round robin then
 //! deals out: every partition gets its share, give or take one slice.
 
 use std::fmt::Formatter;
@@ -28,8 +28,11 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 
-/// The smallest slice [`SplitBatchesExec`] cuts, so huge partition counts do not turn every
-/// batch into single rows.
+/// Up to this many partitions, [`SplitBatchesExec`] deals single rows if it must (10 rows to
+/// 2 partitions: 5 each, as Spark).
+pub const EXACT_DEAL_PIECES: usize = 64;
+/// Above [`EXACT_DEAL_PIECES`] partitions, the smallest slice cut, so that `repartition(2000)`
+/// does not turn every batch into 4-row slices; partitions then differ by up to this many rows.
 pub const MIN_SLICE_ROWS: usize = 64;
 
 /// A repartition the user asked for: it runs the wrapped `RepartitionExec` and shows as it.
@@ -145,7 +148,8 @@ impl PhysicalOptimizerRule for KeepRequestedRepartitions {
     }
 }
 
-/// Cuts each batch into up to `pieces` zero-copy slices of at least [`MIN_SLICE_ROWS`] rows,
+/// Cuts each batch into up to `pieces` zero-copy slices (of at least [`MIN_SLICE_ROWS`] rows
+/// when `pieces` exceeds [`EXACT_DEAL_PIECES`]),
 /// so that a round robin above deals out rows rather than whole batches.
 #[derive(Debug)]
 pub struct SplitBatchesExec {
@@ -168,11 +172,7 @@ impl SplitBatchesExec {
 
 impl DisplayAs for SplitBatchesExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut Formatter) -> std::fmt::Result {
-        write!(
-            f,
-            "SplitBatchesExec: pieces={}, min_rows={MIN_SLICE_ROWS}",
-            self.pieces
-        )
+        write!(f, "SplitBatchesExec: pieces={}", self.pieces)
     }
 }
 
@@ -228,7 +228,11 @@ impl ExecutionPlan for SplitBatchesExec {
             let slices = match batch {
                 Ok(b) => {
                     let rows = b.num_rows();
-                    let n = pieces.min(rows.div_ceil(MIN_SLICE_ROWS)).max(1);
+                    let n = if pieces <= EXACT_DEAL_PIECES {
+                        pieces.min(rows).max(1)
+                    } else {
+                        pieces.min(rows.div_ceil(MIN_SLICE_ROWS)).max(1)
+                    };
                     (0..n)
                         .map(|i| {
                             let (start, end) = (i * rows / n, (i + 1) * rows / n);

@@ -13,7 +13,8 @@ use datafusion::sql::sqlparser::ast;
 
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::datasource::{ViewTable, provider_as_source};
-use datafusion::logical_expr::{LogicalPlanBuilder, col};
+use datafusion::logical_expr::{Expr, LogicalPlanBuilder, col};
+use datafusion::scalar::ScalarValue;
 
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -32,8 +33,7 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
     let mut df = DfConfig::new()
         .with_default_catalog_and_schema(CATALOG, DEFAULT_DB)
         .with_create_default_catalog_and_schema(true)
-        .with_information_schema(true)
-        .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
+        .with_information_schema(true);
     let opts = df.options_mut();
     opts.sql_parser.parse_float_as_decimal = true;
     opts.sql_parser.enable_ident_normalization = true;
@@ -80,6 +80,10 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
         }
     }
     let mut state = builder.with_physical_optimizer_rules(rules).build();
+    state.add_analyzer_rule(Arc::new(crate::task_ids::PlaceTaskIds));
+    for f in crate::task_ids::functions() {
+        state.register_udf(Arc::new(f))?;
+    }
     state.register_udaf(Arc::new(datafusion::logical_expr::AggregateUDF::from(
         crate::functions::ApproxCountDistinct::new(),
     )))?;
@@ -93,11 +97,15 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
     Ok(SessionContext::new_with_state(state))
 }
 
-/// Mirrors the Spark settings DataFusion acts on into its options: ANSI mode, and
+/// Mirrors the Spark settings DataFusion acts on into its options: ANSI mode,
 /// `spark.sql.autoBroadcastJoinThreshold` as the size under which a join side is collected
-/// and broadcast (`-1`: never).
+/// and broadcast (`-1`: never), and `spark.sql.shuffle.partitions` as the number of
+/// partitions after a shuffle, capped at the cores (Spark's adaptive execution likewise
+/// coalesces the default 200 down to what the data needs).
 pub fn apply_engine_options(opts: &mut datafusion::config::ConfigOptions, config: &SessionConfig) {
     opts.execution.enable_ansi_mode = config.ansi();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    opts.execution.target_partitions = config.shuffle_partitions().clamp(1, cores);
     let threshold = config.broadcast_threshold();
     opts.optimizer.hash_join_single_partition_threshold = usize::try_from(threshold).unwrap_or(0);
     if threshold < 0 {
@@ -108,8 +116,8 @@ pub fn apply_engine_options(opts: &mut datafusion::config::ConfigOptions, config
 }
 
 /// Spark's `range(end)` / `range(start, end[, step[, numPartitions]])` table function:
-/// DataFusion's `range`, with its column named `id` as Spark names it (the partition count is
-/// a hint DataFusion's planner decides for itself).
+/// DataFusion's `range`, with its column named `id` as Spark names it; `numPartitions` deals
+/// the rows out as `repartition(n)` does.
 #[derive(Debug)]
 struct SparkRange(Arc<dyn TableFunctionImpl>);
 
@@ -119,13 +127,27 @@ impl TableFunctionImpl for SparkRange {
         args: TableFunctionArgs,
     ) -> datafusion::error::Result<Arc<dyn TableProvider>> {
         let exprs = args.exprs();
+        let partitions = match exprs.get(3) {
+            Some(Expr::Literal(v, _)) => match v.cast_to(&DataType::Int64)? {
+                ScalarValue::Int64(Some(n)) if n > 0 => Some(n as usize),
+                _ => {
+                    return Err(datafusion::error::DataFusionError::Plan(format!(
+                        "range: numPartitions must be a positive number, got {v}"
+                    )));
+                }
+            },
+            _ => None,
+        };
         let exprs = if exprs.len() == 4 { &exprs[..3] } else { exprs };
         let inner = self
             .0
             .call_with_args(TableFunctionArgs::new(exprs, args.session()))?;
-        let plan = LogicalPlanBuilder::scan("range", provider_as_source(inner), None)?
-            .project(vec![col("value").alias("id")])?
-            .build()?;
+        let mut plan = LogicalPlanBuilder::scan("range", provider_as_source(inner), None)?
+            .project(vec![col("value").alias("id")])?;
+        if let Some(n) = partitions {
+            plan = plan.repartition(datafusion::logical_expr::Partitioning::RoundRobinBatch(n))?;
+        }
+        let plan = plan.build()?;
         Ok(Arc::new(ViewTable::new(plan, None)))
     }
 }

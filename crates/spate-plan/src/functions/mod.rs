@@ -71,7 +71,11 @@ pub fn resolve(name: &str, args: Vec<Arg>, cx: &CallContext<'_>) -> Result<(Expr
         let values = call_registered(cx, "make_array", values)?;
         return Ok((call_registered(cx, "map", vec![keys, values])?, name));
     }
-    let spark_name = default_name(&lower, &args, cx.distinct);
+    let spark_name = match lower.as_str() {
+        // Spark's pretty name for it is upper case
+        "spark_partition_id" => "SPARK_PARTITION_ID()".to_string(),
+        _ => default_name(&lower, &args, cx.distinct),
+    };
     let target = alias_of(&lower);
     let exprs: Vec<Expr> = args.into_iter().map(|a| a.expr).collect();
     Ok((call_registered(cx, target, exprs)?, spark_name))

@@ -79,16 +79,25 @@ impl Resolver<'_> {
             start,
             end,
             step,
-            num_partitions: _,
+            num_partitions,
         } = r;
         let start = start.unwrap_or(0);
+        let partitions = match num_partitions {
+            Some(n) if *n <= 0 => {
+                return Err(Error::IllegalArgument(format!(
+                    "the number of partitions of range() must be positive, got {n}"
+                )));
+            }
+            Some(n) => format!(", {n}"),
+            None => String::new(),
+        };
         if *step == 0 {
             return Err(Error::IllegalArgument(
                 "the step of range() must not be 0".into(),
             ));
         }
         // The session's `range` table function (Spark's, column `id`).
-        let sql = format!("SELECT id FROM range({start}, {end}, {step})");
+        let sql = format!("SELECT id FROM range({start}, {end}, {step}{partitions})");
         Ok(self.state.create_logical_plan(&sql).await?)
     }
 }

@@ -1,0 +1,416 @@
+//! `spark_partition_id()` and `monotonically_increasing_id()`: values only the running
+//! partition knows. Both resolve to marker functions that cannot be evaluated; the analyzer
+//! rule [`PlaceTaskIds`] finds the plan node that uses them, puts a [`TaskIdsNode`] under it
+//! (appending the partition index and `partition << 33 | row number in partition`, Spark's
+//! formula, as two hidden columns) and reads the hidden columns instead. The physical
+//! [`TaskIdsExec`] keeps its input's partitioning, so the ids are those of the partitions
+//! right below the use: after `repartition(3)` they are 0, 1 and 2, as in Spark.
+
+use std::fmt::{self, Formatter};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Int32Array, Int64Array, RecordBatch};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Column, DFSchema, DFSchemaRef};
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, Extension, LogicalPlan, LogicalPlanBuilder, ReturnFieldArgs,
+    ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, UserDefinedLogicalNode,
+    UserDefinedLogicalNodeCore, Volatility,
+};
+use datafusion::optimizer::AnalyzerRule;
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
+};
+use datafusion::physical_planner::{ExtensionPlanner, PhysicalPlanner};
+use futures::StreamExt;
+
+/// The hidden column holding the partition index.
+const PARTITION_COLUMN: &str = "__spate_partition_id";
+/// The hidden column holding the monotonically increasing id.
+const ROW_ID_COLUMN: &str = "__spate_monotonic_id";
+
+/// Which id a marker stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum TaskId {
+    Partition,
+    Monotonic,
+}
+
+impl TaskId {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Partition => "spark_partition_id",
+            Self::Monotonic => "monotonically_increasing_id",
+        }
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Self::Partition => PARTITION_COLUMN,
+            Self::Monotonic => ROW_ID_COLUMN,
+        }
+    }
+}
+
+/// The marker function; the analyzer replaces every call before execution.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct TaskIdMarker {
+    id: TaskId,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for TaskIdMarker {
+    fn name(&self) -> &str {
+        self.id.name()
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(match self.id {
+            TaskId::Partition => DataType::Int32,
+            TaskId::Monotonic => DataType::Int64,
+        })
+    }
+
+    fn return_field_from_args(&self, _args: ReturnFieldArgs) -> DfResult<FieldRef> {
+        let t = self.return_type(&[])?;
+        Ok(Arc::new(Field::new(self.id.name(), t, false)))
+    }
+
+    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        Err(DataFusionError::Internal(format!(
+            "bug: {}() was not replaced by its partition's value",
+            self.id.name()
+        )))
+    }
+}
+
+/// The markers, to register in the session.
+pub fn functions() -> Vec<ScalarUDF> {
+    [TaskId::Partition, TaskId::Monotonic]
+        .into_iter()
+        .map(|id| {
+            ScalarUDF::new_from_impl(TaskIdMarker {
+                id,
+                signature: Signature::exact(vec![], Volatility::Volatile),
+            })
+        })
+        .collect()
+}
+
+fn marker_of(e: &Expr) -> Option<TaskId> {
+    match e {
+        Expr::ScalarFunction(f) => match f.func.name() {
+            "spark_partition_id" if f.args.is_empty() => Some(TaskId::Partition),
+            "monotonically_increasing_id" if f.args.is_empty() => Some(TaskId::Monotonic),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Appends the partition index and the monotonically increasing id to its input's rows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TaskIdsNode {
+    input: LogicalPlan,
+    schema: DFSchemaRef,
+}
+
+impl PartialOrd for TaskIdsNode {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        self.input.partial_cmp(&other.input)
+    }
+}
+
+impl TaskIdsNode {
+    fn try_new(input: LogicalPlan) -> DfResult<Self> {
+        let extra = DFSchema::from_unqualified_fields(
+            vec![
+                Field::new(PARTITION_COLUMN, DataType::Int32, false),
+                Field::new(ROW_ID_COLUMN, DataType::Int64, false),
+            ]
+            .into(),
+            Default::default(),
+        )?;
+        let mut schema = input.schema().as_ref().clone();
+        schema.merge(&extra);
+        Ok(Self {
+            input,
+            schema: Arc::new(schema),
+        })
+    }
+}
+
+impl UserDefinedLogicalNodeCore for TaskIdsNode {
+    fn name(&self) -> &str {
+        "TaskIds"
+    }
+
+    fn inputs(&self) -> Vec<&LogicalPlan> {
+        vec![&self.input]
+    }
+
+    fn schema(&self) -> &DFSchemaRef {
+        &self.schema
+    }
+
+    fn expressions(&self) -> Vec<Expr> {
+        vec![]
+    }
+
+    fn fmt_for_explain(&self, f: &mut Formatter) -> fmt::Result {
+        write!(f, "TaskIds: {PARTITION_COLUMN}, {ROW_ID_COLUMN}")
+    }
+
+    fn with_exprs_and_inputs(
+        &self,
+        _exprs: Vec<Expr>,
+        mut inputs: Vec<LogicalPlan>,
+    ) -> DfResult<Self> {
+        match inputs.pop() {
+            Some(input) if inputs.is_empty() => Self::try_new(input),
+            _ => Err(DataFusionError::Internal(
+                "bug: TaskIds takes one input".into(),
+            )),
+        }
+    }
+}
+
+/// Replaces the markers: the node using them reads the hidden columns of a [`TaskIdsNode`]
+/// placed under it, and keeps its output names and columns.
+#[derive(Debug, Default)]
+pub struct PlaceTaskIds;
+
+impl AnalyzerRule for PlaceTaskIds {
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> DfResult<LogicalPlan> {
+        Ok(plan.transform_up_with_subqueries(place)?.data)
+    }
+
+    fn name(&self) -> &str {
+        "place_task_ids"
+    }
+}
+
+fn uses_marker(plan: &LogicalPlan) -> DfResult<bool> {
+    let mut found = false;
+    plan.apply_expressions(|e| {
+        e.apply(|e| {
+            found |= marker_of(e).is_some();
+            Ok(if found {
+                TreeNodeRecursion::Stop
+            } else {
+                TreeNodeRecursion::Continue
+            })
+        })
+    })?;
+    Ok(found)
+}
+
+fn place(plan: LogicalPlan) -> DfResult<Transformed<LogicalPlan>> {
+    if matches!(plan, LogicalPlan::Extension(_)) || !uses_marker(&plan)? {
+        return Ok(Transformed::no(plan));
+    }
+    let inputs = plan.inputs();
+    let [input] = inputs.as_slice() else {
+        return Err(DataFusionError::Plan(format!(
+            "spark_partition_id() and monotonically_increasing_id() are supported over one input, not in a {}",
+            plan.display()
+        )));
+    };
+    let below = LogicalPlan::Extension(Extension {
+        node: Arc::new(TaskIdsNode::try_new((*input).clone())?),
+    });
+    let exprs = plan
+        .expressions()
+        .into_iter()
+        .map(|e| {
+            e.transform_up(|e| {
+                Ok(match marker_of(&e) {
+                    Some(id) => Transformed::yes(Expr::Column(Column::from_name(id.column()))),
+                    None => Transformed::no(e),
+                })
+            })
+            .map(|t| t.data)
+        })
+        .collect::<DfResult<Vec<_>>>()?;
+    let old = plan.schema().clone();
+    let rebuilt = plan.with_new_exprs(exprs, vec![below])?;
+    Ok(Transformed::yes(same_output(rebuilt, &old)?))
+}
+
+/// Projects `plan` back to the columns and names of `old` (the hidden columns dropped).
+fn same_output(plan: LogicalPlan, old: &DFSchemaRef) -> DfResult<LogicalPlan> {
+    // a node that passes its input through (filter, sort, window) also passes the hidden
+    // columns; a projection or aggregate may output one under its own name, and keeps it
+    let mut extra = plan
+        .schema()
+        .fields()
+        .len()
+        .saturating_sub(old.fields().len());
+    let new: Vec<(Option<datafusion::common::TableReference>, Arc<Field>)> = plan
+        .schema()
+        .iter()
+        .filter(|(_, f)| {
+            let hidden = extra > 0 && (f.name() == PARTITION_COLUMN || f.name() == ROW_ID_COLUMN);
+            extra -= usize::from(hidden);
+            !hidden
+        })
+        .map(|(q, f)| (q.cloned(), Arc::clone(f)))
+        .collect();
+    let unchanged = new.len() == plan.schema().fields().len()
+        && new
+            .iter()
+            .zip(old.iter())
+            .all(|((q, f), (oq, of))| q.as_ref() == oq && f.name() == of.name());
+    if unchanged {
+        return Ok(plan);
+    }
+    let exprs = new
+        .into_iter()
+        .zip(old.iter())
+        .map(|((q, f), (oq, of))| {
+            let e = Expr::Column(Column::new(q, f.name()));
+            e.alias_qualified(oq.cloned(), of.name())
+        })
+        .collect::<Vec<_>>();
+    LogicalPlanBuilder::from(plan).project(exprs)?.build()
+}
+
+/// Plans [`TaskIdsNode`] as [`TaskIdsExec`].
+#[derive(Debug)]
+pub struct TaskIdsPlanner;
+
+#[async_trait]
+impl ExtensionPlanner for TaskIdsPlanner {
+    async fn plan_extension(
+        &self,
+        _planner: &dyn PhysicalPlanner,
+        node: &dyn UserDefinedLogicalNode,
+        _logical_inputs: &[&LogicalPlan],
+        physical_inputs: &[Arc<dyn ExecutionPlan>],
+        _session: &dyn datafusion::catalog::Session,
+        _planning_ctx: &datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext,
+    ) -> DfResult<Option<Arc<dyn ExecutionPlan>>> {
+        if node.as_any().downcast_ref::<TaskIdsNode>().is_none() {
+            return Ok(None);
+        }
+        Ok(physical_inputs
+            .first()
+            .map(|input| Arc::new(TaskIdsExec::new(Arc::clone(input))) as Arc<dyn ExecutionPlan>))
+    }
+}
+
+/// Appends each row's partition index and monotonically increasing id.
+#[derive(Debug)]
+pub struct TaskIdsExec {
+    input: Arc<dyn ExecutionPlan>,
+    properties: Arc<PlanProperties>,
+}
+
+impl TaskIdsExec {
+    /// Appends the ids to `input`'s rows, keeping its partitioning.
+    pub fn new(input: Arc<dyn ExecutionPlan>) -> Self {
+        let mut fields = input.schema().fields().to_vec();
+        fields.push(Arc::new(Field::new(
+            PARTITION_COLUMN,
+            DataType::Int32,
+            false,
+        )));
+        fields.push(Arc::new(Field::new(ROW_ID_COLUMN, DataType::Int64, false)));
+        let schema: SchemaRef = Arc::new(Schema::new(fields));
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(schema),
+            input.output_partitioning().clone(),
+            input.pipeline_behavior(),
+            input.boundedness(),
+        );
+        Self {
+            input,
+            properties: Arc::new(properties),
+        }
+    }
+}
+
+impl DisplayAs for TaskIdsExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut Formatter) -> fmt::Result {
+        write!(f, "TaskIdsExec: partition id, monotonically increasing id")
+    }
+}
+
+impl ExecutionPlan for TaskIdsExec {
+    fn name(&self) -> &str {
+        "TaskIdsExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true]
+    }
+
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![false]
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        match children.pop() {
+            Some(input) if children.is_empty() => Ok(Arc::new(Self::new(input))),
+            _ => Err(DataFusionError::Internal(
+                "bug: TaskIdsExec takes one child".into(),
+            )),
+        }
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> DfResult<SendableRecordBatchStream> {
+        let schema = self.schema();
+        let out = Arc::clone(&schema);
+        let input = self.input.execute(partition, context)?;
+        let index = i32::try_from(partition).map_err(|_| {
+            DataFusionError::Execution(format!("partition {partition} out of range"))
+        })?;
+        let base = i64::from(index) << 33;
+        let mut next: i64 = 0;
+        let stream = input.map(move |batch| {
+            let batch = batch?;
+            let n = batch.num_rows();
+            let mut columns = batch.columns().to_vec();
+            columns.push(Arc::new(Int32Array::from(vec![index; n])));
+            columns.push(Arc::new(Int64Array::from_iter_values(
+                (next..next + n as i64).map(|r| base | r),
+            )));
+            next += n as i64;
+            Ok(RecordBatch::try_new(Arc::clone(&out), columns)?)
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+    }
+}
