@@ -4,16 +4,19 @@
 //! them. Parsing is strict like Spark's: a field written with two or more letters needs exactly
 //! that many digits (`MM` rejects `1`), one letter takes one or two digits (`yyyy` four, `y`
 //! any), the whole text must match, and an impossible date (`2023-02-30`) does not parse.
+//! The same patterns format (`date_format`, `from_unixtime`): numbers padded to the letter
+//! count, `MMM`/`MMMM` and `EEE`/`EEEE` as English names, `S...` as the leading fraction
+//! digits, `XXX` as `Z` or `+01:00`.
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
 /// A compiled Spark datetime pattern.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DateTimePattern {
     items: Vec<Item>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Item {
     Literal(String),
     Number {
@@ -37,7 +40,7 @@ enum Item {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Field {
     Year,
     TwoDigitYear,
@@ -170,6 +173,47 @@ impl DateTimePattern {
         Ok(Self { items })
     }
 
+    /// Formats a local date and time that is `offset_seconds` east of UTC.
+    pub fn format(&self, local: NaiveDateTime, offset_seconds: i32) -> String {
+        let mut out = String::new();
+        for item in &self.items {
+            match item {
+                Item::Literal(t) => out.push_str(t),
+                Item::Number { field, min, .. } => {
+                    let v: i64 = match field {
+                        Field::Year => i64::from(local.year()),
+                        Field::TwoDigitYear => i64::from(local.year().rem_euclid(100)),
+                        Field::Month => i64::from(local.month()),
+                        Field::Day => i64::from(local.day()),
+                        Field::DayOfYear => i64::from(local.ordinal()),
+                        Field::Hour24 => i64::from(local.hour()),
+                        Field::Hour12 => i64::from((local.hour() + 11) % 12 + 1),
+                        Field::Minute => i64::from(local.minute()),
+                        Field::Second => i64::from(local.second()),
+                    };
+                    out.push_str(&format!("{v:0min$}"));
+                }
+                Item::MonthName { full } => {
+                    let name = MONTHS[local.month0() as usize];
+                    out.push_str(&capitalized(name, *full));
+                }
+                Item::DayName { full } => {
+                    let name = DAYS[local.weekday().num_days_from_monday() as usize];
+                    out.push_str(&capitalized(name, *full));
+                }
+                Item::AmPm => out.push_str(if local.hour() < 12 { "AM" } else { "PM" }),
+                Item::Fraction { max } => {
+                    let nanos = format!("{:09}", local.nanosecond() % 1_000_000_000);
+                    out.push_str(&nanos[..*max]);
+                }
+                Item::Offset { letter, count } => {
+                    out.push_str(&offset_text(*letter, *count, offset_seconds))
+                }
+            }
+        }
+        out
+    }
+
     /// Parses `text`, or `None` when it does not match the pattern or names no real date.
     pub fn parse(&self, text: &str) -> Option<ParsedDateTime> {
         let mut p = Parsing::default();
@@ -197,6 +241,48 @@ struct Parsing {
     second: u32,
     nanos: u32,
     offset: Option<i32>,
+}
+
+fn capitalized(name: &str, full: bool) -> String {
+    let text = if full { name } else { &name[..3] };
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
+}
+
+/// An offset as Spark prints it for `X`/`x`/`Z`/`O` (`X` prints zero as `Z`).
+fn offset_text(letter: char, count: usize, offset_seconds: i32) -> String {
+    let sign = if offset_seconds < 0 { '-' } else { '+' };
+    let abs = offset_seconds.unsigned_abs();
+    let (h, m) = (abs / 3600, abs / 60 % 60);
+    match letter {
+        'X' if offset_seconds == 0 => "Z".into(),
+        'O' if offset_seconds == 0 => "GMT".into(),
+        'O' if m == 0 => format!("GMT{sign}{h}"),
+        'O' => format!("GMT{sign}{h}:{m:02}"),
+        'Z' if count == 4 => format!("GMT{sign}{h:02}:{m:02}"),
+        'Z' => format!("{sign}{h:02}{m:02}"),
+        _ => match count {
+            1 if m == 0 => format!("{sign}{h:02}"),
+            1 | 2 => format!("{sign}{h:02}{m:02}"),
+            _ => format!("{sign}{h:02}:{m:02}"),
+        },
+    }
+}
+
+impl ParsedDateTime {
+    /// Microseconds since the epoch: the text's own offset if it had one, else the local time
+    /// in `zone` (UTC when there is none).
+    pub fn to_micros<Z: chrono::TimeZone>(&self, zone: Option<&Z>) -> Option<i64> {
+        let utc = match (self.offset_seconds, zone) {
+            (Some(o), _) => self.local - chrono::Duration::seconds(i64::from(o)),
+            (None, Some(z)) => z.from_local_datetime(&self.local).earliest()?.naive_utc(),
+            (None, None) => self.local,
+        };
+        Some(utc.and_utc().timestamp_micros())
+    }
 }
 
 impl Parsing {
@@ -388,6 +474,25 @@ fn offset(text: &str, letter: char, count: usize) -> Option<(i32, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_as_spark() -> Result<(), String> {
+        let t = NaiveDate::from_ymd_opt(2024, 3, 5)
+            .and_then(|d| d.and_hms_milli_opt(14, 7, 9, 345))
+            .ok_or("bad date")?;
+        let f = |p: &str, off: i32| DateTimePattern::compile(p).map(|c| c.format(t, off));
+        assert_eq!(f("yyyy-MM-dd HH:mm:ss", 0)?, "2024-03-05 14:07:09");
+        assert_eq!(f("yyyy/MM/dd HH:mm:ss.SSS", 0)?, "2024/03/05 14:07:09.345");
+        assert_eq!(f("EEE, MMM d yyyy hh a", 0)?, "Tue, Mar 5 2024 02 PM");
+        assert_eq!(f("EEEE MMMM yy D", 0)?, "Tuesday March 24 65");
+        assert_eq!(
+            f("yyyy-MM-dd'T'HH:mm:ss.SSSXXX", 0)?,
+            "2024-03-05T14:07:09.345Z"
+        );
+        assert_eq!(f("HH:mmXXX", 3600)?, "14:07+01:00");
+        assert_eq!(f("HH:mm Z", -16200)?, "14:07 -0430");
+        Ok(())
+    }
 
     fn parse(pattern: &str, text: &str) -> Option<String> {
         let p = DateTimePattern::compile(pattern).ok()?;

@@ -500,7 +500,7 @@ impl FileReader {
                     };
                     let micros: TimestampMicrosecondArray = parsed
                         .iter()
-                        .map(|p| p.and_then(|p| to_micros(p, zone.as_ref())))
+                        .map(|p| p.and_then(|p| p.to_micros(zone.as_ref())))
                         .collect();
                     Arc::new(micros.with_timezone_opt(tz.clone()))
                 }
@@ -668,15 +668,4 @@ fn to_usize(n: u64) -> usize {
 fn days_since_epoch(d: chrono::NaiveDate) -> i32 {
     let epoch = chrono::NaiveDate::default();
     i32::try_from((d - epoch).num_days()).unwrap_or(i32::MAX)
-}
-
-/// Microseconds since the epoch: the text's own offset if it had one, else the session's zone.
-fn to_micros(p: spate_common::datetime_pattern::ParsedDateTime, zone: Option<&Tz>) -> Option<i64> {
-    use chrono::TimeZone;
-    let utc = match (p.offset_seconds, zone) {
-        (Some(o), _) => p.local - chrono::Duration::seconds(i64::from(o)),
-        (None, Some(z)) => z.from_local_datetime(&p.local).earliest()?.naive_utc(),
-        (None, None) => p.local,
-    };
-    Some(utc.and_utc().timestamp_micros())
 }

@@ -1,12 +1,13 @@
 //! Date and time functions whose Spark form differs from DataFusion's: field extraction
 //! (`year`, `dayofweek` counting Sunday as 1, `weekofyear`), `current_date`, `to_date` and
-//! `to_timestamp` with Spark's default formats, `timestamp_seconds`/`_millis`/`_micros`, and
-//! `datediff`.
+//! `to_timestamp` with Spark's default formats, `timestamp_seconds`/`_millis`/`_micros`,
+//! `datediff`, and the functions taking Spark datetime patterns (`datetime_patterns.rs`).
 
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::logical_expr::{Expr, cast, lit};
 use spate_common::Result;
 
+use super::datetime_patterns::{DEFAULT_PATTERN, format_timestamp, parse_timestamp, pattern_arg};
 use super::{Arg, CallContext, call_registered, default_name, wrong_args};
 
 /// Resolves `name` if it is a date/time function needing a rewrite.
@@ -17,7 +18,17 @@ pub(super) fn resolve(
 ) -> Result<Option<(Expr, String)>> {
     let part = |field: &str| -> Result<Expr> {
         let a = args.first().ok_or_else(|| wrong_args(name, "1", 0))?;
-        let e = call_registered(cx, "date_part", vec![lit(field), a.expr.clone()])?;
+        // Spark casts text to a timestamp (time fields) or a date (date fields) first
+        let value = match super::arg_type(a, cx)? {
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => match field {
+                "hour" | "minute" | "second" => {
+                    cast(a.expr.clone(), crate::types::timestamp(cx.tz))
+                }
+                _ => cast(a.expr.clone(), DataType::Date32),
+            },
+            _ => a.expr.clone(),
+        };
+        let e = call_registered(cx, "date_part", vec![lit(field), value])?;
         Ok(cast(e, DataType::Int32))
     };
     let label = default_name(name, args, false);
@@ -38,6 +49,63 @@ pub(super) fn resolve(
             "current_date()".to_string(),
         ),
         "to_date" if args.len() == 1 => (cast(args[0].expr.clone(), DataType::Date32), label),
+        "to_date" | "to_timestamp" if args.len() == 2 => {
+            let (_, pattern) = pattern_arg(name, &args[1].expr)?;
+            let ts = parse_timestamp(args[0].expr.clone(), pattern, cx.tz, cx.ansi);
+            match name {
+                "to_date" => (cast(ts, DataType::Date32), label),
+                _ => (ts, label),
+            }
+        }
+        "date_format" => {
+            if args.len() != 2 {
+                return Err(wrong_args(name, "2", args.len()));
+            }
+            let (_, pattern) = pattern_arg(name, &args[1].expr)?;
+            let ts = cast(args[0].expr.clone(), crate::types::timestamp(cx.tz));
+            (format_timestamp(ts, pattern, cx.tz), label)
+        }
+        "from_unixtime" => {
+            let a = args.first().ok_or_else(|| wrong_args(name, "1 or 2", 0))?;
+            let (text, pattern) = match args.get(1) {
+                Some(p) => pattern_arg(name, &p.expr)?,
+                None => pattern_arg(name, &lit(DEFAULT_PATTERN))?,
+            };
+            let micros = cast(a.expr.clone(), DataType::Int64) * lit(1_000_000i64);
+            let ts = cast(micros, crate::types::timestamp(cx.tz));
+            let label = format!("from_unixtime({}, {text})", a.name);
+            (format_timestamp(ts, pattern, cx.tz), label)
+        }
+        "unix_timestamp" | "to_unix_timestamp" => {
+            let (value, value_name) = match args.first() {
+                Some(a) => (a.expr.clone(), a.name.clone()),
+                None => (
+                    call_registered(cx, "now", vec![])?,
+                    "current_timestamp()".to_string(),
+                ),
+            };
+            let (text, pattern) = match args.get(1) {
+                Some(p) => pattern_arg(name, &p.expr)?,
+                None => pattern_arg(name, &lit(DEFAULT_PATTERN))?,
+            };
+            let ts = match args.first().map(|a| super::arg_type(a, cx)).transpose()? {
+                Some(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
+                    parse_timestamp(value, pattern, cx.tz, cx.ansi)
+                }
+                _ => cast(value, crate::types::timestamp(cx.tz)),
+            };
+            let micros = cast(
+                cast(ts, DataType::Timestamp(TimeUnit::Microsecond, None)),
+                DataType::Int64,
+            );
+            let seconds = call_registered(
+                cx,
+                "floor",
+                vec![cast(micros, DataType::Float64) / lit(1e6)],
+            )?;
+            let label = format!("{name}({value_name}, {text})");
+            (cast(seconds, DataType::Int64), label)
+        }
         "to_timestamp" if args.len() == 1 => (
             cast(args[0].expr.clone(), crate::types::timestamp(cx.tz)),
             label,

@@ -9,6 +9,7 @@ mod approx_distinct;
 mod arithmetic;
 mod cast;
 mod datetime;
+mod datetime_patterns;
 pub mod higher_order;
 mod operators;
 
