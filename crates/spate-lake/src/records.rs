@@ -20,7 +20,7 @@ use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::array::{
     Array, ArrayRef, BooleanArray, Date32Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
-use datafusion::arrow::compute::{CastOptions, cast_with_options, concat, filter_record_batch};
+use datafusion::arrow::compute::{CastOptions, cast_with_options, filter_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
@@ -563,7 +563,7 @@ impl FileReader {
                 }
                 Ok((array, failed))
             }
-            _ => decode_json_values(&values, t),
+            _ => spate_plan::functions::decode_json_values(&values, t),
         }
     }
 }
@@ -613,52 +613,6 @@ fn json_document_records(bytes: &[u8]) -> Vec<Record> {
             values: Values::Json(None),
         }],
     }
-}
-
-/// Decodes JSON values to `t` with Arrow's decoder: all at once, or one by one when some
-/// value does not decode (that one becomes null and is reported as failed).
-fn decode_json_values(
-    values: &[Option<&serde_json::Value>],
-    t: &DataType,
-) -> Result<(ArrayRef, Vec<bool>)> {
-    let schema = Arc::new(Schema::new(vec![Field::new("v", t.clone(), true)]));
-    let decode = |rows: &[serde_json::Value]| -> Option<ArrayRef> {
-        let mut decoder = datafusion::arrow::json::ReaderBuilder::new(schema.clone())
-            .with_coerce_primitive(true)
-            .build_decoder()
-            .ok()?;
-        decoder.serialize(rows).ok()?;
-        let batch = decoder.flush().ok()??;
-        Some(batch.column(0).clone())
-    };
-    let wrap = |v: Option<&serde_json::Value>| {
-        let mut m = serde_json::Map::new();
-        if let Some(v) = v {
-            m.insert("v".into(), v.clone());
-        }
-        serde_json::Value::Object(m)
-    };
-    let rows: Vec<serde_json::Value> = values.iter().map(|v| wrap(*v)).collect();
-    if let Some(array) = decode(&rows) {
-        return Ok((array, vec![false; values.len()]));
-    }
-    let mut parts = Vec::with_capacity(rows.len());
-    let mut failed = Vec::with_capacity(rows.len());
-    for row in &rows {
-        match decode(std::slice::from_ref(row)) {
-            Some(a) => {
-                parts.push(a);
-                failed.push(false);
-            }
-            None => {
-                parts.push(datafusion::arrow::array::new_null_array(t, 1));
-                failed.push(true);
-            }
-        }
-    }
-    let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
-    let array = concat(&refs).map_err(|e| Error::internal(e.to_string()))?;
-    Ok((array, failed))
 }
 
 fn to_usize(n: u64) -> usize {

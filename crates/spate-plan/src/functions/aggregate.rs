@@ -1,6 +1,7 @@
 //! Aggregate functions whose Spark form differs from DataFusion's: `count(*)` (named
 //! `count(1)`), `countDistinct`, `first`/`last` with `ignorenulls`, `collect_set`,
-//! `sum_distinct`, `count_if`, `mean` and `approx_count_distinct` (named without its rsd).
+//! `sum_distinct`, `count_if`, `mean`, `max_by`/`min_by` and `approx_count_distinct` (named
+//! without its rsd).
 //! The rest resolve through the registry by name.
 
 use datafusion::functions_aggregate::expr_fn;
@@ -115,6 +116,19 @@ pub(super) fn resolve(
                 call_registered(cx, name, exprs)?,
                 default_name(name, name_args, false),
             )
+        }
+        "max_by" | "min_by" => {
+            let [value, order] = args else {
+                return Err(wrong_args(name, "2", args.len()));
+            };
+            // the value at the largest (smallest) ordering value; rows with a null ordering
+            // value are skipped, as in Spark
+            let sort = order.expr.clone().sort(name == "min_by", false);
+            let e = expr_fn::first_value(value.expr.clone(), vec![])
+                .order_by(vec![sort])
+                .filter(order.expr.clone().is_not_null())
+                .build()?;
+            (e, default_name(name, args, false))
         }
         "count_if" => {
             let a = first_arg()?;

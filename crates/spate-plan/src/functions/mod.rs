@@ -11,11 +11,15 @@ mod cast;
 mod datetime;
 mod datetime_patterns;
 pub mod higher_order;
+mod json;
 mod operators;
+mod time_window;
 
 pub use approx_distinct::ApproxCountDistinct;
 pub use arithmetic::SparkSqlPlanner;
 pub use cast::{spark_cast, spark_casts_in, to_spark_string};
+pub use json::decode_json_values;
+pub use time_window::expand_sliding;
 
 use datafusion::common::DFSchema;
 use datafusion::execution::SessionState;
@@ -56,6 +60,12 @@ pub fn resolve(name: &str, args: Vec<Arg>, cx: &CallContext<'_>) -> Result<(Expr
         return Ok(done);
     }
     if let Some(done) = datetime::resolve(&lower, &args, cx)? {
+        return Ok(done);
+    }
+    if let Some(done) = json::resolve(&lower, &args, cx)? {
+        return Ok(done);
+    }
+    if let Some(done) = time_window::resolve(&lower, &args, cx)? {
         return Ok(done);
     }
     if matches!(lower.as_str(), "map" | "create_map")

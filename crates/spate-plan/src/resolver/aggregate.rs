@@ -42,6 +42,16 @@ impl Resolver<'_> {
             .iter()
             .map(|e| self.expr(e, &schema))
             .collect::<Result<_>>()?;
+        // sliding window() keys put each row in several windows: unnest them first
+        let (plan, keys) = crate::functions::expand_sliding(
+            plan,
+            groups.iter().map(|g| g.expr.clone()).collect(),
+        )?;
+        let groups: Vec<Named> = groups
+            .into_iter()
+            .zip(keys)
+            .map(|(g, expr)| Named { expr, name: g.name })
+            .collect();
         let aggs: Vec<Named> = aggregate_expressions
             .iter()
             .map(|e| self.expr(e, &schema))

@@ -391,6 +391,26 @@ impl Resolver<'_> {
             .build()?)
     }
 
+    /// `withWatermark` on a batch DataFrame: Spark checks the column and ignores the watermark,
+    /// since a batch query sees all its data at once.
+    pub(super) async fn with_watermark(&self, w: &sc::WithWatermark) -> Result<LogicalPlan> {
+        let sc::WithWatermark {
+            input,
+            event_time,
+            delay_threshold: _,
+        } = w;
+        let plan = self.input(input).await?;
+        let schema = plan.schema().clone();
+        if !schema
+            .fields()
+            .iter()
+            .any(|f| f.name().eq_ignore_ascii_case(event_time))
+        {
+            return Err(super::expression::unresolved_column(event_time, &schema));
+        }
+        Ok(plan)
+    }
+
     pub(super) async fn hint(&self, h: &sc::Hint) -> Result<LogicalPlan> {
         let sc::Hint {
             input,

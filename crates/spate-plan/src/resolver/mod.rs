@@ -135,6 +135,7 @@ impl<'a> Resolver<'a> {
             RelType::ShowString(s) => self.show_string(s).await,
             RelType::HtmlString(h) => self.html_string(h).await,
             RelType::Hint(h) => self.hint(h).await,
+            RelType::WithWatermark(w) => self.with_watermark(w).await,
             RelType::Sample(s) => self.sample(s).await,
             RelType::FillNa(f) => self.fill_na(f).await,
             RelType::DropNa(d) => self.drop_na(d).await,

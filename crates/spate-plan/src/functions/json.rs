@@ -1,0 +1,312 @@
+//! JSON functions with Spark's semantics: `from_json(text, schema)` with a `StructType` (sent
+//! as Spark's JSON form) or a DDL string, and `to_json(struct | map | array)`.
+//!
+//! `from_json` follows Spark's default PERMISSIVE mode: null text gives a null struct; text that
+//! is not a JSON object gives a struct of nulls; a value that does not fit its field's type
+//! makes that field null and keeps the others; an object or array read into a string field is
+//! its JSON text. `to_json` leaves null fields out, writes timestamps as
+//! `yyyy-MM-dd'T'HH:mm:ss.SSSXXX` in the session time zone and dates as `yyyy-MM-dd`.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, NullBufferBuilder, StringBuilder, StructArray,
+};
+use datafusion::arrow::compute::concat;
+use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema};
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::scalar::ScalarValue;
+use serde_json::Value;
+use spate_common::{Error, Result};
+
+use super::{Arg, CallContext, default_name, wrong_args};
+
+/// Resolves `from_json` and `to_json`.
+pub(super) fn resolve(
+    name: &str,
+    args: &[Arg],
+    cx: &CallContext<'_>,
+) -> Result<Option<(Expr, String)>> {
+    Ok(Some(match name {
+        "from_json" => {
+            if args.len() < 2 || args.len() > 3 {
+                return Err(wrong_args(name, "2 or 3", args.len()));
+            }
+            let text = match &args[1].expr {
+                Expr::Literal(ScalarValue::Utf8(Some(s)), _) => s.clone(),
+                other => {
+                    return Err(Error::analysis(
+                        "INVALID_SCHEMA.NON_STRING_LITERAL",
+                        format!("the schema of from_json must be a string literal, got {other}"),
+                    ));
+                }
+            };
+            let schema = match crate::json_schema::parse_schema_string(&text, cx.tz)? {
+                DataType::Struct(fields) => fields,
+                other => {
+                    return Err(Error::analysis(
+                        "INVALID_SCHEMA.NON_STRUCT_TYPE",
+                        format!("the schema of from_json must be a struct, got {other}"),
+                    ));
+                }
+            };
+            let udf = ScalarUDF::new_from_impl(FromJson {
+                fields: schema,
+                signature: Signature::any(1, Volatility::Immutable),
+            });
+            let e = udf.call(vec![args[0].expr.clone()]);
+            (e, format!("from_json({})", args[0].name))
+        }
+        "to_json" => {
+            let [value, ..] = args else {
+                return Err(wrong_args(name, "1 or 2", 0));
+            };
+            let udf = ScalarUDF::new_from_impl(ToJson {
+                tz: cx.tz.to_string(),
+                signature: Signature::any(1, Volatility::Immutable),
+            });
+            (
+                udf.call(vec![value.expr.clone()]),
+                default_name(name, &args[..1], false),
+            )
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// Decodes JSON values to `t` with Arrow's decoder: all at once, or one by one when some
+/// value does not decode (that one becomes null and is reported as failed).
+pub fn decode_json_values(
+    values: &[Option<&Value>],
+    t: &DataType,
+) -> Result<(ArrayRef, Vec<bool>)> {
+    let schema = Arc::new(Schema::new(vec![Field::new("v", t.clone(), true)]));
+    let decode = |rows: &[Value]| -> Option<ArrayRef> {
+        let mut decoder = datafusion::arrow::json::ReaderBuilder::new(schema.clone())
+            .with_coerce_primitive(true)
+            .build_decoder()
+            .ok()?;
+        decoder.serialize(rows).ok()?;
+        let batch = decoder.flush().ok()??;
+        Some(batch.column(0).clone())
+    };
+    let wrap = |v: Option<&Value>| {
+        let mut m = serde_json::Map::new();
+        if let Some(v) = v {
+            m.insert("v".into(), v.clone());
+        }
+        Value::Object(m)
+    };
+    let rows: Vec<Value> = values.iter().map(|v| wrap(*v)).collect();
+    if let Some(array) = decode(&rows) {
+        return Ok((array, vec![false; values.len()]));
+    }
+    let mut parts = Vec::with_capacity(rows.len());
+    let mut failed = Vec::with_capacity(rows.len());
+    for row in &rows {
+        match decode(std::slice::from_ref(row)) {
+            Some(a) => {
+                parts.push(a);
+                failed.push(false);
+            }
+            None => {
+                parts.push(datafusion::arrow::array::new_null_array(t, 1));
+                failed.push(true);
+            }
+        }
+    }
+    let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+    let array = concat(&refs).map_err(|e| Error::internal(e.to_string()))?;
+    Ok((array, failed))
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct FromJson {
+    fields: Fields,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for FromJson {
+    fn name(&self) -> &str {
+        "from_json"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Struct(self.fields.clone()))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let input = args.args[0].to_array(args.number_rows)?;
+        let text = datafusion::arrow::compute::cast(&input, &DataType::Utf8)?;
+        let text = text.as_string::<i32>();
+        let mut nulls = NullBufferBuilder::new(text.len());
+        let objects: Vec<Option<serde_json::Map<String, Value>>> = (0..text.len())
+            .map(|i| {
+                nulls.append(!text.is_null(i));
+                if text.is_null(i) {
+                    return None;
+                }
+                match serde_json::from_str::<Value>(text.value(i)) {
+                    Ok(Value::Object(m)) => Some(m),
+                    _ => None,
+                }
+            })
+            .collect();
+        let mut columns = Vec::with_capacity(self.fields.len());
+        for field in self.fields.iter() {
+            let as_text = matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8);
+            let integral = field.data_type().is_integer();
+            let values: Vec<Option<Value>> = objects
+                .iter()
+                .map(|o| {
+                    let v = o.as_ref()?.get(field.name())?;
+                    match v {
+                        Value::Object(_) | Value::Array(_) if as_text => {
+                            Some(Value::String(v.to_string()))
+                        }
+                        // Spark does not truncate 2.7 into an integer field
+                        Value::Number(n)
+                            if integral && n.as_i64().is_none() && n.as_u64().is_none() =>
+                        {
+                            None
+                        }
+                        other => Some(other.clone()),
+                    }
+                })
+                .collect();
+            let refs: Vec<Option<&Value>> = values.iter().map(|v| v.as_ref()).collect();
+            let (array, _) = decode_json_values(&refs, field.data_type())
+                .map_err(|e| DataFusionError::Execution(e.to_string()))?;
+            columns.push(array);
+        }
+        let fields: Fields = self
+            .fields
+            .iter()
+            .map(|f| Arc::new(f.as_ref().clone().with_nullable(true)))
+            .collect();
+        let array = StructArray::try_new(fields, columns, nulls.finish())?;
+        Ok(ColumnarValue::Array(Arc::new(array)))
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ToJson {
+    tz: String,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for ToJson {
+    fn name(&self) -> &str {
+        "to_json"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let input = args.args[0].to_array(args.number_rows)?;
+        let pattern = spate_common::datetime_pattern::DateTimePattern::compile(
+            "yyyy-MM-dd'T'HH:mm:ss.SSSXXX",
+        )
+        .map_err(DataFusionError::Execution)?;
+        let zone: datafusion::arrow::array::timezone::Tz = self
+            .tz
+            .parse()
+            .map_err(|e| DataFusionError::Execution(format!("unknown time zone: {e}")))?;
+        let mut out = StringBuilder::new();
+        for i in 0..input.len() {
+            if input.is_null(i) {
+                out.append_null();
+                continue;
+            }
+            out.append_value(to_value(
+                &ScalarValue::try_from_array(&input, i)?,
+                &pattern,
+                &zone,
+            )?);
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+/// A value as Spark's JSON writer writes it (object fields in the struct's order).
+fn to_value(
+    v: &ScalarValue,
+    pattern: &spate_common::datetime_pattern::DateTimePattern,
+    zone: &datafusion::arrow::array::timezone::Tz,
+) -> DfResult<String> {
+    use chrono::{Offset, TimeZone};
+    if v.is_null() {
+        return Ok("null".into());
+    }
+    let quoted = |s: &str| Value::String(s.to_string()).to_string();
+    let list = |array: &ArrayRef| -> DfResult<String> {
+        let items = (0..array.len())
+            .map(|i| to_value(&ScalarValue::try_from_array(array, i)?, pattern, zone))
+            .collect::<DfResult<Vec<_>>>()?;
+        Ok(format!("[{}]", items.join(",")))
+    };
+    Ok(match v {
+        ScalarValue::Boolean(_)
+        | ScalarValue::Int8(_)
+        | ScalarValue::Int16(_)
+        | ScalarValue::Int32(_)
+        | ScalarValue::Int64(_)
+        | ScalarValue::Decimal128(..) => v.to_string(),
+        ScalarValue::Float32(Some(f)) => Value::from(f64::from(*f)).to_string(),
+        ScalarValue::Float64(Some(f)) => Value::from(*f).to_string(),
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => quoted(s),
+        ScalarValue::Date32(Some(_)) => quoted(&v.to_string()),
+        ScalarValue::TimestampMicrosecond(Some(us), _) => {
+            let utc = chrono::DateTime::from_timestamp_micros(*us)
+                .ok_or_else(|| DataFusionError::Execution("timestamp out of range".into()))?;
+            let local = zone.from_utc_datetime(&utc.naive_utc());
+            let offset = local.offset().fix().local_minus_utc();
+            quoted(&pattern.format(local.naive_local(), offset))
+        }
+        ScalarValue::Struct(s) => {
+            let mut items = Vec::new();
+            for (field, column) in s.fields().iter().zip(s.columns()) {
+                let value = ScalarValue::try_from_array(column, 0)?;
+                if !value.is_null() {
+                    let text = to_value(&value, pattern, zone)?;
+                    items.push(format!("{}:{text}", quoted(field.name())));
+                }
+            }
+            format!("{{{}}}", items.join(","))
+        }
+        ScalarValue::List(l) => list(&l.value(0))?,
+        ScalarValue::LargeList(l) => list(&l.value(0))?,
+        ScalarValue::FixedSizeList(l) => list(&l.value(0))?,
+        ScalarValue::Map(m) => {
+            let entries = m.value(0);
+            let (keys, values) = (entries.column(0), entries.column(1));
+            let mut items = Vec::new();
+            for i in 0..entries.len() {
+                let key = ScalarValue::try_from_array(keys, i)?;
+                let key = match &key {
+                    ScalarValue::Utf8(Some(k)) => k.clone(),
+                    other => other.to_string(),
+                };
+                let value = to_value(&ScalarValue::try_from_array(values, i)?, pattern, zone)?;
+                items.push(format!("{}:{value}", quoted(&key)));
+            }
+            format!("{{{}}}", items.join(","))
+        }
+        other => quoted(&other.to_string()),
+    })
+}
