@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine and runs the main job: installs the system packages Spate
-# builds with, a Python venv with the pinned PySpark client, builds `spate`, and runs the batch
-# example through `spate run`.
+# builds with, a Python venv with the pinned PySpark client, builds `spate`, generates the
+# examples' data and runs seed 001's pipeline through `spate run`.
 set -euo pipefail
 cd "$(dirname "$0")"
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -13,4 +13,5 @@ fi
 .venv/bin/pip install -q -r python/requirements.txt
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/spate-target}"
 cargo build --bin spate
-SPATE_PYTHON=.venv/bin/python "$CARGO_TARGET_DIR/debug/spate" run examples/crypto_indicators.py examples/data/crypto_daily
+.venv/bin/python examples/generate_data.py examples/data
+SPATE_PYTHON=.venv/bin/python "$CARGO_TARGET_DIR/debug/spate" run examples/crypto_indicators.py examples/data examples/out/crypto

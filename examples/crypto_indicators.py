@@ -1,11 +1,17 @@
-"""Seed 001's feature engineering, run as written against Spate: moving averages and RSI per
-symbol with window functions, then a daily roll-up written as Parquet.
+"""Seed 001's feature engineering and aggregation stages, run against Spate: SMA and RSI per symbol
+with window functions exactly as the seed writes them, then the other indicators the seed names
+(EMA, MACD, Bollinger Bands) and its roll-ups to several time granularities (1 min, 5 min, 1 hour,
+daily), all written as Parquet.
 
-Run with `spate run examples/crypto_indicators.py [OUTPUT_DIR]`; the data is generated here,
-deterministically, so the output is the same on every machine."""
+Run: `spate run examples/crypto_indicators.py [DATA_DIR] [OUT_DIR]` after
+`python examples/generate_data.py` (DATA_DIR defaults to examples/data).
 
-import math
-import os
+The seed shows code for SMA and RSI only; EMA, MACD and Bollinger Bands are written here in the
+same style. EMA is recursive, which window functions cannot express directly, so it is the
+usual truncated form: the last `4 * span` closes folded with `aggregate()` (alpha = 2 / (span + 1),
+seeded with the oldest close in the frame).
+"""
+
 import sys
 
 from pyspark.sql import SparkSession, Window
@@ -14,21 +20,11 @@ from pyspark.sql import functions as F
 # Seed 001 was written for Spark 3, where `x / 0` is NULL: its RSI divides by a zero average
 # loss on each symbol's first bar. Spark 4 turns ANSI mode on and fails there with
 # DIVIDE_BY_ZERO, as Spate does; this is the documented switch back to Spark 3 semantics.
-spark = (
-    SparkSession.builder.remote(os.environ.get("SPARK_REMOTE", "sc://localhost:15002"))
-    .config("spark.sql.ansi.enabled", "false")
-    .getOrCreate()
-)
-out = sys.argv[1] if len(sys.argv) > 1 else "examples/data/crypto_daily"
+spark = SparkSession.builder.config("spark.sql.ansi.enabled", "false").getOrCreate()
+data = sys.argv[1] if len(sys.argv) > 1 else "examples/data"
+out = sys.argv[2] if len(sys.argv) > 2 else "examples/out/crypto"
 
-# Deterministic minute bars for three symbols over two days.
-rows = []
-for s, base in (("BTC", 40000.0), ("ETH", 2500.0), ("SOL", 100.0)):
-    for i in range(2 * 24 * 60 // 30):
-        close = round(base * (1 + 0.02 * math.sin(i / 7.0) + 0.001 * i), 4)
-        rows.append((s, 1704067200 + i * 1800, close, 10.0 + (i % 5)))  # from 2024-01-01
-df = spark.createDataFrame(rows, ["symbol", "ts", "close", "volume"])
-df = df.withColumn("timestamp", F.col("ts").cast("timestamp"))
+df = spark.read.parquet(f"{data}/crypto/bars")
 
 # --- seed 001, as written ---
 window_14 = Window.partitionBy("symbol").orderBy("timestamp").rowsBetween(-13, 0)
@@ -52,20 +48,53 @@ df = df.withColumn("rsi_14",
 )
 # --- end of seed code ---
 
-daily = (
-    df.withColumn("day", F.to_date("timestamp"))
-    .groupBy("symbol", "day")
-    .agg(
-        F.count("*").alias("bars"),
-        F.avg("close").alias("avg_close"),
-        F.max("sma_14").alias("max_sma_14"),
-        F.avg("rsi_14").alias("avg_rsi_14"),
-        F.sum("volume").alias("volume"),
+
+def ema(column: str, span: int):
+    """Truncated exponential moving average of `column` over the last 4 * span rows."""
+    alpha = 2.0 / (span + 1)
+    frame = Window.partitionBy("symbol").orderBy("timestamp").rowsBetween(-(4 * span - 1), 0)
+    return F.aggregate(
+        F.collect_list(column).over(frame),
+        F.lit(None).cast("double"),
+        lambda acc, x: F.when(acc.isNull(), x).otherwise(alpha * x + (1 - alpha) * acc),
     )
-    .orderBy("symbol", "day")
+
+
+window_20 = Window.partitionBy("symbol").orderBy("timestamp").rowsBetween(-19, 0)
+df = (
+    df.withColumn("ema_12", ema("close", 12))
+    .withColumn("ema_26", ema("close", 26))
+    .withColumn("macd", F.col("ema_12") - F.col("ema_26"))
+    .withColumn("macd_signal", ema("macd", 9))
+    .withColumn("macd_hist", F.col("macd") - F.col("macd_signal"))
+    .withColumn("bb_mid", F.avg("close").over(window_20))
+    .withColumn("bb_std", F.stddev("close").over(window_20))
+    .withColumn("bb_upper", F.col("bb_mid") + 2 * F.col("bb_std"))
+    .withColumn("bb_lower", F.col("bb_mid") - 2 * F.col("bb_std"))
 )
-daily.write.mode("overwrite").parquet(out)
-result = spark.read.parquet(out).orderBy("symbol", "day")
-result.show()
-print(f"wrote {result.count()} daily rows to {out}")
+# Cache strategically: the enriched bars feed every roll-up below (seed 001's lesson).
+df.cache()
+df.write.mode("overwrite").parquet(f"{out}/indicators")
+
+# Roll up to multiple time granularities: OHLC bars, volume and the average RSI per window.
+for label, duration in [("1min", "1 minute"), ("5min", "5 minutes"), ("1h", "1 hour"), ("daily", "1 day")]:
+    rollup = (
+        df.groupBy("symbol", F.window("timestamp", duration))
+        .agg(
+            F.min_by("open", "timestamp").alias("open"),
+            F.max("high").alias("high"),
+            F.min("low").alias("low"),
+            F.max_by("close", "timestamp").alias("close"),
+            F.sum("volume").alias("volume"),
+            F.avg("rsi_14").alias("avg_rsi_14"),
+            F.count("*").alias("bars"),
+        )
+        .select("symbol", F.col("window.start").alias("start"), "open", "high", "low", "close", "volume", "avg_rsi_14", "bars")
+    )
+    rollup.write.mode("overwrite").parquet(f"{out}/rollup_{label}")
+
+daily = spark.read.parquet(f"{out}/rollup_daily").orderBy("symbol", "start")
+daily.show()
+df.unpersist()
+print(f"wrote {spark.read.parquet(f'{out}/indicators').count()} indicator rows to {out}")
 spark.stop()

@@ -53,6 +53,11 @@ pub(super) fn resolve(
                     ));
                 }
             };
+            // every field can be null: a value that does not fit becomes null, as in Spark
+            let schema: Fields = schema
+                .iter()
+                .map(|f| Arc::new(f.as_ref().clone().with_nullable(true)))
+                .collect();
             let udf = ScalarUDF::new_from_impl(FromJson {
                 fields: schema,
                 signature: Signature::any(1, Volatility::Immutable),
@@ -186,12 +191,7 @@ impl ScalarUDFImpl for FromJson {
                 .map_err(|e| DataFusionError::Execution(e.to_string()))?;
             columns.push(array);
         }
-        let fields: Fields = self
-            .fields
-            .iter()
-            .map(|f| Arc::new(f.as_ref().clone().with_nullable(true)))
-            .collect();
-        let array = StructArray::try_new(fields, columns, nulls.finish())?;
+        let array = StructArray::try_new(self.fields.clone(), columns, nulls.finish())?;
         Ok(ColumnarValue::Array(Arc::new(array)))
     }
 }

@@ -1,0 +1,248 @@
+"""The seed examples in examples/, each run with `spate run` on data from examples/generate_data.py,
+their outputs checked against values computed here, independently, with pandas and plain Python
+from the generated input files."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import ROOT, spate_binary
+
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("example-data")
+    subprocess.run([sys.executable, str(EXAMPLES / "generate_data.py"), str(root)], check=True)
+    return root
+
+
+def run_example(name, data, out):
+    proc = subprocess.run(
+        [spate_binary(), "run", str(EXAMPLES / name), str(data), str(out)],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "SPATE_PYTHON": sys.executable},
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def read(path):
+    return pq.read_table(str(path)).to_pandas()
+
+
+def close(a, b, rel=1e-9):
+    if a is None or b is None or (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
+        none = lambda v: v is None or (isinstance(v, float) and math.isnan(v))  # noqa: E731
+        return none(a) and none(b)
+    return math.isclose(a, b, rel_tol=rel, abs_tol=1e-9)
+
+
+# --- seed 000 -----------------------------------------------------------------------------
+
+
+def test_ecommerce_pipeline(data, tmp_path):
+    out = tmp_path / "ecommerce"
+    run_example("ecommerce_pipeline.py", data, out)
+    lines = (data / "ecommerce" / "events" / "events.jsonl").read_text().splitlines()
+    events, malformed = [], 0
+    for line in lines:
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            malformed += 1
+    assert malformed == 5
+
+    # hourly revenue: tumbling 1-hour windows of the seconds (ms / 1000 truncated)
+    hourly = {}
+    for e in events:
+        hour = e["timestamp"] // 1000 // 3600 * 3600
+        h = hourly.setdefault((hour, e["event_type"]), {"rev": [], "users": set()})
+        if e["revenue"] is not None:
+            h["rev"].append(e["revenue"] * 1.08)
+        h["users"].add(e["user_id"])
+    got = read(out / "hourly_revenue")
+    assert list(got.columns) == ["window", "event_type", "total_revenue", "unique_users", "avg_order_value"]
+    assert len(got) == len(hourly)
+    for _, r in got.iterrows():
+        start = int(r["window"]["start"].timestamp())
+        assert int(r["window"]["end"].timestamp()) - start == 3600
+        h = hourly[(start, r["event_type"])]
+        assert r["unique_users"] == len(h["users"])
+        if h["rev"]:
+            assert close(r["total_revenue"], sum(h["rev"])) and close(r["avg_order_value"], sum(h["rev"]) / len(h["rev"]))
+        else:
+            assert close(r["total_revenue"], None) and close(r["avg_order_value"], None)
+
+    # sliding 5-minute windows every 2 minutes: a row is in every window that contains it
+    sessions = {}
+    for e in events:
+        t = e["timestamp"] // 1000
+        last = t - t % 120
+        for start in range(last, t - 300, -120):
+            if start <= t < start + 300:
+                sessions[(start, e["user_id"], e["event_type"])] = sessions.get((start, e["user_id"], e["event_type"]), 0) + 1
+    got = read(out / "user_sessions")
+    assert list(got.columns) == [
+        "window", "user_id", "event_type", "event_count", "avg_revenue", "dimension",
+        "campaign_type", "campaign_id", "category", "discount",
+    ]
+    assert len(got) == len(sessions)
+    for _, r in got.iterrows():
+        key = (int(r["window"]["start"].timestamp()), r["user_id"], r["event_type"])
+        assert r["event_count"] == sessions[key], key
+        assert r["campaign_type"] == r["event_type"] and r["dimension"] == "user_behavior"
+
+    # deduplicated on (event_id, timestamp): the retried deliveries go, and the malformed lines
+    # (all fields null) collapse into one row
+    unique = {(e["event_id"], e["timestamp"]) for e in events}
+    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in (out / "events").glob("*/*/part-*"))
+    assert rows == len(unique) + 1
+    dirs = sorted(p.name for p in (out / "events").iterdir() if p.is_dir())
+    assert dirs == ["event_date=2024-11-15", "event_date=__HIVE_DEFAULT_PARTITION__"]
+    categories = sorted(p.name for p in (out / "events" / "event_date=2024-11-15").iterdir())
+    assert categories == ["category=awareness", "category=conversion", "category=engagement"]
+    purchases = sum(1 for (eid, ts) in unique if next(e for e in events if e["event_id"] == eid)["event_type"] == "purchase")
+    conversion = read(out / "events" / "event_date=2024-11-15" / "category=conversion")
+    assert len(conversion) == purchases
+
+
+# --- seed 001 -----------------------------------------------------------------------------
+
+
+def truncated_ema(values, span):
+    alpha = 2.0 / (span + 1)
+    out = []
+    for i in range(len(values)):
+        acc = None
+        for x in values[max(0, i - 4 * span + 1): i + 1]:
+            if x is None:
+                continue  # collect_list skips nulls
+            acc = x if acc is None else alpha * x + (1 - alpha) * acc
+        out.append(acc)
+    return out
+
+
+def test_crypto_indicators(data, tmp_path):
+    out = tmp_path / "crypto"
+    run_example("crypto_indicators.py", data, out)
+    bars = read(data / "crypto" / "bars").sort_values(["symbol", "timestamp"])
+    got = read(out / "indicators").sort_values(["symbol", "timestamp"])
+    assert len(got) == len(bars) == 3 * 2880
+    for symbol, b in bars.groupby("symbol"):
+        g = got[got.symbol == symbol]
+        closes = list(b.close)
+        sma14 = b.close.rolling(14, min_periods=1).mean()
+        delta = b.close.diff()
+        gain = delta.where(delta > 0, 0.0).fillna(0.0)
+        loss = (-delta).where(delta < 0, 0.0).fillna(0.0)
+        avg_gain = gain.rolling(14, min_periods=1).mean()
+        avg_loss = loss.rolling(14, min_periods=1).mean()
+        rsi = [None if l == 0 else 100 - 100 / (1 + gn / l) for gn, l in zip(avg_gain, avg_loss)]
+        ema12, ema26 = truncated_ema(closes, 12), truncated_ema(closes, 26)
+        macd = [a - b_ for a, b_ in zip(ema12, ema26)]
+        signal = truncated_ema(macd, 9)
+        mid = b.close.rolling(20, min_periods=1).mean()
+        std = b.close.rolling(20, min_periods=1).std()  # sample std, NaN for one value
+        for i, (_, r) in enumerate(g.iterrows()):
+            assert close(r.sma_14, sma14.iloc[i]) and close(r.rsi_14, rsi[i]), (symbol, i)
+            assert close(r.ema_12, ema12[i]) and close(r.ema_26, ema26[i]), (symbol, i)
+            assert close(r.macd, macd[i]) and close(r.macd_signal, signal[i], 1e-8), (symbol, i)
+            assert close(r.bb_mid, mid.iloc[i]) and close(r.bb_std, None if math.isnan(std.iloc[i]) else std.iloc[i], 1e-8)
+            if not math.isnan(std.iloc[i]):
+                assert close(r.bb_upper, mid.iloc[i] + 2 * std.iloc[i], 1e-8)
+
+    for label, minutes in [("1min", 1), ("5min", 5), ("1h", 60), ("daily", 1440)]:
+        g = read(out / f"rollup_{label}").sort_values(["symbol", "start"])
+        b = bars.assign(start=bars.timestamp.dt.floor(f"{minutes}min"))
+        expected = b.groupby(["symbol", "start"]).agg(
+            open=("open", "first"), high=("high", "max"), low=("low", "min"),
+            close=("close", "last"), volume=("volume", "sum"), bars=("close", "size"),
+        ).reset_index()
+        assert len(g) == len(expected), label
+        for (_, r), (_, e) in zip(g.iterrows(), expected.iterrows()):
+            assert (r.symbol, r.start) == (e.symbol, e.start)
+            assert (r.open, r.high, r.low, r.close, r.volume, r.bars) == (e.open, e.high, e.low, e.close, e.volume, e.bars)
+
+
+# --- seed 002 -----------------------------------------------------------------------------
+
+
+def test_ml_features(data, tmp_path):
+    out = tmp_path / "ml"
+    stdout = run_example("ml_features.py", data, out)
+    parts = [read(p) for p in sorted((data / "ml" / "events").glob("year=2024/month=*/*.parquet"))]
+    all_events = pd.concat(parts, ignore_index=True)
+    nov = all_events[all_events.event_timestamp.dt.month == 11]
+    assert f"Loaded {len(nov):,} events" in stdout
+    assert "Validation passed: 200 rows" in stdout
+
+    # latest snapshot per user of the 30-day range-window features
+    got = read(out / "latest_features").set_index("user_id")
+    assert len(got) == nov.user_id.nunique()
+    for user, ev in nov.groupby("user_id"):
+        ev = ev.sort_values("event_timestamp")
+        last = ev.iloc[-1]
+        t = last.event_timestamp
+        frame = ev[(ev.event_timestamp >= t - timedelta(days=30)) & (ev.event_timestamp <= t)]
+        r = got.loc[user]
+        assert r.tx_count_30d == len(frame)
+        amounts = frame.amount.dropna()
+        assert close(r.avg_amount_30d, amounts.mean() if len(amounts) else None)
+        # an HLL++ estimate: two of a handful of sessions can share a register (user090's 5 do,
+        # in Spark too, since the hashes and registers are Spark's)
+        assert abs(r.sessions_30d - frame.session_id.nunique()) <= 1
+        assert r.hour_of_day == t.hour
+        dow = (t.weekday() + 1) % 7 + 1  # Spark: Sunday = 1
+        assert r.day_of_week == dow and r.is_weekend == (1 if dow in (1, 7) else 0)
+
+    # single-pass conditional aggregation
+    got = read(out / "combined").set_index("user_id")
+    for user, ev in nov.groupby("user_id"):
+        p = ev[ev.event_type == "purchase"]
+        r = got.loc[user]
+        assert r.event_count == len(ev) and r.purchase_count == len(p)
+        assert close(r.total_spend, p.amount.sum() if len(p) else None)
+
+    # the cached feature sets
+    users = read(out / "user_features").set_index("user_id")
+    for user, ev in nov.groupby("user_id"):
+        assert users.loc[user].total_events == len(ev)
+        assert users.loc[user].session_count == ev.session_id.nunique()
+    items = read(out / "item_features")
+    assert items.view_count.sum() == len(nov)
+    assert len(items) == nov.item_id.nunique(dropna=False)
+
+    # broadcast join with the item metadata
+    meta = read(data / "ml" / "items").set_index("item_id")
+    by_cat = read(out / "events_by_category").set_index("category")["count"].to_dict()
+    expected = nov.item_id.map(meta.category).fillna("<none>").value_counts().to_dict()
+    assert {("<none>" if k is None else k): v for k, v in by_cat.items()} == expected
+
+    # sized output: repartition(n) before the write gives n zstd files
+    n = max(1, int(len(nov) * 500 / (1024 * 1024) / 0.2))
+    files = sorted(f.name for f in (out / "training").iterdir() if f.name.startswith("part-"))
+    assert len(files) == n > 1 and all(f.endswith(".zstd.parquet") for f in files)
+    assert sum(len(read(out / "training" / f)) for f in files) == len(nov)
+
+    # point-in-time join: per user, the latest daily snapshot at or before one of the user's
+    # event dates in the training range (the seed ranks per user)
+    training = all_events[(all_events.event_date >= datetime(2024, 11, 10).date()) & (all_events.event_date <= datetime(2024, 11, 20).date())]
+    days = all_events.groupby("user_id").event_date.apply(set).to_dict()
+    got = read(out / "pit_features").set_index("user_id")
+    expected_users = set(training.user_id)
+    assert set(got.index) == expected_users
+    for user in expected_users:
+        latest_event_day = max(training[training.user_id == user].event_date)
+        want = max(d for d in days[user] if d <= latest_event_day)
+        assert got.loc[user].feature_date == want
+        assert got.loc[user].events_that_day == ((all_events.user_id == user) & (all_events.event_date == want)).sum()
