@@ -8,11 +8,13 @@ mod aggregate;
 mod approx_distinct;
 mod arithmetic;
 mod cast;
+mod collection;
 mod datetime;
 mod datetime_patterns;
 pub mod higher_order;
 mod json;
 mod operators;
+mod string;
 mod time_window;
 
 pub use approx_distinct::ApproxCountDistinct;
@@ -68,6 +70,12 @@ pub fn resolve(name: &str, args: Vec<Arg>, cx: &CallContext<'_>) -> Result<(Expr
     if let Some(done) = time_window::resolve(&lower, &args, cx)? {
         return Ok(done);
     }
+    if let Some(done) = collection::resolve(&lower, &args, cx)? {
+        return Ok(done);
+    }
+    if let Some(done) = string::resolve(&lower, &args, cx)? {
+        return Ok(done);
+    }
     if matches!(lower.as_str(), "map" | "create_map")
         && !args.is_empty()
         && args.len().is_multiple_of(2)
@@ -85,6 +93,12 @@ pub fn resolve(name: &str, args: Vec<Arg>, cx: &CallContext<'_>) -> Result<(Expr
     let spark_name = match lower.as_str() {
         // Spark's pretty name for it is upper case
         "spark_partition_id" => "SPARK_PARTITION_ID()".to_string(),
+        // round(x) is round(x, 0)
+        "round" | "bround" if args.len() == 1 => format!("{lower}({}, 0)", args[0].name),
+        "log" if args.len() == 2 => default_name("LOG", &args, false),
+        _ if UPPER_CASE_NAMES.contains(&lower.as_str()) => {
+            default_name(&lower.to_uppercase(), &args, cx.distinct)
+        }
         _ => default_name(&lower, &args, cx.distinct),
     };
     let target = alias_of(&lower);
@@ -191,6 +205,13 @@ pub fn default_name(name: &str, args: &[Arg], distinct: bool) -> String {
         format!("{name}({list})")
     }
 }
+
+/// Math functions Spark names in upper case (`SQRT(x)`, `CEIL(x)`, `POWER(x, 2)`).
+pub const UPPER_CASE_NAMES: &[&str] = &[
+    "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "ceil", "ceiling", "cos",
+    "cosh", "cot", "csc", "degrees", "exp", "expm1", "floor", "hypot", "log10", "log1p", "log2",
+    "power", "pow", "radians", "sec", "signum", "sin", "sinh", "sqrt", "tan", "tanh",
+];
 
 /// Spark names whose DataFusion function has another name and the same semantics.
 fn alias_of(name: &str) -> &str {

@@ -1,0 +1,88 @@
+//! String functions whose Spark form differs from DataFusion's: `regexp_extract(s, p, i)`
+//! (group `i` of the first match, `""` when nothing matches), `locate(sub, s[, pos])`
+//! (1-based, 0 when absent), `startswith` / `endswith`.
+
+use datafusion::logical_expr::{Expr, lit, when};
+use datafusion::scalar::ScalarValue;
+use spate_common::Result;
+
+use super::{Arg, CallContext, call_registered, default_name, wrong_args};
+
+/// Resolves `name` if it is a string function needing a rewrite.
+pub(super) fn resolve(
+    name: &str,
+    args: &[Arg],
+    cx: &CallContext<'_>,
+) -> Result<Option<(Expr, String)>> {
+    Ok(Some(match name {
+        "regexp_extract" => {
+            let (s, pattern) = match args {
+                [s, p, ..] => (s, p),
+                _ => return Err(wrong_args(name, "2 or 3", args.len())),
+            };
+            let index = match args.get(2).map(|a| &a.expr) {
+                None => 1,
+                Some(Expr::Literal(v, _)) => {
+                    match v.cast_to(&datafusion::arrow::datatypes::DataType::Int64)? {
+                        ScalarValue::Int64(Some(i)) => i,
+                        _ => 1,
+                    }
+                }
+                Some(_) => 1,
+            };
+            // group 0 is the whole match: capture it as a group of its own
+            let (pattern_expr, group) = if index == 0 {
+                let p =
+                    call_registered(cx, "concat", vec![lit("("), pattern.expr.clone(), lit(")")])?;
+                (p, 1)
+            } else {
+                (pattern.expr.clone(), index)
+            };
+            let groups = call_registered(cx, "regexp_match", vec![s.expr.clone(), pattern_expr])?;
+            let value = call_registered(cx, "array_element", vec![groups, lit(group)])?;
+            let e = when(s.expr.clone().is_null(), lit(ScalarValue::Utf8(None)))
+                .otherwise(call_registered(cx, "coalesce", vec![value, lit("")])?)?;
+            let mut named = args.to_vec();
+            if named.len() == 2 {
+                named.push(Arg {
+                    expr: lit(1),
+                    name: "1".into(),
+                });
+            }
+            (e, default_name(name, &named, false))
+        }
+        "locate" | "position" => {
+            let (sub, s) = match args {
+                [sub, s, ..] => (sub, s),
+                _ => return Err(wrong_args(name, "2 or 3", args.len())),
+            };
+            let from_start = matches!(
+                args.get(2).map(|a| &a.expr),
+                None | Some(Expr::Literal(
+                    ScalarValue::Int32(Some(1)) | ScalarValue::Int64(Some(1)),
+                    _
+                ))
+            );
+            if !from_start {
+                return Ok(None);
+            }
+            let e = call_registered(cx, "strpos", vec![s.expr.clone(), sub.expr.clone()])?;
+            let e =
+                datafusion::logical_expr::cast(e, datafusion::arrow::datatypes::DataType::Int32);
+            (e, format!("{name}({}, {}, 1)", sub.name, s.name))
+        }
+        "startswith" | "endswith" => {
+            let [s, affix] = args else {
+                return Err(wrong_args(name, "2", args.len()));
+            };
+            let target = if name == "startswith" {
+                "starts_with"
+            } else {
+                "ends_with"
+            };
+            let e = call_registered(cx, target, vec![s.expr.clone(), affix.expr.clone()])?;
+            (e, default_name(name, args, false))
+        }
+        _ => return Ok(None),
+    }))
+}

@@ -1,0 +1,48 @@
+"""Spark's answers for the function families of python/tests/test_functions.py: each expression
+(DataFrame API, as users write it) evaluated over the same small table, printed with Spark's
+column name, type and values. One JSON object per line. Run: python functions.py > functions.out"""
+
+import json
+import sys
+from pathlib import Path
+from datetime import date, datetime
+from decimal import Decimal
+
+from pyspark.sql import SparkSession, Window
+from pyspark.sql import functions as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from function_cases import CASES, ROWS, SCHEMA  # noqa: E402
+
+spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
+spark.conf.set("spark.sql.session.timeZone", "UTC")
+df = spark.createDataFrame(ROWS, SCHEMA)
+
+
+def plain(v):
+    if isinstance(v, (datetime, date)):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, float) and v != v:
+        return "NaN"
+    if isinstance(v, (list, tuple)):
+        return [plain(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): plain(x) for k, x in sorted(v.items())}
+    if hasattr(v, "asDict"):
+        return {k: plain(x) for k, x in v.asDict().items()}
+    return v
+
+
+for family, kind, text in CASES:
+    expr = eval(text, {"F": F, "Window": Window})
+    try:
+        out = df.agg(expr) if kind == "agg" else df.orderBy("i").select(expr)
+        values = [plain(r[0]) for r in out.collect()]
+        field = out.schema.fields[0]
+        print(json.dumps({"family": family, "expr": text, "name": field.name,
+                          "type": field.dataType.simpleString(), "values": values}))
+    except Exception as e:  # noqa: BLE001 - the error class is the expected answer
+        cls = getattr(e, "getErrorClass", lambda: None)() or type(e).__name__
+        print(json.dumps({"family": family, "expr": text, "error": cls}))

@@ -1,0 +1,101 @@
+"""The function cases of test_functions.py, shared with the script that produced Spark's answers
+(python/spark_reference/functions.py): a small table and, per family, expressions written with
+pyspark.sql.functions as users write them. `row` cases are selected over the table ordered by
+`i`; `agg` cases aggregate the whole table."""
+
+from datetime import date, datetime
+
+SCHEMA = "g string, i int, l long, d double, s string, t timestamp, dt date, arr array<int>, js string, n int"
+ROWS = [
+    ("a", 1, 10, 1.5, "Hello World", datetime(2024, 3, 5, 10, 11, 12), date(2024, 1, 31), [3, 1, 2], '{"a": 1, "b": "x"}', 7),
+    ("a", 2, -20, -2.25, "foo-123-bar", datetime(2024, 12, 31, 23, 59, 59), date(2024, 2, 29), [5, 5], '{"a": 2, "c": [1, 2]}', None),
+    ("b", 3, 30, 0.0, "  spaced  ", datetime(2023, 1, 1, 0, 0, 0), date(2023, 12, 25), [], "not json", 3),
+    ("b", 4, 40, 1e6, "a,b,,c", datetime(2024, 7, 4, 12, 30, 0), date(2024, 7, 4), None, '{"a": null}', None),
+]
+
+CASES = [
+    # aggregate
+    ("aggregate", "agg", "F.count('n')"), ("aggregate", "agg", "F.count('*')"),
+    ("aggregate", "agg", "F.countDistinct('g')"), ("aggregate", "agg", "F.count_distinct('g', 'n')"),
+    ("aggregate", "agg", "F.approx_count_distinct('s')"), ("aggregate", "agg", "F.sum('l')"),
+    ("aggregate", "agg", "F.avg('d')"), ("aggregate", "agg", "F.mean('l')"), ("aggregate", "agg", "F.min('s')"),
+    ("aggregate", "agg", "F.max('t')"), ("aggregate", "agg", "F.sort_array(F.collect_list('n'))"),
+    ("aggregate", "agg", "F.sort_array(F.collect_set('g'))"), ("aggregate", "agg", "F.stddev('d')"),
+    ("aggregate", "agg", "F.stddev_samp('l')"), ("aggregate", "agg", "F.stddev_pop('l')"),
+    ("aggregate", "agg", "F.variance('l')"), ("aggregate", "agg", "F.var_samp('i')"), ("aggregate", "agg", "F.var_pop('i')"),
+    ("aggregate", "agg", "F.percentile_approx('l', 0.5)"), ("aggregate", "agg", "F.percentile_approx('l', [0.25, 0.75])"),
+    ("aggregate", "agg", "F.percentile('l', 0.5)"), ("aggregate", "agg", "F.median('i')"),
+    ("aggregate", "agg", "F.corr('i', 'l')"), ("aggregate", "agg", "F.covar_samp('i', 'l')"),
+    ("aggregate", "agg", "F.covar_pop('i', 'l')"), ("aggregate", "agg", "F.count_if(F.col('i') > 1)"),
+    ("aggregate", "agg", "F.max_by('s', 'l')"), ("aggregate", "agg", "F.min_by('s', 'l')"),
+    ("aggregate", "agg", "F.bool_and(F.col('i') > 0)"), ("aggregate", "agg", "F.bool_or(F.col('i') > 3)"),
+    ("aggregate", "agg", "F.sum_distinct(F.col('i') % 2)"), ("aggregate", "agg", "F.first('n', ignorenulls=True)"),
+    ("aggregate", "agg", "F.skewness('l')"), ("aggregate", "agg", "F.kurtosis('l')"), ("aggregate", "agg", "F.product('i')"),
+    # math
+    ("math", "row", "F.abs('l')"), ("math", "row", "F.round('d', 1)"), ("math", "row", "F.round(F.col('d'))"),
+    ("math", "row", "F.bround(F.lit(2.5))"), ("math", "row", "F.ceil('d')"), ("math", "row", "F.floor('d')"),
+    ("math", "row", "F.sqrt('i')"), ("math", "row", "F.exp('i')"), ("math", "row", "F.log('i')"),
+    ("math", "row", "F.log(2.0, 'i')"), ("math", "row", "F.log10('l')"), ("math", "row", "F.pow('i', 2)"),
+    ("math", "row", "F.signum('l')"), ("math", "row", "F.pmod('l', F.lit(7))"), ("math", "row", "F.col('l') % 7"),
+    ("math", "row", "F.greatest('i', 'n')"), ("math", "row", "F.least('i', 'n')"), ("math", "row", "F.hex('l')"),
+    ("math", "row", "F.conv(F.col('i').cast('string'), 10, 2)"), ("math", "row", "F.factorial('i')"),
+    ("math", "row", "F.cbrt('l')"), ("math", "row", "F.degrees('d')"), ("math", "row", "F.sin('d')"),
+    ("math", "row", "F.atan2('d', 'i')"), ("math", "row", "F.rint('d')"), ("math", "row", "F.log1p('i')"),
+    ("math", "row", "F.col('l') / F.col('i')"), ("math", "row", "F.round(F.col('d').cast('decimal(10,3)'), 1)"),
+    # string
+    ("string", "row", "F.regexp_extract('s', r'(\\d+)', 1)"), ("string", "row", "F.regexp_replace('s', '[aeiou]', '_')"),
+    ("string", "row", "F.col('s').like('%o%')"), ("string", "row", "F.col('s').rlike('^[a-z]')"),
+    ("string", "row", "F.split('s', ',')"), ("string", "row", "F.concat_ws('|', 's', 'g')"),
+    ("string", "row", "F.format_string('%s-%03d', 'g', 'i')"), ("string", "row", "F.lpad('g', 4, '*')"),
+    ("string", "row", "F.rpad('g', 4, '*')"), ("string", "row", "F.substring_index('s', 'o', 1)"),
+    ("string", "row", "F.translate('s', 'lo', 'LO')"), ("string", "row", "F.initcap('s')"),
+    ("string", "row", "F.upper('s')"), ("string", "row", "F.lower('s')"), ("string", "row", "F.length('s')"),
+    ("string", "row", "F.trim('s')"), ("string", "row", "F.ltrim('s')"), ("string", "row", "F.substring('s', 2, 3)"),
+    ("string", "row", "F.instr('s', 'o')"), ("string", "row", "F.locate('o', 's')"), ("string", "row", "F.reverse('s')"),
+    ("string", "row", "F.repeat('g', 3)"), ("string", "row", "F.concat('g', 's')"), ("string", "row", "F.ascii('s')"),
+    ("string", "row", "F.base64('g')"), ("string", "row", "F.levenshtein('s', F.lit('hello'))"), ("string", "row", "F.soundex('s')"),
+    ("string", "row", "F.col('s').startswith('foo')"), ("string", "row", "F.col('s').contains('o')"),
+    ("string", "row", "F.format_number('d', 2)"), ("string", "row", "F.regexp_extract_all('s', F.lit(r'(\\d)'), 1)"),
+    # conditional
+    ("conditional", "row", "F.when(F.col('i') > 2, 'big').when(F.col('i') > 1, 'mid').otherwise('small')"),
+    ("conditional", "row", "F.when(F.col('i') > 2, F.col('l'))"), ("conditional", "row", "F.coalesce('n', 'i')"),
+    ("conditional", "row", "F.nullif('i', F.lit(2))"), ("conditional", "row", "F.nvl('n', F.lit(0))"),
+    ("conditional", "row", "F.nvl2('n', F.lit('has'), F.lit('none'))"), ("conditional", "row", "F.ifnull('n', 'i')"),
+    ("conditional", "row", "F.greatest('l', F.lit(15))"), ("conditional", "row", "F.isnull('n')"),
+    # hash
+    ("hash", "row", "F.md5('s')"), ("hash", "row", "F.sha1('s')"), ("hash", "row", "F.sha2('s', 256)"),
+    ("hash", "row", "F.crc32('s')"), ("hash", "row", "F.hash('s')"), ("hash", "row", "F.hash('i', 's')"),
+    ("hash", "row", "F.xxhash64('s')"),
+    # date and time
+    ("datetime", "row", "F.to_date(F.lit('2024-03-05'))"), ("datetime", "row", "F.to_date(F.lit('05/03/2024'), 'dd/MM/yyyy')"),
+    ("datetime", "row", "F.to_timestamp(F.lit('2024-03-05 10:11:12'))"), ("datetime", "row", "F.to_timestamp(F.lit('05.03.2024 10:11'), 'dd.MM.yyyy HH:mm')"),
+    ("datetime", "row", "F.from_unixtime('l')"), ("datetime", "row", "F.from_unixtime(F.col('l') * 100000, 'yyyy-MM-dd HH')"),
+    ("datetime", "row", "F.unix_timestamp('t')"), ("datetime", "row", "F.unix_timestamp(F.lit('2024-03-05'), 'yyyy-MM-dd')"),
+    ("datetime", "row", "F.date_trunc('hour', 't')"), ("datetime", "row", "F.date_trunc('month', 't')"),
+    ("datetime", "row", "F.trunc('dt', 'MM')"), ("datetime", "row", "F.date_format('t', 'yyyy-MM-dd HH:mm:ss')"),
+    ("datetime", "row", "F.date_format('t', 'EEE, d MMM yyyy h:mm a')"), ("datetime", "row", "F.hour('t')"),
+    ("datetime", "row", "F.minute('t')"), ("datetime", "row", "F.second('t')"), ("datetime", "row", "F.year('dt')"),
+    ("datetime", "row", "F.month('dt')"), ("datetime", "row", "F.dayofweek('dt')"), ("datetime", "row", "F.dayofmonth('dt')"),
+    ("datetime", "row", "F.dayofyear('dt')"), ("datetime", "row", "F.weekofyear('dt')"), ("datetime", "row", "F.date_add('dt', 3)"),
+    ("datetime", "row", "F.date_sub('dt', 3)"), ("datetime", "row", "F.datediff('dt', F.lit('2024-01-01'))"),
+    ("datetime", "row", "F.add_months('dt', 1)"), ("datetime", "row", "F.months_between('t', 'dt')"),
+    ("datetime", "row", "F.last_day('dt')"), ("datetime", "row", "F.next_day('dt', 'Mon')"),
+    ("datetime", "row", "F.from_utc_timestamp('t', 'Asia/Tokyo')"), ("datetime", "row", "F.to_utc_timestamp('t', 'America/New_York')"),
+    ("datetime", "row", "F.make_date(F.lit(2024), 'i', F.lit(5))"), ("datetime", "row", "F.quarter('dt')"),
+    ("datetime", "row", "F.window('t', '1 hour')"), ("datetime", "row", "F.window('t', '10 minutes', startTime='3 minutes')"),
+    # collection and JSON
+    ("collection", "row", "F.array('i', 'n')"), ("collection", "row", "F.create_map(F.lit('k'), 'i')"),
+    ("collection", "row", "F.struct('g', 'i')"), ("collection", "row", "F.size('arr')"),
+    ("collection", "row", "F.array_contains('arr', 5)"), ("collection", "row", "F.element_at('arr', 1)"),
+    ("collection", "row", "F.element_at(F.create_map(F.lit('k'), 'i'), F.lit('k'))"),
+    ("collection", "row", "F.flatten(F.array('arr', F.array(F.lit(9))))"), ("collection", "row", "F.sort_array('arr')"),
+    ("collection", "row", "F.sort_array('arr', asc=False)"), ("collection", "row", "F.array_distinct('arr')"),
+    ("collection", "row", "F.array_max('arr')"), ("collection", "row", "F.array_join(F.array('g', 's'), '/')"),
+    ("collection", "row", "F.col('arr')[0]"), ("collection", "row", "F.slice('arr', 1, 2)"),
+    ("collection", "row", "F.array_union('arr', F.array(F.lit(1), F.lit(9)))"),
+    ("collection", "row", "F.transform('arr', lambda x: x * 2)"), ("collection", "row", "F.filter('arr', lambda x: x > 1)"),
+    ("collection", "row", "F.from_json('js', 'a INT, b STRING')"), ("collection", "row", "F.to_json(F.struct('g', 'i', 'n'))"),
+    ("collection", "row", "F.get_json_object('js', '$.a')"), ("collection", "row", "F.schema_of_json(F.lit('{\"a\": [1.5]}'))"),
+    ("collection", "row", "F.json_tuple('js', 'a', 'b')"), ("collection", "row", "F.map_keys(F.create_map(F.lit('k'), 'i'))"),
+    ("collection", "row", "F.sequence(F.lit(1), 'i')"),
+]

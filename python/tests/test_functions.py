@@ -1,0 +1,113 @@
+"""Spark's function library, family by family (function_cases.py): every expression is evaluated by
+Spate and compared with Apache Spark 4.0.1's column name, type and values (python/spark_reference/
+functions.py and .out). Expressions Spate does not yet get right are listed in GAPS and run as
+strict xfails, so the list shrinks as they are fixed."""
+
+import json
+import math
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+
+from function_cases import CASES, ROWS, SCHEMA
+
+REFERENCE = Path(__file__).resolve().parents[1] / "spark_reference" / "functions.out"
+SPARK = {(c["family"], c["expr"]): c for c in map(json.loads, REFERENCE.read_text().splitlines())}
+
+# (family, expression) -> what is wrong today
+GAPS = {
+    ("aggregate", "F.count_distinct('g', 'n')"): "counts distinct g only; Spark counts distinct (g, n) pairs without nulls",
+    ("aggregate", "F.percentile_approx('l', 0.5)"): "returns double; Spark returns the input type (bigint)",
+    ("aggregate", "F.percentile_approx('l', [0.25, 0.75])"): "an array of percentages is not accepted",
+    ("aggregate", "F.percentile('l', 0.5)"): "percentile is not implemented",
+    ("aggregate", "F.skewness('l')"): "skewness is not implemented",
+    ("aggregate", "F.kurtosis('l')"): "kurtosis is not implemented",
+    ("aggregate", "F.product('i')"): "product is not implemented",
+    ("math", "F.bround(F.lit(2.5))"): "bround (half-even) is not implemented",
+    ("math", "F.log10('l')"): "log10 of a negative number is NaN; Spark gives null",
+    ("math", "F.conv(F.col('i').cast('string'), 10, 2)"): "conv is not implemented",
+    ("math", "F.log1p('i')"): "log1p is not implemented",
+    ("math", "F.round(F.col('d').cast('decimal(10,3)'), 1)"): "round on a decimal keeps the input scale; Spark narrows it (decimal(9,1))",
+    ("string", "F.regexp_replace('s', '[aeiou]', '_')"): "named without Spark's position argument (regexp_replace(s, p, r, 1))",
+    ("string", "F.split('s', ',')"): "split takes the separator as a regex with a limit in Spark; the DataFusion split does not accept Spark's arguments",
+    ("string", "F.initcap('s')"): "initcap lower-cases the rest of each word differently from Spark (letters after '-')",
+    ("string", "F.format_number('d', 2)"): "format_number is not implemented",
+    ("string", "F.regexp_extract_all('s', F.lit(r'(\\d)'), 1)"): "regexp_extract_all is not implemented",
+    ("hash", "F.hash('s')"): "hash (Spark's murmur3) is not implemented",
+    ("hash", "F.hash('i', 's')"): "hash (Spark's murmur3) is not implemented",
+    ("datetime", "F.months_between('t', 'dt')"): "months_between is not implemented",
+    ("collection", "F.element_at('arr', 1)"): "an out-of-range index gives null; Spark with ANSI fails with INVALID_ARRAY_INDEX_IN_ELEMENT_AT",
+    ("collection", "F.element_at(F.create_map(F.lit('k'), 'i'), F.lit('k'))"): "element_at on a map is not supported",
+    ("collection", "F.flatten(F.array('arr', F.array(F.lit(9))))"): "flatten of an array holding a null array gives values; Spark gives null",
+    ("collection", "F.col('arr')[0]"): "an out-of-range index gives null; Spark with ANSI fails with INVALID_ARRAY_INDEX",
+    ("collection", "F.get_json_object('js', '$.a')"): "get_json_object is not implemented",
+    ("collection", "F.schema_of_json(F.lit('{\"a\": [1.5]}'))"): "schema_of_json is not implemented",
+    ("collection", "F.json_tuple('js', 'a', 'b')"): "json_tuple returns a struct; Spark generates columns c0, c1",
+    ("collection", "F.sequence(F.lit(1), 'i')"): "sequence is not implemented",
+}
+
+
+def plain(v):
+    if isinstance(v, (datetime, date)):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, float) and v != v:
+        return "NaN"
+    if isinstance(v, (list, tuple)):
+        return [plain(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): plain(x) for k, x in sorted(v.items())}
+    if hasattr(v, "asDict"):
+        return {k: plain(x) for k, x in v.asDict().items()}
+    return v
+
+
+def same(a, b):
+    if isinstance(a, float) and isinstance(b, (float, int)) and not isinstance(b, bool):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return a == b
+
+
+def params():
+    for family, kind, text in CASES:
+        marks = [pytest.mark.xfail(strict=True, reason=GAPS[(family, text)])] if (family, text) in GAPS else []
+        yield pytest.param(family, kind, text, id=f"{family}:{text}", marks=marks)
+
+
+@pytest.fixture(scope="module")
+def table(spark):
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    return spark.createDataFrame(ROWS, SCHEMA)
+
+
+@pytest.mark.parametrize("family,kind,text", params())
+def test_function_matches_spark(table, family, kind, text):
+    expected = SPARK[(family, text)]
+    expr = eval(text, {"F": F, "Window": Window})
+    if "error" in expected:
+        with pytest.raises(Exception) as info:
+            table.agg(expr).collect() if kind == "agg" else table.orderBy("i").select(expr).collect()
+        assert expected["error"] in str(info.value)
+        return
+    out = table.agg(expr) if kind == "agg" else table.orderBy("i").select(expr)
+    values = [plain(r[0]) for r in out.collect()]
+    field = out.schema.fields[0]
+    assert (field.name, field.dataType.simpleString()) == (expected["name"], expected["type"])
+    assert same(values, expected["values"]), values
+
+
+def test_unknown_function_is_unresolved_routine(spark):
+    from pyspark.errors import AnalysisException
+
+    with pytest.raises(AnalysisException) as info:
+        spark.range(1).select(F.call_function("no_such_function", F.col("id"))).collect()
+    assert "UNRESOLVED_ROUTINE" in str(info.value)
