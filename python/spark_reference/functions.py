@@ -5,34 +5,16 @@ column name, type and values. One JSON object per line. Run: python functions.py
 import json
 import sys
 from pathlib import Path
-from datetime import date, datetime
-from decimal import Decimal
 
 from pyspark.sql import SparkSession, Window
 from pyspark.sql import functions as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from function_cases import CASES, ROWS, SCHEMA  # noqa: E402
+from function_cases import CASES, ROWS, SCHEMA, plain  # noqa: E402
 
 spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
 spark.conf.set("spark.sql.session.timeZone", "UTC")
 df = spark.createDataFrame(ROWS, SCHEMA)
-
-
-def plain(v):
-    if isinstance(v, (datetime, date)):
-        return v.isoformat()
-    if isinstance(v, Decimal):
-        return str(v)
-    if isinstance(v, float) and v != v:
-        return "NaN"
-    if isinstance(v, (list, tuple)):
-        return [plain(x) for x in v]
-    if isinstance(v, dict):
-        return {str(k): plain(x) for k, x in sorted(v.items())}
-    if hasattr(v, "asDict"):
-        return {k: plain(x) for k, x in v.asDict().items()}
-    return v
 
 
 for family, kind, text in CASES:

@@ -4,6 +4,7 @@ pyspark.sql.functions as users write them. `row` cases are selected over the tab
 `i`; `agg` cases aggregate the whole table."""
 
 from datetime import date, datetime
+from decimal import Decimal
 
 SCHEMA = "g string, i int, l long, d double, s string, t timestamp, dt date, arr array<int>, js string, n int"
 ROWS = [
@@ -99,3 +100,21 @@ CASES = [
     ("collection", "row", "F.json_tuple('js', 'a', 'b')"), ("collection", "row", "F.map_keys(F.create_map(F.lit('k'), 'i'))"),
     ("collection", "row", "F.sequence(F.lit(1), 'i')"),
 ]
+
+
+def plain(v):
+    """A value as JSON keeps it: dates as ISO text, decimals as text, NaN as "NaN", rows as
+    dicts, map entries sorted by key."""
+    if isinstance(v, (datetime, date)):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, float) and v != v:
+        return "NaN"
+    if isinstance(v, (list, tuple)):
+        return [plain(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): plain(x) for k, x in sorted(v.items())}
+    if hasattr(v, "asDict"):
+        return {k: plain(x) for k, x in v.asDict().items()}
+    return v

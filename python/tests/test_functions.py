@@ -5,15 +5,13 @@ strict xfails, so the list shrinks as they are fixed."""
 
 import json
 import math
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
-from function_cases import CASES, ROWS, SCHEMA
+from function_cases import CASES, ROWS, SCHEMA, plain
 
 REFERENCE = Path(__file__).resolve().parents[1] / "spark_reference" / "functions.out"
 SPARK = {(c["family"], c["expr"]): c for c in map(json.loads, REFERENCE.read_text().splitlines())}
@@ -49,22 +47,6 @@ GAPS = {
     ("collection", "F.json_tuple('js', 'a', 'b')"): "json_tuple returns a struct; Spark generates columns c0, c1",
     ("collection", "F.sequence(F.lit(1), 'i')"): "sequence is not implemented",
 }
-
-
-def plain(v):
-    if isinstance(v, (datetime, date)):
-        return v.isoformat()
-    if isinstance(v, Decimal):
-        return str(v)
-    if isinstance(v, float) and v != v:
-        return "NaN"
-    if isinstance(v, (list, tuple)):
-        return [plain(x) for x in v]
-    if isinstance(v, dict):
-        return {str(k): plain(x) for k, x in sorted(v.items())}
-    if hasattr(v, "asDict"):
-        return {k: plain(x) for k, x in v.asDict().items()}
-    return v
 
 
 def same(a, b):
