@@ -38,6 +38,8 @@ QUERIES = [
     "select array(1, 2), named_struct('x', 1)",
     "select n like 'x%' from t",
     "select abs(-2), round(2.567, 2)",
+    "select sqrt(id), ceil(score), log10(id), spark_partition_id() from t",
+    "select power(id, 2) from t",
     "select 1 union all select 2",
     "select max(id) - min(id) from t",
     "select id, n from t order by id desc limit 1",

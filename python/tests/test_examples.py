@@ -40,10 +40,14 @@ def read(path):
     return pq.read_table(str(path)).to_pandas()
 
 
+def missing(v):
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
 def close(a, b, rel=1e-9):
-    if a is None or b is None or (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
-        none = lambda v: v is None or (isinstance(v, float) and math.isnan(v))  # noqa: E731
-        return none(a) and none(b)
+    """Equal within `rel`, or both missing (null / NaN)."""
+    if missing(a) or missing(b):
+        return missing(a) and missing(b)
     return math.isclose(a, b, rel_tol=rel, abs_tol=1e-9)
 
 
@@ -111,7 +115,8 @@ def test_ecommerce_pipeline(data, tmp_path):
     assert dirs == ["event_date=2024-11-15", "event_date=__HIVE_DEFAULT_PARTITION__"]
     categories = sorted(p.name for p in (out / "events" / "event_date=2024-11-15").iterdir())
     assert categories == ["category=awareness", "category=conversion", "category=engagement"]
-    purchases = sum(1 for (eid, ts) in unique if next(e for e in events if e["event_id"] == eid)["event_type"] == "purchase")
+    kind = {e["event_id"]: e["event_type"] for e in events}
+    purchases = sum(1 for eid, _ in unique if kind[eid] == "purchase")
     conversion = read(out / "events" / "event_date=2024-11-15" / "category=conversion")
     assert len(conversion) == purchases
 

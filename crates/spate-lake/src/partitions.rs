@@ -9,32 +9,31 @@ use datafusion::arrow::datatypes::DataType;
 /// The value Spark writes for a null partition value.
 pub const NULL_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
 
-/// Discovers partition columns below `root`, in directory order, with inferred types.
-pub fn discover(root: &Path) -> Vec<(String, DataType)> {
-    let mut names: Vec<String> = Vec::new();
-    let mut values: Vec<Vec<String>> = Vec::new();
-    walk(root, 0, &mut names, &mut values);
-    names
-        .into_iter()
-        .zip(values)
-        .map(|(n, vs)| {
-            let t = infer(&vs);
-            (n, t)
-        })
-        .collect()
+/// A partition column found in directory names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionColumn {
+    /// The key of its `key=value` directories.
+    pub name: String,
+    /// The type its values parse as.
+    pub data_type: DataType,
+    /// Whether some directory holds a null (`__HIVE_DEFAULT_PARTITION__`): such a column is
+    /// scanned as strings and typed above the scan.
+    pub has_nulls: bool,
 }
 
-/// The partition columns below `root` that hold a null (`__HIVE_DEFAULT_PARTITION__`) in
-/// some directory: they are scanned as strings and turned into typed values above the scan.
-pub fn with_nulls(root: &Path) -> Vec<String> {
+/// Discovers partition columns below `root`, in directory order, with inferred types.
+pub fn discover(root: &Path) -> Vec<PartitionColumn> {
     let mut names: Vec<String> = Vec::new();
     let mut values: Vec<Vec<String>> = Vec::new();
     walk(root, 0, &mut names, &mut values);
     names
         .into_iter()
         .zip(values)
-        .filter(|(_, vs)| vs.iter().any(|v| v == NULL_PARTITION))
-        .map(|(n, _)| n)
+        .map(|(name, vs)| PartitionColumn {
+            name,
+            data_type: infer(&vs),
+            has_nulls: vs.iter().any(|v| v == NULL_PARTITION),
+        })
         .collect()
 }
 

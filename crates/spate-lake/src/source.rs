@@ -152,11 +152,7 @@ fn file_format(
 /// The whole-file compression of CSV and JSON input, from the first data file's extension
 /// (`.gz`, `.bz2`, `.zst`, `.xz`), as Hadoop's codec lookup decides it for Spark.
 fn compression_of(paths: &[String]) -> FileCompressionType {
-    let first = paths
-        .iter()
-        .filter_map(|p| files_under(&local_path(p)).ok())
-        .flatten()
-        .next();
+    let first = paths.iter().find_map(|p| first_file(&local_path(p)));
     match first
         .as_ref()
         .and_then(|f| f.extension())
@@ -182,8 +178,13 @@ async fn read_listing(state: &SessionState, req: &ReadRequest, alias: &str) -> R
         let path = local_path(p);
         let text = if path.is_dir() {
             if !recursive {
-                partition_cols = partitions::discover(&path);
-                null_partitions = partitions::with_nulls(&path);
+                let found = partitions::discover(&path);
+                null_partitions = found
+                    .iter()
+                    .filter(|c| c.has_nulls)
+                    .map(|c| c.name.clone())
+                    .collect();
+                partition_cols = found.into_iter().map(|c| (c.name, c.data_type)).collect();
             }
             let abs = std::path::absolute(&path).unwrap_or(path.clone());
             let dir = abs.display().to_string();
@@ -456,6 +457,26 @@ fn read_json_documents(req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
         .unwrap_or_else(|| RecordBatch::new_empty(schema.clone()));
     let table = MemTable::try_new(schema, vec![vec![batch]])?;
     Ok(LogicalPlanBuilder::scan(alias, provider_as_source(Arc::new(table)), None)?.build()?)
+}
+
+/// The first data file below `path` (names starting with `.` or `_` are not data), without
+/// listing the rest of the tree.
+fn first_file(path: &Path) -> Option<PathBuf> {
+    if path.is_file() {
+        return Some(path.to_path_buf());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .ok()?
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            !name.starts_with('.') && !name.starts_with('_')
+        })
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    entries.into_iter().find_map(|p| first_file(&p))
 }
 
 /// Data files under a path (itself if a file), skipping hidden and `_` files, sorted.

@@ -287,7 +287,11 @@ impl<'a> Context<'a> {
                 "spark_divide" if args.len() == 2 => {
                     format!("({} / {})", self.name(&args[0]), self.name(&args[1]))
                 }
-                name => format!("{}({})", spark_function_name(name), self.list(args)),
+                name => format!(
+                    "{}({})",
+                    pretty_name(spark_function_name(name)),
+                    self.list(args)
+                ),
             },
             Expr::AggregateFunction(AggregateFunction { func, params }) => {
                 let distinct = if params.distinct { "DISTINCT " } else { "" };
@@ -422,8 +426,53 @@ fn spark_function_name(name: &str) -> &str {
         "stddev_population" => "stddev_pop",
         "string_to_array" => "split",
         "now" => "current_timestamp",
-        "spark_partition_id" => "SPARK_PARTITION_ID",
         other => other,
+    }
+}
+
+/// Functions Spark names in upper case (`SQRT(x)`, `CEIL(x)`, `POWER(x, 2)`,
+/// `SPARK_PARTITION_ID()`); Spark's two-argument `log` is `LOG` too, which callers decide.
+const UPPER_CASE_NAMES: &[&str] = &[
+    "acos",
+    "acosh",
+    "asin",
+    "asinh",
+    "atan",
+    "atan2",
+    "atanh",
+    "cbrt",
+    "ceil",
+    "cos",
+    "cosh",
+    "cot",
+    "csc",
+    "degrees",
+    "exp",
+    "expm1",
+    "floor",
+    "hypot",
+    "log10",
+    "log1p",
+    "log2",
+    "power",
+    "radians",
+    "sec",
+    "signum",
+    "sin",
+    "sinh",
+    "spark_partition_id",
+    "sqrt",
+    "tan",
+    "tanh",
+];
+
+/// Spark's display name for a call of the Spark function `name`: the DataFrame API and SQL
+/// text name calls through this one table.
+pub fn pretty_name(name: &str) -> std::borrow::Cow<'_, str> {
+    if UPPER_CASE_NAMES.contains(&name) {
+        std::borrow::Cow::Owned(name.to_uppercase())
+    } else {
+        std::borrow::Cow::Borrowed(name)
     }
 }
 

@@ -110,11 +110,7 @@ pub fn functions() -> Vec<ScalarUDF> {
 
 fn marker_of(e: &Expr) -> Option<TaskId> {
     match e {
-        Expr::ScalarFunction(f) => match f.func.name() {
-            "spark_partition_id" if f.args.is_empty() => Some(TaskId::Partition),
-            "monotonically_increasing_id" if f.args.is_empty() => Some(TaskId::Monotonic),
-            _ => None,
-        },
+        Expr::ScalarFunction(f) => f.func.inner().downcast_ref::<TaskIdMarker>().map(|m| m.id),
         _ => None,
     }
 }

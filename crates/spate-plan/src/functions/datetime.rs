@@ -3,12 +3,12 @@
 //! `to_timestamp` with Spark's default formats, `timestamp_seconds`/`_millis`/`_micros`,
 //! `datediff`, and the functions taking Spark datetime patterns (`datetime_patterns.rs`).
 
-use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{Expr, cast, lit};
 use spate_common::Result;
 
 use super::datetime_patterns::{DEFAULT_PATTERN, format_timestamp, parse_timestamp, pattern_arg};
-use super::{Arg, CallContext, call_registered, default_name, wrong_args};
+use super::{Arg, CallContext, call_registered, default_name, non_negative_mod, wrong_args};
 
 /// Resolves `name` if it is a date/time function needing a rewrite.
 pub(super) fn resolve(
@@ -94,17 +94,12 @@ pub(super) fn resolve(
                 }
                 _ => cast(value, crate::types::timestamp(cx.tz)),
             };
-            let micros = cast(
-                cast(ts, DataType::Timestamp(TimeUnit::Microsecond, None)),
-                DataType::Int64,
-            );
-            let seconds = call_registered(
-                cx,
-                "floor",
-                vec![cast(micros, DataType::Float64) / lit(1e6)],
-            )?;
+            // whole seconds, rounded down (also before 1970)
+            let micros = cast(ts, DataType::Int64);
+            let seconds =
+                (micros.clone() - non_negative_mod(micros, 1_000_000)) / lit(1_000_000i64);
             let label = format!("{name}({value_name}, {text})");
-            (cast(seconds, DataType::Int64), label)
+            (seconds, label)
         }
         "to_timestamp" if args.len() == 1 => (
             cast(args[0].expr.clone(), crate::types::timestamp(cx.tz)),

@@ -91,15 +91,14 @@ pub fn resolve(name: &str, args: Vec<Arg>, cx: &CallContext<'_>) -> Result<(Expr
         return Ok((call_registered(cx, "map", vec![keys, values])?, name));
     }
     let spark_name = match lower.as_str() {
-        // Spark's pretty name for it is upper case
-        "spark_partition_id" => "SPARK_PARTITION_ID()".to_string(),
         // round(x) is round(x, 0)
         "round" | "bround" if args.len() == 1 => format!("{lower}({}, 0)", args[0].name),
         "log" if args.len() == 2 => default_name("LOG", &args, false),
-        _ if UPPER_CASE_NAMES.contains(&lower.as_str()) => {
-            default_name(&lower.to_uppercase(), &args, cx.distinct)
-        }
-        _ => default_name(&lower, &args, cx.distinct),
+        _ => default_name(
+            &crate::output_names::pretty_name(&lower),
+            &args,
+            cx.distinct,
+        ),
     };
     let target = alias_of(&lower);
     let exprs: Vec<Expr> = args.into_iter().map(|a| a.expr).collect();
@@ -206,13 +205,6 @@ pub fn default_name(name: &str, args: &[Arg], distinct: bool) -> String {
     }
 }
 
-/// Math functions Spark names in upper case (`SQRT(x)`, `CEIL(x)`, `POWER(x, 2)`).
-pub const UPPER_CASE_NAMES: &[&str] = &[
-    "acos", "acosh", "asin", "asinh", "atan", "atan2", "atanh", "cbrt", "ceil", "ceiling", "cos",
-    "cosh", "cot", "csc", "degrees", "exp", "expm1", "floor", "hypot", "log10", "log1p", "log2",
-    "power", "pow", "radians", "sec", "signum", "sin", "sinh", "sqrt", "tan", "tanh",
-];
-
 /// Spark names whose DataFusion function has another name and the same semantics.
 fn alias_of(name: &str) -> &str {
     match name {
@@ -237,6 +229,13 @@ fn alias_of(name: &str) -> &str {
         "element_at" => "array_element",
         other => other,
     }
+}
+
+/// `x mod m` in `[0, m)` for an integer `x` and a positive `m`, also for negative `x` (time
+/// alignment before 1970).
+pub(crate) fn non_negative_mod(x: Expr, m: i64) -> Expr {
+    use datafusion::logical_expr::lit;
+    (x % lit(m) + lit(m)) % lit(m)
 }
 
 /// The data type of an argument.

@@ -21,7 +21,7 @@ use datafusion::logical_expr::{
 use datafusion::scalar::ScalarValue;
 use spate_common::{Error, Result};
 
-use super::{Arg, CallContext, wrong_args};
+use super::{Arg, CallContext, non_negative_mod, wrong_args};
 
 /// The column a sliding window is unnested into before grouping.
 const EXPANDED: &str = "__spate_window";
@@ -79,11 +79,6 @@ pub(super) fn resolve(
     })
     .call(vec![ts]);
     Ok(Some((e, "window".to_string())))
-}
-
-/// `x mod m`, non-negative as Spark's window alignment needs.
-fn modulo(x: Expr, m: i64) -> Expr {
-    (x % lit(m) + lit(m)) % lit(m)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -185,7 +180,7 @@ pub fn expand_sliding(plan: LogicalPlan, groups: Vec<Expr>) -> Result<(LogicalPl
             continue;
         }
         let micros = cast(ts.clone(), DataType::Int64);
-        let last = micros.clone() - modulo(micros - lit(spec.start), spec.slide);
+        let last = micros.clone() - non_negative_mod(micros - lit(spec.start), spec.slide);
         let count = (spec.duration + spec.slide - 1) / spec.slide;
         let candidates = (0..count)
             .map(|i| spec.window_struct(last.clone() - lit(i * spec.slide)))
