@@ -1,6 +1,7 @@
 """Spark's answers for the function families of python/tests/test_functions.py: each expression
 (DataFrame API, as users write it) evaluated over the same small table, printed with Spark's
-column name, type and values. One JSON object per line. Run: python functions.py > functions.out"""
+column name, type and values; then the SQL cases, as select items over the view `fn`.
+One JSON object per line. Run: python functions.py > functions.out"""
 
 import json
 import sys
@@ -10,7 +11,7 @@ from pyspark.sql import SparkSession, Window
 from pyspark.sql import functions as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from function_cases import CASES, ROWS, SCHEMA, plain  # noqa: E402
+from function_cases import CASES, ROWS, SCHEMA, SQL_CASES, plain, sql_query  # noqa: E402
 
 spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
 spark.conf.set("spark.sql.session.timeZone", "UTC")
@@ -28,3 +29,16 @@ for family, kind, text in CASES:
     except Exception as e:  # noqa: BLE001 - the error class is the expected answer
         cls = getattr(e, "getErrorClass", lambda: None)() or type(e).__name__
         print(json.dumps({"family": family, "expr": text, "error": cls}))
+
+
+df.createOrReplaceTempView("fn")
+for family, kind, item in SQL_CASES:
+    try:
+        out = spark.sql(sql_query(kind, item))
+        values = [plain(r[0]) for r in out.collect()]
+        field = out.schema.fields[0]
+        print(json.dumps({"family": family, "sql": item, "name": field.name,
+                          "type": field.dataType.simpleString(), "values": values}))
+    except Exception as e:  # noqa: BLE001 - the error class is the expected answer
+        cls = getattr(e, "getErrorClass", lambda: None)() or type(e).__name__
+        print(json.dumps({"family": family, "sql": item, "error": cls}))

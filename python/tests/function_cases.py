@@ -102,6 +102,81 @@ CASES = [
 ]
 
 
+# The same families through SQL text over the table as the view `fn`: (family, kind, select item).
+# `agg` items aggregate the view, `row` items are selected ordered by `i`.
+SQL_CASES = [
+    # aggregate
+    ("aggregate", "agg", "count(n)"), ("aggregate", "agg", "count(*)"), ("aggregate", "agg", "count(DISTINCT g)"),
+    ("aggregate", "agg", "approx_count_distinct(s)"), ("aggregate", "agg", "sum(l)"), ("aggregate", "agg", "avg(d)"),
+    ("aggregate", "agg", "mean(l)"), ("aggregate", "agg", "first(n)"), ("aggregate", "agg", "first(n, true)"),
+    ("aggregate", "agg", "last(n)"), ("aggregate", "agg", "last(n, true)"), ("aggregate", "agg", "first_value(n)"),
+    ("aggregate", "agg", "any_value(g)"), ("aggregate", "agg", "sort_array(collect_list(n))"),
+    ("aggregate", "agg", "sort_array(collect_set(g))"), ("aggregate", "agg", "sort_array(array_agg(n))"),
+    ("aggregate", "agg", "stddev(d)"), ("aggregate", "agg", "std(l)"), ("aggregate", "agg", "stddev_samp(l)"),
+    ("aggregate", "agg", "stddev_pop(l)"), ("aggregate", "agg", "variance(l)"), ("aggregate", "agg", "var_samp(i)"),
+    ("aggregate", "agg", "var_pop(i)"), ("aggregate", "agg", "median(i)"), ("aggregate", "agg", "corr(i, l)"),
+    ("aggregate", "agg", "covar_samp(i, l)"), ("aggregate", "agg", "covar_pop(i, l)"), ("aggregate", "agg", "count_if(i > 1)"),
+    ("aggregate", "agg", "max_by(s, l)"), ("aggregate", "agg", "min_by(s, l)"), ("aggregate", "agg", "bool_and(i > 0)"),
+    ("aggregate", "agg", "every(i > 0)"), ("aggregate", "agg", "bool_or(i > 3)"), ("aggregate", "agg", "some(i > 3)"),
+    ("aggregate", "agg", "sum(DISTINCT i % 2)"), ("aggregate", "agg", "sum(l) / count(n)"),
+    # math
+    ("math", "row", "round(d, 1)"), ("math", "row", "round(d)"), ("math", "row", "ceil(d)"), ("math", "row", "ceiling(d)"),
+    ("math", "row", "sqrt(i)"), ("math", "row", "ln(i)"), ("math", "row", "log(2.0, i)"), ("math", "row", "pow(i, 2)"),
+    ("math", "row", "pmod(l, 7)"), ("math", "row", "l % 7"), ("math", "row", "mod(l, 7)"), ("math", "row", "abs(l)"),
+    ("math", "row", "signum(l)"), ("math", "row", "l / i"), ("math", "row", "l div 7"), ("math", "row", "greatest(i, n)"),
+    # string
+    ("string", "row", "regexp_extract(s, '([0-9]+)', 1)"), ("string", "row", "regexp_replace(s, '[aeiou]', '_')"),
+    ("string", "row", "s LIKE '%o%'"), ("string", "row", "s RLIKE '^[a-z]'"), ("string", "row", "regexp_like(s, '^[a-z]')"),
+    ("string", "row", "concat_ws('|', s, g)"), ("string", "row", "format_string('%s-%03d', g, i)"),
+    ("string", "row", "lpad(g, 4, '*')"), ("string", "row", "substring_index(s, 'o', 1)"), ("string", "row", "substr(s, 2, 3)"),
+    ("string", "row", "substring(s, 2, 3)"), ("string", "row", "ucase(g)"), ("string", "row", "lcase(s)"),
+    ("string", "row", "char_length(s)"), ("string", "row", "locate('o', s)"), ("string", "row", "position('o', s)"),
+    ("string", "row", "instr(s, 'o')"), ("string", "row", "startswith(s, 'foo')"), ("string", "row", "endswith(s, 'd')"),
+    ("string", "row", "translate(s, 'lo', 'LO')"), ("string", "row", "trim(s)"),
+    # conditional
+    ("conditional", "row", "CASE WHEN i > 2 THEN 'big' WHEN i > 1 THEN 'mid' ELSE 'small' END"),
+    ("conditional", "row", "coalesce(n, i)"), ("conditional", "row", "nullif(i, 2)"), ("conditional", "row", "nvl(n, 0)"),
+    ("conditional", "row", "nvl2(n, 'has', 'none')"), ("conditional", "row", "ifnull(n, i)"), ("conditional", "row", "isnull(n)"),
+    ("conditional", "row", "isnotnull(n)"), ("conditional", "row", "if(i > 2, 'big', 'small')"),
+    # hash
+    ("hash", "row", "md5(s)"), ("hash", "row", "sha1(s)"), ("hash", "row", "sha(s)"), ("hash", "row", "sha2(s, 256)"),
+    ("hash", "row", "crc32(s)"), ("hash", "row", "xxhash64(s)"),
+    # date and time
+    ("datetime", "row", "year(dt)"), ("datetime", "row", "month(dt)"), ("datetime", "row", "quarter(dt)"),
+    ("datetime", "row", "day(dt)"), ("datetime", "row", "dayofmonth(dt)"), ("datetime", "row", "dayofweek(dt)"),
+    ("datetime", "row", "dayofyear(dt)"), ("datetime", "row", "weekofyear(dt)"), ("datetime", "row", "hour(t)"),
+    ("datetime", "row", "minute(t)"), ("datetime", "row", "second(t)"), ("datetime", "row", "date_format(t, 'yyyy-MM-dd HH:mm')"),
+    ("datetime", "row", "to_date('05/03/2024', 'dd/MM/yyyy')"), ("datetime", "row", "to_date('2024-03-05')"),
+    ("datetime", "row", "to_timestamp('05.03.2024 10:11', 'dd.MM.yyyy HH:mm')"), ("datetime", "row", "from_unixtime(l)"),
+    ("datetime", "row", "from_unixtime(l * 100000, 'yyyy-MM-dd HH')"), ("datetime", "row", "unix_timestamp(t)"),
+    ("datetime", "row", "unix_timestamp('2024-03-05', 'yyyy-MM-dd')"), ("datetime", "row", "datediff(dt, '2024-01-01')"),
+    ("datetime", "row", "date_add(dt, 3)"), ("datetime", "row", "date_sub(dt, 3)"), ("datetime", "row", "add_months(dt, 1)"),
+    ("datetime", "row", "last_day(dt)"), ("datetime", "row", "next_day(dt, 'Mon')"), ("datetime", "row", "date_trunc('hour', t)"),
+    ("datetime", "row", "trunc(dt, 'MM')"), ("datetime", "row", "timestamp_seconds(l)"), ("datetime", "row", "make_date(2024, i, 5)"),
+    ("datetime", "row", "window(t, '1 hour')"),
+    # collection and JSON
+    ("collection", "row", "size(arr)"), ("collection", "row", "cardinality(arr)"), ("collection", "row", "sort_array(arr)"),
+    ("collection", "row", "sort_array(arr, false)"), ("collection", "row", "array_contains(arr, 5)"),
+    ("collection", "row", "array(i, n)"), ("collection", "row", "map('k', i)"), ("collection", "row", "struct(g, i)"),
+    ("collection", "row", "named_struct('a', i)"), ("collection", "row", "array_distinct(arr)"),
+    ("collection", "row", "from_json(js, 'a INT, b STRING')"), ("collection", "row", "to_json(struct(g, i, n))"),
+    ("collection", "row", "transform(arr, x -> x * 2)"), ("collection", "row", "filter(arr, x -> x > 1)"),
+    # window functions
+    ("window", "row", "sum(l) OVER (PARTITION BY g ORDER BY i)"), ("window", "row", "first(n) OVER (PARTITION BY g ORDER BY i)"),
+    ("window", "row", "last(n, true) OVER (ORDER BY i ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"),
+    ("window", "row", "row_number() OVER (PARTITION BY g ORDER BY i DESC)"), ("window", "row", "lag(l, 1, 0) OVER (ORDER BY i)"),
+    ("window", "row", "count_if(i > 1) OVER (PARTITION BY g)"), ("window", "row", "collect_list(n) OVER (ORDER BY i)"),
+    ("window", "row", "avg(d) OVER (ORDER BY i ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING)"),
+    # an unknown function
+    ("unknown", "row", "no_such_function(i)"),
+]
+
+
+def sql_query(kind, item):
+    """The query a SQL case runs over the view `fn`."""
+    return f"SELECT {item} FROM fn" if kind == "agg" else f"SELECT {item} FROM fn ORDER BY i"
+
+
 def plain(v):
     """A value as JSON keeps it: dates as ISO text, decimals as text, NaN as "NaN", rows as
     dicts, map entries sorted by key."""

@@ -94,3 +94,50 @@ def test_division_in_sql_matches_spark(server):
         assert s.range(1).selectExpr("id / 0 AS z").first().z is None
     finally:
         s.stop()
+
+
+@pytest.fixture
+def events(spark):
+    from datetime import date
+
+    rows = [("a", date(2024, 1, 5), None), ("a", date(2024, 3, 1), 4), ("b", date(2023, 7, 9), 2), ("b", date(2024, 2, 2), None)]
+    spark.createDataFrame(rows, "k string, d date, v int").createOrReplaceTempView("ev")
+    return rows
+
+
+def test_spark_functions_group_filter_and_order_in_sql(spark, events):
+    """Spark functions DataFusion lacks (year, first ... IGNORE NULLS, count_if with FILTER)
+    work in every clause of SQL text, as in the DataFrame API."""
+    rows = spark.sql(
+        "SELECT year(d) AS y, count_if(v > 1) FILTER (WHERE k = 'a') AS c, first(v) IGNORE NULLS AS f "
+        "FROM ev WHERE month(d) < 7 OR dayofmonth(d) = 9 GROUP BY year(d) HAVING count(*) > 0 ORDER BY year(d)"
+    ).collect()
+    by_year = {}
+    for k, d, v in sorted(events, key=lambda r: r[1]):
+        by_year.setdefault(d.year, []).append((k, v))
+    expected = [
+        (y, sum(1 for k, v in kv if k == "a" and v is not None and v > 1), next((v for _, v in kv if v is not None), None))
+        for y, kv in sorted(by_year.items())
+    ]
+    assert [(r.y, r.c, r.f) for r in rows] == expected
+
+
+def test_spark_functions_in_expression_strings(spark, events):
+    df = spark.table("ev")
+    got = df.orderBy("d").selectExpr("k", "date_format(d, 'yyyy/MM')", "nvl(v, -1)").collect()
+    expected = [(k, d.strftime("%Y/%m"), -1 if v is None else v) for k, d, v in sorted(events, key=lambda r: r[1])]
+    assert [tuple(r) for r in got] == expected
+    assert list(got[0].asDict()) == ["k", "date_format(d, yyyy/MM)", "nvl(v, -1)"]
+    agg = df.groupBy("k").agg({"v": "max"}).orderBy("k").selectExpr("k", "`max(v)` * 2 AS m").collect()
+    assert [(r.k, r.m) for r in agg] == [("a", 8), ("b", 4)]
+
+
+def test_rlike_and_not_rlike(spark, events):
+    got = spark.sql("SELECT k, k RLIKE '^a' AS a, k NOT REGEXP '^a' AS na FROM ev ORDER BY d").collect()
+    assert [(r.a, r.na) for r in got] == [(r.k == "a", r.k != "a") for r in got]
+
+
+def test_unknown_function_in_sql_is_unresolved_routine(spark):
+    with pytest.raises(AnalysisException) as info:
+        spark.sql("SELECT no_such_fn(1)").collect()
+    assert "UNRESOLVED_ROUTINE" in str(info.value) and "no_such_fn" in str(info.value)

@@ -17,7 +17,6 @@ GAPS = {
     "select 2.5e0": "DataFusion's SQL planner reads exponent literals as decimals (Spark: double)",
     "select date '2024-01-01'": "typed literals are planned as casts, so they are named CAST(...)",
     "select abs(-2), round(2.567, 2)": "round on decimals keeps the input scale (Spark: the requested one); function library issue",
-    "select power(id, 2) from t": "SQL's power resolves to datafusion-spark's pow and keeps DataFusion's name power(t.id,Int64(2)) (Spark: POWER(id, 2))",
 }
 PARAMS = [
     pytest.param(c, marks=pytest.mark.xfail(reason=GAPS[c["sql"]], strict=True)) if c["sql"] in GAPS else c

@@ -2,7 +2,7 @@
 //! expressions, types, SQL text — into DataFusion logical plans with Spark's names, types and
 //! errors: Spark types and their Arrow form ([`types`], [`type_parser`], [`json_schema`]),
 //! literals, cached relations ([`cache`]), the one function registry ([`functions`]), the relation resolver
-//! ([`resolver`]), Spark SQL ([`sql`]) and Spark's text rendering of results ([`display`]).
+//! ([`resolver`]), Spark SQL ([`sql`], with the registry in SQL text through [`sql_functions`]) and Spark's text rendering of results ([`display`]).
 
 pub mod cache;
 pub mod display;
@@ -15,6 +15,7 @@ pub mod physical;
 pub mod resolver;
 pub mod session;
 pub mod sql;
+pub mod sql_functions;
 pub mod task_ids;
 pub mod type_parser;
 pub mod types;

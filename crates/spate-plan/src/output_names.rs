@@ -9,7 +9,7 @@
 use datafusion::common::{Column, DFSchema, TableReference};
 use datafusion::logical_expr::expr::{
     AggregateFunction, Alias, Between, Case, InList, Like, ScalarFunction, WindowFunction,
-    WindowFunctionParams,
+    WindowFunctionDefinition, WindowFunctionParams,
 };
 use datafusion::logical_expr::{
     BinaryExpr, Expr, JoinType, LogicalPlan, LogicalPlanBuilder, Operator, SortExpr, WindowFrame,
@@ -197,6 +197,21 @@ impl<'a> Context<'a> {
         match e {
             // DataFusion plans `count(*)` as `count(1) AS "count(*)"`; Spark names it `count(1)`.
             Expr::Alias(Alias { expr, name, .. }) if name == "count(*)" => self.name(expr),
+            // DataFusion's SQL planner names a call by an alias as `alias(t.a,Int64(1))` (for an
+            // aggregate, over the aggregate's output column)
+            Expr::Alias(Alias { expr, name, .. })
+                if match expr.as_ref() {
+                    Expr::ScalarFunction(_)
+                    | Expr::AggregateFunction(_)
+                    | Expr::HigherOrderFunction(_) => true,
+                    Expr::Column(c) => c.name.ends_with(')'),
+                    _ => false,
+                } && name.ends_with(')')
+                    && name.find('(').is_some_and(|i| is_identifier(&name[..i])) =>
+            {
+                let called = &name[..name.find('(').unwrap_or_default()];
+                as_called(self.name(expr), called)
+            }
             Expr::Alias(Alias { name, .. }) => name.clone(),
             Expr::Column(c) => self.column(c),
             Expr::Literal(v, _) => literal_name(v, self.tz),
@@ -283,10 +298,40 @@ impl<'a> Context<'a> {
                 self.name(&c.expr),
                 sql_string(c.field.data_type())
             ),
+            Expr::ScalarFunction(ScalarFunction { func, args })
+                if let Some(label) = self.placeholder_label(func.inner().as_ref(), args, false) =>
+            {
+                label
+            }
+            Expr::AggregateFunction(AggregateFunction { func, params })
+                if let Some(label) = self.placeholder_label(
+                    func.inner().as_ref(),
+                    &params.args,
+                    params.distinct,
+                ) =>
+            {
+                label
+            }
             Expr::ScalarFunction(ScalarFunction { func, args }) => match func.name() {
                 "spark_divide" if args.len() == 2 => {
                     format!("({} / {})", self.name(&args[0]), self.name(&args[1]))
                 }
+                "if" => format!("(IF({}))", self.list(args)),
+                // SQL's map(k1, v1, ...) is planned as map(array(k1, ...), array(v1, ...))
+                "map" if args.len() == 2 => match (&args[0], &args[1]) {
+                    (Expr::ScalarFunction(k), Expr::ScalarFunction(v))
+                        if k.func.name() == "make_array" && v.func.name() == "make_array" =>
+                    {
+                        let pairs: Vec<Expr> = k
+                            .args
+                            .iter()
+                            .zip(&v.args)
+                            .flat_map(|(k, v)| [k.clone(), v.clone()])
+                            .collect();
+                        format!("map({})", self.list(&pairs))
+                    }
+                    _ => format!("map({})", self.list(args)),
+                },
                 name => format!(
                     "{}({})",
                     pretty_name(spark_function_name(name)),
@@ -308,6 +353,17 @@ impl<'a> Context<'a> {
             Expr::WindowFunction(w) => self.window(w),
             other => other.schema_name().to_string(),
         }
+    }
+
+    /// The registry's Spark name for a call planned as a placeholder (`crate::sql_functions`).
+    fn placeholder_label(
+        &self,
+        func: &dyn std::any::Any,
+        args: &[Expr],
+        distinct: bool,
+    ) -> Option<String> {
+        let named: Vec<(Expr, String)> = args.iter().map(|a| (a.clone(), self.name(a))).collect();
+        crate::sql_functions::spark_label(func, &named, self.schema, distinct)
     }
 
     fn window(&self, w: &WindowFunction) -> String {
@@ -342,11 +398,14 @@ impl<'a> Context<'a> {
         } else {
             frame(window_frame)
         });
-        format!(
-            "{name}({}) OVER ({})",
-            self.list(named_args(name, args)),
-            spec.join(" ")
-        )
+        let call = match &w.fun {
+            WindowFunctionDefinition::AggregateUDF(f) => {
+                self.placeholder_label(f.inner().as_ref(), args, w.params.distinct)
+            }
+            _ => None,
+        };
+        let call = call.unwrap_or_else(|| format!("{name}({})", self.list(named_args(name, args))));
+        format!("{call} OVER ({})", spec.join(" "))
     }
 
     fn sort(&self, s: &SortExpr) -> String {
@@ -418,9 +477,6 @@ fn spark_function_name(name: &str) -> &str {
         "character_length" => "length",
         "substr" => "substring",
         "approx_distinct" => "approx_count_distinct",
-        "first_value" => "first",
-        "last_value" => "last",
-        "stddev" => "stddev_samp",
         "var" | "var_sample" => "var_samp",
         "var_population" => "var_pop",
         "stddev_population" => "stddev_pop",
@@ -476,8 +532,45 @@ pub fn pretty_name(name: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `label` (Spark's name of a call, `avg(l)`) under the name the call was made by in SQL text
+/// (`mean(l)`), as Spark SQL names calls of a function's other names; upper-case names stay
+/// upper case (`REGEXP_LIKE(s, p)`). `array_agg` is named `collect_list`, as in Spark.
+pub fn as_called(label: String, called: &str) -> String {
+    let Some(open) = label.find('(') else {
+        return label;
+    };
+    let own = &label[..open];
+    if !is_identifier(own) || own.eq_ignore_ascii_case(called) || called == "array_agg" {
+        return label;
+    }
+    let called = if own.chars().any(|c| c.is_ascii_lowercase()) {
+        called.to_lowercase()
+    } else {
+        called.to_uppercase()
+    };
+    format!("{called}{}", &label[open..])
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn calls_are_named_as_called_in_sql() {
+        assert_eq!(super::as_called("avg(l)".into(), "mean"), "mean(l)");
+        assert_eq!(
+            super::as_called("RLIKE(s, p)".into(), "regexp_like"),
+            "REGEXP_LIKE(s, p)"
+        );
+        assert_eq!(
+            super::as_called("collect_list(n)".into(), "array_agg"),
+            "collect_list(n)"
+        );
+        assert_eq!(super::as_called("(l % 7)".into(), "mod"), "(l % 7)");
+    }
     use super::*;
     use datafusion::logical_expr::{col, lit};
 

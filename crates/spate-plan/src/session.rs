@@ -39,6 +39,8 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
     opts.sql_parser.enable_ident_normalization = true;
     // Spark SQL: backquoted names, `x -> x + 1` lambdas.
     opts.sql_parser.dialect = datafusion::config::Dialect::Databricks;
+    // Spark orders nulls as the smallest values: ASC NULLS FIRST, DESC NULLS LAST.
+    opts.sql_parser.default_null_ordering = "nulls_min".into();
     opts.execution.parquet.schema_force_view_types = false;
     opts.execution.time_zone = Some(config.time_zone());
     apply_engine_options(opts, config);

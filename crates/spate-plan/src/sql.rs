@@ -50,7 +50,10 @@ impl Resolver<'_> {
             Some((stripped, format, parts)) => (stripped, Some((format, parts))),
             None => (text, None),
         };
-        let statement = self.parse(&text)?;
+        let mut statement = self.parse(&text)?;
+        if let DfStatement::Statement(st) = &mut statement {
+            crate::sql_functions::spark_syntax(st.as_mut());
+        }
         if let (Some((format, parts)), DfStatement::Statement(st)) = (&table_clauses, &statement)
             && let Statement::CreateTable(ct) = st.as_ref()
         {
@@ -200,7 +203,15 @@ impl Resolver<'_> {
     async fn plan_statement(&self, st: DfStatement) -> Result<LogicalPlan> {
         let refs = self.state.resolve_table_references(&st)?;
         self.sources.prepare_sql(self.state, &refs).await?;
-        let plan = self.state.statement_to_plan(st).await.map_err(sql_error)?;
+        let names = crate::sql_functions::called_names(&st);
+        let planning =
+            crate::sql_functions::planning_state(self.state, &names, &self.tz, self.ansi)?;
+        let plan = planning
+            .as_ref()
+            .unwrap_or(self.state)
+            .statement_to_plan(st)
+            .await
+            .map_err(sql_error)?;
         let plan = crate::output_names::with_spark_names(plan, &self.tz)?;
         spark_sql_plan(plan, &self.tz, self.ansi)
     }
@@ -334,7 +345,8 @@ fn rewrite_markers(sql: &str) -> (String, bool) {
     (out, used)
 }
 
-/// A plan DataFusion planned from SQL text, with Spark's cast rules in the expressions of its
+/// A plan DataFusion planned from SQL text, with the registry's expressions for the calls
+/// planned as placeholders (`crate::sql_functions`), Spark's cast rules in the expressions of its
 /// projections, filters, aggregates, sorts, joins and windows, and Spark's type for integer
 /// literals (`int` when the value fits, DataFusion reads them all as `bigint`). Output names
 /// stay as planned, so the operators above still find their inputs; the schemas of the nodes
@@ -387,12 +399,15 @@ fn spark_sql_node(
     let names = NamePreserver::new(&node);
     let rewritten = node.map_expressions(|e| {
         let saved = names.save(&e);
+        // the registry's expressions already have Spark's semantics: they are put in last
         let ints = int_literals(e)?;
         let structs = crate::functions::spark_structs_in(ints.data)?;
         let casts = crate::functions::spark_casts_in(structs.data, &schema, tz, ansi)?;
-        let transformed = ints.transformed || structs.transformed || casts.transformed;
+        let calls = crate::sql_functions::replace_placeholders(casts.data, &schema)?;
+        let transformed =
+            ints.transformed || calls.transformed || structs.transformed || casts.transformed;
         Ok(Transformed::new_transformed(
-            saved.restore(casts.data),
+            saved.restore(calls.data),
             transformed,
         ))
     })?;

@@ -10,6 +10,24 @@ use spate_common::Result;
 
 use super::{Arg, CallContext, call_registered, default_name, wrong_args};
 
+/// The Spark aggregates this module rewrites that SQL text can call by name: SQL planning
+/// sends them through the registry (see `crate::sql_functions`).
+pub(super) const SQL_NAMES: &[&str] = &[
+    "avg",
+    "mean",
+    "first",
+    "first_value",
+    "last_value",
+    "last",
+    "collect_set",
+    "collect_list",
+    "array_agg",
+    "approx_count_distinct",
+    "max_by",
+    "min_by",
+    "count_if",
+];
+
 /// Resolves `name` if it is an aggregate needing a rewrite.
 pub(super) fn resolve(
     name: &str,
@@ -106,7 +124,7 @@ pub(super) fn resolve(
             let e = expr_fn::array_agg(a.expr.clone())
                 .filter(a.expr.clone().is_not_null())
                 .build()?;
-            (e, default_name(name, args, false))
+            (e, default_name("collect_list", args, false))
         }
         "approx_count_distinct" => {
             // The rsd is a parameter, not part of the name.

@@ -8,6 +8,10 @@ use spate_common::Result;
 
 use super::{Arg, CallContext, call_registered, wrong_args};
 
+/// The Spark functions this module rewrites that SQL text can call by name: SQL planning
+/// sends them through the registry (see `crate::sql_functions`).
+pub(super) const SQL_NAMES: &[&str] = &["sort_array", "size", "cardinality"];
+
 /// Resolves `name` if it is a collection function needing a rewrite.
 pub(super) fn resolve(
     name: &str,

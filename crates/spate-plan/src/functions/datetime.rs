@@ -10,6 +10,35 @@ use spate_common::Result;
 use super::datetime_patterns::{DEFAULT_PATTERN, format_timestamp, parse_timestamp, pattern_arg};
 use super::{Arg, CallContext, call_registered, default_name, non_negative_mod, wrong_args};
 
+/// The Spark functions this module rewrites that SQL text can call by name: SQL planning
+/// sends them through the registry (see `crate::sql_functions`).
+pub(super) const SQL_NAMES: &[&str] = &[
+    "year",
+    "quarter",
+    "month",
+    "day",
+    "dayofmonth",
+    "dayofyear",
+    "weekofyear",
+    "hour",
+    "minute",
+    "second",
+    "dayofweek",
+    "current_date",
+    "curdate",
+    "to_date",
+    "to_timestamp",
+    "date_format",
+    "from_unixtime",
+    "unix_timestamp",
+    "to_unix_timestamp",
+    "timestamp_seconds",
+    "timestamp_millis",
+    "timestamp_micros",
+    "datediff",
+    "date_diff",
+];
+
 /// Resolves `name` if it is a date/time function needing a rewrite.
 pub(super) fn resolve(
     name: &str,

@@ -24,6 +24,10 @@ use spate_common::{Error, Result};
 
 use super::{Arg, CallContext, default_name, wrong_args};
 
+/// The Spark functions this module rewrites that SQL text can call by name: SQL planning
+/// sends them through the registry (see `crate::sql_functions`).
+pub(super) const SQL_NAMES: &[&str] = &["from_json", "to_json"];
+
 /// Resolves `from_json` and `to_json`.
 pub(super) fn resolve(
     name: &str,

@@ -105,6 +105,59 @@ pub fn resolve(name: &str, args: Vec<Arg>, cx: &CallContext<'_>) -> Result<(Expr
     Ok((call_registered(cx, target, exprs)?, spark_name))
 }
 
+/// What a function name in SQL text is to the registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlRoute {
+    /// A scalar function the registry resolves (rewrites, aliases, or an unknown name).
+    Scalar,
+    /// An aggregate the registry resolves.
+    Aggregate,
+}
+
+/// How SQL text must call `name` to resolve it as the DataFrame API does: through the registry
+/// (`Some`) when the registry rewrites or renames it or the session state does not know it (the
+/// registry then names Spark's error), else (`None`) as the state's function of that name.
+pub fn sql_route(name: &str, state: &SessionState) -> Option<SqlRoute> {
+    let lower = name.to_lowercase();
+    let name = lower.as_str();
+    if aggregate::SQL_NAMES.contains(&name) {
+        return Some(SqlRoute::Aggregate);
+    }
+    let scalar_modules = [
+        operators::SQL_NAMES,
+        datetime::SQL_NAMES,
+        json::SQL_NAMES,
+        time_window::SQL_NAMES,
+        collection::SQL_NAMES,
+        string::SQL_NAMES,
+    ];
+    if scalar_modules.iter().any(|names| names.contains(&name)) {
+        return Some(SqlRoute::Scalar);
+    }
+    let target = alias_of(name);
+    let is_aggregate = |n: &str| state.aggregate_functions().contains_key(n);
+    // an alias; or a DataFusion signature that wants an `int` where SQL text plans integer
+    // literals as `bigint`; or a Spark name the registry gives (`round(x, 0)`, `LOG(b, x)`)
+    if target != name
+        || matches!(
+            name,
+            "date_add" | "date_sub" | "add_months" | "round" | "bround" | "log" | "stddev"
+        )
+    {
+        return Some(if is_aggregate(target) {
+            SqlRoute::Aggregate
+        } else {
+            SqlRoute::Scalar
+        });
+    }
+    let known = state.scalar_functions().contains_key(name)
+        || is_aggregate(name)
+        || state.window_functions().contains_key(name)
+        || state.higher_order_functions().contains_key(name)
+        || state.table_functions().contains_key(name);
+    (!known).then_some(SqlRoute::Scalar)
+}
+
 /// Spark's `struct(a, b, ...)`: a field takes the name of its argument where the argument is
 /// a column or an alias (`Some(name)`), else `col1`, `col2`, ... by position.
 pub fn spark_struct(items: Vec<(Expr, Option<String>)>) -> Expr {

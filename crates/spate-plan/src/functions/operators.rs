@@ -10,6 +10,23 @@ use spate_common::Result;
 
 use super::{Arg, CallContext, arg_type, wrong_args};
 
+/// The Spark functions this module rewrites that SQL text can call by name: SQL planning
+/// sends them through the registry (see `crate::sql_functions`).
+pub(super) const SQL_NAMES: &[&str] = &[
+    "mod",
+    "div",
+    "negative",
+    "positive",
+    "isnull",
+    "isnotnull",
+    "like",
+    "ilike",
+    "rlike",
+    "regexp",
+    "regexp_like",
+    "isnan",
+];
+
 /// Resolves `name` if it is an operator.
 pub(super) fn resolve(
     name: &str,
@@ -27,7 +44,14 @@ pub(super) fn resolve(
         "+" | "plus" => binary(Operator::Plus, "+"),
         "-" | "minus" if args.len() == 2 => binary(Operator::Minus, "-"),
         "*" | "multiply" => binary(Operator::Multiply, "*"),
-        "%" | "mod" => binary(Operator::Modulo, "%"),
+        "%" => binary(Operator::Modulo, "%"),
+        "mod" => {
+            let [l, r] = two(name, args)?;
+            Ok(Some((
+                binary_expr(l.expr.clone(), Operator::Modulo, r.expr.clone()),
+                format!("mod({}, {})", l.name, r.name),
+            )))
+        }
         "/" | "divide" => {
             let [l, r] = two(name, args)?;
             let (lt, rt) = (arg_type(l, cx)?, arg_type(r, cx)?);

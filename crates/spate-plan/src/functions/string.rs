@@ -1,12 +1,24 @@
 //! String functions whose Spark form differs from DataFusion's: `regexp_extract(s, p, i)`
 //! (group `i` of the first match, `""` when nothing matches), `locate(sub, s[, pos])`
-//! (1-based, 0 when absent), `startswith` / `endswith`.
+//! (1-based, 0 when absent), `regexp_replace(s, p, r[, pos])` (every match, from `pos`),
+//! `startswith` / `endswith`.
 
 use datafusion::logical_expr::{Expr, lit, when};
 use datafusion::scalar::ScalarValue;
 use spate_common::Result;
 
 use super::{Arg, CallContext, call_registered, default_name, wrong_args};
+
+/// The Spark functions this module rewrites that SQL text can call by name: SQL planning
+/// sends them through the registry (see `crate::sql_functions`).
+pub(super) const SQL_NAMES: &[&str] = &[
+    "regexp_extract",
+    "regexp_replace",
+    "locate",
+    "position",
+    "startswith",
+    "endswith",
+];
 
 /// Resolves `name` if it is a string function needing a rewrite.
 pub(super) fn resolve(
@@ -50,6 +62,53 @@ pub(super) fn resolve(
                 });
             }
             (e, default_name(name, &named, false))
+        }
+        "regexp_replace" => {
+            let [s, pattern, replacement, rest @ ..] = args else {
+                return Err(wrong_args(name, "3 or 4", args.len()));
+            };
+            let position = match rest {
+                [] => 1,
+                [
+                    Arg {
+                        expr: Expr::Literal(v, _),
+                        ..
+                    },
+                ] => match v.cast_to(&datafusion::arrow::datatypes::DataType::Int64)? {
+                    ScalarValue::Int64(Some(p)) if p >= 1 => p,
+                    _ => return Err(wrong_args(name, "a position of at least 1 as", 4)),
+                },
+                _ => return Err(wrong_args(name, "3 or 4", args.len())),
+            };
+            // Spark replaces every match ("g"), searching from `position` (1-based)
+            let replace = |text: Expr| {
+                call_registered(
+                    cx,
+                    "regexp_replace",
+                    vec![
+                        text,
+                        pattern.expr.clone(),
+                        replacement.expr.clone(),
+                        lit("g"),
+                    ],
+                )
+            };
+            let e = if position == 1 {
+                replace(s.expr.clone())?
+            } else {
+                let head = call_registered(
+                    cx,
+                    "substring",
+                    vec![s.expr.clone(), lit(1_i64), lit(position - 1)],
+                )?;
+                let tail = call_registered(cx, "substring", vec![s.expr.clone(), lit(position)])?;
+                call_registered(cx, "concat", vec![head, replace(tail)?])?
+            };
+            let label = format!(
+                "regexp_replace({}, {}, {}, {position})",
+                s.name, pattern.name, replacement.name
+            );
+            (e, label)
         }
         "locate" | "position" => {
             let (sub, s) = match args {

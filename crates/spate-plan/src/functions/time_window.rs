@@ -26,6 +26,10 @@ use super::{Arg, CallContext, non_negative_mod, wrong_args};
 /// The column a sliding window is unnested into before grouping.
 const EXPANDED: &str = "__spate_window";
 
+/// The Spark functions this module rewrites that SQL text can call by name: SQL planning
+/// sends them through the registry (see `crate::sql_functions`).
+pub(super) const SQL_NAMES: &[&str] = &["window"];
+
 /// Resolves `window(...)`.
 pub(super) fn resolve(
     name: &str,

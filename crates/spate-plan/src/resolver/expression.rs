@@ -225,8 +225,16 @@ impl Resolver<'_> {
 
     /// Parses a Spark SQL expression (`selectExpr`, `F.expr`) against `schema`.
     pub fn sql_expr(&self, text: &str, schema: &DFSchema) -> Result<Named> {
-        let expr = parse_select_item(text)
-            .and_then(|item| self.state.create_logical_expr_from_sql_expr(item, schema))
+        let mut item = parse_select_item(text)
+            .map_err(|e| Error::parse(format!("syntax error in expression '{text}': {e}")))?;
+        crate::sql_functions::spark_syntax(&mut item.expr);
+        let names = crate::sql_functions::names_in(&item.expr);
+        let planning =
+            crate::sql_functions::planning_state(self.state, &names, &self.tz, self.ansi)?;
+        let expr = planning
+            .as_ref()
+            .unwrap_or(self.state)
+            .create_logical_expr_from_sql_expr(item, schema)
             .map_err(|e| match e {
                 datafusion::error::DataFusionError::SQL(..) => {
                     Error::parse(format!("syntax error in expression '{text}': {e}"))
@@ -238,8 +246,10 @@ impl Resolver<'_> {
             Expr::Alias(a) => *a.expr,
             e => e,
         };
-        let expr = crate::functions::spark_structs_in(crate::sql::int_literals(expr)?.data)?.data;
+        let expr = crate::sql::int_literals(expr)?.data;
+        let expr = crate::functions::spark_structs_in(expr)?.data;
         let expr = crate::functions::spark_casts_in(expr, schema, &self.tz, self.ansi)?.data;
+        let expr = crate::sql_functions::replace_placeholders(expr, schema)?.data;
         Ok(Named { expr, name })
     }
 

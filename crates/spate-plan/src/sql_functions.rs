@@ -1,0 +1,442 @@
+//! Spark functions in SQL text. DataFusion's SQL planner looks a function name up in the
+//! session state, which holds DataFusion's and `datafusion-spark`'s functions but not the
+//! rewrites of the function registry (`crate::functions`): `year(d)`, `first(x, true)`,
+//! `date_format(t, 'yyyy')` or `variance(x)` would fail or differ from the DataFrame API. So
+//! SQL text is planned against a copy of the state in which every name it calls that the
+//! registry must resolve ([`crate::functions::sql_route`]) is a *placeholder*: a function
+//! that types itself by resolving its call through the registry. Once the plan is built, each
+//! placeholder call is replaced by the registry's expression over its real arguments
+//! ([`replace_placeholders`]) and named with the registry's Spark name ([`spark_label`]). A
+//! name neither knows is Spark's `UNRESOLVED_ROUTINE`, as in the DataFrame API.
+
+use std::any::Any;
+use std::collections::BTreeSet;
+use std::hash::{Hash, Hasher};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column, DFSchema};
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::SessionState;
+use datafusion::execution::registry::FunctionRegistry;
+use datafusion::logical_expr::expr::{
+    AggregateFunction, NullTreatment, WindowFunction, WindowFunctionDefinition,
+};
+use datafusion::logical_expr::function::AccumulatorArgs;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Expr, ExprSchemable,
+    ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::{self, visit_expressions, visit_expressions_mut};
+use spate_common::{Error, Result};
+
+use crate::functions::{self, Arg, CallContext, SqlRoute};
+
+/// The lower-case names of the functions that a statement calls.
+pub fn called_names(statement: &DfStatement) -> BTreeSet<String> {
+    match statement {
+        DfStatement::Statement(st) => names_in(st.as_ref()),
+        DfStatement::Explain(e) => called_names(&e.statement),
+        _ => BTreeSet::new(),
+    }
+}
+
+/// The lower-case names of the functions called anywhere in `node` (a statement or an
+/// expression of the SQL syntax tree).
+pub fn names_in<V: ast::Visit>(node: &V) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let _ = visit_expressions(node, |e| {
+        if let ast::Expr::Function(f) = e
+            && let [part] = f.name.0.as_slice()
+            && let Some(ident) = part.as_ident()
+        {
+            names.insert(ident.value.to_lowercase());
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    names
+}
+
+/// Spark syntax DataFusion's SQL planner does not plan, rewritten in the syntax tree as the
+/// function calls Spark defines it by: `a RLIKE p` and `a REGEXP p` are `rlike(a, p)`.
+pub fn spark_syntax<V: ast::VisitMut>(node: &mut V) {
+    let _ = visit_expressions_mut(node, |e| {
+        if let ast::Expr::RLike {
+            negated,
+            expr,
+            pattern,
+            regexp,
+        } = e
+        {
+            let name = if *regexp { "regexp" } else { "rlike" };
+            let args = [expr.as_ref().clone(), pattern.as_ref().clone()]
+                .into_iter()
+                .map(|a| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a)))
+                .collect();
+            let call = ast::Expr::Function(ast::Function {
+                name: ast::ObjectName::from(vec![ast::Ident::new(name)]),
+                uses_odbc_syntax: false,
+                parameters: ast::FunctionArguments::None,
+                args: ast::FunctionArguments::List(ast::FunctionArgumentList {
+                    duplicate_treatment: None,
+                    args,
+                    clauses: vec![],
+                }),
+                filter: None,
+                null_treatment: None,
+                over: None,
+                within_group: vec![],
+            });
+            *e = if *negated {
+                ast::Expr::UnaryOp {
+                    op: ast::UnaryOperator::Not,
+                    expr: Box::new(call),
+                }
+            } else {
+                call
+            };
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+/// A copy of `state` in which the `names` that must go through the registry are placeholders,
+/// for planning SQL text; `None` when no name needs one (plan with `state` itself).
+pub fn planning_state(
+    state: &SessionState,
+    names: &BTreeSet<String>,
+    tz: &str,
+    ansi: bool,
+) -> Result<Option<SessionState>> {
+    let routed: Vec<(&String, SqlRoute)> = names
+        .iter()
+        .filter_map(|n| functions::sql_route(n, state).map(|r| (n, r)))
+        .collect();
+    if routed.is_empty() {
+        return Ok(None);
+    }
+    let registry = Arc::new(Registry {
+        state: state.clone(),
+        tz: tz.to_string(),
+        ansi,
+    });
+    let mut planning = state.clone();
+    for (name, route) in routed {
+        let placeholder = Placeholder {
+            name: name.clone(),
+            signature: Signature::user_defined(Volatility::Volatile),
+            registry: registry.clone(),
+        };
+        match route {
+            SqlRoute::Scalar => {
+                planning.register_udf(Arc::new(ScalarUDF::new_from_impl(placeholder)))?;
+            }
+            SqlRoute::Aggregate => {
+                planning.register_udaf(Arc::new(AggregateUDF::new_from_impl(placeholder)))?;
+            }
+        }
+    }
+    Ok(Some(planning))
+}
+
+/// `e` (over `schema`) with every placeholder call replaced by the registry's expression.
+/// A placeholder aggregate under `OVER` becomes the window form of the registry's aggregate.
+pub fn replace_placeholders(e: Expr, schema: &DFSchema) -> DfResult<Transformed<Expr>> {
+    e.transform_up(|e| match e {
+        Expr::ScalarFunction(f) => match placeholder(f.func.inner().as_ref()) {
+            Some(p) => Ok(Transformed::yes(p.resolve(f.args, schema, false)?.0)),
+            None => Ok(Transformed::no(Expr::ScalarFunction(f))),
+        },
+        Expr::AggregateFunction(a) => match placeholder(a.func.inner().as_ref()) {
+            Some(p) => {
+                let (resolved, _) = p.resolve(a.params.args.clone(), schema, a.params.distinct)?;
+                Ok(Transformed::yes(with_clauses(resolved, &a)?))
+            }
+            None => Ok(Transformed::no(Expr::AggregateFunction(a))),
+        },
+        Expr::WindowFunction(w) => match &w.fun {
+            WindowFunctionDefinition::AggregateUDF(f) => match placeholder(f.inner().as_ref()) {
+                Some(p) => {
+                    let (resolved, _) =
+                        p.resolve(w.params.args.clone(), schema, w.params.distinct)?;
+                    Ok(Transformed::yes(as_window(resolved, *w)?))
+                }
+                None => Ok(Transformed::no(Expr::WindowFunction(w))),
+            },
+            _ => Ok(Transformed::no(Expr::WindowFunction(w))),
+        },
+        e => Ok(Transformed::no(e)),
+    })
+}
+
+/// Spark's name for a call of function `func` (a scalar or aggregate implementation) with
+/// arguments `args` (their expressions and Spark names) over `schema`, when `func` is a
+/// placeholder: the name the registry gives the call.
+pub fn spark_label(
+    func: &dyn Any,
+    args: &[(Expr, String)],
+    schema: &DFSchema,
+    distinct: bool,
+) -> Option<String> {
+    let p = func.downcast_ref::<Placeholder>()?;
+    let args = args
+        .iter()
+        .map(|(expr, name)| Arg {
+            expr: expr.clone(),
+            name: name.clone(),
+        })
+        .collect();
+    let (_, label) = p.registry.resolve(&p.name, args, schema, distinct).ok()?;
+    Some(crate::output_names::as_called(label, &p.name))
+}
+
+fn placeholder(func: &dyn Any) -> Option<&Placeholder> {
+    func.downcast_ref::<Placeholder>()
+}
+
+/// An aggregate call's own `FILTER` and `IGNORE NULLS` clauses applied to the registry's
+/// aggregate for it.
+fn with_clauses(resolved: Expr, call: &AggregateFunction) -> DfResult<Expr> {
+    let Expr::AggregateFunction(mut agg) = resolved else {
+        return Ok(resolved);
+    };
+    if let Some(filter) = &call.params.filter {
+        agg.params.filter = Some(Box::new(match agg.params.filter.take() {
+            Some(own) => own.and(filter.as_ref().clone()),
+            None => filter.as_ref().clone(),
+        }));
+    }
+    if call.params.null_treatment == Some(NullTreatment::IgnoreNulls) {
+        agg.params.null_treatment = Some(NullTreatment::IgnoreNulls);
+    }
+    Ok(Expr::AggregateFunction(agg))
+}
+
+/// The registry's aggregate for a placeholder under `OVER`, as a window function with the
+/// call's partitioning, ordering and frame.
+pub fn as_window(resolved: Expr, mut call: WindowFunction) -> DfResult<Expr> {
+    let Expr::AggregateFunction(agg) = resolved else {
+        return Err(Error::analysis(
+            "UNSUPPORTED_EXPR_FOR_WINDOW",
+            format!("expression {resolved} is not supported within a window function"),
+        )
+        .into());
+    };
+    call.fun = WindowFunctionDefinition::AggregateUDF(agg.func);
+    call.params.args = agg.params.args;
+    call.params.distinct = agg.params.distinct;
+    if agg.params.filter.is_some() {
+        call.params.filter = agg.params.filter;
+    }
+    if agg.params.null_treatment.is_some() {
+        call.params.null_treatment = agg.params.null_treatment;
+    }
+    Ok(Expr::WindowFunction(Box::new(call)))
+}
+
+/// What a placeholder resolves its calls with: the session state without placeholders.
+#[derive(Debug)]
+struct Registry {
+    state: SessionState,
+    tz: String,
+    ansi: bool,
+}
+
+impl Registry {
+    fn resolve(
+        &self,
+        name: &str,
+        args: Vec<Arg>,
+        schema: &DFSchema,
+        distinct: bool,
+    ) -> Result<(Expr, String)> {
+        let cx = CallContext {
+            state: &self.state,
+            schema,
+            tz: &self.tz,
+            distinct,
+            ansi: self.ansi,
+        };
+        functions::resolve(name, args, &cx)
+    }
+
+    /// The type of a call from its arguments' fields (and values, where constant): the call
+    /// resolved over columns `a0`, `a1`, ... of those types.
+    fn field_of(
+        &self,
+        name: &str,
+        fields: &[FieldRef],
+        constants: &[Option<&datafusion::scalar::ScalarValue>],
+    ) -> Result<FieldRef> {
+        let columns: Vec<Field> = fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| f.as_ref().clone().with_name(format!("a{i}")))
+            .collect();
+        let schema = DFSchema::from_unqualified_fields(columns.into(), Default::default())?;
+        let args = (0..fields.len())
+            .map(|i| -> Result<Arg> {
+                Ok(Arg {
+                    expr: match constants.get(i).copied().flatten() {
+                        // typed as it will be once planned (`int` where it fits)
+                        Some(v) => crate::sql::int_literals(Expr::Literal(v.clone(), None))?.data,
+                        None => Expr::Column(Column::from_name(format!("a{i}"))),
+                    },
+                    name: format!("a{i}"),
+                })
+            })
+            .collect::<Result<_>>()?;
+        let (expr, _) = self.resolve(name, args, &schema, false)?;
+        let (_, field) = expr.to_field(&schema)?;
+        Ok(Arc::new(field.as_ref().clone().with_name(name)))
+    }
+}
+
+/// A function of SQL text that the registry resolves: it only types calls during planning.
+#[derive(Debug)]
+struct Placeholder {
+    name: String,
+    signature: Signature,
+    registry: Arc<Registry>,
+}
+
+impl Placeholder {
+    fn resolve(
+        &self,
+        args: Vec<Expr>,
+        schema: &DFSchema,
+        distinct: bool,
+    ) -> Result<(Expr, String)> {
+        let args = args
+            .into_iter()
+            .map(|expr| {
+                let name = crate::output_names::expr_name(&expr, schema, &self.registry.tz);
+                Arg { expr, name }
+            })
+            .collect();
+        self.registry.resolve(&self.name, args, schema, distinct)
+    }
+
+    fn not_replaced(&self) -> DataFusionError {
+        Error::internal(format!(
+            "the call of {} was not resolved before execution",
+            self.name
+        ))
+        .into()
+    }
+}
+
+impl PartialEq for Placeholder {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && Arc::ptr_eq(&self.registry, &other.registry)
+    }
+}
+
+impl Eq for Placeholder {}
+
+impl Hash for Placeholder {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for Placeholder {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
+        Ok(arg_types.to_vec())
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
+        Err(self.not_replaced())
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
+        Ok(self
+            .registry
+            .field_of(&self.name, args.arg_fields, args.scalar_arguments)?)
+    }
+
+    fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        Err(self.not_replaced())
+    }
+}
+
+impl AggregateUDFImpl for Placeholder {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> DfResult<Vec<DataType>> {
+        Ok(arg_types.to_vec())
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> DfResult<DataType> {
+        let fields: Vec<FieldRef> = arg_types
+            .iter()
+            .map(|t| Arc::new(Field::new("a", t.clone(), true)))
+            .collect();
+        Ok(self
+            .registry
+            .field_of(&self.name, &fields, &[])?
+            .data_type()
+            .clone())
+    }
+
+    fn return_field(&self, arg_fields: &[FieldRef]) -> DfResult<FieldRef> {
+        Ok(self.registry.field_of(&self.name, arg_fields, &[])?)
+    }
+
+    fn supports_null_handling_clause(&self) -> bool {
+        true
+    }
+
+    fn accumulator(&self, _args: AccumulatorArgs) -> DfResult<Box<dyn Accumulator>> {
+        Err(self.not_replaced())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::sql::sqlparser::dialect::DatabricksDialect;
+    use datafusion::sql::sqlparser::parser::Parser;
+
+    fn parse(sql: &str) -> ast::Statement {
+        Parser::parse_sql(&DatabricksDialect {}, sql)
+            .expect("parses")
+            .remove(0)
+    }
+
+    #[test]
+    fn finds_called_names_in_every_clause() {
+        let st = parse(
+            "SELECT Year(d), sum(x) OVER (ORDER BY f(y)) FROM t WHERE g(z) GROUP BY h(w) HAVING count(*) > 1",
+        );
+        let names: Vec<String> = names_in(&st).into_iter().collect();
+        assert_eq!(names, ["count", "f", "g", "h", "sum", "year"]);
+    }
+
+    #[test]
+    fn rlike_becomes_a_call() {
+        let mut st = parse("SELECT a RLIKE 'x', a NOT REGEXP 'y' FROM t");
+        spark_syntax(&mut st);
+        assert_eq!(
+            st.to_string(),
+            "SELECT rlike(a, 'x'), NOT regexp(a, 'y') FROM t"
+        );
+    }
+}
