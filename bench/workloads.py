@@ -135,6 +135,33 @@ def hot_key_aggregation(spark, data):
     )
 
 
+def cached_features(spark, data, cache=True):
+    """Seed 002's caching pattern: per-user features computed once, kept with cache(), then used
+    by several actions (a count, the mean spend, the busiest user) before the write. Each run
+    starts from an empty cache, so it computes the features once and reads them back four times;
+    without cache() every action recomputes them."""
+    spark.catalog.clearCache()
+    events = read_events(spark, data)
+    per_user = events.groupBy("user_id").agg(
+        F.count("*").alias("events"), F.sum("amount").alias("spend"), F.countDistinct("item_id").alias("items")
+    )
+    if cache:
+        per_user = per_user.cache()
+    users = per_user.count()
+    mean_spend = per_user.agg(F.avg("spend")).first()[0]
+    busiest = per_user.agg(F.max("events")).first()[0]
+    return (
+        per_user.where(F.col("spend") > mean_spend)
+        .withColumn("share", F.col("events") / F.lit(busiest))
+        .withColumn("users", F.lit(users))
+    )
+
+
+def uncached_features(spark, data):
+    """cached_features without cache(): the baseline that shows the reuse."""
+    return cached_features(spark, data, cache=False)
+
+
 def per_category(joined):
     return joined.groupBy("category", "event_type").agg(
         F.count("*").alias("events"), F.sum("amount").alias("revenue"), F.avg("price").alias("avg_price")
@@ -157,4 +184,6 @@ WORKLOADS = [
     Workload("broadcast_join", broadcast_join),
     Workload("hot_key_join", hot_key_join, conf={"spark.sql.autoBroadcastJoinThreshold": "-1"}),
     Workload("hot_key_agg", hot_key_aggregation),
+    Workload("cache_reuse", cached_features),
+    Workload("no_cache", uncached_features),
 ]

@@ -29,6 +29,8 @@ const DEFAULTS: &[(&str, &str)] = &[
     ),
     ("spark.sql.adaptive.localShuffleReader.enabled", "true"),
     ("spark.sql.autoBroadcastJoinThreshold", "10485760b"),
+    // Spate: the memory cached DataFrames may hold before they go to disk (spate_plan::cache)
+    ("spark.spate.cache.maxMemory", "2g"),
     ("spark.sql.files.maxPartitionBytes", "128MB"),
     ("spark.sql.files.maxRecordsPerFile", "0"),
     ("spark.sql.parquet.compression.codec", "snappy"),

@@ -348,9 +348,12 @@ pub async fn resolve(
             empty()
         }
         CatType::IsCached(_) => answer(resolver, vec![("value", Col::Bool(vec![false]))]),
+        CatType::ClearCache(_) => {
+            session.cache.clear();
+            empty()
+        }
         CatType::CacheTable(_)
         | CatType::UncacheTable(_)
-        | CatType::ClearCache(_)
         | CatType::RefreshTable(_)
         | CatType::RefreshByPath(_) => empty(),
         CatType::ListFunctions(sc::ListFunctions {

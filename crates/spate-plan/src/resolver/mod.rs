@@ -155,22 +155,68 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// A persisted relation: computed by the first query that uses it, then scanned.
-    async fn cached(&self, rt: &RelType, entry: &crate::cache::Entry) -> Result<LogicalPlan> {
-        let data = match entry.data() {
-            Some(d) => d,
+    /// A persisted relation: computed by the first query that uses it, then scanned where its
+    /// rows were kept (memory or an Arrow IPC file, see [`crate::cache`]).
+    async fn cached(
+        &self,
+        rt: &RelType,
+        entry: &std::sync::Arc<crate::cache::Entry>,
+    ) -> Result<LogicalPlan> {
+        use crate::cache::Stored;
+        let stored = match entry.stored() {
+            Some(stored) => stored,
             None if !self.fill_cache => return self.dispatch(rt).await,
             None => {
                 let plan = self.dispatch(rt).await?;
                 let schema = std::sync::Arc::new(plan.schema().as_arrow().clone());
                 let batches = self.run(plan).await?;
                 let data = crate::cache::CachedData { schema, batches };
-                entry.store(data.clone());
-                data
+                let max_memory = self
+                    .config
+                    .get(crate::cache::MAX_MEMORY_KEY)
+                    .and_then(|v| spate_common::config::parse_bytes(&v))
+                    .map_or(usize::MAX, |b| usize::try_from(b).unwrap_or(0));
+                let kept = match self.cache {
+                    Some(cache) => cache.store(entry, data.clone(), max_memory)?,
+                    None => None,
+                };
+                kept.unwrap_or(Stored::Memory(data))
             }
         };
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        self.named_memory_plan(&format!("InMemoryRelation_{n}"), data.schema, data.batches)
+        let name = format!(
+            "InMemoryRelation_{}",
+            self.counter.fetch_add(1, Ordering::Relaxed)
+        );
+        match stored {
+            Stored::Memory(data) => self.named_memory_plan(&name, data.schema, data.batches),
+            Stored::Disk { schema, path } => self.arrow_file_plan(&name, schema, &path).await,
+        }
+    }
+
+    /// A scan of an Arrow IPC file of cached rows.
+    async fn arrow_file_plan(
+        &self,
+        name: &str,
+        schema: datafusion::arrow::datatypes::SchemaRef,
+        path: &std::path::Path,
+    ) -> Result<LogicalPlan> {
+        use datafusion::datasource::file_format::arrow::ArrowFormat;
+        use datafusion::datasource::listing::{
+            ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+        };
+        let url = ListingTableUrl::parse(path.display().to_string())?;
+        let options =
+            ListingOptions::new(std::sync::Arc::new(ArrowFormat)).with_file_extension(".arrow");
+        let config = ListingTableConfig::new(url)
+            .with_listing_options(options)
+            .with_schema(schema);
+        let table = ListingTable::try_new(config)?;
+        Ok(datafusion::logical_expr::LogicalPlanBuilder::scan(
+            name,
+            datafusion::datasource::provider_as_source(std::sync::Arc::new(table)),
+            None,
+        )?
+        .build()?)
     }
 
     /// Resolves a required input relation.
