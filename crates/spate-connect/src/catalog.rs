@@ -388,11 +388,7 @@ pub async fn resolve(
             function_name,
             db_name: _,
         }) => {
-            let state = resolver.state();
-            let f = function_name.to_lowercase();
-            let exists = state.scalar_functions().contains_key(&f)
-                || state.aggregate_functions().contains_key(&f)
-                || state.window_functions().contains_key(&f);
+            let exists = spate_plan::functions::knows(function_name, resolver.state());
             answer(resolver, vec![("value", Col::Bool(vec![exists]))])
         }
         other => {

@@ -114,6 +114,35 @@ pub enum SqlRoute {
     Aggregate,
 }
 
+/// The names of the scalar functions the registry's families rewrite.
+const SCALAR_REWRITES: [&[&str]; 6] = [
+    operators::SQL_NAMES,
+    datetime::SQL_NAMES,
+    json::SQL_NAMES,
+    time_window::SQL_NAMES,
+    collection::SQL_NAMES,
+    string::SQL_NAMES,
+];
+
+/// Whether the registry resolves `name` (a Spark function name, any case) to a function:
+/// what `spark.catalog.functionExists` answers.
+pub fn knows(name: &str, state: &SessionState) -> bool {
+    let lower = name.to_lowercase();
+    if aggregate::SQL_NAMES.contains(&lower.as_str())
+        || operators::SYMBOLS.contains(&lower.as_str())
+        || SCALAR_REWRITES
+            .iter()
+            .any(|names| names.contains(&lower.as_str()))
+    {
+        return true;
+    }
+    let target = alias_of(&lower);
+    state.scalar_functions().contains_key(target)
+        || state.aggregate_functions().contains_key(target)
+        || state.window_functions().contains_key(target)
+        || state.higher_order_functions().contains_key(target)
+}
+
 /// How SQL text must call `name` to resolve it as the DataFrame API does: through the registry
 /// (`Some`) when the registry rewrites or renames it or the session state does not know it (the
 /// registry then names Spark's error), else (`None`) as the state's function of that name.
@@ -123,15 +152,7 @@ pub fn sql_route(name: &str, state: &SessionState) -> Option<SqlRoute> {
     if aggregate::SQL_NAMES.contains(&name) {
         return Some(SqlRoute::Aggregate);
     }
-    let scalar_modules = [
-        operators::SQL_NAMES,
-        datetime::SQL_NAMES,
-        json::SQL_NAMES,
-        time_window::SQL_NAMES,
-        collection::SQL_NAMES,
-        string::SQL_NAMES,
-    ];
-    if scalar_modules.iter().any(|names| names.contains(&name)) {
+    if SCALAR_REWRITES.iter().any(|names| names.contains(&name)) {
         return Some(SqlRoute::Scalar);
     }
     let target = alias_of(name);

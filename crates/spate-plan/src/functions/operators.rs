@@ -27,6 +27,13 @@ pub(super) const SQL_NAMES: &[&str] = &[
     "isnan",
 ];
 
+/// The operator symbols this module resolves (as PySpark sends them; Spark lists them among its
+/// functions).
+pub(super) const SYMBOLS: &[&str] = &[
+    "+", "-", "*", "/", "%", "==", "=", "<=>", "!=", "<>", "<", "<=", ">", ">=", "&", "|", "^",
+    "!", "and", "or", "not", "in", "between",
+];
+
 /// Resolves `name` if it is an operator.
 pub(super) fn resolve(
     name: &str,
