@@ -14,7 +14,7 @@ answer that differs from Spark's is reported as a failure, not a time.
 
 Usage (bench/run.sh sets up the environment first):
     python bench/run.py --sf 1 --engines spate,spark,sail [--runs 3] [--queries 1,3,5|none]
-                        [--workloads features_30d,indicators|none] [--events 10000000]
+                        [--workloads features_30d,indicators|none] [--events 10000000] [--name NAME]
 """
 
 import argparse
@@ -361,7 +361,7 @@ def report(args, results, names):
                 for e in by for n in ns if st[(e, n)] != "ok"]
     if failures:
         lines += ["", "Failures:", ""] + [f"- {f}" for f in failures]
-    stamp = dt.date.today().isoformat()
+    stamp = args.name or dt.date.today().isoformat()
     plot = args.results / f"{stamp}.png"
     plot_ratios(plot_names, others, lambda e, n: plot_t[n](e, n), plot)
     lines += ["", f"![spate / other per query and workload]({plot.name})", ""]
@@ -403,6 +403,7 @@ def plot_ratios(names, others, t, path):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sf", default="1")
+    p.add_argument("--name", default=None, help="report file name under bench/results (default: the date)")
     p.add_argument("--engines", default="spate,spark,sail")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--queries", default=",".join(str(i) for i in range(1, 23)))

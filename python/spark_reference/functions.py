@@ -18,27 +18,22 @@ spark.conf.set("spark.sql.session.timeZone", "UTC")
 df = spark.createDataFrame(ROWS, SCHEMA)
 
 
-for family, kind, text in CASES:
-    expr = eval(text, {"F": F, "Window": Window})
+def emit(key, make):
+    """Prints Spark's answer for one case: the column's name, type and values, or the error class."""
     try:
-        out = df.agg(expr) if kind == "agg" else df.orderBy("i").select(expr)
+        out = make()
         values = [plain(r[0]) for r in out.collect()]
         field = out.schema.fields[0]
-        print(json.dumps({"family": family, "expr": text, "name": field.name,
-                          "type": field.dataType.simpleString(), "values": values}))
+        print(json.dumps(key | {"name": field.name, "type": field.dataType.simpleString(), "values": values}))
     except Exception as e:  # noqa: BLE001 - the error class is the expected answer
         cls = getattr(e, "getErrorClass", lambda: None)() or type(e).__name__
-        print(json.dumps({"family": family, "expr": text, "error": cls}))
+        print(json.dumps(key | {"error": cls}))
 
+
+for family, kind, text in CASES:
+    expr = eval(text, {"F": F, "Window": Window})
+    emit({"family": family, "expr": text}, lambda: df.agg(expr) if kind == "agg" else df.orderBy("i").select(expr))
 
 df.createOrReplaceTempView("fn")
 for family, kind, item in SQL_CASES:
-    try:
-        out = spark.sql(sql_query(kind, item))
-        values = [plain(r[0]) for r in out.collect()]
-        field = out.schema.fields[0]
-        print(json.dumps({"family": family, "sql": item, "name": field.name,
-                          "type": field.dataType.simpleString(), "values": values}))
-    except Exception as e:  # noqa: BLE001 - the error class is the expected answer
-        cls = getattr(e, "getErrorClass", lambda: None)() or type(e).__name__
-        print(json.dumps({"family": family, "sql": item, "error": cls}))
+    emit({"family": family, "sql": item}, lambda: spark.sql(sql_query(kind, item)))

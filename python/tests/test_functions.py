@@ -58,10 +58,24 @@ def same(a, b):
     return a == b
 
 
-def params():
-    for family, kind, text in CASES:
-        marks = [pytest.mark.xfail(strict=True, reason=GAPS[(family, text)])] if (family, text) in GAPS else []
-        yield pytest.param(family, kind, text, id=f"{family}:{text}", marks=marks)
+def params(cases, gaps, prefix=""):
+    for family, kind, text in cases:
+        marks = [pytest.mark.xfail(strict=True, reason=gaps[(family, text)])] if (family, text) in gaps else []
+        yield pytest.param(family, kind, text, id=f"{prefix}{family}:{text}", marks=marks)
+
+
+def check(expected, make):
+    """Runs one case (`make` builds its DataFrame) and compares it with Spark's answer."""
+    if "error" in expected:
+        with pytest.raises(Exception) as info:
+            make().collect()
+        assert expected["error"] in str(info.value)
+        return
+    out = make()
+    values = [plain(r[0]) for r in out.collect()]
+    field = out.schema.fields[0]
+    assert (field.name, field.dataType.simpleString()) == (expected["name"], expected["type"])
+    assert same(values, expected["values"]), values
 
 
 @pytest.fixture(scope="module")
@@ -70,20 +84,10 @@ def table(spark):
     return spark.createDataFrame(ROWS, SCHEMA)
 
 
-@pytest.mark.parametrize("family,kind,text", params())
+@pytest.mark.parametrize("family,kind,text", params(CASES, GAPS))
 def test_function_matches_spark(table, family, kind, text):
-    expected = SPARK[(family, text)]
     expr = eval(text, {"F": F, "Window": Window})
-    if "error" in expected:
-        with pytest.raises(Exception) as info:
-            table.agg(expr).collect() if kind == "agg" else table.orderBy("i").select(expr).collect()
-        assert expected["error"] in str(info.value)
-        return
-    out = table.agg(expr) if kind == "agg" else table.orderBy("i").select(expr)
-    values = [plain(r[0]) for r in out.collect()]
-    field = out.schema.fields[0]
-    assert (field.name, field.dataType.simpleString()) == (expected["name"], expected["type"])
-    assert same(values, expected["values"]), values
+    check(SPARK[(family, text)], lambda: table.agg(expr) if kind == "agg" else table.orderBy("i").select(expr))
 
 
 def test_unknown_function_is_unresolved_routine(spark):
@@ -108,25 +112,8 @@ SQL_GAPS = {
 }
 
 
-def sql_params():
-    for family, kind, item in SQL_CASES:
-        marks = [pytest.mark.xfail(strict=True, reason=SQL_GAPS[(family, item)])] if (family, item) in SQL_GAPS else []
-        yield pytest.param(family, kind, item, id=f"sql-{family}:{item}", marks=marks)
-
-
-@pytest.mark.parametrize("family,kind,item", sql_params())
+@pytest.mark.parametrize("family,kind,item", params(SQL_CASES, SQL_GAPS, "sql-"))
 def test_sql_function_matches_spark(table, family, kind, item):
     """The same families through spark.sql: SQL text resolves a name as the DataFrame API does."""
-    expected = SQL_SPARK[(family, item)]
     table.createOrReplaceTempView("fn")
-    query = sql_query(kind, item)
-    if "error" in expected:
-        with pytest.raises(Exception) as info:
-            table.sparkSession.sql(query).collect()
-        assert expected["error"] in str(info.value)
-        return
-    out = table.sparkSession.sql(query)
-    values = [plain(r[0]) for r in out.collect()]
-    field = out.schema.fields[0]
-    assert (field.name, field.dataType.simpleString()) == (expected["name"], expected["type"])
-    assert same(values, expected["values"]), values
+    check(SQL_SPARK[(family, item)], lambda: table.sparkSession.sql(sql_query(kind, item)))
