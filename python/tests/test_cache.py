@@ -37,7 +37,7 @@ def arrow_files(df):
     """The Arrow IPC files of cached rows that the plan of `df` scans."""
     import re
 
-    return sorted(set(re.findall(r"[^\s\[\],]+\.arrow", df._explain_string(mode="formatted") + df._explain_string(extended=True))))
+    return sorted(set(re.findall(r"[^\s\[\],]+\.arrow", df._explain_string(extended=True))))
 
 
 def test_disk_only_rows_are_kept_in_a_file_and_reused(spark, tmp_dir):

@@ -141,3 +141,13 @@ def test_unknown_function_in_sql_is_unresolved_routine(spark):
     with pytest.raises(AnalysisException) as info:
         spark.sql("SELECT no_such_fn(1)").collect()
     assert "UNRESOLVED_ROUTINE" in str(info.value) and "no_such_fn" in str(info.value)
+
+
+def test_regexp_replace_replaces_every_match_from_a_position(spark):
+    # Spark 4.0.1: 'abcaxc' (the search starts at the 3rd character); position 0 is
+    # DATATYPE_MISMATCH.VALUE_OUT_OF_RANGE
+    row = spark.sql("SELECT regexp_replace('abcabc', 'b', 'x') AS a, regexp_replace('abcabc', 'b', 'x', 3) AS b").first()
+    assert (row.a, row.b) == ("axcaxc", "abcaxc")
+    with pytest.raises(AnalysisException) as info:
+        spark.sql("SELECT regexp_replace('abc', 'b', 'x', 0)").collect()
+    assert "DATATYPE_MISMATCH.VALUE_OUT_OF_RANGE" in str(info.value)

@@ -124,23 +124,32 @@ const SCALAR_REWRITES: [&[&str]; 6] = [
     string::SQL_NAMES,
 ];
 
+/// Which of the registry's families rewrites `name` (lower case), if one does.
+fn rewritten(name: &str) -> Option<SqlRoute> {
+    if aggregate::SQL_NAMES.contains(&name) {
+        Some(SqlRoute::Aggregate)
+    } else if SCALAR_REWRITES.iter().any(|names| names.contains(&name)) {
+        Some(SqlRoute::Scalar)
+    } else {
+        None
+    }
+}
+
+/// Whether the session state has a function (of any kind) named `name`.
+fn registered(name: &str, state: &SessionState) -> bool {
+    state.scalar_functions().contains_key(name)
+        || state.aggregate_functions().contains_key(name)
+        || state.window_functions().contains_key(name)
+        || state.higher_order_functions().contains_key(name)
+}
+
 /// Whether the registry resolves `name` (a Spark function name, any case) to a function:
 /// what `spark.catalog.functionExists` answers.
 pub fn knows(name: &str, state: &SessionState) -> bool {
     let lower = name.to_lowercase();
-    if aggregate::SQL_NAMES.contains(&lower.as_str())
+    rewritten(&lower).is_some()
         || operators::SYMBOLS.contains(&lower.as_str())
-        || SCALAR_REWRITES
-            .iter()
-            .any(|names| names.contains(&lower.as_str()))
-    {
-        return true;
-    }
-    let target = alias_of(&lower);
-    state.scalar_functions().contains_key(target)
-        || state.aggregate_functions().contains_key(target)
-        || state.window_functions().contains_key(target)
-        || state.higher_order_functions().contains_key(target)
+        || registered(alias_of(&lower), state)
 }
 
 /// How SQL text must call `name` to resolve it as the DataFrame API does: through the registry
@@ -149,14 +158,10 @@ pub fn knows(name: &str, state: &SessionState) -> bool {
 pub fn sql_route(name: &str, state: &SessionState) -> Option<SqlRoute> {
     let lower = name.to_lowercase();
     let name = lower.as_str();
-    if aggregate::SQL_NAMES.contains(&name) {
-        return Some(SqlRoute::Aggregate);
-    }
-    if SCALAR_REWRITES.iter().any(|names| names.contains(&name)) {
-        return Some(SqlRoute::Scalar);
+    if let Some(route) = rewritten(name) {
+        return Some(route);
     }
     let target = alias_of(name);
-    let is_aggregate = |n: &str| state.aggregate_functions().contains_key(n);
     // an alias; or a DataFusion signature that wants an `int` where SQL text plans integer
     // literals as `bigint`; or a Spark name the registry gives (`round(x, 0)`, `LOG(b, x)`)
     if target != name
@@ -165,17 +170,13 @@ pub fn sql_route(name: &str, state: &SessionState) -> Option<SqlRoute> {
             "date_add" | "date_sub" | "add_months" | "round" | "bround" | "log" | "stddev"
         )
     {
-        return Some(if is_aggregate(target) {
+        return Some(if state.aggregate_functions().contains_key(target) {
             SqlRoute::Aggregate
         } else {
             SqlRoute::Scalar
         });
     }
-    let known = state.scalar_functions().contains_key(name)
-        || is_aggregate(name)
-        || state.window_functions().contains_key(name)
-        || state.higher_order_functions().contains_key(name)
-        || state.table_functions().contains_key(name);
+    let known = registered(name, state) || state.table_functions().contains_key(name);
     (!known).then_some(SqlRoute::Scalar)
 }
 

@@ -72,12 +72,13 @@ pub(super) fn resolve(
                 [
                     Arg {
                         expr: Expr::Literal(v, _),
-                        ..
+                        name: text,
                     },
                 ] => match v.cast_to(&datafusion::arrow::datatypes::DataType::Int64)? {
                     ScalarValue::Int64(Some(p)) if p >= 1 => p,
-                    _ => return Err(wrong_args(name, "a position of at least 1 as", 4)),
+                    _ => return Err(bad_position(text)),
                 },
+                [other] => return Err(bad_position(&other.name)),
                 _ => return Err(wrong_args(name, "3 or 4", args.len())),
             };
             // Spark replaces every match ("g"), searching from `position` (1-based)
@@ -144,4 +145,14 @@ pub(super) fn resolve(
         }
         _ => return Ok(None),
     }))
+}
+
+/// Spark's error for a `regexp_replace` position that is not a literal of at least 1.
+fn bad_position(position: &str) -> spate_common::Error {
+    spate_common::Error::analysis(
+        "DATATYPE_MISMATCH.VALUE_OUT_OF_RANGE",
+        format!(
+            "Cannot resolve regexp_replace: the position must be an integer literal of at least 1, got {position}."
+        ),
+    )
 }
