@@ -7,6 +7,7 @@
 pub mod cache;
 pub mod display;
 pub mod functions;
+pub mod generate;
 pub mod join_hints;
 pub mod json_schema;
 pub mod literal;

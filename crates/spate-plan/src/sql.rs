@@ -352,7 +352,8 @@ fn rewrite_markers(sql: &str) -> (String, bool) {
 /// stay as planned, so the operators above still find their inputs; the schemas of the nodes
 /// above a rewritten one are recomputed.
 fn spark_sql_plan(plan: LogicalPlan, tz: &str, ansi: bool) -> Result<LogicalPlan> {
-    Ok(spark_sql_node(plan, tz, ansi)?.data)
+    let mut expanded = crate::generate::Expanded::new();
+    Ok(spark_sql_node(plan, tz, ansi, &mut expanded)?.data)
 }
 
 /// [`spark_sql_plan`] for one node after its inputs and subqueries: its schema is recomputed
@@ -361,12 +362,23 @@ fn spark_sql_node(
     plan: LogicalPlan,
     tz: &str,
     ansi: bool,
+    expanded: &mut crate::generate::Expanded,
 ) -> datafusion::error::Result<Transformed<LogicalPlan>> {
     let below = plan
-        .map_children(|c| spark_sql_node(c, tz, ansi))?
-        .transform_data(|p| p.map_subqueries(|s| spark_sql_node(s, tz, ansi)))?;
-    let changed = below.transformed;
-    let node = below.data;
+        .map_children(|c| spark_sql_node(c, tz, ansi, expanded))?
+        .transform_data(|p| p.map_subqueries(|s| spark_sql_node(s, tz, ansi, expanded)))?;
+    let mut changed = below.transformed;
+    let mut node = below.data;
+    // a generator below became several columns: the items that were its one column too
+    if let LogicalPlan::Projection(p) = &node
+        && let Some(exprs) = crate::generate::expand_references(&p.expr, expanded)
+    {
+        node = LogicalPlan::Projection(datafusion::logical_expr::Projection::try_new(
+            exprs,
+            p.input.clone(),
+        )?);
+        changed = true;
+    }
     if let LogicalPlan::Union(u) = node {
         if !changed {
             return Ok(Transformed::no(LogicalPlan::Union(u)));
@@ -396,6 +408,7 @@ fn spark_sql_node(
     for input in node.inputs() {
         schema.merge(input.schema());
     }
+    let unaliased = crate::generate::unaliased_sql_generators(&node);
     let names = NamePreserver::new(&node);
     let rewritten = node.map_expressions(|e| {
         let saved = names.save(&e);
@@ -411,11 +424,17 @@ fn spark_sql_node(
             transformed,
         ))
     })?;
-    if rewritten.transformed || changed {
-        Ok(Transformed::yes(rewritten.data.recompute_schema()?))
+    let node = if rewritten.transformed || changed {
+        Transformed::yes(rewritten.data.recompute_schema()?)
     } else {
-        Ok(rewritten)
+        rewritten
+    };
+    if let LogicalPlan::Projection(p) = &node.data
+        && let Some(generated) = crate::generate::sql_projection(p, &unaliased, expanded)?
+    {
+        return Ok(Transformed::yes(generated));
     }
+    Ok(node)
 }
 
 /// Integer literals that fit in 32 bits as `int`, Spark's type for them.

@@ -11,9 +11,11 @@ mod cast;
 mod collection;
 mod datetime;
 mod datetime_patterns;
+pub mod generator;
 pub mod higher_order;
 mod json;
 mod operators;
+mod sequence;
 mod string;
 mod time_window;
 
@@ -76,6 +78,12 @@ pub fn resolve(name: &str, args: Vec<Arg>, cx: &CallContext<'_>) -> Result<(Expr
     if let Some(done) = string::resolve(&lower, &args, cx)? {
         return Ok(done);
     }
+    if let Some(done) = sequence::resolve(&lower, &args, cx)? {
+        return Ok(done);
+    }
+    if let Some(done) = generator::resolve(&lower, &args, cx)? {
+        return Ok(done);
+    }
     if matches!(lower.as_str(), "map" | "create_map")
         && !args.is_empty()
         && args.len().is_multiple_of(2)
@@ -115,13 +123,15 @@ pub enum SqlRoute {
 }
 
 /// The names of the scalar functions the registry's families rewrite.
-const SCALAR_REWRITES: [&[&str]; 6] = [
+const SCALAR_REWRITES: [&[&str]; 8] = [
     operators::SQL_NAMES,
     datetime::SQL_NAMES,
     json::SQL_NAMES,
     time_window::SQL_NAMES,
     collection::SQL_NAMES,
     string::SQL_NAMES,
+    generator::SQL_NAMES,
+    sequence::SQL_NAMES,
 ];
 
 /// Which of the registry's families rewrites `name` (lower case), if one does.
@@ -299,7 +309,6 @@ fn alias_of(name: &str) -> &str {
         "sha" => "sha1",
         "current_timestamp" | "localtimestamp" => "now",
         "nvl" | "ifnull" => "coalesce",
-        "split" => "string_to_array",
         "array_size" => "cardinality",
         "element_at" => "array_element",
         other => other,

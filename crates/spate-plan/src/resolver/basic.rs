@@ -100,10 +100,17 @@ impl Resolver<'_> {
         input: LogicalPlan,
         items: Vec<Named>,
     ) -> Result<LogicalPlan> {
+        // a generator's rows first: the rest of the list is evaluated over them, as in Spark
+        let (mut plan, items) = crate::generate::plan_generators(
+            input,
+            items.into_iter().map(|n| (n.expr, n.name)).collect(),
+        )?;
+        let mut items: Vec<Named> = items
+            .into_iter()
+            .map(|(expr, name)| Named { expr, name })
+            .collect();
         let exprs: Vec<Expr> = items.iter().map(|n| n.expr.clone()).collect();
         let aggs = find_aggregate_exprs(exprs.iter());
-        let mut plan = input;
-        let mut items = items;
         if !aggs.is_empty() {
             plan = LogicalPlanBuilder::from(plan)
                 .aggregate(Vec::<Expr>::new(), aggs.clone())?
@@ -266,8 +273,12 @@ impl Resolver<'_> {
             } = a;
             let value = self.expr(super::expression::required(expr)?, &schema)?;
             let name = name.first().cloned().unwrap_or(value.name);
+            // a generator's one output column takes the new column's name
+            let expr =
+                crate::functions::generator::with_aliases(&value.expr, std::slice::from_ref(&name))
+                    .unwrap_or(value.expr);
             let new = Named {
-                expr: value.expr,
+                expr,
                 name: name.clone(),
             };
             match items

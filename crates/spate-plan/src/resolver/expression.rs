@@ -98,6 +98,14 @@ impl Resolver<'_> {
                     metadata: _,
                 } = &**a;
                 let inner = self.expr(required(expr)?, schema)?;
+                // a generator takes its aliases as its output columns' names
+                if let Some(aliased) = crate::functions::generator::with_aliases(&inner.expr, name)
+                {
+                    return Ok(Named {
+                        expr: aliased,
+                        name: name.join(", "),
+                    });
+                }
                 let name = match name.as_slice() {
                     [one] => one.clone(),
                     _ => {
