@@ -33,8 +33,6 @@ GAPS = {
     ("string", "F.initcap('s')"): "initcap lower-cases the rest of each word differently from Spark (letters after '-')",
     ("string", "F.format_number('d', 2)"): "format_number is not implemented",
     ("string", "F.regexp_extract_all('s', F.lit(r'(\\d)'), 1)"): "regexp_extract_all is not implemented",
-    ("hash", "F.hash('s')"): "hash (Spark's murmur3) is not implemented",
-    ("hash", "F.hash('i', 's')"): "hash (Spark's murmur3) is not implemented",
     ("datetime", "F.months_between('t', 'dt')"): "months_between is not implemented",
     ("collection", "F.element_at('arr', 1)"): "an out-of-range index gives null; Spark with ANSI fails with INVALID_ARRAY_INDEX_IN_ELEMENT_AT",
     ("collection", "F.element_at(F.create_map(F.lit('k'), 'i'), F.lit('k'))"): "element_at on a map is not supported",
@@ -104,7 +102,7 @@ SQL_GAPS = {
     ("string", "trim(s)"): "TRIM syntax is planned as btrim and named so",
     ("collection", "transform(arr, x -> x * 2)"): "lambdas keep DataFusion's names and bigint literals inside them",
     ("collection", "filter(arr, x -> x > 1)"): "lambdas keep DataFusion's names",
-    ("window", "row_number() OVER (PARTITION BY g ORDER BY i DESC)"): "ranking functions are bigint (Spark: int), in the DataFrame API too",
+    ("window", "row_number() OVER (PARTITION BY g ORDER BY i DESC)"): "ranking functions in SQL text are bigint (Spark: int); the DataFrame API gives int",
     ("window", "lag(l, 1, 0) OVER (ORDER BY i)"): "named with the default frame; Spark names lag's frame ROWS BETWEEN -1 FOLLOWING AND -1 FOLLOWING",
     ("window", "avg(d) OVER (ORDER BY i ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING)"): "frames are named as the DataFrame API names them (-1 FOLLOWING); Spark SQL says 1 PRECEDING",
 }

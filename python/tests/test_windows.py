@@ -57,6 +57,16 @@ def test_ranking_and_lag_lead(spark):
     ]
 
 
+def test_ranking_function_types(spark):
+    """Spark's ranking functions are IntegerType; percent_rank and cume_dist DoubleType."""
+    df = spark.createDataFrame([("a", 3), ("a", 1), ("b", 2)], ["k", "v"])
+    w = Window.partitionBy("k").orderBy("v")
+    out = df.select(F.row_number().over(w), F.rank().over(w), F.dense_rank().over(w), F.ntile(2).over(w),
+                    F.percent_rank().over(w), F.cume_dist().over(w))
+    assert [f.dataType.simpleString() for f in out.schema.fields] == ["int"] * 4 + ["double"] * 2
+    assert sorted(tuple(r) for r in out.collect()) == [(1, 1, 1, 1, 0.0, 0.5), (1, 1, 1, 1, 0.0, 1.0), (2, 2, 2, 2, 1.0, 1.0)]
+
+
 def test_running_total_default_frame(spark):
     # With an ORDER BY and no frame, Spark uses RANGE UNBOUNDED PRECEDING..CURRENT ROW: ties share a total.
     df = spark.createDataFrame([(1, 10), (2, 20), (2, 5), (3, 1)], ["t", "x"])

@@ -31,6 +31,9 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("spark.sql.autoBroadcastJoinThreshold", "10485760b"),
     // Spate: the memory cached DataFrames may hold before they go to disk (spate_plan::cache)
     ("spark.spate.cache.maxMemory", "2g"),
+    // Spate: a distinct aggregate beside counts is aggregated in two levels
+    // (spate_plan::distinct_aggregates); `false` keeps DataFusion's one-level plan
+    ("spark.spate.aggregate.splitDistinct", "true"),
     ("spark.sql.files.maxPartitionBytes", "128MB"),
     ("spark.sql.files.maxRecordsPerFile", "0"),
     ("spark.sql.parquet.compression.codec", "snappy"),
@@ -241,7 +244,10 @@ fn validate(key: &str, value: &str) -> Result<()> {
             Ok(n) if n > 0 => Ok(()),
             _ => bad("the number of partitions must be a positive integer"),
         },
-        "spark.sql.ansi.enabled" | "spark.sql.caseSensitive" | "spark.sql.adaptive.enabled" => {
+        "spark.sql.ansi.enabled"
+        | "spark.sql.caseSensitive"
+        | "spark.sql.adaptive.enabled"
+        | "spark.spate.aggregate.splitDistinct" => {
             match value.trim().to_ascii_lowercase().as_str() {
                 "true" | "false" => Ok(()),
                 _ => bad("it should be a boolean ('true' or 'false')"),

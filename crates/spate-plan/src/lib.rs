@@ -6,6 +6,7 @@
 
 pub mod cache;
 pub mod display;
+pub mod distinct_aggregates;
 pub mod functions;
 pub mod generate;
 pub mod join_hints;

@@ -43,6 +43,8 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
     opts.sql_parser.default_null_ordering = "nulls_min".into();
     opts.execution.parquet.schema_force_view_types = false;
     opts.execution.time_zone = Some(config.time_zone());
+    opts.extensions
+        .insert(crate::distinct_aggregates::SpateOptions::default());
     apply_engine_options(opts, config);
     // Rows keep their input order within a partition, as in Spark: no round-robin shuffles
     // are added for parallelism (file scans are still split into ordered byte ranges).
@@ -81,7 +83,19 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
             rules.push(Arc::new(crate::join_hints::ApplyJoinHints));
         }
     }
-    let mut state = builder.with_physical_optimizer_rules(rules).build();
+    // A distinct count beside plain counts is aggregated in two levels, as Spark does, so a
+    // hot key's distinct values do not all meet in one partition.
+    let mut logical: Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send + Sync>> = Vec::new();
+    for rule in datafusion::optimizer::Optimizer::new().rules {
+        if rule.name() == crate::distinct_aggregates::BEFORE_RULE {
+            logical.push(Arc::new(crate::distinct_aggregates::CountsAsSums));
+        }
+        logical.push(rule);
+    }
+    let mut state = builder
+        .with_optimizer_rules(logical)
+        .with_physical_optimizer_rules(rules)
+        .build();
     state.add_analyzer_rule(Arc::new(crate::task_ids::PlaceTaskIds));
     for f in crate::task_ids::functions() {
         state.register_udf(Arc::new(f))?;
@@ -103,7 +117,8 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
 /// `spark.sql.autoBroadcastJoinThreshold` as the size under which a join side is collected
 /// and broadcast (`-1`: never), and `spark.sql.shuffle.partitions` as the number of
 /// partitions after a shuffle, capped at the cores (Spark's adaptive execution likewise
-/// coalesces the default 200 down to what the data needs).
+/// coalesces the default 200 down to what the data needs), and Spate's own
+/// `spark.spate.aggregate.splitDistinct`.
 pub fn apply_engine_options(opts: &mut datafusion::config::ConfigOptions, config: &SessionConfig) {
     opts.execution.enable_ansi_mode = config.ansi();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -114,6 +129,14 @@ pub fn apply_engine_options(opts: &mut datafusion::config::ConfigOptions, config
         opts.optimizer.hash_join_single_partition_threshold_rows = 0;
     } else {
         opts.optimizer.hash_join_single_partition_threshold_rows = 128 * 1024;
+    }
+    if let Some(spate) = opts
+        .extensions
+        .get_mut::<crate::distinct_aggregates::SpateOptions>()
+    {
+        spate.split_distinct = config
+            .get_bool("spark.spate.aggregate.splitDistinct")
+            .unwrap_or(true);
     }
 }
 

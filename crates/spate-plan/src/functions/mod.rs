@@ -14,6 +14,7 @@ mod datetime_patterns;
 pub mod generator;
 pub mod higher_order;
 mod json;
+mod murmur3;
 mod operators;
 mod sequence;
 mod string;
@@ -78,6 +79,9 @@ pub fn resolve(name: &str, args: Vec<Arg>, cx: &CallContext<'_>) -> Result<(Expr
     if let Some(done) = string::resolve(&lower, &args, cx)? {
         return Ok(done);
     }
+    if let Some(done) = murmur3::resolve(&lower, &args, cx)? {
+        return Ok(done);
+    }
     if let Some(done) = sequence::resolve(&lower, &args, cx)? {
         return Ok(done);
     }
@@ -123,7 +127,7 @@ pub enum SqlRoute {
 }
 
 /// The names of the scalar functions the registry's families rewrite.
-const SCALAR_REWRITES: [&[&str]; 8] = [
+const SCALAR_REWRITES: [&[&str]; 9] = [
     operators::SQL_NAMES,
     datetime::SQL_NAMES,
     json::SQL_NAMES,
@@ -132,6 +136,7 @@ const SCALAR_REWRITES: [&[&str]; 8] = [
     string::SQL_NAMES,
     generator::SQL_NAMES,
     sequence::SQL_NAMES,
+    murmur3::SQL_NAMES,
 ];
 
 /// Which of the registry's families rewrites `name` (lower case), if one does.

@@ -485,6 +485,12 @@ impl Resolver<'_> {
                 ));
             }
         };
+        // Spark's ranking functions are `int` (DataFusion's are unsigned 64-bit)
+        let ranking = matches!(
+            &fun,
+            datafusion::logical_expr::expr::WindowFunctionDefinition::WindowUDF(f)
+                if matches!(f.name(), "row_number" | "rank" | "dense_rank" | "ntile")
+        );
         let has_order = !order_by.is_empty();
         let frame =
             frame.unwrap_or_else(|| WindowFrame::new(if has_order { Some(false) } else { None }));
@@ -500,6 +506,11 @@ impl Resolver<'_> {
                 distinct,
             },
         }));
+        let expr = if ranking {
+            datafusion::logical_expr::cast(expr, DataType::Int32)
+        } else {
+            expr
+        };
         let mut spec = Vec::new();
         if !partition_spec.is_empty() {
             spec.push(format!(
