@@ -140,7 +140,13 @@ SQL_CASES = [
     ("conditional", "row", "isnotnull(n)"), ("conditional", "row", "if(i > 2, 'big', 'small')"),
     # hash
     ("hash", "row", "md5(s)"), ("hash", "row", "sha1(s)"), ("hash", "row", "sha(s)"), ("hash", "row", "sha2(s, 256)"),
-    ("hash", "row", "crc32(s)"), ("hash", "row", "xxhash64(s)"),
+    ("hash", "row", "crc32(s)"), ("hash", "row", "xxhash64(s)"), ("hash", "row", "hash(i, s)"),
+    ("hash", "row", "hash(d, l, t)"),
+    # conversion (cast functions)
+    ("conversion", "row", "bigint(d)"), ("conversion", "row", "int(l)"), ("conversion", "row", "string(d)"),
+    ("conversion", "row", "date(t)"), ("conversion", "row", "double(i)"), ("conversion", "row", "boolean(i)"),
+    ("conversion", "row", "decimal(d)"), ("conversion", "row", "timestamp(dt)"), ("conversion", "row", "tinyint(i)"),
+    ("conversion", "row", "smallint(i)"), ("conversion", "row", "float(d)"), ("conversion", "row", "int(s)"),
     # date and time
     ("datetime", "row", "year(dt)"), ("datetime", "row", "month(dt)"), ("datetime", "row", "quarter(dt)"),
     ("datetime", "row", "day(dt)"), ("datetime", "row", "dayofmonth(dt)"), ("datetime", "row", "dayofweek(dt)"),

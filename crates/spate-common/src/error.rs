@@ -193,12 +193,17 @@ fn from_datafusion(e: DataFusionError) -> Error {
 
 fn datafusion_info(e: &DataFusionError, message: &str) -> SparkErrorInfo {
     let lower = message.to_lowercase();
+    // Spark's messages start with their error class, as `[CAST_INVALID_INPUT] ...`
     let make = |classes: Vec<&'static str>, class: &str, state: &'static str| SparkErrorInfo {
         classes,
         error_class: Some(class.to_string()),
         sql_state: Some(state),
         params: vec![],
-        message: message.to_string(),
+        message: if message.starts_with('[') {
+            message.to_string()
+        } else {
+            format!("[{class}] {message}")
+        },
     };
     match e.find_root() {
         DataFusionError::SQL(..) => make(vec![PARSE, ANALYSIS], "PARSE_SYNTAX_ERROR", "42601"),

@@ -9,6 +9,7 @@ mod approx_distinct;
 mod arithmetic;
 mod cast;
 mod collection;
+mod conversion;
 mod datetime;
 mod datetime_patterns;
 pub mod generator;
@@ -79,6 +80,9 @@ pub fn resolve(name: &str, args: Vec<Arg>, cx: &CallContext<'_>) -> Result<(Expr
     if let Some(done) = string::resolve(&lower, &args, cx)? {
         return Ok(done);
     }
+    if let Some(done) = conversion::resolve(&lower, &args, cx)? {
+        return Ok(done);
+    }
     if let Some(done) = murmur3::resolve(&lower, &args, cx)? {
         return Ok(done);
     }
@@ -127,7 +131,7 @@ pub enum SqlRoute {
 }
 
 /// The names of the scalar functions the registry's families rewrite.
-const SCALAR_REWRITES: [&[&str]; 9] = [
+const SCALAR_REWRITES: [&[&str]; 10] = [
     operators::SQL_NAMES,
     datetime::SQL_NAMES,
     json::SQL_NAMES,
@@ -137,6 +141,7 @@ const SCALAR_REWRITES: [&[&str]; 9] = [
     generator::SQL_NAMES,
     sequence::SQL_NAMES,
     murmur3::SQL_NAMES,
+    conversion::SQL_NAMES,
 ];
 
 /// Which of the registry's families rewrites `name` (lower case), if one does.
