@@ -348,7 +348,8 @@ fn rewrite_markers(sql: &str) -> (String, bool) {
 /// A plan DataFusion planned from SQL text, with the registry's expressions for the calls
 /// planned as placeholders (`crate::sql_functions`), Spark's cast rules in the expressions of its
 /// projections, filters, aggregates, sorts, joins and windows, and Spark's type for integer
-/// literals (`int` when the value fits, DataFusion reads them all as `bigint`). Output names
+/// literals (`int` when the value fits, DataFusion reads them all as `bigint`), and projections
+/// holding a generator planned as unnests (`crate::generate`). Output names
 /// stay as planned, so the operators above still find their inputs; the schemas of the nodes
 /// above a rewritten one are recomputed.
 fn spark_sql_plan(plan: LogicalPlan, tz: &str, ansi: bool) -> Result<LogicalPlan> {

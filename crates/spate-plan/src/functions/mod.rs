@@ -56,41 +56,31 @@ pub struct CallContext<'a> {
     pub ansi: bool,
 }
 
+/// How a family of rewritten functions resolves a call: `None` when the name is not its own.
+type FamilyResolver = fn(&str, &[Arg], &CallContext<'_>) -> Result<Option<(Expr, String)>>;
+
+/// The families of rewritten functions, in the order they are asked.
+const FAMILIES: [FamilyResolver; 11] = [
+    operators::resolve,
+    aggregate::resolve,
+    datetime::resolve,
+    json::resolve,
+    time_window::resolve,
+    collection::resolve,
+    string::resolve,
+    conversion::resolve,
+    murmur3::resolve,
+    sequence::resolve,
+    generator::resolve,
+];
+
 /// Resolves a Spark function call to a DataFusion expression and its Spark name.
 pub fn resolve(name: &str, args: Vec<Arg>, cx: &CallContext<'_>) -> Result<(Expr, String)> {
     let lower = name.to_lowercase();
-    if let Some(done) = operators::resolve(&lower, &args, cx)? {
-        return Ok(done);
-    }
-    if let Some(done) = aggregate::resolve(&lower, &args, cx)? {
-        return Ok(done);
-    }
-    if let Some(done) = datetime::resolve(&lower, &args, cx)? {
-        return Ok(done);
-    }
-    if let Some(done) = json::resolve(&lower, &args, cx)? {
-        return Ok(done);
-    }
-    if let Some(done) = time_window::resolve(&lower, &args, cx)? {
-        return Ok(done);
-    }
-    if let Some(done) = collection::resolve(&lower, &args, cx)? {
-        return Ok(done);
-    }
-    if let Some(done) = string::resolve(&lower, &args, cx)? {
-        return Ok(done);
-    }
-    if let Some(done) = conversion::resolve(&lower, &args, cx)? {
-        return Ok(done);
-    }
-    if let Some(done) = murmur3::resolve(&lower, &args, cx)? {
-        return Ok(done);
-    }
-    if let Some(done) = sequence::resolve(&lower, &args, cx)? {
-        return Ok(done);
-    }
-    if let Some(done) = generator::resolve(&lower, &args, cx)? {
-        return Ok(done);
+    for family in FAMILIES {
+        if let Some(done) = family(&lower, &args, cx)? {
+            return Ok(done);
+        }
     }
     if matches!(lower.as_str(), "map" | "create_map")
         && !args.is_empty()
