@@ -14,13 +14,12 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{Column, DFSchema};
 use datafusion::error::Result as DfResult;
 use datafusion::functions_aggregate::expr_fn::sum;
 use datafusion::logical_expr::expr::{AggregateFunction, AggregateFunctionParams};
-use datafusion::logical_expr::{Aggregate, Expr, LogicalPlan, Projection, cast, lit, when};
+use datafusion::logical_expr::{Aggregate, Expr, LogicalPlan, Projection, lit, when};
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
 datafusion::common::extensions_options! {
@@ -156,10 +155,7 @@ fn restore_names(rewritten: &DFSchema, original: &DFSchema, counts: &[usize]) ->
         .map(|(i, ((new_q, new_f), (old_q, old_f)))| {
             let column = Expr::Column(Column::new(new_q.cloned(), new_f.name()));
             let value = if counts.contains(&i) {
-                datafusion::functions::expr_fn::coalesce(vec![
-                    column,
-                    cast(lit(0i64), DataType::Int64),
-                ])
+                datafusion::functions::expr_fn::coalesce(vec![column, lit(0i64)])
             } else {
                 column
             };

@@ -8,7 +8,7 @@
 
 use std::any::Any;
 
-use datafusion::arrow::datatypes::{DataType, FieldRef};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{exec_err, plan_err};
 use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::expr::ScalarFunction;
@@ -136,20 +136,6 @@ impl ScalarUDFImpl for Generator {
         Ok(self.outputs(input)?.swap_remove(0).1)
     }
 
-    fn return_field_from_args(
-        &self,
-        args: datafusion::logical_expr::ReturnFieldArgs,
-    ) -> DfResult<FieldRef> {
-        let types: Vec<DataType> = args
-            .arg_fields
-            .iter()
-            .map(|f| f.data_type().clone())
-            .collect();
-        Ok(std::sync::Arc::new(
-            datafusion::arrow::datatypes::Field::new(self.name(), self.return_type(&types)?, true),
-        ))
-    }
-
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         exec_err!(
             "{} is a generator: it must be a top-level item of a select list",
@@ -158,19 +144,24 @@ impl ScalarUDFImpl for Generator {
     }
 }
 
-/// A generator marker call of `kind` over `input`.
-fn marker(kind: GeneratorKind, outer: bool, name: &str, input: Expr) -> Expr {
-    let generator = Generator {
-        kind,
-        outer,
-        aliases: None,
-        name: name.to_string(),
-        signature: Signature::any(1, Volatility::Immutable),
-    };
-    Expr::ScalarFunction(ScalarFunction::new_udf(
-        std::sync::Arc::new(ScalarUDF::new_from_impl(generator)),
-        vec![input],
-    ))
+impl Generator {
+    fn new(kind: GeneratorKind, outer: bool, name: &str) -> Self {
+        Self {
+            kind,
+            outer,
+            aliases: None,
+            name: name.to_string(),
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+
+    /// The marker call of this generator over `input`.
+    fn call(self, input: Expr) -> Expr {
+        Expr::ScalarFunction(ScalarFunction::new_udf(
+            std::sync::Arc::new(ScalarUDF::new_from_impl(self)),
+            vec![input],
+        ))
+    }
 }
 
 /// The generator marker of `e` and its input, when `e` (under any aliases) is a generator call.
@@ -188,17 +179,9 @@ pub fn generator_of(e: &Expr) -> Option<(&Generator, &Expr)> {
 /// `e` with the output names `aliases` when it is a generator call (`None` when it is not).
 pub fn with_aliases(e: &Expr, aliases: &[String]) -> Option<Expr> {
     let (g, input) = generator_of(e)?;
-    let aliased = Generator {
-        kind: g.kind,
-        outer: g.outer,
-        aliases: Some(aliases.to_vec()),
-        name: g.name.clone(),
-        signature: g.signature.clone(),
-    };
-    Some(Expr::ScalarFunction(ScalarFunction::new_udf(
-        std::sync::Arc::new(ScalarUDF::new_from_impl(aliased)),
-        vec![input.clone()],
-    )))
+    let mut aliased = Generator::new(g.kind, g.outer, &g.name);
+    aliased.aliases = Some(aliases.to_vec());
+    Some(aliased.call(input.clone()))
 }
 
 /// Resolves `name` if it is a generator.
@@ -221,18 +204,9 @@ pub(super) fn resolve(
         return Err(wrong_args(name, "1", args.len()));
     };
     let t = arg_type(input, cx)?;
-    let fits = match (kind, &t) {
-        (GeneratorKind::Inline, DataType::List(f) | DataType::LargeList(f)) => {
-            matches!(f.data_type(), DataType::Struct(_))
-        }
-        (GeneratorKind::Inline, _) => false,
-        (_, t) => matches!(
-            t,
-            DataType::List(_) | DataType::LargeList(_) | DataType::Map(..)
-        ),
-    };
+    let generator = Generator::new(kind, outer, name);
     let call = default_name(name, args, false);
-    if !fits {
+    if generator.outputs(&t).is_err() {
         let wanted = if kind == GeneratorKind::Inline {
             "\"ARRAY<STRUCT>\""
         } else {
@@ -248,7 +222,7 @@ pub(super) fn resolve(
             params: vec![],
         });
     }
-    Ok(Some((marker(kind, outer, name, input.expr.clone()), call)))
+    Ok(Some((generator.call(input.expr.clone()), call)))
 }
 
 /// `stack(n, v1, ..., vk)`: `n` rows of `ceil(k / n)` columns `col0, col1, ...`, filled row by
@@ -296,5 +270,8 @@ fn stack(args: &[Arg], cx: &CallContext<'_>) -> Result<(Expr, String)> {
         structs.push(datafusion::functions::core::expr_fn::named_struct(fields));
     }
     let array = super::call_registered(cx, "make_array", structs)?;
-    Ok((marker(GeneratorKind::Inline, false, "stack", array), call))
+    Ok((
+        Generator::new(GeneratorKind::Inline, false, "stack").call(array),
+        call,
+    ))
 }
