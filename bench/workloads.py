@@ -183,6 +183,12 @@ WORKLOADS = [
     Workload("indicators", indicators, conf={"spark.sql.ansi.enabled": "false"}),
     Workload("broadcast_join", broadcast_join),
     Workload("hot_key_join", hot_key_join, conf={"spark.sql.autoBroadcastJoinThreshold": "-1"}),
+    # The same with the adaptive skew join off, in Spate (spate_plan::skew_join) and in Spark.
+    Workload(
+        "hot_key_join_unsplit",
+        hot_key_join,
+        conf={"spark.sql.autoBroadcastJoinThreshold": "-1", "spark.sql.adaptive.skewJoin.enabled": "false"},
+    ),
     Workload("hot_key_agg", hot_key_aggregation),
     # The same with Spate's two-level distinct aggregation off (spate_plan::distinct_aggregates):
     # the before/after of the hot-key fix. Spark and Sail ignore the setting.

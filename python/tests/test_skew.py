@@ -1,10 +1,19 @@
-"""Hot keys (seed 002's viral item: one key holding a large share of the rows). A distinct count
-beside plain counts and maxima is aggregated in two levels — first on (key, distinct value),
-spread over all partitions by hash, then on the key — so the hot key's distinct values are not
-merged by the one partition that owns the key; `spark.spate.aggregate.splitDistinct=false`
-keeps DataFusion's one-level plan. Both give the answers computed here in Python. The time
-each takes on 10 million events is in bench/ (hot_key_agg, hot_key_agg_unsplit)."""
+"""Hot keys (seed 002's viral item: one key holding a large share of the rows).
 
+Aggregations: a distinct count beside plain counts and maxima is aggregated in two levels —
+first on (key, distinct value), spread over all partitions by hash, then on the key — so the hot
+key's distinct values are not merged by the one partition that owns the key;
+`spark.spate.aggregate.splitDistinct=false` keeps DataFusion's one-level plan.
+
+Shuffle joins: the hot key's rows of one side are spread over all partitions and the other
+side's rows of that key copied to each (spate_plan::skew_join), as Spark's adaptive skew join
+splits a skewed partition; `spark.sql.adaptive.skewJoin.enabled=false` keeps the plain hash
+join. The rows each partition gets are counted with spark_partition_id().
+
+Every answer is computed here in Python. The time each takes on 10 million events is in bench/
+(hot_key_agg, hot_key_agg_unsplit, hot_key_join, hot_key_join_unsplit)."""
+
+import os
 import random
 from collections import defaultdict
 
@@ -78,3 +87,151 @@ def test_global_distinct_aggregation_over_no_rows(spark, events):
 def test_split_distinct_setting_is_validated(spark):
     with pytest.raises(Exception, match="INVALID_CONF_VALUE"):
         spark.conf.set("spark.spate.aggregate.splitDistinct", "maybe")
+
+
+# Joins: 20000 events, 40% of them on item 7; the others on items 1000..1999, of which the
+# item table (items 0..1499) holds 1000..1499. Each item has a category (id % 5) and a price.
+EVENTS = 20000
+
+
+def event_item(i):
+    return 7 if i % 10 < 4 else 1000 + i % 1000
+
+
+def join_frames(spark):
+    events = spark.range(EVENTS).select(
+        F.when(F.col("id") % 10 < 4, F.lit(7)).otherwise(F.col("id") % 1000 + 1000).alias("item_id"),
+        F.col("id").alias("event"),
+    )
+    items = spark.range(1500).select(F.col("id").alias("item_id"), (F.col("id") % 5).alias("cat"), (F.col("id") * 2).alias("price"))
+    return events, items
+
+
+def matched(i):
+    return event_item(i) < 1500
+
+
+JOINS = {
+    # name: (build the join, expected (rows, sum of event, sum of price over rows with one))
+    "left": (
+        lambda e, it: e.join(it, "item_id", "left"),
+        (EVENTS, sum(range(EVENTS)), sum(event_item(i) * 2 for i in range(EVENTS) if matched(i))),
+    ),
+    "inner": (
+        lambda e, it: it.join(e, "item_id"),
+        (
+            sum(1 for i in range(EVENTS) if matched(i)),
+            sum(i for i in range(EVENTS) if matched(i)),
+            sum(event_item(i) * 2 for i in range(EVENTS) if matched(i)),
+        ),
+    ),
+    "right": (
+        lambda e, it: it.join(e, "item_id", "right"),
+        (EVENTS, sum(range(EVENTS)), sum(event_item(i) * 2 for i in range(EVENTS) if matched(i))),
+    ),
+}
+
+
+@pytest.fixture
+def skew_join(spark):
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("a shuffle has one partition on a one-core machine")
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
+    yield
+    spark.conf.unset("spark.sql.autoBroadcastJoinThreshold")
+    spark.conf.unset("spark.sql.adaptive.skewJoin.enabled")
+
+
+def partition_shares(df):
+    counts = [r["count"] for r in df.groupBy(F.spark_partition_id().alias("p")).count().collect()]
+    return sorted(c / sum(counts) for c in counts)
+
+
+@pytest.mark.parametrize("how", sorted(JOINS))
+@pytest.mark.parametrize("split", ["true", "false"])
+def test_hot_key_join_is_spread_over_partitions(spark, skew_join, how, split):
+    spark.conf.set("spark.sql.adaptive.skewJoin.enabled", split)
+    events, items = join_frames(spark)
+    build, (rows, events_sum, price_sum) = JOINS[how]
+    joined = build(events, items)
+    got = joined.agg(F.count("*"), F.sum("event"), F.sum("price")).collect()[0]
+    assert tuple(got) == (rows, events_sum, price_sum)
+    shares = partition_shares(joined)
+    plan = joined._explain_string(extended=False)
+    if split == "true":
+        # 40% on one key: the split leaves each of the two partitions about half the rows
+        assert "SkewSaltExec" in plan
+        assert shares[-1] < 0.55, shares
+    else:
+        # without it, the partition owning item 7 holds its 40% beside half of the rest
+        assert "SkewSaltExec" not in plan
+        assert shares[-1] > 0.65, shares
+
+
+@pytest.mark.parametrize("how", ["left_semi", "left_anti", "full", "right_semi_like"])
+def test_hot_key_join_types(spark, skew_join, how):
+    events, items = join_frames(spark)
+    if how == "right_semi_like":
+        # items having an event: DataFusion plans it as a semi join on either side
+        q = items.join(events, "item_id", "left_semi")
+        want = sorted({event_item(i) for i in range(EVENTS) if matched(i)})
+        assert sorted(r["item_id"] for r in q.collect()) == want
+        return
+    q = events.join(items, "item_id", how)
+    if how == "full":
+        got = q.agg(F.count("*"), F.count("event"), F.count("cat")).collect()[0]
+        unmatched_items = 1500 - len({event_item(i) for i in range(EVENTS) if matched(i)})
+        assert tuple(got) == (EVENTS + unmatched_items, EVENTS, sum(1 for i in range(EVENTS) if matched(i)) + unmatched_items)
+        return
+    keep = (lambda i: matched(i)) if how == "left_semi" else (lambda i: not matched(i))
+    got = q.agg(F.count("*"), F.sum("event")).collect()[0]
+    assert tuple(got) == (sum(1 for i in range(EVENTS) if keep(i)), sum(i for i in range(EVENTS) if keep(i)))
+    assert q.columns == ["item_id", "event"]
+
+
+def test_hot_null_keys_and_two_key_columns(spark, skew_join):
+    # 40% of the events have no item; a key of two columns (item, region) with a hot pair
+    events = spark.range(EVENTS).select(
+        F.when(F.col("id") % 10 < 4, F.lit(None)).otherwise(F.col("id") % 50).alias("item_id"),
+        (F.col("id") % 2).alias("region"),
+        F.col("id").alias("event"),
+    )
+    items = spark.range(50).select(F.col("id").alias("item_id"), (F.col("id") * 3).alias("price"))
+    left = events.join(items, "item_id", "left").agg(F.count("*"), F.count("price"), F.sum("price")).collect()[0]
+    kept = [i for i in range(EVENTS) if i % 10 >= 4]
+    assert tuple(left) == (EVENTS, len(kept), sum(i % 50 * 3 for i in kept))
+
+    hot = spark.range(EVENTS).select(
+        F.when(F.col("id") % 10 < 4, F.lit(3)).otherwise(F.col("id") % 50).alias("item_id"),
+        F.when(F.col("id") % 10 < 4, F.lit(1)).otherwise(F.col("id") % 2).alias("region"),
+        F.col("id").alias("event"),
+    )
+    regions = spark.range(100).select(
+        (F.col("id") % 50).alias("item_id"), (F.col("id") / 50).cast("bigint").alias("region"), F.col("id").alias("tag")
+    )
+    q = hot.join(regions, ["item_id", "region"])
+    pairs = {(t % 50, t // 50): t for t in range(100)}
+
+    def key(i):
+        return (3, 1) if i % 10 < 4 else (i % 50, i % 2)
+
+    want = [(i, pairs[key(i)]) for i in range(EVENTS) if key(i) in pairs]
+    got = q.agg(F.count("*"), F.sum("event"), F.sum("tag")).collect()[0]
+    assert tuple(got) == (len(want), sum(i for i, _ in want), sum(t for _, t in want))
+
+
+def test_aggregation_on_the_join_key_above_a_hot_join(spark, skew_join):
+    # the aggregation relies on the join's partitioning by item: the answer must not change
+    events, items = join_frames(spark)
+    q = events.join(items, "item_id").groupBy("item_id").agg(F.count("*").alias("n"), F.sum("price").alias("s"))
+    want = defaultdict(lambda: [0, 0])
+    for i in range(EVENTS):
+        if matched(i):
+            want[event_item(i)][0] += 1
+            want[event_item(i)][1] += event_item(i) * 2
+    assert {r["item_id"]: [r["n"], r["s"]] for r in q.collect()} == dict(want)
+
+
+def test_skew_join_setting_is_validated(spark):
+    with pytest.raises(Exception, match="INVALID_CONF_VALUE"):
+        spark.conf.set("spark.sql.adaptive.skewJoin.enabled", "sometimes")

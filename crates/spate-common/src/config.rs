@@ -247,6 +247,7 @@ fn validate(key: &str, value: &str) -> Result<()> {
         "spark.sql.ansi.enabled"
         | "spark.sql.caseSensitive"
         | "spark.sql.adaptive.enabled"
+        | "spark.sql.adaptive.skewJoin.enabled"
         | "spark.spate.aggregate.splitDistinct" => {
             match value.trim().to_ascii_lowercase().as_str() {
                 "true" | "false" => Ok(()),

@@ -22,19 +22,6 @@ use datafusion::logical_expr::expr::{AggregateFunction, AggregateFunctionParams}
 use datafusion::logical_expr::{Aggregate, Expr, LogicalPlan, Projection, lit, when};
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
-datafusion::common::extensions_options! {
-    /// Spate's own engine options in DataFusion's configuration, mirrored from the session's
-    /// `spark.spate.*` settings (`crate::session::apply_engine_options`).
-    pub struct SpateOptions {
-        /// `spark.spate.aggregate.splitDistinct`: whether [`CountsAsSums`] runs.
-        pub split_distinct: bool, default = true
-    }
-}
-
-impl datafusion::common::config::ConfigExtension for SpateOptions {
-    const PREFIX: &'static str = "spate";
-}
-
 /// The optimizer rule: see the module documentation.
 #[derive(Debug, Default)]
 pub struct CountsAsSums;
@@ -66,7 +53,7 @@ impl OptimizerRule for CountsAsSums {
         let enabled = config
             .options()
             .extensions
-            .get::<SpateOptions>()
+            .get::<crate::session::SpateOptions>()
             .is_none_or(|o| o.split_distinct);
         if !enabled || !applies(&agg) {
             return Ok(Transformed::no(LogicalPlan::Aggregate(agg)));

@@ -16,6 +16,7 @@ pub mod output_names;
 pub mod physical;
 pub mod resolver;
 pub mod session;
+pub mod skew_join;
 pub mod sql;
 pub mod sql_functions;
 pub mod task_ids;

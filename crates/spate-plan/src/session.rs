@@ -43,8 +43,7 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
     opts.sql_parser.default_null_ordering = "nulls_min".into();
     opts.execution.parquet.schema_force_view_types = false;
     opts.execution.time_zone = Some(config.time_zone());
-    opts.extensions
-        .insert(crate::distinct_aggregates::SpateOptions::default());
+    opts.extensions.insert(SpateOptions::default());
     apply_engine_options(opts, config);
     // Rows keep their input order within a partition, as in Spark: no round-robin shuffles
     // are added for parallelism (file scans are still split into ordered byte ranges).
@@ -76,11 +75,14 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
         Arc<dyn datafusion::physical_optimizer::PhysicalOptimizerRule + Send + Sync>,
     > = vec![Arc::new(crate::physical::KeepRequestedRepartitions)];
     // Join hints are carried out right after DataFusion has chosen and oriented the joins.
+    // Hot keys of shuffle joins are split once the exchanges are in place.
     for rule in datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules {
-        let after = rule.name() == "join_selection";
+        let name = rule.name().to_string();
         rules.push(rule);
-        if after {
+        if name == "join_selection" {
             rules.push(Arc::new(crate::join_hints::ApplyJoinHints));
+        } else if name == crate::skew_join::AFTER_RULE {
+            rules.push(Arc::new(crate::skew_join::SplitSkewedJoins));
         }
     }
     // A distinct count beside plain counts is aggregated in two levels, as Spark does, so a
@@ -113,12 +115,29 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
     Ok(SessionContext::new_with_state(state))
 }
 
+datafusion::common::extensions_options! {
+    /// Spate's own engine options in DataFusion's configuration, mirrored from the session's
+    /// settings by [`apply_engine_options`].
+    pub struct SpateOptions {
+        /// `spark.spate.aggregate.splitDistinct`: whether
+        /// [`crate::distinct_aggregates::CountsAsSums`] runs.
+        pub split_distinct: bool, default = true
+        /// `spark.sql.adaptive.enabled` and `spark.sql.adaptive.skewJoin.enabled`: whether
+        /// [`crate::skew_join::SplitSkewedJoins`] runs.
+        pub skew_join: bool, default = true
+    }
+}
+
+impl datafusion::common::config::ConfigExtension for SpateOptions {
+    const PREFIX: &'static str = "spate";
+}
+
 /// Mirrors the Spark settings DataFusion acts on into its options: ANSI mode,
 /// `spark.sql.autoBroadcastJoinThreshold` as the size under which a join side is collected
 /// and broadcast (`-1`: never), and `spark.sql.shuffle.partitions` as the number of
 /// partitions after a shuffle, capped at the cores (Spark's adaptive execution likewise
-/// coalesces the default 200 down to what the data needs), and Spate's own
-/// `spark.spate.aggregate.splitDistinct`.
+/// coalesces the default 200 down to what the data needs), the adaptive skew join switches,
+/// and Spate's own `spark.spate.aggregate.splitDistinct`.
 pub fn apply_engine_options(opts: &mut datafusion::config::ConfigOptions, config: &SessionConfig) {
     opts.execution.enable_ansi_mode = config.ansi();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -130,13 +149,16 @@ pub fn apply_engine_options(opts: &mut datafusion::config::ConfigOptions, config
     } else {
         opts.optimizer.hash_join_single_partition_threshold_rows = 128 * 1024;
     }
-    if let Some(spate) = opts
-        .extensions
-        .get_mut::<crate::distinct_aggregates::SpateOptions>()
-    {
+    if let Some(spate) = opts.extensions.get_mut::<SpateOptions>() {
         spate.split_distinct = config
             .get_bool("spark.spate.aggregate.splitDistinct")
             .unwrap_or(true);
+        spate.skew_join = config
+            .get_bool("spark.sql.adaptive.enabled")
+            .unwrap_or(true)
+            && config
+                .get_bool("spark.sql.adaptive.skewJoin.enabled")
+                .unwrap_or(true);
     }
 }
 

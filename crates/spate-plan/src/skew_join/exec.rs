@@ -1,0 +1,496 @@
+//! The operator below each exchange of a skew-split join, and the sampler both share.
+//! [`SkewSaltExec`] appends a salt column to its side's rows. On the side that holds the hot
+//! keys, rows of a hot key take, in turn, the salts that route them to each output partition;
+//! on the other side, a row of a hot key is copied once per salt of its key; every other row
+//! takes salt 0. Joined on `(keys, salt)`, each row of the skewed side meets every match
+//! exactly once, in whichever partition its salt sends it to.
+//!
+//! Which side is skewed and which keys are hot is decided once, before either side routes a
+//! row, by the [`Sampler`]: it starts the input of each side that may be spread, reads the
+//! first [`SAMPLE_ROWS`] rows of each of its partitions, and parks the streams (with the rows
+//! it read) for the side's [`SkewSaltExec`]. The side whose hot keys hold the larger share of
+//! its sample is spread. Keys are told apart by the hash the exchange itself uses
+//! (DataFusion's repartition hash), so both sides agree on them, and the salts of a hot key
+//! are found by hashing `(key, salt)` exactly as the exchange will.
+
+use std::collections::HashMap;
+use std::fmt::{self, Formatter};
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use datafusion::arrow::compute::{interleave, take_record_batch};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::hash_utils::create_hashes;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_expr_common::utils::evaluate_expressions_to_arrays;
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
+use datafusion::physical_plan::repartition::REPARTITION_RANDOM_STATE;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning,
+    PlanProperties,
+};
+use futures::{StreamExt, TryStreamExt};
+
+/// The column both sides append, joined on beside the keys.
+pub const SALT_COLUMN: &str = "__spate_salt";
+/// Rows read from each partition of the skewed side before deciding which keys are hot.
+pub const SAMPLE_ROWS: usize = 32 * 1024;
+/// A key is hot when it holds more than half of one partition's fair share of the sample
+/// (`1 / (2 * partitions)` of the rows) ...
+const HOT_SHARE_DIVISOR: usize = 2;
+/// ... and at least this many sampled rows (below that, nothing is worth splitting).
+const MIN_HOT_ROWS: usize = 64;
+/// Salts tried per partition when looking for one that routes a hot key to each partition.
+const SALT_TRIES_PER_PARTITION: usize = 32;
+
+/// The hot keys, by their repartition hash, with the salts that route each to every partition.
+#[derive(Debug, Default)]
+pub struct HotKeys {
+    salts: HashMap<u64, Vec<u32>>,
+    /// The share of the sample the hot keys hold.
+    share: f64,
+}
+
+impl HotKeys {
+    /// Finds the hot keys of `keys` in the sampled `batches`, for an exchange into
+    /// `partitions` partitions.
+    fn find(
+        keys: &[Arc<dyn PhysicalExpr>],
+        batches: &[&RecordBatch],
+        partitions: usize,
+    ) -> DfResult<Self> {
+        let mut counts: HashMap<u64, (usize, usize, usize)> = HashMap::new();
+        let mut key_columns = Vec::with_capacity(batches.len());
+        let mut total = 0;
+        for (b, batch) in batches.iter().enumerate() {
+            let arrays = evaluate_expressions_to_arrays(keys, batch)?;
+            for (row, hash) in hash_rows(&arrays, batch.num_rows())?
+                .into_iter()
+                .enumerate()
+            {
+                counts.entry(hash).or_insert((0, b, row)).0 += 1;
+            }
+            total += batch.num_rows();
+            key_columns.push(arrays);
+        }
+        let hot: Vec<(u64, usize, (usize, usize))> = counts
+            .into_iter()
+            .filter(|(_, (n, _, _))| {
+                *n >= MIN_HOT_ROWS && n * HOT_SHARE_DIVISOR * partitions > total
+            })
+            .map(|(hash, (n, b, row))| (hash, n, (b, row)))
+            .collect();
+        if hot.is_empty() || partitions < 2 {
+            return Ok(Self::default());
+        }
+        // One row of each hot key: the values the salts are tried with.
+        let at: Vec<(usize, usize)> = hot.iter().map(|(_, _, at)| *at).collect();
+        let mut values = Vec::with_capacity(keys.len());
+        for k in 0..keys.len() {
+            let columns: Vec<&dyn Array> = key_columns.iter().map(|c| c[k].as_ref()).collect();
+            values.push(interleave(&columns, &at)?);
+        }
+        let mut found: Vec<Vec<Option<u32>>> = vec![vec![None; partitions]; hot.len()];
+        let tries = u32::try_from(SALT_TRIES_PER_PARTITION * partitions).unwrap_or(u32::MAX);
+        for salt in 0..tries {
+            let mut arrays = values.clone();
+            arrays.push(Arc::new(UInt32Array::from(vec![salt; hot.len()])));
+            for (key, hash) in hash_rows(&arrays, hot.len())?.into_iter().enumerate() {
+                found[key][partition_of(hash, partitions)].get_or_insert(salt);
+            }
+            if found.iter().flatten().all(Option::is_some) {
+                break;
+            }
+        }
+        let hot_rows: usize = hot.iter().map(|(_, n, _)| n).sum();
+        let salts = hot
+            .iter()
+            .zip(found)
+            .map(|((hash, _, _), salts)| (*hash, salts.into_iter().flatten().collect()))
+            .collect();
+        Ok(Self {
+            salts,
+            share: hot_rows as f64 / total as f64,
+        })
+    }
+
+    /// The number of hot keys.
+    pub fn len(&self) -> usize {
+        self.salts.len()
+    }
+
+    /// Whether no key is hot.
+    pub fn is_empty(&self) -> bool {
+        self.salts.is_empty()
+    }
+}
+
+/// The repartition hash of each row of `arrays`, as DataFusion's hash exchange computes it.
+fn hash_rows(arrays: &[ArrayRef], rows: usize) -> DfResult<Vec<u64>> {
+    let mut hashes = vec![0; rows];
+    create_hashes(arrays, REPARTITION_RANDOM_STATE.random_state(), &mut hashes)?;
+    Ok(hashes)
+}
+
+/// The partition the hash exchange sends a row with this hash to.
+fn partition_of(hash: u64, partitions: usize) -> usize {
+    // The remainder is below `partitions`, which is a usize.
+    (hash % partitions as u64) as usize
+}
+
+/// A stream parked by the sampler: the rows it read, and the rest.
+type Parked = (Vec<RecordBatch>, SendableRecordBatchStream);
+
+/// One side of the join, as the sampler sees it.
+struct SideInput {
+    /// The side's input (the child of its [`SkewSaltExec`]).
+    input: Mutex<Arc<dyn ExecutionPlan>>,
+    /// The join keys on this side.
+    keys: Vec<Arc<dyn PhysicalExpr>>,
+    /// Whether this side may be spread (and is therefore sampled).
+    may_spread: bool,
+    parked: Mutex<Vec<Option<Parked>>>,
+}
+
+/// What the sample decided: the side to spread (0 left, 1 right) and its hot keys.
+#[derive(Debug, Default)]
+struct Decision {
+    spread: usize,
+    hot: HotKeys,
+}
+
+/// Decides the hot keys once for both sides of one join; see the module documentation.
+pub struct Sampler {
+    sides: [SideInput; 2],
+    /// The partitions of the exchanges above both sides.
+    partitions: usize,
+    decided: tokio::sync::OnceCell<Result<Arc<Decision>, Arc<DataFusionError>>>,
+}
+
+impl fmt::Debug for Sampler {
+    fn fmt(&self, f: &mut Formatter) -> fmt::Result {
+        f.debug_struct("Sampler")
+            .field("partitions", &self.partitions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sampler {
+    /// A sampler for a join of `left` and `right` on `keys` (left keys, right keys), with
+    /// exchanges into `partitions` partitions; `may_spread` tells which sides may be spread.
+    pub fn new(
+        inputs: [Arc<dyn ExecutionPlan>; 2],
+        keys: [Vec<Arc<dyn PhysicalExpr>>; 2],
+        may_spread: [bool; 2],
+        partitions: usize,
+    ) -> Self {
+        let [left, right] = inputs;
+        let [left_keys, right_keys] = keys;
+        let side = |input, keys, may_spread| SideInput {
+            input: Mutex::new(input),
+            keys,
+            may_spread,
+            parked: Mutex::new(Vec::new()),
+        };
+        Self {
+            sides: [
+                side(left, left_keys, may_spread[0]),
+                side(right, right_keys, may_spread[1]),
+            ],
+            partitions,
+            decided: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The decision, sampled on first call.
+    async fn decide(&self, ctx: &Arc<TaskContext>) -> DfResult<Arc<Decision>> {
+        let decided = self
+            .decided
+            .get_or_init(|| async { self.sample(ctx).await.map(Arc::new).map_err(Arc::new) })
+            .await;
+        decided.clone().map_err(DataFusionError::Shared)
+    }
+
+    async fn sample(&self, ctx: &Arc<TaskContext>) -> DfResult<Decision> {
+        let mut decision = Decision::default();
+        for (i, side) in self.sides.iter().enumerate() {
+            if !side.may_spread {
+                continue;
+            }
+            let input = Arc::clone(&*lock(&side.input)?);
+            let parked = read_samples(&input, ctx).await?;
+            let sample: Vec<&RecordBatch> = parked.iter().flat_map(|(b, _)| b).collect();
+            let hot = HotKeys::find(&side.keys, &sample, self.partitions)?;
+            *lock(&side.parked)? = parked.into_iter().map(Some).collect();
+            if !hot.is_empty() && (decision.hot.is_empty() || hot.share > decision.hot.share) {
+                decision = Decision { spread: i, hot };
+            }
+        }
+        Ok(decision)
+    }
+
+    /// The rows of `side`'s partition `partition`: its parked stream where it was sampled.
+    fn rows(
+        &self,
+        side: usize,
+        partition: usize,
+        ctx: Arc<TaskContext>,
+    ) -> DfResult<futures::stream::BoxStream<'static, DfResult<RecordBatch>>> {
+        let side = &self.sides[side];
+        if !side.may_spread {
+            return Ok(lock(&side.input)?.execute(partition, ctx)?.boxed());
+        }
+        let (sample, rest) = lock(&side.parked)?
+            .get_mut(partition)
+            .and_then(Option::take)
+            .ok_or_else(|| {
+                DataFusionError::Internal(format!(
+                    "skew join: sampled partition {partition} was already read"
+                ))
+            })?;
+        Ok(futures::stream::iter(sample.into_iter().map(Ok))
+            .chain(rest)
+            .boxed())
+    }
+}
+
+/// Starts every partition of `input` and reads the first [`SAMPLE_ROWS`] rows of each.
+async fn read_samples(
+    input: &Arc<dyn ExecutionPlan>,
+    ctx: &Arc<TaskContext>,
+) -> DfResult<Vec<Parked>> {
+    let reads = (0..input.output_partitioning().partition_count()).map(|i| {
+        let stream = input.execute(i, Arc::clone(ctx));
+        async move {
+            let mut stream = stream?;
+            let mut batches = Vec::new();
+            let mut rows = 0;
+            while rows < SAMPLE_ROWS {
+                let Some(batch) = stream.next().await else {
+                    break;
+                };
+                let batch = batch?;
+                rows += batch.num_rows();
+                batches.push(batch);
+            }
+            Ok::<Parked, DataFusionError>((batches, stream))
+        }
+    });
+    futures::future::try_join_all(reads).await
+}
+
+fn lock<T>(m: &Mutex<T>) -> DfResult<std::sync::MutexGuard<'_, T>> {
+    m.lock()
+        .map_err(|_| DataFusionError::Internal("skew join: a sampler lock was poisoned".into()))
+}
+
+fn with_salts(schema: &SchemaRef, batch: &RecordBatch, salts: Vec<u32>) -> DfResult<RecordBatch> {
+    let mut columns = batch.columns().to_vec();
+    columns.push(Arc::new(UInt32Array::from(salts)));
+    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+}
+
+/// Salts a batch of the spread side: rows of hot keys take their key's salts in turn.
+fn spread(
+    hot: &HotKeys,
+    keys: &[Arc<dyn PhysicalExpr>],
+    next: &mut usize,
+    batch: &RecordBatch,
+) -> DfResult<(Vec<u32>, usize)> {
+    let arrays = evaluate_expressions_to_arrays(keys, batch)?;
+    let mut spread = 0;
+    let salts = hash_rows(&arrays, batch.num_rows())?
+        .iter()
+        .map(|hash| match hot.salts.get(hash) {
+            Some(salts) if !salts.is_empty() => {
+                *next = next.wrapping_add(1);
+                spread += 1;
+                salts[*next % salts.len()]
+            }
+            _ => 0,
+        })
+        .collect();
+    Ok((salts, spread))
+}
+
+/// Salts a batch of the copying side: rows of hot keys are copied once per salt of their key.
+fn copy(
+    hot: &HotKeys,
+    keys: &[Arc<dyn PhysicalExpr>],
+    batch: &RecordBatch,
+) -> DfResult<(RecordBatch, Vec<u32>, usize)> {
+    let arrays = evaluate_expressions_to_arrays(keys, batch)?;
+    let hashes = hash_rows(&arrays, batch.num_rows())?;
+    if !hashes.iter().any(|h| hot.salts.contains_key(h)) {
+        return Ok((batch.clone(), vec![0; batch.num_rows()], 0));
+    }
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    let mut salts = Vec::with_capacity(batch.num_rows());
+    let mut copied = 0;
+    for (row, hash) in (0u32..).zip(&hashes) {
+        match hot.salts.get(hash) {
+            Some(key_salts) if !key_salts.is_empty() => {
+                copied += key_salts.len();
+                for salt in key_salts {
+                    rows.push(row);
+                    salts.push(*salt);
+                }
+            }
+            _ => {
+                rows.push(row);
+                salts.push(0);
+            }
+        }
+    }
+    let batch = take_record_batch(batch, &UInt32Array::from(rows))?;
+    Ok((batch, salts, copied))
+}
+
+/// One side of a skew-split join: its rows with the salt column. See the module docs.
+#[derive(Debug)]
+pub struct SkewSaltExec {
+    input: Arc<dyn ExecutionPlan>,
+    /// 0 for the join's left side, 1 for its right.
+    side: usize,
+    sampler: Arc<Sampler>,
+    properties: Arc<PlanProperties>,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl SkewSaltExec {
+    /// Salts `input`, side `side` (0 left, 1 right) of the join `sampler` samples.
+    pub fn new(input: Arc<dyn ExecutionPlan>, side: usize, sampler: Arc<Sampler>) -> Self {
+        let mut fields = input.schema().fields().to_vec();
+        fields.push(Arc::new(Field::new(SALT_COLUMN, DataType::UInt32, false)));
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::new(Schema::new(fields))),
+            Partitioning::UnknownPartitioning(input.output_partitioning().partition_count()),
+            input.pipeline_behavior(),
+            input.boundedness(),
+        );
+        Self {
+            input,
+            side,
+            sampler,
+            properties: Arc::new(properties),
+            metrics: ExecutionPlanMetricsSet::new(),
+        }
+    }
+}
+
+impl DisplayAs for SkewSaltExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut Formatter) -> fmt::Result {
+        let keys = self.sampler.sides[self.side]
+            .keys
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let n = self.sampler.partitions;
+        let other = &self.sampler.sides[1 - self.side];
+        let role = match (self.sampler.sides[self.side].may_spread, other.may_spread) {
+            (true, false) => format!("hot keys spread over {n} partitions"),
+            (false, _) => format!("rows of hot keys copied to {n} partitions"),
+            (true, true) => format!(
+                "hot keys spread over {n} partitions, or their rows copied, as the sample shows"
+            ),
+        };
+        write!(f, "SkewSaltExec: keys=[{keys}], {role}")
+    }
+}
+
+impl ExecutionPlan for SkewSaltExec {
+    fn name(&self) -> &str {
+        "SkewSaltExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![false]
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        mut children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        match children.pop() {
+            Some(input) if children.is_empty() => {
+                *lock(&self.sampler.sides[self.side].input)? = Arc::clone(&input);
+                Ok(Arc::new(Self::new(
+                    input,
+                    self.side,
+                    Arc::clone(&self.sampler),
+                )))
+            }
+            _ => Err(DataFusionError::Internal(
+                "bug: SkewSaltExec takes one child".into(),
+            )),
+        }
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> DfResult<SendableRecordBatchStream> {
+        let schema = self.schema();
+        let out = Arc::clone(&schema);
+        let sampler = Arc::clone(&self.sampler);
+        let side = self.side;
+        let metric =
+            |name: &'static str| MetricBuilder::new(&self.metrics).counter(name, partition);
+        let (hot_keys, spread_rows, copied_rows) = (
+            metric("hot_keys"),
+            metric("spread_rows"),
+            metric("copied_rows"),
+        );
+        let stream = futures::stream::once(async move {
+            let decision = sampler.decide(&context).await?;
+            let rows = sampler.rows(side, partition, context)?;
+            let keys = sampler.sides[side].keys.clone();
+            let spreads = decision.spread == side;
+            if spreads {
+                hot_keys.add(decision.hot.len());
+            }
+            let mut next = 0usize;
+            Ok::<_, DataFusionError>(rows.map(move |batch| {
+                let batch = batch?;
+                if decision.hot.is_empty() {
+                    with_salts(&out, &batch, vec![0; batch.num_rows()])
+                } else if spreads {
+                    let (salts, n) = spread(&decision.hot, &keys, &mut next, &batch)?;
+                    spread_rows.add(n);
+                    with_salts(&out, &batch, salts)
+                } else {
+                    let (batch, salts, n) = copy(&decision.hot, &keys, &batch)?;
+                    copied_rows.add(n);
+                    with_salts(&out, &batch, salts)
+                }
+            }))
+        })
+        .try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+    }
+}
