@@ -15,6 +15,7 @@ mod datetime_patterns;
 pub mod generator;
 pub mod higher_order;
 mod json;
+mod json_path;
 mod murmur3;
 mod operators;
 mod sequence;
@@ -60,11 +61,12 @@ pub struct CallContext<'a> {
 type FamilyResolver = fn(&str, &[Arg], &CallContext<'_>) -> Result<Option<(Expr, String)>>;
 
 /// The families of rewritten functions, in the order they are asked.
-const FAMILIES: [FamilyResolver; 11] = [
+const FAMILIES: [FamilyResolver; 12] = [
     operators::resolve,
     aggregate::resolve,
     datetime::resolve,
     json::resolve,
+    json_path::resolve,
     time_window::resolve,
     collection::resolve,
     string::resolve,
@@ -121,10 +123,11 @@ pub enum SqlRoute {
 }
 
 /// The names of the scalar functions the registry's families rewrite.
-const SCALAR_REWRITES: [&[&str]; 10] = [
+const SCALAR_REWRITES: [&[&str]; 11] = [
     operators::SQL_NAMES,
     datetime::SQL_NAMES,
     json::SQL_NAMES,
+    json_path::SQL_NAMES,
     time_window::SQL_NAMES,
     collection::SQL_NAMES,
     string::SQL_NAMES,

@@ -9,15 +9,18 @@
 //! row, by the [`Sampler`]: it starts the input of each side that may be spread, reads the
 //! first [`SAMPLE_ROWS`] rows of each of its partitions, and parks the streams (with the rows
 //! it read) for the side's [`SkewSaltExec`]. The side whose hot keys hold the larger share of
-//! its sample is spread. Keys are told apart by the hash the exchange itself uses
-//! (DataFusion's repartition hash), so both sides agree on them, and the salts of a hot key
-//! are found by hashing `(key, salt)` exactly as the exchange will.
+//! its sample is spread. In the sample, keys are counted by the hash the exchange itself uses
+//! (DataFusion's repartition hash), and the salts of a hot key are found by hashing
+//! `(key, salt)` exactly as the exchange will; afterwards rows are matched to the few hot keys
+//! by value, a vectorised comparison per key column, on both sides alike.
 
 use std::collections::HashMap;
 use std::fmt::{self, Formatter};
 use std::sync::{Arc, Mutex};
 
-use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, Scalar, UInt32Array};
+use datafusion::arrow::compute::kernels::boolean::and;
+use datafusion::arrow::compute::kernels::cmp::not_distinct;
 use datafusion::arrow::compute::{interleave, take_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::hash_utils::create_hashes;
@@ -47,10 +50,18 @@ const MIN_HOT_ROWS: usize = 64;
 /// Salts tried per partition when looking for one that routes a hot key to each partition.
 const SALT_TRIES_PER_PARTITION: usize = 32;
 
-/// The hot keys, by their repartition hash, with the salts that route each to every partition.
+/// One hot key: its values (one single-row array per key column) and the salts that route
+/// it to every partition.
+#[derive(Debug)]
+struct HotKey {
+    values: Vec<ArrayRef>,
+    salts: Vec<u32>,
+}
+
+/// The hot keys found in a sample.
 #[derive(Debug, Default)]
 pub struct HotKeys {
-    salts: HashMap<u64, Vec<u32>>,
+    keys: Vec<HotKey>,
     /// The share of the sample the hot keys hold.
     share: f64,
 }
@@ -107,25 +118,58 @@ impl HotKeys {
             }
         }
         let hot_rows: usize = hot.iter().map(|(_, n, _)| n).sum();
-        let salts = hot
-            .iter()
-            .zip(found)
-            .map(|((hash, _, _), salts)| (*hash, salts.into_iter().flatten().collect()))
+        let keys = found
+            .into_iter()
+            .enumerate()
+            .map(|(i, salts)| HotKey {
+                values: values.iter().map(|v| v.slice(i, 1)).collect(),
+                salts: salts.into_iter().flatten().collect(),
+            })
+            .filter(|k| !k.salts.is_empty())
             .collect();
         Ok(Self {
-            salts,
+            keys,
             share: hot_rows as f64 / total as f64,
         })
     }
 
     /// The number of hot keys.
     pub fn len(&self) -> usize {
-        self.salts.len()
+        self.keys.len()
     }
 
     /// Whether no key is hot.
     pub fn is_empty(&self) -> bool {
-        self.salts.is_empty()
+        self.keys.is_empty()
+    }
+
+    /// For each row of `batch`, the hot key it holds (an index into `keys`), if any. Rows are
+    /// compared by value, column by column (null equal to null, as the exchange hashes them).
+    fn matches(
+        &self,
+        keys: &[Arc<dyn PhysicalExpr>],
+        batch: &RecordBatch,
+    ) -> DfResult<Vec<Option<usize>>> {
+        let arrays = evaluate_expressions_to_arrays(keys, batch)?;
+        let mut found = vec![None; batch.num_rows()];
+        for (k, key) in self.keys.iter().enumerate() {
+            let mut same: Option<BooleanArray> = None;
+            for (array, value) in arrays.iter().zip(&key.values) {
+                let eq = not_distinct(array, &Scalar::new(Arc::clone(value)))?;
+                same = Some(match same {
+                    Some(s) => and(&s, &eq)?,
+                    None => eq,
+                });
+            }
+            let Some(same) = same else { continue };
+            if same.true_count() == 0 {
+                continue;
+            }
+            for row in same.values().set_indices() {
+                found[row] = Some(k);
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -301,17 +345,18 @@ fn spread(
     next: &mut usize,
     batch: &RecordBatch,
 ) -> DfResult<(Vec<u32>, usize)> {
-    let arrays = evaluate_expressions_to_arrays(keys, batch)?;
     let mut spread = 0;
-    let salts = hash_rows(&arrays, batch.num_rows())?
-        .iter()
-        .map(|hash| match hot.salts.get(hash) {
-            Some(salts) if !salts.is_empty() => {
+    let salts = hot
+        .matches(keys, batch)?
+        .into_iter()
+        .map(|key| match key {
+            Some(k) => {
+                let salts = &hot.keys[k].salts;
                 *next = next.wrapping_add(1);
                 spread += 1;
                 salts[*next % salts.len()]
             }
-            _ => 0,
+            None => 0,
         })
         .collect();
     Ok((salts, spread))
@@ -323,24 +368,24 @@ fn copy(
     keys: &[Arc<dyn PhysicalExpr>],
     batch: &RecordBatch,
 ) -> DfResult<(RecordBatch, Vec<u32>, usize)> {
-    let arrays = evaluate_expressions_to_arrays(keys, batch)?;
-    let hashes = hash_rows(&arrays, batch.num_rows())?;
-    if !hashes.iter().any(|h| hot.salts.contains_key(h)) {
+    let found = hot.matches(keys, batch)?;
+    if found.iter().all(Option::is_none) {
         return Ok((batch.clone(), vec![0; batch.num_rows()], 0));
     }
     let mut rows = Vec::with_capacity(batch.num_rows());
     let mut salts = Vec::with_capacity(batch.num_rows());
     let mut copied = 0;
-    for (row, hash) in (0u32..).zip(&hashes) {
-        match hot.salts.get(hash) {
-            Some(key_salts) if !key_salts.is_empty() => {
+    for (row, key) in (0u32..).zip(found) {
+        match key {
+            Some(k) => {
+                let key_salts = &hot.keys[k].salts;
                 copied += key_salts.len();
                 for salt in key_salts {
                     rows.push(row);
                     salts.push(*salt);
                 }
             }
-            _ => {
+            None => {
                 rows.push(row);
                 salts.push(0);
             }

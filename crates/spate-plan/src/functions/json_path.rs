@@ -1,0 +1,290 @@
+//! JSON functions that read JSON text without a schema: `get_json_object(json, path)` and
+//! `schema_of_json(json)`.
+//!
+//! `get_json_object` follows Spark's JSON path subset: `$`, then `.name`, `['name']` and
+//! `[index]` steps (no wildcards). A string is returned without its quotes, a number or
+//! boolean as its text, an object or array as compact JSON (its keys sorted: the JSON reader
+//! does not keep their order, Spark does); JSON `null`, a missing step, text that is not JSON
+//! or a path Spark would reject give null.
+//!
+//! `schema_of_json` infers the type Spark's JSON reader would read a literal as, in Spark's
+//! DDL form (`STRUCT<a: ARRAY<DOUBLE>>`): fields sorted by name, integers `BIGINT`, other
+//! numbers `DOUBLE`, `null` and empty arrays' elements `STRING`, differing types merged as
+//! Spark merges them (a number and a string: `STRING`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray, StringBuilder};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::error::Result as DfResult;
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, cast,
+    lit,
+};
+use datafusion::scalar::ScalarValue;
+use serde_json::Value;
+use spate_common::{Error, Result};
+
+use super::{Arg, CallContext, default_name, wrong_args};
+
+/// The functions this module resolves, for SQL planning (see `crate::sql_functions`).
+pub(super) const SQL_NAMES: &[&str] = &["get_json_object", "schema_of_json"];
+
+/// Resolves `get_json_object` and `schema_of_json`.
+pub(super) fn resolve(
+    name: &str,
+    args: &[Arg],
+    _cx: &CallContext<'_>,
+) -> Result<Option<(Expr, String)>> {
+    Ok(Some(match name {
+        "get_json_object" => {
+            let [json, path] = args else {
+                return Err(wrong_args(name, "2", args.len()));
+            };
+            let udf = ScalarUDF::new_from_impl(GetJsonObject {
+                signature: Signature::any(2, Volatility::Immutable),
+            });
+            let e = udf.call(vec![
+                cast(json.expr.clone(), DataType::Utf8),
+                cast(path.expr.clone(), DataType::Utf8),
+            ]);
+            (e, default_name(name, args, false))
+        }
+        "schema_of_json" => {
+            let [json, ..] = args else {
+                return Err(wrong_args(name, "1 or 2", 0));
+            };
+            let text = match &json.expr {
+                Expr::Literal(ScalarValue::Utf8(Some(s)), _) => s.clone(),
+                other => {
+                    return Err(Error::analysis(
+                        "DATATYPE_MISMATCH.NON_FOLDABLE_INPUT",
+                        format!(
+                            "cannot resolve \"schema_of_json({})\": the input json should be a \
+                             foldable STRING expression, got {other}",
+                            json.name
+                        ),
+                    ));
+                }
+            };
+            let inferred = serde_json::from_str::<Value>(&text)
+                .map(|v| infer(&v).ddl())
+                .map_err(|e| {
+                    Error::analysis(
+                        "MALFORMED_RECORD_IN_PARSING",
+                        format!("schema_of_json cannot parse {text:?}: {e}"),
+                    )
+                })?;
+            (lit(inferred), default_name(name, &args[..1], false))
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// One step of a JSON path.
+#[derive(Debug, PartialEq)]
+enum Step {
+    Field(String),
+    Index(usize),
+}
+
+/// Parses Spark's JSON path subset; `None` for a path Spark would not follow.
+fn parse_path(path: &str) -> Option<Vec<Step>> {
+    let mut rest = path.strip_prefix('$')?;
+    let mut steps = Vec::new();
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("['") {
+            let end = r.find("']")?;
+            steps.push(Step::Field(r[..end].to_string()));
+            rest = &r[end + 2..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            steps.push(Step::Index(r[..end].trim().parse().ok()?));
+            rest = &r[end + 1..];
+        } else if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            let name = &r[..end];
+            if name.is_empty() || name == "*" {
+                return None;
+            }
+            steps.push(Step::Field(name.to_string()));
+            rest = &r[end..];
+        } else {
+            return None;
+        }
+    }
+    Some(steps)
+}
+
+/// The value `path` picks from `json`, as `get_json_object` returns it.
+fn get_json_object(json: &str, path: &str) -> Option<String> {
+    let steps = parse_path(path)?;
+    let mut value = serde_json::from_str::<Value>(json).ok()?;
+    for step in steps {
+        value = match (step, value) {
+            (Step::Field(name), Value::Object(mut m)) => m.remove(&name)?,
+            (Step::Index(i), Value::Array(mut a)) if i < a.len() => a.swap_remove(i),
+            _ => return None,
+        };
+    }
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(s),
+        other => Some(other.to_string()),
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct GetJsonObject {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for GetJsonObject {
+    fn name(&self) -> &str {
+        "get_json_object"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let json = args.args[0].to_array(args.number_rows)?;
+        let path = args.args[1].to_array(args.number_rows)?;
+        let (json, path) = (json.as_string::<i32>(), path.as_string::<i32>());
+        let mut out = StringBuilder::new();
+        for i in 0..json.len() {
+            if json.is_null(i) || path.is_null(i) {
+                out.append_null();
+            } else {
+                out.append_option(get_json_object(json.value(i), path.value(i)));
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+/// A type as Spark's JSON schema inference sees it.
+#[derive(Debug, Clone, PartialEq)]
+enum Inferred {
+    Null,
+    Boolean,
+    Long,
+    Double,
+    String,
+    Array(Box<Inferred>),
+    Struct(BTreeMap<String, Inferred>),
+}
+
+fn infer(v: &Value) -> Inferred {
+    match v {
+        Value::Null => Inferred::Null,
+        Value::Bool(_) => Inferred::Boolean,
+        Value::Number(n) if n.is_i64() => Inferred::Long,
+        Value::Number(_) => Inferred::Double,
+        Value::String(_) => Inferred::String,
+        Value::Array(items) => Inferred::Array(Box::new(
+            items
+                .iter()
+                .map(infer)
+                .reduce(merge)
+                .unwrap_or(Inferred::Null),
+        )),
+        Value::Object(m) => {
+            Inferred::Struct(m.iter().map(|(k, v)| (k.clone(), infer(v))).collect())
+        }
+    }
+}
+
+/// The type two values of one field are both read as.
+fn merge(a: Inferred, b: Inferred) -> Inferred {
+    use Inferred::*;
+    match (a, b) {
+        (Null, t) | (t, Null) => t,
+        (a, b) if a == b => a,
+        (Long, Double) | (Double, Long) => Double,
+        (Array(a), Array(b)) => Array(Box::new(merge(*a, *b))),
+        (Struct(mut a), Struct(b)) => {
+            for (k, t) in b {
+                let merged = match a.remove(&k) {
+                    Some(old) => merge(old, t),
+                    None => t,
+                };
+                a.insert(k, merged);
+            }
+            Struct(a)
+        }
+        _ => String,
+    }
+}
+
+impl Inferred {
+    /// Spark's DDL form of the type (`NullType` is read as a string).
+    fn ddl(&self) -> String {
+        match self {
+            Inferred::Null | Inferred::String => "STRING".into(),
+            Inferred::Boolean => "BOOLEAN".into(),
+            Inferred::Long => "BIGINT".into(),
+            Inferred::Double => "DOUBLE".into(),
+            Inferred::Array(t) => format!("ARRAY<{}>", t.ddl()),
+            Inferred::Struct(fields) => {
+                let fields: Vec<String> = fields
+                    .iter()
+                    .map(|(k, t)| format!("{}: {}", quote(k), t.ddl()))
+                    .collect();
+                format!("STRUCT<{}>", fields.join(", "))
+            }
+        }
+    }
+}
+
+/// A field name as Spark writes it in DDL: backquoted unless a plain identifier.
+fn quote(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain {
+        name.to_string()
+    } else {
+        format!("`{}`", name.replace('`', "``"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_pick_values_as_spark_returns_them() {
+        let j = r#"{"a": {"b": [10, {"c": "x"}]}, "n": null, "f": 1.5}"#;
+        assert_eq!(get_json_object(j, "$.a.b[0]").as_deref(), Some("10"));
+        assert_eq!(get_json_object(j, "$['a'].b[1].c").as_deref(), Some("x"));
+        assert_eq!(
+            get_json_object(j, "$.a.b[1]").as_deref(),
+            Some(r#"{"c":"x"}"#)
+        );
+        assert_eq!(get_json_object(j, "$.f").as_deref(), Some("1.5"));
+        assert_eq!(get_json_object(j, "$.n"), None);
+        assert_eq!(get_json_object(j, "$.missing"), None);
+        assert_eq!(get_json_object(j, "a"), None);
+        assert_eq!(get_json_object("not json", "$.a"), None);
+    }
+
+    #[test]
+    fn schemas_are_inferred_as_spark_infers_them() {
+        let ddl = |s: &str| infer(&serde_json::from_str(s).unwrap()).ddl();
+        assert_eq!(ddl(r#"{"a": [1.5]}"#), "STRUCT<a: ARRAY<DOUBLE>>");
+        assert_eq!(
+            ddl(r#"{"b": 1, "a": [1, 2.5], "c": null, "d e": [], "f": [{"x": 1}, {"y": "s"}]}"#),
+            "STRUCT<a: ARRAY<DOUBLE>, b: BIGINT, c: STRING, `d e`: ARRAY<STRING>, f: ARRAY<STRUCT<x: BIGINT, y: STRING>>>"
+        );
+        assert_eq!(ddl("[1, \"a\"]"), "ARRAY<STRING>");
+    }
+}
