@@ -33,7 +33,7 @@ row_number rank dense_rank percent_rank ntile cume_dist lag lead nth_value
 # Listed in the issue and not resolvable yet (each also an xfail in test_functions.py or named
 # in the closing note); the list can only shrink.
 ISSUE_MISSING = {
-    "percentile", "months_between", "session_window", "randn",
+    "session_window", "randn",
     "make_timestamp",
 }
 def coverage(spark):

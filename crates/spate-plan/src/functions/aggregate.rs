@@ -26,6 +26,7 @@ pub(super) const SQL_NAMES: &[&str] = &[
     "max_by",
     "min_by",
     "count_if",
+    "percentile",
 ];
 
 /// Resolves `name` if it is an aggregate needing a rewrite.
@@ -147,6 +148,42 @@ pub(super) fn resolve(
                 .filter(order.expr.clone().is_not_null())
                 .build()?;
             (e, default_name(name, args, false))
+        }
+        "percentile" => {
+            let [value, percentage, rest @ ..] = args else {
+                return Err(wrong_args(name, "2 or 3", args.len()));
+            };
+            // exact, interpolated between the two nearest values, as a double
+            let frequency = rest.first().map(|f| &f.expr);
+            let one = |e: &Expr| matches!(e, Expr::Literal(v, _) if v.to_string() == "1");
+            if rest.len() > 1 || frequency.is_some_and(|f| !one(f)) {
+                return Err(spate_common::Error::unsupported(
+                    "percentile with a frequency other than 1",
+                ));
+            }
+            let sorted = datafusion::logical_expr::cast(
+                value.expr.clone(),
+                datafusion::arrow::datatypes::DataType::Float64,
+            )
+            .sort(true, false);
+            let at = |p: Expr| expr_fn::percentile_cont(sorted.clone(), p);
+            let e = match &percentage.expr {
+                Expr::Literal(datafusion::scalar::ScalarValue::List(list), _) => {
+                    let values = list.value(0);
+                    let mut each = Vec::with_capacity(values.len());
+                    for i in 0..values.len() {
+                        let p = datafusion::scalar::ScalarValue::try_from_array(&values, i)?;
+                        each.push(at(lit(p)));
+                    }
+                    call_registered(cx, "make_array", each)?
+                }
+                p => at(p.clone()),
+            };
+            let label = match rest {
+                [] => format!("percentile({}, {}, 1)", value.name, percentage.name),
+                _ => default_name(name, args, false),
+            };
+            (e, label)
         }
         "count_if" => {
             let a = first_arg()?;

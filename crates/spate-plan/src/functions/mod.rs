@@ -16,6 +16,7 @@ pub mod generator;
 pub mod higher_order;
 mod json;
 mod json_path;
+mod months;
 mod murmur3;
 mod operators;
 mod sequence;
@@ -61,12 +62,13 @@ pub struct CallContext<'a> {
 type FamilyResolver = fn(&str, &[Arg], &CallContext<'_>) -> Result<Option<(Expr, String)>>;
 
 /// The families of rewritten functions, in the order they are asked.
-const FAMILIES: [FamilyResolver; 12] = [
+const FAMILIES: [FamilyResolver; 13] = [
     operators::resolve,
     aggregate::resolve,
     datetime::resolve,
     json::resolve,
     json_path::resolve,
+    months::resolve,
     time_window::resolve,
     collection::resolve,
     string::resolve,
@@ -123,11 +125,12 @@ pub enum SqlRoute {
 }
 
 /// The names of the scalar functions the registry's families rewrite.
-const SCALAR_REWRITES: [&[&str]; 11] = [
+const SCALAR_REWRITES: [&[&str]; 12] = [
     operators::SQL_NAMES,
     datetime::SQL_NAMES,
     json::SQL_NAMES,
     json_path::SQL_NAMES,
+    months::SQL_NAMES,
     time_window::SQL_NAMES,
     collection::SQL_NAMES,
     string::SQL_NAMES,
