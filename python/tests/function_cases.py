@@ -161,6 +161,11 @@ SQL_CASES = [
     ("datetime", "row", "trunc(dt, 'MM')"), ("datetime", "row", "timestamp_seconds(l)"), ("datetime", "row", "make_date(2024, i, 5)"),
     ("datetime", "row", "window(t, '1 hour')"),
     # collection and JSON
+    ("collection", "row", "get_json_object(js, '$.c[1]')"), ("collection", "row", "get_json_object(js, '$.c')"),
+    ("collection", "row", "get_json_object(js, '$[\\'b\\']')"),
+    ("collection", "row", "schema_of_json('{\"b\": 1, \"a\": [1, 2.5], \"c\": null, \"f\": [{\"x\": 1}, {\"y\": \"s\"}]}')"),
+    ("aggregate", "agg", "percentile(l, array(0.25, 0.75))"), ("aggregate", "agg", "percentile(d, 0.3)"),
+    ("datetime", "row", "months_between(t, dt, false)"), ("datetime", "row", "months_between(dt, t)"),
     ("collection", "row", "size(arr)"), ("collection", "row", "cardinality(arr)"), ("collection", "row", "sort_array(arr)"),
     ("collection", "row", "sort_array(arr, false)"), ("collection", "row", "array_contains(arr, 5)"),
     ("collection", "row", "array(i, n)"), ("collection", "row", "map('k', i)"), ("collection", "row", "struct(g, i)"),

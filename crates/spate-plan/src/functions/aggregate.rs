@@ -177,6 +177,11 @@ pub(super) fn resolve(
                     }
                     call_registered(cx, "make_array", each)?
                 }
+                // SQL's array(0.25, 0.75)
+                Expr::ScalarFunction(f) if f.name() == "make_array" => {
+                    let each = f.args.iter().map(|p| at(p.clone())).collect();
+                    call_registered(cx, "make_array", each)?
+                }
                 p => at(p.clone()),
             };
             let label = match rest {
