@@ -155,7 +155,10 @@ pub(super) fn resolve(
             };
             // exact, interpolated between the two nearest values, as a double
             let frequency = rest.first().map(|f| &f.expr);
-            let one = |e: &Expr| matches!(e, Expr::Literal(v, _) if v.to_string() == "1");
+            let one = |e: &Expr| {
+                use datafusion::scalar::ScalarValue::{Int32, Int64};
+                matches!(e, Expr::Literal(Int32(Some(1)) | Int64(Some(1)), _))
+            };
             if rest.len() > 1 || frequency.is_some_and(|f| !one(f)) {
                 return Err(spate_common::Error::unsupported(
                     "percentile with a frequency other than 1",

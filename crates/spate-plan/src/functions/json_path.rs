@@ -118,13 +118,18 @@ fn parse_path(path: &str) -> Option<Vec<Step>> {
 }
 
 /// The value `path` picks from `json`, as `get_json_object` returns it.
+#[cfg(test)]
 fn get_json_object(json: &str, path: &str) -> Option<String> {
-    let steps = parse_path(path)?;
+    follow(json, &parse_path(path)?)
+}
+
+/// The value the parsed path `steps` picks from `json`, as `get_json_object` returns it.
+fn follow(json: &str, steps: &[Step]) -> Option<String> {
     let mut value = serde_json::from_str::<Value>(json).ok()?;
     for step in steps {
         value = match (step, value) {
-            (Step::Field(name), Value::Object(mut m)) => m.remove(&name)?,
-            (Step::Index(i), Value::Array(mut a)) if i < a.len() => a.swap_remove(i),
+            (Step::Field(name), Value::Object(mut m)) => m.remove(name)?,
+            (Step::Index(i), Value::Array(mut a)) if *i < a.len() => a.swap_remove(*i),
             _ => return None,
         };
     }
@@ -155,14 +160,29 @@ impl ScalarUDFImpl for GetJsonObject {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let json = args.args[0].to_array(args.number_rows)?;
-        let path = args.args[1].to_array(args.number_rows)?;
-        let (json, path) = (json.as_string::<i32>(), path.as_string::<i32>());
+        let json = json.as_string::<i32>();
+        // a literal path (the usual case) is parsed once, not per row
+        let constant = match &args.args[1] {
+            ColumnarValue::Scalar(ScalarValue::Utf8(p)) => Some(p.as_deref().and_then(parse_path)),
+            _ => None,
+        };
+        let paths = args.args[1].to_array(args.number_rows)?;
+        let paths = paths.as_string::<i32>();
         let mut out = StringBuilder::new();
         for i in 0..json.len() {
-            if json.is_null(i) || path.is_null(i) {
-                out.append_null();
-            } else {
-                out.append_option(get_json_object(json.value(i), path.value(i)));
+            let parsed;
+            let steps = match &constant {
+                Some(steps) => steps.as_deref(),
+                None => {
+                    parsed = (!paths.is_null(i))
+                        .then(|| parse_path(paths.value(i)))
+                        .flatten();
+                    parsed.as_deref()
+                }
+            };
+            match steps {
+                Some(steps) if !json.is_null(i) => out.append_option(follow(json.value(i), steps)),
+                _ => out.append_null(),
             }
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
