@@ -159,7 +159,7 @@ pub fn unaliased_sql_generators(plan: &LogicalPlan) -> Vec<bool> {
             .iter()
             .map(|e| {
                 matches!(e, Expr::ScalarFunction(f)
-                    if crate::functions::generator::SQL_NAMES.contains(&f.func.name()))
+                    if crate::functions::generator::is_generator_name(f.func.name()))
             })
             .collect(),
         _ => vec![],

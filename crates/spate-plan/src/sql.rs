@@ -430,12 +430,49 @@ fn spark_sql_node(
     } else {
         rewritten
     };
+    if let LogicalPlan::Aggregate(a) = &node.data
+        && let Some(expanded) = time_window_keys(a)?
+    {
+        return Ok(Transformed::yes(expanded));
+    }
     if let LogicalPlan::Projection(p) = &node.data
         && let Some(generated) = crate::generate::sql_projection(p, &unaliased, expanded)?
     {
         return Ok(Transformed::yes(generated));
     }
     Ok(node)
+}
+
+/// An aggregate grouping by sliding `window(...)` or `session_window(...)` keys, with the keys
+/// computed below it as the DataFrame API does (`crate::functions::expand_time_windows`); the
+/// keys keep their planned names. `None` when no key needs it.
+fn time_window_keys(
+    a: &datafusion::logical_expr::Aggregate,
+) -> datafusion::error::Result<Option<LogicalPlan>> {
+    let input = a.input.as_ref().clone();
+    let bare: Vec<Expr> = a.group_expr.iter().map(|e| e.clone().unalias()).collect();
+    let (plan, keys) = crate::functions::expand_time_windows(input, bare.clone())
+        .map_err(datafusion::error::DataFusionError::from)?;
+    if keys == bare {
+        return Ok(None);
+    }
+    let keys = keys
+        .into_iter()
+        .zip(bare.iter().zip(&a.group_expr))
+        .map(|(k, (bare, old))| {
+            if &k == bare {
+                Ok(old.clone())
+            } else {
+                Ok(k.alias(old.name_for_alias()?))
+            }
+        })
+        .collect::<datafusion::error::Result<Vec<_>>>()?;
+    let aggregate = datafusion::logical_expr::Aggregate::try_new(
+        std::sync::Arc::new(plan),
+        keys,
+        a.aggr_expr.clone(),
+    )?;
+    Ok(Some(LogicalPlan::Aggregate(aggregate)))
 }
 
 /// Integer literals that fit in 32 bits as `int`, Spark's type for them.

@@ -5,12 +5,17 @@
 //! formula, as two hidden columns) and reads the hidden columns instead. The physical
 //! [`TaskIdsExec`] keeps its input's partitioning, so the ids are those of the partitions
 //! right below the use: after `repartition(3)` they are 0, 1 and 2, as in Spark.
+//!
+//! `rand(seed)` and `randn(seed)` are markers of the same kind: the node draws them per
+//! partition from Spark's generator seeded with `seed + partition index` (see
+//! `crate::functions::random`), one hidden column per distinct (seed, distribution), so two
+//! calls with one seed give the same values, as in Spark.
 
 use std::fmt::{self, Formatter};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{Int32Array, Int64Array, RecordBatch};
+use datafusion::arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
@@ -31,16 +36,36 @@ use datafusion::physical_plan::{
 use datafusion::physical_planner::{ExtensionPlanner, PhysicalPlanner};
 use futures::StreamExt;
 
+use crate::functions::XorShiftRandom;
+
 /// The hidden column holding the partition index.
 const PARTITION_COLUMN: &str = "__spate_partition_id";
 /// The hidden column holding the monotonically increasing id.
 const ROW_ID_COLUMN: &str = "__spate_monotonic_id";
+
+/// The prefix of the hidden columns holding random values.
+const RANDOM_PREFIX: &str = "__spate_rand";
 
 /// Which id a marker stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum TaskId {
     Partition,
     Monotonic,
+    Random(Random),
+}
+
+/// A random column: `rand(seed)` (uniform) or `randn(seed)` (`gaussian`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Random {
+    seed: i64,
+    gaussian: bool,
+}
+
+impl Random {
+    fn column(self) -> String {
+        let kind = if self.gaussian { "n" } else { "" };
+        format!("{RANDOM_PREFIX}{kind}_{}", self.seed)
+    }
 }
 
 impl TaskId {
@@ -48,15 +73,23 @@ impl TaskId {
         match self {
             Self::Partition => "spark_partition_id",
             Self::Monotonic => "monotonically_increasing_id",
+            Self::Random(r) if r.gaussian => "randn",
+            Self::Random(_) => "rand",
         }
     }
 
-    fn column(self) -> &'static str {
+    fn column(self) -> String {
         match self {
-            Self::Partition => PARTITION_COLUMN,
-            Self::Monotonic => ROW_ID_COLUMN,
+            Self::Partition => PARTITION_COLUMN.into(),
+            Self::Monotonic => ROW_ID_COLUMN.into(),
+            Self::Random(r) => r.column(),
         }
     }
+}
+
+/// Whether a column is one of those a [`TaskIdsNode`] appends.
+fn is_hidden(name: &str) -> bool {
+    name == PARTITION_COLUMN || name == ROW_ID_COLUMN || name.starts_with(RANDOM_PREFIX)
 }
 
 /// The marker function; the analyzer replaces every call before execution.
@@ -79,6 +112,7 @@ impl ScalarUDFImpl for TaskIdMarker {
         Ok(match self.id {
             TaskId::Partition => DataType::Int32,
             TaskId::Monotonic => DataType::Int64,
+            TaskId::Random(_) => DataType::Float64,
         })
     }
 
@@ -95,17 +129,21 @@ impl ScalarUDFImpl for TaskIdMarker {
     }
 }
 
+fn marker(id: TaskId) -> ScalarUDF {
+    ScalarUDF::new_from_impl(TaskIdMarker {
+        id,
+        signature: Signature::exact(vec![], Volatility::Volatile),
+    })
+}
+
 /// The markers, to register in the session.
 pub fn functions() -> Vec<ScalarUDF> {
-    [TaskId::Partition, TaskId::Monotonic]
-        .into_iter()
-        .map(|id| {
-            ScalarUDF::new_from_impl(TaskIdMarker {
-                id,
-                signature: Signature::exact(vec![], Volatility::Volatile),
-            })
-        })
-        .collect()
+    vec![marker(TaskId::Partition), marker(TaskId::Monotonic)]
+}
+
+/// The marker of `rand(seed)` (`gaussian` false) or `randn(seed)`.
+pub fn random_marker(seed: i64, gaussian: bool) -> Expr {
+    marker(TaskId::Random(Random { seed, gaussian })).call(vec![])
 }
 
 fn marker_of(e: &Expr) -> Option<TaskId> {
@@ -115,10 +153,12 @@ fn marker_of(e: &Expr) -> Option<TaskId> {
     }
 }
 
-/// Appends the partition index and the monotonically increasing id to its input's rows.
+/// Appends the partition index, the monotonically increasing id and any random columns to
+/// its input's rows.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TaskIdsNode {
     input: LogicalPlan,
+    randoms: Vec<Random>,
     schema: DFSchemaRef,
 }
 
@@ -129,22 +169,31 @@ impl PartialOrd for TaskIdsNode {
 }
 
 impl TaskIdsNode {
-    fn try_new(input: LogicalPlan) -> DfResult<Self> {
-        let extra = DFSchema::from_unqualified_fields(
-            vec![
-                Field::new(PARTITION_COLUMN, DataType::Int32, false),
-                Field::new(ROW_ID_COLUMN, DataType::Int64, false),
-            ]
-            .into(),
-            Default::default(),
-        )?;
+    fn try_new(input: LogicalPlan, randoms: Vec<Random>) -> DfResult<Self> {
+        let extra =
+            DFSchema::from_unqualified_fields(extra_fields(&randoms).into(), Default::default())?;
         let mut schema = input.schema().as_ref().clone();
         schema.merge(&extra);
         Ok(Self {
             input,
+            randoms,
             schema: Arc::new(schema),
         })
     }
+}
+
+/// The columns a [`TaskIdsNode`] appends.
+fn extra_fields(randoms: &[Random]) -> Vec<Field> {
+    let mut fields = vec![
+        Field::new(PARTITION_COLUMN, DataType::Int32, false),
+        Field::new(ROW_ID_COLUMN, DataType::Int64, false),
+    ];
+    fields.extend(
+        randoms
+            .iter()
+            .map(|r| Field::new(r.column(), DataType::Float64, false)),
+    );
+    fields
 }
 
 impl UserDefinedLogicalNodeCore for TaskIdsNode {
@@ -165,7 +214,11 @@ impl UserDefinedLogicalNodeCore for TaskIdsNode {
     }
 
     fn fmt_for_explain(&self, f: &mut Formatter) -> fmt::Result {
-        write!(f, "TaskIds: {PARTITION_COLUMN}, {ROW_ID_COLUMN}")
+        write!(f, "TaskIds: {PARTITION_COLUMN}, {ROW_ID_COLUMN}")?;
+        for r in &self.randoms {
+            write!(f, ", {}", r.column())?;
+        }
+        Ok(())
     }
 
     fn with_exprs_and_inputs(
@@ -174,7 +227,7 @@ impl UserDefinedLogicalNodeCore for TaskIdsNode {
         mut inputs: Vec<LogicalPlan>,
     ) -> DfResult<Self> {
         match inputs.pop() {
-            Some(input) if inputs.is_empty() => Self::try_new(input),
+            Some(input) if inputs.is_empty() => Self::try_new(input, self.randoms.clone()),
             _ => Err(DataFusionError::Internal(
                 "bug: TaskIds takes one input".into(),
             )),
@@ -197,34 +250,44 @@ impl AnalyzerRule for PlaceTaskIds {
     }
 }
 
-fn uses_marker(plan: &LogicalPlan) -> DfResult<bool> {
-    let mut found = false;
+/// The markers `plan`'s own expressions use.
+fn markers_in(plan: &LogicalPlan) -> DfResult<Vec<TaskId>> {
+    let mut found = Vec::new();
     plan.apply_expressions(|e| {
         e.apply(|e| {
-            found |= marker_of(e).is_some();
-            Ok(if found {
-                TreeNodeRecursion::Stop
-            } else {
-                TreeNodeRecursion::Continue
-            })
+            found.extend(marker_of(e));
+            Ok(TreeNodeRecursion::Continue)
         })
     })?;
     Ok(found)
 }
 
 fn place(plan: LogicalPlan) -> DfResult<Transformed<LogicalPlan>> {
-    if matches!(plan, LogicalPlan::Extension(_)) || !uses_marker(&plan)? {
+    if matches!(plan, LogicalPlan::Extension(_)) {
         return Ok(Transformed::no(plan));
     }
+    let markers = markers_in(&plan)?;
+    if markers.is_empty() {
+        return Ok(Transformed::no(plan));
+    }
+    let mut randoms: Vec<Random> = markers
+        .into_iter()
+        .filter_map(|m| match m {
+            TaskId::Random(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    randoms.sort();
+    randoms.dedup();
     let inputs = plan.inputs();
     let [input] = inputs.as_slice() else {
         return Err(DataFusionError::Plan(format!(
-            "spark_partition_id() and monotonically_increasing_id() are supported over one input, not in a {}",
+            "spark_partition_id(), monotonically_increasing_id(), rand() and randn() are supported over one input, not in a {}",
             plan.display()
         )));
     };
     let below = LogicalPlan::Extension(Extension {
-        node: Arc::new(TaskIdsNode::try_new((*input).clone())?),
+        node: Arc::new(TaskIdsNode::try_new((*input).clone(), randoms)?),
     });
     let exprs = plan
         .expressions()
@@ -257,7 +320,7 @@ fn same_output(plan: LogicalPlan, old: &DFSchemaRef) -> DfResult<LogicalPlan> {
         .schema()
         .iter()
         .filter(|(_, f)| {
-            let hidden = extra > 0 && (f.name() == PARTITION_COLUMN || f.name() == ROW_ID_COLUMN);
+            let hidden = extra > 0 && is_hidden(f.name());
             extra -= usize::from(hidden);
             !hidden
         })
@@ -297,32 +360,30 @@ impl ExtensionPlanner for TaskIdsPlanner {
         _session: &dyn datafusion::catalog::Session,
         _planning_ctx: &datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext,
     ) -> DfResult<Option<Arc<dyn ExecutionPlan>>> {
-        if node.as_any().downcast_ref::<TaskIdsNode>().is_none() {
+        let Some(node) = node.as_any().downcast_ref::<TaskIdsNode>() else {
             return Ok(None);
-        }
-        Ok(physical_inputs
-            .first()
-            .map(|input| Arc::new(TaskIdsExec::new(Arc::clone(input))) as Arc<dyn ExecutionPlan>))
+        };
+        Ok(physical_inputs.first().map(|input| {
+            Arc::new(TaskIdsExec::new(Arc::clone(input), node.randoms.clone()))
+                as Arc<dyn ExecutionPlan>
+        }))
     }
 }
 
-/// Appends each row's partition index and monotonically increasing id.
+/// Appends each row's partition index, monotonically increasing id and random values.
 #[derive(Debug)]
 pub struct TaskIdsExec {
     input: Arc<dyn ExecutionPlan>,
+    randoms: Vec<Random>,
     properties: Arc<PlanProperties>,
 }
 
 impl TaskIdsExec {
-    /// Appends the ids to `input`'s rows, keeping its partitioning.
-    pub fn new(input: Arc<dyn ExecutionPlan>) -> Self {
+    /// Appends the ids (and the random columns `randoms`) to `input`'s rows, keeping its
+    /// partitioning.
+    fn new(input: Arc<dyn ExecutionPlan>, randoms: Vec<Random>) -> Self {
         let mut fields = input.schema().fields().to_vec();
-        fields.push(Arc::new(Field::new(
-            PARTITION_COLUMN,
-            DataType::Int32,
-            false,
-        )));
-        fields.push(Arc::new(Field::new(ROW_ID_COLUMN, DataType::Int64, false)));
+        fields.extend(extra_fields(&randoms).into_iter().map(Arc::new));
         let schema: SchemaRef = Arc::new(Schema::new(fields));
         let properties = PlanProperties::new(
             EquivalenceProperties::new(schema),
@@ -332,6 +393,7 @@ impl TaskIdsExec {
         );
         Self {
             input,
+            randoms,
             properties: Arc::new(properties),
         }
     }
@@ -339,7 +401,12 @@ impl TaskIdsExec {
 
 impl DisplayAs for TaskIdsExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut Formatter) -> fmt::Result {
-        write!(f, "TaskIdsExec: partition id, monotonically increasing id")
+        write!(f, "TaskIdsExec: partition id, monotonically increasing id")?;
+        for r in &self.randoms {
+            let kind = if r.gaussian { "randn" } else { "rand" };
+            write!(f, ", {kind}({})", r.seed)?;
+        }
+        Ok(())
     }
 }
 
@@ -376,7 +443,9 @@ impl ExecutionPlan for TaskIdsExec {
         mut children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         match children.pop() {
-            Some(input) if children.is_empty() => Ok(Arc::new(Self::new(input))),
+            Some(input) if children.is_empty() => {
+                Ok(Arc::new(Self::new(input, self.randoms.clone())))
+            }
             _ => Err(DataFusionError::Internal(
                 "bug: TaskIdsExec takes one child".into(),
             )),
@@ -396,6 +465,14 @@ impl ExecutionPlan for TaskIdsExec {
         })?;
         let base = i64::from(index) << 33;
         let mut next: i64 = 0;
+        let mut generators: Vec<(bool, XorShiftRandom)> = self
+            .randoms
+            .iter()
+            .map(|r| {
+                let seed = r.seed.wrapping_add(i64::from(index));
+                (r.gaussian, XorShiftRandom::new(seed))
+            })
+            .collect();
         let stream = input.map(move |batch| {
             let batch = batch?;
             let n = batch.num_rows();
@@ -405,6 +482,18 @@ impl ExecutionPlan for TaskIdsExec {
                 (next..next + n as i64).map(|r| base | r),
             )));
             next += n as i64;
+            for (gaussian, rng) in &mut generators {
+                let values: Float64Array = (0..n)
+                    .map(|_| {
+                        if *gaussian {
+                            rng.next_gaussian()
+                        } else {
+                            rng.next_double()
+                        }
+                    })
+                    .collect();
+                columns.push(Arc::new(values) as ArrayRef);
+            }
             Ok(RecordBatch::try_new(Arc::clone(&out), columns)?)
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))

@@ -32,6 +32,11 @@ pub const SQL_NAMES: &[&str] = &[
     "stack",
 ];
 
+/// Whether SQL text calling `name` calls a generator: this module's and `json_tuple`.
+pub fn is_generator_name(name: &str) -> bool {
+    SQL_NAMES.contains(&name) || name == "json_tuple"
+}
+
 /// What a generator makes of its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GeneratorKind {
@@ -182,6 +187,12 @@ pub fn with_aliases(e: &Expr, aliases: &[String]) -> Option<Expr> {
     let mut aliased = Generator::new(g.kind, g.outer, &g.name);
     aliased.aliases = Some(aliases.to_vec());
     Some(aliased.call(input.clone()))
+}
+
+/// The `inline` generator named `name` over `array` (an array of structs), for generators
+/// other families build (`json_tuple`).
+pub(super) fn inline_named(name: &str, array: Expr) -> Expr {
+    Generator::new(GeneratorKind::Inline, false, name).call(array)
 }
 
 /// Resolves `name` if it is a generator.

@@ -1,5 +1,9 @@
-//! JSON functions that read JSON text without a schema: `get_json_object(json, path)` and
-//! `schema_of_json(json)`.
+//! JSON functions that read JSON text without a schema: `get_json_object(json, path)`,
+//! `json_tuple(json, field, ...)` and `schema_of_json(json)`.
+//!
+//! `json_tuple` is a generator of one row per input row: columns `c0, c1, ...` holding the
+//! named top-level fields as `get_json_object` would return them (null for a missing field,
+//! JSON that is not an object, or a null input). It is `inline` over a one-struct array.
 //!
 //! `get_json_object` follows Spark's JSON path subset: `$`, then `.name`, `['name']` and
 //! `[index]` steps (no wildcards). A string is returned without its quotes, a number or
@@ -29,15 +33,43 @@ use spate_common::{Error, Result};
 use super::{Arg, CallContext, default_name, wrong_args};
 
 /// The functions this module resolves, for SQL planning (see `crate::sql_functions`).
-pub(super) const SQL_NAMES: &[&str] = &["get_json_object", "schema_of_json"];
+pub(super) const SQL_NAMES: &[&str] = &["get_json_object", "json_tuple", "schema_of_json"];
 
-/// Resolves `get_json_object` and `schema_of_json`.
+/// Resolves `get_json_object`, `json_tuple` and `schema_of_json`.
 pub(super) fn resolve(
     name: &str,
     args: &[Arg],
-    _cx: &CallContext<'_>,
+    cx: &CallContext<'_>,
 ) -> Result<Option<(Expr, String)>> {
     Ok(Some(match name {
+        "json_tuple" => {
+            let Some((json, fields)) = args.split_first().filter(|(_, f)| !f.is_empty()) else {
+                return Err(wrong_args(name, "> 1", args.len()));
+            };
+            let fields = fields
+                .iter()
+                .map(|f| match &f.expr {
+                    Expr::Literal(ScalarValue::Utf8(Some(s)), _) => Ok(s.clone()),
+                    _ => Err(Error::analysis(
+                        "DATATYPE_MISMATCH.NON_FOLDABLE_INPUT",
+                        format!(
+                            "json_tuple(): the field names must be string literals, got {}",
+                            f.name
+                        ),
+                    )),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let udf = ScalarUDF::new_from_impl(JsonTuple {
+                fields,
+                signature: Signature::any(1, Volatility::Immutable),
+            });
+            let row = udf.call(vec![cast(json.expr.clone(), DataType::Utf8)]);
+            let array = super::call_registered(cx, "make_array", vec![row])?;
+            (
+                super::generator::inline_named(name, array),
+                default_name(name, args, false),
+            )
+        }
         "get_json_object" => {
             let [json, path] = args else {
                 return Err(wrong_args(name, "2", args.len()));
@@ -133,11 +165,7 @@ fn follow(json: &str, steps: &[Step]) -> Option<String> {
             _ => return None,
         };
     }
-    match value {
-        Value::Null => None,
-        Value::String(s) => Some(s),
-        other => Some(other.to_string()),
-    }
+    as_text(value)
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -186,6 +214,74 @@ impl ScalarUDFImpl for GetJsonObject {
             }
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+/// The struct of `json_tuple`'s columns for each row.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonTuple {
+    fields: Vec<String>,
+    signature: Signature,
+}
+
+impl JsonTuple {
+    fn struct_fields(&self) -> datafusion::arrow::datatypes::Fields {
+        (0..self.fields.len())
+            .map(|i| {
+                datafusion::arrow::datatypes::Field::new(format!("c{i}"), DataType::Utf8, true)
+            })
+            .collect()
+    }
+}
+
+impl ScalarUDFImpl for JsonTuple {
+    fn name(&self) -> &str {
+        "json_tuple"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Struct(self.struct_fields()))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let json = args.args[0].to_array(args.number_rows)?;
+        let json = json.as_string::<i32>();
+        let mut columns: Vec<StringBuilder> =
+            self.fields.iter().map(|_| StringBuilder::new()).collect();
+        for i in 0..json.len() {
+            let object = (!json.is_null(i))
+                .then(|| serde_json::from_str::<Value>(json.value(i)).ok())
+                .flatten();
+            let mut object = match object {
+                Some(Value::Object(m)) => Some(m),
+                _ => None,
+            };
+            for (field, column) in self.fields.iter().zip(&mut columns) {
+                let value = object.as_mut().and_then(|m| m.remove(field));
+                column.append_option(value.and_then(as_text));
+            }
+        }
+        let columns = columns
+            .into_iter()
+            .map(|mut c| Arc::new(c.finish()) as datafusion::arrow::array::ArrayRef)
+            .collect();
+        let array =
+            datafusion::arrow::array::StructArray::try_new(self.struct_fields(), columns, None)?;
+        Ok(ColumnarValue::Array(Arc::new(array)))
+    }
+}
+
+/// A JSON value as `get_json_object` and `json_tuple` return it: a string without its quotes,
+/// anything else as its (compact) JSON text, `null` as null.
+fn as_text(value: Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(s),
+        other => Some(other.to_string()),
     }
 }
 

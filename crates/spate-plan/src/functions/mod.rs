@@ -16,10 +16,13 @@ pub mod generator;
 pub mod higher_order;
 mod json;
 mod json_path;
+mod make_timestamp;
 mod months;
 mod murmur3;
 mod operators;
+mod random;
 mod sequence;
+mod session_window;
 mod string;
 mod time_window;
 
@@ -27,7 +30,7 @@ pub use approx_distinct::ApproxCountDistinct;
 pub use arithmetic::SparkSqlPlanner;
 pub use cast::{spark_cast, spark_casts_in, to_spark_string};
 pub use json::decode_json_values;
-pub use time_window::expand_sliding;
+pub(crate) use random::XorShiftRandom;
 
 use datafusion::common::DFSchema;
 use datafusion::execution::SessionState;
@@ -62,20 +65,23 @@ pub struct CallContext<'a> {
 type FamilyResolver = fn(&str, &[Arg], &CallContext<'_>) -> Result<Option<(Expr, String)>>;
 
 /// The families of rewritten functions, in the order they are asked.
-const FAMILIES: [FamilyResolver; 13] = [
+const FAMILIES: [FamilyResolver; 16] = [
     operators::resolve,
     aggregate::resolve,
     datetime::resolve,
     json::resolve,
     json_path::resolve,
     months::resolve,
+    make_timestamp::resolve,
     time_window::resolve,
+    session_window::resolve,
     collection::resolve,
     string::resolve,
     conversion::resolve,
     murmur3::resolve,
     sequence::resolve,
     generator::resolve,
+    random::resolve,
 ];
 
 /// Resolves a Spark function call to a DataFusion expression and its Spark name.
@@ -125,19 +131,22 @@ pub enum SqlRoute {
 }
 
 /// The names of the scalar functions the registry's families rewrite.
-const SCALAR_REWRITES: [&[&str]; 12] = [
+const SCALAR_REWRITES: [&[&str]; 15] = [
     operators::SQL_NAMES,
     datetime::SQL_NAMES,
     json::SQL_NAMES,
     json_path::SQL_NAMES,
     months::SQL_NAMES,
+    make_timestamp::SQL_NAMES,
     time_window::SQL_NAMES,
+    session_window::SQL_NAMES,
     collection::SQL_NAMES,
     string::SQL_NAMES,
     generator::SQL_NAMES,
     sequence::SQL_NAMES,
     murmur3::SQL_NAMES,
     conversion::SQL_NAMES,
+    random::SQL_NAMES,
 ];
 
 /// Which of the registry's families rewrites `name` (lower case), if one does.
@@ -319,6 +328,17 @@ fn alias_of(name: &str) -> &str {
         "element_at" => "array_element",
         other => other,
     }
+}
+
+/// Replaces the grouping keys that are not plain expressions — sliding `window(...)`s, which
+/// put a row in several windows, and `session_window(...)`, which depends on the other rows of
+/// its group — by hidden columns of the returned plan holding each row's window.
+pub fn expand_time_windows(
+    plan: datafusion::logical_expr::LogicalPlan,
+    groups: Vec<Expr>,
+) -> Result<(datafusion::logical_expr::LogicalPlan, Vec<Expr>)> {
+    let (plan, groups) = time_window::expand_sliding(plan, groups)?;
+    session_window::expand(plan, groups)
 }
 
 /// `x mod m` in `[0, m)` for an integer `x` and a positive `m`, also for negative `x` (time

@@ -206,7 +206,7 @@ fn hash_long(v: i64, seed: i32) -> i32 {
     finish(mix_h1(h1, mix_k1(high)), 8)
 }
 
-fn hash_bytes(bytes: &[u8], seed: i32) -> i32 {
+pub(super) fn hash_bytes(bytes: &[u8], seed: i32) -> i32 {
     let mut h1 = seed;
     let words = bytes.len() / 4 * 4;
     for chunk in bytes[..words].chunks_exact(4) {

@@ -42,13 +42,13 @@ pub(super) fn resolve(
     if args.len() < 2 || args.len() > 4 {
         return Err(wrong_args(name, "2 to 4", args.len()));
     }
-    let duration = interval_arg(&args[1].expr, "windowDuration")?;
+    let duration = interval_arg(&args[1].expr, "windowDuration", "window")?;
     let slide = match args.get(2) {
-        Some(a) => interval_arg(&a.expr, "slideDuration")?,
+        Some(a) => interval_arg(&a.expr, "slideDuration", "window")?,
         None => duration,
     };
     let start = match args.get(3) {
-        Some(a) => interval_arg(&a.expr, "startTime")?,
+        Some(a) => interval_arg(&a.expr, "startTime", "window")?,
         None => 0,
     };
     if duration <= 0 || slide <= 0 || slide > duration {
@@ -161,7 +161,10 @@ impl ScalarUDFImpl for WindowMarker {
 
 /// Replaces sliding `window(...)` grouping keys: `plan` gets one row per (row, window that
 /// contains it) in a hidden column, and the key reads that column.
-pub fn expand_sliding(plan: LogicalPlan, groups: Vec<Expr>) -> Result<(LogicalPlan, Vec<Expr>)> {
+pub(super) fn expand_sliding(
+    plan: LogicalPlan,
+    groups: Vec<Expr>,
+) -> Result<(LogicalPlan, Vec<Expr>)> {
     let mut plan = plan;
     let mut out = Vec::with_capacity(groups.len());
     for (n, g) in groups.into_iter().enumerate() {
@@ -213,27 +216,30 @@ pub fn expand_sliding(plan: LogicalPlan, groups: Vec<Expr>) -> Result<(LogicalPl
     Ok((plan, out))
 }
 
-/// An interval literal like `'5 minutes'` or `'1 hour 30 minutes'`, in microseconds.
-fn interval_arg(e: &Expr, what: &str) -> Result<i64> {
+/// An interval literal like `'5 minutes'` or `'1 hour 30 minutes'`, in microseconds: the
+/// argument `what` of `function`.
+pub(super) fn interval_arg(e: &Expr, what: &str, function: &str) -> Result<i64> {
     let text = match e {
         Expr::Literal(ScalarValue::Utf8(Some(s)), _) => s.clone(),
         other => {
             return Err(Error::analysis(
                 "DATATYPE_MISMATCH.NON_FOLDABLE_INPUT",
-                format!("window(): {what} must be a string literal like '5 minutes', got {other}"),
+                format!(
+                    "{function}(): {what} must be a string literal like '5 minutes', got {other}"
+                ),
             ));
         }
     };
     parse_interval(&text).ok_or_else(|| {
         Error::analysis(
             "CANNOT_PARSE_INTERVAL",
-            format!("window(): cannot parse the {what} '{text}'; use e.g. '10 seconds', '5 minutes', '1 hour', '1 day'"),
+            format!("{function}(): cannot parse the {what} '{text}'; use e.g. '10 seconds', '5 minutes', '1 hour', '1 day'"),
         )
     })
 }
 
 /// `'<n> <unit> [<n> <unit> ...]'` in microseconds (weeks down to microseconds).
-fn parse_interval(text: &str) -> Option<i64> {
+pub(super) fn parse_interval(text: &str) -> Option<i64> {
     let t = text.trim().to_lowercase();
     let t = t.strip_prefix("interval").unwrap_or(&t);
     let words: Vec<&str> = t.split_whitespace().collect();

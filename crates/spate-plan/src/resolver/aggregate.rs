@@ -42,8 +42,9 @@ impl Resolver<'_> {
             .iter()
             .map(|e| self.expr(e, &schema))
             .collect::<Result<_>>()?;
-        // sliding window() keys put each row in several windows: unnest them first
-        let (plan, keys) = crate::functions::expand_sliding(
+        // sliding window() keys put each row in several windows and session_window() keys
+        // depend on their group's other rows: both are computed first
+        let (plan, keys) = crate::functions::expand_time_windows(
             plan,
             groups.iter().map(|g| g.expr.clone()).collect(),
         )?;

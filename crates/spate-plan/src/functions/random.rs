@@ -1,0 +1,136 @@
+//! `rand([seed])` and `randn([seed])` with Spark's values: each partition draws from its own
+//! XORShift generator seeded with `seed + partition index` (the seed first scrambled by two
+//! MurmurHash3 rounds), `rand` as Java's `nextDouble` and `randn` as Java's polar-method
+//! `nextGaussian` over that generator. The call resolves to a task-id marker (see
+//! `crate::task_ids`), whose operator knows the partition and draws the values row by row.
+
+use datafusion::logical_expr::Expr;
+use datafusion::scalar::ScalarValue;
+use spate_common::{Error, Result};
+
+use super::{Arg, CallContext, default_name, wrong_args};
+
+/// The functions this module resolves, for SQL planning (see `crate::sql_functions`).
+pub(super) const SQL_NAMES: &[&str] = &["rand", "random", "randn"];
+
+/// Resolves `rand`, `random` and `randn`.
+pub(super) fn resolve(
+    name: &str,
+    args: &[Arg],
+    _cx: &CallContext<'_>,
+) -> Result<Option<(Expr, String)>> {
+    let gaussian = match name {
+        "rand" | "random" => false,
+        "randn" => true,
+        _ => return Ok(None),
+    };
+    let seed = match args {
+        // Spark picks a seed when the query is analysed; so does Spate
+        [] => fresh_seed(),
+        [seed] => match &seed.expr {
+            Expr::Literal(v, _) => match v {
+                ScalarValue::Int8(x) => x.map_or(0, i64::from),
+                ScalarValue::Int16(x) => x.map_or(0, i64::from),
+                ScalarValue::Int32(x) => x.map_or(0, i64::from),
+                ScalarValue::Int64(x) => x.unwrap_or(0),
+                ScalarValue::Null => 0,
+                other => return Err(seed_error(name, &other.data_type().to_string())),
+            },
+            _ => return Err(seed_error(name, &seed.name)),
+        },
+        _ => return Err(wrong_args(name, "0 or 1", args.len())),
+    };
+    let e = crate::task_ids::random_marker(seed, gaussian);
+    Ok(Some((e, default_name(name, args, false))))
+}
+
+/// A seed nobody chose: the standard library's randomly keyed hasher over the clock.
+fn fresh_seed() -> i64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::hash::RandomState::new().build_hasher();
+    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    h.finish() as i64
+}
+
+fn seed_error(name: &str, got: &str) -> Error {
+    Error::analysis(
+        "DATATYPE_MISMATCH.NON_FOLDABLE_INPUT",
+        format!("{name}(): the seed must be an integer literal (INT or BIGINT), got {got}"),
+    )
+}
+
+/// Spark's `XORShiftRandom`: Java's `Random` interface over a 64-bit xorshift state.
+#[derive(Debug, Clone)]
+pub(crate) struct XorShiftRandom {
+    state: u64,
+    /// The second value of the last Gaussian pair, returned by the next `next_gaussian`.
+    spare: Option<f64>,
+}
+
+impl XorShiftRandom {
+    /// The generator Spark makes for `seed`.
+    pub(crate) fn new(seed: i64) -> Self {
+        let bytes = seed.to_be_bytes();
+        let low = super::murmur3::hash_bytes(&bytes, 0x3c07_4a61);
+        let high = super::murmur3::hash_bytes(&bytes, low);
+        Self {
+            state: ((high as u32 as u64) << 32) | u64::from(low as u32),
+            spare: None,
+        }
+    }
+
+    /// Java's `next(bits)`: the low `bits` bits of the next state.
+    fn next(&mut self, bits: u32) -> u64 {
+        let mut s = self.state ^ (self.state << 21);
+        s ^= s >> 35;
+        s ^= s << 4;
+        self.state = s;
+        s & ((1u64 << bits) - 1)
+    }
+
+    /// Java's `nextDouble`: 53 random bits in `[0, 1)`.
+    pub(crate) fn next_double(&mut self) -> f64 {
+        let bits = (self.next(26) << 27) + self.next(27);
+        bits as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Java's `nextGaussian` (Marsaglia's polar method, values made in pairs).
+    pub(crate) fn next_gaussian(&mut self) -> f64 {
+        if let Some(v) = self.spare.take() {
+            return v;
+        }
+        loop {
+            let v1 = 2.0 * self.next_double() - 1.0;
+            let v2 = 2.0 * self.next_double() - 1.0;
+            let s = v1 * v1 + v2 * v2;
+            if s < 1.0 && s != 0.0 {
+                let multiplier = (-2.0 * s.ln() / s).sqrt();
+                self.spare = Some(v2 * multiplier);
+                return v1 * multiplier;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::XorShiftRandom;
+
+    #[test]
+    fn draws_spark_values() {
+        // Spark 4.0.1: spark.range(0, 6, 1, 2).select(rand(42), randn(42)), partition 0 then 1
+        let mut r = XorShiftRandom::new(42);
+        assert_eq!(r.next_double(), 0.619189370225301);
+        assert_eq!(r.next_double(), 0.5096018842446481);
+        assert_eq!(r.next_double(), 0.8325259388871524);
+        let mut r = XorShiftRandom::new(43);
+        assert_eq!(r.next_double(), 0.8017532427858894);
+        let mut g = XorShiftRandom::new(42);
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        assert!(close(g.next_gaussian(), 2.384479054241165));
+        assert!(close(g.next_gaussian(), 0.1920934041293524));
+        assert!(close(g.next_gaussian(), 0.7337336533286575));
+    }
+}
