@@ -1,4 +1,4 @@
-"""The generator cases (explode, posexplode, inline, stack and their _outer forms) shared by
+"""The generator cases (explode, posexplode, inline, stack, their _outer forms, json_tuple) shared by
 python/tests/test_generators.py and python/spark_reference/generators.py, which prints Spark's
 answer for each: the output columns (name and type) and the rows, or the error class.
 
@@ -42,6 +42,10 @@ CASES = [
     'df.select(F.explode("arr"), F.explode("arr"))',
     'df.select(F.explode("id"))',
     'df.select(F.explode("m").alias("k"))',
+    'df.select("id", F.json_tuple(F.to_json(F.struct("id", "csv", "arr")), "id", "csv", "arr", "nope"))',
+    'df.select("id", F.json_tuple(F.to_json(F.struct("csv", "m")), "m", "csv").alias("mm", "c"))',
+    'df.select("id", F.json_tuple("csv", "a"))',
+    'df.select(F.json_tuple(F.to_json(F.struct("id")), "id").alias("a", "b"))',
 ]
 
 SQL_CASES = [
@@ -54,6 +58,8 @@ SQL_CASES = [
     "SELECT id, stack(2, id, 'a', id * 10, 'b') FROM g",
     "SELECT v, count(*) AS n FROM (SELECT explode(arr) AS v FROM g) GROUP BY v",
     "SELECT id, explode(arr) + 1 FROM g",
+    "SELECT id, json_tuple(to_json(named_struct('n', id, 's', s)), 'n', 's', 'x') FROM g",
+    """SELECT json_tuple('{"a": {"z": 1}, "b": [1, 2], "d": null, "e": 1.50, "f": true}', 'a', 'b', 'c', 'd', 'e', 'f')""",
 ]
 
 

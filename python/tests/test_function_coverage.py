@@ -30,12 +30,8 @@ array map struct size array_contains element_at explode posexplode explode_outer
 sort_array array_distinct from_json to_json schema_of_json get_json_object json_tuple
 row_number rank dense_rank percent_rank ntile cume_dist lag lead nth_value
 """.split()
-# Listed in the issue and not resolvable yet (each also an xfail in test_functions.py or named
-# in the closing note); the list can only shrink.
-ISSUE_MISSING = {
-    "session_window", "randn",
-    "make_timestamp",
-}
+
+
 def coverage(spark):
     found = collections.Counter()
     total = collections.Counter()
@@ -48,7 +44,7 @@ def coverage(spark):
 
 def test_the_issues_functions_resolve(spark):
     missing = {n for n in ISSUE_FUNCTIONS if not spark.catalog.functionExists(n)}
-    assert missing == ISSUE_MISSING
+    assert missing == set()
 
 
 def test_unknown_names_do_not_exist(spark):

@@ -36,7 +36,6 @@ GAPS = {
     ("collection", "F.element_at(F.create_map(F.lit('k'), 'i'), F.lit('k'))"): "element_at on a map is not supported",
     ("collection", "F.flatten(F.array('arr', F.array(F.lit(9))))"): "flatten of an array holding a null array gives values; Spark gives null",
     ("collection", "F.col('arr')[0]"): "an out-of-range index gives null; Spark with ANSI fails with INVALID_ARRAY_INDEX",
-    ("collection", "F.json_tuple('js', 'a', 'b')"): "json_tuple returns a struct; Spark generates columns c0, c1",
 }
 
 
