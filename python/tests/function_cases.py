@@ -26,6 +26,7 @@ CASES = [
     ("aggregate", "agg", "F.variance('l')"), ("aggregate", "agg", "F.var_samp('i')"), ("aggregate", "agg", "F.var_pop('i')"),
     ("aggregate", "agg", "F.percentile_approx('l', 0.5)"), ("aggregate", "agg", "F.percentile_approx('l', [0.25, 0.75])"),
     ("aggregate", "agg", "F.percentile('l', 0.5)"), ("aggregate", "agg", "F.median('i')"),
+    ("aggregate", "agg", "F.percentile('d', [0.1, 0.9])"), ("aggregate", "agg", "F.percentile_approx('i', 0.4, 50)"),
     ("aggregate", "agg", "F.corr('i', 'l')"), ("aggregate", "agg", "F.covar_samp('i', 'l')"),
     ("aggregate", "agg", "F.covar_pop('i', 'l')"), ("aggregate", "agg", "F.count_if(F.col('i') > 1)"),
     ("aggregate", "agg", "F.max_by('s', 'l')"), ("aggregate", "agg", "F.min_by('s', 'l')"),
@@ -178,6 +179,11 @@ SQL_CASES = [
     ("window", "row", "row_number() OVER (PARTITION BY g ORDER BY i DESC)"), ("window", "row", "lag(l, 1, 0) OVER (ORDER BY i)"),
     ("window", "row", "count_if(i > 1) OVER (PARTITION BY g)"), ("window", "row", "collect_list(n) OVER (ORDER BY i)"),
     ("window", "row", "avg(d) OVER (ORDER BY i ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING)"),
+    ("window", "row", "percentile(d, 0.5) OVER (PARTITION BY g)"),
+    ("window", "row", "percentile(l, 0.25) OVER (ORDER BY i ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)"),
+    ("window", "row", "percentile_approx(l, 0.5) OVER (ORDER BY i ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING)"),
+    ("aggregate", "agg", "count(DISTINCT g, n)"), ("aggregate", "agg", "percentile_approx(l, array(0.25, 0.75))"),
+    ("aggregate", "agg", "percentile_approx(d, 0.5, 100)"),
     # an unknown function
     ("unknown", "row", "no_such_function(i)"),
 ]

@@ -18,9 +18,6 @@ SPARK = {(c["family"], c["expr"]): c for c in map(json.loads, REFERENCE.read_tex
 
 # (family, expression) -> what is wrong today
 GAPS = {
-    ("aggregate", "F.count_distinct('g', 'n')"): "counts distinct g only; Spark counts distinct (g, n) pairs without nulls",
-    ("aggregate", "F.percentile_approx('l', 0.5)"): "returns double; Spark returns the input type (bigint)",
-    ("aggregate", "F.percentile_approx('l', [0.25, 0.75])"): "an array of percentages is not accepted",
     ("aggregate", "F.skewness('l')"): "skewness is not implemented",
     ("aggregate", "F.kurtosis('l')"): "kurtosis is not implemented",
     ("aggregate", "F.product('i')"): "product is not implemented",
@@ -93,8 +90,6 @@ SQL_SPARK = {(c["family"], c["sql"]): c for c in map(json.loads, REFERENCE.read_
 # (family, select item) -> what is wrong today
 SQL_GAPS = {
     ("collection", "get_json_object(js, '$[\\'b\\']')"): "a backslash-escaped quote in a SQL string literal does not parse",
-    ("aggregate", "percentile(l, array(0.25, 0.75))"): "an array of percentages in SQL text reaches percentile_cont unexpanded",
-    ("aggregate", "percentile(d, 0.3)"): "DataFusion's percentile_cont interpolates at 1e-6 precision (-0.22500225; Spark -0.225)",
     ("math", "l div 7"): "the DIV operator does not parse (sqlparser's Databricks dialect has no integer-division infix)",
     ("string", "substr(s, 2, 3)"): "substr and substring plan to the same DataFusion function, named substring",
     ("string", "trim(s)"): "TRIM syntax is planned as btrim and named so",
@@ -103,6 +98,9 @@ SQL_GAPS = {
     ("window", "row_number() OVER (PARTITION BY g ORDER BY i DESC)"): "ranking functions in SQL text are bigint (Spark: int); the DataFrame API gives int",
     ("window", "lag(l, 1, 0) OVER (ORDER BY i)"): "named with the default frame; Spark names lag's frame ROWS BETWEEN -1 FOLLOWING AND -1 FOLLOWING",
     ("window", "avg(d) OVER (ORDER BY i ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING)"): "frames are named as the DataFrame API names them (-1 FOLLOWING); Spark SQL says 1 PRECEDING",
+    ("window", "percentile(l, 0.25) OVER (ORDER BY i ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)"): "frames are named as the DataFrame API names them (-1 FOLLOWING); Spark SQL says 1 PRECEDING",
+    ("window", "percentile_approx(l, 0.5) OVER (ORDER BY i ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING)"): "frames are named as the DataFrame API names them (-1 FOLLOWING); Spark SQL says 1 PRECEDING",
+    ("aggregate", "count(DISTINCT g, n)"): "DataFusion's SQL planner rejects COUNT DISTINCT of several arguments (the DataFrame API's count_distinct works)",
 }
 
 
@@ -111,3 +109,17 @@ def test_sql_function_matches_spark(table, family, kind, item):
     """The same families through spark.sql: SQL text resolves a name as the DataFrame API does."""
     table.createOrReplaceTempView("fn")
     check(SQL_SPARK[(family, item)], lambda: table.sparkSession.sql(sql_query(kind, item)))
+
+
+def test_percentiles_of_a_group_without_values_are_null(spark):
+    """Spark: percentile and percentile_approx of a group whose values are all null are null."""
+    df = spark.createDataFrame([("a", None), ("a", None), ("b", 4)], "g string, v int")
+    got = {
+        r["g"]: (r["p"], r["q"], r["qs"])
+        for r in df.groupBy("g").agg(
+            F.percentile("v", 0.5).alias("p"),
+            F.percentile_approx("v", 0.5).alias("q"),
+            F.percentile_approx("v", [0.1, 0.9]).alias("qs"),
+        ).collect()
+    }
+    assert got == {"a": (None, None, None), "b": (4.0, 4, [4, 4])}

@@ -189,7 +189,10 @@ pub fn spark_label(
             name: name.clone(),
         })
         .collect();
-    let (_, label) = p.registry.resolve(&p.name, args, schema, distinct).ok()?;
+    let (_, label) = p
+        .registry
+        .resolve(&p.name, args, schema, distinct, false)
+        .ok()?;
     Some(crate::output_names::as_called(label, &p.name))
 }
 
@@ -252,6 +255,7 @@ impl Registry {
         args: Vec<Arg>,
         schema: &DFSchema,
         distinct: bool,
+        typing: bool,
     ) -> Result<(Expr, String)> {
         let cx = CallContext {
             state: &self.state,
@@ -259,6 +263,7 @@ impl Registry {
             tz: &self.tz,
             distinct,
             ansi: self.ansi,
+            typing,
         };
         functions::resolve(name, args, &cx)
     }
@@ -289,7 +294,7 @@ impl Registry {
                 })
             })
             .collect::<Result<_>>()?;
-        let (expr, _) = self.resolve(name, args, &schema, false)?;
+        let (expr, _) = self.resolve(name, args, &schema, false, true)?;
         let (_, field) = expr.to_field(&schema)?;
         Ok(Arc::new(field.as_ref().clone().with_name(name)))
     }
@@ -317,7 +322,8 @@ impl Placeholder {
                 Arg { expr, name }
             })
             .collect();
-        self.registry.resolve(&self.name, args, schema, distinct)
+        self.registry
+            .resolve(&self.name, args, schema, distinct, false)
     }
 
     fn not_replaced(&self) -> DataFusionError {

@@ -8,6 +8,7 @@ use datafusion::functions_aggregate::expr_fn;
 use datafusion::logical_expr::{Expr, ExprFunctionExt, lit};
 use spate_common::Result;
 
+use super::percentile::literal_fraction;
 use super::{Arg, CallContext, call_registered, default_name, wrong_args};
 
 /// The Spark aggregates this module rewrites that SQL text can call by name: SQL planning
@@ -27,7 +28,70 @@ pub(super) const SQL_NAMES: &[&str] = &[
     "min_by",
     "count_if",
     "percentile",
+    "percentile_approx",
+    "approx_percentile",
 ];
+
+/// The literal percentage (a double) or percentages (an array of doubles, `true`) of
+/// `percentile` and `percentile_approx`.
+fn percentages_of(percentage: &Arg, cx: &CallContext<'_>) -> Result<(Vec<f64>, bool)> {
+    let not_literal = || {
+        spate_common::Error::analysis(
+            "DATATYPE_MISMATCH.NON_FOLDABLE_INPUT",
+            format!(
+                "the percentage {} must be a literal double or an array of them",
+                percentage.name
+            ),
+        )
+    };
+    Ok(match &percentage.expr {
+        // typing SQL: any percentage of the argument's shape gives the call's type
+        Expr::Column(_) if cx.typing => {
+            let t = super::arg_type(percentage, cx)?;
+            (
+                vec![0.5],
+                matches!(t, datafusion::arrow::datatypes::DataType::List(_)),
+            )
+        }
+        Expr::Literal(datafusion::scalar::ScalarValue::List(list), _) => {
+            let values = list.value(0);
+            let mut each = Vec::with_capacity(values.len());
+            for i in 0..values.len() {
+                let p = datafusion::scalar::ScalarValue::try_from_array(&values, i)?;
+                each.push(literal_fraction(&lit(p)).ok_or_else(not_literal)?);
+            }
+            (each, true)
+        }
+        // array(0.25, 0.75)
+        Expr::ScalarFunction(f) if matches!(f.name(), "make_array" | "array") => (
+            f.args
+                .iter()
+                .map(|p| literal_fraction(p).ok_or_else(not_literal))
+                .collect::<Result<Vec<_>>>()?,
+            true,
+        ),
+        p => (vec![literal_fraction(p).ok_or_else(not_literal)?], false),
+    })
+}
+
+/// `count(DISTINCT a, b, ...)`: the distinct tuples of rows where no argument is null.
+fn distinct_tuples(args: &[Arg]) -> Result<Expr> {
+    if args.is_empty() {
+        return Err(wrong_args("count", "> 0", 0));
+    }
+    let all = args
+        .iter()
+        .map(|a| a.expr.clone().is_not_null())
+        .reduce(Expr::and)
+        .unwrap_or(lit(true));
+    let fields = args
+        .iter()
+        .enumerate()
+        .flat_map(|(i, a)| [lit(format!("c{i}")), a.expr.clone()])
+        .collect();
+    let tuple = datafusion::functions::core::expr_fn::named_struct(fields);
+    Ok(expr_fn::count(tuple).distinct().filter(all).build()?)
+}
 
 /// Resolves `name` if it is an aggregate needing a rewrite.
 pub(super) fn resolve(
@@ -60,6 +124,8 @@ pub(super) fn resolve(
             };
             let e = if exprs.len() == 1 {
                 expr_fn::count(exprs[0].clone())
+            } else if cx.distinct {
+                return Ok(Some((distinct_tuples(args)?, label)));
             } else {
                 // count(a, b) counts rows where every argument is not null.
                 let all = exprs
@@ -72,9 +138,10 @@ pub(super) fn resolve(
             (distinct(e)?, label)
         }
         "countdistinct" | "count_distinct" => {
-            let e = expr_fn::count(first_arg()?.expr.clone())
-                .distinct()
-                .build()?;
+            let e = match args {
+                [one] => expr_fn::count(one.expr.clone()).distinct().build()?,
+                _ => distinct_tuples(args)?,
+            };
             (e, default_name("count", args, true))
         }
         "sum_distinct" | "sumdistinct" => {
@@ -153,7 +220,6 @@ pub(super) fn resolve(
             let [value, percentage, rest @ ..] = args else {
                 return Err(wrong_args(name, "2 or 3", args.len()));
             };
-            // exact, interpolated between the two nearest values, as a double
             let frequency = rest.first().map(|f| &f.expr);
             let one = |e: &Expr| {
                 use datafusion::scalar::ScalarValue::{Int32, Int64};
@@ -164,32 +230,33 @@ pub(super) fn resolve(
                     "percentile with a frequency other than 1",
                 ));
             }
-            let sorted = datafusion::logical_expr::cast(
-                value.expr.clone(),
-                datafusion::arrow::datatypes::DataType::Float64,
-            )
-            .sort(true, false);
-            let at = |p: Expr| expr_fn::percentile_cont(sorted.clone(), p);
-            let e = match &percentage.expr {
-                Expr::Literal(datafusion::scalar::ScalarValue::List(list), _) => {
-                    let values = list.value(0);
-                    let mut each = Vec::with_capacity(values.len());
-                    for i in 0..values.len() {
-                        let p = datafusion::scalar::ScalarValue::try_from_array(&values, i)?;
-                        each.push(at(lit(p)));
-                    }
-                    call_registered(cx, "make_array", each)?
-                }
-                // SQL's array(0.25, 0.75)
-                Expr::ScalarFunction(f) if f.name() == "make_array" => {
-                    let each = f.args.iter().map(|p| at(p.clone())).collect();
-                    call_registered(cx, "make_array", each)?
-                }
-                p => at(p.clone()),
-            };
+            let (percentages, array) = percentages_of(percentage, cx)?;
+            let e = super::percentile::percentile(value.expr.clone(), percentages, array, None)?;
             let label = match rest {
                 [] => format!("percentile({}, {}, 1)", value.name, percentage.name),
                 _ => default_name(name, args, false),
+            };
+            (distinct(e)?, label)
+        }
+        "percentile_approx" | "approx_percentile" => {
+            let [value, percentage, rest @ ..] = args else {
+                return Err(wrong_args(name, "2 or 3", args.len()));
+            };
+            let (percentages, array) = percentages_of(percentage, cx)?;
+            // Spark answers with one of the input values, in the input's type
+            let value_type = super::arg_type(value, cx)?;
+            let e = super::percentile::percentile(
+                value.expr.clone(),
+                percentages,
+                array,
+                Some(value_type),
+            )?;
+            let label = match rest {
+                [] => format!(
+                    "percentile_approx({}, {}, 10000)",
+                    value.name, percentage.name
+                ),
+                _ => default_name("percentile_approx", args, false),
             };
             (e, label)
         }

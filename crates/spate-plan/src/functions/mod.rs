@@ -20,6 +20,7 @@ mod make_timestamp;
 mod months;
 mod murmur3;
 mod operators;
+mod percentile;
 mod random;
 mod sequence;
 mod session_window;
@@ -59,6 +60,10 @@ pub struct CallContext<'a> {
     pub distinct: bool,
     /// Whether ANSI mode is on.
     pub ansi: bool,
+    /// Whether the call is only being typed: SQL planning asks a call's type with its
+    /// non-constant arguments as columns, so a function that needs a literal argument may
+    /// then take a column of the literal's type.
+    pub typing: bool,
 }
 
 /// How a family of rewritten functions resolves a call: `None` when the name is not its own.
@@ -320,7 +325,6 @@ fn alias_of(name: &str) -> &str {
         "any_value" => "first_value",
         "bool_and" | "every" => "bool_and",
         "bool_or" | "some" | "any" => "bool_or",
-        "percentile_approx" => "approx_percentile_cont",
         "sha" => "sha1",
         "current_timestamp" | "localtimestamp" => "now",
         "nvl" | "ifnull" => "coalesce",

@@ -226,6 +226,7 @@ impl Resolver<'_> {
             tz: &self.tz,
             distinct,
             ansi: self.ansi,
+            typing: false,
         };
         let (expr, name) = functions::resolve(name, args, &cx)?;
         Ok(Named { expr, name })
