@@ -26,7 +26,6 @@ GAPS = {
     ("math", "F.conv(F.col('i').cast('string'), 10, 2)"): "conv is not implemented",
     ("math", "F.log1p('i')"): "log1p is not implemented",
     ("math", "F.round(F.col('d').cast('decimal(10,3)'), 1)"): "round on a decimal keeps the input scale; Spark narrows it (decimal(9,1))",
-    ("string", "F.initcap('s')"): "initcap lower-cases the rest of each word differently from Spark (letters after '-')",
     ("string", "F.format_number('d', 2)"): "format_number is not implemented",
     ("string", "F.regexp_extract_all('s', F.lit(r'(\\d)'), 1)"): "regexp_extract_all is not implemented",
     ("collection", "F.element_at('arr', 1)"): "an out-of-range index gives null; Spark with ANSI fails with INVALID_ARRAY_INDEX_IN_ELEMENT_AT",

@@ -1,7 +1,8 @@
 //! String functions whose Spark form differs from DataFusion's: `regexp_extract(s, p, i)`
 //! (group `i` of the first match, `""` when nothing matches), `locate(sub, s[, pos])`
 //! (1-based, 0 when absent), `regexp_replace(s, p, r[, pos])` (every match, from `pos`),
-//! `startswith` / `endswith`.
+//! `startswith` / `endswith`, `initcap` (the whole string lower-cased, then each letter at
+//! the start or after a space — a space only, as Spark's `toTitleCase` — upper-cased).
 
 use datafusion::logical_expr::{Expr, lit, when};
 use datafusion::scalar::ScalarValue;
@@ -18,6 +19,7 @@ pub(super) const SQL_NAMES: &[&str] = &[
     "position",
     "startswith",
     "endswith",
+    "initcap",
 ];
 
 /// Resolves `name` if it is a string function needing a rewrite.
@@ -27,6 +29,22 @@ pub(super) fn resolve(
     cx: &CallContext<'_>,
 ) -> Result<Option<(Expr, String)>> {
     Ok(Some(match name {
+        "initcap" => {
+            let [text] = args else {
+                return Err(wrong_args(name, "1", args.len()));
+            };
+            let udf = datafusion::logical_expr::ScalarUDF::new_from_impl(InitCap {
+                signature: datafusion::logical_expr::Signature::any(
+                    1,
+                    datafusion::logical_expr::Volatility::Immutable,
+                ),
+            });
+            let e = udf.call(vec![datafusion::logical_expr::cast(
+                text.expr.clone(),
+                datafusion::arrow::datatypes::DataType::Utf8,
+            )]);
+            (e, default_name(name, args, false))
+        }
         "regexp_extract" => {
             let (s, pattern) = match args {
                 [s, p, ..] => (s, p),
@@ -155,4 +173,74 @@ fn bad_position(position: &str) -> spate_common::Error {
             "Cannot resolve regexp_replace: the position must be an integer literal of at least 1, got {position}."
         ),
     )
+}
+
+/// Spark's `initcap` (see the module documentation).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct InitCap {
+    signature: datafusion::logical_expr::Signature,
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for InitCap {
+    fn name(&self) -> &str {
+        "initcap"
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(
+        &self,
+        _args: &[datafusion::arrow::datatypes::DataType],
+    ) -> datafusion::error::Result<datafusion::arrow::datatypes::DataType> {
+        Ok(datafusion::arrow::datatypes::DataType::Utf8)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> datafusion::error::Result<datafusion::logical_expr::ColumnarValue> {
+        use datafusion::arrow::array::{Array, AsArray, StringBuilder};
+        let text = args.args[0].to_array(args.number_rows)?;
+        let text = text.as_string::<i32>();
+        let mut out = StringBuilder::with_capacity(text.len(), text.values().len());
+        for i in 0..text.len() {
+            if text.is_null(i) {
+                out.append_null();
+            } else {
+                out.append_value(title_case(text.value(i)));
+            }
+        }
+        Ok(datafusion::logical_expr::ColumnarValue::Array(
+            std::sync::Arc::new(out.finish()),
+        ))
+    }
+}
+
+/// `s` lower-cased with each letter at the start or after a space upper-cased.
+fn title_case(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut after_space = true;
+    for c in s.to_lowercase().chars() {
+        if after_space {
+            out.extend(c.to_uppercase());
+        } else {
+            out.push(c);
+        }
+        after_space = c == ' ';
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn title_cases_after_spaces_only() {
+        // Spark's documented example: initcap('sPark sql') is 'Spark Sql'
+        assert_eq!(super::title_case("sPark sql"), "Spark Sql");
+        assert_eq!(super::title_case("foo-123-bar"), "Foo-123-bar");
+        assert_eq!(super::title_case("  spaced  "), "  Spaced  ");
+        assert_eq!(super::title_case("a\tb c"), "A\tb C");
+    }
 }
