@@ -51,6 +51,7 @@ SQL_CASES = [
     "SELECT k, session_window(t, gap) AS w, count(*) AS n FROM ev GROUP BY k, session_window(t, gap)",
     "SELECT session_window.start, session_window.end, count(*) FROM ev GROUP BY session_window(t, '3 minutes')",
     "SELECT window(t, '10 minutes', '5 minutes') AS w, sum(v) AS s FROM ev GROUP BY 1",
+    "SELECT k, window(t, '10 minutes') AS w, count(*) AS n FROM ev GROUP BY k, window(t, '10 minutes')",
     "SELECT rand(7), randn(7), rand(null) FROM range(0, 3, 1, 1)",
     "SELECT make_timestamp(2024, 3, 5, 10, 11, 12.5) a, make_timestamp(2024, 3, 5, 10, 11, 60) b, make_timestamp(2024, 3, 5, 10, 11, 12.123456, 'America/New_York') c, make_timestamp(null, 1, 1, 1, 1, 1) d",
     "SELECT make_timestamp(2014, 12, 28, 6, 30, 45.887, 'CET') AS ts",

@@ -453,7 +453,8 @@ fn time_window_keys(
     let bare: Vec<Expr> = a.group_expr.iter().map(|e| e.clone().unalias()).collect();
     let (plan, keys) = crate::functions::expand_time_windows(input, bare.clone())
         .map_err(datafusion::error::DataFusionError::from)?;
-    if keys == bare {
+    // a tumbling window keeps its key but filters out rows without a time
+    if keys == bare && plan == *a.input {
         return Ok(None);
     }
     let keys = keys

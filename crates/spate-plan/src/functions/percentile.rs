@@ -199,14 +199,16 @@ impl Accumulator for Values {
     }
 
     fn evaluate(&mut self) -> DfResult<ScalarValue> {
-        let mut sorted = self.values.clone();
-        sorted.sort_by(f64::total_cmp);
+        // sorted in place: over a growing window frame each call finds the earlier values
+        // sorted and the new ones appended, which the (run-detecting) sort takes in linear time
+        self.values.sort_by(f64::total_cmp);
+        let sorted = &self.values;
         let discrete = self.discrete.is_some();
         let at = |p: f64| {
             if discrete {
-                at_rank(&sorted, p)
+                at_rank(sorted, p)
             } else {
-                interpolate(&sorted, p)
+                interpolate(sorted, p)
             }
         };
         let out = output_type(self.array, self.discrete.as_ref());
