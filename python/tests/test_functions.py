@@ -21,17 +21,6 @@ GAPS = {
     ("aggregate", "F.skewness('l')"): "skewness is not implemented",
     ("aggregate", "F.kurtosis('l')"): "kurtosis is not implemented",
     ("aggregate", "F.product('i')"): "product is not implemented",
-    ("math", "F.bround(F.lit(2.5))"): "bround (half-even) is not implemented",
-    ("math", "F.log10('l')"): "log10 of a negative number is NaN; Spark gives null",
-    ("math", "F.conv(F.col('i').cast('string'), 10, 2)"): "conv is not implemented",
-    ("math", "F.log1p('i')"): "log1p is not implemented",
-    ("math", "F.round(F.col('d').cast('decimal(10,3)'), 1)"): "round on a decimal keeps the input scale; Spark narrows it (decimal(9,1))",
-    ("string", "F.format_number('d', 2)"): "format_number is not implemented",
-    ("string", "F.regexp_extract_all('s', F.lit(r'(\\d)'), 1)"): "regexp_extract_all is not implemented",
-    ("collection", "F.element_at('arr', 1)"): "an out-of-range index gives null; Spark with ANSI fails with INVALID_ARRAY_INDEX_IN_ELEMENT_AT",
-    ("collection", "F.element_at(F.create_map(F.lit('k'), 'i'), F.lit('k'))"): "element_at on a map is not supported",
-    ("collection", "F.flatten(F.array('arr', F.array(F.lit(9))))"): "flatten of an array holding a null array gives values; Spark gives null",
-    ("collection", "F.col('arr')[0]"): "an out-of-range index gives null; Spark with ANSI fails with INVALID_ARRAY_INDEX",
 }
 
 

@@ -16,7 +16,6 @@ CASES = [json.loads(line) for line in REFERENCE.read_text().splitlines() if line
 GAPS = {
     "select 2.5e0": "DataFusion's SQL planner reads exponent literals as decimals (Spark: double)",
     "select date '2024-01-01'": "typed literals are planned as casts, so they are named CAST(...)",
-    "select abs(-2), round(2.567, 2)": "round on decimals keeps the input scale (Spark: the requested one); function library issue",
 }
 PARAMS = [
     pytest.param(c, marks=pytest.mark.xfail(reason=GAPS[c["sql"]], strict=True)) if c["sql"] in GAPS else c

@@ -1,16 +1,29 @@
 //! Collection functions whose Spark form differs from DataFusion's: `sort_array(a[, asc])`
-//! (nulls first ascending, last descending, named with its `asc` flag) and `size` (null for a
-//! null array, as Spark 4 with ANSI mode; -1 without it).
+//! (nulls first ascending, last descending, named with its `asc` flag), `size` (null for a
+//! null array, as Spark 4 with ANSI mode; -1 without it), `element_at` (of an array: 1-based,
+//! negative from the end, 0 an error, out of range an error with ANSI mode on and null with it
+//! off; of a map: the key's value or null) and `flatten` (null when any inner array is null).
+//! `array[i]` (0-based) shares `element_at`'s operator, see [`array_item`].
 
-use datafusion::logical_expr::{Expr, lit, when};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, ListArray};
+use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
+use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, cast,
+    lit, when,
+};
 use datafusion::scalar::ScalarValue;
-use spate_common::Result;
+use spate_common::{Error, Result};
 
-use super::{Arg, CallContext, call_registered, wrong_args};
+use super::{Arg, CallContext, arg_type, call_registered, default_name, wrong_args};
 
 /// The Spark functions this module rewrites that SQL text can call by name: SQL planning
 /// sends them through the registry (see `crate::sql_functions`).
-pub(super) const SQL_NAMES: &[&str] = &["sort_array", "size", "cardinality"];
+pub(super) const SQL_NAMES: &[&str] =
+    &["sort_array", "size", "cardinality", "element_at", "flatten"];
 
 /// Resolves `name` if it is a collection function needing a rewrite.
 pub(super) fn resolve(
@@ -55,6 +68,201 @@ pub(super) fn resolve(
             };
             (e, format!("{name}({})", a.name))
         }
+        "element_at" => {
+            let [container, key] = args else {
+                return Err(wrong_args(name, "2", args.len()));
+            };
+            let e = match arg_type(container, cx)? {
+                DataType::Map(..) => {
+                    let values = call_registered(
+                        cx,
+                        "map_extract",
+                        vec![container.expr.clone(), key.expr.clone()],
+                    )?;
+                    call_registered(cx, "array_element", vec![values, lit(1i64)])?
+                }
+                _ => array_item(container.expr.clone(), key.expr.clone(), true, cx.ansi),
+            };
+            (e, default_name(name, args, false))
+        }
+        "flatten" => {
+            let [a] = args else {
+                return Err(wrong_args(name, "1", args.len()));
+            };
+            let e = match arg_type(a, cx)? {
+                DataType::List(inner) if matches!(inner.data_type(), DataType::List(_)) => {
+                    ScalarUDF::new_from_impl(Flatten {
+                        signature: Signature::any(1, Volatility::Immutable),
+                    })
+                    .call(vec![a.expr.clone()])
+                }
+                _ => call_registered(cx, "flatten", vec![a.expr.clone()])?,
+            };
+            (e, default_name(name, args, false))
+        }
         _ => return Ok(None),
     }))
+}
+
+/// An element of an array: `element_at(array, index)` (1-based) when `one_based`, else
+/// `array[index]` (0-based), with Spark's errors for a bad index when `ansi`.
+pub fn array_item(array: Expr, index: Expr, one_based: bool, ansi: bool) -> Expr {
+    ScalarUDF::new_from_impl(ArrayItem {
+        one_based,
+        ansi,
+        signature: Signature::any(2, Volatility::Immutable),
+    })
+    .call(vec![array, cast(index, DataType::Int64)])
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ArrayItem {
+    one_based: bool,
+    ansi: bool,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for ArrayItem {
+    fn name(&self) -> &str {
+        if self.one_based {
+            "element_at"
+        } else {
+            "get_item"
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
+        match &args[0] {
+            DataType::List(f) | DataType::LargeList(f) => Ok(f.data_type().clone()),
+            DataType::Null => Ok(DataType::Null),
+            other => Err(DataFusionError::Plan(format!(
+                "{} needs an array, not {other}",
+                self.name()
+            ))),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let (array, index) = (&arrays[0], arrays[1].as_primitive::<Int64Type>());
+        let (offsets, values): (Vec<(i64, i64)>, ArrayRef) = match array.data_type() {
+            DataType::List(_) => {
+                let l = array.as_list::<i32>();
+                let o = l.value_offsets();
+                let spans = (0..l.len())
+                    .map(|i| (i64::from(o[i]), i64::from(o[i + 1])))
+                    .collect();
+                (spans, l.values().clone())
+            }
+            DataType::LargeList(_) => {
+                let l = array.as_list::<i64>();
+                let o = l.value_offsets();
+                (
+                    (0..l.len()).map(|i| (o[i], o[i + 1])).collect(),
+                    l.values().clone(),
+                )
+            }
+            _ => return Ok(ColumnarValue::Array(array.clone())),
+        };
+        let mut take = Vec::with_capacity(offsets.len());
+        for (i, &(start, end)) in offsets.iter().enumerate() {
+            if array.is_null(i) || index.is_null(i) {
+                take.push(None);
+                continue;
+            }
+            let (k, size) = (index.value(i), end - start);
+            if self.one_based && k == 0 {
+                return Err(Error::Runtime {
+                    exception: "org.apache.spark.SparkRuntimeException",
+                    class: "INVALID_INDEX_OF_ZERO".into(),
+                    message: "The index 0 is invalid. An index shall be either < 0 or > 0 (the first element has index 1).".into(),
+                }
+                .into());
+            }
+            let position = match (self.one_based, k < 0) {
+                (true, false) => k - 1,
+                (true, true) => size + k,
+                (false, _) => k,
+            };
+            if (0..size).contains(&position) {
+                take.push(Some(start + position));
+            } else if self.ansi {
+                let (class, hint) = if self.one_based {
+                    ("INVALID_ARRAY_INDEX_IN_ELEMENT_AT", "Use `try_element_at`")
+                } else {
+                    ("INVALID_ARRAY_INDEX", "Use the SQL function `get()`")
+                };
+                return Err(Error::Runtime {
+                    exception: "java.lang.ArrayIndexOutOfBoundsException",
+                    class: class.into(),
+                    message: format!(
+                        "The index {k} is out of bounds. The array has {size} elements. {hint} to tolerate accessing element at invalid index and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass this error."
+                    ),
+                }
+                .into());
+            } else {
+                take.push(None);
+            }
+        }
+        let take = Int64Array::from(take);
+        Ok(ColumnarValue::Array(datafusion::arrow::compute::take(
+            &values, &take, None,
+        )?))
+    }
+}
+
+/// Spark's `flatten` of an array of arrays: the inner arrays' elements in order, null when the
+/// outer array or any inner array is null. The inner arrays of a row are contiguous in the
+/// child array, so the result shares its values and only needs new offsets.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Flatten {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for Flatten {
+    fn name(&self) -> &str {
+        "flatten"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
+        match &args[0] {
+            DataType::List(inner) => Ok(inner.data_type().clone()),
+            other => Err(DataFusionError::Plan(format!(
+                "flatten needs an array of arrays, not {other}"
+            ))),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let outer = args.args[0].to_array(args.number_rows)?;
+        let outer = outer.as_list::<i32>();
+        let inner = outer.values().as_list::<i32>();
+        let (outer_offsets, inner_offsets) = (outer.value_offsets(), inner.value_offsets());
+        let mut offsets = Vec::with_capacity(outer.len() + 1);
+        let mut valid = Vec::with_capacity(outer.len());
+        offsets.push(inner_offsets[outer_offsets[0] as usize]);
+        for i in 0..outer.len() {
+            let (from, to) = (outer_offsets[i] as usize, outer_offsets[i + 1] as usize);
+            valid.push(outer.is_valid(i) && (from..to).all(|j| inner.is_valid(j)));
+            offsets.push(inner_offsets[to]);
+        }
+        let DataType::List(field) = inner.data_type() else {
+            return Err(DataFusionError::Internal("flatten: inner list type".into()));
+        };
+        let out = ListArray::try_new(
+            field.clone(),
+            OffsetBuffer::new(offsets.into()),
+            inner.values().clone(),
+            Some(NullBuffer::from(valid)),
+        )?;
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
 }

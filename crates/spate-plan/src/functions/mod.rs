@@ -8,15 +8,17 @@ mod aggregate;
 mod approx_distinct;
 mod arithmetic;
 mod cast;
-mod collection;
+pub(crate) mod collection;
 mod conversion;
 mod datetime;
 mod datetime_patterns;
+mod format_number;
 pub mod generator;
 pub mod higher_order;
 mod json;
 mod json_path;
 mod make_timestamp;
+mod math;
 mod months;
 mod murmur3;
 mod operators;
@@ -70,8 +72,10 @@ pub struct CallContext<'a> {
 type FamilyResolver = fn(&str, &[Arg], &CallContext<'_>) -> Result<Option<(Expr, String)>>;
 
 /// The families of rewritten functions, in the order they are asked.
-const FAMILIES: [FamilyResolver; 16] = [
+const FAMILIES: [FamilyResolver; 18] = [
     operators::resolve,
+    math::resolve,
+    format_number::resolve,
     aggregate::resolve,
     datetime::resolve,
     json::resolve,
@@ -111,16 +115,11 @@ pub fn resolve(name: &str, args: Vec<Arg>, cx: &CallContext<'_>) -> Result<(Expr
         let values = call_registered(cx, "make_array", values)?;
         return Ok((call_registered(cx, "map", vec![keys, values])?, name));
     }
-    let spark_name = match lower.as_str() {
-        // round(x) is round(x, 0)
-        "round" | "bround" if args.len() == 1 => format!("{lower}({}, 0)", args[0].name),
-        "log" if args.len() == 2 => default_name("LOG", &args, false),
-        _ => default_name(
-            &crate::output_names::pretty_name(&lower),
-            &args,
-            cx.distinct,
-        ),
-    };
+    let spark_name = default_name(
+        &crate::output_names::pretty_name(&lower),
+        &args,
+        cx.distinct,
+    );
     let target = alias_of(&lower);
     let exprs: Vec<Expr> = args.into_iter().map(|a| a.expr).collect();
     Ok((call_registered(cx, target, exprs)?, spark_name))
@@ -136,8 +135,10 @@ pub enum SqlRoute {
 }
 
 /// The names of the scalar functions the registry's families rewrite.
-const SCALAR_REWRITES: [&[&str]; 15] = [
+const SCALAR_REWRITES: [&[&str]; 17] = [
     operators::SQL_NAMES,
+    math::SQL_NAMES,
+    format_number::SQL_NAMES,
     datetime::SQL_NAMES,
     json::SQL_NAMES,
     json_path::SQL_NAMES,
@@ -193,13 +194,8 @@ pub fn sql_route(name: &str, state: &SessionState) -> Option<SqlRoute> {
     }
     let target = alias_of(name);
     // an alias; or a DataFusion signature that wants an `int` where SQL text plans integer
-    // literals as `bigint`; or a Spark name the registry gives (`round(x, 0)`, `LOG(b, x)`)
-    if target != name
-        || matches!(
-            name,
-            "date_add" | "date_sub" | "add_months" | "round" | "bround" | "log" | "stddev"
-        )
-    {
+    // literals as `bigint`
+    if target != name || matches!(name, "date_add" | "date_sub" | "add_months" | "stddev") {
         return Some(if state.aggregate_functions().contains_key(target) {
             SqlRoute::Aggregate
         } else {
@@ -329,7 +325,6 @@ fn alias_of(name: &str) -> &str {
         "current_timestamp" | "localtimestamp" => "now",
         "nvl" | "ifnull" => "coalesce",
         "array_size" => "cardinality",
-        "element_at" => "array_element",
         other => other,
     }
 }

@@ -2,7 +2,9 @@
 //! (group `i` of the first match, `""` when nothing matches), `locate(sub, s[, pos])`
 //! (1-based, 0 when absent), `regexp_replace(s, p, r[, pos])` (every match, from `pos`),
 //! `startswith` / `endswith`, `initcap` (the whole string lower-cased, then each letter at
-//! the start or after a space — a space only, as Spark's `toTitleCase` — upper-cased).
+//! the start or after a space — a space only, as Spark's `toTitleCase` — upper-cased),
+//! `regexp_extract_all(s, p[, i])` (group `i` of every match, `""` for a group that did not
+//! take part; a group index the pattern lacks is Spark's `REGEX_GROUP_INDEX` error).
 
 use datafusion::logical_expr::{Expr, lit, when};
 use datafusion::scalar::ScalarValue;
@@ -14,6 +16,7 @@ use super::{Arg, CallContext, call_registered, default_name, wrong_args};
 /// sends them through the registry (see `crate::sql_functions`).
 pub(super) const SQL_NAMES: &[&str] = &[
     "regexp_extract",
+    "regexp_extract_all",
     "regexp_replace",
     "locate",
     "position",
@@ -44,6 +47,30 @@ pub(super) fn resolve(
                 datafusion::arrow::datatypes::DataType::Utf8,
             )]);
             (e, default_name(name, args, false))
+        }
+        "regexp_extract_all" => {
+            let (s, pattern) = match args {
+                [s, p] | [s, p, _] => (s, p),
+                _ => return Err(wrong_args(name, "2 or 3", args.len())),
+            };
+            let index = args.get(2).map_or(lit(1), |a| a.expr.clone());
+            let udf = datafusion::logical_expr::ScalarUDF::new_from_impl(ExtractAll {
+                signature: datafusion::logical_expr::Signature::any(
+                    3,
+                    datafusion::logical_expr::Volatility::Immutable,
+                ),
+            });
+            use datafusion::arrow::datatypes::DataType;
+            let e = udf.call(vec![
+                datafusion::logical_expr::cast(s.expr.clone(), DataType::Utf8),
+                datafusion::logical_expr::cast(pattern.expr.clone(), DataType::Utf8),
+                datafusion::logical_expr::cast(index, DataType::Int32),
+            ]);
+            let index_name = args.get(2).map_or("1".to_string(), |a| a.name.clone());
+            (
+                e,
+                format!("{name}({}, {}, {index_name})", s.name, pattern.name),
+            )
         }
         "regexp_extract" => {
             let (s, pattern) = match args {
@@ -216,6 +243,101 @@ impl datafusion::logical_expr::ScalarUDFImpl for InitCap {
             std::sync::Arc::new(out.finish()),
         ))
     }
+}
+
+/// Spark's `regexp_extract_all(s, pattern, index)` (see the module documentation).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ExtractAll {
+    signature: datafusion::logical_expr::Signature,
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for ExtractAll {
+    fn name(&self) -> &str {
+        "regexp_extract_all"
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(
+        &self,
+        _args: &[datafusion::arrow::datatypes::DataType],
+    ) -> datafusion::error::Result<datafusion::arrow::datatypes::DataType> {
+        Ok(datafusion::arrow::datatypes::DataType::new_list(
+            datafusion::arrow::datatypes::DataType::Utf8,
+            true,
+        ))
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> datafusion::error::Result<datafusion::logical_expr::ColumnarValue> {
+        use datafusion::arrow::array::{Array, AsArray, ListBuilder, StringBuilder};
+        use datafusion::arrow::datatypes::Int32Type;
+        let arrays = datafusion::logical_expr::ColumnarValue::values_to_arrays(&args.args)?;
+        let text = arrays[0].as_string::<i32>();
+        let patterns = arrays[1].as_string::<i32>();
+        let indexes = arrays[2].as_primitive::<Int32Type>();
+        let mut out = ListBuilder::new(StringBuilder::new());
+        let mut compiled: Option<(String, regex::Regex)> = None;
+        for i in 0..text.len() {
+            if text.is_null(i) || patterns.is_null(i) || indexes.is_null(i) {
+                out.append_null();
+                continue;
+            }
+            let pattern = patterns.value(i);
+            let re = match &compiled {
+                Some((p, re)) if p == pattern => re.clone(),
+                _ => {
+                    let re = regex::Regex::new(pattern).map_err(|e| {
+                        invalid_parameter(
+                            "PATTERN",
+                            "regexp",
+                            format!("'{pattern}' is not a valid regular expression: {e}"),
+                        )
+                    })?;
+                    compiled = Some((pattern.to_string(), re.clone()));
+                    re
+                }
+            };
+            let groups = re.captures_len() - 1;
+            let index = indexes.value(i);
+            if index < 0 || index as usize > groups {
+                let why = if index < 0 {
+                    format!("Expects group index to be non-negative, but got {index}.")
+                } else {
+                    format!("Expects group index between 0 and {groups}, but got {index}.")
+                };
+                return Err(invalid_parameter("REGEX_GROUP_INDEX", "idx", why));
+            }
+            for caps in re.captures_iter(text.value(i)) {
+                out.values()
+                    .append_value(caps.get(index as usize).map_or("", |m| m.as_str()));
+            }
+            out.append(true);
+        }
+        Ok(datafusion::logical_expr::ColumnarValue::Array(
+            std::sync::Arc::new(out.finish()),
+        ))
+    }
+}
+
+/// Spark's `INVALID_PARAMETER_VALUE` error of `regexp_extract_all`.
+fn invalid_parameter(
+    kind: &str,
+    parameter: &str,
+    why: String,
+) -> datafusion::error::DataFusionError {
+    spate_common::Error::Runtime {
+        exception: "java.lang.IllegalArgumentException",
+        class: format!("INVALID_PARAMETER_VALUE.{kind}"),
+        message: format!(
+            "The value of parameter(s) `{parameter}` in `regexp_extract_all` is invalid: {why}"
+        ),
+    }
+    .into()
 }
 
 /// `s` lower-cased with each letter at the start or after a space upper-cased.

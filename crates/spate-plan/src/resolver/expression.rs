@@ -380,8 +380,9 @@ impl Resolver<'_> {
                 })
             }
             DataType::List(_) | DataType::LargeList(_) => {
-                let index = key.expr + Expr::Literal(ScalarValue::Int64(Some(1)), None);
-                let expr = datafusion::functions_nested::expr_fn::array_element(child.expr, index);
+                let expr = crate::functions::collection::array_item(
+                    child.expr, key.expr, false, self.ansi,
+                );
                 Ok(Named {
                     expr,
                     name: format!("{}[{}]", child.name, key.name),
