@@ -77,8 +77,6 @@ def test_unknown_function_is_unresolved_routine(spark):
 SQL_SPARK = {(c["family"], c["sql"]): c for c in map(json.loads, REFERENCE.read_text().splitlines()) if "sql" in c}
 # (family, select item) -> what is wrong today
 SQL_GAPS = {
-    ("collection", "get_json_object(js, '$[\\'b\\']')"): "a backslash-escaped quote in a SQL string literal does not parse",
-    ("math", "l div 7"): "the DIV operator does not parse (sqlparser's Databricks dialect has no integer-division infix)",
     ("string", "substr(s, 2, 3)"): "substr and substring plan to the same DataFusion function, named substring",
     ("string", "trim(s)"): "TRIM syntax is planned as btrim and named so",
     ("collection", "transform(arr, x -> x * 2)"): "lambdas keep DataFusion's names and bigint literals inside them",

@@ -18,6 +18,7 @@ pub mod resolver;
 pub mod session;
 pub mod skew_join;
 pub mod sql;
+pub mod sql_dialect;
 pub mod sql_functions;
 pub mod task_ids;
 pub mod type_parser;

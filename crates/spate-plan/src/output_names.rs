@@ -316,6 +316,13 @@ impl<'a> Context<'a> {
                 "spark_divide" if args.len() == 2 => {
                     format!("({} / {})", self.name(&args[0]), self.name(&args[1]))
                 }
+                "spark_div" if args.len() == 2 => {
+                    format!("({} div {})", self.name(&args[0]), self.name(&args[1]))
+                }
+                // a subscript, `array[i]`
+                "array_element" | "get_item" if args.len() == 2 => {
+                    format!("{}[{}]", self.name(&args[0]), self.name(&args[1]))
+                }
                 "if" => format!("(IF({}))", self.list(args)),
                 // SQL's map(k1, v1, ...) is planned as map(array(k1, ...), array(v1, ...))
                 "map" if args.len() == 2 => match (&args[0], &args[1]) {

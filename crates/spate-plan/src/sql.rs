@@ -111,10 +111,24 @@ impl Resolver<'_> {
     }
 
     fn parse(&self, text: &str) -> Result<DfStatement> {
-        let dialect = self.state.config().options().sql_parser.dialect;
-        self.state
-            .sql_to_statement(text, &dialect)
-            .map_err(sql_error)
+        let limit = self
+            .state
+            .config()
+            .options()
+            .sql_parser
+            .recursion_limit
+            .get();
+        let mut statements = datafusion::sql::parser::DFParserBuilder::new(text)
+            .with_dialect(&crate::sql_dialect::SparkDialect)
+            .with_recursion_limit(limit)
+            .build()
+            .and_then(|mut p| p.parse_statements())
+            .map_err(|e| sql_error(e.into()))?;
+        match (statements.pop_front(), statements.is_empty()) {
+            (Some(statement), true) => Ok(statement),
+            (None, _) => Err(Error::parse("no SQL statement to run")),
+            (Some(_), false) => Err(Error::unsupported("several SQL statements in one call")),
+        }
     }
 
     /// Catalog statements Spate carries out itself.
@@ -415,11 +429,15 @@ fn spark_sql_node(
         let saved = names.save(&e);
         // the registry's expressions already have Spark's semantics: they are put in last
         let ints = int_literals(e)?;
-        let structs = crate::functions::spark_structs_in(ints.data)?;
+        let items = crate::functions::collection::sql_subscripts_in(ints.data, ansi)?;
+        let structs = crate::functions::spark_structs_in(items.data)?;
         let casts = crate::functions::spark_casts_in(structs.data, &schema, tz, ansi)?;
         let calls = crate::sql_functions::replace_placeholders(casts.data, &schema)?;
-        let transformed =
-            ints.transformed || calls.transformed || structs.transformed || casts.transformed;
+        let transformed = ints.transformed
+            || items.transformed
+            || calls.transformed
+            || structs.transformed
+            || casts.transformed;
         Ok(Transformed::new_transformed(
             saved.restore(calls.data),
             transformed,

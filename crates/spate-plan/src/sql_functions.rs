@@ -418,11 +418,10 @@ impl AggregateUDFImpl for Placeholder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::sqlparser::dialect::DatabricksDialect;
     use datafusion::sql::sqlparser::parser::Parser;
 
     fn parse(sql: &str) -> std::result::Result<ast::Statement, Box<dyn std::error::Error>> {
-        let mut statements = Parser::parse_sql(&DatabricksDialect {}, sql)?;
+        let mut statements = Parser::parse_sql(&crate::sql_dialect::SparkDialect, sql)?;
         Ok(statements.remove(0))
     }
 

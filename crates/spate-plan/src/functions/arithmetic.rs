@@ -1,6 +1,8 @@
 //! Spark's fractional division: `a / b` over doubles is NULL when `b` is zero with ANSI mode
 //! off, and fails with `DIVIDE_BY_ZERO` with ANSI mode on (Spark 4's default). DataFusion
-//! would return NaN or infinity instead.
+//! would return NaN or infinity instead. And SQL's integral division `a DIV b`: a `bigint`
+//! quotient truncated toward zero, with the same zero rule (`Long.MinValue DIV -1` overflows:
+//! an `ARITHMETIC_OVERFLOW` error with ANSI mode on, wrapped without it, as Java's `/`).
 
 use std::sync::Arc;
 
@@ -90,6 +92,12 @@ impl ExprPlanner for SparkSqlPlanner {
         expr: RawBinaryExpr,
         schema: &DFSchema,
     ) -> DfResult<PlannerResult<RawBinaryExpr>> {
+        if matches!(expr.op, BinaryOperator::MyIntegerDivide) {
+            let udf = ScalarUDF::new_from_impl(IntegralDivide {
+                signature: Signature::any(2, Volatility::Immutable),
+            });
+            return Ok(PlannerResult::Planned(udf.call(vec![expr.left, expr.right])));
+        }
         if !matches!(expr.op, BinaryOperator::Divide) {
             return Ok(PlannerResult::Original(expr));
         }
@@ -103,5 +111,90 @@ impl ExprPlanner for SparkSqlPlanner {
             return Ok(PlannerResult::Original(expr));
         }
         Ok(PlannerResult::Planned(divide(expr.left, expr.right)))
+    }
+}
+
+/// The UDF behind SQL's `a DIV b`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct IntegralDivide {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for IntegralDivide {
+    fn name(&self) -> &str {
+        "spark_div"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        use datafusion::arrow::array::{AsArray, Int64Array};
+        use datafusion::arrow::datatypes::{Float64Type, Int64Type};
+        let n = args.number_rows;
+        let ansi = args.config_options.execution.enable_ansi_mode;
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let integral = arrays.iter().all(|a| a.data_type().is_integer());
+        // (dividend, divisor) of row i; fractional operands are divided as doubles
+        let (l, r) = if integral {
+            (
+                cast(&arrays[0], &DataType::Int64)?,
+                cast(&arrays[1], &DataType::Int64)?,
+            )
+        } else {
+            (
+                cast(&arrays[0], &DataType::Float64)?,
+                cast(&arrays[1], &DataType::Float64)?,
+            )
+        };
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            if l.is_null(i) || r.is_null(i) {
+                out.push(None);
+                continue;
+            }
+            let (q, zero, overflow) = if integral {
+                let (a, b) = (
+                    l.as_primitive::<Int64Type>().value(i),
+                    r.as_primitive::<Int64Type>().value(i),
+                );
+                (a.checked_div(b), b == 0, b != 0 && a.checked_div(b).is_none())
+            } else {
+                let (a, b) = (
+                    l.as_primitive::<Float64Type>().value(i),
+                    r.as_primitive::<Float64Type>().value(i),
+                );
+                let q = (a / b).trunc();
+                let fits = q.is_finite() && q.abs() < 9.2e18;
+                (fits.then_some(q as i64), b == 0.0, b != 0.0 && !fits)
+            };
+            match q {
+                Some(q) => out.push(Some(q)),
+                None if zero && ansi => {
+                    return Err(Error::Runtime {
+                        exception: "java.lang.ArithmeticException",
+                        class: "DIVIDE_BY_ZERO".into(),
+                        message: "Division by zero. Use `try_divide` to tolerate divisor being 0 and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass this error.".into(),
+                    }
+                    .into());
+                }
+                None if overflow && ansi => {
+                    return Err(Error::Runtime {
+                        exception: "java.lang.ArithmeticException",
+                        class: "ARITHMETIC_OVERFLOW".into(),
+                        message: "Overflow in integral divide. Use 'try_divide' to tolerate overflow and return NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass this error.".into(),
+                    }
+                    .into());
+                }
+                None if overflow => out.push(Some(i64::MIN)),
+                None => out.push(None),
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(Int64Array::from(out))))
     }
 }

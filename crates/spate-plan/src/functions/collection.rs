@@ -115,6 +115,27 @@ pub fn array_item(array: Expr, index: Expr, one_based: bool, ansi: bool) -> Expr
     .call(vec![array, cast(index, DataType::Int64)])
 }
 
+/// `e` with SQL text's subscripts `array[i]` — which DataFusion's SQL planner makes 1-based
+/// `array_element` calls — as Spark's 0-based [`array_item`]s.
+pub fn sql_subscripts_in(
+    e: Expr,
+    ansi: bool,
+) -> datafusion::error::Result<datafusion::common::tree_node::Transformed<Expr>> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    e.transform_up(|e| match e {
+        Expr::ScalarFunction(f) if f.func.name() == "array_element" && f.args.len() == 2 => {
+            let mut args = f.args.into_iter();
+            match (args.next(), args.next()) {
+                (Some(array), Some(index)) => {
+                    Ok(Transformed::yes(array_item(array, index, false, ansi)))
+                }
+                _ => Err(DataFusionError::Internal("array_element arguments".into())),
+            }
+        }
+        e => Ok(Transformed::no(e)),
+    })
+}
+
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct ArrayItem {
     one_based: bool,

@@ -649,11 +649,9 @@ fn parse_select_item(
     text: &str,
 ) -> datafusion::error::Result<datafusion::sql::sqlparser::ast::ExprWithAlias> {
     use datafusion::sql::sqlparser::ast::{ExprWithAlias, SelectItem};
-    use datafusion::sql::sqlparser::dialect::DatabricksDialect;
     use datafusion::sql::sqlparser::parser::Parser;
     use datafusion::sql::sqlparser::tokenizer::Token;
-    let dialect = DatabricksDialect {};
-    let mut parser = Parser::new(&dialect).try_with_sql(text)?;
+    let mut parser = Parser::new(&crate::sql_dialect::SparkDialect).try_with_sql(text)?;
     let item = parser.parse_select_item()?;
     if parser.peek_token().token != Token::EOF {
         let found = parser.peek_token();
