@@ -44,6 +44,14 @@ CASES = [
     ("math", "row", "F.cbrt('l')"), ("math", "row", "F.degrees('d')"), ("math", "row", "F.sin('d')"),
     ("math", "row", "F.atan2('d', 'i')"), ("math", "row", "F.rint('d')"), ("math", "row", "F.log1p('i')"),
     ("math", "row", "F.col('l') / F.col('i')"), ("math", "row", "F.round(F.col('d').cast('decimal(10,3)'), 1)"),
+    ("math", "row", "F.round(F.lit(2.675), 2)"), ("math", "row", "F.bround('d', 1)"), ("math", "row", "F.round('d', -1)"),
+    ("math", "row", "F.round(F.col('l') + 5, -1)"), ("math", "row", "F.bround(F.col('l') + 5, -1)"),
+    ("math", "row", "F.bround(F.col('d').cast('decimal(10,3)'), 1)"), ("math", "row", "F.round(F.col('d').cast('decimal(10,3)'), -2)"),
+    ("math", "row", "F.round(F.col('i').cast('tinyint'), -1)"), ("math", "row", "F.round(F.col('s'), 1)"),
+    ("math", "row", "F.log2('i')"), ("math", "row", "F.log(F.col('l') - 10)"), ("math", "row", "F.log1p(F.col('l') / 10)"),
+    ("math", "row", "F.log(0.5, 'l')"), ("math", "row", "F.ln(F.col('d'))"),
+    ("math", "row", "F.conv(F.col('l').cast('string'), 10, 16)"), ("math", "row", "F.conv(F.col('l').cast('string'), 10, -16)"),
+    ("math", "row", "F.conv(F.col('s'), 36, 10)"), ("math", "row", "F.conv(F.lit('99999999999999999999'), 10, 16)"),
     # string
     ("string", "row", "F.regexp_extract('s', r'(\\d+)', 1)"), ("string", "row", "F.regexp_replace('s', '[aeiou]', '_')"),
     ("string", "row", "F.col('s').like('%o%')"), ("string", "row", "F.col('s').rlike('^[a-z]')"),
@@ -58,6 +66,11 @@ CASES = [
     ("string", "row", "F.base64('g')"), ("string", "row", "F.levenshtein('s', F.lit('hello'))"), ("string", "row", "F.soundex('s')"),
     ("string", "row", "F.col('s').startswith('foo')"), ("string", "row", "F.col('s').contains('o')"),
     ("string", "row", "F.format_number('d', 2)"), ("string", "row", "F.regexp_extract_all('s', F.lit(r'(\\d)'), 1)"),
+    ("string", "row", "F.format_number('l', 0)"), ("string", "row", "F.format_number(F.col('l') * 100000, 1)"),
+    ("string", "row", "F.format_number(F.lit(0.125), 2)"), ("string", "row", "F.format_number(F.lit(-0.001), 2)"),
+    ("string", "row", "F.format_number(F.col('d').cast('decimal(10,3)'), 1)"), ("string", "row", "F.format_number('d', -1)"),
+    ("string", "row", "F.regexp_extract_all('s', F.lit(r'(\\w)(\\w*)'), 2)"), ("string", "row", "F.regexp_extract_all('s', F.lit(r'[a-z]+'), 0)"),
+    ("string", "row", "F.regexp_extract_all('s', F.lit(r'([a-z])|(\\d)'), 2)"), ("string", "row", "F.regexp_extract_all('s', F.lit(r'(\\d)'), 2)"),
     # conditional
     ("conditional", "row", "F.when(F.col('i') > 2, 'big').when(F.col('i') > 1, 'mid').otherwise('small')"),
     ("conditional", "row", "F.when(F.col('i') > 2, F.col('l'))"), ("conditional", "row", "F.coalesce('n', 'i')"),
@@ -100,6 +113,12 @@ CASES = [
     ("collection", "row", "F.get_json_object('js', '$.a')"), ("collection", "row", "F.schema_of_json(F.lit('{\"a\": [1.5]}'))"),
     ("collection", "row", "F.json_tuple('js', 'a', 'b')"), ("collection", "row", "F.map_keys(F.create_map(F.lit('k'), 'i'))"),
     ("collection", "row", "F.sequence(F.lit(1), 'i')"),
+    ("collection", "row", "F.element_at(F.array('i', 'l'), -1)"), ("collection", "row", "F.element_at(F.array('i', 'l'), 2)"),
+    ("collection", "row", "F.element_at(F.array('i'), 0)"), ("collection", "row", "F.element_at('arr', -4)"),
+    ("collection", "row", "F.element_at(F.create_map(F.lit('k'), 'i'), F.lit('z'))"), ("collection", "row", "F.array('i', 'l')[1]"),
+    ("collection", "row", "F.col('arr')[-1]"), ("collection", "row", "F.create_map(F.lit('k'), 'i')['k']"),
+    ("collection", "row", "F.flatten(F.array(F.array('i'), F.when(F.col('i') > 2, F.array('l'))))"),
+    ("collection", "row", "F.flatten(F.array(F.array('i', 'n'), F.array('l')))"),
 ]
 
 
@@ -184,6 +203,17 @@ SQL_CASES = [
     ("window", "row", "percentile_approx(l, 0.5) OVER (ORDER BY i ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING)"),
     ("aggregate", "agg", "count(DISTINCT g, n)"), ("aggregate", "agg", "percentile_approx(l, array(0.25, 0.75))"),
     ("aggregate", "agg", "percentile_approx(d, 0.5, 100)"),
+    ("math", "row", "-l div 7"), ("math", "row", "l div 7 + 1"), ("math", "row", "l div 0"), ("math", "row", "d div 0.5"), ("math", "row", "cast(d AS decimal(10,3)) div 0.5"),
+    ("math", "row", "round(2.675, 2)"), ("math", "row", "bround(2.5)"), ("math", "row", "round(d, 1)"), ("math", "row", "bround(l, -1)"),
+    ("math", "row", "log10(l)"), ("math", "row", "log(2, l)"), ("math", "row", "log2(i)"), ("math", "row", "log1p(l)"),
+    ("math", "row", "conv('ff', 16, 10)"), ("math", "row", "conv(l, 10, -2)"),
+    ("string", "row", "format_number(d, 2)"), ("string", "row", "format_number(l, 3)"),
+    ("string", "row", "regexp_extract_all(s, '(\\\\d)', 1)"), ("string", "row", "regexp_extract_all(s, '[a-z]+')"),
+    ("string", "row", "'it\\'s'"), ("string", "row", "concat('a\\tb', s)"), ("string", "row", "regexp_replace(s, '\\\\d', '#')"),
+    ("collection", "row", "array(i, l)[1]"), ("collection", "row", "arr[i]"),
+    ("collection", "row", "map('k', i)['k']"), ("collection", "row", "element_at(array(i, l), -1)"),
+    ("collection", "row", "element_at(map('k', i), 'k')"), ("collection", "row", "element_at(arr, 5)"),
+    ("collection", "row", "flatten(array(arr, array(9)))"), ("collection", "row", "flatten(array(array(i), null))"),
     # an unknown function
     ("unknown", "row", "no_such_function(i)"),
 ]

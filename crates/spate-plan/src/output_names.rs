@@ -12,8 +12,8 @@ use datafusion::logical_expr::expr::{
     WindowFunctionDefinition, WindowFunctionParams,
 };
 use datafusion::logical_expr::{
-    BinaryExpr, Expr, JoinType, LogicalPlan, LogicalPlanBuilder, Operator, SortExpr, WindowFrame,
-    WindowFrameBound, WindowFrameUnits,
+    BinaryExpr, Expr, ExprSchemable, JoinType, LogicalPlan, LogicalPlanBuilder, Operator, SortExpr,
+    WindowFrame, WindowFrameBound, WindowFrameUnits,
 };
 use spate_common::Result;
 
@@ -96,7 +96,7 @@ pub fn expr_name(e: &Expr, schema: &DFSchema, tz: &str) -> String {
         names: schema.fields().iter().map(|f| f.name().clone()).collect(),
         tz,
     };
-    cx.name(e)
+    cx.item(e)
 }
 
 /// Spark's names for the output columns of `plan`, one per field of its schema.
@@ -110,20 +110,20 @@ fn spark_names(plan: &LogicalPlan, tz: &str) -> Vec<String> {
     let named = match plan {
         LogicalPlan::Projection(p) => {
             let cx = Context::new(&p.input, tz);
-            p.expr.iter().map(|e| cx.name(e)).collect()
+            p.expr.iter().map(|e| cx.item(e)).collect()
         }
         LogicalPlan::Aggregate(a) => {
             let cx = Context::new(&a.input, tz);
             a.group_expr
                 .iter()
                 .chain(&a.aggr_expr)
-                .map(|e| cx.name(e))
+                .map(|e| cx.item(e))
                 .collect()
         }
         LogicalPlan::Window(w) => {
             let cx = Context::new(&w.input, tz);
             let mut names = cx.names.clone();
-            names.extend(w.window_expr.iter().map(|e| cx.name(e)));
+            names.extend(w.window_expr.iter().map(|e| cx.item(e)));
             names
         }
         LogicalPlan::Values(v) => (1..=v.schema.fields().len())
@@ -190,6 +190,15 @@ impl<'a> Context<'a> {
             .map(|a| self.name(a))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// Spark's name for an output column: a cast of a column keeps the column's name (Spark's
+    /// rule for select items; inside an expression the cast is named).
+    fn item(&self, e: &Expr) -> String {
+        match e {
+            Expr::Cast(c) if matches!(c.expr.as_ref(), Expr::Column(_)) => self.name(&c.expr),
+            e => self.name(e),
+        }
     }
 
     /// Spark's name for one expression.
@@ -286,8 +295,6 @@ impl<'a> Context<'a> {
                 s.push_str(" END");
                 s
             }
-            // A cast of a column keeps the column's name (Spark's rule for select items).
-            Expr::Cast(c) if matches!(c.expr.as_ref(), Expr::Column(_)) => self.name(&c.expr),
             Expr::Cast(c) => format!(
                 "CAST({} AS {})",
                 self.name(&c.expr),
@@ -319,8 +326,17 @@ impl<'a> Context<'a> {
                 "spark_div" if args.len() == 2 => {
                     format!("({} div {})", self.name(&args[0]), self.name(&args[1]))
                 }
-                // a subscript, `array[i]`
+                // a subscript, `array[i]` or `map[key]`
                 "array_element" | "get_item" if args.len() == 2 => {
+                    format!("{}[{}]", self.name(&args[0]), self.name(&args[1]))
+                }
+                "get_field"
+                    if args.len() == 2
+                        && matches!(
+                            args[0].get_type(self.schema),
+                            Ok(datafusion::arrow::datatypes::DataType::Map(..))
+                        ) =>
+                {
                     format!("{}[{}]", self.name(&args[0]), self.name(&args[1]))
                 }
                 "if" => format!("(IF({}))", self.list(args)),

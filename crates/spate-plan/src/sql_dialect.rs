@@ -138,10 +138,7 @@ mod tests {
 
     #[test]
     fn reads_backslash_escapes_and_div() -> Result<(), Box<dyn std::error::Error>> {
-        assert_eq!(
-            parse(r"SELECT 'it\'s', '\\d'")?,
-            r"SELECT 'it''s', '\d'"
-        );
+        assert_eq!(parse(r"SELECT 'it\'s', '\\d'")?, r"SELECT 'it''s', '\d'");
         assert_eq!(parse("SELECT a DIV 2 + 1")?, "SELECT a DIV 2 + 1");
         let Some(datafusion::sql::sqlparser::ast::Statement::Query(q)) =
             Parser::parse_sql(&SparkDialect, "SELECT a DIV 2 + 1")?.pop()

@@ -1,7 +1,7 @@
 //! Spark's fractional division: `a / b` over doubles is NULL when `b` is zero with ANSI mode
 //! off, and fails with `DIVIDE_BY_ZERO` with ANSI mode on (Spark 4's default). DataFusion
 //! would return NaN or infinity instead. And SQL's integral division `a DIV b`: a `bigint`
-//! quotient truncated toward zero, with the same zero rule (`Long.MinValue DIV -1` overflows:
+//! quotient (of integers, or exact of decimals) truncated toward zero, with the same zero rule (`Long.MinValue DIV -1` overflows:
 //! an `ARITHMETIC_OVERFLOW` error with ANSI mode on, wrapped without it, as Java's `/`).
 
 use std::sync::Arc;
@@ -93,10 +93,26 @@ impl ExprPlanner for SparkSqlPlanner {
         schema: &DFSchema,
     ) -> DfResult<PlannerResult<RawBinaryExpr>> {
         if matches!(expr.op, BinaryOperator::MyIntegerDivide) {
+            for side in [&expr.left, &expr.right] {
+                let t = side.get_type(schema)?;
+                if matches!(t, DataType::Float16 | DataType::Float32 | DataType::Float64) {
+                    return Err(DataFusionError::External(Box::new(Error::analysis(
+                        "DATATYPE_MISMATCH.BINARY_OP_WRONG_TYPE",
+                        format!(
+                            "Cannot resolve \"({} div {})\": the binary operator requires the input type (\"BIGINT\" or \"DECIMAL\"), not \"{}\".",
+                            expr.left,
+                            expr.right,
+                            crate::types::simple_string(&t).to_uppercase()
+                        ),
+                    ))));
+                }
+            }
             let udf = ScalarUDF::new_from_impl(IntegralDivide {
                 signature: Signature::any(2, Volatility::Immutable),
             });
-            return Ok(PlannerResult::Planned(udf.call(vec![expr.left, expr.right])));
+            return Ok(PlannerResult::Planned(
+                udf.call(vec![expr.left, expr.right]),
+            ));
         }
         if !matches!(expr.op, BinaryOperator::Divide) {
             return Ok(PlannerResult::Original(expr));
@@ -135,23 +151,26 @@ impl ScalarUDFImpl for IntegralDivide {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         use datafusion::arrow::array::{AsArray, Int64Array};
-        use datafusion::arrow::datatypes::{Float64Type, Int64Type};
+        use datafusion::arrow::datatypes::{Decimal128Type, Int64Type};
         let n = args.number_rows;
         let ansi = args.config_options.execution.enable_ansi_mode;
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let integral = arrays.iter().all(|a| a.data_type().is_integer());
-        // (dividend, divisor) of row i; fractional operands are divided as doubles
-        let (l, r) = if integral {
-            (
-                cast(&arrays[0], &DataType::Int64)?,
-                cast(&arrays[1], &DataType::Int64)?,
-            )
+        // decimals are divided exactly, brought to one scale
+        let scale = arrays
+            .iter()
+            .map(|a| match a.data_type() {
+                DataType::Decimal128(_, s) => *s,
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0);
+        let to = if integral {
+            DataType::Int64
         } else {
-            (
-                cast(&arrays[0], &DataType::Float64)?,
-                cast(&arrays[1], &DataType::Float64)?,
-            )
+            DataType::Decimal128(38, scale)
         };
+        let (l, r) = (cast(&arrays[0], &to)?, cast(&arrays[1], &to)?);
         let mut out = Vec::with_capacity(n);
         for i in 0..n {
             if l.is_null(i) || r.is_null(i) {
@@ -163,15 +182,18 @@ impl ScalarUDFImpl for IntegralDivide {
                     l.as_primitive::<Int64Type>().value(i),
                     r.as_primitive::<Int64Type>().value(i),
                 );
-                (a.checked_div(b), b == 0, b != 0 && a.checked_div(b).is_none())
+                (
+                    a.checked_div(b),
+                    b == 0,
+                    b != 0 && a.checked_div(b).is_none(),
+                )
             } else {
                 let (a, b) = (
-                    l.as_primitive::<Float64Type>().value(i),
-                    r.as_primitive::<Float64Type>().value(i),
+                    l.as_primitive::<Decimal128Type>().value(i),
+                    r.as_primitive::<Decimal128Type>().value(i),
                 );
-                let q = (a / b).trunc();
-                let fits = q.is_finite() && q.abs() < 9.2e18;
-                (fits.then_some(q as i64), b == 0.0, b != 0.0 && !fits)
+                let q = a.checked_div(b).and_then(|q| i64::try_from(q).ok());
+                (q, b == 0, b != 0 && q.is_none())
             };
             match q {
                 Some(q) => out.push(Some(q)),

@@ -430,9 +430,11 @@ enum Converted {
     Overflow,
 }
 
-/// `num` read in base `from` (its digits up to the first invalid character, an optional
-/// leading `-`) written in base `|to|`, signed when `to` is negative, as Spark's converter.
+/// `num` read in base `from` (trimmed, its digits up to the first invalid character, an
+/// optional leading `-`) written in base `|to|`, signed when `to` is negative, as Spark's converter.
 fn convert(num: &str, from: i32, to: i32) -> Converted {
+    // Spark trims the text as Java's `trim` (every character up to the space)
+    let num = num.trim_matches(|c: char| c <= ' ');
     if !(2..=36).contains(&from) || !(2..=36).contains(&to.abs()) || num.is_empty() {
         return Converted::Null;
     }
@@ -528,6 +530,7 @@ mod tests {
         assert_eq!(convert("ff", 16, 10), v("255"));
         assert_eq!(convert("12z4", 10, 10), v("12"));
         assert_eq!(convert("z", 10, 10), v("0"));
+        assert_eq!(convert("  spaced  ", 36, 10), v("1735525957"));
         assert_eq!(convert("1", 1, 10), Converted::Null);
         assert_eq!(convert("99999999999999999999", 10, 10), Converted::Overflow);
     }

@@ -180,6 +180,8 @@ pub fn knows(name: &str, state: &SessionState) -> bool {
     let lower = name.to_lowercase();
     rewritten(&lower).is_some()
         || operators::SYMBOLS.contains(&lower.as_str())
+        // `CAST(x AS type)` is syntax the planners read, and one of Spark's functions
+        || lower == "cast"
         || registered(alias_of(&lower), state)
 }
 
