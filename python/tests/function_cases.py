@@ -214,6 +214,9 @@ SQL_CASES = [
     ("collection", "row", "map('k', i)['k']"), ("collection", "row", "element_at(array(i, l), -1)"),
     ("collection", "row", "element_at(map('k', i), 'k')"), ("collection", "row", "element_at(arr, 5)"),
     ("collection", "row", "flatten(array(arr, array(9)))"), ("collection", "row", "flatten(array(array(i), null))"),
+    ("aggregate", "agg", "skewness(d)"), ("aggregate", "agg", "kurtosis(i)"), ("aggregate", "agg", "product(l)"),
+    ("aggregate", "agg", "skewness(n)"), ("aggregate", "agg", "product(n * 0.5)"), ("aggregate", "agg", "kurtosis(DISTINCT i % 2)"),
+    ("window", "row", "skewness(l) OVER (PARTITION BY g)"), ("window", "row", "product(i) OVER (ORDER BY i)"),
     # an unknown function
     ("unknown", "row", "no_such_function(i)"),
 ]

@@ -18,9 +18,6 @@ SPARK = {(c["family"], c["expr"]): c for c in map(json.loads, REFERENCE.read_tex
 
 # (family, expression) -> what is wrong today
 GAPS = {
-    ("aggregate", "F.skewness('l')"): "skewness is not implemented",
-    ("aggregate", "F.kurtosis('l')"): "kurtosis is not implemented",
-    ("aggregate", "F.product('i')"): "product is not implemented",
 }
 
 

@@ -123,7 +123,7 @@ impl Resolver<'_> {
             .with_recursion_limit(limit)
             .build()
             .and_then(|mut p| p.parse_statements())
-            .map_err(|e| sql_error(e.into()))?;
+            .map_err(sql_error)?;
         match (statements.pop_front(), statements.is_empty()) {
             (Some(statement), true) => Ok(statement),
             (None, _) => Err(Error::parse("no SQL statement to run")),

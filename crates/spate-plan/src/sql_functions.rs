@@ -257,6 +257,9 @@ impl Registry {
         distinct: bool,
         typing: bool,
     ) -> Result<(Expr, String)> {
+        if functions::dataframe_only(&name.to_lowercase()) {
+            return Err(functions::unresolved_routine(name));
+        }
         let cx = CallContext {
             state: &self.state,
             schema,

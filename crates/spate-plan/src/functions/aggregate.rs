@@ -1,7 +1,7 @@
 //! Aggregate functions whose Spark form differs from DataFusion's: `count(*)` (named
 //! `count(1)`), `countDistinct`, `first`/`last` with `ignorenulls`, `collect_set`,
 //! `sum_distinct`, `count_if`, `mean`, `max_by`/`min_by` and `approx_count_distinct` (named
-//! without its rsd).
+//! without its rsd), and `skewness` / `kurtosis` / `product` (see `moments`).
 //! The rest resolve through the registry by name.
 
 use datafusion::functions_aggregate::expr_fn;
@@ -30,6 +30,8 @@ pub(super) const SQL_NAMES: &[&str] = &[
     "percentile",
     "percentile_approx",
     "approx_percentile",
+    "skewness",
+    "kurtosis",
 ];
 
 /// The literal percentage (a double) or percentages (an array of doubles, `true`) of
@@ -259,6 +261,18 @@ pub(super) fn resolve(
                 _ => default_name("percentile_approx", args, false),
             };
             (e, label)
+        }
+        "skewness" | "kurtosis" | "product" => {
+            let [value] = args else {
+                return Err(wrong_args(name, "1", args.len()));
+            };
+            let stat = match name {
+                "skewness" => super::moments::Stat::Skewness,
+                "kurtosis" => super::moments::Stat::Kurtosis,
+                _ => super::moments::Stat::Product,
+            };
+            let e = super::moments::call(stat, value.expr.clone());
+            (distinct(e)?, default_name(name, args, cx.distinct))
         }
         "count_if" => {
             let a = first_arg()?;

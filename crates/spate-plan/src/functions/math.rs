@@ -43,9 +43,9 @@ pub(super) fn resolve(
             };
             let kind = match name {
                 "ln" => Log::Ln,
-                "log10" => Log::Log10,
-                "log2" => Log::Log2,
-                _ => Log::Log1p,
+                "log10" => Log::Ten,
+                "log2" => Log::Two,
+                _ => Log::OnePlus,
             };
             let label = if name == "ln" {
                 format!("ln({})", x.name)
@@ -295,9 +295,12 @@ fn round_f64(x: f64, scale: i32, half_even: bool) -> f64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Log {
     Ln,
-    Log10,
-    Log2,
-    Log1p,
+    /// `log10`
+    Ten,
+    /// `log2`
+    Two,
+    /// `log1p`
+    OnePlus,
     /// `log(base, x)`
     Base,
 }
@@ -321,9 +324,9 @@ impl ScalarUDFImpl for SparkLog {
     fn name(&self) -> &str {
         match self.kind {
             Log::Ln => "ln",
-            Log::Log10 => "log10",
-            Log::Log2 => "log2",
-            Log::Log1p => "log1p",
+            Log::Ten => "log10",
+            Log::Two => "log2",
+            Log::OnePlus => "log1p",
             Log::Base => "log",
         }
     }
@@ -353,12 +356,12 @@ impl ScalarUDFImpl for SparkLog {
             x.iter()
                 .map(|x| {
                     x.and_then(|x| match kind {
-                        Log::Log1p if x > -1.0 => Some(x.ln_1p()),
-                        Log::Log1p => None,
+                        Log::OnePlus if x > -1.0 => Some(x.ln_1p()),
+                        Log::OnePlus => None,
                         _ if x <= 0.0 => None,
-                        Log::Log10 => Some(x.log10()),
+                        Log::Ten => Some(x.log10()),
                         // Spark divides the natural logarithms
-                        Log::Log2 => Some(x.ln() / std::f64::consts::LN_2),
+                        Log::Two => Some(x.ln() / std::f64::consts::LN_2),
                         _ => Some(x.ln()),
                     })
                 })

@@ -19,6 +19,7 @@ mod json;
 mod json_path;
 mod make_timestamp;
 mod math;
+mod moments;
 mod months;
 mod murmur3;
 mod operators;
@@ -164,6 +165,15 @@ fn rewritten(name: &str) -> Option<SqlRoute> {
     } else {
         None
     }
+}
+
+/// Functions PySpark's DataFrame API calls by name that are not among Spark SQL's functions:
+/// SQL text does not know them (`UNRESOLVED_ROUTINE`), nor does `functionExists`.
+const DATAFRAME_ONLY: &[&str] = &["product"];
+
+/// Whether `name` (lower case) is a DataFrame-only function (see [`DATAFRAME_ONLY`]).
+pub fn dataframe_only(name: &str) -> bool {
+    DATAFRAME_ONLY.contains(&name)
 }
 
 /// Whether the session state has a function (of any kind) named `name`.
