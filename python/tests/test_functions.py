@@ -78,7 +78,6 @@ SQL_GAPS = {
     ("string", "trim(s)"): "TRIM syntax is planned as btrim and named so",
     ("collection", "transform(arr, x -> x * 2)"): "lambdas keep DataFusion's names and bigint literals inside them",
     ("collection", "filter(arr, x -> x > 1)"): "lambdas keep DataFusion's names",
-    ("window", "row_number() OVER (PARTITION BY g ORDER BY i DESC)"): "ranking functions in SQL text are bigint (Spark: int); the DataFrame API gives int",
     ("window", "lag(l, 1, 0) OVER (ORDER BY i)"): "named with the default frame; Spark names lag's frame ROWS BETWEEN -1 FOLLOWING AND -1 FOLLOWING",
     ("window", "avg(d) OVER (ORDER BY i ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING)"): "frames are named as the DataFrame API names them (-1 FOLLOWING); Spark SQL says 1 PRECEDING",
     ("window", "percentile(l, 0.25) OVER (ORDER BY i ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)"): "frames are named as the DataFrame API names them (-1 FOLLOWING); Spark SQL says 1 PRECEDING",

@@ -430,11 +430,13 @@ fn spark_sql_node(
         // the registry's expressions already have Spark's semantics: they are put in last
         let ints = int_literals(e)?;
         let items = crate::functions::collection::sql_subscripts_in(ints.data, ansi)?;
-        let structs = crate::functions::spark_structs_in(items.data)?;
+        let ranks = crate::functions::ranking::int_rankings_in(items.data)?;
+        let structs = crate::functions::spark_structs_in(ranks.data)?;
         let casts = crate::functions::spark_casts_in(structs.data, &schema, tz, ansi)?;
         let calls = crate::sql_functions::replace_placeholders(casts.data, &schema)?;
         let transformed = ints.transformed
             || items.transformed
+            || ranks.transformed
             || calls.transformed
             || structs.transformed
             || casts.transformed;

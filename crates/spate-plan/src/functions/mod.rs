@@ -25,6 +25,7 @@ mod murmur3;
 mod operators;
 mod percentile;
 mod random;
+pub mod ranking;
 mod sequence;
 mod session_window;
 mod string;
