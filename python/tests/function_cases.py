@@ -113,6 +113,11 @@ CASES = [
     ("collection", "row", "F.get_json_object('js', '$.a')"), ("collection", "row", "F.schema_of_json(F.lit('{\"a\": [1.5]}'))"),
     ("collection", "row", "F.json_tuple('js', 'a', 'b')"), ("collection", "row", "F.map_keys(F.create_map(F.lit('k'), 'i'))"),
     ("collection", "row", "F.sequence(F.lit(1), 'i')"),
+    # window functions
+    ("window", "row", "F.rank().over(Window.orderBy('g'))"), ("window", "row", "F.dense_rank().over(Window.orderBy('g'))"),
+    ("window", "row", "F.percent_rank().over(Window.orderBy('g'))"), ("window", "row", "F.cume_dist().over(Window.orderBy('g'))"),
+    ("window", "row", "F.lead('l', 2).over(Window.orderBy('i'))"), ("window", "row", "F.lag('l').over(Window.orderBy('i'))"),
+    ("window", "row", "F.sum('l').over(Window.orderBy('i').rowsBetween(-2, -1))"),
     ("collection", "row", "F.element_at(F.array('i', 'l'), -1)"), ("collection", "row", "F.element_at(F.array('i', 'l'), 2)"),
     ("collection", "row", "F.element_at(F.array('i'), 0)"), ("collection", "row", "F.element_at('arr', -4)"),
     ("collection", "row", "F.element_at(F.create_map(F.lit('k'), 'i'), F.lit('z'))"), ("collection", "row", "F.array('i', 'l')[1]"),
@@ -217,6 +222,13 @@ SQL_CASES = [
     ("aggregate", "agg", "skewness(d)"), ("aggregate", "agg", "kurtosis(i)"), ("aggregate", "agg", "product(l)"),
     ("aggregate", "agg", "skewness(n)"), ("aggregate", "agg", "product(n * 0.5)"), ("aggregate", "agg", "kurtosis(DISTINCT i % 2)"),
     ("window", "row", "skewness(l) OVER (PARTITION BY g)"), ("window", "row", "product(i) OVER (ORDER BY i)"),
+    ("window", "row", "lead(l, 2) OVER (ORDER BY i)"), ("window", "row", "sum(l) OVER (ORDER BY i ROWS BETWEEN 2 PRECEDING AND 1 PRECEDING)"),
+    ("window", "row", "rank() OVER (ORDER BY g) + 1"), ("window", "row", "ntile(2) OVER (ORDER BY i)"),
+    ("window", "row", "avg(l) OVER (ORDER BY i RANGE BETWEEN 1 PRECEDING AND 2 FOLLOWING)"),
+    ("string", "row", "substr(s, 2)"), ("string", "row", "substring(s, 2, 3)"), ("string", "row", "trim(BOTH 'a' FROM g)"),
+    ("string", "row", "trim(LEADING 'H' FROM s)"), ("string", "row", "upper(substr(s, 1, 3))"),
+    ("window", "row", "dense_rank() OVER (ORDER BY g)"), ("window", "row", "percent_rank() OVER (ORDER BY g)"),
+    ("window", "row", "cume_dist() OVER (ORDER BY g)"), ("window", "row", "lag(l) OVER (ORDER BY i)"),
     # an unknown function
     ("unknown", "row", "no_such_function(i)"),
 ]

@@ -398,37 +398,29 @@ impl<'a> Context<'a> {
             ..
         } = &w.params;
         let name = spark_function_name(w.fun.name());
-        let ranking = matches!(
-            name,
-            "row_number" | "rank" | "dense_rank" | "percent_rank" | "cume_dist" | "ntile"
-        );
-        let mut spec = Vec::new();
-        if !partition_by.is_empty() {
-            spec.push(format!("PARTITION BY {}", self.list(partition_by)));
-        }
-        if !order_by.is_empty() {
-            spec.push(format!(
-                "ORDER BY {}",
-                order_by
-                    .iter()
-                    .map(|s| self.sort(s))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        spec.push(if ranking {
-            "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW".into()
-        } else {
-            frame(window_frame)
-        });
+        let partition: Vec<String> = partition_by.iter().map(|e| self.name(e)).collect();
+        let order: Vec<String> = order_by.iter().map(|s| self.sort(s)).collect();
         let call = match &w.fun {
             WindowFunctionDefinition::AggregateUDF(f) => {
                 self.placeholder_label(f.inner().as_ref(), args, w.params.distinct)
             }
             _ => None,
         };
-        let call = call.unwrap_or_else(|| format!("{name}({})", self.list(named_args(name, args))));
-        format!("{call} OVER ({})", spec.join(" "))
+        let call = call.unwrap_or_else(|| {
+            let mut names: Vec<String> = named_args(name, args)
+                .iter()
+                .map(|a| self.name(a))
+                .collect();
+            if matches!(name, "lag" | "lead") {
+                // Spark names the offset and default it fills in
+                names.resize(3, "NULL".into());
+                if names[1] == "NULL" {
+                    names[1] = "1".into();
+                }
+            }
+            format!("{name}({})", names.join(", "))
+        });
+        window_name(name, &call, args, &partition, &order, window_frame, true)
     }
 
     fn sort(&self, s: &SortExpr) -> String {
@@ -446,7 +438,67 @@ impl<'a> Context<'a> {
 }
 
 /// Spark's text of a window frame (`ROWS BETWEEN -3 FOLLOWING AND CURRENT ROW`).
-fn frame(f: &WindowFrame) -> String {
+/// Spark's name of a window function call `call` (`lag(l, 1, NULL)`) over a window:
+/// `call OVER (PARTITION BY .. ORDER BY .. frame)`. The ranking functions are named with the
+/// frame they run over whatever the window says (`RANK`, `DENSE_RANK` and `PERCENT_RANK` in
+/// upper case), `lag` / `lead` with the one row at their offset. A frame bound before the
+/// current row is `1 PRECEDING` when the window came from SQL text (`from_sql`), `-1 FOLLOWING`
+/// when from the DataFrame API, as Spark prints the literal it was given.
+pub fn window_name(
+    function: &str,
+    call: &str,
+    args: &[Expr],
+    partition: &[String],
+    order: &[String],
+    window_frame: &WindowFrame,
+    from_sql: bool,
+) -> String {
+    let mut spec = Vec::new();
+    if !partition.is_empty() {
+        spec.push(format!("PARTITION BY {}", partition.join(", ")));
+    }
+    if !order.is_empty() {
+        spec.push(format!("ORDER BY {}", order.join(", ")));
+    }
+    let call = match function {
+        "rank" | "dense_rank" | "percent_rank" => format!("{}()", function.to_uppercase()),
+        _ => call.to_string(),
+    };
+    spec.push(match function {
+        "row_number" | "rank" | "dense_rank" | "percent_rank" | "ntile" => {
+            "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW".into()
+        }
+        "cume_dist" => "RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW".into(),
+        _ => offset_frame(function, args).unwrap_or_else(|| frame(window_frame, from_sql)),
+    });
+    format!("{call} OVER ({})", spec.join(" "))
+}
+
+/// The frame Spark names `lag` and `lead` with: the one row at their offset, `lag(x, 2)` as
+/// `ROWS BETWEEN -2 FOLLOWING AND -2 FOLLOWING`.
+fn offset_frame(name: &str, args: &[Expr]) -> Option<String> {
+    let sign = match name {
+        "lag" => -1,
+        "lead" => 1,
+        _ => return None,
+    };
+    let offset = match args.get(1) {
+        None => 1,
+        Some(Expr::Literal(v, _)) => {
+            match v.cast_to(&datafusion::arrow::datatypes::DataType::Int64) {
+                Ok(datafusion::scalar::ScalarValue::Int64(Some(k))) => k,
+                _ => return None,
+            }
+        }
+        Some(_) => return None,
+    };
+    let at = sign * offset;
+    Some(format!("ROWS BETWEEN {at} FOLLOWING AND {at} FOLLOWING"))
+}
+
+/// A frame as Spark names it: `ROWS BETWEEN 1 PRECEDING AND CURRENT ROW` from SQL text,
+/// `ROWS BETWEEN -1 FOLLOWING AND CURRENT ROW` from the DataFrame API.
+fn frame(f: &WindowFrame, from_sql: bool) -> String {
     let units = match f.units {
         WindowFrameUnits::Rows => "ROWS",
         _ => "RANGE",
@@ -455,6 +507,7 @@ fn frame(f: &WindowFrame) -> String {
         WindowFrameBound::CurrentRow => "CURRENT ROW".to_string(),
         WindowFrameBound::Preceding(v) if v.is_null() => "UNBOUNDED PRECEDING".into(),
         WindowFrameBound::Following(v) if v.is_null() => "UNBOUNDED FOLLOWING".into(),
+        WindowFrameBound::Preceding(v) if from_sql => format!("{v} PRECEDING"),
         WindowFrameBound::Preceding(v) => format!("-{v} FOLLOWING"),
         WindowFrameBound::Following(v) => format!("{v} FOLLOWING"),
     };

@@ -2,8 +2,10 @@
 //! is Spark's, and which the parser recognises by type for a few Databricks-only rules, so this
 //! dialect reports itself as Databricks) plus what Spark reads and Databricks' lacks: string
 //! literals with backslash escapes (`'\''`, `'\\d'`, `'\n'`) and the integer division operator
-//! `a DIV b`, at the precedence of `*` and `/`. Every parse of SQL text — statements, `expr()`
-//! strings — goes through [`SparkDialect`].
+//! `a DIV b`, at the precedence of `*` and `/`. And `substr(...)` and a plain `trim(s)` are
+//! read as the function calls they are in Spark (named so), not as the SQL standard's
+//! `SUBSTRING` / `TRIM` syntax, which the other forms keep. Every parse of SQL text —
+//! statements, `expr()` strings — goes through [`SparkDialect`].
 
 use std::any::TypeId;
 
@@ -11,6 +13,7 @@ use datafusion::sql::sqlparser::ast::{BinaryOperator, Expr};
 use datafusion::sql::sqlparser::dialect::{DatabricksDialect, Dialect, Precedence};
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
+use datafusion::sql::sqlparser::tokenizer::Token;
 
 /// Spark SQL's dialect (see the module documentation).
 #[derive(Debug, Default, Clone, Copy)]
@@ -101,6 +104,27 @@ impl Dialect for SparkDialect {
 
     fn supports_long_type_as_bigint(&self) -> bool {
         true
+    }
+
+    fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+        let Token::Word(w) = parser.peek_token().token else {
+            return None;
+        };
+        if !matches!(w.keyword, Keyword::SUBSTR | Keyword::TRIM)
+            || parser.peek_nth_token(1).token != Token::LParen
+        {
+            return None;
+        }
+        // `TRIM(BOTH 'x' FROM s)` and the like fail as a call and fall back to the syntax
+        let call = parser.maybe_parse(|p| {
+            let name = p.parse_object_name(false)?;
+            p.parse_function(name)
+        });
+        match call {
+            Ok(Some(e)) => Some(Ok(e)),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
     }
 
     fn parse_infix(

@@ -117,11 +117,24 @@ pub fn resolve(name: &str, args: Vec<Arg>, cx: &CallContext<'_>) -> Result<(Expr
         let values = call_registered(cx, "make_array", values)?;
         return Ok((call_registered(cx, "map", vec![keys, values])?, name));
     }
-    let spark_name = default_name(
-        &crate::output_names::pretty_name(&lower),
-        &args,
-        cx.distinct,
-    );
+    let spark_name = if matches!(lower.as_str(), "lag" | "lead") {
+        // Spark names the offset and default it fills in: `lag(l, 1, NULL)`
+        let mut names: Vec<String> = args.iter().map(|a| a.name.clone()).collect();
+        names.resize(3, "NULL".into());
+        if args.len() < 2 {
+            names[1] = "1".into();
+        }
+        format!("{lower}({})", names.join(", "))
+    } else if matches!(lower.as_str(), "substr" | "substring") && args.len() == 2 {
+        // the length Spark fills in
+        format!("{lower}({}, {}, 2147483647)", args[0].name, args[1].name)
+    } else {
+        default_name(
+            &crate::output_names::pretty_name(&lower),
+            &args,
+            cx.distinct,
+        )
+    };
     let target = alias_of(&lower);
     let exprs: Vec<Expr> = args.into_iter().map(|a| a.expr).collect();
     Ok((call_registered(cx, target, exprs)?, spark_name))

@@ -513,24 +513,26 @@ impl Resolver<'_> {
         } else {
             expr
         };
-        let mut spec = Vec::new();
-        if !partition_spec.is_empty() {
-            spec.push(format!(
-                "PARTITION BY {}",
-                partition_spec
-                    .iter()
-                    .map(|p| self.expr(p, schema).map(|n| n.name))
-                    .collect::<Result<Vec<_>>>()?
-                    .join(", ")
-            ));
-        }
-        if !order_names.is_empty() {
-            spec.push(format!("ORDER BY {}", order_names.join(", ")));
-        }
-        Ok(Named {
-            expr,
-            name: format!("{} OVER ({})", func.name, spec.join(" ")),
-        })
+        let partition_names = partition_spec
+            .iter()
+            .map(|p| self.expr(p, schema).map(|n| n.name))
+            .collect::<Result<Vec<_>>>()?;
+        let Expr::WindowFunction(w) = (match &expr {
+            Expr::Cast(c) => c.expr.as_ref(),
+            e => e,
+        }) else {
+            return Err(Error::internal("a window expression without its function"));
+        };
+        let name = crate::output_names::window_name(
+            w.fun.name(),
+            &func.name,
+            &w.params.args,
+            &partition_names,
+            &order_names,
+            &w.params.window_frame,
+            false,
+        );
+        Ok(Named { expr, name })
     }
 
     fn frame(&self, f: &pe::window::WindowFrame, schema: &DFSchema) -> Result<WindowFrame> {
