@@ -229,6 +229,8 @@ SQL_CASES = [
     ("string", "row", "trim(LEADING 'H' FROM s)"), ("string", "row", "upper(substr(s, 1, 3))"),
     ("window", "row", "dense_rank() OVER (ORDER BY g)"), ("window", "row", "percent_rank() OVER (ORDER BY g)"),
     ("window", "row", "cume_dist() OVER (ORDER BY g)"), ("window", "row", "lag(l) OVER (ORDER BY i)"),
+    ("aggregate", "agg", "count(*) FILTER (WHERE i > 1)"), ("aggregate", "agg", "sum(l) FILTER (WHERE g = 'a')"),
+    ("aggregate", "agg", "count(DISTINCT i, n) FILTER (WHERE i > 1)"),
     # an unknown function
     ("unknown", "row", "no_such_function(i)"),
 ]

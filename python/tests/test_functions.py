@@ -78,7 +78,6 @@ SQL_GAPS = {
     ("string", "trim(LEADING 'H' FROM s)"): "the TRIM syntax with a side is planned as btrim/ltrim/rtrim and named so",
     ("collection", "transform(arr, x -> x * 2)"): "lambdas keep DataFusion's names and bigint literals inside them",
     ("collection", "filter(arr, x -> x > 1)"): "lambdas keep DataFusion's names",
-    ("aggregate", "count(DISTINCT g, n)"): "DataFusion's SQL planner rejects COUNT DISTINCT of several arguments (the DataFrame API's count_distinct works)",
 }
 
 

@@ -317,7 +317,10 @@ impl<'a> Context<'a> {
                     params.distinct,
                 ) =>
             {
-                label
+                match &params.filter {
+                    Some(f) => format!("{label} FILTER (WHERE {})", self.name(f)),
+                    None => label,
+                }
             }
             Expr::ScalarFunction(ScalarFunction { func, args }) => match func.name() {
                 "spark_divide" if args.len() == 2 => {

@@ -14,6 +14,7 @@ use super::{Arg, CallContext, call_registered, default_name, wrong_args};
 /// The Spark aggregates this module rewrites that SQL text can call by name: SQL planning
 /// sends them through the registry (see `crate::sql_functions`).
 pub(super) const SQL_NAMES: &[&str] = &[
+    "count",
     "avg",
     "mean",
     "first",
