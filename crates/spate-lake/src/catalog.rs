@@ -299,6 +299,17 @@ impl SessionCatalog {
 
     /// Plans a read of a view or warehouse table.
     pub async fn lookup(&self, state: &SessionState, name: &[String]) -> Result<LogicalPlan> {
+        if let [format, path] = name
+            && is_path_table(format, path)
+        {
+            let req = ReadRequest {
+                format: format.to_lowercase(),
+                paths: vec![path.clone()],
+                schema: None,
+                options: HashMap::new(),
+            };
+            return source::read(state, &req, path).await;
+        }
         let last = name.last().cloned().unwrap_or_default();
         if let Some(plan) = self.view(name) {
             return Ok(LogicalPlanBuilder::from(plan)
@@ -327,6 +338,15 @@ impl SessionCatalog {
         };
         source::read(state, &req, &last).await
     }
+}
+
+/// Whether `format`.`path` names files rather than a table: Spark's `delta.`/path`` (also
+/// `parquet`, `csv`, `json`), a path being absolute or a `file:` URL.
+fn is_path_table(format: &str, path: &str) -> bool {
+    matches!(
+        format.to_lowercase().as_str(),
+        "delta" | "parquet" | "csv" | "json"
+    ) && (path.starts_with('/') || path.starts_with("file:"))
 }
 
 #[async_trait]
@@ -383,7 +403,11 @@ impl Sources for SessionCatalog {
                     s
                 }
             };
-            let table = parts.last().cloned().unwrap_or_default().to_lowercase();
+            let table = match parts.as_slice() {
+                // a path keeps its case: SQL text names it in back quotes
+                [format, path] if is_path_table(format, path) => path.clone(),
+                _ => parts.last().cloned().unwrap_or_default().to_lowercase(),
+            };
             let view: Arc<dyn TableProvider> = Arc::new(ViewTable::new(plan, None));
             schema.deregister_table(&table)?;
             schema.register_table(table, view)?;

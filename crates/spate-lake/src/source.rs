@@ -47,6 +47,21 @@ pub async fn read(state: &SessionState, req: &ReadRequest, alias: &str) -> Resul
             ),
         ));
     }
+    if req.format == "delta" {
+        let [path] = req.paths.as_slice() else {
+            return Err(Error::IllegalArgument(
+                "a Delta table is read from one path".into(),
+            ));
+        };
+        let tz = state
+            .config()
+            .options()
+            .execution
+            .time_zone
+            .clone()
+            .unwrap_or_else(|| "UTC".into());
+        return crate::delta::read(state, path, &req.options, &tz, alias).await;
+    }
     for p in &req.paths {
         check_exists(p)?;
     }
@@ -61,7 +76,7 @@ pub async fn read(state: &SessionState, req: &ReadRequest, alias: &str) -> Resul
         other => Err(Error::analysis(
             "DATA_SOURCE_NOT_FOUND",
             format!(
-                "Failed to find the data source: {other}. Spate reads parquet, csv, json and text."
+                "Failed to find the data source: {other}. Spate reads parquet, csv, json, text and delta."
             ),
         )),
     }

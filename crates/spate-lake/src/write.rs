@@ -48,6 +48,9 @@ pub async fn write_path(
     path: &str,
     req: &WriteRequest,
 ) -> Result<()> {
+    if req.format == "delta" {
+        return crate::delta::write(state, plan, path, req).await;
+    }
     let dir = PathBuf::from(path.strip_prefix("file://").unwrap_or(path));
     let exists = dir.exists()
         && dir

@@ -1,0 +1,313 @@
+//! Delta Lake tables on local paths, through the `deltalake` crate: `df.write.format("delta")`
+//! with Spark's save modes (`error` fails with `DELTA_PATH_EXISTS` on an existing table,
+//! `ignore` skips it), `partitionBy`, and delta-spark's write options — `replaceWhere`
+//! (overwrite only the rows matching a predicate), `mergeSchema` / `overwriteSchema`,
+//! `userMetadata` (kept in the commit's info) and `txnAppId` + `txnVersion` (idempotent writes:
+//! a version at or below the one the table has recorded for the application is skipped).
+//! `spark.read.format("delta")` reads the latest version, or the one `versionAsOf` /
+//! `timestampAsOf` names; SQL text names a table by its path as ``delta.`/path` ``. A write
+//! plans the query in the session (our rules, our operators) and hands delta-rs the planned
+//! query as a table to scan, so the data streams into delta-rs's writer; a read is delta-rs's
+//! table provider, which DataFusion prunes by partition and statistics.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::Session;
+use datafusion::datasource::{TableProvider, TableType, provider_as_source};
+use datafusion::error::Result as DfResult;
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::projection::ProjectionExec;
+use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::protocol::SaveMode as DeltaSaveMode;
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+use spate_common::{Error, Result};
+use url::Url;
+
+use crate::write::{SaveMode, WriteRequest};
+
+/// The absolute local path of a table location (`/p`, `file:/p` or `file:///p`).
+fn local_dir(path: &str) -> PathBuf {
+    let p = path
+        .strip_prefix("file://")
+        .or_else(|| path.strip_prefix("file:"))
+        .unwrap_or(path);
+    std::path::absolute(p).unwrap_or_else(|_| PathBuf::from(p))
+}
+
+fn table_url(dir: &Path) -> Result<Url> {
+    Url::from_directory_path(dir).map_err(|()| {
+        Error::IllegalArgument(format!("'{}' is not a usable table path", dir.display()))
+    })
+}
+
+/// Whether `dir` holds a Delta table (a transaction log with at least one commit).
+pub fn is_delta_table(dir: &Path) -> bool {
+    dir.join("_delta_log")
+        .read_dir()
+        .map(|mut entries| {
+            entries.any(|e| {
+                e.map(|e| e.file_name().to_string_lossy().ends_with(".json"))
+                    .unwrap_or(false)
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// Spark's error for a location that is not a Delta table.
+fn not_a_table(dir: &Path) -> Error {
+    Error::Analysis {
+        class: "DELTA_MISSING_DELTA_TABLE".into(),
+        message: format!("`file:{}` is not a Delta table.", dir.display()),
+        params: vec![("tableName".into(), format!("`file:{}`", dir.display()))],
+    }
+}
+
+/// A delta-rs error as ours, naming the table's path.
+fn delta_error(dir: &Path, e: DeltaTableError) -> Error {
+    match e {
+        DeltaTableError::NotATable(_) => not_a_table(dir),
+        DeltaTableError::InvalidVersion(v) => Error::Analysis {
+            class: "DELTA_VERSION_NOT_FOUND".into(),
+            message: format!(
+                "Cannot time travel Delta table `file:{}` to version {v}: no such version.",
+                dir.display()
+            ),
+            params: vec![],
+        },
+        DeltaTableError::Arrow { source } => Error::DataFusion(source.into()),
+        other => Error::Analysis {
+            class: "DELTA_ERROR".into(),
+            message: format!("Delta table `file:{}`: {other}", dir.display()),
+            params: vec![],
+        },
+    }
+}
+
+/// Writes `plan` to the Delta table at `path` (created if missing).
+pub async fn write(
+    state: &SessionState,
+    plan: LogicalPlan,
+    path: &str,
+    req: &WriteRequest,
+) -> Result<()> {
+    let dir = local_dir(path);
+    let exists = is_delta_table(&dir);
+    match req.mode {
+        SaveMode::ErrorIfExists if exists => {
+            return Err(Error::Analysis {
+                class: "DELTA_PATH_EXISTS".into(),
+                message: format!(
+                    "Cannot write to already existent path file:{} without setting OVERWRITE = 'true'.",
+                    dir.display()
+                ),
+                params: vec![("path".into(), format!("file:{}", dir.display()))],
+            });
+        }
+        SaveMode::Ignore if exists => return Ok(()),
+        _ => {}
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Error::IllegalArgument(format!("cannot create table path {}: {e}", dir.display()))
+    })?;
+    let table = DeltaTable::try_from_url(table_url(&dir)?)
+        .await
+        .map_err(|e| delta_error(&dir, e))?;
+    let opts = &req.options;
+    let mut commit = CommitProperties::default();
+    if let Some(meta) = opts.get("usermetadata") {
+        commit = commit.with_metadata([(
+            "userMetadata".to_string(),
+            serde_json::Value::String(meta.clone()),
+        )]);
+    }
+    match (opts.get("txnappid"), opts.get("txnversion")) {
+        (Some(app), Some(version)) => {
+            let version: i64 = version.trim().parse().map_err(|_| {
+                Error::IllegalArgument(format!(
+                    "option 'txnVersion' must be a number, got '{version}'"
+                ))
+            })?;
+            if exists && recorded_version(&table, app).await? >= Some(version) {
+                // this application's write of that version is already in the table
+                return Ok(());
+            }
+            commit = commit.with_application_transaction(Transaction::new(app, version));
+        }
+        (None, None) => {}
+        _ => {
+            return Err(Error::IllegalArgument(
+                "options 'txnAppId' and 'txnVersion' go together".into(),
+            ));
+        }
+    }
+    let mode = match req.mode {
+        SaveMode::Append => DeltaSaveMode::Append,
+        SaveMode::Overwrite => DeltaSaveMode::Overwrite,
+        SaveMode::ErrorIfExists => DeltaSaveMode::ErrorIfExists,
+        SaveMode::Ignore => DeltaSaveMode::Ignore,
+    };
+    // Our plan is planned and optimised by our session; delta-rs runs its write (with its own
+    // operators) over it as a scan.
+    let physical = state.create_physical_plan(&plan).await?;
+    let source = LogicalPlanBuilder::scan(
+        "__spate_write",
+        provider_as_source(Arc::new(PlannedTable(physical))),
+        None,
+    )?
+    .build()?;
+    let mut builder = table
+        .write(Vec::new())
+        .with_input_plan(source)
+        .with_save_mode(mode)
+        .with_commit_properties(commit);
+    if !req.partition_by.is_empty() {
+        builder = builder.with_partition_columns(req.partition_by.clone());
+    }
+    if let Some(predicate) = opts.get("replacewhere") {
+        builder = builder.with_replace_where(predicate.clone());
+    }
+    if flag(opts, "overwriteschema")? {
+        builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite);
+    } else if flag(opts, "mergeschema")? {
+        builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Merge);
+    }
+    builder.await.map_err(|e| delta_error(&dir, e))?;
+    Ok(())
+}
+
+/// The version `app` last recorded in the table's transactions, if any.
+async fn recorded_version(table: &DeltaTable, app: &str) -> Result<Option<i64>> {
+    let state = table
+        .snapshot()
+        .map_err(|e| Error::internal(e.to_string()))?;
+    state
+        .transaction_version(table.log_store().as_ref(), app)
+        .await
+        .map_err(|e| Error::internal(e.to_string()))
+}
+
+fn flag(opts: &HashMap<String, String>, key: &str) -> Result<bool> {
+    match opts.get(key).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if v == "true" => Ok(true),
+        Some(v) if v == "false" => Ok(false),
+        Some(v) => Err(Error::IllegalArgument(format!(
+            "option '{key}' must be 'true' or 'false', got '{v}'"
+        ))),
+    }
+}
+
+/// Reads the Delta table at `path` (its latest version, or the one `versionasof` or
+/// `timestampasof` in `options` names; `tz` reads a timestamp without a zone) as a scan
+/// named `alias`.
+pub async fn read(
+    state: &SessionState,
+    path: &str,
+    options: &HashMap<String, String>,
+    tz: &str,
+    alias: &str,
+) -> Result<LogicalPlan> {
+    let dir = local_dir(path);
+    if !is_delta_table(&dir) {
+        return Err(not_a_table(&dir));
+    }
+    let mut builder =
+        DeltaTableBuilder::from_url(table_url(&dir)?).map_err(|e| delta_error(&dir, e))?;
+    match (options.get("versionasof"), options.get("timestampasof")) {
+        (Some(_), Some(_)) => {
+            return Err(Error::IllegalArgument(
+                "[DELTA_TIME_TRAVEL_MULTIPLE_FORMATS] Cannot specify both versionAsOf and timestampAsOf".into(),
+            ));
+        }
+        (Some(v), None) => {
+            let v: u64 = v.trim().parse().map_err(|_| {
+                Error::IllegalArgument(format!("option 'versionAsOf' must be a number, got '{v}'"))
+            })?;
+            builder = builder.with_version(v);
+        }
+        (None, Some(t)) => builder = builder.with_timestamp(parse_instant(t, tz)?),
+        (None, None) => {}
+    }
+    let table = builder.load().await.map_err(|e| delta_error(&dir, e))?;
+    let provider = table
+        .table_provider()
+        .with_session(Arc::new(state.clone()))
+        .await?;
+    let name = datafusion::common::TableReference::bare(alias);
+    Ok(LogicalPlanBuilder::scan(name, provider_as_source(provider), None)?.build()?)
+}
+
+/// A `timestampAsOf` value: a date or a timestamp (`yyyy-MM-dd[ HH:mm:ss[.SSS]]`, or ISO 8601
+/// with a zone), local times in the session time zone `tz`.
+fn parse_instant(text: &str, tz: &str) -> Result<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let local = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+        .or_else(|| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })
+        .ok_or_else(|| {
+            Error::IllegalArgument(format!(
+                "[DELTA_TIMESTAMP_INVALID] The provided timestamp ({text}) cannot be converted to a valid timestamp."
+            ))
+        })?;
+    let zone: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::UTC);
+    zone.from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| Error::IllegalArgument(format!("'{text}' is not a time in {tz}")))
+}
+
+/// An already planned query as a table: its scan is the plan (projected as asked).
+#[derive(Debug)]
+struct PlannedTable(Arc<dyn ExecutionPlan>);
+
+#[async_trait::async_trait]
+impl TableProvider for PlannedTable {
+    fn schema(&self) -> SchemaRef {
+        self.0.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[datafusion::logical_expr::Expr],
+        _limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let schema = self.0.schema();
+        match projection {
+            Some(p) if *p != (0..schema.fields().len()).collect::<Vec<_>>() => {
+                let exprs = p
+                    .iter()
+                    .map(|&i| {
+                        let f = schema.field(i);
+                        let column: Arc<dyn PhysicalExpr> = Arc::new(Column::new(f.name(), i));
+                        (column, f.name().clone())
+                    })
+                    .collect::<Vec<_>>();
+                Ok(Arc::new(ProjectionExec::try_new(exprs, self.0.clone())?))
+            }
+            _ => Ok(self.0.clone()),
+        }
+    }
+}
