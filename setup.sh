@@ -11,6 +11,7 @@ if ! command -v protoc >/dev/null || ! command -v mold >/dev/null; then
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -r python/requirements.txt
+.venv/bin/pip install -q --no-deps -r python/requirements-no-deps.txt
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/spate-target}"
 cargo build --bin spate
 .venv/bin/python examples/generate_data.py examples/data

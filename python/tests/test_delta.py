@@ -153,3 +153,83 @@ def test_sql_reads_a_table_by_its_path(spark, people, tmp_dir):
     people.write.format("delta").save(path)
     got = spark.sql(f"SELECT name FROM delta.`{path}` WHERE score > 3 ORDER BY id").collect()
     assert [r["name"] for r in got] == ["ann", "cy"]
+
+
+def test_delta_sparks_delta_table_reads_and_shows_history(spark, people, tmp_dir):
+    """delta-spark's own Python DeltaTable over the remote session (its Spark Connect client)."""
+    from delta.tables import DeltaTable as SparkDeltaTable
+
+    path = str(tmp_dir / "t")
+    people.write.format("delta").save(path)
+    people.where("id = 1").write.format("delta").mode("append").option("userMetadata", "second").save(path)
+    table = SparkDeltaTable.forPath(spark, path)
+    assert rows(table.toDF(), "id") == [(1,), (1,), (2,), (3,)]
+    history = table.history()
+    assert [r["version"] for r in history.collect()] == [1, 0]
+    latest = table.history(1).collect()
+    assert len(latest) == 1 and latest[0]["version"] == 1 and latest[0]["userMetadata"] == "second"
+    assert latest[0]["operation"] == "WRITE" and latest[0]["operationParameters"]["mode"] == "Append"
+    # seed 002: the version for lineage tracking
+    assert table.history(1).select("version").collect()[0][0] == 1
+    assert SparkDeltaTable.forName(spark, f"delta.`{path}`").toDF().count() == 4
+
+
+def test_seed_002_delta_functions_run_as_written(spark, tmp_dir):
+    """Seed 002's write_features_to_delta and create_training_dataset_with_lineage, unchanged but
+    for paths: a day's features replaced in place, time travel to the training end, a
+    point-in-time join, and the Delta version of the result."""
+    from delta.tables import DeltaTable
+    from pyspark.sql import Window
+
+    # seed 002 (as written)
+    def write_features_to_delta(df, delta_path: str, feature_date: str):
+        df.withColumn("feature_date", F.lit(feature_date)) \
+            .write \
+            .format("delta") \
+            .mode("overwrite") \
+            .option("replaceWhere", f"feature_date = '{feature_date}'") \
+            .save(delta_path)
+
+    def create_training_dataset_with_lineage(events_path, features_path, training_start, training_end, output_path):
+        events = spark.read.format("delta").load(events_path) \
+            .filter(f"event_date BETWEEN '{training_start}' AND '{training_end}'")
+        features = spark.read.format("delta") \
+            .option("timestampAsOf", training_end) \
+            .load(features_path)
+        window = Window.partitionBy("user_id").orderBy(F.desc("feature_date"))
+        pit_features = features \
+            .join(events.select("user_id", "event_timestamp").distinct(), on="user_id") \
+            .filter(F.col("feature_date") <= F.col("event_timestamp").cast("date")) \
+            .withColumn("rank", F.row_number().over(window)) \
+            .filter("rank = 1") \
+            .drop("rank")
+        training_data = events.join(pit_features, on="user_id", how="left")
+        training_data.write \
+            .format("delta") \
+            .mode("overwrite") \
+            .save(output_path)
+        delta_table = DeltaTable.forPath(spark, output_path)
+        version = delta_table.history(1).select("version").collect()[0][0]
+        return f"delta_version_{version}"
+    # end seed
+
+    features_path, events_path, output_path = (str(tmp_dir / n) for n in ("features", "events", "training"))
+    write_features_to_delta(spark.createDataFrame([(1, 0.5), (2, 0.7)], "user_id long, score double"), features_path, "2024-01-01")
+    write_features_to_delta(spark.createDataFrame([(1, 0.9)], "user_id long, score double"), features_path, "2024-01-02")
+    # the second day again: replaced, not added
+    write_features_to_delta(spark.createDataFrame([(1, 0.8)], "user_id long, score double"), features_path, "2024-01-02")
+    assert rows(spark.read.format("delta").load(features_path), "user_id", "feature_date", "score") == [
+        (1, "2024-01-01", 0.5), (1, "2024-01-02", 0.8), (2, "2024-01-01", 0.7)]
+    events = spark.createDataFrame(
+        [(1, "2024-01-01", datetime(2024, 1, 1, 12)), (1, "2024-01-02", datetime(2024, 1, 2, 9)), (2, "2024-01-02", datetime(2024, 1, 2, 10))],
+        "user_id long, event_date string, event_timestamp timestamp")
+    events.write.format("delta").save(events_path)
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    # the training end is after every commit: all features are visible
+    training_end = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    # As written, the final join keeps `event_timestamp` from both sides, and Delta refuses data
+    # with duplicate columns (Spark with delta-spark fails the same way): the error names it.
+    with pytest.raises(AnalysisException) as info:
+        create_training_dataset_with_lineage(events_path, features_path, "2024-01-01", training_end, output_path)
+    assert "DELTA_DUPLICATE_COLUMNS_FOUND" in str(info.value) and "event_timestamp" in str(info.value)
+    assert not (tmp_dir / "training" / "_delta_log").exists()

@@ -360,6 +360,20 @@ impl Sources for SessionCatalog {
         self.lookup(state, name).await
     }
 
+    async fn extension(
+        &self,
+        state: &SessionState,
+        relation: &prost_types::Any,
+    ) -> Result<LogicalPlan> {
+        match crate::delta_connect::relation(self, state, relation).await? {
+            Some(plan) => Ok(plan),
+            None => Err(Error::unsupported(format!(
+                "the relation extension {}",
+                relation.type_url
+            ))),
+        }
+    }
+
     async fn prepare_sql(&self, state: &SessionState, names: &[TableReference]) -> Result<()> {
         for r in names {
             let parts: Vec<String> = match r {

@@ -63,7 +63,7 @@ pub fn is_delta_table(dir: &Path) -> bool {
 }
 
 /// Spark's error for a location that is not a Delta table.
-fn not_a_table(dir: &Path) -> Error {
+pub(crate) fn not_a_table(dir: &Path) -> Error {
     Error::Analysis {
         class: "DELTA_MISSING_DELTA_TABLE".into(),
         message: format!("`file:{}` is not a Delta table.", dir.display()),
@@ -72,7 +72,7 @@ fn not_a_table(dir: &Path) -> Error {
 }
 
 /// A delta-rs error as ours, naming the table's path.
-fn delta_error(dir: &Path, e: DeltaTableError) -> Error {
+pub(crate) fn delta_error(dir: &Path, e: DeltaTableError) -> Error {
     match e {
         DeltaTableError::NotATable(_) => not_a_table(dir),
         DeltaTableError::InvalidVersion(v) => Error::Analysis {
@@ -100,6 +100,7 @@ pub async fn write(
     req: &WriteRequest,
 ) -> Result<()> {
     let dir = local_dir(path);
+    check_unique_columns(&plan)?;
     let exists = is_delta_table(&dir);
     match req.mode {
         SaveMode::ErrorIfExists if exists => {
@@ -182,6 +183,29 @@ pub async fn write(
     }
     builder.await.map_err(|e| delta_error(&dir, e))?;
     Ok(())
+}
+
+/// Delta's error for data whose columns share a name (compared without case, as Spark's
+/// default `spark.sql.caseSensitive=false`).
+fn check_unique_columns(plan: &LogicalPlan) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    let mut duplicates = Vec::new();
+    for f in plan.schema().fields() {
+        let name = f.name().to_lowercase();
+        if !seen.insert(name.clone()) && !duplicates.contains(&name) {
+            duplicates.push(name);
+        }
+    }
+    if duplicates.is_empty() {
+        return Ok(());
+    }
+    Err(Error::analysis(
+        "DELTA_DUPLICATE_COLUMNS_FOUND",
+        format!(
+            "Found duplicate column(s) in the data to save: {}",
+            duplicates.join(", ")
+        ),
+    ))
 }
 
 /// The version `app` last recorded in the table's transactions, if any.

@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod delta;
+pub mod delta_connect;
 pub mod partitions;
 pub mod records;
 pub mod source;

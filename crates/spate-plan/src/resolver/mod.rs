@@ -147,6 +147,7 @@ impl<'a> Resolver<'a> {
             RelType::Corr(c) => self.stat_corr(c).await,
             RelType::ApproxQuantile(q) => self.approx_quantile(q).await,
             RelType::FreqItems(f) => self.freq_items(f).await,
+            RelType::Extension(any) => self.sources.extension(self.state, any).await,
             other => {
                 let debug = format!("{other:?}");
                 let kind = debug.split('(').next().unwrap_or("unknown");

@@ -81,6 +81,19 @@ pub trait Sources: Send + Sync {
     fn use_database(&self, name: &str) -> Result<()>;
     /// `SHOW TABLES` as a relation.
     async fn show_tables(&self, resolver: &Resolver<'_>) -> Result<LogicalPlan>;
+    /// A relation a client library defines (`Relation.extension`), as delta-spark's
+    /// `DeltaTable` sends; `Unsupported` for one no source knows.
+    async fn extension(
+        &self,
+        state: &SessionState,
+        relation: &prost_types::Any,
+    ) -> Result<LogicalPlan> {
+        let _ = state;
+        Err(Error::unsupported(format!(
+            "the relation extension {}",
+            relation.type_url
+        )))
+    }
 }
 
 impl Resolver<'_> {
