@@ -35,7 +35,7 @@ use url::Url;
 use crate::write::{SaveMode, WriteRequest};
 
 /// The absolute local path of a table location (`/p`, `file:/p` or `file:///p`).
-fn local_dir(path: &str) -> PathBuf {
+pub(crate) fn local_dir(path: &str) -> PathBuf {
     let p = path
         .strip_prefix("file://")
         .or_else(|| path.strip_prefix("file:"))

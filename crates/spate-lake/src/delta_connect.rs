@@ -138,11 +138,11 @@ fn time_zone(state: &SessionState) -> String {
 /// warehouse table, or ``delta.`/path` ``.
 fn table_location(catalog: &SessionCatalog, table: Option<&DeltaTableRef>) -> Result<PathBuf> {
     match table.and_then(|t| t.access.as_ref()) {
-        Some(Access::Path(p)) => Ok(PathBuf::from(&p.path)),
+        Some(Access::Path(p)) => Ok(delta::local_dir(&p.path)),
         Some(Access::TableOrViewName(name)) => {
             let parts = spate_common::names::split_name(name);
             match parts.as_slice() {
-                [format, path] if format.eq_ignore_ascii_case("delta") => Ok(PathBuf::from(path)),
+                [format, path] if format.eq_ignore_ascii_case("delta") => Ok(delta::local_dir(path)),
                 _ => catalog.table_dir(&parts),
             }
         }
