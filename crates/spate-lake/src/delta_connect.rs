@@ -142,7 +142,9 @@ fn table_location(catalog: &SessionCatalog, table: Option<&DeltaTableRef>) -> Re
         Some(Access::TableOrViewName(name)) => {
             let parts = spate_common::names::split_name(name);
             match parts.as_slice() {
-                [format, path] if format.eq_ignore_ascii_case("delta") => Ok(delta::local_dir(path)),
+                [format, path] if format.eq_ignore_ascii_case("delta") => {
+                    Ok(delta::local_dir(path))
+                }
                 _ => catalog.table_dir(&parts),
             }
         }
