@@ -176,9 +176,9 @@ pub async fn write(
     if let Some(predicate) = opts.get("replacewhere") {
         builder = builder.with_replace_where(predicate.clone());
     }
-    if flag(opts, "overwriteschema")? {
+    if crate::source::flag(opts, "overwriteschema", false)? {
         builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite);
-    } else if flag(opts, "mergeschema")? {
+    } else if crate::source::flag(opts, "mergeschema", false)? {
         builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Merge);
     }
     builder.await.map_err(|e| delta_error(&dir, e))?;
@@ -217,17 +217,6 @@ async fn recorded_version(table: &DeltaTable, app: &str) -> Result<Option<i64>> 
         .transaction_version(table.log_store().as_ref(), app)
         .await
         .map_err(|e| Error::internal(e.to_string()))
-}
-
-fn flag(opts: &HashMap<String, String>, key: &str) -> Result<bool> {
-    match opts.get(key).map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(false),
-        Some(v) if v == "true" => Ok(true),
-        Some(v) if v == "false" => Ok(false),
-        Some(v) => Err(Error::IllegalArgument(format!(
-            "option '{key}' must be 'true' or 'false', got '{v}'"
-        ))),
-    }
 }
 
 /// Reads the Delta table at `path` (its latest version, or the one `versionasof` or

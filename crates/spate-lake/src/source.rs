@@ -106,7 +106,7 @@ fn option<'a>(opts: &'a HashMap<String, String>, keys: &[&str]) -> Option<&'a st
     keys.iter().find_map(|k| opts.get(*k)).map(String::as_str)
 }
 
-fn flag(opts: &HashMap<String, String>, key: &str, default: bool) -> Result<bool> {
+pub(crate) fn flag(opts: &HashMap<String, String>, key: &str, default: bool) -> Result<bool> {
     match opts.get(key).map(|v| v.trim().to_ascii_lowercase()) {
         None => Ok(default),
         Some(v) if v == "true" => Ok(true),
