@@ -233,3 +233,18 @@ def test_seed_002_delta_functions_run_as_written(spark, tmp_dir):
         create_training_dataset_with_lineage(events_path, features_path, "2024-01-01", training_end, output_path)
     assert "DELTA_DUPLICATE_COLUMNS_FOUND" in str(info.value) and "event_timestamp" in str(info.value)
     assert not (tmp_dir / "training" / "_delta_log").exists()
+
+
+def test_warehouse_tables_in_delta_keep_versions(spark, people):
+    spark.sql("DROP TABLE IF EXISTS delta_people")
+    people.write.format("delta").saveAsTable("delta_people")
+    people.where("id = 1").write.insertInto("delta_people")
+    assert spark.table("delta_people").count() == 4
+    people.where("id = 3").write.format("delta").mode("overwrite").saveAsTable("delta_people")
+    assert rows(spark.table("delta_people"), "id") == [(3,)]
+    assert rows(spark.sql("SELECT id FROM delta_people"), "id") == [(3,)]
+    from delta.tables import DeltaTable as SparkDeltaTable
+
+    # the overwrite is version 2 of the same table: its history is kept
+    assert [r["version"] for r in SparkDeltaTable.forName(spark, "delta_people").history().collect()] == [2, 1, 0]
+    spark.sql("DROP TABLE delta_people")

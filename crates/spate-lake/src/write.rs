@@ -265,10 +265,20 @@ pub async fn write_table(
         } else {
             SaveMode::Append
         };
-        if mode == SaveMode::Overwrite {
+        if mode == SaveMode::Overwrite && meta.format != "delta" {
             for f in crate::source::files_under(&dir)? {
                 let _ = std::fs::remove_file(f);
             }
+        }
+        if meta.format == "delta" {
+            // a Delta table replaces its rows in a new version rather than deleting files
+            let req = WriteRequest {
+                format: meta.format.clone(),
+                mode,
+                partition_by: Vec::new(),
+                options: req.options.clone(),
+            };
+            return crate::delta::write(state, plan, &dir.display().to_string(), &req).await;
         }
         let req = WriteRequest {
             format: meta.format.clone(),
@@ -291,6 +301,8 @@ pub async fn write_table(
                 ));
             }
             SaveMode::Ignore => return Ok(()),
+            // a Delta table keeps its history: the overwrite is a new version
+            SaveMode::Overwrite if req.format == "delta" => {}
             SaveMode::Overwrite => remove(&dir)?,
             SaveMode::Append => {}
         }
@@ -316,6 +328,11 @@ pub async fn write_table(
     let mut req = req.clone();
     if req.format == "csv" {
         req.options.insert("header".into(), "true".into());
+    }
+    if req.format == "delta" {
+        // the table's rows are the Delta log's; an append adds a version
+        crate::delta::write(state, plan, &dir.display().to_string(), &req).await?;
+        return SessionCatalog::write_table_meta(&dir, &meta);
     }
     write_files(state, plan, &dir, &req).await?;
     SessionCatalog::write_table_meta(&dir, &meta)
