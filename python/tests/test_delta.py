@@ -7,6 +7,7 @@ only matching rows, a repeated txnAppId/txnVersion is skipped, ...)."""
 
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from deltalake import DeltaTable, write_deltalake
@@ -94,8 +95,9 @@ def test_merge_schema_adds_columns_and_overwrite_schema_replaces_them(spark, tmp
     path = str(tmp_dir / "t")
     spark.createDataFrame([(1,)], "id long").write.format("delta").save(path)
     wider = spark.createDataFrame([(2, "x")], "id long, tag string")
-    with pytest.raises(Exception):
+    with pytest.raises(AnalysisException) as info:
         wider.write.format("delta").mode("append").save(path)
+    assert "schema mismatch" in str(info.value) and "mergeSchema" in str(info.value)
     wider.write.format("delta").mode("append").option("mergeSchema", "true").save(path)
     assert rows(spark.read.format("delta").load(path), "id", "tag") == [(1, None), (2, "x")]
     other = spark.createDataFrame([("z",)], "label string")
@@ -248,3 +250,97 @@ def test_warehouse_tables_in_delta_keep_versions(spark, people):
     # the overwrite is version 2 of the same table: its history is kept
     assert [r["version"] for r in SparkDeltaTable.forName(spark, "delta_people").history().collect()] == [2, 1, 0]
     spark.sql("DROP TABLE delta_people")
+
+
+def test_concurrent_appends_all_commit(server, tmp_dir):
+    """Two sessions appending to one table at once: Delta lets blind appends commit one after
+    the other (a conflicting version number is retried), so no write is lost and the versions
+    follow each other."""
+    import threading
+
+    from pyspark.sql import SparkSession
+
+    path = str(tmp_dir / "t")
+    first = SparkSession.builder.remote(server["url"]).create()
+    first.range(1).write.format("delta").save(path)
+    errors = []
+
+    def writer(k):
+        session = SparkSession.builder.remote(server["url"]).create()
+        try:
+            for i in range(6):
+                session.range(k * 100 + i * 10, k * 100 + i * 10 + 10).write.format("delta").mode("append").save(path)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    table = DeltaTable(path)
+    assert table.version() == 12
+    ids = sorted(table.to_pyarrow_table().column("id").to_pylist())
+    assert ids == [0] + [k * 100 + j for k in (1, 2) for j in range(60)]
+
+
+def test_a_write_killed_halfway_leaves_the_previous_version(tmp_dir):
+    """kill -9 of the server during a large overwrite: the table still reads, at its previous
+    version, in Spate and in delta-rs."""
+    import signal
+    import socket
+    import subprocess
+    import threading
+
+    from conftest import free_port, spate_binary
+    from pyspark.sql import SparkSession
+
+    path = str(tmp_dir / "t")
+
+    def start():
+        port = free_port()
+        proc = subprocess.Popen([spate_binary(), "serve", "--port", str(port), "--warehouse", str(tmp_dir / "wh")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(300):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        return proc, SparkSession.builder.remote(f"sc://127.0.0.1:{port}").create()
+
+    proc, spark = start()
+    # small data files (a table property set at creation), so the overwrite writes many
+    spark.range(100).write.format("delta").option("delta.targetFileSize", 1 << 20).save(path)
+    assert DeltaTable(path).metadata().configuration == {"delta.targetFileSize": str(1 << 20)}
+    big = spark.range(200_000_000)
+    def overwrite():
+        try:
+            big.write.format("delta").mode("overwrite").save(path)
+        except Exception:  # noqa: BLE001 - the server dies under it
+            pass
+
+    # the client may keep retrying against the dead server: nothing waits for it
+    writer = threading.Thread(target=overwrite, daemon=True)
+    def data_files():
+        return {p for p in Path(path).rglob("*") if "_delta_log" not in p.parts}
+
+    before = data_files()
+    writer.start()
+    # wait until the overwrite's first data file (or its staging file) is on disk: the write
+    # is under way
+    deadline = time.time() + 120
+    while not data_files() - before and time.time() < deadline:
+        time.sleep(0.05)
+    assert data_files() - before, "the write never started"
+    assert DeltaTable(path).version() == 0
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert DeltaTable(path).version() == 0 and DeltaTable(path).to_pyarrow_table().num_rows == 100
+    proc, spark = start()
+    try:
+        assert spark.read.format("delta").load(path).count() == 100
+    finally:
+        proc.kill()
+        proc.wait()

@@ -2,8 +2,9 @@
 //! with Spark's save modes (`error` fails with `DELTA_PATH_EXISTS` on an existing table,
 //! `ignore` skips it), `partitionBy`, and delta-spark's write options — `replaceWhere`
 //! (overwrite only the rows matching a predicate), `mergeSchema` / `overwriteSchema`,
-//! `userMetadata` (kept in the commit's info) and `txnAppId` + `txnVersion` (idempotent writes:
-//! a version at or below the one the table has recorded for the application is skipped).
+//! `userMetadata` (kept in the commit's info), `txnAppId` + `txnVersion` (idempotent writes:
+//! a version at or below the one the table has recorded for the application is skipped) and
+//! `delta.*` table properties set by the write that creates the table.
 //! `spark.read.format("delta")` reads the latest version, or the one `versionAsOf` /
 //! `timestampAsOf` names; SQL text names a table by its path as ``delta.`/path` ``. A write
 //! plans the query in the session (our rules, our operators) and hands delta-rs the planned
@@ -83,7 +84,15 @@ pub(crate) fn delta_error(dir: &Path, e: DeltaTableError) -> Error {
             ),
             params: vec![],
         },
-        DeltaTableError::Arrow { source } => Error::DataFusion(source.into()),
+        // the data's schema is not the table's: delta-spark's error, and the way out
+        DeltaTableError::Arrow { .. } | DeltaTableError::SchemaMismatch { .. } => Error::Analysis {
+            class: "_LEGACY_ERROR_TEMP_DELTA_0007".into(),
+            message: format!(
+                "A schema mismatch detected when writing to the Delta table at file:{} ({e}). To enable schema migration using DataFrameWriter or DataStreamWriter, please set: '.option(\"mergeSchema\", \"true\")'; to overwrite the schema, '.option(\"overwriteSchema\", \"true\")'.",
+                dir.display()
+            ),
+            params: vec![],
+        },
         other => Error::Analysis {
             class: "DELTA_ERROR".into(),
             message: format!("Delta table `file:{}`: {other}", dir.display()),
@@ -173,6 +182,10 @@ pub async fn write(
     if !req.partition_by.is_empty() {
         builder = builder.with_partition_columns(req.partition_by.clone());
     }
+    let properties = table_properties(opts);
+    if !exists && !properties.is_empty() {
+        builder = builder.with_configuration(properties);
+    }
     if let Some(predicate) = opts.get("replacewhere") {
         builder = builder.with_replace_where(predicate.clone());
     }
@@ -183,6 +196,45 @@ pub async fn write(
     }
     builder.await.map_err(|e| delta_error(&dir, e))?;
     Ok(())
+}
+
+/// Delta's table properties, in the case the log spells them (write options arrive lower-cased).
+const PROPERTIES: &[&str] = &[
+    "delta.appendOnly",
+    "delta.autoOptimize.autoCompact",
+    "delta.autoOptimize.optimizeWrite",
+    "delta.checkpointInterval",
+    "delta.checkpoint.writeStatsAsJson",
+    "delta.checkpoint.writeStatsAsStruct",
+    "delta.dataSkippingNumIndexedCols",
+    "delta.dataSkippingStatsColumns",
+    "delta.deletedFileRetentionDuration",
+    "delta.enableChangeDataFeed",
+    "delta.enableDeletionVectors",
+    "delta.isolationLevel",
+    "delta.logRetentionDuration",
+    "delta.minReaderVersion",
+    "delta.minWriterVersion",
+    "delta.targetFileSize",
+    "delta.tuneFileSizesForRewrites",
+];
+
+/// The `delta.*` write options, which set table properties when a write creates the table (as
+/// delta-spark does).
+fn table_properties(opts: &HashMap<String, String>) -> Vec<(String, Option<String>)> {
+    let mut properties: Vec<(String, Option<String>)> = opts
+        .iter()
+        .filter(|(k, _)| k.starts_with("delta."))
+        .map(|(k, v)| {
+            let name = PROPERTIES
+                .iter()
+                .find(|p| p.eq_ignore_ascii_case(k))
+                .map_or_else(|| k.clone(), |p| p.to_string());
+            (name, Some(v.clone()))
+        })
+        .collect();
+    properties.sort();
+    properties
 }
 
 /// Delta's error for data whose columns share a name (compared without case, as Spark's
