@@ -69,7 +69,7 @@ def test_time_travel_by_version_and_timestamp_after_overwrite(spark, people, tmp
     assert rows(old, "id") == [(1,), (2,), (3,)]
     with pytest.raises(Exception) as info:
         spark.read.format("delta").option("versionAsOf", 7).load(path).collect()
-    assert "7" in str(info.value)
+    assert "version 7" in str(info.value) and path in str(info.value)
 
 
 def test_partition_by_writes_hive_directories_and_reads_back(spark, tmp_dir):

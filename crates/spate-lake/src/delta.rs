@@ -44,7 +44,7 @@ pub(crate) fn local_dir(path: &str) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| PathBuf::from(p))
 }
 
-fn table_url(dir: &Path) -> Result<Url> {
+pub(crate) fn table_url(dir: &Path) -> Result<Url> {
     Url::from_directory_path(dir).map_err(|()| {
         Error::IllegalArgument(format!("'{}' is not a usable table path", dir.display()))
     })
@@ -272,15 +272,15 @@ async fn recorded_version(table: &DeltaTable, app: &str) -> Result<Option<i64>> 
 }
 
 /// Reads the Delta table at `path` (its latest version, or the one `versionasof` or
-/// `timestampasof` in `options` names; `tz` reads a timestamp without a zone) as a scan
-/// named `alias`.
+/// `timestampasof` in `options` names, a timestamp without a zone read in the session time
+/// zone) as a scan named `alias`.
 pub async fn read(
     state: &SessionState,
     path: &str,
     options: &HashMap<String, String>,
-    tz: &str,
     alias: &str,
 ) -> Result<LogicalPlan> {
+    let tz = crate::source::session_time_zone(state);
     let dir = local_dir(path);
     if !is_delta_table(&dir) {
         return Err(not_a_table(&dir));
@@ -299,7 +299,7 @@ pub async fn read(
             })?;
             builder = builder.with_version(v);
         }
-        (None, Some(t)) => builder = builder.with_timestamp(parse_instant(t, tz)?),
+        (None, Some(t)) => builder = builder.with_timestamp(parse_instant(t, &tz)?),
         (None, None) => {}
     }
     let table = builder.load().await.map_err(|e| delta_error(&dir, e))?;

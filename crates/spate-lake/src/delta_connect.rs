@@ -101,18 +101,11 @@ pub async fn relation(
     let message = DeltaRelation::decode(relation.value.as_slice())
         .map_err(|e| Error::internal(format!("a DeltaRelation that does not decode: {e}")))?;
     let table_dir = |t: &OnTable| table_location(catalog, t.table.as_ref());
-    let tz = time_zone(state);
+    let tz = crate::source::session_time_zone(state);
     Ok(Some(match message.relation {
         Some(RelationType::Scan(t)) => {
             let dir = table_dir(&t)?;
-            delta::read(
-                state,
-                &dir.display().to_string(),
-                &HashMap::new(),
-                &tz,
-                "delta",
-            )
-            .await?
+            delta::read(state, &dir.display().to_string(), &HashMap::new(), "delta").await?
         }
         Some(RelationType::DescribeHistory(t)) => history(&table_dir(&t)?, &tz).await?,
         Some(other) => {
@@ -122,16 +115,6 @@ pub async fn relation(
         }
         None => return Err(Error::internal("a DeltaRelation without a relation")),
     }))
-}
-
-fn time_zone(state: &SessionState) -> String {
-    state
-        .config()
-        .options()
-        .execution
-        .time_zone
-        .clone()
-        .unwrap_or_else(|| "UTC".into())
 }
 
 /// The directory of the table a `DeltaTable` message names: its path, or a name — a
@@ -157,9 +140,7 @@ async fn load(dir: &Path) -> Result<deltalake::DeltaTable> {
     if !delta::is_delta_table(&dir) {
         return Err(delta::not_a_table(&dir));
     }
-    let url = url::Url::from_directory_path(&dir).map_err(|()| {
-        Error::IllegalArgument(format!("'{}' is not a usable path", dir.display()))
-    })?;
+    let url = delta::table_url(&dir)?;
     deltalake::open_table(url)
         .await
         .map_err(|e| delta::delta_error(&dir, e))

@@ -53,14 +53,7 @@ pub async fn read(state: &SessionState, req: &ReadRequest, alias: &str) -> Resul
                 "a Delta table is read from one path".into(),
             ));
         };
-        let tz = state
-            .config()
-            .options()
-            .execution
-            .time_zone
-            .clone()
-            .unwrap_or_else(|| "UTC".into());
-        return crate::delta::read(state, path, &req.options, &tz, alias).await;
+        return crate::delta::read(state, path, &req.options, alias).await;
     }
     for p in &req.paths {
         check_exists(p)?;
@@ -80,6 +73,17 @@ pub async fn read(state: &SessionState, req: &ReadRequest, alias: &str) -> Resul
             ),
         )),
     }
+}
+
+/// The session time zone, which the session keeps in DataFusion's configuration.
+pub(crate) fn session_time_zone(state: &SessionState) -> String {
+    state
+        .config()
+        .options()
+        .execution
+        .time_zone
+        .clone()
+        .unwrap_or_else(|| "UTC".into())
 }
 
 fn is_glob(p: &str) -> bool {

@@ -172,13 +172,7 @@ async fn write_files(
         extension,
         partition_by,
     };
-    let tz = state
-        .config()
-        .options()
-        .execution
-        .time_zone
-        .clone()
-        .unwrap_or_else(|| "UTC".into());
+    let tz = crate::source::session_time_zone(state);
     crate::task_files::write_files(state, plan, dir, &layout, &tz).await
 }
 

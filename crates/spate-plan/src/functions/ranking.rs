@@ -1,8 +1,8 @@
 //! Spark's ranking window functions (`row_number`, `rank`, `dense_rank`, `ntile`) are `int`;
-//! DataFusion's are unsigned 64-bit. The DataFrame API casts the window's result; SQL text's
-//! windows are planned by DataFusion inside a Window node, where a cast cannot go, so
-//! [`int_rankings_in`] swaps the function for [`IntRanking`]: the same function under the same
-//! name (so the columns that refer to it still do), its results cast to `int`.
+//! DataFusion's are unsigned 64-bit. A cast cannot go inside the Window node DataFusion plans
+//! (SQL text's windows are planned so), so [`int_rankings_in`] swaps the function for
+//! [`IntRanking`]: the same function under the same name (so the columns that refer to it
+//! still do), its results cast to `int`. The DataFrame API and SQL text both go through it.
 
 use std::sync::Arc;
 

@@ -487,12 +487,6 @@ impl Resolver<'_> {
                 ));
             }
         };
-        // Spark's ranking functions are `int` (DataFusion's are unsigned 64-bit)
-        let ranking = matches!(
-            &fun,
-            datafusion::logical_expr::expr::WindowFunctionDefinition::WindowUDF(f)
-                if matches!(f.name(), "row_number" | "rank" | "dense_rank" | "ntile")
-        );
         let has_order = !order_by.is_empty();
         let frame =
             frame.unwrap_or_else(|| WindowFrame::new(if has_order { Some(false) } else { None }));
@@ -508,19 +502,13 @@ impl Resolver<'_> {
                 distinct,
             },
         }));
-        let expr = if ranking {
-            datafusion::logical_expr::cast(expr, DataType::Int32)
-        } else {
-            expr
-        };
+        // Spark's ranking functions are `int` (DataFusion's are unsigned 64-bit)
+        let expr = crate::functions::ranking::int_rankings_in(expr)?.data;
         let partition_names = partition_spec
             .iter()
             .map(|p| self.expr(p, schema).map(|n| n.name))
             .collect::<Result<Vec<_>>>()?;
-        let Expr::WindowFunction(w) = (match &expr {
-            Expr::Cast(c) => c.expr.as_ref(),
-            e => e,
-        }) else {
+        let Expr::WindowFunction(w) = &expr else {
             return Err(Error::internal("a window expression without its function"));
         };
         let name = crate::output_names::window_name(
