@@ -61,6 +61,9 @@ enum Command {
     },
 }
 
+/// Stack per runtime thread (reserved, touched only as deep plans need it).
+const STACK_SIZE: usize = 32 * 1024 * 1024;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -70,8 +73,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // Plans are trees walked recursively (resolution, DataFusion's optimizer): a long chain of
+    // DataFrame calls needs more than the default 2 MiB of stack per worker thread.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(STACK_SIZE)
         .build()
     {
         Ok(r) => r,

@@ -123,7 +123,8 @@ impl<'a> Resolver<'a> {
             RelType::Deduplicate(d) => self.deduplicate(d).await,
             RelType::LocalRelation(l) => self.local_relation(l),
             RelType::Range(r) => self.range(r).await,
-            RelType::Sql(s) => self.sql_relation(s).await,
+            // boxed: SQL's large future would otherwise grow every level of a deep plan's stack
+            RelType::Sql(s) => Box::pin(self.sql_relation(s)).await,
             RelType::SubqueryAlias(s) => self.subquery_alias(s).await,
             RelType::Repartition(r) => self.repartition(r).await,
             RelType::RepartitionByExpression(r) => self.repartition_by_expression(r).await,
