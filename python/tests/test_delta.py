@@ -227,7 +227,9 @@ def test_seed_002_delta_functions_run_as_written(spark, tmp_dir):
         "user_id long, event_date string, event_timestamp timestamp")
     events.write.format("delta").save(events_path)
     spark.conf.set("spark.sql.session.timeZone", "UTC")
-    # the training end is after every commit: all features are visible
+    # the training end is after every commit (it is cut to the second: a second later than the
+    # last one), so all features are visible
+    time.sleep(1.1)
     training_end = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     # As written, the final join keeps `event_timestamp` from both sides, and Delta refuses data
     # with duplicate columns (Spark with delta-spark fails the same way): the error names it.

@@ -19,6 +19,7 @@ use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use spate_common::{Error, Result};
 use spate_plan::session::{CATALOG, DEFAULT_DB};
 use spate_plan::sql::table_not_found;
+use spate_plan::table_commands::{AsOf, TableCommand, Travel};
 use spate_plan::{ReadRequest, Resolver, Sources, TableSpec};
 
 use crate::write::{SaveMode, WriteRequest};
@@ -48,6 +49,8 @@ pub struct TableMeta {
     pub partition_columns: Vec<String>,
     /// The table's columns as DDL (`a INT, b STRING`), when known.
     pub schema: Option<String>,
+    /// Where the data lives when not in the warehouse (`LOCATION`, the `path` option).
+    pub location: Option<String>,
 }
 
 impl SessionCatalog {
@@ -188,12 +191,21 @@ impl SessionCatalog {
                 })
                 .unwrap_or_default(),
             schema: v["schema"].as_str().map(str::to_string),
+            location: v["location"].as_str().map(str::to_string),
         })
+    }
+
+    /// The directory holding a table's data: its location, or its warehouse directory.
+    pub fn data_dir(&self, name: &[String]) -> Result<PathBuf> {
+        match self.table_meta(name)?.location {
+            Some(l) => Ok(crate::delta::local_dir(&l)),
+            None => self.table_dir(name),
+        }
     }
 
     /// Records a table's storage after its data was written.
     pub fn write_table_meta(dir: &Path, meta: &TableMeta) -> Result<()> {
-        let v = serde_json::json!({"format": meta.format, "partition_columns": meta.partition_columns, "schema": meta.schema});
+        let v = serde_json::json!({"format": meta.format, "partition_columns": meta.partition_columns, "schema": meta.schema, "location": meta.location});
         std::fs::create_dir_all(dir).map_err(|e| {
             Error::IllegalArgument(format!("cannot create '{}': {e}", dir.display()))
         })?;
@@ -299,6 +311,26 @@ impl SessionCatalog {
 
     /// Plans a read of a view or warehouse table.
     pub async fn lookup(&self, state: &SessionState, name: &[String]) -> Result<LogicalPlan> {
+        if let Some(last) = name.last()
+            && let (base, Some(travel)) = spate_plan::table_commands::split_travel(last)
+        {
+            // `t@v3`: a Delta table at an earlier version; `t@changes:..`: its change data
+            let mut table = name.to_vec();
+            let alias = base.to_string();
+            if let Some(l) = table.last_mut() {
+                *l = alias.clone();
+            }
+            let dir = crate::delta_commands::location(self, &table, "time travel")?;
+            let option = match travel {
+                Travel::At(AsOf::Version(v)) => ("versionasof".to_string(), v.to_string()),
+                Travel::At(AsOf::Timestamp(t)) => ("timestampasof".to_string(), t),
+                Travel::Changes(start, end) => {
+                    return crate::delta_changes::read(state, &dir, Some(start), end, &alias).await;
+                }
+            };
+            let options = HashMap::from([option]);
+            return crate::delta::read(state, &dir.display().to_string(), &options, &alias).await;
+        }
         if let [format, path] = name
             && is_path_table(format, path)
         {
@@ -320,7 +352,7 @@ impl SessionCatalog {
             return Err(table_not_found(&name.join(".")));
         }
         let meta = self.table_meta(name)?;
-        let dir = self.table_dir(name)?;
+        let dir = self.data_dir(name)?;
         let schema = match &meta.schema {
             Some(ddl) => Some(Arc::new(Schema::new(
                 spate_plan::type_parser::parse_schema(ddl, "UTC")?,
@@ -358,6 +390,14 @@ impl Sources for SessionCatalog {
 
     async fn table(&self, state: &SessionState, name: &[String]) -> Result<LogicalPlan> {
         self.lookup(state, name).await
+    }
+
+    async fn table_command(
+        &self,
+        state: &SessionState,
+        command: TableCommand,
+    ) -> Result<LogicalPlan> {
+        crate::delta_commands::run(self, state, command).await
     }
 
     async fn extension(
@@ -418,8 +458,10 @@ impl Sources for SessionCatalog {
                 }
             };
             let table = match parts.as_slice() {
-                // a path keeps its case: SQL text names it in back quotes
+                // a path keeps its case: SQL text names it in back quotes; so does a time-travel
+                // name, whose table part arrives lower-cased unless quoted
                 [format, path] if is_path_table(format, path) => path.clone(),
+                [.., last] if last.contains('@') => last.clone(),
                 _ => parts.last().cloned().unwrap_or_default().to_lowercase(),
             };
             let view: Arc<dyn TableProvider> = Arc::new(ViewTable::new(plan, None));
@@ -474,6 +516,41 @@ impl Sources for SessionCatalog {
         if self.table_exists(name) && spec.if_not_exists {
             return Ok(());
         }
+        if let [format, path] = name
+            && is_path_table(format, path)
+            && format.eq_ignore_ascii_case("delta")
+        {
+            // ``CREATE TABLE delta.`/path` ``: a table at that path, not in the catalog
+            let mut options: HashMap<String, String> = spec.properties.into_iter().collect();
+            options.extend(spec.location.map(|l| ("path".to_string(), l)));
+            let req = WriteRequest {
+                format: "delta".into(),
+                mode: if spec.replace {
+                    SaveMode::Overwrite
+                } else {
+                    SaveMode::ErrorIfExists
+                },
+                partition_by: spec.partition_by,
+                options,
+            };
+            return crate::delta::write(state, plan, path, &req).await;
+        }
+        if spec.format == "delta"
+            && plan.schema().fields().is_empty()
+            && let Some(location) = &spec.location
+            && crate::delta::is_delta_table(&crate::delta::local_dir(location))
+        {
+            // a table over a Delta table already at the location: its schema is the log's
+            let meta = TableMeta {
+                format: spec.format,
+                partition_columns: vec![],
+                schema: None,
+                location: Some(location.clone()),
+            };
+            return SessionCatalog::write_table_meta(&self.table_dir(name)?, &meta);
+        }
+        let mut options: HashMap<String, String> = spec.properties.into_iter().collect();
+        options.extend(spec.location.map(|l| ("path".to_string(), l)));
         let req = WriteRequest {
             format: spec.format,
             mode: if spec.replace {
@@ -482,7 +559,7 @@ impl Sources for SessionCatalog {
                 SaveMode::ErrorIfExists
             },
             partition_by: spec.partition_by,
-            options: HashMap::new(),
+            options,
         };
         crate::write::write_table(state, self, plan, name, &req, false).await
     }

@@ -30,6 +30,7 @@ use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::protocol::SaveMode as DeltaSaveMode;
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+use futures::TryStreamExt;
 use spate_common::{Error, Result};
 use url::Url;
 
@@ -93,11 +94,49 @@ pub(crate) fn delta_error(dir: &Path, e: DeltaTableError) -> Error {
             ),
             params: vec![],
         },
+        DeltaTableError::Transaction { source } => transaction_error(dir, source),
         other => Error::Analysis {
             class: "DELTA_ERROR".into(),
             message: format!("Delta table `file:{}`: {other}", dir.display()),
             params: vec![],
         },
+    }
+}
+
+/// A commit delta-rs refused: delta-spark's error classes for an append-only table and for
+/// the concurrent modifications Delta's conflict rules do not let a retry through.
+fn transaction_error(dir: &Path, e: deltalake::kernel::transaction::TransactionError) -> Error {
+    use deltalake::kernel::transaction::{CommitConflictError as C, TransactionError as T};
+    let table = format!("file:{}", dir.display());
+    let (class, message) = match &e {
+        T::DeltaTableAppendOnly => (
+            "DELTA_CANNOT_MODIFY_APPEND_ONLY",
+            format!(
+                "This table ({table}) is configured to only allow appends. If you would like to permit updates or deletes, use 'ALTER TABLE <table_name> SET TBLPROPERTIES (delta.appendOnly=false)'."
+            ),
+        ),
+        T::CommitConflict(c) => {
+            let class = match c {
+                C::ConcurrentAppend => "DELTA_CONCURRENT_APPEND",
+                C::ConcurrentDeleteRead => "DELTA_CONCURRENT_DELETE_READ",
+                C::ConcurrentDeleteDelete => "DELTA_CONCURRENT_DELETE_DELETE",
+                C::MetadataChanged => "DELTA_METADATA_CHANGED",
+                C::ProtocolChanged(_) => "DELTA_PROTOCOL_CHANGED",
+                _ => "DELTA_CONCURRENT_TRANSACTION",
+            };
+            (
+                class,
+                format!(
+                    "A concurrent transaction changed the Delta table {table}: {c} Please try the operation again."
+                ),
+            )
+        }
+        other => ("DELTA_ERROR", format!("Delta table `{table}`: {other}")),
+    };
+    Error::Analysis {
+        class: class.into(),
+        message,
+        params: vec![],
     }
 }
 
@@ -194,7 +233,8 @@ pub async fn write(
     } else if crate::source::flag(opts, "mergeschema", false)? {
         builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Merge);
     }
-    builder.await.map_err(|e| delta_error(&dir, e))?;
+    let table = builder.await.map_err(|e| delta_error(&dir, e))?;
+    crate::delta_optimize::auto_compact(state, &dir, table).await?;
     Ok(())
 }
 
@@ -219,19 +259,21 @@ const PROPERTIES: &[&str] = &[
     "delta.tuneFileSizesForRewrites",
 ];
 
+/// A table property's name as the log spells it (`delta.appendonly` is `delta.appendOnly`).
+pub(crate) fn property_name(key: &str) -> String {
+    PROPERTIES
+        .iter()
+        .find(|p| p.eq_ignore_ascii_case(key))
+        .map_or_else(|| key.to_string(), |p| p.to_string())
+}
+
 /// The `delta.*` write options, which set table properties when a write creates the table (as
 /// delta-spark does).
 fn table_properties(opts: &HashMap<String, String>) -> Vec<(String, Option<String>)> {
     let mut properties: Vec<(String, Option<String>)> = opts
         .iter()
         .filter(|(k, _)| k.starts_with("delta."))
-        .map(|(k, v)| {
-            let name = PROPERTIES
-                .iter()
-                .find(|p| p.eq_ignore_ascii_case(k))
-                .map_or_else(|| k.clone(), |p| p.to_string());
-            (name, Some(v.clone()))
-        })
+        .map(|(k, v)| (property_name(k), Some(v.clone())))
         .collect();
     properties.sort();
     properties
@@ -285,6 +327,9 @@ pub async fn read(
     if !is_delta_table(&dir) {
         return Err(not_a_table(&dir));
     }
+    if let Some((start, end)) = crate::delta_changes::requested(options)? {
+        return crate::delta_changes::read(state, &dir, start, end, alias).await;
+    }
     let mut builder =
         DeltaTableBuilder::from_url(table_url(&dir)?).map_err(|e| delta_error(&dir, e))?;
     match (options.get("versionasof"), options.get("timestampasof")) {
@@ -299,7 +344,11 @@ pub async fn read(
             })?;
             builder = builder.with_version(v);
         }
-        (None, Some(t)) => builder = builder.with_timestamp(parse_instant(t, &tz)?),
+        (None, Some(t)) => {
+            let at = parse_instant(t, &tz)?;
+            check_not_before_first_commit(&dir, at, t).await?;
+            builder = builder.with_timestamp(at);
+        }
         (None, None) => {}
     }
     let table = builder.load().await.map_err(|e| delta_error(&dir, e))?;
@@ -311,9 +360,40 @@ pub async fn read(
     Ok(LogicalPlanBuilder::scan(name, provider_as_source(provider), None)?.build()?)
 }
 
+/// delta-spark's error for a time before the table's first commit (delta-rs would give the
+/// first version).
+async fn check_not_before_first_commit(dir: &Path, at: DateTime<Utc>, text: &str) -> Result<()> {
+    let table = DeltaTableBuilder::from_url(table_url(dir)?)
+        .map_err(|e| delta_error(dir, e))?
+        .load()
+        .await
+        .map_err(|e| delta_error(dir, e))?;
+    // the history runs newest first: its last commit is the oldest the log keeps
+    let created = table
+        .history(None)
+        .try_collect::<Vec<_>>()
+        .await
+        .map_err(|e| delta_error(dir, e))?
+        .last()
+        .and_then(|c| c.timestamp)
+        .and_then(DateTime::from_timestamp_millis);
+    match created {
+        Some(created) if at < created => Err(Error::Analysis {
+            class: "DELTA_TIMESTAMP_EARLIER_THAN_COMMIT_RETENTION".into(),
+            message: format!(
+                "The provided timestamp ({text}) is before the earliest version available to this table ({}). Please use a timestamp after {}.",
+                created.format("%Y-%m-%d %H:%M:%S%.3f"),
+                created.format("%Y-%m-%d %H:%M:%S%.3f")
+            ),
+            params: vec![],
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// A `timestampAsOf` value: a date or a timestamp (`yyyy-MM-dd[ HH:mm:ss[.SSS]]`, or ISO 8601
 /// with a zone), local times in the session time zone `tz`.
-fn parse_instant(text: &str, tz: &str) -> Result<DateTime<Utc>> {
+pub(crate) fn parse_instant(text: &str, tz: &str) -> Result<DateTime<Utc>> {
     let text = text.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
@@ -340,7 +420,7 @@ fn parse_instant(text: &str, tz: &str) -> Result<DateTime<Utc>> {
 
 /// An already planned query as a table: its scan is the plan (projected as asked).
 #[derive(Debug)]
-struct PlannedTable(Arc<dyn ExecutionPlan>);
+pub(crate) struct PlannedTable(pub(crate) Arc<dyn ExecutionPlan>);
 
 #[async_trait::async_trait]
 impl TableProvider for PlannedTable {

@@ -107,7 +107,7 @@ pub async fn relation(
             let dir = table_dir(&t)?;
             delta::read(state, &dir.display().to_string(), &HashMap::new(), "delta").await?
         }
-        Some(RelationType::DescribeHistory(t)) => history(&table_dir(&t)?, &tz).await?,
+        Some(RelationType::DescribeHistory(t)) => history(&table_dir(&t)?, &tz, None).await?,
         Some(other) => {
             let debug = format!("{other:?}");
             let kind = debug.split('(').next().unwrap_or("operation");
@@ -128,14 +128,14 @@ fn table_location(catalog: &SessionCatalog, table: Option<&DeltaTableRef>) -> Re
                 [format, path] if format.eq_ignore_ascii_case("delta") => {
                     Ok(delta::local_dir(path))
                 }
-                _ => catalog.table_dir(&parts),
+                _ => catalog.data_dir(&parts),
             }
         }
         None => Err(Error::internal("a DeltaTable message without a table")),
     }
 }
 
-async fn load(dir: &Path) -> Result<deltalake::DeltaTable> {
+pub(crate) async fn load(dir: &Path) -> Result<deltalake::DeltaTable> {
     let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     if !delta::is_delta_table(&dir) {
         return Err(delta::not_a_table(&dir));
@@ -146,7 +146,7 @@ async fn load(dir: &Path) -> Result<deltalake::DeltaTable> {
         .map_err(|e| delta::delta_error(&dir, e))
 }
 
-fn memory_plan(batch: RecordBatch) -> Result<LogicalPlan> {
+pub(crate) fn memory_plan(batch: RecordBatch) -> Result<LogicalPlan> {
     let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
     Ok(
         LogicalPlanBuilder::scan("delta_history", provider_as_source(Arc::new(table)), None)?
@@ -190,12 +190,13 @@ fn null_struct(names: &[&str], n: usize) -> ArrayRef {
     Arc::new(StructArray::new_null(fields, n))
 }
 
-/// `DESCRIBE HISTORY`: one row per commit, newest first, with delta-spark's columns.
-async fn history(dir: &Path, tz: &str) -> Result<LogicalPlan> {
+/// `DESCRIBE HISTORY [LIMIT n]`: one row per commit (the newest `n`), newest first, with
+/// delta-spark's columns.
+pub(crate) async fn history(dir: &Path, tz: &str, limit: Option<usize>) -> Result<LogicalPlan> {
     let table = load(dir).await?;
     let latest = table.version().unwrap_or(0) as i64;
     let infos: Vec<deltalake::kernel::CommitInfo> = table
-        .history(None)
+        .history(limit)
         .try_collect()
         .await
         .map_err(|e| delta::delta_error(dir, e))?;

@@ -6,7 +6,10 @@
 
 pub mod catalog;
 pub mod delta;
+pub mod delta_changes;
+pub mod delta_commands;
 pub mod delta_connect;
+pub mod delta_optimize;
 pub mod partitions;
 pub mod records;
 pub mod source;

@@ -225,6 +225,14 @@ pub async fn write_table(
 ) -> Result<()> {
     let dir = catalog.table_dir(name)?;
     let exists = catalog.table_exists(name);
+    // the data's directory: the table's location (`LOCATION`, the `path` option) or `dir`
+    let location = match exists {
+        true => catalog.table_meta(name)?.location,
+        false => req.options.get("path").cloned(),
+    };
+    let data = location
+        .as_deref()
+        .map_or_else(|| dir.clone(), crate::delta::local_dir);
     if insert {
         if !exists {
             return Err(spate_plan::sql::table_not_found(&name.join(".")));
@@ -260,7 +268,7 @@ pub async fn write_table(
             SaveMode::Append
         };
         if mode == SaveMode::Overwrite && meta.format != "delta" {
-            for f in crate::source::files_under(&dir)? {
+            for f in crate::source::files_under(&data)? {
                 let _ = std::fs::remove_file(f);
             }
         }
@@ -272,7 +280,7 @@ pub async fn write_table(
                 partition_by: Vec::new(),
                 options: req.options.clone(),
             };
-            return crate::delta::write(state, plan, &dir.display().to_string(), &req).await;
+            return crate::delta::write(state, plan, &data.display().to_string(), &req).await;
         }
         let req = WriteRequest {
             format: meta.format.clone(),
@@ -280,7 +288,7 @@ pub async fn write_table(
             partition_by: meta.partition_columns.clone(),
             options: req.options.clone(),
         };
-        write_files(state, plan, &dir, &req).await?;
+        write_files(state, plan, &data, &req).await?;
         return SessionCatalog::write_table_meta(&dir, &meta);
     }
     if exists {
@@ -297,7 +305,7 @@ pub async fn write_table(
             SaveMode::Ignore => return Ok(()),
             // a Delta table keeps its history: the overwrite is a new version
             SaveMode::Overwrite if req.format == "delta" => {}
-            SaveMode::Overwrite => remove(&dir)?,
+            SaveMode::Overwrite => remove(&data)?,
             SaveMode::Append => {}
         }
     }
@@ -318,6 +326,7 @@ pub async fn write_table(
         format: req.format.clone(),
         partition_columns: req.partition_by.clone(),
         schema: Some(ddl),
+        location,
     };
     let mut req = req.clone();
     if req.format == "csv" {
@@ -325,9 +334,9 @@ pub async fn write_table(
     }
     if req.format == "delta" {
         // the table's rows are the Delta log's; an append adds a version
-        crate::delta::write(state, plan, &dir.display().to_string(), &req).await?;
+        crate::delta::write(state, plan, &data.display().to_string(), &req).await?;
         return SessionCatalog::write_table_meta(&dir, &meta);
     }
-    write_files(state, plan, &dir, &req).await?;
+    write_files(state, plan, &data, &req).await?;
     SessionCatalog::write_table_meta(&dir, &meta)
 }

@@ -125,6 +125,15 @@ datafusion::common::extensions_options! {
         /// `spark.sql.adaptive.enabled` and `spark.sql.adaptive.skewJoin.enabled`: whether
         /// [`crate::skew_join::SplitSkewedJoins`] runs.
         pub skew_join: bool, default = true
+        /// `spark.databricks.delta.autoCompact.enabled`, when set: Delta writes compact small
+        /// files afterwards whatever the table property says.
+        pub delta_auto_compact: Option<bool>, default = None
+        /// `spark.databricks.delta.autoCompact.minNumFiles`: the small files a partition gathers
+        /// before auto compaction rewrites them.
+        pub delta_auto_compact_min_files: usize, default = 50
+        /// `spark.databricks.delta.autoCompact.maxFileSize` in bytes: files below it are small,
+        /// and compaction writes files up to it.
+        pub delta_auto_compact_max_file_size: u64, default = 128 * 1024 * 1024
     }
 }
 
@@ -137,7 +146,8 @@ impl datafusion::common::config::ConfigExtension for SpateOptions {
 /// and broadcast (`-1`: never), and `spark.sql.shuffle.partitions` as the number of
 /// partitions after a shuffle, capped at the cores (Spark's adaptive execution likewise
 /// coalesces the default 200 down to what the data needs), the adaptive skew join switches,
-/// and Spate's own `spark.spate.aggregate.splitDistinct`.
+/// Delta's auto compaction, and Spate's own
+/// `spark.spate.aggregate.splitDistinct`.
 pub fn apply_engine_options(opts: &mut datafusion::config::ConfigOptions, config: &SessionConfig) {
     opts.execution.enable_ansi_mode = config.ansi();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -159,6 +169,16 @@ pub fn apply_engine_options(opts: &mut datafusion::config::ConfigOptions, config
             && config
                 .get_bool("spark.sql.adaptive.skewJoin.enabled")
                 .unwrap_or(true);
+        spate.delta_auto_compact = config.get_bool("spark.databricks.delta.autoCompact.enabled");
+        spate.delta_auto_compact_min_files = config
+            .get("spark.databricks.delta.autoCompact.minNumFiles")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(50);
+        spate.delta_auto_compact_max_file_size = config
+            .get("spark.databricks.delta.autoCompact.maxFileSize")
+            .and_then(|v| spate_common::config::parse_bytes(&v))
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(128 * 1024 * 1024);
     }
 }
 

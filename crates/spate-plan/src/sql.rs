@@ -10,7 +10,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan, Union};
 use datafusion::optimizer::analyzer::type_coercion::coerce_union_schema;
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::parser::Statement as DfStatement;
-use datafusion::sql::sqlparser::ast::{ObjectName, Statement};
+use datafusion::sql::sqlparser::ast::{self, ObjectName, Statement};
 use spark_connect_proto::spark::connect as sc;
 use spate_common::{Error, Result};
 
@@ -47,20 +47,22 @@ impl Resolver<'_> {
         } = s;
         let (text, uses_params) = rewrite_markers(query);
         let (text, table_clauses) = match strip_spark_table_clauses(&text) {
-            Some((stripped, format, parts)) => (stripped, Some((format, parts))),
+            Some((stripped, clauses)) => (stripped, Some(clauses)),
             None => (text, None),
         };
+        if let Some(done) = self.delta_statement(&text).await? {
+            return Ok(SqlOutcome::Done(done));
+        }
+        let text = crate::sql_dml::merge_star_syntax(&text);
         let mut statement = self.parse(&text)?;
         if let DfStatement::Statement(st) = &mut statement {
             crate::sql_functions::spark_syntax(st.as_mut());
+            crate::table_commands::time_travel(st.as_mut())?;
         }
-        if let (Some((format, parts)), DfStatement::Statement(st)) = (&table_clauses, &statement)
+        if let (Some(clauses), DfStatement::Statement(st)) = (&table_clauses, &statement)
             && let Statement::CreateTable(ct) = st.as_ref()
         {
-            return self
-                .create_table(ct, format.clone(), parts.clone())
-                .await
-                .map(SqlOutcome::Done);
+            return self.create_table(ct, clauses).await.map(SqlOutcome::Done);
         }
         let sql_stmt = match &statement {
             DfStatement::Statement(st) => Some(st.as_ref().clone()),
@@ -110,7 +112,7 @@ impl Resolver<'_> {
         Ok(SqlOutcome::Query(plan))
     }
 
-    fn parse(&self, text: &str) -> Result<DfStatement> {
+    pub(crate) fn parse(&self, text: &str) -> Result<DfStatement> {
         let limit = self
             .state
             .config()
@@ -202,19 +204,22 @@ impl Resolver<'_> {
                 Ok(Some(self.empty()?))
             }
             Statement::CreateTable(ct) if ct.query.is_some() || !ct.columns.is_empty() => {
-                Ok(Some(self.create_table(ct, None, vec![]).await?))
+                Ok(Some(self.create_table(ct, &TableClauses::default()).await?))
+            }
+            Statement::Delete(_) | Statement::Update(_) | Statement::Merge(_) => {
+                self.dml(stmt).await
             }
             _ => Ok(None),
         }
     }
 
-    async fn query_plan(&self, stmt: Statement) -> Result<LogicalPlan> {
+    pub(crate) async fn query_plan(&self, stmt: Statement) -> Result<LogicalPlan> {
         self.plan_statement(DfStatement::Statement(Box::new(stmt)))
             .await
     }
 
     /// Makes the tables a statement names visible to DataFusion, then plans it.
-    async fn plan_statement(&self, st: DfStatement) -> Result<LogicalPlan> {
+    pub(crate) async fn plan_statement(&self, st: DfStatement) -> Result<LogicalPlan> {
         let refs = self.state.resolve_table_references(&st)?;
         self.sources.prepare_sql(self.state, &refs).await?;
         let names = crate::sql_functions::called_names(&st);
@@ -233,8 +238,7 @@ impl Resolver<'_> {
     async fn create_table(
         &self,
         ct: &datafusion::sql::sqlparser::ast::CreateTable,
-        format: Option<String>,
-        partition_by: Vec<String>,
+        clauses: &TableClauses,
     ) -> Result<LogicalPlan> {
         let name = object_name(&ct.name);
         let plan = match &ct.query {
@@ -251,14 +255,46 @@ impl Resolver<'_> {
                 self.memory_plan(schema, vec![])?
             }
         };
-        let format = format
+        let format = clauses
+            .format
+            .clone()
             .or_else(|| self.config.get("spark.sql.sources.default"))
             .unwrap_or_else(|| "parquet".into());
+        let location = ct
+            .location
+            .clone()
+            .or_else(|| ct.hive_formats.as_ref().and_then(|h| h.location.clone()));
+        let mut properties = match &ct.table_options {
+            ast::CreateTableOptions::TableProperties(options)
+            | ast::CreateTableOptions::Options(options) => options
+                .iter()
+                .filter_map(|o| match o {
+                    ast::SqlOption::KeyValue { key, value } => {
+                        let value = match value {
+                            ast::Expr::Value(v) => match &v.value {
+                                ast::Value::SingleQuotedString(s)
+                                | ast::Value::DoubleQuotedString(s) => s.clone(),
+                                other => other.to_string(),
+                            },
+                            other => other.to_string(),
+                        };
+                        Some((key.value.clone(), value))
+                    }
+                    _ => None,
+                })
+                .collect(),
+            _ => vec![],
+        };
+        if let Some(text) = &clauses.properties {
+            properties.extend(crate::table_commands::parse_properties(text)?);
+        }
         let spec = crate::resolver::TableSpec {
             format,
-            partition_by,
+            partition_by: clauses.partition_by.clone(),
             replace: ct.or_replace,
             if_not_exists: ct.if_not_exists,
+            location,
+            properties,
         };
         self.sources
             .create_table(self.state, &name, plan, spec)
@@ -509,9 +545,22 @@ pub(crate) fn int_literals(e: Expr) -> datafusion::error::Result<Transformed<Exp
     })
 }
 
+/// The clauses of Spark's `CREATE TABLE` that DataFusion's parser does not know.
+#[derive(Debug, Default)]
+pub struct TableClauses {
+    /// `USING fmt`, lower-cased.
+    pub format: Option<String>,
+    /// `PARTITIONED BY (a, b)`.
+    pub partition_by: Vec<String>,
+    /// The text inside `TBLPROPERTIES (...)`, parsed by
+    /// [`crate::table_commands::parse_properties`].
+    pub properties: Option<String>,
+}
+
 /// Spark's `CREATE TABLE` clauses that DataFusion's parser does not know, taken out of the text:
-/// `USING fmt` and `PARTITIONED BY (a, b)`; what remains parses as a plain `CREATE TABLE`.
-pub fn strip_spark_table_clauses(sql: &str) -> Option<(String, Option<String>, Vec<String>)> {
+/// `USING fmt`, `PARTITIONED BY (a, b)` and `TBLPROPERTIES (..)` (whose keys may be dotted
+/// names and values unquoted); what remains parses as a plain `CREATE TABLE`.
+pub fn strip_spark_table_clauses(sql: &str) -> Option<(String, TableClauses)> {
     let lower = sql.to_lowercase();
     let trimmed = lower.trim_start();
     if !(trimmed.starts_with("create table") || trimmed.starts_with("create or replace table")) {
@@ -520,7 +569,7 @@ pub fn strip_spark_table_clauses(sql: &str) -> Option<(String, Option<String>, V
     let using = regex::Regex::new(r"(?i)\s+USING\s+([A-Za-z_][A-Za-z0-9_]*)").ok()?;
     let partitioned = regex::Regex::new(r"(?i)\s+PARTITIONED\s+BY\s*\(([^)]*)\)").ok()?;
     let format = using.captures(sql).map(|c| c[1].to_lowercase());
-    let parts: Vec<String> = partitioned
+    let partition_by: Vec<String> = partitioned
         .captures(sql)
         .map(|c| {
             c[1].split(',')
@@ -530,12 +579,63 @@ pub fn strip_spark_table_clauses(sql: &str) -> Option<(String, Option<String>, V
         })
         .unwrap_or_default();
     let text = partitioned.replace(&using.replace(sql, ""), "").to_string();
-    Some((text, format, parts))
+    let (text, properties) = match cut_parenthesized(&text, "TBLPROPERTIES") {
+        Some((rest, inside)) => (rest, Some(inside)),
+        None => (text, None),
+    };
+    Some((
+        text,
+        TableClauses {
+            format,
+            partition_by,
+            properties,
+        },
+    ))
+}
+
+/// `text` without the clause `keyword (...)`, and the text inside its parentheses (quotes and
+/// nested parentheses respected); `None` when the clause is not there.
+fn cut_parenthesized(text: &str, keyword: &str) -> Option<(String, String)> {
+    let clause = regex::Regex::new(&format!(r"(?i)\s+{keyword}\s*\(")).ok()?;
+    let m = clause.find(text)?;
+    let (mut depth, mut quote) = (1usize, None::<char>);
+    for (i, c) in text[m.end()..].char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"' | '`') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => {
+                depth -= 1;
+                if depth == 0 {
+                    let close = m.end() + i;
+                    let inside = text[m.end()..close].to_string();
+                    return Some((
+                        format!("{}{}", &text[..m.start()], &text[close + 1..]),
+                        inside,
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cuts_table_properties_out_of_create_table() {
+        let (text, clauses) = strip_spark_table_clauses(
+            "CREATE TABLE t (a INT) USING DELTA TBLPROPERTIES ('x' = ')', y.z = 1) AS SELECT 1",
+        )
+        .unwrap_or_default();
+        assert_eq!(text, "CREATE TABLE t (a INT) AS SELECT 1");
+        assert_eq!(clauses.format.as_deref(), Some("delta"));
+        assert_eq!(clauses.properties.as_deref(), Some("'x' = ')', y.z = 1"));
+    }
 
     #[test]
     fn rewrites_markers_outside_quotes() {

@@ -43,6 +43,10 @@ pub struct TableSpec {
     pub replace: bool,
     /// `IF NOT EXISTS`.
     pub if_not_exists: bool,
+    /// `LOCATION 'path'`: the data lives there rather than in the warehouse.
+    pub location: Option<String>,
+    /// `TBLPROPERTIES (k = v, ..)`.
+    pub properties: Vec<(String, String)>,
 }
 
 /// Where relations read from: data sources and the catalog of one session.
@@ -81,6 +85,15 @@ pub trait Sources: Send + Sync {
     fn use_database(&self, name: &str) -> Result<()>;
     /// `SHOW TABLES` as a relation.
     async fn show_tables(&self, resolver: &Resolver<'_>) -> Result<LogicalPlan>;
+    /// Runs one of Delta Lake's table statements; its result rows as a plan.
+    async fn table_command(
+        &self,
+        state: &SessionState,
+        command: crate::table_commands::TableCommand,
+    ) -> Result<LogicalPlan> {
+        let _ = (state, command);
+        Err(Error::unsupported("Delta Lake's table statements"))
+    }
     /// A relation a client library defines (`Relation.extension`), as delta-spark's
     /// `DeltaTable` sends; `Unsupported` for one no source knows.
     async fn extension(

@@ -1,0 +1,471 @@
+//! Delta Lake's statements in SQL text, made into [`TableCommand`]s for the session's sources to
+//! run: `DELETE`, `UPDATE` and `MERGE INTO` (standard syntax, with Spark's `UPDATE SET *` and
+//! `INSERT *`), and the statements [`crate::table_commands::parse`] recognises. Their
+//! expressions are planned by the session's SQL planner as the items of a `SELECT` over the
+//! target (and, for `MERGE`, the source under its alias), so they have Spark's types, functions
+//! and errors, then handed over as DataFusion expressions.
+
+use datafusion::arrow::datatypes::Fields;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::{
+    self, Assignment, AssignmentTarget, FromTable, MergeClauseKind, MergeInsertKind, ObjectName,
+    Statement, TableFactor,
+};
+use spate_common::{Error, Result};
+
+use crate::resolver::Resolver;
+use crate::table_commands::{
+    DeltaStatement, MergeAction, MergeClause, MergeCommand, MergeWhen, TableCommand,
+};
+
+/// The name `UPDATE SET *` / `INSERT *` stand in for while a `MERGE` parses.
+const ALL_COLUMNS: &str = "__spate_all_columns";
+
+/// Spark's `MERGE` shorthands, which the SQL parser does not know, as column lists naming
+/// [`ALL_COLUMNS`]; other text is returned as it is.
+pub(crate) fn merge_star_syntax(text: &str) -> String {
+    if !text.trim_start().to_uppercase().starts_with("MERGE") {
+        return text.to_string();
+    }
+    let (Ok(update), Ok(insert)) = (
+        regex::Regex::new(r"(?i)\bUPDATE\s+SET\s+\*"),
+        regex::Regex::new(r"(?i)\bINSERT\s+\*"),
+    ) else {
+        return text.to_string();
+    };
+    let text = update.replace_all(text, format!("UPDATE SET {ALL_COLUMNS} = {ALL_COLUMNS}"));
+    insert
+        .replace_all(
+            &text,
+            format!("INSERT ({ALL_COLUMNS}) VALUES ({ALL_COLUMNS})"),
+        )
+        .to_string()
+}
+
+impl Resolver<'_> {
+    /// Runs a Delta statement the SQL parser does not know; `None` when `text` is not one.
+    pub(crate) async fn delta_statement(&self, text: &str) -> Result<Option<LogicalPlan>> {
+        let Some(parsed) = crate::table_commands::parse(text) else {
+            return Ok(None);
+        };
+        let command = match parsed? {
+            DeltaStatement::History(n, limit) => TableCommand::History {
+                table: name_parts(&n),
+                limit,
+            },
+            DeltaStatement::Detail(n) => TableCommand::Detail {
+                table: name_parts(&n),
+            },
+            DeltaStatement::SetProperties(n, properties) => TableCommand::SetProperties {
+                table: name_parts(&n),
+                properties,
+            },
+            DeltaStatement::UnsetProperties(n, keys, if_exists) => TableCommand::UnsetProperties {
+                table: name_parts(&n),
+                keys,
+                if_exists,
+            },
+            DeltaStatement::AddColumns(n, ddl) => TableCommand::AddColumns {
+                table: name_parts(&n),
+                columns: crate::type_parser::parse_schema(&ddl, &self.tz)?,
+            },
+            DeltaStatement::Optimize(n, predicate, zorder) => {
+                let from = n.to_string();
+                let predicate = match predicate {
+                    Some(p) => Some(unqualified(
+                        self.resolve_over(&from, &[p]).await?.remove(0),
+                    )?),
+                    None => None,
+                };
+                TableCommand::Optimize {
+                    table: name_parts(&n),
+                    predicate,
+                    zorder,
+                }
+            }
+            DeltaStatement::Vacuum(n, retain_hours, dry_run) => TableCommand::Vacuum {
+                table: name_parts(&n),
+                retain_hours,
+                dry_run,
+                check_retention: self
+                    .config
+                    .get("spark.databricks.delta.retentionDurationCheck.enabled")
+                    .is_none_or(|v| !v.eq_ignore_ascii_case("false")),
+            },
+            DeltaStatement::Restore(n, to) => TableCommand::Restore {
+                table: name_parts(&n),
+                to,
+            },
+            DeltaStatement::Convert(n, partitions) => TableCommand::Convert {
+                table: name_parts(&n),
+                partitions: match partitions {
+                    Some(ddl) => crate::type_parser::parse_schema(&ddl, &self.tz)?,
+                    None => Fields::empty(),
+                },
+            },
+            DeltaStatement::ReplaceWhere(n, predicate, query) => TableCommand::ReplaceWhere {
+                table: name_parts(&n),
+                plan: self.query_plan(Statement::Query(query)).await?,
+                predicate: predicate.to_string(),
+            },
+        };
+        Ok(Some(self.sources.table_command(self.state, command).await?))
+    }
+
+    /// Runs `DELETE`, `UPDATE` or `MERGE INTO`; `None` for any other statement.
+    pub(crate) async fn dml(&self, stmt: &Statement) -> Result<Option<LogicalPlan>> {
+        let command = match stmt {
+            Statement::Delete(d) => {
+                let tables = match &d.from {
+                    FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+                };
+                let [target] = tables.as_slice() else {
+                    return Err(Error::unsupported("DELETE from several tables"));
+                };
+                let (table, from) = target_of(&target.relation)?;
+                let predicate = match &d.selection {
+                    Some(p) => Some(unqualified(
+                        self.resolve_over(&from, std::slice::from_ref(p))
+                            .await?
+                            .remove(0),
+                    )?),
+                    None => None,
+                };
+                TableCommand::Delete { table, predicate }
+            }
+            Statement::Update(u) => {
+                if u.from.is_some() {
+                    return Err(Error::unsupported("UPDATE ... FROM"));
+                }
+                let (table, from) = target_of(&u.table.relation)?;
+                let columns = self.columns_of(&from).await?;
+                let mut exprs: Vec<ast::Expr> = Vec::new();
+                let mut names = Vec::new();
+                for a in &u.assignments {
+                    names.push(target_column(a, &columns)?);
+                    exprs.push(a.value.clone());
+                }
+                exprs.extend(u.selection.clone());
+                let mut resolved = self.resolve_over(&from, &exprs).await?.into_iter();
+                let mut assignments = Vec::new();
+                for n in names {
+                    let e = resolved
+                        .next()
+                        .ok_or_else(|| Error::internal("an unresolved UPDATE assignment"))?;
+                    assignments.push((n, unqualified(e)?));
+                }
+                let predicate = resolved.next().map(unqualified).transpose()?;
+                TableCommand::Update {
+                    table,
+                    assignments,
+                    predicate,
+                }
+            }
+            Statement::Merge(m) => TableCommand::Merge(Box::new(self.merge(m).await?)),
+            _ => return Ok(None),
+        };
+        Ok(Some(self.sources.table_command(self.state, command).await?))
+    }
+
+    async fn merge(&self, m: &ast::Merge) -> Result<MergeCommand> {
+        let (target, target_from) = target_of(&m.table)?;
+        let target_alias = alias_of(&m.table)?;
+        let source_from = match &m.source {
+            TableFactor::Table { alias: None, .. } => {
+                format!("{} AS {}", m.source, quoted(&alias_of(&m.source)?))
+            }
+            other => other.to_string(),
+        };
+        let source_alias = alias_of(&m.source)?;
+        if source_alias.eq_ignore_ascii_case(&target_alias) {
+            return Err(Error::analysis(
+                "DELTA_MERGE_UNRESOLVED_EXPRESSION",
+                format!("the MERGE source and target are both named `{source_alias}`"),
+            ));
+        }
+        let target_columns = self.columns_of(&target_from).await?;
+        let source = self
+            .sql_query_plan(&format!("SELECT * FROM {source_from}"))
+            .await?;
+        let source_columns: Vec<String> = source
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let all = |c: &String| -> Result<ast::Expr> {
+            if !source_columns.iter().any(|s| s.eq_ignore_ascii_case(c)) {
+                return Err(Error::analysis(
+                    "DELTA_MERGE_UNRESOLVED_EXPRESSION",
+                    format!(
+                        "Cannot resolve {source_alias}.{c} in UPDATE/INSERT clause given columns {}",
+                        source_columns.join(", ")
+                    ),
+                ));
+            }
+            parse_expr(&format!("{}.{}", quoted(&source_alias), quoted(c)))
+        };
+        // every expression of the statement, resolved together; clauses keep indices into it
+        let mut exprs = vec![m.on.as_ref().clone()];
+        let mut plans = Vec::new();
+        for clause in &m.clauses {
+            let when = match clause.clause_kind {
+                MergeClauseKind::Matched => MergeWhen::Matched,
+                MergeClauseKind::NotMatched | MergeClauseKind::NotMatchedByTarget => {
+                    MergeWhen::NotMatched
+                }
+                MergeClauseKind::NotMatchedBySource => MergeWhen::NotMatchedBySource,
+            };
+            let predicate = clause.predicate.clone().map(|p| {
+                exprs.push(p);
+                exprs.len() - 1
+            });
+            let mut pairs = Vec::new();
+            let action = match &clause.action {
+                ast::MergeAction::Delete { .. } => 0,
+                ast::MergeAction::Update(u) => {
+                    if is_all_columns(&u.assignments) {
+                        for c in &target_columns {
+                            pairs.push((c.clone(), all(c)?));
+                        }
+                    } else {
+                        for a in &u.assignments {
+                            pairs.push((target_column(a, &target_columns)?, a.value.clone()));
+                        }
+                    }
+                    1
+                }
+                ast::MergeAction::Insert(i) => {
+                    let MergeInsertKind::Values(values) = &i.kind else {
+                        return Err(Error::unsupported("MERGE ... INSERT ROW"));
+                    };
+                    let [row] = values.rows.as_slice() else {
+                        return Err(Error::parse("a MERGE INSERT takes one row of values"));
+                    };
+                    let star = i.columns.len() == 1 && i.columns[0].to_string() == ALL_COLUMNS;
+                    if star {
+                        for c in &target_columns {
+                            pairs.push((c.clone(), all(c)?));
+                        }
+                    } else {
+                        let columns: Vec<String> = if i.columns.is_empty() {
+                            target_columns.clone()
+                        } else {
+                            i.columns.iter().map(last_part).collect()
+                        };
+                        if columns.len() != row.content.len() {
+                            return Err(Error::analysis(
+                                "INSERT_COLUMN_ARITY_MISMATCH",
+                                format!(
+                                    "the MERGE INSERT names {} columns but gives {} values",
+                                    columns.len(),
+                                    row.content.len()
+                                ),
+                            ));
+                        }
+                        for (c, v) in columns.into_iter().zip(&row.content) {
+                            pairs.push((known_column(&c, &target_columns)?, v.clone()));
+                        }
+                    }
+                    2
+                }
+            };
+            let assigned: Vec<(String, usize)> = pairs
+                .into_iter()
+                .map(|(c, e)| {
+                    exprs.push(e);
+                    (c, exprs.len() - 1)
+                })
+                .collect();
+            plans.push((when, predicate, action, assigned));
+        }
+        let from = format!("{target_from} CROSS JOIN {source_from}");
+        let resolved = self.resolve_over(&from, &exprs).await?;
+        let take = |i: usize| resolved[i].clone();
+        let clauses = plans
+            .into_iter()
+            .map(|(when, predicate, action, assigned)| {
+                let assigned: Vec<(String, Expr)> =
+                    assigned.into_iter().map(|(c, i)| (c, take(i))).collect();
+                MergeClause {
+                    when,
+                    predicate: predicate.map(take),
+                    action: match action {
+                        0 => MergeAction::Delete,
+                        1 => MergeAction::Update(assigned),
+                        _ => MergeAction::Insert(assigned),
+                    },
+                }
+            })
+            .collect();
+        Ok(MergeCommand {
+            target,
+            target_alias,
+            source,
+            source_alias,
+            on: take(0),
+            clauses,
+        })
+    }
+
+    /// Plans each of `exprs` as a `SELECT` item over `from` (SQL `FROM` text).
+    async fn resolve_over(&self, from: &str, exprs: &[ast::Expr]) -> Result<Vec<Expr>> {
+        if exprs.is_empty() {
+            return Ok(vec![]);
+        }
+        let items = exprs
+            .iter()
+            .enumerate()
+            .map(|(i, e)| format!("{e} AS `__spate_item_{i}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let plan = self
+            .sql_query_plan(&format!("SELECT {items} FROM {from}"))
+            .await?;
+        let mut found = None;
+        plan.apply(|node| {
+            if let LogicalPlan::Projection(p) = node
+                && p.expr
+                    .iter()
+                    .any(|e| e.schema_name().to_string() == "__spate_item_0")
+            {
+                found = Some(p.expr.clone());
+                return Ok(TreeNodeRecursion::Stop);
+            }
+            Ok(TreeNodeRecursion::Continue)
+        })?;
+        let items = found.ok_or_else(|| Error::internal("the planned items went missing"))?;
+        (0..exprs.len())
+            .map(|i| {
+                let name = format!("__spate_item_{i}");
+                items
+                    .iter()
+                    .find_map(|e| match e {
+                        Expr::Alias(a) if a.name == name => Some(a.expr.as_ref().clone()),
+                        _ => None,
+                    })
+                    .ok_or_else(|| Error::internal(format!("the planned item {name} went missing")))
+            })
+            .collect()
+    }
+
+    /// The column names of the rows of `from` (SQL `FROM` text).
+    async fn columns_of(&self, from: &str) -> Result<Vec<String>> {
+        let plan = self
+            .sql_query_plan(&format!("SELECT * FROM {from}"))
+            .await?;
+        Ok(plan
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect())
+    }
+
+    /// Plans query text through the session's SQL planner.
+    async fn sql_query_plan(&self, text: &str) -> Result<LogicalPlan> {
+        let mut statement = self.parse(text)?;
+        if let DfStatement::Statement(st) = &mut statement {
+            crate::sql_functions::spark_syntax(st.as_mut());
+            crate::table_commands::time_travel(st.as_mut())?;
+        }
+        self.plan_statement(statement).await
+    }
+}
+
+/// A target table's name parts and its `FROM` text, aliased by its own name when the statement
+/// gives no alias.
+fn target_of(factor: &TableFactor) -> Result<(Vec<String>, String)> {
+    let TableFactor::Table { name, alias, .. } = factor else {
+        return Err(Error::unsupported(format!(
+            "changing the rows of {factor}, which is not a table"
+        )));
+    };
+    let from = match alias {
+        Some(_) => factor.to_string(),
+        None => format!("{factor} AS {}", quoted(&last_part(name))),
+    };
+    Ok((name_parts(name), from))
+}
+
+/// The name a table factor's columns are qualified by: its alias, or its name's last part.
+fn alias_of(factor: &TableFactor) -> Result<String> {
+    match factor {
+        TableFactor::Table { alias: Some(a), .. } | TableFactor::Derived { alias: Some(a), .. } => {
+            Ok(a.name.value.clone())
+        }
+        TableFactor::Table { name, .. } => Ok(last_part(name)),
+        other => Err(Error::parse(format!("give {other} an alias"))),
+    }
+}
+
+fn name_parts(n: &ObjectName) -> Vec<String> {
+    n.0.iter()
+        .map(|p| {
+            p.as_ident()
+                .map_or_else(|| p.to_string(), |i| i.value.clone())
+        })
+        .collect()
+}
+
+fn last_part(n: &ObjectName) -> String {
+    name_parts(n).pop().unwrap_or_default()
+}
+
+fn quoted(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+fn parse_expr(text: &str) -> Result<ast::Expr> {
+    datafusion::sql::sqlparser::parser::Parser::new(&crate::sql_dialect::SparkDialect)
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| Error::parse(format!("syntax error: {e}")))
+}
+
+fn is_all_columns(assignments: &[Assignment]) -> bool {
+    matches!(assignments, [a] if a.value.to_string() == ALL_COLUMNS)
+}
+
+/// The column an assignment sets, checked against the table's columns.
+fn target_column(a: &Assignment, columns: &[String]) -> Result<String> {
+    let name = match &a.target {
+        AssignmentTarget::ColumnName(n) => last_part(n),
+        AssignmentTarget::Tuple(_) => return Err(Error::unsupported("assigning to a tuple")),
+    };
+    known_column(&name, columns)
+}
+
+/// `name` as the table spells it, or Spark's unresolved-column error.
+fn known_column(name: &str, columns: &[String]) -> Result<String> {
+    columns
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case(name))
+        .cloned()
+        .ok_or_else(|| {
+            Error::analysis(
+                "UNRESOLVED_COLUMN.WITH_SUGGESTION",
+                format!(
+                    "A column, variable, or function parameter with name `{name}` cannot be resolved. Did you mean one of the following? [{}].",
+                    columns
+                        .iter()
+                        .map(|c| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })
+}
+
+/// `e` with its columns unqualified, as a table's own expressions name them.
+fn unqualified(e: Expr) -> Result<Expr> {
+    Ok(e.transform(|e| match e {
+        Expr::Column(c) if c.relation.is_some() => Ok(Transformed::yes(Expr::Column(
+            datafusion::common::Column::new_unqualified(c.name),
+        ))),
+        e => Ok(Transformed::no(e)),
+    })?
+    .data)
+}
