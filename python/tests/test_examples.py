@@ -251,3 +251,59 @@ def test_ml_features(data, tmp_path):
         want = max(d for d in days[user] if d <= latest_event_day)
         assert got.loc[user].feature_date == want
         assert got.loc[user].events_that_day == ((all_events.user_id == user) & (all_events.event_date == want)).sum()
+
+
+def test_ml_features_delta(data, tmp_path):
+    """Seed 002's two Delta functions: daily features written with replaceWhere, the seed's
+    training function failing as on Spark (duplicate event_timestamp), the fixed one's
+    point-in-time training set and its reproduction after newer features arrived."""
+    from deltalake import DeltaTable as LogTable
+
+    out = tmp_path / "ml_delta"
+    stdout = run_example("ml_features_delta.py", data, out)
+    parts = [read(p) for p in sorted((data / "ml" / "events").glob("year=2024/month=*/*.parquet"))]
+    events = pd.concat(parts, ignore_index=True)
+    day = lambda s: datetime.strptime(s, "%Y-%m-%d").date()  # noqa: E731
+
+    # ten days of features, one row per user active that day; 11-05 written twice, kept once;
+    # 11-11 came later
+    features = LogTable(str(out / "features")).to_pandas()
+    days = [f"2024-11-{d:02d}" for d in range(1, 12)]
+    assert sorted(features.feature_date.unique()) == days
+    for d in days:
+        active = events[events.event_date == day(d)]
+        got = features[features.feature_date == d].set_index("user_id")
+        assert len(got) == active.user_id.nunique()
+        counts = active.groupby("user_id").size()
+        purchases = active[active.event_type == "purchase"].groupby("user_id").size()
+        for user in got.index:
+            assert got.loc[user].events_that_day == counts[user]
+            assert got.loc[user].purchases_that_day == purchases.get(user, 0)
+    # 1 write of each of 11 days + the repeated one = 12 commits
+    assert len(LogTable(str(out / "features")).history()) == 12
+
+    # as written, the seed's function fails on its duplicate column, as on Spark
+    assert "as written: failed as on Spark" in stdout
+    assert "DELTA_DUPLICATE_COLUMNS_FOUND" in stdout and "event_timestamp" in stdout
+    assert not (out / "training_as_written" / "_delta_log").exists()
+
+    # the fixed function: every event from 11-05 on, with the user's latest daily features (of
+    # 11-01..11-10, as of the training end) at or before one of their event days in the range
+    assert "training dataset: delta_version_0" in stdout
+    training = LogTable(str(out / "training")).to_pandas()
+    in_range = events[events.event_date >= day("2024-11-05")]
+    assert len(training) == len(in_range)
+    feature_days = events[events.event_date <= day("2024-11-10")].groupby("user_id").event_date.apply(set).to_dict()
+    for user, ev in in_range.groupby("user_id"):
+        last = max(ev.event_date)
+        candidates = [d for d in feature_days.get(user, ()) if d <= last]
+        rows = training[training.user_id == user]
+        assert len(rows) == len(ev)
+        if candidates:
+            want = max(candidates)
+            assert set(rows.feature_date) == {want.isoformat()}
+            assert set(rows.events_that_day) == {((events.user_id == user) & (events.event_date == want)).sum()}
+        else:
+            assert rows.feature_date.isna().all()
+    # reproduced after 11-11's features arrived: time travel saw the same features
+    assert f"reproduced: delta_version_0, {len(in_range)} rows, identical: True" in stdout

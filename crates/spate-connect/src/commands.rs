@@ -17,8 +17,8 @@ use spark_connect_proto::spark::connect::{
 use spate_common::names::split_name;
 use spate_common::{Error, Result};
 use spate_lake::{SaveMode, WriteRequest, write};
-use spate_plan::Resolver;
 use spate_plan::sql::SqlOutcome;
+use spate_plan::{Resolver, Sources};
 
 use crate::execute::{resolve, response, run_plan};
 use crate::session::Session;
@@ -44,6 +44,13 @@ pub async fn handle(session: &Session, op: &str, cmd: Command) -> Result<Vec<Exe
             session
                 .catalog
                 .register_view(&name, plan, replace, is_global)?;
+            Ok(vec![])
+        }
+        CommandType::Extension(any) => {
+            let state = session.ctx.state();
+            let config = session.config();
+            let resolver = Resolver::new(&state, session.catalog.as_ref(), &config);
+            session.catalog.command_extension(&resolver, &any).await?;
             Ok(vec![])
         }
         other => {

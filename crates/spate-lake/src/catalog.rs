@@ -402,14 +402,28 @@ impl Sources for SessionCatalog {
 
     async fn extension(
         &self,
-        state: &SessionState,
+        resolver: &Resolver<'_>,
         relation: &prost_types::Any,
     ) -> Result<LogicalPlan> {
-        match crate::delta_connect::relation(self, state, relation).await? {
+        match crate::delta_connect::relation(self, resolver, relation).await? {
             Some(plan) => Ok(plan),
             None => Err(Error::unsupported(format!(
                 "the relation extension {}",
                 relation.type_url
+            ))),
+        }
+    }
+
+    async fn command_extension(
+        &self,
+        resolver: &Resolver<'_>,
+        command: &prost_types::Any,
+    ) -> Result<()> {
+        match crate::delta_connect::command(self, resolver, command).await? {
+            true => Ok(()),
+            false => Err(Error::unsupported(format!(
+                "the command extension {}",
+                command.type_url
             ))),
         }
     }

@@ -104,39 +104,59 @@ pub(crate) fn delta_error(dir: &Path, e: DeltaTableError) -> Error {
 }
 
 /// A commit delta-rs refused: delta-spark's error classes for an append-only table and for
-/// the concurrent modifications Delta's conflict rules do not let a retry through.
+/// the concurrent modifications Delta's conflict rules do not let a retry through (with
+/// delta-spark's exception classes, which its Python client raises as
+/// `delta.exceptions.ConcurrentDeleteReadException` and so on).
 fn transaction_error(dir: &Path, e: deltalake::kernel::transaction::TransactionError) -> Error {
     use deltalake::kernel::transaction::{CommitConflictError as C, TransactionError as T};
     let table = format!("file:{}", dir.display());
-    let (class, message) = match &e {
-        T::DeltaTableAppendOnly => (
+    match &e {
+        T::DeltaTableAppendOnly => Error::analysis(
             "DELTA_CANNOT_MODIFY_APPEND_ONLY",
             format!(
                 "This table ({table}) is configured to only allow appends. If you would like to permit updates or deletes, use 'ALTER TABLE <table_name> SET TBLPROPERTIES (delta.appendOnly=false)'."
             ),
         ),
         T::CommitConflict(c) => {
-            let class = match c {
-                C::ConcurrentAppend => "DELTA_CONCURRENT_APPEND",
-                C::ConcurrentDeleteRead => "DELTA_CONCURRENT_DELETE_READ",
-                C::ConcurrentDeleteDelete => "DELTA_CONCURRENT_DELETE_DELETE",
-                C::MetadataChanged => "DELTA_METADATA_CHANGED",
-                C::ProtocolChanged(_) => "DELTA_PROTOCOL_CHANGED",
-                _ => "DELTA_CONCURRENT_TRANSACTION",
+            let (class, exception) = match c {
+                C::ConcurrentAppend => (
+                    "DELTA_CONCURRENT_APPEND",
+                    "io.delta.exceptions.ConcurrentAppendException",
+                ),
+                C::ConcurrentDeleteRead => (
+                    "DELTA_CONCURRENT_DELETE_READ",
+                    "io.delta.exceptions.ConcurrentDeleteReadException",
+                ),
+                C::ConcurrentDeleteDelete => (
+                    "DELTA_CONCURRENT_DELETE_DELETE",
+                    "io.delta.exceptions.ConcurrentDeleteDeleteException",
+                ),
+                C::MetadataChanged => (
+                    "DELTA_METADATA_CHANGED",
+                    "io.delta.exceptions.MetadataChangedException",
+                ),
+                C::ProtocolChanged(_) => (
+                    "DELTA_PROTOCOL_CHANGED",
+                    "io.delta.exceptions.ProtocolChangedException",
+                ),
+                C::ConcurrentTransaction => (
+                    "DELTA_CONCURRENT_TRANSACTION",
+                    "io.delta.exceptions.ConcurrentTransactionException",
+                ),
+                _ => (
+                    "DELTA_CONCURRENT_WRITE",
+                    "io.delta.exceptions.DeltaConcurrentModificationException",
+                ),
             };
-            (
-                class,
-                format!(
+            Error::Runtime {
+                exception,
+                class: class.into(),
+                message: format!(
                     "A concurrent transaction changed the Delta table {table}: {c} Please try the operation again."
                 ),
-            )
+            }
         }
-        other => ("DELTA_ERROR", format!("Delta table `{table}`: {other}")),
-    };
-    Error::Analysis {
-        class: class.into(),
-        message,
-        params: vec![],
+        other => Error::analysis("DELTA_ERROR", format!("Delta table `{table}`: {other}")),
     }
 }
 
@@ -167,9 +187,14 @@ pub async fn write(
     std::fs::create_dir_all(&dir).map_err(|e| {
         Error::IllegalArgument(format!("cannot create table path {}: {e}", dir.display()))
     })?;
-    let table = DeltaTable::try_from_url(table_url(&dir)?)
-        .await
-        .map_err(|e| delta_error(&dir, e))?;
+    // a new table is not loaded (delta-rs would log its empty log as an error)
+    let builder =
+        DeltaTableBuilder::from_url(table_url(&dir)?).map_err(|e| delta_error(&dir, e))?;
+    let table = match exists {
+        true => builder.load().await,
+        false => builder.build(),
+    }
+    .map_err(|e| delta_error(&dir, e))?;
     let opts = &req.options;
     let mut commit = CommitProperties::default();
     if let Some(meta) = opts.get("usermetadata") {

@@ -16,11 +16,12 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema};
 use datafusion::datasource::{MemTable, provider_as_source};
 use datafusion::error::DataFusionError;
-use datafusion::execution::SessionState;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use futures::TryStreamExt;
 use prost::Message;
 use spate_common::{Error, Result};
+use spate_plan::Resolver;
+use spate_plan::table_commands::{AsOf, TableCommand};
 
 use crate::catalog::SessionCatalog;
 use crate::delta;
@@ -30,7 +31,7 @@ const RELATION_TYPE: &str = "type.googleapis.com/delta.connect.DeltaRelation";
 
 /// `delta.connect.DeltaTable`: a table by path or by name.
 #[derive(Clone, PartialEq, Message)]
-struct DeltaTableRef {
+pub(crate) struct DeltaTableRef {
     #[prost(oneof = "Access", tags = "1, 2")]
     access: Option<Access>,
 }
@@ -58,7 +59,7 @@ struct OnTable {
     table: Option<DeltaTableRef>,
 }
 
-/// `delta.connect.DeltaRelation`; tags 3 to 10 are the operations not handled yet.
+/// `delta.connect.DeltaRelation`.
 #[derive(Clone, PartialEq, Message)]
 struct DeltaRelation {
     #[prost(oneof = "RelationType", tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10")]
@@ -71,28 +72,120 @@ enum RelationType {
     Scan(OnTable),
     #[prost(message, tag = "2")]
     DescribeHistory(OnTable),
-    #[prost(bytes, tag = "3")]
-    DescribeDetail(Vec<u8>),
-    #[prost(bytes, tag = "4")]
-    ConvertToDelta(Vec<u8>),
-    #[prost(bytes, tag = "5")]
-    RestoreTable(Vec<u8>),
-    #[prost(bytes, tag = "6")]
-    IsDeltaTable(Vec<u8>),
-    #[prost(bytes, tag = "7")]
-    DeleteFromTable(Vec<u8>),
-    #[prost(bytes, tag = "8")]
-    UpdateTable(Vec<u8>),
-    #[prost(bytes, tag = "9")]
-    MergeIntoTable(Vec<u8>),
-    #[prost(bytes, tag = "10")]
-    OptimizeTable(Vec<u8>),
+    #[prost(message, tag = "3")]
+    DescribeDetail(OnTable),
+    #[prost(message, tag = "4")]
+    ConvertToDelta(ConvertToDelta),
+    #[prost(message, tag = "5")]
+    RestoreTable(RestoreTable),
+    #[prost(message, tag = "6")]
+    IsDeltaTable(IsDeltaTable),
+    #[prost(message, tag = "7")]
+    DeleteFromTable(crate::delta_connect_dml::DeleteFromTable),
+    #[prost(message, tag = "8")]
+    UpdateTable(crate::delta_connect_dml::UpdateTable),
+    #[prost(message, tag = "9")]
+    MergeIntoTable(Box<crate::delta_connect_dml::MergeIntoTable>),
+    #[prost(message, tag = "10")]
+    OptimizeTable(OptimizeTable),
 }
 
-/// Plans one of delta-spark's relations; `None` when `relation` is not one.
+/// `delta.connect.ConvertToDelta`: `parquet.\`/path\`` and its partition columns.
+#[derive(Clone, PartialEq, Message)]
+struct ConvertToDelta {
+    #[prost(string, tag = "1")]
+    identifier: String,
+    #[prost(oneof = "PartitionSchema", tags = "2, 3")]
+    partition_schema: Option<PartitionSchema>,
+}
+
+#[derive(Clone, PartialEq, prost::Oneof)]
+enum PartitionSchema {
+    #[prost(string, tag = "2")]
+    Ddl(String),
+    #[prost(message, tag = "3")]
+    Struct(spark_connect_proto::spark::connect::DataType),
+}
+
+/// `delta.connect.RestoreTable`.
+#[derive(Clone, PartialEq, Message)]
+struct RestoreTable {
+    #[prost(message, optional, tag = "1")]
+    table: Option<DeltaTableRef>,
+    #[prost(oneof = "RestoreTo", tags = "2, 3")]
+    to: Option<RestoreTo>,
+}
+
+#[derive(Clone, PartialEq, prost::Oneof)]
+enum RestoreTo {
+    #[prost(int64, tag = "2")]
+    Version(i64),
+    #[prost(string, tag = "3")]
+    Timestamp(String),
+}
+
+/// `delta.connect.IsDeltaTable`.
+#[derive(Clone, PartialEq, Message)]
+struct IsDeltaTable {
+    #[prost(string, tag = "1")]
+    path: String,
+}
+
+/// `delta.connect.OptimizeTable`: partition filters as SQL text, Z-order columns.
+#[derive(Clone, PartialEq, Message)]
+struct OptimizeTable {
+    #[prost(message, optional, tag = "1")]
+    table: Option<DeltaTableRef>,
+    #[prost(string, repeated, tag = "2")]
+    partition_filters: Vec<String>,
+    #[prost(string, repeated, tag = "3")]
+    zorder_columns: Vec<String>,
+}
+
+/// The type URL of delta-spark's command message.
+const COMMAND_TYPE: &str = "type.googleapis.com/delta.connect.DeltaCommand";
+
+/// `delta.connect.DeltaCommand`; only `vacuum_table` (tag 2) is carried out, the others are
+/// named in the error.
+#[derive(Clone, PartialEq, Message)]
+struct DeltaCommand {
+    #[prost(oneof = "CommandType", tags = "1, 2, 3, 4, 5, 6, 7")]
+    command: Option<CommandType>,
+}
+
+#[derive(Clone, PartialEq, prost::Oneof)]
+enum CommandType {
+    #[prost(bytes, tag = "1")]
+    CloneTable(Vec<u8>),
+    #[prost(message, tag = "2")]
+    VacuumTable(VacuumTable),
+    #[prost(bytes, tag = "3")]
+    UpgradeTableProtocol(Vec<u8>),
+    #[prost(bytes, tag = "4")]
+    Generate(Vec<u8>),
+    #[prost(bytes, tag = "5")]
+    CreateDeltaTable(Vec<u8>),
+    #[prost(bytes, tag = "6")]
+    AddFeatureSupport(Vec<u8>),
+    #[prost(bytes, tag = "7")]
+    DropFeatureSupport(Vec<u8>),
+}
+
+/// `delta.connect.VacuumTable`.
+#[derive(Clone, PartialEq, Message)]
+struct VacuumTable {
+    #[prost(message, optional, tag = "1")]
+    table: Option<DeltaTableRef>,
+    #[prost(double, optional, tag = "2")]
+    retention_hours: Option<f64>,
+}
+
+/// Plans one of delta-spark's relations; `None` when `relation` is not one. The operations
+/// that change a table (delete, update, merge, optimize, restore, convert) run here, as
+/// delta-spark runs them when their relation is executed, and answer with its result rows.
 pub async fn relation(
     catalog: &SessionCatalog,
-    state: &SessionState,
+    resolver: &Resolver<'_>,
     relation: &prost_types::Any,
 ) -> Result<Option<LogicalPlan>> {
     if relation.type_url != RELATION_TYPE {
@@ -100,21 +193,181 @@ pub async fn relation(
     }
     let message = DeltaRelation::decode(relation.value.as_slice())
         .map_err(|e| Error::internal(format!("a DeltaRelation that does not decode: {e}")))?;
-    let table_dir = |t: &OnTable| table_location(catalog, t.table.as_ref());
+    let state = resolver.state();
+    let table_dir = |t: Option<&DeltaTableRef>| table_location(catalog, t);
     let tz = crate::source::session_time_zone(state);
+    let run = |command| crate::delta_commands::run(catalog, state, command);
     Ok(Some(match message.relation {
         Some(RelationType::Scan(t)) => {
-            let dir = table_dir(&t)?;
+            let dir = table_dir(t.table.as_ref())?;
             delta::read(state, &dir.display().to_string(), &HashMap::new(), "delta").await?
         }
-        Some(RelationType::DescribeHistory(t)) => history(&table_dir(&t)?, &tz, None).await?,
-        Some(other) => {
-            let debug = format!("{other:?}");
-            let kind = debug.split('(').next().unwrap_or("operation");
-            return Err(Error::unsupported(format!("DeltaTable's {kind}")));
+        Some(RelationType::DescribeHistory(t)) => {
+            history(&table_dir(t.table.as_ref())?, &tz, None).await?
+        }
+        Some(RelationType::DescribeDetail(t)) => {
+            run(TableCommand::Detail {
+                table: table_name(t.table.as_ref())?,
+            })
+            .await?
+        }
+        Some(RelationType::RestoreTable(r)) => {
+            let to = match r.to {
+                Some(RestoreTo::Version(v)) => AsOf::Version(v),
+                Some(RestoreTo::Timestamp(t)) => AsOf::Timestamp(t),
+                None => return Err(Error::internal("a RestoreTable without a version")),
+            };
+            run(TableCommand::Restore {
+                table: table_name(r.table.as_ref())?,
+                to,
+            })
+            .await?
+        }
+        Some(RelationType::OptimizeTable(o)) => {
+            let table = table_name(o.table.as_ref())?;
+            let predicate = crate::delta_connect_dml::partition_predicate(
+                resolver,
+                catalog,
+                &table,
+                &o.partition_filters,
+            )
+            .await?;
+            run(TableCommand::Optimize {
+                table,
+                predicate,
+                zorder: o.zorder_columns,
+            })
+            .await?
+        }
+        Some(RelationType::ConvertToDelta(c)) => convert(catalog, resolver, c).await?,
+        Some(RelationType::IsDeltaTable(t)) => {
+            let is = delta::is_delta_table(&delta::local_dir(&t.path));
+            let batch = RecordBatch::try_from_iter(vec![(
+                "value",
+                Arc::new(BooleanArray::from(vec![is])) as ArrayRef,
+            )])
+            .map_err(DataFusionError::from)?;
+            memory_plan(batch)?
+        }
+        Some(RelationType::DeleteFromTable(d)) => {
+            let command = crate::delta_connect_dml::delete(resolver, &d).await?;
+            run(command).await?
+        }
+        Some(RelationType::UpdateTable(u)) => {
+            let command = crate::delta_connect_dml::update(resolver, &u).await?;
+            run(command).await?
+        }
+        Some(RelationType::MergeIntoTable(m)) => {
+            let command = crate::delta_connect_dml::merge(resolver, &m).await?;
+            run(command).await?
         }
         None => return Err(Error::internal("a DeltaRelation without a relation")),
     }))
+}
+
+/// Runs one of delta-spark's commands; `false` when `command` is not one.
+pub async fn command(
+    catalog: &SessionCatalog,
+    resolver: &Resolver<'_>,
+    command: &prost_types::Any,
+) -> Result<bool> {
+    if command.type_url != COMMAND_TYPE {
+        return Ok(false);
+    }
+    let message = DeltaCommand::decode(command.value.as_slice())
+        .map_err(|e| Error::internal(format!("a DeltaCommand that does not decode: {e}")))?;
+    match message.command {
+        Some(CommandType::VacuumTable(v)) => {
+            let command = TableCommand::Vacuum {
+                table: table_name(v.table.as_ref())?,
+                retain_hours: v.retention_hours,
+                dry_run: false,
+                check_retention: spate_plan::table_commands::retention_check(resolver.config()),
+            };
+            crate::delta_commands::run(catalog, resolver.state(), command).await?;
+            Ok(true)
+        }
+        Some(other) => {
+            let debug = format!("{other:?}");
+            let kind = debug.split('(').next().unwrap_or("command");
+            Err(Error::unsupported(format!("DeltaTable's {kind}")))
+        }
+        None => Err(Error::internal("a DeltaCommand without a command")),
+    }
+}
+
+/// `DeltaTable.convertToDelta(spark, "parquet.`/path`", schema)`: answers with the converted
+/// table's identifier (`delta.`/path``), which the client then opens by name.
+async fn convert(
+    catalog: &SessionCatalog,
+    resolver: &Resolver<'_>,
+    c: ConvertToDelta,
+) -> Result<LogicalPlan> {
+    let table = spate_common::names::split_name(&c.identifier);
+    let partitions = match c.partition_schema {
+        Some(PartitionSchema::Ddl(ddl)) => spate_plan::type_parser::parse_schema(
+            &ddl,
+            &crate::source::session_time_zone(resolver.state()),
+        )?,
+        Some(PartitionSchema::Struct(t)) => {
+            match spate_plan::types::from_proto(
+                &t,
+                &crate::source::session_time_zone(resolver.state()),
+            )? {
+                datafusion::arrow::datatypes::DataType::Struct(fields) => fields,
+                other => {
+                    return Err(Error::IllegalArgument(format!(
+                        "a partition schema is a struct, not {other}"
+                    )));
+                }
+            }
+        }
+        None => datafusion::arrow::datatypes::Fields::empty(),
+    };
+    let [_, path] = table.as_slice() else {
+        return Err(Error::parse(format!(
+            "CONVERT TO DELTA names files as parquet.`/path`, not {}",
+            c.identifier
+        )));
+    };
+    let identifier = format!("delta.`{path}`");
+    crate::delta_commands::run(
+        catalog,
+        resolver.state(),
+        TableCommand::Convert { table, partitions },
+    )
+    .await?;
+    let batch = RecordBatch::try_from_iter(vec![(
+        "identifier",
+        Arc::new(StringArray::from(vec![identifier])) as ArrayRef,
+    )])
+    .map_err(DataFusionError::from)?;
+    memory_plan(batch)
+}
+
+/// The table a `DeltaTable` scan relation (`Relation.extension`) reads, as name parts.
+pub(crate) fn scanned_table(relation: &prost_types::Any) -> Result<Vec<String>> {
+    let message = (relation.type_url == RELATION_TYPE)
+        .then(|| DeltaRelation::decode(relation.value.as_slice()).ok())
+        .flatten();
+    match message.and_then(|m| m.relation) {
+        Some(RelationType::Scan(t)) => table_name(t.table.as_ref()),
+        _ => Err(Error::unsupported(
+            "changing the rows of a relation that is not a DeltaTable",
+        )),
+    }
+}
+
+/// A `DeltaTable` message's table as name parts: ``delta.`/path` `` for a path.
+pub(crate) fn table_name(table: Option<&DeltaTableRef>) -> Result<Vec<String>> {
+    match table.and_then(|t| t.access.as_ref()) {
+        Some(Access::Path(p)) => Ok(vec![
+            "delta".into(),
+            delta::local_dir(&p.path).display().to_string(),
+        ]),
+        Some(Access::TableOrViewName(name)) => Ok(spate_common::names::split_name(name)),
+        None => Err(Error::internal("a DeltaTable message without a table")),
+    }
 }
 
 /// The directory of the table a `DeltaTable` message names: its path, or a name — a

@@ -6,7 +6,7 @@
 //! and errors, then handed over as DataFusion expressions.
 
 use datafusion::arrow::datatypes::Fields;
-use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
@@ -17,7 +17,8 @@ use spate_common::{Error, Result};
 
 use crate::resolver::Resolver;
 use crate::table_commands::{
-    DeltaStatement, MergeAction, MergeClause, MergeCommand, MergeWhen, TableCommand,
+    DeltaStatement, MergeAction, MergeClause, MergeCommand, MergeWhen, TableCommand, known_column,
+    unqualified,
 };
 
 /// The name `UPDATE SET *` / `INSERT *` stand in for while a `MERGE` parses.
@@ -89,10 +90,7 @@ impl Resolver<'_> {
                 table: name_parts(&n),
                 retain_hours,
                 dry_run,
-                check_retention: self
-                    .config
-                    .get("spark.databricks.delta.retentionDurationCheck.enabled")
-                    .is_none_or(|v| !v.eq_ignore_ascii_case("false")),
+                check_retention: crate::table_commands::retention_check(self.config),
             },
             DeltaStatement::Restore(n, to) => TableCommand::Restore {
                 table: name_parts(&n),
@@ -436,36 +434,4 @@ fn target_column(a: &Assignment, columns: &[String]) -> Result<String> {
         AssignmentTarget::Tuple(_) => return Err(Error::unsupported("assigning to a tuple")),
     };
     known_column(&name, columns)
-}
-
-/// `name` as the table spells it, or Spark's unresolved-column error.
-fn known_column(name: &str, columns: &[String]) -> Result<String> {
-    columns
-        .iter()
-        .find(|c| c.eq_ignore_ascii_case(name))
-        .cloned()
-        .ok_or_else(|| {
-            Error::analysis(
-                "UNRESOLVED_COLUMN.WITH_SUGGESTION",
-                format!(
-                    "A column, variable, or function parameter with name `{name}` cannot be resolved. Did you mean one of the following? [{}].",
-                    columns
-                        .iter()
-                        .map(|c| format!("`{c}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-        })
-}
-
-/// `e` with its columns unqualified, as a table's own expressions name them.
-fn unqualified(e: Expr) -> Result<Expr> {
-    Ok(e.transform(|e| match e {
-        Expr::Column(c) if c.relation.is_some() => Ok(Transformed::yes(Expr::Column(
-            datafusion::common::Column::new_unqualified(c.name),
-        ))),
-        e => Ok(Transformed::no(e)),
-    })?
-    .data)
 }

@@ -9,6 +9,7 @@
 //! `t@v<n>` table names, which the catalog reads at that version.
 
 use datafusion::arrow::datatypes::Fields;
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::sql::sqlparser::ast::{
     self, Ident, ObjectName, ObjectNamePart, TableFactor, TableVersion, VisitMut, VisitorMut,
@@ -685,6 +686,46 @@ fn bound(suffix: &str) -> Option<AsOf> {
         )));
     }
     None
+}
+
+/// Whether VACUUM checks that its retention is not below the table's
+/// (`spark.databricks.delta.retentionDurationCheck.enabled`, on unless set to false).
+pub fn retention_check(config: &spate_common::SessionConfig) -> bool {
+    config
+        .get("spark.databricks.delta.retentionDurationCheck.enabled")
+        .is_none_or(|v| !v.trim().eq_ignore_ascii_case("false"))
+}
+
+/// `name` as the table spells it, or Spark's unresolved-column error.
+pub fn known_column(name: &str, columns: &[String]) -> Result<String> {
+    columns
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case(name))
+        .cloned()
+        .ok_or_else(|| {
+            Error::analysis(
+                "UNRESOLVED_COLUMN.WITH_SUGGESTION",
+                format!(
+                    "A column, variable, or function parameter with name `{name}` cannot be resolved. Did you mean one of the following? [{}].",
+                    columns
+                        .iter()
+                        .map(|c| format!("`{c}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })
+}
+
+/// `e` with its columns unqualified, as a table's own expressions name them.
+pub fn unqualified(e: Expr) -> Result<Expr> {
+    Ok(e.transform(|e| match e {
+        Expr::Column(c) if c.relation.is_some() => Ok(Transformed::yes(Expr::Column(
+            datafusion::common::Column::new_unqualified(c.name),
+        ))),
+        e => Ok(Transformed::no(e)),
+    })?
+    .data)
 }
 
 #[cfg(test)]

@@ -87,6 +87,11 @@ impl<'a> Resolver<'a> {
         self.state
     }
 
+    /// The session's Spark settings.
+    pub fn config(&self) -> &SessionConfig {
+        self.config
+    }
+
     /// Resolves a relation to a logical plan.
     pub fn relation<'b>(&'b self, rel: &'b Relation) -> BoxFuture<'b, Result<LogicalPlan>> {
         Box::pin(async move {
@@ -148,7 +153,7 @@ impl<'a> Resolver<'a> {
             RelType::Corr(c) => self.stat_corr(c).await,
             RelType::ApproxQuantile(q) => self.approx_quantile(q).await,
             RelType::FreqItems(f) => self.freq_items(f).await,
-            RelType::Extension(any) => self.sources.extension(self.state, any).await,
+            RelType::Extension(any) => self.sources.extension(self, any).await,
             other => {
                 let debug = format!("{other:?}");
                 let kind = debug.split('(').next().unwrap_or("unknown");

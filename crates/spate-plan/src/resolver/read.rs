@@ -95,16 +95,30 @@ pub trait Sources: Send + Sync {
         Err(Error::unsupported("Delta Lake's table statements"))
     }
     /// A relation a client library defines (`Relation.extension`), as delta-spark's
-    /// `DeltaTable` sends; `Unsupported` for one no source knows.
+    /// `DeltaTable` sends, resolved with `resolver` (for the relations and expressions inside
+    /// it); `Unsupported` for one no source knows.
     async fn extension(
         &self,
-        state: &SessionState,
+        resolver: &Resolver<'_>,
         relation: &prost_types::Any,
     ) -> Result<LogicalPlan> {
-        let _ = state;
+        let _ = resolver;
         Err(Error::unsupported(format!(
             "the relation extension {}",
             relation.type_url
+        )))
+    }
+    /// Runs a command a client library defines (`Command.extension`), as delta-spark's
+    /// `DeltaTable.vacuum()` sends; `Unsupported` for one no source knows.
+    async fn command_extension(
+        &self,
+        resolver: &Resolver<'_>,
+        command: &prost_types::Any,
+    ) -> Result<()> {
+        let _ = resolver;
+        Err(Error::unsupported(format!(
+            "the command extension {}",
+            command.type_url
         )))
     }
 }
