@@ -189,3 +189,57 @@ def test_operations_not_carried_out_say_so(spark, tmp_dir):
     with pytest.raises(Exception) as info:
         DeltaTable.forPath(spark, path).clone(str(tmp_dir / "c"))
     assert "CloneTable" in str(info.value)
+
+
+def test_table_builders_create_replace_and_skip(spark, tmp_dir):
+    from pyspark.sql.types import LongType, StringType
+
+    spark.sql("DROP TABLE IF EXISTS api_built")
+    try:
+        (DeltaTable.create(spark).tableName("api_built")
+            .addColumn("id", LongType(), nullable=False)
+            .addColumn("name", "STRING")
+            .addColumn("day", StringType())
+            .partitionedBy("day")
+            .property("delta.checkpointInterval", "5")
+            .execute())
+        path = spark.sql("DESCRIBE DETAIL api_built").collect()[0]["location"].removeprefix("file:")
+        log = LogTable(path)
+        assert [(f.name, str(f.type), f.nullable) for f in log.schema().fields] == [
+            ("id", "PrimitiveType(\"long\")", False), ("name", "PrimitiveType(\"string\")", True),
+            ("day", "PrimitiveType(\"string\")", True)]
+        assert log.metadata().partition_columns == ["day"]
+        assert log.metadata().configuration == {"delta.checkpointInterval": "5"}
+        spark.sql("INSERT INTO api_built VALUES (1, 'a', 'mon')")
+        # createIfNotExists leaves an existing table alone; create refuses it
+        DeltaTable.createIfNotExists(spark).tableName("api_built").addColumn("x", "INT").execute()
+        assert [tuple(r) for r in spark.table("api_built").collect()] == [(1, "a", "mon")]
+        with pytest.raises(AnalysisException):
+            DeltaTable.create(spark).tableName("api_built").addColumn("x", "INT").execute()
+        # replace: a new schema, a new version of the same table
+        DeltaTable.replace(spark).tableName("api_built").addColumn("x", "INT").execute()
+        assert spark.table("api_built").columns == ["x"] and spark.table("api_built").count() == 0
+        assert LogTable(path).version() == 2
+    finally:
+        spark.sql("DROP TABLE IF EXISTS api_built")
+    # by location only: a table at that path
+    where = str(tmp_dir / "at")
+    with pytest.raises(AnalysisException) as info:
+        DeltaTable.replace(spark).location(where).addColumn("id", "INT").execute()
+    assert "DELTA_CANNOT_REPLACE_MISSING_TABLE" in str(info.value)
+    DeltaTable.createOrReplace(spark).location(where).addColumn("id", "INT").execute()
+    assert [f.name for f in LogTable(where).schema().fields] == ["id"]
+    assert DeltaTable.forPath(spark, where).toDF().count() == 0
+
+
+def test_generate_writes_the_symlink_manifest(spark, tmp_dir):
+    path = str(tmp_dir / "t")
+    spark.range(6).selectExpr("id", "CAST(id % 2 AS STRING) AS p").write.format("delta").partitionBy("p").save(path)
+    DeltaTable.forPath(spark, path).generate("symlink_format_manifest")
+    listed = set()
+    for manifest in Path(path, "_symlink_format_manifest").rglob("manifest"):
+        listed |= {line.removeprefix("file://") for line in manifest.read_text().split()}
+    assert listed == {u.removeprefix("file://") for u in LogTable(path).file_uris()}
+    with pytest.raises(AnalysisException) as info:
+        DeltaTable.forPath(spark, path).generate("other")
+    assert "DELTA_MODE_NOT_SUPPORTED" in str(info.value)

@@ -293,7 +293,8 @@ def test_ml_features_delta(data, tmp_path):
     training = LogTable(str(out / "training")).to_pandas()
     in_range = events[events.event_date >= day("2024-11-05")]
     assert len(training) == len(in_range)
-    feature_days = events[events.event_date <= day("2024-11-10")].groupby("user_id").event_date.apply(set).to_dict()
+    featured = events[(events.event_date >= day("2024-11-01")) & (events.event_date <= day("2024-11-10"))]
+    feature_days = featured.groupby("user_id").event_date.apply(set).to_dict()
     for user, ev in in_range.groupby("user_id"):
         last = max(ev.event_date)
         candidates = [d for d in feature_days.get(user, ()) if d <= last]

@@ -535,7 +535,14 @@ impl Sources for SessionCatalog {
             && format.eq_ignore_ascii_case("delta")
         {
             // ``CREATE TABLE delta.`/path` ``: a table at that path, not in the catalog
+            if spec.if_not_exists && crate::delta::is_delta_table(&crate::delta::local_dir(path)) {
+                return Ok(());
+            }
             let mut options: HashMap<String, String> = spec.properties.into_iter().collect();
+            if spec.replace {
+                // a replaced table takes the new schema
+                options.insert("overwriteschema".into(), "true".into());
+            }
             options.extend(spec.location.map(|l| ("path".to_string(), l)));
             let req = WriteRequest {
                 format: "delta".into(),
@@ -565,6 +572,9 @@ impl Sources for SessionCatalog {
         }
         let mut options: HashMap<String, String> = spec.properties.into_iter().collect();
         options.extend(spec.location.map(|l| ("path".to_string(), l)));
+        if spec.replace && spec.format == "delta" {
+            options.insert("overwriteschema".into(), "true".into());
+        }
         let req = WriteRequest {
             format: spec.format,
             mode: if spec.replace {

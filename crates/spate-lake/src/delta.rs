@@ -255,6 +255,10 @@ pub async fn write(
     }
     if crate::source::flag(opts, "overwriteschema", false)? {
         builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite);
+        if req.mode == SaveMode::Overwrite {
+            // the overwrite's partitioning replaces the table's, none if it gives none
+            builder = builder.with_partition_columns(req.partition_by.clone());
+        }
     } else if crate::source::flag(opts, "mergeschema", false)? {
         builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Merge);
     }

@@ -145,8 +145,8 @@ struct OptimizeTable {
 /// The type URL of delta-spark's command message.
 const COMMAND_TYPE: &str = "type.googleapis.com/delta.connect.DeltaCommand";
 
-/// `delta.connect.DeltaCommand`; only `vacuum_table` (tag 2) is carried out, the others are
-/// named in the error.
+/// `delta.connect.DeltaCommand`; clone, protocol upgrades and table features are named in the
+/// error, the others carried out.
 #[derive(Clone, PartialEq, Message)]
 struct DeltaCommand {
     #[prost(oneof = "CommandType", tags = "1, 2, 3, 4, 5, 6, 7")]
@@ -161,10 +161,10 @@ enum CommandType {
     VacuumTable(VacuumTable),
     #[prost(bytes, tag = "3")]
     UpgradeTableProtocol(Vec<u8>),
-    #[prost(bytes, tag = "4")]
-    Generate(Vec<u8>),
-    #[prost(bytes, tag = "5")]
-    CreateDeltaTable(Vec<u8>),
+    #[prost(message, tag = "4")]
+    Generate(crate::delta_connect_ddl::Generate),
+    #[prost(message, tag = "5")]
+    CreateDeltaTable(crate::delta_connect_ddl::CreateDeltaTable),
     #[prost(bytes, tag = "6")]
     AddFeatureSupport(Vec<u8>),
     #[prost(bytes, tag = "7")]
@@ -285,6 +285,14 @@ pub async fn command(
                 check_retention: spate_plan::table_commands::retention_check(resolver.config()),
             };
             crate::delta_commands::run(catalog, resolver.state(), command).await?;
+            Ok(true)
+        }
+        Some(CommandType::CreateDeltaTable(c)) => {
+            crate::delta_connect_ddl::create(catalog, resolver, c).await?;
+            Ok(true)
+        }
+        Some(CommandType::Generate(g)) => {
+            crate::delta_connect_ddl::generate(catalog, g).await?;
             Ok(true)
         }
         Some(other) => {

@@ -9,6 +9,7 @@ pub mod delta;
 pub mod delta_changes;
 pub mod delta_commands;
 pub mod delta_connect;
+mod delta_connect_ddl;
 mod delta_connect_dml;
 pub mod delta_optimize;
 pub mod partitions;
