@@ -8,7 +8,7 @@ Run: `spate run examples/ml_features.py [DATA_DIR] [OUT_DIR]` after
 
 What differs from the seed, and why:
 - Paths are local. The seed writes and time-travels features in Delta Lake
-  (write_features_to_delta, timestampAsOf, DeltaTable.history); Delta is its own issue, so here
+  (write_features_to_delta, timestampAsOf, DeltaTable.history), which ml_features_delta.py runs; here
   the daily feature snapshots are Parquet partitioned by feature_date, and the point-in-time
   join (the seed's code, unchanged) reads them.
 - analyze_partitions counts rows per partition with `df.rdd.mapPartitions`, which Spark Connect

@@ -530,33 +530,22 @@ impl Sources for SessionCatalog {
         if self.table_exists(name) && spec.if_not_exists {
             return Ok(());
         }
-        if let [format, path] = name
-            && is_path_table(format, path)
-            && format.eq_ignore_ascii_case("delta")
+        let path_table = match name {
+            [format, path]
+                if is_path_table(format, path) && format.eq_ignore_ascii_case("delta") =>
+            {
+                Some(path.clone())
+            }
+            _ => None,
+        };
+        if let Some(path) = &path_table
+            && spec.if_not_exists
+            && crate::delta::is_delta_table(&crate::delta::local_dir(path))
         {
-            // ``CREATE TABLE delta.`/path` ``: a table at that path, not in the catalog
-            if spec.if_not_exists && crate::delta::is_delta_table(&crate::delta::local_dir(path)) {
-                return Ok(());
-            }
-            let mut options: HashMap<String, String> = spec.properties.into_iter().collect();
-            if spec.replace {
-                // a replaced table takes the new schema
-                options.insert("overwriteschema".into(), "true".into());
-            }
-            options.extend(spec.location.map(|l| ("path".to_string(), l)));
-            let req = WriteRequest {
-                format: "delta".into(),
-                mode: if spec.replace {
-                    SaveMode::Overwrite
-                } else {
-                    SaveMode::ErrorIfExists
-                },
-                partition_by: spec.partition_by,
-                options,
-            };
-            return crate::delta::write(state, plan, path, &req).await;
+            return Ok(());
         }
-        if spec.format == "delta"
+        if path_table.is_none()
+            && spec.format == "delta"
             && plan.schema().fields().is_empty()
             && let Some(location) = &spec.location
             && crate::delta::is_delta_table(&crate::delta::local_dir(location))
@@ -572,11 +561,16 @@ impl Sources for SessionCatalog {
         }
         let mut options: HashMap<String, String> = spec.properties.into_iter().collect();
         options.extend(spec.location.map(|l| ("path".to_string(), l)));
-        if spec.replace && spec.format == "delta" {
+        let format = match path_table {
+            Some(_) => "delta".to_string(),
+            None => spec.format,
+        };
+        if spec.replace && format == "delta" {
+            // a replaced table takes the new schema
             options.insert("overwriteschema".into(), "true".into());
         }
         let req = WriteRequest {
-            format: spec.format,
+            format,
             mode: if spec.replace {
                 SaveMode::Overwrite
             } else {
@@ -585,6 +579,10 @@ impl Sources for SessionCatalog {
             partition_by: spec.partition_by,
             options,
         };
+        if let Some(path) = path_table {
+            // ``CREATE TABLE delta.`/path` ``: a table at that path, not in the catalog
+            return crate::delta::write(state, plan, &path, &req).await;
+        }
         crate::write::write_table(state, self, plan, name, &req, false).await
     }
 

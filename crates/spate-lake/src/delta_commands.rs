@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, Int32Array, Int64Array, ListBuilder, MapBuilder, RecordBatch, StringArray,
-    StringBuilder, StructArray, TimestampMicrosecondArray,
+    ArrayRef, Int32Array, Int64Array, ListBuilder, MapBuilder, StringArray, StringBuilder,
+    StructArray, TimestampMicrosecondArray,
 };
-use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Fields};
 use datafusion::catalog::Session;
 use datafusion::datasource::provider_as_source;
 use datafusion::error::DataFusionError;
@@ -150,7 +150,7 @@ pub async fn run(
             } else {
                 vec![format!("file:{}", dir.display())]
             };
-            batch_plan(vec![(
+            crate::delta_connect::columns_plan(vec![(
                 "path",
                 Arc::new(StringArray::from(paths)) as ArrayRef,
             )])
@@ -406,7 +406,7 @@ async fn optimize(
         .map(|(_, v)| Arc::new(Int64Array::from(vec![*v])) as ArrayRef)
         .collect();
     let metrics = StructArray::try_new(fields, arrays, None).map_err(DataFusionError::from)?;
-    batch_plan(vec![
+    crate::delta_connect::columns_plan(vec![
         (
             "path",
             Arc::new(StringArray::from(vec![format!("file:{}", dir.display())])) as ArrayRef,
@@ -654,7 +654,7 @@ async fn detail(dir: &Path, t: &DeltaTable, name: Option<String>, tz: &str) -> R
     let timestamp = |v: Option<i64>| -> ArrayRef {
         Arc::new(TimestampMicrosecondArray::from(vec![v]).with_timezone(tz))
     };
-    batch_plan(vec![
+    crate::delta_connect::columns_plan(vec![
         ("format", Arc::new(StringArray::from(vec!["delta"]))),
         (
             "id",
@@ -706,28 +706,12 @@ fn counts(columns: &[(&str, usize)]) -> Result<LogicalPlan> {
 }
 
 fn counts_i64(columns: &[(&str, i64)]) -> Result<LogicalPlan> {
-    batch_plan(
+    crate::delta_connect::columns_plan(
         columns
             .iter()
             .map(|(n, v)| (*n, Arc::new(Int64Array::from(vec![*v])) as ArrayRef))
             .collect(),
     )
-}
-
-/// The rows of `columns` as a plan.
-fn batch_plan(columns: Vec<(&str, ArrayRef)>) -> Result<LogicalPlan> {
-    let schema = Schema::new(
-        columns
-            .iter()
-            .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
-            .collect::<Vec<_>>(),
-    );
-    let batch = RecordBatch::try_new(
-        Arc::new(schema),
-        columns.into_iter().map(|(_, a)| a).collect(),
-    )
-    .map_err(DataFusionError::from)?;
-    crate::delta_connect::memory_plan(batch)
 }
 
 /// A statement's empty answer.

@@ -1,9 +1,13 @@
-//! The relations delta-spark's Spark Connect client sends (`delta.connect.DeltaRelation`, packed
-//! in `Relation.extension`), so that its Python `DeltaTable` works over a remote session
-//! unchanged: `DeltaTable.forPath` / `forName` (a scan), `.toDF()` and `.history([n])` (Delta's
-//! `DESCRIBE HISTORY` columns, newest commit first). The messages are declared
-//! here with prost from the field numbers of delta-spark's protocol; the ones not handled yet
-//! (delete, update, merge, optimize, restore, ...) say so by name.
+//! The relations and commands delta-spark's Spark Connect client sends
+//! (`delta.connect.DeltaRelation` in `Relation.extension`, `delta.connect.DeltaCommand` in
+//! `Command.extension`), so that its Python `DeltaTable` works over a remote session unchanged:
+//! `forPath` / `forName` (a scan), `toDF`, `history([n])` (Delta's `DESCRIBE HISTORY` columns,
+//! newest commit first), `detail`, `restoreToVersion` / `restoreToTimestamp`, `optimize`,
+//! `isDeltaTable`, `convertToDelta` and `vacuum` here, carried out as the SQL statements are
+//! ([`crate::delta_commands`]); delete / update / merge in [`crate::delta_connect_dml`], the
+//! table builders and `generate` in [`crate::delta_connect_ddl`]. The messages are declared with
+//! prost from the field numbers of delta-spark's protocol; clone, protocol upgrades and table
+//! features say by name that they are not supported.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -242,12 +246,7 @@ pub async fn relation(
         Some(RelationType::ConvertToDelta(c)) => convert(catalog, resolver, c).await?,
         Some(RelationType::IsDeltaTable(t)) => {
             let is = delta::is_delta_table(&delta::local_dir(&t.path));
-            let batch = RecordBatch::try_from_iter(vec![(
-                "value",
-                Arc::new(BooleanArray::from(vec![is])) as ArrayRef,
-            )])
-            .map_err(DataFusionError::from)?;
-            memory_plan(batch)?
+            columns_plan(vec![("value", Arc::new(BooleanArray::from(vec![is])))])?
         }
         Some(RelationType::DeleteFromTable(d)) => {
             let command = crate::delta_connect_dml::delete(resolver, &d).await?;
@@ -345,12 +344,10 @@ async fn convert(
         TableCommand::Convert { table, partitions },
     )
     .await?;
-    let batch = RecordBatch::try_from_iter(vec![(
+    columns_plan(vec![(
         "identifier",
-        Arc::new(StringArray::from(vec![identifier])) as ArrayRef,
+        Arc::new(StringArray::from(vec![identifier])),
     )])
-    .map_err(DataFusionError::from)?;
-    memory_plan(batch)
 }
 
 /// The table a `DeltaTable` scan relation (`Relation.extension`) reads, as name parts.
@@ -544,6 +541,11 @@ pub(crate) async fn history(dir: &Path, tz: &str, limit: Option<usize>) -> Resul
         ("userMetadata", strings(&user_metadata)),
         ("engineInfo", strings(&|c| c.engine_info.clone())),
     ];
+    columns_plan(columns)
+}
+
+/// The one-batch rows of `columns` (nullable) as a plan.
+pub(crate) fn columns_plan(columns: Vec<(&str, ArrayRef)>) -> Result<LogicalPlan> {
     let schema = Schema::new(
         columns
             .iter()
