@@ -150,6 +150,26 @@ def test_a_path_without_a_table_is_named_in_the_error(spark, tmp_dir):
     assert "DELTA_MISSING_DELTA_TABLE" in str(info.value) and str(missing) in str(info.value)
 
 
+def test_an_unreadable_log_is_named_in_the_error(spark, people, tmp_dir):
+    """A commit file that is not JSON: reads and writes fail with the table's path in the
+    message, and the server goes on serving."""
+    path = tmp_dir / "t"
+    people.write.format("delta").save(str(path))
+    people.write.format("delta").mode("append").save(str(path))
+    (path / "_delta_log" / "00000000000000000001.json").write_text("this is not a commit\n")
+    for action in (lambda: spark.read.format("delta").load(str(path)).collect(),
+                   lambda: people.write.format("delta").mode("append").save(str(path)),
+                   lambda: spark.sql(f"DELETE FROM delta.`{path}` WHERE id = 1").collect()):
+        with pytest.raises(AnalysisException) as info:
+            action()
+        # the table and what is wrong with it, without delta-rs's backtrace
+        assert str(path) in str(info.value) and "Json error" in str(info.value)
+        assert "with_backtrace" not in str(info.value)
+    # the earlier version is intact, and the server still answers
+    assert rows(spark.read.format("delta").option("versionAsOf", 0).load(str(path)), "id") == [(1,), (2,), (3,)]
+    assert spark.range(3).count() == 3
+
+
 def test_sql_reads_a_table_by_its_path(spark, people, tmp_dir):
     path = str(tmp_dir / "Mixed-Case")
     people.write.format("delta").save(path)

@@ -198,6 +198,19 @@ def test_time_travel_after_merge_and_restore(spark, table):
     assert [h["operation"] for h in spark.sql(f"DESCRIBE HISTORY {table} LIMIT 1").collect()] == ["RESTORE"]
 
 
+def test_restore_to_timestamp_in_sql(spark, table):
+    spark.sql(f"CREATE TABLE {table} USING DELTA AS SELECT 1 AS id")
+    time.sleep(1.1)
+    between = datetime.now().astimezone().isoformat()
+    time.sleep(1.1)
+    spark.sql(f"INSERT INTO {table} VALUES (2)")
+    spark.sql(f"DELETE FROM {table} WHERE id = 1")
+    assert rows(spark, f"SELECT * FROM {table}") == [(2,)]
+    spark.sql(f"RESTORE TABLE {table} TO TIMESTAMP AS OF '{between}'")
+    assert rows(spark, f"SELECT * FROM {table}") == [(1,)]
+    assert [h["operation"] for h in spark.sql(f"DESCRIBE HISTORY {table} LIMIT 1").collect()] == ["RESTORE"]
+
+
 def test_timestamp_as_of_in_sql(spark, table):
     spark.sql(f"CREATE TABLE {table} USING DELTA AS SELECT 1 AS id")
     time.sleep(1.1)

@@ -3,7 +3,9 @@
 //! hierarchy, which picks the Python exception: `AnalysisException`, `ParseException`,
 //! `IllegalArgumentException`, ...), `errorClass`, `sqlState` and `messageParameters`, and an
 //! `errorId` under which the server keeps the error's details (the last [`KEPT_ERRORS`]) for
-//! FetchErrorDetails, which PySpark calls to build its exception.
+//! FetchErrorDetails, which PySpark calls to build its exception. What travels in the status's
+//! headers is cut to [`MAX_HEADER_TEXT`] bytes (the client refuses headers over 16 KiB, and a
+//! long message would hide the error behind RESOURCE_EXHAUSTED); the details keep it whole.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, OnceLock};
@@ -35,7 +37,7 @@ pub fn to_status(e: Error) -> Status {
     let params: serde_json::Map<String, serde_json::Value> = info
         .params
         .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(cut(v))))
         .collect();
     metadata.insert(
         "messageParameters".to_string(),
@@ -56,7 +58,23 @@ pub fn to_status(e: Error) -> Status {
         _ => Code::InvalidArgument,
     };
     let details = ErrorDetails::with_error_info(reason, "org.apache.spark", metadata);
-    Status::with_error_details(code, info.message, details)
+    Status::with_error_details(code, cut(&info.message), details)
+}
+
+/// The most bytes of a message or parameter sent in the status's headers (Spark Connect's
+/// `spark.connect.grpc.maxMetadataSize` default).
+pub const MAX_HEADER_TEXT: usize = 1024;
+
+/// `text` cut to [`MAX_HEADER_TEXT`] bytes at a character boundary, marked with `...`.
+fn cut(text: &str) -> String {
+    if text.len() <= MAX_HEADER_TEXT {
+        return text.to_string();
+    }
+    let mut end = MAX_HEADER_TEXT - 3;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
 }
 
 /// How many errors' details the server keeps for FetchErrorDetails.
@@ -108,5 +126,17 @@ mod tests {
                 .get("classes")
                 .is_some_and(|c| c.contains("AnalysisException"))
         }));
+    }
+
+    #[test]
+    fn long_messages_are_cut_in_the_headers_and_kept_whole_in_the_details() {
+        let long = "é".repeat(20_000);
+        let s = to_status(Error::analysis("DELTA_ERROR", long.clone()));
+        assert!(s.message().len() <= MAX_HEADER_TEXT && s.message().ends_with("..."));
+        let id = s
+            .get_details_error_info()
+            .and_then(|i| i.metadata.get("errorId").cloned())
+            .unwrap_or_default();
+        assert!(details(&id).is_some_and(|d| d.message.contains(&long)));
     }
 }

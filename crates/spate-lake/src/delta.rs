@@ -97,10 +97,30 @@ pub(crate) fn delta_error(dir: &Path, e: DeltaTableError) -> Error {
         DeltaTableError::Transaction { source } => transaction_error(dir, source),
         other => Error::Analysis {
             class: "DELTA_ERROR".into(),
-            message: format!("Delta table `file:{}`: {other}", dir.display()),
+            message: format!(
+                "Delta table `file:{}`: {}",
+                dir.display(),
+                without_backtrace(&other.to_string())
+            ),
             params: vec![],
         },
     }
+}
+
+/// An error's text without the backtrace delta-kernel appends to it when `RUST_BACKTRACE` is
+/// set (its lines `   0: function` / `at file:line` follow the message).
+fn without_backtrace(text: &str) -> &str {
+    let mut end = text.len();
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        let frame = line.trim_start();
+        if frame.starts_with("0: ") || frame.starts_with("Stack backtrace:") {
+            end = at;
+            break;
+        }
+        at += line.len();
+    }
+    text[..end].trim_end()
 }
 
 /// A commit delta-rs refused: delta-spark's error classes for an append-only table and for
@@ -156,7 +176,13 @@ fn transaction_error(dir: &Path, e: deltalake::kernel::transaction::TransactionE
                 ),
             }
         }
-        other => Error::analysis("DELTA_ERROR", format!("Delta table `{table}`: {other}")),
+        other => Error::analysis(
+            "DELTA_ERROR",
+            format!(
+                "Delta table `{table}`: {}",
+                without_backtrace(&other.to_string())
+            ),
+        ),
     }
 }
 
@@ -483,5 +509,21 @@ impl TableProvider for PlannedTable {
             }
             _ => Ok(self.0.clone()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backtraces_are_cut_from_messages() {
+        let text = "Kernel error: Json error: bad\n   0: with_backtrace\n             at src/error.rs:482:25\n   1: from";
+        assert_eq!(without_backtrace(text), "Kernel error: Json error: bad");
+        assert_eq!(without_backtrace("one line"), "one line");
+        assert_eq!(
+            without_backtrace("two\nlines 0: not a frame"),
+            "two\nlines 0: not a frame"
+        );
     }
 }
