@@ -294,12 +294,15 @@ def test_concurrent_appends_all_commit(server, tmp_dir):
                 session.range(k * 100 + i * 10, k * 100 + i * 10 + 10).write.format("delta").mode("append").save(path)
         except Exception as e:  # noqa: BLE001 - reported below
             errors.append(e)
+        finally:
+            session.stop()
 
     threads = [threading.Thread(target=writer, args=(k,)) for k in (1, 2)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    first.stop()
     assert errors == []
     table = DeltaTable(path)
     assert table.version() == 12
@@ -337,6 +340,7 @@ def test_concurrent_updates_conflict_or_serialize(server, tmp_dir):
                 conflicts.append(e)
             except Exception as e:  # noqa: BLE001 - reported below
                 other.append(e)
+        session.stop()
 
     threads = [threading.Thread(target=updater) for _ in range(2)]
     for t in threads:
@@ -355,6 +359,7 @@ def test_concurrent_updates_conflict_or_serialize(server, tmp_dir):
     rows = table.to_pyarrow_table().to_pylist()
     assert sorted((r["id"], r["n"]) for r in rows) == [(i, len(done)) for i in range(20)]
     back = first.read.format("delta").load(path).collect()
+    first.stop()
     assert sorted((r["id"], r["n"]) for r in back) == [(i, len(done)) for i in range(20)]
 
 
@@ -410,10 +415,14 @@ def test_a_write_killed_halfway_leaves_the_previous_version(tmp_dir):
     assert DeltaTable(path).version() == 0
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    # the dead server's client gives up now (its writer thread with it), not at exit, where
+    # PySpark's clean-up would retry against the dead server for minutes
+    spark.client.close()
     assert DeltaTable(path).version() == 0 and DeltaTable(path).to_pyarrow_table().num_rows == 100
     proc, spark = start()
     try:
         assert spark.read.format("delta").load(path).count() == 100
     finally:
+        spark.stop()
         proc.kill()
         proc.wait()
