@@ -66,15 +66,14 @@ pub(crate) async fn auto_compact(
         return Ok(false);
     }
     let max_size = options.delta_auto_compact_max_file_size;
-    let min_files = options.delta_auto_compact_min_files.max(1);
+    // one small file has nothing to be compacted with
+    let min_files = options.delta_auto_compact_min_files.max(2);
     // small files per partition (partition values in a stable order)
     let mut small: BTreeMap<Vec<(String, Option<String>)>, usize> = BTreeMap::new();
     let snapshot = table.snapshot().map_err(|e| delta_error(dir, e))?;
     for f in snapshot.log_data().iter() {
         if u64::try_from(f.size()).unwrap_or(0) < max_size {
-            let values: Vec<(String, Option<String>)> =
-                f.partition_values_map().into_iter().collect();
-            let mut values = values;
+            let mut values: Vec<_> = f.partition_values_map().into_iter().collect();
             values.sort();
             *small.entry(values).or_default() += 1;
         }
@@ -82,7 +81,7 @@ pub(crate) async fn auto_compact(
     // a partition with a null value cannot be named by delta-rs's partition filters: left as is
     let due: Vec<Vec<(String, String)>> = small
         .into_iter()
-        .filter(|(_, n)| *n >= min_files.max(2))
+        .filter(|(_, n)| *n >= min_files)
         .filter_map(|(values, _)| {
             values
                 .into_iter()
