@@ -2,6 +2,7 @@
 session (pyspark-client) pointed at it. Nothing is mocked: every test drives the server
 through the same client users run."""
 
+import itertools
 import os
 import socket
 import subprocess
@@ -67,3 +68,19 @@ def spark(server):
 def tmp_dir():
     with tempfile.TemporaryDirectory() as d:
         yield Path(d)
+
+
+_table_names = itertools.count()
+
+
+@pytest.fixture
+def table(spark):
+    """A fresh warehouse table name, dropped afterwards."""
+    name = f"t_{os.getpid()}_{next(_table_names)}"
+    yield name
+    spark.sql(f"DROP TABLE IF EXISTS {name}")
+
+
+def delta_location(spark, name):
+    """Where a Delta table's files are, as DESCRIBE DETAIL gives it (without `file:`)."""
+    return spark.sql(f"DESCRIBE DETAIL {name}").collect()[0]["location"].removeprefix("file:")

@@ -7,27 +7,14 @@ documented change data feed (an UPDATE gives a pre- and a post-image, a DELETE t
 the file counts and log files are read from the table with the `deltalake` package and the file
 system, not through Spate."""
 
-import itertools
 import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from deltalake import DeltaTable
+from conftest import delta_location as location
 from pyspark.errors import AnalysisException
-
-_names = itertools.count()
-
-
-@pytest.fixture
-def table(spark):
-    name = f"dprop_{next(_names)}"
-    yield name
-    spark.sql(f"DROP TABLE IF EXISTS {name}")
-
-
-def location(spark, name):
-    return spark.sql(f"DESCRIBE DETAIL {name}").collect()[0]["location"].removeprefix("file:")
 
 
 def changes(rows):

@@ -5,32 +5,18 @@ expected rows are computed in each test from the data it wrote (Python dictionar
 the statements' result columns are delta-spark's, and the `deltalake` Python package (delta-rs's
 own reader) checks what reached the table's log and files."""
 
-import itertools
 import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from deltalake import DeltaTable
+from conftest import delta_location as location
 from pyspark.errors import AnalysisException, IllegalArgumentException
-
-_names = itertools.count()
-
-
-@pytest.fixture
-def table(spark):
-    """A fresh warehouse table name, dropped afterwards."""
-    name = f"dsql_{next(_names)}"
-    yield name
-    spark.sql(f"DROP TABLE IF EXISTS {name}")
 
 
 def rows(spark, query):
     return sorted(tuple(r) for r in spark.sql(query).collect())
-
-
-def location(spark, name):
-    return spark.sql(f"DESCRIBE DETAIL {name}").collect()[0]["location"].removeprefix("file:")
 
 
 def test_create_table_with_partitions_location_and_properties(spark, table, tmp_dir):
@@ -337,3 +323,15 @@ def test_statements_name_a_missing_or_non_delta_table(spark, table, tmp_dir):
     with pytest.raises(AnalysisException) as info:
         spark.sql(f"DESCRIBE HISTORY delta.`{missing}`")
     assert "DELTA_MISSING_DELTA_TABLE" in str(info.value) and missing in str(info.value)
+
+
+def test_merge_refuses_two_source_rows_for_one_target_row(spark, table):
+    # Delta's documented rule: a target row updated or deleted by a MERGE may match one source
+    # row only; the statement fails and the table keeps its rows
+    spark.createDataFrame([(1, "a"), (2, "b")], "id int, v string").write.format("delta").saveAsTable(table)
+    spark.createDataFrame([(1, "x"), (1, "y")], "id int, v string").createOrReplaceTempView("merge_twice")
+    with pytest.raises(Exception) as info:
+        spark.sql(f"MERGE INTO {table} t USING merge_twice s ON t.id = s.id "
+                  "WHEN MATCHED THEN UPDATE SET v = s.v").collect()
+    assert "DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE" in str(info.value)
+    assert rows(spark, f"SELECT * FROM {table}") == [(1, "a"), (2, "b")]

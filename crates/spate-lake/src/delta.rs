@@ -30,7 +30,6 @@ use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::protocol::SaveMode as DeltaSaveMode;
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
-use futures::TryStreamExt;
 use spate_common::{Error, Result};
 use url::Url;
 
@@ -401,7 +400,7 @@ pub async fn read(
         }
         (None, Some(t)) => {
             let at = parse_instant(t, &tz)?;
-            check_not_before_first_commit(&dir, at, t).await?;
+            check_not_before_first_commit(&dir, at, t)?;
             builder = builder.with_timestamp(at);
         }
         (None, None) => {}
@@ -417,22 +416,8 @@ pub async fn read(
 
 /// delta-spark's error for a time before the table's first commit (delta-rs would give the
 /// first version).
-async fn check_not_before_first_commit(dir: &Path, at: DateTime<Utc>, text: &str) -> Result<()> {
-    let table = DeltaTableBuilder::from_url(table_url(dir)?)
-        .map_err(|e| delta_error(dir, e))?
-        .load()
-        .await
-        .map_err(|e| delta_error(dir, e))?;
-    // the history runs newest first: its last commit is the oldest the log keeps
-    let created = table
-        .history(None)
-        .try_collect::<Vec<_>>()
-        .await
-        .map_err(|e| delta_error(dir, e))?
-        .last()
-        .and_then(|c| c.timestamp)
-        .and_then(DateTime::from_timestamp_millis);
-    match created {
+fn check_not_before_first_commit(dir: &Path, at: DateTime<Utc>, text: &str) -> Result<()> {
+    match first_commit_time(dir) {
         Some(created) if at < created => Err(Error::Analysis {
             class: "DELTA_TIMESTAMP_EARLIER_THAN_COMMIT_RETENTION".into(),
             message: format!(
@@ -444,6 +429,33 @@ async fn check_not_before_first_commit(dir: &Path, at: DateTime<Utc>, text: &str
         }),
         _ => Ok(()),
     }
+}
+
+/// The commit time of the oldest commit the log keeps: its commit file's `commitInfo` (only
+/// that one file is read, however long the history).
+fn first_commit_time(dir: &Path) -> Option<DateTime<Utc>> {
+    let log = dir.join("_delta_log");
+    let oldest = std::fs::read_dir(&log)
+        .ok()?
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            let version = name.strip_suffix(".json")?;
+            (version.len() == 20)
+                .then(|| version.parse::<u64>().ok())
+                .flatten()
+                .map(|v| (v, name))
+        })
+        .min()?;
+    let text = std::fs::read_to_string(log.join(oldest.1)).ok()?;
+    text.lines().find_map(|line| {
+        let action: serde_json::Value = serde_json::from_str(line).ok()?;
+        let info = action.get("commitInfo")?;
+        let ms = info
+            .get("inCommitTimestamp")
+            .or_else(|| info.get("timestamp"))?
+            .as_i64()?;
+        DateTime::from_timestamp_millis(ms)
+    })
 }
 
 /// A `timestampAsOf` value: a date or a timestamp (`yyyy-MM-dd[ HH:mm:ss[.SSS]]`, or ISO 8601

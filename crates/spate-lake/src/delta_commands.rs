@@ -133,6 +133,7 @@ pub async fn run(
             }
             let (_, m) = op.await.map_err(|e| {
                 let msg = e.to_string();
+                // delta-rs's VacuumError is private: its message is the mark
                 if msg.contains("minimum retention") {
                     // delta-spark's check (a Scala `require`, so IllegalArgumentException)
                     Error::IllegalArgument(format!(
@@ -333,7 +334,8 @@ async fn merge(
 /// delta-spark's error when several source rows match one target row.
 fn merge_error(dir: &Path, e: deltalake::DeltaTableError) -> Error {
     let text = e.to_string();
-    if text.contains("multiple") || text.contains("more than one") {
+    // delta-rs's validation error has no variant of its own: its message is the mark
+    if text.contains("matched a target row with multiple source rows") {
         return Error::Analysis {
             class: "DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE".into(),
             message: format!(
@@ -540,14 +542,12 @@ async fn unset_properties(
 
 async fn restore(dir: &Path, t: DeltaTable, to: AsOf, tz: &str) -> Result<LogicalPlan> {
     let before = file_sizes(dir, &t)?;
-    let log_store = t.log_store();
     let op = t.restore();
     let op = match to {
         AsOf::Version(v) => op.with_version_to_restore(v.max(0) as u64),
         AsOf::Timestamp(text) => op.with_datetime_to_restore(delta::parse_instant(&text, tz)?),
     };
     let (after_table, _) = op.await.map_err(|e| delta_error(dir, e))?;
-    let _ = log_store;
     let after = file_sizes(dir, &after_table)?;
     let removed: Vec<i64> = before
         .iter()

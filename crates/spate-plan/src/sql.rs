@@ -54,11 +54,7 @@ impl Resolver<'_> {
             return Ok(SqlOutcome::Done(done));
         }
         let text = crate::sql_dml::merge_star_syntax(&text);
-        let mut statement = self.parse(&text)?;
-        if let DfStatement::Statement(st) = &mut statement {
-            crate::sql_functions::spark_syntax(st.as_mut());
-            crate::table_commands::time_travel(st.as_mut())?;
-        }
+        let statement = self.parse_spark(&text)?;
         if let (Some(clauses), DfStatement::Statement(st)) = (&table_clauses, &statement)
             && let Statement::CreateTable(ct) = st.as_ref()
         {
@@ -112,7 +108,18 @@ impl Resolver<'_> {
         Ok(SqlOutcome::Query(plan))
     }
 
-    pub(crate) fn parse(&self, text: &str) -> Result<DfStatement> {
+    /// Parses one statement and rewrites Spark's syntax in it: Spark's function call forms and
+    /// Delta's time travel / change-data tables.
+    pub(crate) fn parse_spark(&self, text: &str) -> Result<DfStatement> {
+        let mut statement = self.parse(text)?;
+        if let DfStatement::Statement(st) = &mut statement {
+            crate::sql_functions::spark_syntax(st.as_mut());
+            crate::table_commands::time_travel(st.as_mut())?;
+        }
+        Ok(statement)
+    }
+
+    fn parse(&self, text: &str) -> Result<DfStatement> {
         let limit = self
             .state
             .config()
@@ -264,9 +271,9 @@ impl Resolver<'_> {
             .location
             .clone()
             .or_else(|| ct.hive_formats.as_ref().and_then(|h| h.location.clone()));
+        // TBLPROPERTIES was cut from the text (`clauses`); OPTIONS (..) set properties too
         let mut properties = match &ct.table_options {
-            ast::CreateTableOptions::TableProperties(options)
-            | ast::CreateTableOptions::Options(options) => options
+            ast::CreateTableOptions::Options(options) => options
                 .iter()
                 .filter_map(|o| match o {
                     ast::SqlOption::KeyValue { key, value } => {

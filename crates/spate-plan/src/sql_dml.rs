@@ -8,7 +8,6 @@
 use datafusion::arrow::datatypes::Fields;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::{Expr, LogicalPlan};
-use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
     self, Assignment, AssignmentTarget, FromTable, MergeClauseKind, MergeInsertKind, ObjectName,
     Statement, TableFactor,
@@ -364,11 +363,7 @@ impl Resolver<'_> {
 
     /// Plans query text through the session's SQL planner.
     async fn sql_query_plan(&self, text: &str) -> Result<LogicalPlan> {
-        let mut statement = self.parse(text)?;
-        if let DfStatement::Statement(st) = &mut statement {
-            crate::sql_functions::spark_syntax(st.as_mut());
-            crate::table_commands::time_travel(st.as_mut())?;
-        }
+        let statement = self.parse_spark(text)?;
         self.plan_statement(statement).await
     }
 }
