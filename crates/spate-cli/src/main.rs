@@ -35,6 +35,8 @@ enum Command {
         /// Warehouse directory for persistent tables.
         #[arg(long, default_value = "spark-warehouse")]
         warehouse: PathBuf,
+        #[command(flatten)]
+        server: ServerFlags,
     },
     /// Run a PySpark script against an embedded engine.
     Run {
@@ -46,6 +48,8 @@ enum Command {
         /// Warehouse directory for persistent tables.
         #[arg(long, default_value = "spark-warehouse")]
         warehouse: PathBuf,
+        #[command(flatten)]
+        server: ServerFlags,
     },
     /// Run Spark SQL over local files and tables.
     Sql {
@@ -58,7 +62,44 @@ enum Command {
         /// Warehouse directory for persistent tables.
         #[arg(long, default_value = "spark-warehouse")]
         warehouse: PathBuf,
+        #[command(flatten)]
+        server: ServerFlags,
     },
+}
+
+/// The engine's own settings (Spark's static configuration).
+#[derive(clap::Args)]
+struct ServerFlags {
+    /// The most memory queries may use together (e.g. 4g); spilling starts there. Default: 60%
+    /// of this machine's memory.
+    #[arg(long, value_name = "SIZE")]
+    memory_limit: Option<String>,
+    /// Directory for spill files (spark.local.dir). Default: the system's temporary directory.
+    #[arg(long, value_name = "DIR")]
+    local_dir: Option<PathBuf>,
+    /// A server setting with Spark's key, e.g.
+    /// `--conf spark.connect.session.manager.defaultSessionTimeout=30m` (repeatable).
+    #[arg(long = "conf", value_name = "KEY=VALUE")]
+    conf: Vec<String>,
+}
+
+impl ServerFlags {
+    fn settings(&self, warehouse: PathBuf) -> anyhow::Result<spate_session::ServerSettings> {
+        let mut settings = spate_session::ServerSettings::new(warehouse);
+        for pair in &self.conf {
+            let (key, value) = pair
+                .split_once('=')
+                .with_context(|| format!("--conf '{pair}' is not KEY=VALUE"))?;
+            settings.set(key.trim(), value.trim())?;
+        }
+        if let Some(limit) = &self.memory_limit {
+            settings.set(spate_exec::memory::LIMIT_KEY, limit)?;
+        }
+        if let Some(dir) = &self.local_dir {
+            settings.memory.spill_dir = Some(dir.clone());
+        }
+        Ok(settings)
+    }
 }
 
 /// Stack per runtime thread (reserved, touched only as deep plans need it).
@@ -92,17 +133,29 @@ fn main() -> ExitCode {
                 host,
                 port,
                 warehouse,
-            } => serve(&host, port, warehouse).await.map(|()| 0),
+                server,
+            } => match server.settings(warehouse) {
+                Ok(settings) => serve(&host, port, settings).await.map(|()| 0),
+                Err(e) => Err(e),
+            },
             Command::Run {
                 script,
                 args,
                 warehouse,
-            } => run(script, args, warehouse).await,
+                server,
+            } => match server.settings(warehouse) {
+                Ok(settings) => run(script, args, settings).await,
+                Err(e) => Err(e),
+            },
             Command::Sql {
                 execute,
                 file,
                 warehouse,
-            } => sql::main(execute, file, warehouse).await.map(|()| 0),
+                server,
+            } => match server.settings(warehouse) {
+                Ok(settings) => sql::main(execute, file, settings).await.map(|()| 0),
+                Err(e) => Err(e),
+            },
         }
     });
     match result {
@@ -114,33 +167,63 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(host: &str, port: u16, warehouse: PathBuf) -> anyhow::Result<()> {
+/// Resolves on Ctrl-C or SIGTERM.
+async fn terminated() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn serve(
+    host: &str,
+    port: u16,
+    settings: spate_session::ServerSettings,
+) -> anyhow::Result<()> {
     let addr: SocketAddr = format!("{host}:{port}")
         .parse()
         .with_context(|| format!("invalid address {host}:{port}"))?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
+    let sessions = std::sync::Arc::new(spate_session::SessionManager::new(settings)?);
     eprintln!(
-        "spate: Spark Connect server listening on sc://{}",
-        listener.local_addr()?
+        "spate: Spark Connect server listening on sc://{} (memory limit {})",
+        listener.local_addr()?,
+        spate_exec::memory::human_bytes(sessions.runner().memory_limit())
     );
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    spate_connect::server::serve_listener(listener, warehouse, shutdown).await?;
+    spate_connect::server::serve_listener(listener, sessions, terminated()).await?;
     Ok(())
 }
 
-async fn run(script: PathBuf, args: Vec<String>, warehouse: PathBuf) -> anyhow::Result<i32> {
+async fn run(
+    script: PathBuf,
+    args: Vec<String>,
+    settings: spate_session::ServerSettings,
+) -> anyhow::Result<i32> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .context("cannot listen on loopback")?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let sessions = std::sync::Arc::new(spate_session::SessionManager::new(settings)?);
     let server = tokio::spawn(spate_connect::server::serve_listener(
         listener,
-        warehouse,
+        sessions,
         async {
             let _ = stop_rx.await;
         },

@@ -12,10 +12,10 @@ mod spark_sql_shell {
     use std::sync::Arc;
 
     use spark_connect_proto::spark::connect::Sql;
-    use spate_connect::SessionManager;
-    use spate_connect::session::Session;
+    use spate_exec::QueryScope;
     use spate_plan::Resolver;
     use spate_plan::sql::SqlOutcome;
+    use spate_session::{ServerSettings, Session, SessionManager};
 
     /// One shell session.
     pub struct Shell {
@@ -24,10 +24,11 @@ mod spark_sql_shell {
     }
 
     impl Shell {
-        /// A shell over `warehouse`.
-        pub fn new(warehouse: std::path::PathBuf) -> anyhow::Result<Self> {
-            let manager = SessionManager::new(warehouse);
-            let session = manager.get_or_create(&uuid::Uuid::new_v4().to_string())?;
+        /// A shell with the engine's `settings`.
+        pub fn new(settings: ServerSettings) -> anyhow::Result<Self> {
+            let manager = SessionManager::new(settings)?;
+            let id = uuid::Uuid::new_v4().to_string();
+            let session = manager.get_or_create(&id, "spate-sql", None)?;
             Ok(Self {
                 _manager: manager,
                 session,
@@ -36,7 +37,10 @@ mod spark_sql_shell {
 
         /// Runs one statement and renders its result.
         pub async fn run(&self, text: &str) -> anyhow::Result<String> {
-            let state = self.session.ctx.state();
+            let state = self.session.state(QueryScope {
+                description: Some(text.to_string()),
+                ..QueryScope::default()
+            })?;
             let config = self.session.config();
             let resolver = Resolver::new(&state, self.session.catalog.as_ref(), &config);
             let req = Sql {
@@ -52,7 +56,7 @@ mod spark_sql_shell {
                 .iter()
                 .map(|f| f.name().clone())
                 .collect();
-            let (_, batches) = spate_connect::execute::run_plan(&self.session, plan).await?;
+            let batches = spate_exec::collect(&state, &plan, "spate sql").await?;
             if names.is_empty() {
                 return Ok(String::new());
             }
@@ -97,9 +101,9 @@ fn statements(text: &str) -> Vec<String> {
 pub async fn main(
     execute: Option<String>,
     file: Option<PathBuf>,
-    warehouse: PathBuf,
+    settings: spate_session::ServerSettings,
 ) -> anyhow::Result<()> {
-    let shell = Shell::new(warehouse)?;
+    let shell = Shell::new(settings)?;
     let script = match (execute, file) {
         (Some(e), _) => Some(e),
         (None, Some(f)) => Some(

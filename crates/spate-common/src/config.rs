@@ -233,6 +233,29 @@ pub fn parse_bytes(value: &str) -> Option<i64> {
     Some(n.saturating_mul(mult))
 }
 
+/// A Spark time string (`500ms`, `30s`, `5m`, `5min`, `2h`, `1d`; a bare number is in
+/// `default_unit`) as a duration.
+pub fn parse_duration(
+    value: &str,
+    default_unit: std::time::Duration,
+) -> Option<std::time::Duration> {
+    let v = value.trim().to_ascii_lowercase();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (n, unit) = v.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let unit = match unit.trim() {
+        "" => default_unit,
+        "us" => std::time::Duration::from_micros(1),
+        "ms" => std::time::Duration::from_millis(1),
+        "s" | "sec" | "secs" => std::time::Duration::from_secs(1),
+        "m" | "min" | "mins" => std::time::Duration::from_secs(60),
+        "h" | "hour" | "hours" => std::time::Duration::from_secs(3600),
+        "d" | "day" | "days" => std::time::Duration::from_secs(86400),
+        _ => return None,
+    };
+    unit.checked_mul(u32::try_from(n).ok()?)
+}
+
 fn validate(key: &str, value: &str) -> Result<()> {
     let bad = |what: &str| {
         Err(Error::IllegalArgument(format!(
@@ -294,6 +317,20 @@ mod tests {
         assert_eq!(c.shuffle_partitions(), 200);
         assert!(c.get_required("spark.nope").is_err());
         assert!(c.set("spark.sql.shuffle.partitions", "zero").is_err());
+    }
+
+    #[test]
+    fn parses_spark_durations() {
+        use std::time::Duration;
+        let ms = Duration::from_millis(1);
+        assert_eq!(
+            parse_duration("500ms", ms),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(parse_duration("5min", ms), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2s", ms), Some(Duration::from_secs(2)));
+        assert_eq!(parse_duration("60", ms), Some(Duration::from_millis(60)));
+        assert_eq!(parse_duration("soon", ms), None);
     }
 
     #[test]

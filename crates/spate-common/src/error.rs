@@ -51,6 +51,15 @@ pub enum Error {
     /// A feature Spark has that Spate does not implement yet.
     #[error("[UNSUPPORTED_FEATURE] {0} is not supported by Spate yet")]
     Unsupported(String),
+    /// A session, operation or cursor handle the client sent is not usable (Spark's
+    /// `INVALID_HANDLE.*` and `INVALID_CURSOR.*`, raised as `SparkSQLException`).
+    #[error("[{class}] {message}")]
+    Handle {
+        /// Spark error class, e.g. `INVALID_HANDLE.OPERATION_NOT_FOUND`.
+        class: String,
+        /// Spark's message for it.
+        message: String,
+    },
     /// The query was interrupted by the client.
     #[error("[OPERATION_CANCELED] the operation was interrupted")]
     Interrupted,
@@ -168,10 +177,45 @@ impl Error {
                 Some("UNSUPPORTED_FEATURE"),
                 Some("0A000"),
             ),
+            Error::Handle { class, .. } => info(
+                vec!["org.apache.spark.SparkSQLException", SPARK],
+                Some(class),
+                Some(if class.starts_with("INVALID_CURSOR") {
+                    "HY109"
+                } else {
+                    "HY000"
+                }),
+            ),
             Error::Interrupted => info(vec![SPARK], Some("OPERATION_CANCELED"), Some("HY008")),
-            Error::DataFusion(e) => datafusion_info(e, &message),
+            Error::DataFusion(e) => match ours_inside(e) {
+                Some(ours) => ours.spark_info(),
+                None => datafusion_info(e, &message),
+            },
             Error::Internal(_) => info(vec![SPARK], Some("INTERNAL_ERROR"), Some("XX000")),
         }
+    }
+}
+
+/// The Spark view of a DataFusion error held by reference: one of ours inside it speaks for
+/// itself; otherwise the whole message is kept and the root decides the class.
+pub fn spark_info_of(e: &DataFusionError) -> SparkErrorInfo {
+    match ours_inside(e) {
+        Some(ours) => ours.spark_info(),
+        None => datafusion_info(e, &e.to_string()),
+    }
+}
+
+/// Our error inside DataFusion's wrappers, if there is one.
+fn ours_inside(e: &DataFusionError) -> Option<&Error> {
+    match e {
+        DataFusionError::External(inner) => match inner.downcast_ref::<Error>() {
+            Some(Error::DataFusion(df)) => ours_inside(df),
+            Some(ours) => Some(ours),
+            None => None,
+        },
+        DataFusionError::Context(_, inner) => ours_inside(inner),
+        DataFusionError::Shared(inner) => ours_inside(inner),
+        _ => None,
     }
 }
 
@@ -270,6 +314,7 @@ fn runtime_state(class: &str) -> &'static str {
         "CAST_INVALID_INPUT" => "22018",
         "MALFORMED_RECORD_IN_PARSING" => "22023",
         "FAILED_READ_FILE" => "KD001",
+        "UNABLE_TO_ACQUIRE_MEMORY" => "53200",
         _ => "XX000",
     }
 }

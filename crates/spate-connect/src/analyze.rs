@@ -19,8 +19,9 @@ use spark_connect_proto::spark::connect::{
 use spate_common::{Error, Result};
 use spate_plan::types;
 
-use crate::execute::resolve_with;
-use crate::session::Session;
+use crate::execute::resolve;
+use spate_exec::QueryScope;
+use spate_session::Session;
 
 /// The Spark version Spate answers as.
 pub const SPARK_VERSION: &str = "4.1.0";
@@ -101,7 +102,7 @@ pub async fn handle(session: &Session, req: AnalyzePlanRequest) -> Result<Analyz
         }) => {
             let rel = relation.ok_or_else(|| Error::internal("persist without a relation"))?;
             // fail now on a relation that cannot be planned, as Spark's analysis would
-            resolve_with(session, &rel, false).await?;
+            resolve(session, &session.state(QueryScope::default())?, &rel, false).await?;
             let level = storage_level.unwrap_or(StorageLevel {
                 use_disk: true,
                 use_memory: true,
@@ -146,7 +147,10 @@ pub async fn handle(session: &Session, req: AnalyzePlanRequest) -> Result<Analyz
 
 async fn logical(session: &Session, plan: Option<Plan>) -> Result<LogicalPlan> {
     match plan.and_then(|p| p.op_type) {
-        Some(OpType::Root(rel)) => resolve_with(session, &rel, false).await,
+        Some(OpType::Root(rel)) => {
+            let state = session.state(QueryScope::default())?;
+            resolve(session, &state, &rel, false).await
+        }
         Some(OpType::Command(_)) => Err(Error::unsupported("analyzing a command")),
         Some(OpType::CompressedOperation(_)) => Err(Error::unsupported("compressed plans")),
         None => Err(Error::internal("analyze request without a plan")),
@@ -160,9 +164,9 @@ fn schema_proto(p: &LogicalPlan) -> Result<spark_connect_proto::spark::connect::
 
 async fn explain(session: &Session, p: &LogicalPlan, mode: i32) -> Result<String> {
     use q::explain::ExplainMode;
-    let state = session.ctx.state();
+    let state = session.state(QueryScope::default())?;
     let optimized = state.optimize(p)?;
-    let physical = state.create_physical_plan(p).await?;
+    let physical = spate_exec::physical_plan(&state, p).await?;
     let physical_text = displayable(physical.as_ref()).indent(false).to_string();
     let mode = ExplainMode::try_from(mode).unwrap_or(ExplainMode::Simple);
     Ok(match mode {
@@ -299,8 +303,8 @@ fn without_generated_aliases(text: &str) -> String {
 
 /// The files the physical plan's file scans read.
 async fn input_files(session: &Session, p: &LogicalPlan) -> Result<Vec<String>> {
-    let state = session.ctx.state();
-    let physical = state.create_physical_plan(p).await?;
+    let state = session.state(QueryScope::default())?;
+    let physical = spate_exec::physical_plan(&state, p).await?;
     let mut files = Vec::new();
     physical.apply(|node| {
         let config = node

@@ -16,7 +16,7 @@ use spate_common::{Error, Result};
 use spate_plan::Resolver;
 use spate_plan::session::CATALOG;
 
-use crate::session::Session;
+use spate_session::Session;
 
 /// A column of a catalog answer.
 enum Col {

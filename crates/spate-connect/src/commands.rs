@@ -19,17 +19,19 @@ use spate_common::{Error, Result};
 use spate_lake::{SaveMode, WriteRequest, write};
 use spate_plan::sql::SqlOutcome;
 use spate_plan::{Resolver, Sources};
+use spate_session::Session;
 
-use crate::execute::{resolve, response, run_plan};
-use crate::session::Session;
+use crate::execute::{Execution, resolve};
 
 /// Runs a command and returns its responses (without ResultComplete).
-pub async fn handle(session: &Session, op: &str, cmd: Command) -> Result<Vec<ExecutePlanResponse>> {
+pub(crate) async fn handle(exec: &Execution<'_>, cmd: Command) -> Result<Vec<ExecutePlanResponse>> {
     let Command { command_type } = cmd;
+    let session = exec.session().as_ref();
     match command_type.ok_or_else(|| Error::internal("command without a type"))? {
-        CommandType::SqlCommand(sql) => sql_command(session, op, sql).await,
+        CommandType::SqlCommand(sql) => sql_command(exec, sql).await,
         CommandType::WriteOperation(w) => {
-            write_operation(session, w).await?;
+            let state = session.state(exec.scope(None))?;
+            write_operation(session, &state, w).await?;
             Ok(vec![])
         }
         CommandType::CreateDataframeView(v) => {
@@ -40,14 +42,15 @@ pub async fn handle(session: &Session, op: &str, cmd: Command) -> Result<Vec<Exe
                 replace,
             } = v;
             let input = input.ok_or_else(|| Error::internal("view without input"))?;
-            let plan = resolve(session, &input).await?;
+            let state = session.state(exec.scope(None))?;
+            let plan = resolve(session, &state, &input, true).await?;
             session
                 .catalog
                 .register_view(&name, plan, replace, is_global)?;
             Ok(vec![])
         }
         CommandType::Extension(any) => {
-            let state = session.ctx.state();
+            let state = session.state(exec.scope(None))?;
             let config = session.config();
             let resolver = Resolver::new(&state, session.catalog.as_ref(), &config);
             session.catalog.command_extension(&resolver, &any).await?;
@@ -67,11 +70,8 @@ pub async fn handle(session: &Session, op: &str, cmd: Command) -> Result<Vec<Exe
     deprecated,
     reason = "PySpark 3.x clients still send the SQL text in the deprecated fields"
 )]
-async fn sql_command(
-    session: &Session,
-    op: &str,
-    cmd: SqlCommand,
-) -> Result<Vec<ExecutePlanResponse>> {
+async fn sql_command(exec: &Execution<'_>, cmd: SqlCommand) -> Result<Vec<ExecutePlanResponse>> {
+    let session = exec.session().as_ref();
     let SqlCommand {
         sql,
         args,
@@ -94,16 +94,17 @@ async fn sql_command(
         },
     };
     let Some(RelType::Sql(sql_rel)) = &relation.rel_type else {
-        return Ok(vec![sql_result(session, op, relation)]);
+        return Ok(vec![sql_result(exec, relation)]);
     };
-    let state = session.ctx.state();
+    let state = session.state(exec.scope(Some(sql_rel.query.clone())))?;
     let config = session.config();
-    let resolver =
-        Resolver::new(&state, session.catalog.as_ref(), &config).with_cache(&session.cache, true);
+    let resolver = Resolver::new(&state, session.catalog.as_ref(), &config)
+        .with_cache(&session.cache, true)
+        .with_blobs(&session.artifacts);
     match resolver.sql(sql_rel).await? {
-        SqlOutcome::Query(_) => Ok(vec![sql_result(session, op, relation)]),
+        SqlOutcome::Query(_) => Ok(vec![sql_result(exec, relation)]),
         SqlOutcome::Done(plan) => {
-            let (_, batches) = run_plan(session, plan.clone()).await?;
+            let batches = spate_exec::collect(&state, &plan, "SQL statement").await?;
             let schema = crate::arrow::plain_schema(plan.schema().as_arrow());
             let batches = batches
                 .iter()
@@ -117,22 +118,22 @@ async fn sql_command(
                     schema: None,
                 })),
             };
-            Ok(vec![sql_result(session, op, local)])
+            Ok(vec![sql_result(exec, local)])
         }
     }
 }
 
-fn sql_result(session: &Session, op: &str, relation: Relation) -> ExecutePlanResponse {
-    response(
-        session,
-        op,
-        ResponseType::SqlCommandResult(SqlCommandResult {
-            relation: Some(relation),
-        }),
-    )
+fn sql_result(exec: &Execution<'_>, relation: Relation) -> ExecutePlanResponse {
+    exec.response(ResponseType::SqlCommandResult(SqlCommandResult {
+        relation: Some(relation),
+    }))
 }
 
-async fn write_operation(session: &Session, w: WriteOperation) -> Result<()> {
+async fn write_operation(
+    session: &Session,
+    state: &datafusion::execution::SessionState,
+    w: WriteOperation,
+) -> Result<()> {
     let WriteOperation {
         input,
         source,
@@ -152,7 +153,7 @@ async fn write_operation(session: &Session, w: WriteOperation) -> Result<()> {
         return Err(Error::unsupported("sortBy"));
     }
     let input = input.ok_or_else(|| Error::internal("write without input"))?;
-    let plan = resolve(session, &input).await?;
+    let plan = resolve(session, state, &input, true).await?;
     let config = session.config();
     let format = source
         .or_else(|| config.get("spark.sql.sources.default"))
@@ -174,14 +175,13 @@ async fn write_operation(session: &Session, w: WriteOperation) -> Result<()> {
         partition_by: partitioning_columns,
         options,
     };
-    let state = session.ctx.state();
     match save_type {
-        Some(SaveType::Path(path)) => write::write_path(&state, plan, &path, &req).await,
+        Some(SaveType::Path(path)) => write::write_path(state, plan, &path, &req).await,
         Some(SaveType::Table(t)) => {
             let insert =
                 TableSaveMethod::try_from(t.save_method) == Ok(TableSaveMethod::InsertInto);
             write::write_table(
-                &state,
+                state,
                 &session.catalog,
                 plan,
                 &split_name(&t.table_name),
@@ -191,7 +191,7 @@ async fn write_operation(session: &Session, w: WriteOperation) -> Result<()> {
             .await
         }
         None => match req.options.get("path").cloned() {
-            Some(path) => write::write_path(&state, plan, &path, &req).await,
+            Some(path) => write::write_path(state, plan, &path, &req).await,
             None => Err(Error::IllegalArgument(
                 "'path' is not specified; pass a path to save()".into(),
             )),

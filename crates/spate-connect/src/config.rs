@@ -5,7 +5,7 @@ use spark_connect_proto::spark::connect::config_request::operation::OpType;
 use spark_connect_proto::spark::connect::{ConfigRequest, ConfigResponse, KeyValue};
 use spate_common::{Error, Result, SessionConfig};
 
-use crate::session::Session;
+use spate_session::Session;
 
 /// Handles one Config request.
 pub fn handle(session: &Session, req: ConfigRequest) -> Result<ConfigResponse> {

@@ -19,12 +19,11 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 /// Converts an engine error into the status PySpark understands.
-pub fn to_status(e: Error) -> Status {
-    let e = e.unwrap_datafusion();
-    if let Error::Internal(msg) = &e {
-        tracing::error!("internal error: {msg}");
-    }
+pub fn to_status(e: &Error) -> Status {
     let info = e.spark_info();
+    if info.error_class.as_deref() == Some("INTERNAL_ERROR") {
+        tracing::error!("internal error: {}", info.message);
+    }
     let mut metadata = HashMap::new();
     let classes: Vec<String> = info.classes.iter().map(|c| format!("\"{c}\"")).collect();
     metadata.insert("classes".to_string(), format!("[{}]", classes.join(",")));
@@ -51,10 +50,14 @@ pub fn to_status(e: Error) -> Status {
         .first()
         .copied()
         .unwrap_or("org.apache.spark.SparkException");
-    let code = match &e {
-        Error::Interrupted => Code::Cancelled,
-        Error::Internal(_) => Code::Internal,
-        Error::Unsupported(_) => Code::Unimplemented,
+    // PySpark retries INVALID_CURSOR.DISCONNECTED only with code INTERNAL, as Spark sends it
+    let code = match info.error_class.as_deref() {
+        Some("OPERATION_CANCELED") => Code::Cancelled,
+        Some("INTERNAL_ERROR") => Code::Internal,
+        Some("UNSUPPORTED_FEATURE") => Code::Unimplemented,
+        Some(c) if c.starts_with("INVALID_CURSOR") || c.starts_with("INVALID_HANDLE") => {
+            Code::Internal
+        }
         _ => Code::InvalidArgument,
     };
     let details = ErrorDetails::with_error_info(reason, "org.apache.spark", metadata);
@@ -119,7 +122,7 @@ mod tests {
 
     #[test]
     fn statuses_carry_the_spark_class() {
-        let s = to_status(Error::analysis("TABLE_OR_VIEW_NOT_FOUND", "no table `t`"));
+        let s = to_status(&Error::analysis("TABLE_OR_VIEW_NOT_FOUND", "no table `t`"));
         let info = s.get_details_error_info();
         assert!(info.is_some_and(|i| {
             i.metadata
@@ -131,7 +134,7 @@ mod tests {
     #[test]
     fn long_messages_are_cut_in_the_headers_and_kept_whole_in_the_details() {
         let long = "é".repeat(20_000);
-        let s = to_status(Error::analysis("DELTA_ERROR", long.clone()));
+        let s = to_status(&Error::analysis("DELTA_ERROR", long.clone()));
         assert!(s.message().len() <= MAX_HEADER_TEXT && s.message().ends_with("..."));
         let id = s
             .get_details_error_info()

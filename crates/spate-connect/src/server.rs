@@ -1,6 +1,8 @@
 //! The gRPC front door: a tower service that routes `/spark.connect.SparkConnectService/<Method>`
-//! to one handler per method through tonic's generic server and the prost codec. Handlers only
-//! parse, dispatch and map errors; the work happens in the modules they call.
+//! to one handler per method through tonic's generic server and [`SparkCodec`] (prost under
+//! Spark's size and depth limits). Handlers only parse, dispatch and map errors; the work
+//! happens in the modules they call. At shutdown every session is closed, which cancels its
+//! running operations.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -8,23 +10,24 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use futures::stream::{self, BoxStream};
 use spark_connect_proto::spark::connect::{
-    AnalyzePlanRequest, AnalyzePlanResponse, ArtifactStatusesRequest, ArtifactStatusesResponse,
-    ConfigRequest, ConfigResponse, ExecutePlanRequest, ExecutePlanResponse,
-    FetchErrorDetailsRequest, FetchErrorDetailsResponse, InterruptRequest, InterruptResponse,
-    ReattachExecuteRequest, ReleaseExecuteRequest, ReleaseExecuteResponse, ReleaseSessionRequest,
-    ReleaseSessionResponse,
+    AddArtifactsRequest, AddArtifactsResponse, AnalyzePlanRequest, AnalyzePlanResponse,
+    ArtifactStatusesRequest, ArtifactStatusesResponse, ConfigRequest, ConfigResponse,
+    ExecutePlanRequest, ExecutePlanResponse, FetchErrorDetailsRequest, FetchErrorDetailsResponse,
+    InterruptRequest, InterruptResponse, ReattachExecuteRequest, ReleaseExecuteRequest,
+    ReleaseExecuteResponse, ReleaseSessionRequest, ReleaseSessionResponse, UserContext,
 };
 use spate_common::Error;
+use spate_session::{ServerSettings, Session, SessionManager};
 use tonic::body::Body;
 use tonic::codegen::{BoxFuture, Service, http};
-use tonic::server::{NamedService, ServerStreamingService, UnaryService};
-use tonic::{Request, Response, Status};
+use tonic::server::{ClientStreamingService, NamedService, ServerStreamingService, UnaryService};
+use tonic::{Request, Response, Status, Streaming as RequestStream};
 
+use crate::codec::SparkCodec;
 use crate::error::to_status;
-use crate::session::SessionManager;
-use crate::{analyze, config, execute};
+use crate::execute::ResponseStream;
+use crate::{analyze, artifacts, config, execute};
 
 /// The Spark Connect service.
 #[derive(Clone)]
@@ -33,11 +36,9 @@ pub struct SparkConnectService {
 }
 
 impl SparkConnectService {
-    /// A service whose sessions keep persistent tables under `warehouse`.
-    pub fn new(warehouse: impl Into<std::path::PathBuf>) -> Self {
-        Self {
-            sessions: Arc::new(SessionManager::new(warehouse)),
-        }
+    /// A service over a session manager.
+    pub fn new(sessions: Arc<SessionManager>) -> Self {
+        Self { sessions }
     }
 
     /// The session manager.
@@ -49,8 +50,6 @@ impl SparkConnectService {
 impl NamedService for SparkConnectService {
     const NAME: &'static str = "spark.connect.SparkConnectService";
 }
-
-type Stream = BoxStream<'static, Result<ExecutePlanResponse, Status>>;
 
 struct Unary<F>(F);
 
@@ -65,37 +64,59 @@ where
 
     fn call(&mut self, request: Request<Req>) -> Self::Future {
         let fut = (self.0)(request.into_inner());
-        Box::pin(async move { fut.await.map(Response::new).map_err(to_status) })
+        Box::pin(async move { fut.await.map(Response::new).map_err(|e| to_status(&e)) })
     }
 }
 
-struct Streaming<F>(F);
+/// ExecutePlan and ReattachExecute: a request that starts (or resumes) a stream of responses.
+/// (Named services rather than closures: the compiler cannot prove a generic closure's boxed
+/// future `Send` here.)
+struct Streaming<Req> {
+    sessions: Arc<SessionManager>,
+    start: fn(&SessionManager, Req) -> Result<ResponseStream, Error>,
+}
 
-impl<Req, F, Fut> ServerStreamingService<Req> for Streaming<F>
-where
-    F: FnMut(Req) -> Fut,
-    Fut: Future<Output = Result<Vec<ExecutePlanResponse>, Error>> + Send + 'static,
-{
+impl<Req> ServerStreamingService<Req> for Streaming<Req> {
     type Response = ExecutePlanResponse;
-    type ResponseStream = Stream;
-    type Future = BoxFuture<Response<Stream>, Status>;
+    type ResponseStream = ResponseStream;
+    type Future = BoxFuture<Response<Self::ResponseStream>, Status>;
 
     fn call(&mut self, request: Request<Req>) -> Self::Future {
-        let fut = (self.0)(request.into_inner());
-        Box::pin(async move {
-            // Errors travel inside the stream, as Spark sends them after the headers.
-            let items: Vec<Result<ExecutePlanResponse, Status>> = match fut.await {
-                Ok(responses) => responses.into_iter().map(Ok).collect(),
-                Err(e) => vec![Err(to_status(e))],
-            };
-            Ok(Response::new(Box::pin(stream::iter(items)) as Stream))
-        })
+        // Errors travel inside the stream, as Spark sends them after the headers.
+        let stream = match (self.start)(&self.sessions, request.into_inner()) {
+            Ok(s) => s,
+            Err(e) => ResponseStream::failed(to_status(&e)),
+        };
+        Box::pin(async move { Ok(Response::new(stream)) })
     }
 }
 
-fn codec<A: prost::Message + Default + Send + 'static, B: prost::Message + Send + 'static>()
--> tonic_prost::ProstCodec<B, A> {
-    tonic_prost::ProstCodec::default()
+struct ClientStreaming<F>(F);
+
+impl<Req, Resp, F, Fut> ClientStreamingService<Req> for ClientStreaming<F>
+where
+    F: FnMut(RequestStream<Req>) -> Fut,
+    Fut: Future<Output = Result<Resp, Error>> + Send + 'static,
+    Resp: Send + 'static,
+{
+    type Response = Resp;
+    type Future = BoxFuture<Response<Resp>, Status>;
+
+    fn call(&mut self, request: Request<RequestStream<Req>>) -> Self::Future {
+        let fut = (self.0)(request.into_inner());
+        Box::pin(async move { fut.await.map(Response::new).map_err(|e| to_status(&e)) })
+    }
+}
+
+/// The session a unary request names (created on first use).
+fn session_of(
+    sessions: &SessionManager,
+    id: &str,
+    user: Option<UserContext>,
+    observed: Option<&str>,
+) -> Result<Arc<Session>, Error> {
+    let user = user.map(|u| u.user_id).unwrap_or_default();
+    sessions.get_or_create(id, &user, observed)
 }
 
 impl<B> Service<http::Request<B>> for SparkConnectService
@@ -112,7 +133,9 @@ where
     }
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        let sessions = self.sessions.clone();
+        let sessions = Arc::clone(&self.sessions);
+        let limit = self.sessions.settings().max_inbound_message_size;
+        let depth = self.sessions.settings().recursion_limit;
         let method = req
             .uri()
             .path()
@@ -120,60 +143,74 @@ where
             .next()
             .unwrap_or_default()
             .to_string();
+        macro_rules! server {
+            ($req:ty, $resp:ty) => {
+                tonic::server::Grpc::new(SparkCodec::<$resp, $req>::new(depth))
+                    .max_decoding_message_size(limit)
+                    .max_encoding_message_size(usize::MAX)
+            };
+        }
         match method.as_str() {
-            "ExecutePlan" => {
-                Box::pin(async move {
-                    let svc = Streaming(move |r: ExecutePlanRequest| {
-                        let sessions = sessions.clone();
-                        async move {
-                            let session = sessions.get_or_create(&r.session_id)?;
-                            execute::execute(session, r).await
-                        }
-                    });
-                    Ok(tonic::server::Grpc::new(codec::<ExecutePlanRequest, ExecutePlanResponse>()).server_streaming(svc, req).await)
-                })
-            }
+            "ExecutePlan" => Box::pin(async move {
+                let svc = Streaming {
+                    sessions,
+                    start: execute::execute,
+                };
+                Ok(server!(ExecutePlanRequest, ExecutePlanResponse)
+                    .server_streaming(svc, req)
+                    .await)
+            }),
             "ReattachExecute" => Box::pin(async move {
-                let svc = Streaming(move |r: ReattachExecuteRequest| {
-                    let sessions = sessions.clone();
+                let svc = Streaming {
+                    sessions,
+                    start: execute::reattach,
+                };
+                Ok(server!(ReattachExecuteRequest, ExecutePlanResponse)
+                    .server_streaming(svc, req)
+                    .await)
+            }),
+            "AnalyzePlan" => Box::pin(async move {
+                let svc = Unary(move |r: AnalyzePlanRequest| {
+                    let sessions = Arc::clone(&sessions);
                     async move {
-                        let session = sessions.get_or_create(&r.session_id)?;
-                        execute::reattach(&session, &r.operation_id, r.last_response_id.as_deref())
+                        let session = session_of(
+                            &sessions,
+                            &r.session_id,
+                            r.user_context.clone(),
+                            r.client_observed_server_side_session_id.as_deref(),
+                        )?;
+                        analyze::handle(&session, r).await
                     }
                 });
-                Ok(tonic::server::Grpc::new(codec::<ReattachExecuteRequest, ExecutePlanResponse>()).server_streaming(svc, req).await)
+                Ok(server!(AnalyzePlanRequest, AnalyzePlanResponse)
+                    .unary(svc, req)
+                    .await)
             }),
-            "AnalyzePlan" => {
-                Box::pin(async move {
-                    let svc = Unary(move |r: AnalyzePlanRequest| {
-                        let sessions = sessions.clone();
-                        async move {
-                            let session = sessions.get_or_create(&r.session_id)?;
-                            analyze::handle(&session, r).await
-                        }
-                    });
-                    Ok(tonic::server::Grpc::new(codec::<AnalyzePlanRequest, AnalyzePlanResponse>()).unary(svc, req).await)
-                })
-            }
             "Config" => Box::pin(async move {
                 let svc = Unary(move |r: ConfigRequest| {
-                    let sessions = sessions.clone();
+                    let sessions = Arc::clone(&sessions);
                     async move {
-                        let session = sessions.get_or_create(&r.session_id)?;
+                        let session = session_of(
+                            &sessions,
+                            &r.session_id,
+                            r.user_context.clone(),
+                            r.client_observed_server_side_session_id.as_deref(),
+                        )?;
                         config::handle(&session, r)
                     }
                 });
-                Ok(
-                    tonic::server::Grpc::new(codec::<ConfigRequest, ConfigResponse>())
-                        .unary(svc, req)
-                        .await,
-                )
+                Ok(server!(ConfigRequest, ConfigResponse).unary(svc, req).await)
             }),
             "Interrupt" => Box::pin(async move {
                 let svc = Unary(move |r: InterruptRequest| {
-                    let sessions = sessions.clone();
+                    let sessions = Arc::clone(&sessions);
                     async move {
-                        let session = sessions.get_or_create(&r.session_id)?;
+                        let session = session_of(
+                            &sessions,
+                            &r.session_id,
+                            r.user_context.clone(),
+                            r.client_observed_server_side_session_id.as_deref(),
+                        )?;
                         let ids = execute::interrupt(&session, &r);
                         Ok(InterruptResponse {
                             session_id: session.id.clone(),
@@ -182,17 +219,20 @@ where
                         })
                     }
                 });
-                Ok(
-                    tonic::server::Grpc::new(codec::<InterruptRequest, InterruptResponse>())
-                        .unary(svc, req)
-                        .await,
-                )
+                Ok(server!(InterruptRequest, InterruptResponse)
+                    .unary(svc, req)
+                    .await)
             }),
             "ReleaseExecute" => Box::pin(async move {
                 let svc = Unary(move |r: ReleaseExecuteRequest| {
-                    let sessions = sessions.clone();
+                    let sessions = Arc::clone(&sessions);
                     async move {
-                        let session = sessions.get_or_create(&r.session_id)?;
+                        let session = session_of(
+                            &sessions,
+                            &r.session_id,
+                            r.user_context.clone(),
+                            r.client_observed_server_side_session_id.as_deref(),
+                        )?;
                         execute::release(&session, &r);
                         Ok(ReleaseExecuteResponse {
                             session_id: session.id.clone(),
@@ -201,34 +241,39 @@ where
                         })
                     }
                 });
-                Ok(tonic::server::Grpc::new(
-                    codec::<ReleaseExecuteRequest, ReleaseExecuteResponse>(),
-                )
-                .unary(svc, req)
-                .await)
+                Ok(server!(ReleaseExecuteRequest, ReleaseExecuteResponse)
+                    .unary(svc, req)
+                    .await)
             }),
             "ReleaseSession" => Box::pin(async move {
                 let svc = Unary(move |r: ReleaseSessionRequest| {
-                    let sessions = sessions.clone();
+                    let sessions = Arc::clone(&sessions);
                     async move {
+                        let server_side = sessions
+                            .get(&r.session_id)
+                            .map(|s| s.server_side_id.clone())
+                            .unwrap_or_default();
                         sessions.release(&r.session_id);
                         Ok(ReleaseSessionResponse {
                             session_id: r.session_id,
-                            server_side_session_id: String::new(),
+                            server_side_session_id: server_side,
                         })
                     }
                 });
-                Ok(tonic::server::Grpc::new(
-                    codec::<ReleaseSessionRequest, ReleaseSessionResponse>(),
-                )
-                .unary(svc, req)
-                .await)
+                Ok(server!(ReleaseSessionRequest, ReleaseSessionResponse)
+                    .unary(svc, req)
+                    .await)
             }),
             "FetchErrorDetails" => Box::pin(async move {
                 let svc = Unary(move |r: FetchErrorDetailsRequest| {
-                    let sessions = sessions.clone();
+                    let sessions = Arc::clone(&sessions);
                     async move {
-                        let session = sessions.get_or_create(&r.session_id)?;
+                        let session = session_of(
+                            &sessions,
+                            &r.session_id,
+                            r.user_context.clone(),
+                            r.client_observed_server_side_session_id.as_deref(),
+                        )?;
                         let errors: Vec<_> =
                             crate::error::details(&r.error_id).into_iter().collect();
                         Ok(FetchErrorDetailsResponse {
@@ -239,31 +284,27 @@ where
                         })
                     }
                 });
-                Ok(tonic::server::Grpc::new(codec::<
-                    FetchErrorDetailsRequest,
-                    FetchErrorDetailsResponse,
-                >())
-                .unary(svc, req)
-                .await)
+                Ok(server!(FetchErrorDetailsRequest, FetchErrorDetailsResponse)
+                    .unary(svc, req)
+                    .await)
             }),
             "ArtifactStatus" => Box::pin(async move {
                 let svc = Unary(move |r: ArtifactStatusesRequest| {
-                    let sessions = sessions.clone();
-                    async move {
-                        let session = sessions.get_or_create(&r.session_id)?;
-                        Ok(ArtifactStatusesResponse {
-                            session_id: session.id.clone(),
-                            server_side_session_id: session.server_side_id.clone(),
-                            statuses: Default::default(),
-                        })
-                    }
+                    let sessions = Arc::clone(&sessions);
+                    async move { artifacts::status(&sessions, r) }
                 });
-                Ok(tonic::server::Grpc::new(codec::<
-                    ArtifactStatusesRequest,
-                    ArtifactStatusesResponse,
-                >())
-                .unary(svc, req)
-                .await)
+                Ok(server!(ArtifactStatusesRequest, ArtifactStatusesResponse)
+                    .unary(svc, req)
+                    .await)
+            }),
+            "AddArtifacts" => Box::pin(async move {
+                let svc = ClientStreaming(move |r: RequestStream<AddArtifactsRequest>| {
+                    let sessions = Arc::clone(&sessions);
+                    async move { artifacts::add(&sessions, r).await }
+                });
+                Ok(server!(AddArtifactsRequest, AddArtifactsResponse)
+                    .client_streaming(svc, req)
+                    .await)
             }),
             _ => Box::pin(async move {
                 let status = Status::unimplemented(format!(
@@ -278,27 +319,34 @@ where
 /// Serves Spark Connect on `addr` until `shutdown` resolves.
 pub async fn serve(
     addr: SocketAddr,
-    warehouse: std::path::PathBuf,
+    settings: ServerSettings,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
-    let listener = tokio::net::TcpListener::bind(addr).await;
-    let listener = match listener {
+    let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {
             tracing::error!("cannot bind {addr}: {e}");
             return Ok(());
         }
     };
-    serve_listener(listener, warehouse, shutdown).await
+    match SessionManager::new(settings) {
+        Ok(sessions) => serve_listener(listener, Arc::new(sessions), shutdown).await,
+        Err(e) => {
+            tracing::error!("cannot start the sessions: {e}");
+            Ok(())
+        }
+    }
 }
 
-/// Serves Spark Connect on an already bound listener.
+/// Serves Spark Connect on an already bound listener with the given sessions, until
+/// `shutdown` resolves, when every session is closed.
 pub async fn serve_listener(
     listener: tokio::net::TcpListener,
-    warehouse: std::path::PathBuf,
+    sessions: Arc<SessionManager>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
-    let service = SparkConnectService::new(warehouse);
+    sessions.spawn_maintenance();
+    let service = SparkConnectService::new(Arc::clone(&sessions));
     // Responses go out as several small HTTP/2 writes; with Nagle's algorithm on, each one
     // can wait for the client's delayed ACK (~40 ms a query), so sockets are set to no-delay.
     let incoming = tokio_stream::StreamExt::map(
@@ -312,6 +360,13 @@ pub async fn serve_listener(
             stream
         },
     );
+    // Closing the sessions first cancels running operations, so their streams end and the
+    // server's graceful shutdown does not wait on them.
+    let closing = Arc::clone(&sessions);
+    let shutdown = async move {
+        shutdown.await;
+        closing.close_all();
+    };
     tonic::transport::Server::builder()
         .add_service(service)
         .serve_with_incoming_shutdown(incoming, shutdown)

@@ -256,10 +256,10 @@ pub async fn write(
     };
     // Our plan is planned and optimised by our session; delta-rs runs its write (with its own
     // operators) over it as a scan.
-    let physical = state.create_physical_plan(&plan).await?;
+    let query = spate_exec::start(state, &plan, &format!("write delta {}", dir.display())).await?;
     let source = LogicalPlanBuilder::scan(
         "__spate_write",
-        provider_as_source(Arc::new(PlannedTable(physical))),
+        provider_as_source(Arc::new(PlannedTable(Arc::clone(query.plan())))),
         None,
     )?
     .build()?;
@@ -287,8 +287,9 @@ pub async fn write(
     } else if crate::source::flag(opts, "mergeschema", false)? {
         builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Merge);
     }
-    let table = builder.await.map_err(|e| delta_error(&dir, e))?;
-    crate::delta_optimize::auto_compact(state, &dir, table).await?;
+    let written = builder.await.map_err(|e| delta_error(&dir, e));
+    query.finish(spate_exec::Outcome::of(&written));
+    crate::delta_optimize::auto_compact(state, &dir, written?).await?;
     Ok(())
 }
 

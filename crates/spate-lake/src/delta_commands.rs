@@ -33,8 +33,36 @@ use crate::catalog::SessionCatalog;
 use crate::delta::{self, delta_error, local_dir};
 use crate::write::{SaveMode, WriteRequest};
 
-/// Runs one statement on the table it names.
+/// Runs one statement on the table it names, recorded as a query by the runner (delta-rs
+/// carries out the work).
 pub async fn run(
+    catalog: &SessionCatalog,
+    state: &SessionState,
+    command: TableCommand,
+) -> Result<LogicalPlan> {
+    let kind = statement_kind(&command);
+    spate_exec::track(state, kind, run_statement(catalog, state, command)).await
+}
+
+fn statement_kind(command: &TableCommand) -> &'static str {
+    match command {
+        TableCommand::Delete { .. } => "DELETE",
+        TableCommand::Update { .. } => "UPDATE",
+        TableCommand::Merge(_) => "MERGE INTO",
+        TableCommand::History { .. } => "DESCRIBE HISTORY",
+        TableCommand::Detail { .. } => "DESCRIBE DETAIL",
+        TableCommand::SetProperties { .. } => "ALTER TABLE SET TBLPROPERTIES",
+        TableCommand::UnsetProperties { .. } => "ALTER TABLE UNSET TBLPROPERTIES",
+        TableCommand::AddColumns { .. } => "ALTER TABLE ADD COLUMNS",
+        TableCommand::Optimize { .. } => "OPTIMIZE",
+        TableCommand::Vacuum { .. } => "VACUUM",
+        TableCommand::Restore { .. } => "RESTORE",
+        TableCommand::Convert { .. } => "CONVERT TO DELTA",
+        TableCommand::ReplaceWhere { .. } => "INSERT REPLACE WHERE",
+    }
+}
+
+async fn run_statement(
     catalog: &SessionCatalog,
     state: &SessionState,
     command: TableCommand,
@@ -249,10 +277,10 @@ async fn merge(
     m: MergeCommand,
 ) -> Result<LogicalPlan> {
     let (dir, t) = open(catalog, &m.target, "MERGE INTO").await?;
-    let physical = state.create_physical_plan(&m.source).await?;
+    let query = spate_exec::start(state, &m.source, "MERGE INTO source").await?;
     let source = LogicalPlanBuilder::scan(
         m.source_alias.as_str(),
-        provider_as_source(Arc::new(delta::PlannedTable(physical))),
+        provider_as_source(Arc::new(delta::PlannedTable(Arc::clone(query.plan())))),
         None,
     )?
     .build()?;
@@ -316,7 +344,9 @@ async fn merge(
             }
         };
     }
-    let (t, metrics) = op.await.map_err(|e| merge_error(&dir, e))?;
+    let merged = op.await.map_err(|e| merge_error(&dir, e));
+    query.finish(spate_exec::Outcome::of(&merged));
+    let (t, metrics) = merged?;
     crate::delta_optimize::auto_compact(state, &dir, t).await?;
     let (u, d, i) = (
         metrics.num_target_rows_updated,

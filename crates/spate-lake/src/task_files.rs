@@ -71,7 +71,9 @@ pub async fn write_files(
     tz: &str,
 ) -> Result<()> {
     let plan = partition_values_as_strings(plan, &layout.partition_by, tz)?;
-    let physical = state.create_physical_plan(&plan).await?;
+    let kind = format!("write {}", dir.display());
+    let query = spate_exec::start(state, &plan, &kind).await?;
+    let physical = Arc::clone(query.plan());
     let store = state
         .runtime_env()
         .object_store(ObjectStoreUrl::local_filesystem())?;
@@ -104,7 +106,7 @@ pub async fn write_files(
         .partition_count();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..partitions {
-        let stream = physical.execute(i, state.task_ctx())?;
+        let stream = query.execute(i)?;
         let job = Arc::clone(&job);
         tasks.spawn(async move { job.write_partition(i, stream).await });
     }
@@ -128,8 +130,10 @@ pub async fn write_files(
         for f in written {
             let _ = std::fs::remove_file(f);
         }
+        query.finish(spate_exec::Outcome::Failed(e.spark_info()));
         return Err(e);
     }
+    query.finish(spate_exec::Outcome::Succeeded);
     if written.is_empty() {
         let mut file = job.open(0, "").await?;
         file.finish(&job.data_schema).await?;

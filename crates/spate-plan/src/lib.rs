@@ -26,4 +26,4 @@ pub mod task_ids;
 pub mod type_parser;
 pub mod types;
 
-pub use resolver::{ReadRequest, Resolver, Sources, TableSpec};
+pub use resolver::{CachedBlobs, ReadRequest, Resolver, Sources, TableSpec};

@@ -16,8 +16,6 @@ use datafusion::datasource::{ViewTable, provider_as_source};
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder, col};
 use datafusion::scalar::ScalarValue;
 
-use datafusion::execution::cache::cache_manager::CacheManagerConfig;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::{FunctionRegistry, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig as DfConfig, SessionContext};
 use datafusion_spark::SessionStateBuilderSpark;
@@ -28,8 +26,13 @@ pub const CATALOG: &str = "spark_catalog";
 /// Spark's default database.
 pub const DEFAULT_DB: &str = "default";
 
-/// Builds the DataFusion context for a session with the given configuration.
-pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
+/// Builds the DataFusion context for a session with the given configuration, running its
+/// queries through `runner` (its memory pool and spill files) for `scope`.
+pub fn new_context(
+    config: &SessionConfig,
+    runner: &Arc<spate_exec::QueryRunner>,
+    scope: spate_exec::QueryScope,
+) -> Result<SessionContext> {
     let mut df = DfConfig::new()
         .with_default_catalog_and_schema(CATALOG, DEFAULT_DB)
         .with_create_default_catalog_and_schema(true)
@@ -51,13 +54,8 @@ pub fn new_context(config: &SessionConfig) -> Result<SessionContext> {
     // SQL text's `timestamp` type follows the session time zone (see `set_time_zone`).
     let time_zone = Arc::new(SessionTimeZone(RwLock::new(config.time_zone())));
     df.set_extension(time_zone.clone());
-    // Spark lists a path again on every read; DataFusion's listing cache would hide new files.
-    let caches = CacheManagerConfig::default().with_list_files_cache_limit(0);
-    let runtime = Arc::new(
-        RuntimeEnvBuilder::new()
-            .with_cache_manager(caches)
-            .build()?,
-    );
+    spate_exec::attach(&mut df, runner, scope);
+    let runtime = Arc::clone(runner.runtime());
     let mut builder = SessionStateBuilder::new()
         .with_config(df)
         .with_runtime_env(runtime)

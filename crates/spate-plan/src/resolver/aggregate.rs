@@ -222,7 +222,7 @@ impl Resolver<'_> {
             .limit(0, Some(max + 1))?
             .build()?;
         let out: Vec<(ScalarValue, String)> = self
-            .column_values(distinct)
+            .column_values(distinct, "pivot values")
             .await?
             .into_iter()
             .map(|v| {

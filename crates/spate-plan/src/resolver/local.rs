@@ -1,5 +1,8 @@
 //! LocalRelation (`createDataFrame` from rows, tuples or pandas: Arrow IPC bytes plus a
-//! schema) and Range (`spark.range`, a lazily generated `id` column).
+//! schema), its cached forms for data too large to inline (CachedLocalRelation: a serialized
+//! LocalRelation uploaded as the artifact `cache/<sha256>`; ChunkedCachedLocalRelation: Arrow
+//! IPC chunks and the schema text uploaded as such artifacts, read through [`CachedBlobs`]) and
+//! Range (`spark.range`, a lazily generated `id` column).
 
 use std::sync::Arc;
 
@@ -15,9 +18,64 @@ use spate_common::{Error, Result};
 use super::Resolver;
 use crate::json_schema;
 
+/// Where a session keeps the blobs its client uploaded (AddArtifacts' `cache/<sha256>`).
+pub trait CachedBlobs: Send + Sync {
+    /// The blob with this hash; Spark's error naming the hash when it was never uploaded.
+    fn blob(&self, hash: &str) -> Result<bytes::Bytes>;
+}
+
 impl Resolver<'_> {
     pub(super) fn local_relation(&self, l: &sc::LocalRelation) -> Result<LogicalPlan> {
         let sc::LocalRelation { data, schema } = l;
+        self.local_data(schema.as_deref(), data.iter().cloned())
+    }
+
+    pub(super) fn cached_local_relation(&self, c: &sc::CachedLocalRelation) -> Result<LogicalPlan> {
+        let sc::CachedLocalRelation { hash } = c;
+        let bytes = self.blobs()?.blob(hash)?;
+        let local = <sc::LocalRelation as prost::Message>::decode(bytes).map_err(|e| {
+            Error::IllegalArgument(format!(
+                "the cached local relation '{hash}' is not a serialized LocalRelation: {e}"
+            ))
+        })?;
+        self.local_relation(&local)
+    }
+
+    pub(super) fn chunked_cached_local_relation(
+        &self,
+        c: &sc::ChunkedCachedLocalRelation,
+    ) -> Result<LogicalPlan> {
+        let sc::ChunkedCachedLocalRelation {
+            data_hashes,
+            schema_hash,
+        } = c;
+        let blobs = self.blobs()?;
+        let schema = match schema_hash {
+            Some(h) => Some(String::from_utf8(blobs.blob(h)?.to_vec()).map_err(|_| {
+                Error::IllegalArgument(format!("the cached schema '{h}' is not UTF-8 text"))
+            })?),
+            None => None,
+        };
+        let chunks = data_hashes
+            .iter()
+            .map(|h| blobs.blob(h))
+            .collect::<Result<Vec<_>>>()?;
+        self.local_data(schema.as_deref(), chunks.into_iter())
+    }
+
+    fn blobs(&self) -> Result<&dyn CachedBlobs> {
+        self.blobs.ok_or_else(|| {
+            Error::unsupported("cached local relations outside a Spark Connect session")
+        })
+    }
+
+    /// Rows given as Arrow IPC streams, with the schema the client declared (JSON or DDL) or
+    /// else the streams' own.
+    fn local_data(
+        &self,
+        schema: Option<&str>,
+        chunks: impl Iterator<Item = bytes::Bytes>,
+    ) -> Result<LogicalPlan> {
         let declared = match schema {
             Some(s) => match json_schema::parse_schema_string(s, &self.tz)? {
                 DataType::Struct(fields) => Some(Arc::new(Schema::new(fields))),
@@ -29,12 +87,11 @@ impl Resolver<'_> {
         };
         let mut batches = Vec::new();
         let mut ipc_schema: Option<SchemaRef> = None;
-        if let Some(bytes) = data {
-            let reader = StreamReader::try_new(std::io::Cursor::new(bytes.to_vec()), None)
-                .map_err(|e| {
-                    Error::IllegalArgument(format!("local relation data is not Arrow IPC: {e}"))
-                })?;
-            ipc_schema = Some(reader.schema());
+        for bytes in chunks {
+            let reader = StreamReader::try_new(std::io::Cursor::new(bytes), None).map_err(|e| {
+                Error::IllegalArgument(format!("local relation data is not Arrow IPC: {e}"))
+            })?;
+            ipc_schema.get_or_insert(reader.schema());
             for b in reader {
                 batches.push(
                     b.map_err(|e| Error::IllegalArgument(format!("bad Arrow IPC batch: {e}")))?,

@@ -36,6 +36,7 @@ use spark_connect_proto::spark::connect::relation::RelType;
 use spark_connect_proto::spark::connect::{Relation, RelationCommon};
 use spate_common::{Error, Result, SessionConfig};
 
+pub use local::CachedBlobs;
 pub use read::{ReadRequest, Sources, TableSpec};
 
 /// Resolves the relations of one request.
@@ -46,6 +47,7 @@ pub struct Resolver<'a> {
     pub(crate) tz: String,
     cache: Option<&'a crate::cache::RelationCache>,
     fill_cache: bool,
+    blobs: Option<&'a dyn CachedBlobs>,
     pub(crate) ansi: bool,
     plan_ids: Mutex<HashMap<i64, Vec<Vec<Column>>>>,
     /// Lambda variables in scope while a lambda body is resolved, innermost last.
@@ -67,6 +69,7 @@ impl<'a> Resolver<'a> {
             tz: config.time_zone(),
             cache: None,
             fill_cache: false,
+            blobs: None,
             ansi: config.ansi(),
             plan_ids: Mutex::new(HashMap::new()),
             lambda_scope: Mutex::new(Vec::new()),
@@ -79,6 +82,12 @@ impl<'a> Resolver<'a> {
     pub fn with_cache(mut self, cache: &'a crate::cache::RelationCache, fill: bool) -> Self {
         self.cache = Some(cache);
         self.fill_cache = fill;
+        self
+    }
+
+    /// Reads cached local relations from `blobs` (the session's uploaded artifacts).
+    pub fn with_blobs(mut self, blobs: &'a dyn CachedBlobs) -> Self {
+        self.blobs = Some(blobs);
         self
     }
 
@@ -127,6 +136,8 @@ impl<'a> Resolver<'a> {
             RelType::SetOp(s) => self.set_op(s).await,
             RelType::Deduplicate(d) => self.deduplicate(d).await,
             RelType::LocalRelation(l) => self.local_relation(l),
+            RelType::CachedLocalRelation(c) => self.cached_local_relation(c),
+            RelType::ChunkedCachedLocalRelation(c) => self.chunked_cached_local_relation(c),
             RelType::Range(r) => self.range(r).await,
             // boxed: SQL's large future would otherwise grow every level of a deep plan's stack
             RelType::Sql(s) => Box::pin(self.sql_relation(s)).await,
@@ -176,7 +187,7 @@ impl<'a> Resolver<'a> {
             None => {
                 let plan = self.dispatch(rt).await?;
                 let schema = std::sync::Arc::new(plan.schema().as_arrow().clone());
-                let batches = self.run(plan).await?;
+                let batches = self.run(plan, "cache").await?;
                 let data = crate::cache::CachedData { schema, batches };
                 let max_memory = self
                     .config

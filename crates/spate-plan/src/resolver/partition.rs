@@ -99,7 +99,7 @@ impl Resolver<'_> {
             .sort(ordering)?
             .build()?;
         let mut rows: Vec<Vec<ScalarValue>> = Vec::new();
-        for batch in self.run(keys).await? {
+        for batch in self.run(keys, "repartitionByRange bounds").await? {
             for r in 0..batch.num_rows() {
                 rows.push(
                     batch
@@ -130,7 +130,7 @@ impl Resolver<'_> {
                 vec![datafusion::functions_aggregate::count::count(lit(1i64))],
             )?
             .build()?;
-        let batches = self.run(counted).await?;
+        let batches = self.run(counted, "count").await?;
         Ok(match batches.first() {
             Some(b) if b.num_rows() > 0 => match ScalarValue::try_from_array(b.column(0), 0)? {
                 ScalarValue::Int64(Some(n)) => usize::try_from(n).unwrap_or(0),

@@ -6,9 +6,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
-use datafusion::physical_plan::collect;
 use datafusion::scalar::ScalarValue;
 use spark_connect_proto::spark::connect as sc;
 use spate_common::{Error, Result};
@@ -17,11 +15,9 @@ use super::Resolver;
 use crate::display;
 
 impl Resolver<'_> {
-    /// Runs a plan to completion.
-    pub(crate) async fn run(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>> {
-        let physical = self.state.create_physical_plan(&plan).await?;
-        let ctx = Arc::new(TaskContext::from(self.state));
-        Ok(collect(physical, ctx).await?)
+    /// Runs a plan to completion through the query runner; `kind` says why (`show`, `cache`...).
+    pub(crate) async fn run(&self, plan: LogicalPlan, kind: &str) -> Result<Vec<RecordBatch>> {
+        spate_exec::collect(self.state, &plan, kind).await
     }
 
     /// The column names and the first `num_rows` (+1, to tell whether there are more) rows.
@@ -41,13 +37,17 @@ impl Resolver<'_> {
         let limited = LogicalPlanBuilder::from(plan)
             .limit(0, Some(n + 1))?
             .build()?;
-        Ok((names, self.run(limited).await?, n))
+        Ok((names, self.run(limited, "show").await?, n))
     }
 
     /// Runs a plan and returns the values of its first column.
-    pub(crate) async fn column_values(&self, plan: LogicalPlan) -> Result<Vec<ScalarValue>> {
+    pub(crate) async fn column_values(
+        &self,
+        plan: LogicalPlan,
+        kind: &str,
+    ) -> Result<Vec<ScalarValue>> {
         let mut out = Vec::new();
-        for batch in self.run(plan).await? {
+        for batch in self.run(plan, kind).await? {
             for i in 0..batch.num_rows() {
                 out.push(ScalarValue::try_from_array(batch.column(0), i)?);
             }
@@ -112,7 +112,7 @@ impl Resolver<'_> {
                 format!("the tail limit must be non-negative, got {limit}"),
             )
         })?;
-        let batches = self.run(plan).await?;
+        let batches = self.run(plan, "tail").await?;
         let all = datafusion::arrow::compute::concat_batches(&schema, &batches)
             .map_err(|e| Error::internal(e.to_string()))?;
         let keep = n.min(all.num_rows());

@@ -321,7 +321,7 @@ impl Resolver<'_> {
             .sort(vec![col("__k2").sort(true, true)])?
             .build()?;
         let values: Vec<String> = self
-            .column_values(distinct)
+            .column_values(distinct, "crosstab values")
             .await?
             .iter()
             .map(|v| display::format_scalar(v, &self.tz))
@@ -374,7 +374,7 @@ impl Resolver<'_> {
                 .filter(col("__n").gt(lit(support * total)))?
                 .project(vec![col("__item")])?
                 .build()?;
-            let items = self.column_values(counted).await?;
+            let items = self.column_values(counted, "freqItems").await?;
             let list = ScalarValue::new_list_nullable(&items, &t);
             fields.push(Field::new(
                 format!("{}_freqItems", c.name),

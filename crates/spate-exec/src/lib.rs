@@ -1,0 +1,19 @@
+//! The one query runner. Every physical plan Spate runs — from ExecutePlan, `show()`, writes,
+//! Delta statements, cache fills and `spate sql` — is planned and run through [`runner`]: one
+//! memory pool and spill directory per server ([`memory`]), query ids, cancellation by drop,
+//! stages and tasks ([`stage`]), results streamed in partition order ([`query`]), and a bounded
+//! store of query records that the UI, streaming progress and listeners read ([`records`]).
+
+pub mod memory;
+pub mod query;
+pub mod records;
+pub mod runner;
+pub mod stage;
+
+pub use memory::MemoryConfig;
+pub use query::{Outcome, Query, QueryStream, StageProgress};
+pub use records::{QueryListener, QueryRecord, QueryStatus, QueryStore};
+pub use runner::{
+    QueryRunner, QueryScope, attach, collect, physical_plan, set_scope, start, start_physical,
+    stream, track,
+};

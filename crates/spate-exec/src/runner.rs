@@ -1,0 +1,253 @@
+//! The one query runner. Every physical plan in Spate is planned and run here, whichever path it
+//! comes from (an ExecutePlan, `show()`, a write, a Delta statement, a cache fill, `spate sql`):
+//! the runner gives it a query id, a record in the [`QueryStore`], the server's memory pool,
+//! its stages and tasks, and cancellation (dropping what it returns stops the query and every
+//! task it spawned).
+//!
+//! Code that holds a DataFusion `SessionState` reaches the runner through the state: a session
+//! attaches the runner and a [`QueryScope`] (session, operation, tags, what the user asked for)
+//! to its states' configuration ([`attach`], [`set_scope`]), and the functions of this module
+//! ([`physical_plan`], [`start`], [`stream`], [`collect`]) take the state. A state without a
+//! runner is a bug, reported as such.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::{SessionState, TaskContext};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionConfig;
+use futures::{StreamExt, TryStreamExt};
+use spate_common::{Error, Result};
+
+use crate::memory::{MemoryConfig, is_memory_error};
+use crate::query::{Query, QueryStream};
+use crate::records::{QueryRecord, QueryStatus, QueryStore, now_ms};
+
+/// Who and what a query runs for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryScope {
+    /// The Spark session.
+    pub session_id: String,
+    /// The operation (an ExecutePlan call), if any.
+    pub operation_id: Option<String>,
+    /// The operation's tags.
+    pub tags: Vec<String>,
+    /// The user's SQL text or a summary of the DataFrame they run; queries without one are
+    /// described by their logical plan.
+    pub description: Option<String>,
+}
+
+/// The server's runner: its memory, its records, its query ids.
+#[derive(Debug)]
+pub struct QueryRunner {
+    runtime: Arc<RuntimeEnv>,
+    memory: MemoryConfig,
+    store: QueryStore,
+    next_id: AtomicU64,
+}
+
+impl QueryRunner {
+    /// A runner with `memory`'s limit and spill directory, keeping up to `retained` records.
+    pub fn new(memory: MemoryConfig, retained: usize) -> Result<Arc<Self>> {
+        Ok(Arc::new(Self {
+            runtime: crate::memory::runtime(&memory)?,
+            memory,
+            store: QueryStore::new(retained),
+            next_id: AtomicU64::new(1),
+        }))
+    }
+
+    /// The runtime (memory pool, spill files) every session's context must use.
+    pub fn runtime(&self) -> &Arc<RuntimeEnv> {
+        &self.runtime
+    }
+
+    /// The memory limit in bytes.
+    pub fn memory_limit(&self) -> usize {
+        self.memory.limit
+    }
+
+    /// The records of the queries run.
+    pub fn store(&self) -> &QueryStore {
+        &self.store
+    }
+
+    fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The runner and scope a session state carries (a DataFusion configuration extension).
+#[derive(Debug)]
+pub struct Attached {
+    runner: Arc<QueryRunner>,
+    scope: QueryScope,
+}
+
+impl Attached {
+    /// The runner.
+    pub fn runner(&self) -> &Arc<QueryRunner> {
+        &self.runner
+    }
+
+    /// The scope.
+    pub fn scope(&self) -> &QueryScope {
+        &self.scope
+    }
+}
+
+/// Attaches `runner` with `scope` to a session configuration: states built from it run their
+/// plans through the runner.
+pub fn attach(config: &mut SessionConfig, runner: &Arc<QueryRunner>, scope: QueryScope) {
+    config.set_extension(Arc::new(Attached {
+        runner: Arc::clone(runner),
+        scope,
+    }));
+}
+
+/// Gives a state (a copy of a session's) the scope of one request.
+pub fn set_scope(state: &mut SessionState, scope: QueryScope) -> Result<()> {
+    let runner = Arc::clone(attached(state)?.runner());
+    attach(state.config_mut(), &runner, scope);
+    Ok(())
+}
+
+/// The runner and scope of `state`.
+pub fn attached(state: &SessionState) -> Result<Arc<Attached>> {
+    state
+        .config()
+        .get_extension::<Attached>()
+        .ok_or_else(|| Error::internal("the session state has no query runner attached"))
+}
+
+/// Plans `plan` physically. The only place a logical plan becomes a physical one.
+pub async fn physical_plan(
+    state: &SessionState,
+    plan: &LogicalPlan,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    Ok(state.create_physical_plan(plan).await?)
+}
+
+/// Plans and starts `plan` as a query of kind `kind` (`collect`, `show`, `write parquet`...).
+pub async fn start(state: &SessionState, plan: &LogicalPlan, kind: &str) -> Result<Query> {
+    let physical = physical_plan(state, plan).await?;
+    start_physical(state, physical, kind, || summary(plan))
+}
+
+/// Starts an already planned query; `describe` is asked for a description when the scope has
+/// none.
+pub fn start_physical(
+    state: &SessionState,
+    physical: Arc<dyn ExecutionPlan>,
+    kind: &str,
+    describe: impl FnOnce() -> String,
+) -> Result<Query> {
+    let attached = attached(state)?;
+    let runner = Arc::clone(attached.runner());
+    let scope = attached.scope();
+    let (plan, stages) = crate::stage::instrument(physical)?;
+    let record = QueryRecord {
+        id: runner.next_id(),
+        session_id: scope.session_id.clone(),
+        operation_id: scope.operation_id.clone(),
+        tags: scope.tags.clone(),
+        description: scope.description.clone().unwrap_or_else(describe),
+        kind: kind.to_string(),
+        physical_plan: datafusion::physical_plan::displayable(plan.as_ref())
+            .indent(false)
+            .to_string(),
+        started_ms: now_ms(),
+        ended_ms: None,
+        status: QueryStatus::Running,
+        error_class: None,
+        error_message: None,
+        rows_out: 0,
+        operators: Vec::new(),
+        stages: Vec::new(),
+    };
+    let task_ctx = Arc::new(TaskContext::from(state));
+    Ok(Query::new(runner, record, plan, stages, task_ctx))
+}
+
+/// Runs `plan` and streams its rows, partitions in order (as Spark's `collect` returns them).
+///
+/// A plan with hash joins whose build side does not fit in memory is planned again with
+/// sort-merge joins (which spill), as long as it has produced nothing yet: Spark's default
+/// join, which does not need a side in memory.
+pub async fn stream(state: &SessionState, plan: &LogicalPlan, kind: &str) -> Result<QueryStream> {
+    let query = start(state, plan, kind).await?;
+    if !has_hash_join(query.plan()) {
+        return Ok(query.stream());
+    }
+    let mut stream = query.stream();
+    match stream.next().await {
+        Some(Err(e)) if is_memory_error(&e) => {
+            drop(stream);
+            tracing::info!("a hash join did not fit in memory; planning sort-merge joins instead");
+            let mut retry = state.clone();
+            retry.config_mut().options_mut().optimizer.prefer_hash_join = false;
+            let query = start(&retry, plan, &format!("{kind} (sort-merge joins)")).await?;
+            Ok(query.stream())
+        }
+        first => Ok(stream.with_first(first)),
+    }
+}
+
+/// Runs `plan` and returns all its rows, partitions in order.
+pub async fn collect(
+    state: &SessionState,
+    plan: &LogicalPlan,
+    kind: &str,
+) -> Result<Vec<RecordBatch>> {
+    let stream = stream(state, plan, kind).await?;
+    Ok(stream.try_collect().await?)
+}
+
+fn has_hash_join(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    let mut found = false;
+    let _ = plan.apply(|p| {
+        found |= p.name() == "HashJoinExec";
+        Ok(if found {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    });
+    found
+}
+
+/// Longest description kept for a query without one.
+const MAX_SUMMARY: usize = 4000;
+
+/// A query's description from its logical plan.
+pub fn summary(plan: &LogicalPlan) -> String {
+    let mut text = plan.display_indent().to_string();
+    if text.len() > MAX_SUMMARY {
+        let mut end = MAX_SUMMARY;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("\n...");
+    }
+    text
+}
+
+/// Records work another engine carries out (delta-rs's own operations: DELETE, OPTIMIZE,
+/// VACUUM...) as a query of kind `kind`, timed and with its outcome; dropping the returned
+/// future cancels the work and records it as canceled.
+pub async fn track<T>(
+    state: &SessionState,
+    kind: &str,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let marker: Arc<dyn ExecutionPlan> = Arc::new(crate::stage::ExternalExec::new(kind));
+    let query = start_physical(state, marker, kind, || kind.to_string())?;
+    let result = work.await;
+    query.finish(crate::query::Outcome::of(&result));
+    result
+}
