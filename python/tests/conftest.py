@@ -2,6 +2,7 @@
 session (pyspark-client) pointed at it. Nothing is mocked: every test drives the server
 through the same client users run."""
 
+import contextlib
 import itertools
 import os
 import socket
@@ -29,32 +30,78 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
+@contextlib.contextmanager
+def spawn_server(tmp_path_factory, *args, env=None):
+    """A `spate serve` process with extra command-line arguments (and environment), yielding
+    its url, warehouse, process and log path; terminated afterwards."""
     port = free_port()
     warehouse = tmp_path_factory.mktemp("warehouse")
-    log = open(tmp_path_factory.mktemp("logs") / "server.log", "w")
+    log_path = tmp_path_factory.mktemp("logs") / "server.log"
+    log = open(log_path, "w")
     proc = subprocess.Popen(
-        [spate_binary(), "serve", "--port", str(port), "--warehouse", str(warehouse)],
+        [spate_binary(), "serve", "--port", str(port), "--warehouse", str(warehouse), *args],
         stdout=log,
         stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
     )
     deadline = time.time() + 60
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"spate serve exited with {proc.returncode}")
+            raise RuntimeError(f"spate serve exited with {proc.returncode}: {log_path.read_text()}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 break
         except OSError:
             time.sleep(0.1)
-    yield {"url": f"sc://127.0.0.1:{port}", "warehouse": warehouse, "proc": proc}
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield {
+            "url": f"sc://127.0.0.1:{port}",
+            "port": port,
+            "warehouse": warehouse,
+            "proc": proc,
+            "log": log_path,
+        }
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    with spawn_server(tmp_path_factory) as s:
+        yield s
+
+
+def peak_rss_mib(pid):
+    """The process's peak resident memory (VmHWM) in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")
+
+
+def reset_peak_rss(pid):
+    """Starts a new peak-resident-memory measurement for the process (Linux clear_refs 5)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def rss_mib(pid):
+    """The process's resident memory now (VmRSS) in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time the process has used, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 @pytest.fixture(scope="session")

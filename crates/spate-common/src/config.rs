@@ -35,6 +35,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     // (spate_plan::distinct_aggregates); `false` keeps DataFusion's one-level plan
     ("spark.spate.aggregate.splitDistinct", "true"),
     ("spark.sql.files.maxPartitionBytes", "128MB"),
+    ("spark.sql.files.ignoreCorruptFiles", "false"),
     ("spark.sql.files.maxRecordsPerFile", "0"),
     ("spark.sql.parquet.compression.codec", "snappy"),
     ("spark.sql.sources.default", "parquet"),
@@ -271,7 +272,8 @@ fn validate(key: &str, value: &str) -> Result<()> {
         | "spark.sql.caseSensitive"
         | "spark.sql.adaptive.enabled"
         | "spark.sql.adaptive.skewJoin.enabled"
-        | "spark.spate.aggregate.splitDistinct" => {
+        | "spark.spate.aggregate.splitDistinct"
+        | "spark.sql.files.ignoreCorruptFiles" => {
             match value.trim().to_ascii_lowercase().as_str() {
                 "true" | "false" => Ok(()),
                 _ => bad("it should be a boolean ('true' or 'false')"),

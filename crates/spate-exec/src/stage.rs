@@ -277,7 +277,10 @@ impl Drop for StageStream {
 fn is_exchange(plan: &dyn ExecutionPlan) -> bool {
     matches!(
         plan.name(),
-        "RepartitionExec" | "CoalescePartitionsExec" | "SortPreservingMergeExec"
+        "RepartitionExec"
+            | "RequestedRepartitionExec"
+            | "CoalescePartitionsExec"
+            | "SortPreservingMergeExec"
     )
 }
 

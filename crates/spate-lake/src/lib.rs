@@ -12,6 +12,7 @@ pub mod delta_connect;
 mod delta_connect_ddl;
 mod delta_connect_dml;
 pub mod delta_optimize;
+pub mod listing;
 pub mod partitions;
 pub mod records;
 pub mod source;

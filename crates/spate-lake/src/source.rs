@@ -8,6 +8,7 @@
 //! or a datetime format) go record by record through [`crate::records`].
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ use datafusion::datasource::listing::{
 use datafusion::datasource::{MemTable, provider_as_source};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+use futures::FutureExt;
 use spate_common::{Error, Result};
 use spate_plan::ReadRequest;
 
@@ -232,16 +234,34 @@ async fn read_listing(state: &SessionState, req: &ReadRequest, alias: &str) -> R
         Some(s) => s.clone(),
         None => {
             let first = urls.first().ok_or_else(|| Error::internal("no path"))?;
-            let inferred = options.infer_schema(state, first).await.map_err(|e| {
-                Error::analysis(
-                    "UNABLE_TO_INFER_SCHEMA",
-                    format!(
-                        "unable to infer schema for {} at '{}': {e}",
-                        req.format.to_uppercase(),
-                        req.paths.join(", ")
-                    ),
-                )
-            })?;
+            // a footer whose lengths do not add up can panic the parquet decoder (see
+            // `crate::listing`): that is a bad file too
+            let inferred = AssertUnwindSafe(options.infer_schema(state, first))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    Err(datafusion::error::DataFusionError::Execution(
+                        "the file's footer could not be decoded".into(),
+                    ))
+                });
+            let inferred = match inferred {
+                Ok(schema) => schema,
+                // one bad file (not UTF-8, corrupt) fails DataFusion's inference over all of
+                // them; Spark infers from one file, so does the retry
+                Err(e) => infer_from_first_file(state, &options, req)
+                    .await
+                    .map_err(|again| {
+                        Error::analysis(
+                            "UNABLE_TO_INFER_SCHEMA",
+                            format!(
+                                "unable to infer schema for {} at '{}': {e} (from its first \
+                                 file: {again})",
+                                req.format.to_uppercase(),
+                                req.paths.join(", ")
+                            ),
+                        )
+                    })?,
+            };
             spark_schema(req, inferred)?
         }
     };
@@ -263,7 +283,7 @@ async fn read_listing(state: &SessionState, req: &ReadRequest, alias: &str) -> R
         let config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(options)
             .with_schema(file_schema);
-        let table = ListingTable::try_new(config)?;
+        let table = crate::listing::TolerantListing(ListingTable::try_new(config)?);
         LogicalPlanBuilder::scan(alias, provider_as_source(Arc::new(table)), None)?.build()?
     };
     if null_partitions.is_empty() {
@@ -285,6 +305,34 @@ async fn read_listing(state: &SessionState, req: &ReadRequest, alias: &str) -> R
         })
         .collect::<Vec<_>>();
     Ok(LogicalPlanBuilder::from(scan).project(exprs)?.build()?)
+}
+
+/// The schema of the first non-empty data file, read as Spark reads text that is not UTF-8 (see
+/// `spate_plan::lossy_utf8`).
+async fn infer_from_first_file(
+    state: &SessionState,
+    options: &ListingOptions,
+    req: &ReadRequest,
+) -> Result<SchemaRef> {
+    let file = req
+        .paths
+        .iter()
+        .find_map(|p| first_nonempty_file(&local_path(p)))
+        .ok_or_else(|| Error::internal("no data file"))?;
+    let abs = std::path::absolute(&file).unwrap_or(file);
+    let scheme = match req.format.as_str() {
+        "csv" | "json" => spate_plan::lossy_utf8::INFER_URL,
+        _ => "file://",
+    };
+    let url = ListingTableUrl::parse(format!("{scheme}{}", abs.display()))?;
+    let options = options.clone().with_file_extension("");
+    AssertUnwindSafe(options.infer_schema(state, &url))
+        .catch_unwind()
+        .await
+        .map_err(|_| {
+            Error::IllegalArgument(format!("cannot read the footer of '{}'", url.as_str()))
+        })?
+        .map_err(Error::from)
 }
 
 /// Options for reading record by record, when values can fail to parse: a CSV or JSON Lines read
@@ -420,10 +468,11 @@ fn read_text(req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
     let mut lines = Vec::new();
     for p in &req.paths {
         for file in files_under(&local_path(p))? {
-            let text = std::fs::read_to_string(&file).map_err(|e| {
+            let bytes = std::fs::read(&file).map_err(|e| {
                 Error::IllegalArgument(format!("cannot read text file '{}': {e}", file.display()))
             })?;
-            lines.extend(text.lines().map(str::to_string));
+            // bytes that are not UTF-8 read as U+FFFD, as Spark's decoder gives them
+            lines.extend(String::from_utf8_lossy(&bytes).lines().map(str::to_string));
         }
     }
     let schema = Arc::new(Schema::new(vec![Field::new("value", DataType::Utf8, true)]));
@@ -439,9 +488,10 @@ fn read_json_documents(req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
     let mut rows: Vec<serde_json::Value> = Vec::new();
     for p in &req.paths {
         for file in files_under(&local_path(p))? {
-            let text = std::fs::read_to_string(&file).map_err(|e| {
+            let bytes = std::fs::read(&file).map_err(|e| {
                 Error::IllegalArgument(format!("cannot read JSON file '{}': {e}", file.display()))
             })?;
+            let text = String::from_utf8_lossy(&bytes);
             let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
                 Error::analysis(
                     "MALFORMED_RECORD_IN_PARSING",
@@ -476,6 +526,25 @@ fn read_json_documents(req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
         .unwrap_or_else(|| RecordBatch::new_empty(schema.clone()));
     let table = MemTable::try_new(schema, vec![vec![batch]])?;
     Ok(LogicalPlanBuilder::scan(alias, provider_as_source(Arc::new(table)), None)?.build()?)
+}
+
+/// The first data file below `path` that is not empty.
+fn first_nonempty_file(path: &Path) -> Option<PathBuf> {
+    if path.is_file() {
+        return (std::fs::metadata(path).ok()?.len() > 0).then(|| path.to_path_buf());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .ok()?
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            !name.starts_with('.') && !name.starts_with('_')
+        })
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    entries.into_iter().find_map(|p| first_nonempty_file(&p))
 }
 
 /// The first data file below `path` (names starting with `.` or `_` are not data), without

@@ -92,6 +92,17 @@ pub fn new_context(
         }
         logical.push(rule);
     }
+    // Bad files are named or skipped, never fatal: file scans are guarded once planned.
+    rules.push(Arc::new(crate::read_guard::GuardFileReads));
+    for (url, keep_lengths) in [
+        (crate::lossy_utf8::LOSSY_URL, true),
+        (crate::lossy_utf8::INFER_URL, false),
+    ] {
+        runner.runtime().register_object_store(
+            datafusion::execution::object_store::ObjectStoreUrl::parse(url)?.as_ref(),
+            Arc::new(crate::lossy_utf8::LossyUtf8Store::new(keep_lengths)),
+        );
+    }
     let mut state = builder
         .with_optimizer_rules(logical)
         .with_physical_optimizer_rules(rules)
@@ -123,6 +134,9 @@ datafusion::common::extensions_options! {
         /// `spark.sql.adaptive.enabled` and `spark.sql.adaptive.skewJoin.enabled`: whether
         /// [`crate::skew_join::SplitSkewedJoins`] runs.
         pub skew_join: bool, default = true
+        /// `spark.sql.files.ignoreCorruptFiles`: whether `crate::read_guard` skips files that
+        /// fail to decode instead of failing the query.
+        pub ignore_corrupt_files: bool, default = false
         /// `spark.databricks.delta.autoCompact.enabled`, when set: Delta writes compact small
         /// files afterwards whatever the table property says.
         pub delta_auto_compact: Option<bool>, default = None
@@ -167,6 +181,9 @@ pub fn apply_engine_options(opts: &mut datafusion::config::ConfigOptions, config
             && config
                 .get_bool("spark.sql.adaptive.skewJoin.enabled")
                 .unwrap_or(true);
+        spate.ignore_corrupt_files = config
+            .get_bool("spark.sql.files.ignoreCorruptFiles")
+            .unwrap_or(false);
         spate.delta_auto_compact = config.get_bool("spark.databricks.delta.autoCompact.enabled");
         spate.delta_auto_compact_min_files = config
             .get("spark.databricks.delta.autoCompact.minNumFiles")

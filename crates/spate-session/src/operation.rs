@@ -95,8 +95,9 @@ struct Inner {
     produced: u64,
     /// Items with a smaller index were handed to a sender.
     sent: u64,
-    /// Ids of items dropped from the buffer (the newest [`FORGOTTEN_IDS`]).
-    forgotten: VecDeque<String>,
+    /// Ids and indexes of items dropped from the buffer (the newest [`FORGOTTEN_IDS`]): a
+    /// client may resume after one (its next item may still be here).
+    forgotten: VecDeque<(String, u64)>,
     /// The attached sender, 0 for none.
     sender: u64,
     next_sender: u64,
@@ -306,18 +307,18 @@ impl Operation {
         if let Some(pos) = inner.buffer.iter().position(|b| b.id == response_id) {
             let removed: Vec<Buffered> = inner.buffer.drain(..=pos).collect();
             for b in removed {
-                Self::forget(&mut inner, b.id);
+                Self::forget(&mut inner, b.id, b.index);
             }
         }
         drop(inner);
         self.changed.notify_waiters();
     }
 
-    fn forget(inner: &mut Inner, id: String) {
+    fn forget(inner: &mut Inner, id: String, index: u64) {
         if inner.forgotten.len() >= FORGOTTEN_IDS {
             inner.forgotten.pop_front();
         }
-        inner.forgotten.push_back(id);
+        inner.forgotten.push_back((id, index));
     }
 
     /// Attaches a new sender that resumes after `last_response_id` (from the start when
@@ -330,13 +331,15 @@ impl Operation {
                 format!("The handle {} is invalid. Operation not found.", self.id),
             ));
         }
+        // as Spark: resume after the response named (released or not); only the next one must
+        // still be here
         let cursor = match last_response_id.filter(|id| !id.is_empty()) {
             Some(id) => match inner.buffer.iter().find(|b| b.id == id) {
                 Some(b) => b.index + 1,
-                None if inner.forgotten.iter().any(|f| f == id) => {
-                    return Err(cursor_error("POSITION_NOT_AVAILABLE", id));
-                }
-                None => return Err(cursor_error("POSITION_NOT_FOUND", id)),
+                None => match inner.forgotten.iter().find(|(f, _)| f == id) {
+                    Some((_, index)) => index + 1,
+                    None => return Err(cursor_error("POSITION_NOT_FOUND", id)),
+                },
             },
             None => 0,
         };
@@ -407,7 +410,7 @@ impl Operation {
                 return;
             }
             if let Some(b) = inner.buffer.pop_front() {
-                Self::forget(inner, b.id);
+                Self::forget(inner, b.id, b.index);
             }
         }
     }

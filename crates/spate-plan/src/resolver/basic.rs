@@ -149,11 +149,12 @@ impl Resolver<'_> {
             }
             items = rebase(items, &targets)?;
         }
-        Ok(LogicalPlanBuilder::from(plan)
-            .project(crate::output_names::unique_aliases(
+        super::project(
+            plan,
+            crate::output_names::unique_aliases(
                 items.into_iter().map(|n| (n.expr, n.name)).collect(),
-            ))?
-            .build()?)
+            ),
+        )
     }
 
     pub(super) async fn project(&self, p: &sc::Project) -> Result<LogicalPlan> {
@@ -250,7 +251,7 @@ impl Resolver<'_> {
             })
             .map(Expr::Column)
             .collect();
-        Ok(LogicalPlanBuilder::from(plan).project(keep)?.build()?)
+        super::project(plan, keep)
     }
 
     pub(super) async fn with_columns(&self, w: &sc::WithColumns) -> Result<LogicalPlan> {
@@ -326,7 +327,7 @@ impl Resolver<'_> {
                 }
             })
             .collect();
-        Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
+        super::project(plan, exprs)
     }
 
     pub(super) async fn to_df(&self, t: &sc::ToDf) -> Result<LogicalPlan> {
@@ -351,7 +352,7 @@ impl Resolver<'_> {
             .zip(column_names)
             .map(|(c, n)| Expr::Column(c).alias(n))
             .collect();
-        Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
+        super::project(plan, exprs)
     }
 
     /// `df.to(schema)`: columns matched by name, reordered and cast to the schema's types.
@@ -377,7 +378,7 @@ impl Resolver<'_> {
                 Ok(datafusion::logical_expr::cast(c.expr, f.data_type().clone()).alias(f.name()))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(LogicalPlanBuilder::from(plan).project(exprs)?.build()?)
+        super::project(plan, exprs)
     }
 
     pub(super) async fn deduplicate(&self, d: &sc::Deduplicate) -> Result<LogicalPlan> {

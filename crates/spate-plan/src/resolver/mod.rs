@@ -109,7 +109,7 @@ impl<'a> Resolver<'a> {
                 .as_ref()
                 .ok_or_else(|| Error::internal("relation without a kind"))?;
             let plan = match self.cache.and_then(|c| c.lookup(rel)) {
-                Some(entry) => self.cached(rt, &entry).await?,
+                Some(entry) => Box::pin(self.cached(rt, &entry)).await?,
                 None => self.dispatch(rt).await?,
             };
             if let Some(RelationCommon {
@@ -122,53 +122,61 @@ impl<'a> Resolver<'a> {
         })
     }
 
-    async fn dispatch(&self, rt: &RelType) -> Result<LogicalPlan> {
+    /// The future that resolves one relation kind. Not an `async fn`: as one state machine its
+    /// poll frame holds every arm's locals (84 KB a level in a debug build, so a chain of 300
+    /// `withColumn` calls overflowed a 32 MiB stack); boxed arm by arm, a level costs its arm.
+    fn dispatch<'b>(&'b self, rt: &'b RelType) -> BoxFuture<'b, Result<LogicalPlan>> {
         match rt {
-            RelType::Read(r) => self.read(r).await,
-            RelType::Project(p) => self.project(p).await,
-            RelType::Filter(f) => self.filter(f).await,
-            RelType::Sort(s) => self.sort_relation(s).await,
-            RelType::Limit(l) => self.limit(l).await,
-            RelType::Offset(o) => self.offset(o).await,
-            RelType::Tail(t) => self.tail(t).await,
-            RelType::Aggregate(a) => self.aggregate(a).await,
-            RelType::Join(j) => self.join(j).await,
-            RelType::SetOp(s) => self.set_op(s).await,
-            RelType::Deduplicate(d) => self.deduplicate(d).await,
-            RelType::LocalRelation(l) => self.local_relation(l),
-            RelType::CachedLocalRelation(c) => self.cached_local_relation(c),
-            RelType::ChunkedCachedLocalRelation(c) => self.chunked_cached_local_relation(c),
-            RelType::Range(r) => self.range(r).await,
-            // boxed: SQL's large future would otherwise grow every level of a deep plan's stack
-            RelType::Sql(s) => Box::pin(self.sql_relation(s)).await,
-            RelType::SubqueryAlias(s) => self.subquery_alias(s).await,
-            RelType::Repartition(r) => self.repartition(r).await,
-            RelType::RepartitionByExpression(r) => self.repartition_by_expression(r).await,
-            RelType::WithColumns(w) => self.with_columns(w).await,
-            RelType::WithColumnsRenamed(w) => self.with_columns_renamed(w).await,
-            RelType::Drop(d) => self.drop(d).await,
-            RelType::ToDf(t) => self.to_df(t).await,
-            RelType::ToSchema(t) => self.to_schema(t).await,
-            RelType::ShowString(s) => self.show_string(s).await,
-            RelType::HtmlString(h) => self.html_string(h).await,
-            RelType::Hint(h) => self.hint(h).await,
-            RelType::WithWatermark(w) => self.with_watermark(w).await,
-            RelType::Sample(s) => self.sample(s).await,
-            RelType::FillNa(f) => self.fill_na(f).await,
-            RelType::DropNa(d) => self.drop_na(d).await,
-            RelType::Replace(r) => self.replace(r).await,
-            RelType::Describe(d) => self.describe(d).await,
-            RelType::Summary(s) => self.summary(s).await,
-            RelType::Crosstab(c) => self.crosstab(c).await,
-            RelType::Cov(c) => self.stat_cov(c).await,
-            RelType::Corr(c) => self.stat_corr(c).await,
-            RelType::ApproxQuantile(q) => self.approx_quantile(q).await,
-            RelType::FreqItems(f) => self.freq_items(f).await,
-            RelType::Extension(any) => self.sources.extension(self, any).await,
+            RelType::Read(r) => Box::pin(self.read(r)),
+            RelType::Project(p) => Box::pin(self.project(p)),
+            RelType::Filter(f) => Box::pin(self.filter(f)),
+            RelType::Sort(s) => Box::pin(self.sort_relation(s)),
+            RelType::Limit(l) => Box::pin(self.limit(l)),
+            RelType::Offset(o) => Box::pin(self.offset(o)),
+            RelType::Tail(t) => Box::pin(self.tail(t)),
+            RelType::Aggregate(a) => Box::pin(self.aggregate(a)),
+            RelType::Join(j) => Box::pin(self.join(j)),
+            RelType::SetOp(s) => Box::pin(self.set_op(s)),
+            RelType::Deduplicate(d) => Box::pin(self.deduplicate(d)),
+            RelType::LocalRelation(l) => Box::pin(std::future::ready(self.local_relation(l))),
+            RelType::CachedLocalRelation(c) => {
+                Box::pin(std::future::ready(self.cached_local_relation(c)))
+            }
+            RelType::ChunkedCachedLocalRelation(c) => {
+                Box::pin(std::future::ready(self.chunked_cached_local_relation(c)))
+            }
+            RelType::Range(r) => Box::pin(self.range(r)),
+            RelType::Sql(s) => Box::pin(self.sql_relation(s)),
+            RelType::SubqueryAlias(s) => Box::pin(self.subquery_alias(s)),
+            RelType::Repartition(r) => Box::pin(self.repartition(r)),
+            RelType::RepartitionByExpression(r) => Box::pin(self.repartition_by_expression(r)),
+            RelType::WithColumns(w) => Box::pin(self.with_columns(w)),
+            RelType::WithColumnsRenamed(w) => Box::pin(self.with_columns_renamed(w)),
+            RelType::Drop(d) => Box::pin(self.drop(d)),
+            RelType::ToDf(t) => Box::pin(self.to_df(t)),
+            RelType::ToSchema(t) => Box::pin(self.to_schema(t)),
+            RelType::ShowString(s) => Box::pin(self.show_string(s)),
+            RelType::HtmlString(h) => Box::pin(self.html_string(h)),
+            RelType::Hint(h) => Box::pin(self.hint(h)),
+            RelType::WithWatermark(w) => Box::pin(self.with_watermark(w)),
+            RelType::Sample(s) => Box::pin(self.sample(s)),
+            RelType::FillNa(f) => Box::pin(self.fill_na(f)),
+            RelType::DropNa(d) => Box::pin(self.drop_na(d)),
+            RelType::Replace(r) => Box::pin(self.replace(r)),
+            RelType::Describe(d) => Box::pin(self.describe(d)),
+            RelType::Summary(s) => Box::pin(self.summary(s)),
+            RelType::Crosstab(c) => Box::pin(self.crosstab(c)),
+            RelType::Cov(c) => Box::pin(self.stat_cov(c)),
+            RelType::Corr(c) => Box::pin(self.stat_corr(c)),
+            RelType::ApproxQuantile(q) => Box::pin(self.approx_quantile(q)),
+            RelType::FreqItems(f) => Box::pin(self.freq_items(f)),
+            RelType::Extension(any) => Box::pin(self.sources.extension(self, any)),
             other => {
                 let debug = format!("{other:?}");
-                let kind = debug.split('(').next().unwrap_or("unknown");
-                Err(Error::unsupported(format!("relation {kind}")))
+                let kind = debug.split('(').next().unwrap_or("unknown").to_string();
+                Box::pin(std::future::ready(Err(Error::unsupported(format!(
+                    "relation {kind}"
+                )))))
             }
         }
     }
@@ -341,6 +349,17 @@ impl<'a> Resolver<'a> {
         }
         Ok(plan)
     }
+}
+
+/// A projection of `exprs` over `plan`, built directly rather than through DataFusion's
+/// builder: the builder normalizes each column against the whole plan, walking every node and
+/// expression below it once per column — quadratic per projection and quartic over a chain of
+/// `withColumn` calls (400 of them took minutes). The resolver's columns are resolved already;
+/// the projection still checks them against its input's schema.
+pub(crate) fn project(plan: LogicalPlan, exprs: Vec<Expr>) -> Result<LogicalPlan> {
+    Ok(LogicalPlan::Projection(
+        datafusion::logical_expr::Projection::try_new(exprs, std::sync::Arc::new(plan))?,
+    ))
 }
 
 /// Turns a DataFusion planning error about a column into Spark's error.

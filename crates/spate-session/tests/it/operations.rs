@@ -139,7 +139,16 @@ async fn a_reattached_client_resumes_after_the_last_response_it_saw() -> TestRes
     // unknown cursors are Spark's errors
     let e = op.attach(Some("nope")).err().ok_or("attached")?;
     assert_eq!(class(e), "INVALID_CURSOR.POSITION_NOT_FOUND");
+    // the client releases what it has read, then may resume after it, as Spark allows
     op.release_until("r5");
+    let mut resumed = op.attach(Some("r5"))?;
+    let next = resumed
+        .next()
+        .await
+        .ok_or("ended")?
+        .map_err(|e| e.to_string())?;
+    assert_eq!(next.response_id, "r6");
+    // but not from before what it released
     let e = op.attach(Some("r2")).err().ok_or("attached")?;
     assert_eq!(class(e), "INVALID_CURSOR.POSITION_NOT_AVAILABLE");
     assert!(op.attach(Some("r7")).is_ok());
