@@ -19,7 +19,7 @@ use spark_connect_proto::spark::connect::{
 use spate_common::{Error, Result};
 use spate_plan::types;
 
-use crate::execute::resolve;
+use crate::execution::resolve;
 use spate_exec::QueryScope;
 use spate_session::Session;
 

@@ -21,7 +21,7 @@ use spate_plan::sql::SqlOutcome;
 use spate_plan::{Resolver, Sources};
 use spate_session::Session;
 
-use crate::execute::{Execution, resolve};
+use crate::execution::{Execution, resolve};
 
 /// Runs a command and returns its responses (without ResultComplete).
 pub(crate) async fn handle(exec: &Execution<'_>, cmd: Command) -> Result<Vec<ExecutePlanResponse>> {

@@ -16,6 +16,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod execute;
+pub mod execution;
 pub mod server;
 
 pub use server::{SparkConnectService, serve, serve_listener};

@@ -33,9 +33,9 @@ use tokio::task::JoinSet;
 
 use crate::memory::{is_memory_error, memory_error};
 use crate::records::{
-    MetricRecord, OperatorRecord, QueryRecord, QueryStatus, StageRecord, StoredQuery, now_ms,
+    MetricRecord, OperatorRecord, QueryRecord, QueryStatus, QueryStore, StageRecord, StoredQuery,
+    now_ms,
 };
-use crate::runner::QueryRunner;
 use crate::stage::{StageExec, StageTasks};
 
 /// Batches each partition may compute ahead of the reader.
@@ -69,7 +69,8 @@ pub struct Query {
 }
 
 struct Inner {
-    runner: Arc<QueryRunner>,
+    store: Arc<QueryStore>,
+    memory_limit: usize,
     stored: Arc<StoredQuery>,
     id: u64,
     plan: Arc<dyn ExecutionPlan>,
@@ -95,17 +96,19 @@ pub struct StageProgress {
 
 impl Query {
     pub(crate) fn new(
-        runner: Arc<QueryRunner>,
+        store: Arc<QueryStore>,
+        memory_limit: usize,
         record: QueryRecord,
         plan: Arc<dyn ExecutionPlan>,
         stages: Vec<Arc<StageTasks>>,
         task_ctx: Arc<TaskContext>,
     ) -> Self {
         let id = record.id;
-        let stored = runner.store().started(record);
+        let stored = store.started(record);
         Self {
             inner: Arc::new(Inner {
-                runner,
+                store,
+                memory_limit,
                 stored,
                 id,
                 plan,
@@ -146,7 +149,7 @@ impl Query {
             .inner
             .plan
             .execute(partition, Arc::clone(&self.inner.task_ctx))?;
-        let limit = self.inner.runner.memory_limit();
+        let limit = self.inner.memory_limit;
         let schema = stream.schema();
         let mapped = stream.map(move |item| item.map_err(|e| named_memory_error(e, limit)));
         Ok(Box::pin(
@@ -238,7 +241,7 @@ impl Inner {
             ),
             _ => {}
         }
-        self.runner.store().ended(&self.stored);
+        self.store.ended(&self.stored);
     }
 }
 
@@ -375,6 +378,15 @@ impl QueryStream {
         &self.query
     }
 
+    /// Stops the query and waits until its partition tasks have ended (and let go of their
+    /// memory).
+    pub async fn shutdown(mut self) {
+        if let Source::Many { _tasks: tasks, .. } = &mut self.source {
+            tasks.shutdown().await;
+        }
+        self.source = Source::Idle;
+    }
+
     /// This stream with `first` (an item already taken from it) put back in front.
     pub(crate) fn with_first(mut self, first: Option<DfResult<RecordBatch>>) -> Self {
         self.first = Some(first);
@@ -474,11 +486,9 @@ impl Stream for QueryStream {
     type Item = DfResult<RecordBatch>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.done {
-            return Poll::Ready(None);
-        }
         let item = match self.first.take() {
             Some(first) => first,
+            None if self.done => return Poll::Ready(None),
             None => match self.poll_source(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(item) => item,

@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::{SessionState, TaskContext};
 use datafusion::logical_expr::LogicalPlan;
@@ -46,7 +45,7 @@ pub struct QueryScope {
 pub struct QueryRunner {
     runtime: Arc<RuntimeEnv>,
     memory: MemoryConfig,
-    store: QueryStore,
+    store: Arc<QueryStore>,
     next_id: AtomicU64,
 }
 
@@ -56,7 +55,7 @@ impl QueryRunner {
         Ok(Arc::new(Self {
             runtime: crate::memory::runtime(&memory)?,
             memory,
-            store: QueryStore::new(retained),
+            store: Arc::new(QueryStore::new(retained)),
             next_id: AtomicU64::new(1),
         }))
     }
@@ -170,27 +169,52 @@ pub fn start_physical(
         stages: Vec::new(),
     };
     let task_ctx = Arc::new(TaskContext::from(state));
-    Ok(Query::new(runner, record, plan, stages, task_ctx))
+    Ok(Query::new(
+        Arc::clone(&runner.store),
+        runner.memory_limit(),
+        record,
+        plan,
+        stages,
+        task_ctx,
+    ))
 }
+
+/// Rows per batch when a query runs again after running out of memory.
+pub const FRUGAL_BATCH_ROWS: usize = 1024;
 
 /// Runs `plan` and streams its rows, partitions in order (as Spark's `collect` returns them).
 ///
-/// A plan with hash joins whose build side does not fit in memory is planned again with
-/// sort-merge joins (which spill), as long as it has produced nothing yet: Spark's default
-/// join, which does not need a side in memory.
+/// A query that runs out of memory before it has produced anything runs once more in the
+/// engine's frugal form: sort-merge joins instead of hash joins (they spill; a hash join needs
+/// its build side in memory — Spark's default join does not) and batches of
+/// [`FRUGAL_BATCH_ROWS`] rows, so that the merges of spilled sort runs, which hold a batch per
+/// run, fit. The first attempt stays on record as failed.
 pub async fn stream(state: &SessionState, plan: &LogicalPlan, kind: &str) -> Result<QueryStream> {
+    let pool = std::sync::Arc::clone(&state.runtime_env().memory_pool);
+    let before = pool.reserved();
     let query = start(state, plan, kind).await?;
-    if !has_hash_join(query.plan()) {
-        return Ok(query.stream());
-    }
     let mut stream = query.stream();
     match stream.next().await {
         Some(Err(e)) if is_memory_error(&e) => {
-            drop(stream);
-            tracing::info!("a hash join did not fit in memory; planning sort-merge joins instead");
-            let mut retry = state.clone();
-            retry.config_mut().options_mut().optimizer.prefer_hash_join = false;
-            let query = start(&retry, plan, &format!("{kind} (sort-merge joins)")).await?;
+            // the failed attempt's tasks (and DataFusion's below them) let go of their memory
+            // as they end: wait for that, briefly, before asking for it again
+            stream.shutdown().await;
+            for _ in 0..50 {
+                if pool.reserved() <= before {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            tracing::info!(
+                "a query ran out of memory; running it again with sort-merge joins and small batches"
+            );
+            let mut frugal = state.clone();
+            let options = frugal.config_mut().options_mut();
+            options.optimizer.prefer_hash_join = false;
+            options.execution.batch_size =
+                datafusion::common::config::ConfigNonZeroUsize::try_new(FRUGAL_BATCH_ROWS)?;
+            let kind = format!("{kind} (frugal: sort-merge joins, small batches)");
+            let query = start(&frugal, plan, &kind).await?;
             Ok(query.stream())
         }
         first => Ok(stream.with_first(first)),
@@ -205,19 +229,6 @@ pub async fn collect(
 ) -> Result<Vec<RecordBatch>> {
     let stream = stream(state, plan, kind).await?;
     Ok(stream.try_collect().await?)
-}
-
-fn has_hash_join(plan: &Arc<dyn ExecutionPlan>) -> bool {
-    let mut found = false;
-    let _ = plan.apply(|p| {
-        found |= p.name() == "HashJoinExec";
-        Ok(if found {
-            TreeNodeRecursion::Stop
-        } else {
-            TreeNodeRecursion::Continue
-        })
-    });
-    found
 }
 
 /// Longest description kept for a query without one.

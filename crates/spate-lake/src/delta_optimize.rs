@@ -20,7 +20,7 @@ use deltalake::DeltaTable;
 use deltalake::kernel::schema::partitions::{FilterOp, FilterValue};
 use deltalake::operations::optimize::OptimizeType;
 use spate_common::Result;
-use spate_plan::session::SpateOptions;
+use spate_plan::options::SpateOptions;
 
 use crate::delta::delta_error;
 

@@ -6,8 +6,6 @@ use chrono::{DateTime, NaiveDate, TimeZone};
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
 use datafusion::scalar::ScalarValue;
 
-use crate::literal::java_double;
-
 /// Formats one value as Spark's `show()` and `CAST(x AS STRING)` do.
 pub fn format_scalar(v: &ScalarValue, tz: &str) -> String {
     if v.is_null() {
@@ -305,6 +303,38 @@ fn pad_left(s: &str, w: usize) -> String {
 
 fn pad_right(s: &str, w: usize) -> String {
     format!("{s}{}", " ".repeat(w.saturating_sub(width(s))))
+}
+
+/// Formats a double the way Java's `Double.toString` does, which is what Spark prints.
+pub fn java_double(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
+    }
+    let abs = v.abs();
+    if abs == 0.0 || (1e-3..1e7).contains(&abs) {
+        let s = format!("{v:?}");
+        if s.contains('.') || s.contains('e') {
+            s
+        } else {
+            format!("{s}.0")
+        }
+    } else {
+        let s = format!("{v:e}");
+        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = if mantissa.contains('.') {
+            mantissa.to_string()
+        } else {
+            format!("{mantissa}.0")
+        };
+        format!("{mantissa}E{exp}")
+    }
 }
 
 #[cfg(test)]

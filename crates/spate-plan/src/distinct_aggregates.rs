@@ -53,7 +53,7 @@ impl OptimizerRule for CountsAsSums {
         let enabled = config
             .options()
             .extensions
-            .get::<crate::session::SpateOptions>()
+            .get::<crate::options::SpateOptions>()
             .is_none_or(|o| o.split_distinct);
         if !enabled || !applies(&agg) {
             return Ok(Transformed::no(LogicalPlan::Aggregate(agg)));

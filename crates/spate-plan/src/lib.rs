@@ -5,6 +5,7 @@
 //! ([`resolver`]), Spark SQL ([`sql`], with the registry in SQL text through [`sql_functions`]) and Spark's text rendering of results ([`display`]).
 
 pub mod cache;
+pub mod call_names;
 pub mod display;
 pub mod distinct_aggregates;
 pub mod functions;
@@ -13,8 +14,10 @@ pub mod join_hints;
 pub mod json_schema;
 pub mod literal;
 pub mod lossy_utf8;
+pub mod options;
 pub mod output_names;
 pub mod physical;
+pub mod placeholder;
 pub mod read_guard;
 pub mod resolver;
 pub mod session;
@@ -25,6 +28,7 @@ pub mod sql_dml;
 pub mod sql_functions;
 pub mod table_commands;
 pub mod task_ids;
+pub mod type_build;
 pub mod type_parser;
 pub mod types;
 

@@ -42,8 +42,14 @@ pub fn from_proto(lit: &Literal, tz: &str) -> Result<(ScalarValue, String)> {
         LiteralType::Short(v) => (ScalarValue::Int16(Some(*v as i16)), v.to_string()),
         LiteralType::Integer(v) => (ScalarValue::Int32(Some(*v)), v.to_string()),
         LiteralType::Long(v) => (ScalarValue::Int64(Some(*v)), v.to_string()),
-        LiteralType::Float(v) => (ScalarValue::Float32(Some(*v)), java_double(f64::from(*v))),
-        LiteralType::Double(v) => (ScalarValue::Float64(Some(*v)), java_double(*v)),
+        LiteralType::Float(v) => (
+            ScalarValue::Float32(Some(*v)),
+            crate::display::java_double(f64::from(*v)),
+        ),
+        LiteralType::Double(v) => (
+            ScalarValue::Float64(Some(*v)),
+            crate::display::java_double(*v),
+        ),
         LiteralType::Decimal(d) => decimal(&d.value, d.precision, d.scale)?,
         LiteralType::String(s) => (ScalarValue::Utf8(Some(s.clone())), s.clone()),
         LiteralType::Date(d) => {
@@ -263,36 +269,27 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02X}")).collect()
 }
 
-/// Formats a double the way Java's `Double.toString` does, which is what Spark prints.
-pub fn java_double(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 {
-            "Infinity".into()
-        } else {
-            "-Infinity".into()
-        };
-    }
-    let abs = v.abs();
-    if abs == 0.0 || (1e-3..1e7).contains(&abs) {
-        let s = format!("{v:?}");
-        if s.contains('.') || s.contains('e') {
-            s
-        } else {
-            format!("{s}.0")
+/// Integer literals that fit in 32 bits as `int`, Spark's type for them.
+/// Lambdas keep theirs: their variables' types were fixed when they were planned.
+pub(crate) fn int_literals(
+    e: datafusion::logical_expr::Expr,
+) -> datafusion::error::Result<
+    datafusion::common::tree_node::Transformed<datafusion::logical_expr::Expr>,
+> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    e.transform_down(|e| match e {
+        datafusion::logical_expr::Expr::Literal(ScalarValue::Int64(Some(v)), meta)
+            if i32::try_from(v).is_ok() =>
+        {
+            Ok(datafusion::common::tree_node::Transformed::yes(
+                datafusion::logical_expr::Expr::Literal(ScalarValue::Int32(Some(v as i32)), meta),
+            ))
         }
-    } else {
-        let s = format!("{v:e}");
-        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let mantissa = if mantissa.contains('.') {
-            mantissa.to_string()
-        } else {
-            format!("{mantissa}.0")
-        };
-        format!("{mantissa}E{exp}")
-    }
+        e @ datafusion::logical_expr::Expr::HigherOrderFunction(_) => Ok(
+            datafusion::common::tree_node::Transformed::new(e, false, TreeNodeRecursion::Jump),
+        ),
+        e => Ok(datafusion::common::tree_node::Transformed::no(e)),
+    })
 }
 
 #[cfg(test)]
@@ -301,6 +298,7 @@ mod tests {
 
     #[test]
     fn formats_doubles_like_java() {
+        use crate::display::java_double;
         assert_eq!(java_double(1.0), "1.0");
         assert_eq!(java_double(1.5), "1.5");
         assert_eq!(java_double(1e10), "1.0E10");

@@ -17,6 +17,7 @@ use datafusion::logical_expr::{
 };
 use spate_common::Result;
 
+use crate::call_names::{as_called, is_identifier, pretty_name};
 use crate::display::format_scalar;
 use crate::types::sql_string;
 
@@ -389,7 +390,7 @@ impl<'a> Context<'a> {
         distinct: bool,
     ) -> Option<String> {
         let named: Vec<(Expr, String)> = args.iter().map(|a| (a.clone(), self.name(a))).collect();
-        crate::sql_functions::spark_label(func, &named, self.schema, distinct)
+        crate::placeholder::spark_label(func, &named, self.schema, distinct)
     }
 
     fn window(&self, w: &WindowFunction) -> String {
@@ -565,90 +566,27 @@ fn spark_function_name(name: &str) -> &str {
     }
 }
 
-/// Functions Spark names in upper case (`SQRT(x)`, `CEIL(x)`, `POWER(x, 2)`,
-/// `SPARK_PARTITION_ID()`); Spark's two-argument `log` is `LOG` too, which callers decide.
-const UPPER_CASE_NAMES: &[&str] = &[
-    "acos",
-    "acosh",
-    "asin",
-    "asinh",
-    "atan",
-    "atan2",
-    "atanh",
-    "cbrt",
-    "ceil",
-    "cos",
-    "cosh",
-    "cot",
-    "csc",
-    "degrees",
-    "exp",
-    "expm1",
-    "floor",
-    "hypot",
-    "log10",
-    "log1p",
-    "log2",
-    "power",
-    "radians",
-    "sec",
-    "signum",
-    "sin",
-    "sinh",
-    "spark_partition_id",
-    "sqrt",
-    "tan",
-    "tanh",
-];
-
-/// Spark's display name for a call of the Spark function `name`: the DataFrame API and SQL
-/// text name calls through this one table.
-pub fn pretty_name(name: &str) -> std::borrow::Cow<'_, str> {
-    if UPPER_CASE_NAMES.contains(&name) {
-        std::borrow::Cow::Owned(name.to_uppercase())
-    } else {
-        std::borrow::Cow::Borrowed(name)
-    }
-}
-
-fn is_identifier(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// `label` (Spark's name of a call, `avg(l)`) under the name the call was made by in SQL text
-/// (`mean(l)`), as Spark SQL names calls of a function's other names; upper-case names stay
-/// upper case (`REGEXP_LIKE(s, p)`). `array_agg` is named `collect_list`, as in Spark.
-pub fn as_called(label: String, called: &str) -> String {
-    let Some(open) = label.find('(') else {
-        return label;
-    };
-    let own = &label[..open];
-    if !is_identifier(own) || own.eq_ignore_ascii_case(called) || called == "array_agg" {
-        return label;
-    }
-    let called = if own.chars().any(|c| c.is_ascii_lowercase()) {
-        called.to_lowercase()
-    } else {
-        called.to_uppercase()
-    };
-    format!("{called}{}", &label[open..])
-}
-
 #[cfg(test)]
 mod tests {
 
     #[test]
     fn calls_are_named_as_called_in_sql() {
-        assert_eq!(super::as_called("avg(l)".into(), "mean"), "mean(l)");
         assert_eq!(
-            super::as_called("RLIKE(s, p)".into(), "regexp_like"),
+            crate::call_names::as_called("avg(l)".into(), "mean"),
+            "mean(l)"
+        );
+        assert_eq!(
+            crate::call_names::as_called("RLIKE(s, p)".into(), "regexp_like"),
             "REGEXP_LIKE(s, p)"
         );
         assert_eq!(
-            super::as_called("collect_list(n)".into(), "array_agg"),
+            crate::call_names::as_called("collect_list(n)".into(), "array_agg"),
             "collect_list(n)"
         );
-        assert_eq!(super::as_called("(l % 7)".into(), "mod"), "(l % 7)");
+        assert_eq!(
+            crate::call_names::as_called("(l % 7)".into(), "mod"),
+            "(l % 7)"
+        );
     }
     use super::*;
     use datafusion::logical_expr::{col, lit};

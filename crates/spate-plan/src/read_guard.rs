@@ -60,7 +60,7 @@ impl PhysicalOptimizerRule for GuardFileReads {
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let ignore_corrupt = config
             .extensions
-            .get::<crate::session::SpateOptions>()
+            .get::<crate::options::SpateOptions>()
             .is_some_and(|o| o.ignore_corrupt_files);
         Ok(plan
             .transform_up(|p| {

@@ -46,7 +46,8 @@ pub fn new_context(
     opts.sql_parser.default_null_ordering = "nulls_min".into();
     opts.execution.parquet.schema_force_view_types = false;
     opts.execution.time_zone = Some(config.time_zone());
-    opts.extensions.insert(SpateOptions::default());
+    opts.extensions
+        .insert(crate::options::SpateOptions::default());
     apply_engine_options(opts, config);
     // Rows keep their input order within a partition, as in Spark: no round-robin shuffles
     // are added for parallelism (file scans are still split into ordered byte ranges).
@@ -124,35 +125,6 @@ pub fn new_context(
     Ok(SessionContext::new_with_state(state))
 }
 
-datafusion::common::extensions_options! {
-    /// Spate's own engine options in DataFusion's configuration, mirrored from the session's
-    /// settings by [`apply_engine_options`].
-    pub struct SpateOptions {
-        /// `spark.spate.aggregate.splitDistinct`: whether
-        /// [`crate::distinct_aggregates::CountsAsSums`] runs.
-        pub split_distinct: bool, default = true
-        /// `spark.sql.adaptive.enabled` and `spark.sql.adaptive.skewJoin.enabled`: whether
-        /// [`crate::skew_join::SplitSkewedJoins`] runs.
-        pub skew_join: bool, default = true
-        /// `spark.sql.files.ignoreCorruptFiles`: whether `crate::read_guard` skips files that
-        /// fail to decode instead of failing the query.
-        pub ignore_corrupt_files: bool, default = false
-        /// `spark.databricks.delta.autoCompact.enabled`, when set: Delta writes compact small
-        /// files afterwards whatever the table property says.
-        pub delta_auto_compact: Option<bool>, default = None
-        /// `spark.databricks.delta.autoCompact.minNumFiles`: the small files a partition gathers
-        /// before auto compaction rewrites them.
-        pub delta_auto_compact_min_files: usize, default = 50
-        /// `spark.databricks.delta.autoCompact.maxFileSize` in bytes: files below it are small,
-        /// and compaction writes files up to it.
-        pub delta_auto_compact_max_file_size: u64, default = 128 * 1024 * 1024
-    }
-}
-
-impl datafusion::common::config::ConfigExtension for SpateOptions {
-    const PREFIX: &'static str = "spate";
-}
-
 /// Mirrors the Spark settings DataFusion acts on into its options: ANSI mode,
 /// `spark.sql.autoBroadcastJoinThreshold` as the size under which a join side is collected
 /// and broadcast (`-1`: never), and `spark.sql.shuffle.partitions` as the number of
@@ -171,7 +143,7 @@ pub fn apply_engine_options(opts: &mut datafusion::config::ConfigOptions, config
     } else {
         opts.optimizer.hash_join_single_partition_threshold_rows = 128 * 1024;
     }
-    if let Some(spate) = opts.extensions.get_mut::<SpateOptions>() {
+    if let Some(spate) = opts.extensions.get_mut::<crate::options::SpateOptions>() {
         spate.split_distinct = config
             .get_bool("spark.spate.aggregate.splitDistinct")
             .unwrap_or(true);

@@ -471,7 +471,7 @@ fn spark_sql_node(
     let rewritten = node.map_expressions(|e| {
         let saved = names.save(&e);
         // the registry's expressions already have Spark's semantics: they are put in last
-        let ints = int_literals(e)?;
+        let ints = crate::literal::int_literals(e)?;
         let items = crate::functions::collection::sql_subscripts_in(ints.data, ansi)?;
         let ranks = crate::functions::ranking::int_rankings_in(items.data)?;
         let structs = crate::functions::spark_structs_in(ranks.data)?;
@@ -537,19 +537,6 @@ fn time_window_keys(
         a.aggr_expr.clone(),
     )?;
     Ok(Some(LogicalPlan::Aggregate(aggregate)))
-}
-
-/// Integer literals that fit in 32 bits as `int`, Spark's type for them.
-/// Lambdas keep theirs: their variables' types were fixed when they were planned.
-pub(crate) fn int_literals(e: Expr) -> datafusion::error::Result<Transformed<Expr>> {
-    use datafusion::common::tree_node::TreeNodeRecursion;
-    e.transform_down(|e| match e {
-        Expr::Literal(ScalarValue::Int64(Some(v)), meta) if i32::try_from(v).is_ok() => Ok(
-            Transformed::yes(Expr::Literal(ScalarValue::Int32(Some(v as i32)), meta)),
-        ),
-        e @ Expr::HigherOrderFunction(_) => Ok(Transformed::new(e, false, TreeNodeRecursion::Jump)),
-        e => Ok(Transformed::no(e)),
-    })
 }
 
 /// The clauses of Spark's `CREATE TABLE` that DataFusion's parser does not know.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use spate_common::{Error, Result};
 
-use crate::types;
+use crate::type_build;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -175,7 +175,7 @@ impl Parser<'_> {
             "string" | "text" => DataType::Utf8,
             "binary" => DataType::Binary,
             "date" => DataType::Date32,
-            "timestamp" | "timestamp_ltz" => types::timestamp(self.tz),
+            "timestamp" | "timestamp_ltz" => type_build::timestamp(self.tz),
             "timestamp_ntz" => DataType::Timestamp(TimeUnit::Microsecond, None),
             "void" | "null" => DataType::Null,
             "char" | "varchar" | "character" => {
@@ -194,7 +194,7 @@ impl Parser<'_> {
                     }
                     self.expect_sym(')')?;
                 }
-                types::decimal(p as i32, s as i32)?
+                type_build::decimal(p as i32, s as i32)?
             }
             "array" => {
                 self.expect_sym('<')?;
@@ -208,7 +208,7 @@ impl Parser<'_> {
                 self.expect_sym(',')?;
                 let value = self.data_type()?;
                 self.expect_sym('>')?;
-                types::map(key, value, true)
+                type_build::map(key, value, true)
             }
             "struct" => {
                 self.expect_sym('<')?;

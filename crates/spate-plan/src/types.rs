@@ -18,6 +18,8 @@ use spark_connect_proto::spark::connect::DataType as ProtoType;
 use spark_connect_proto::spark::connect::data_type::{self as dt, Kind};
 use spate_common::{Error, Result};
 
+pub use crate::type_build::{decimal, map, timestamp};
+
 /// Converts a Spark Connect type to Arrow. `tz` is the session time zone for timestamps.
 pub fn from_proto(t: &ProtoType, tz: &str) -> Result<DataType> {
     let kind = t
@@ -91,36 +93,6 @@ fn required<'a, T: std::ops::Deref<Target = ProtoType>>(
 ) -> Result<&'a ProtoType> {
     t.as_deref()
         .ok_or_else(|| Error::internal(format!("{what} type is missing")))
-}
-
-/// Arrow's timestamp type for Spark's TIMESTAMP in the given session time zone.
-pub fn timestamp(tz: &str) -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some(tz.into()))
-}
-
-/// Arrow's decimal for Spark's decimal(p, s), checked against Spark's limit of 38 digits.
-pub fn decimal(precision: i32, scale: i32) -> Result<DataType> {
-    if !(1..=38).contains(&precision) || scale < 0 || scale > precision {
-        return Err(Error::analysis(
-            "INVALID_PARAMETER_VALUE",
-            format!(
-                "decimal({precision},{scale}) is invalid: precision must be 1..38 and 0 <= scale <= precision"
-            ),
-        ));
-    }
-    Ok(DataType::Decimal128(precision as u8, scale as i8))
-}
-
-/// Arrow's map type with Spark's entry names.
-pub fn map(key: DataType, value: DataType, value_nullable: bool) -> DataType {
-    let entries = Fields::from(vec![
-        Field::new("key", key, false),
-        Field::new("value", value, value_nullable),
-    ]);
-    DataType::Map(
-        Arc::new(Field::new("entries", DataType::Struct(entries), false)),
-        false,
-    )
 }
 
 fn prim(kind: Kind) -> ProtoType {

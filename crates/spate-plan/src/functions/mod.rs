@@ -129,11 +129,7 @@ pub fn resolve(name: &str, args: Vec<Arg>, cx: &CallContext<'_>) -> Result<(Expr
         // the length Spark fills in
         format!("{lower}({}, {}, 2147483647)", args[0].name, args[1].name)
     } else {
-        default_name(
-            &crate::output_names::pretty_name(&lower),
-            &args,
-            cx.distinct,
-        )
+        default_name(&crate::call_names::pretty_name(&lower), &args, cx.distinct)
     };
     let target = alias_of(&lower);
     let exprs: Vec<Expr> = args.into_iter().map(|a| a.expr).collect();

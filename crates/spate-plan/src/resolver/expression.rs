@@ -184,7 +184,7 @@ impl Resolver<'_> {
         distinct: bool,
         schema: &DFSchema,
     ) -> Result<Named> {
-        if arguments.iter().any(super::lambda::is_lambda) {
+        if arguments.iter().any(is_lambda) {
             return self.higher_order(name, arguments, schema);
         }
         let mut args = Vec::with_capacity(arguments.len());
@@ -255,7 +255,7 @@ impl Resolver<'_> {
             Expr::Alias(a) => *a.expr,
             e => e,
         };
-        let expr = crate::sql::int_literals(expr)?.data;
+        let expr = crate::literal::int_literals(expr)?.data;
         let expr = crate::functions::spark_structs_in(expr)?.data;
         let expr = crate::functions::spark_casts_in(expr, schema, &self.tz, self.ansi)?.data;
         let expr = crate::sql_functions::replace_placeholders(expr, schema)?.data;
@@ -664,4 +664,8 @@ fn parse_select_item(
             "'{other}' is not an expression"
         ))),
     }
+}
+/// Whether a call argument is a lambda.
+pub fn is_lambda(e: &Expression) -> bool {
+    matches!(e.expr_type, Some(ExprType::LambdaFunction(_)))
 }

@@ -15,15 +15,10 @@ use spark_connect_proto::spark::connect::expression::{self as pe, ExprType};
 use spate_common::{Error, Result};
 
 use super::Resolver;
-use super::expression::{Named, required};
+use super::expression::{Named, is_lambda, required};
 
 /// Spark's name for a lambda variable in output column names.
 pub const VARIABLE_NAME: &str = "namedlambdavariable()";
-
-/// Whether a call argument is a lambda.
-pub fn is_lambda(e: &Expression) -> bool {
-    matches!(e.expr_type, Some(ExprType::LambdaFunction(_)))
-}
 
 impl Resolver<'_> {
     /// Resolves a call of a higher-order function whose arguments include lambdas.

@@ -50,7 +50,7 @@ impl PhysicalOptimizerRule for SplitSkewedJoins {
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let enabled = config
             .extensions
-            .get::<crate::session::SpateOptions>()
+            .get::<crate::options::SpateOptions>()
             .is_none_or(|o| o.skew_join);
         if !enabled {
             return Ok(plan);

@@ -1,0 +1,33 @@
+//! Spate's own engine options in DataFusion's configuration (a config extension under the
+//! `spate` prefix): the switches of our optimizer rules and operators, mirrored from the
+//! session's Spark settings by `crate::session::apply_engine_options`. The rules read them
+//! from the configuration they are given, so this module depends on nothing of the crate.
+
+datafusion::common::extensions_options! {
+    /// Spate's own engine options in DataFusion's configuration, mirrored from the session's
+    /// settings by [`apply_engine_options`].
+    pub struct SpateOptions {
+        /// `spark.spate.aggregate.splitDistinct`: whether
+        /// [`crate::distinct_aggregates::CountsAsSums`] runs.
+        pub split_distinct: bool, default = true
+        /// `spark.sql.adaptive.enabled` and `spark.sql.adaptive.skewJoin.enabled`: whether
+        /// [`crate::skew_join::SplitSkewedJoins`] runs.
+        pub skew_join: bool, default = true
+        /// `spark.sql.files.ignoreCorruptFiles`: whether `crate::read_guard` skips files that
+        /// fail to decode instead of failing the query.
+        pub ignore_corrupt_files: bool, default = false
+        /// `spark.databricks.delta.autoCompact.enabled`, when set: Delta writes compact small
+        /// files afterwards whatever the table property says.
+        pub delta_auto_compact: Option<bool>, default = None
+        /// `spark.databricks.delta.autoCompact.minNumFiles`: the small files a partition gathers
+        /// before auto compaction rewrites them.
+        pub delta_auto_compact_min_files: usize, default = 50
+        /// `spark.databricks.delta.autoCompact.maxFileSize` in bytes: files below it are small,
+        /// and compaction writes files up to it.
+        pub delta_auto_compact_max_file_size: u64, default = 128 * 1024 * 1024
+    }
+}
+
+impl datafusion::common::config::ConfigExtension for SpateOptions {
+    const PREFIX: &'static str = "spate";
+}
