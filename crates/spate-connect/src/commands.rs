@@ -180,15 +180,10 @@ async fn write_operation(
         Some(SaveType::Table(t)) => {
             let insert =
                 TableSaveMethod::try_from(t.save_method) == Ok(TableSaveMethod::InsertInto);
-            write::write_table(
-                state,
-                &session.catalog,
-                plan,
-                &split_name(&t.table_name),
-                &req,
-                insert,
-            )
-            .await
+            session
+                .catalog
+                .write_table(state, plan, &split_name(&t.table_name), &req, insert)
+                .await
         }
         None => match req.options.get("path").cloned() {
             Some(path) => write::write_path(state, plan, &path, &req).await,

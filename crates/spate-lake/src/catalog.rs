@@ -22,7 +22,7 @@ use spate_plan::sql::table_not_found;
 use spate_plan::table_commands::{AsOf, TableCommand, Travel};
 use spate_plan::{ReadRequest, Resolver, Sources, TableSpec};
 
-use crate::write::{SaveMode, WriteRequest};
+use crate::options::{SaveMode, WriteRequest};
 
 use crate::source;
 
@@ -198,7 +198,7 @@ impl SessionCatalog {
     /// The directory holding a table's data: its location, or its warehouse directory.
     pub fn data_dir(&self, name: &[String]) -> Result<PathBuf> {
         match self.table_meta(name)?.location {
-            Some(l) => Ok(crate::delta::local_dir(&l)),
+            Some(l) => Ok(crate::delta::table::local_dir(&l)),
             None => self.table_dir(name),
         }
     }
@@ -320,16 +320,18 @@ impl SessionCatalog {
             if let Some(l) = table.last_mut() {
                 *l = alias.clone();
             }
-            let dir = crate::delta_commands::location(self, &table, "time travel")?;
+            let dir = crate::delta::table::location(self, &table, "time travel")?;
             let option = match travel {
                 Travel::At(AsOf::Version(v)) => ("versionasof".to_string(), v.to_string()),
                 Travel::At(AsOf::Timestamp(t)) => ("timestampasof".to_string(), t),
                 Travel::Changes(start, end) => {
-                    return crate::delta_changes::read(state, &dir, Some(start), end, &alias).await;
+                    return crate::delta::changes::read(state, &dir, Some(start), end, &alias)
+                        .await;
                 }
             };
             let options = HashMap::from([option]);
-            return crate::delta::read(state, &dir.display().to_string(), &options, &alias).await;
+            return crate::delta::read::read(state, &dir.display().to_string(), &options, &alias)
+                .await;
         }
         if let [format, path] = name
             && is_path_table(format, path)
@@ -372,6 +374,140 @@ impl SessionCatalog {
     }
 }
 
+impl SessionCatalog {
+    /// `saveAsTable` (`insert == false`) or `insertInto` (`insert == true`).
+    pub async fn write_table(
+        &self,
+        state: &SessionState,
+        plan: LogicalPlan,
+        name: &[String],
+        req: &WriteRequest,
+        insert: bool,
+    ) -> Result<()> {
+        let dir = self.table_dir(name)?;
+        let exists = self.table_exists(name);
+        // the data's directory: the table's location (`LOCATION`, the `path` option) or `dir`
+        let location = match exists {
+            true => self.table_meta(name)?.location,
+            false => req.options.get("path").cloned(),
+        };
+        let data = location
+            .as_deref()
+            .map_or_else(|| dir.clone(), crate::delta::table::local_dir);
+        if insert {
+            if !exists {
+                return Err(spate_plan::sql::table_not_found(&name.join(".")));
+            }
+            let meta = self.table_meta(name)?;
+            let existing = self.lookup(state, name).await?;
+            // insertInto matches columns by position and takes the table's names.
+            let target = existing.schema().clone();
+            if target.fields().len() != plan.schema().fields().len() {
+                return Err(Error::analysis(
+                    "INSERT_COLUMN_ARITY_MISMATCH.TOO_MANY_DATA_COLUMNS",
+                    format!(
+                        "cannot write to '{}': the table has {} columns but the data has {}",
+                        name.join("."),
+                        target.fields().len(),
+                        plan.schema().fields().len()
+                    ),
+                ));
+            }
+            let exprs: Vec<_> = plan
+                .schema()
+                .columns()
+                .into_iter()
+                .zip(target.fields())
+                .map(|(c, f)| {
+                    datafusion::logical_expr::cast(
+                        datafusion::logical_expr::col(c),
+                        f.data_type().clone(),
+                    )
+                    .alias(f.name())
+                })
+                .collect();
+            let plan = LogicalPlanBuilder::from(plan).project(exprs)?.build()?;
+            let mode = if req.mode == SaveMode::Overwrite {
+                SaveMode::Overwrite
+            } else {
+                SaveMode::Append
+            };
+            if mode == SaveMode::Overwrite && meta.format != "delta" {
+                for f in crate::source::files_under(&data)? {
+                    let _ = std::fs::remove_file(f);
+                }
+            }
+            if meta.format == "delta" {
+                // a Delta table replaces its rows in a new version rather than deleting files
+                let req = WriteRequest {
+                    format: meta.format.clone(),
+                    mode,
+                    partition_by: Vec::new(),
+                    options: req.options.clone(),
+                };
+                return crate::delta::write::write(state, plan, &data.display().to_string(), &req)
+                    .await;
+            }
+            let req = WriteRequest {
+                format: meta.format.clone(),
+                mode: SaveMode::Append,
+                partition_by: meta.partition_columns.clone(),
+                options: req.options.clone(),
+            };
+            crate::write::write_files(state, plan, &data, &req).await?;
+            return SessionCatalog::write_table_meta(&dir, &meta);
+        }
+        if exists {
+            match req.mode {
+                SaveMode::ErrorIfExists => {
+                    return Err(Error::analysis(
+                        "TABLE_OR_VIEW_ALREADY_EXISTS",
+                        format!(
+                            "Cannot create table or view `{}` because it already exists.",
+                            name.join(".")
+                        ),
+                    ));
+                }
+                SaveMode::Ignore => return Ok(()),
+                // a Delta table keeps its history: the overwrite is a new version
+                SaveMode::Overwrite if req.format == "delta" => {}
+                SaveMode::Overwrite => crate::write::remove(&data)?,
+                SaveMode::Append => {}
+            }
+        }
+        let ddl = plan
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                format!(
+                    "`{}` {}",
+                    f.name().replace('`', "``"),
+                    spate_plan::types::sql_string(f.data_type())
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let meta = TableMeta {
+            format: req.format.clone(),
+            partition_columns: req.partition_by.clone(),
+            schema: Some(ddl),
+            location,
+        };
+        let mut req = req.clone();
+        if req.format == "csv" {
+            req.options.insert("header".into(), "true".into());
+        }
+        if req.format == "delta" {
+            // the table's rows are the Delta log's; an append adds a version
+            crate::delta::write::write(state, plan, &data.display().to_string(), &req).await?;
+            return SessionCatalog::write_table_meta(&dir, &meta);
+        }
+        crate::write::write_files(state, plan, &data, &req).await?;
+        SessionCatalog::write_table_meta(&dir, &meta)
+    }
+}
+
 /// Whether `format`.`path` names files rather than a table: Spark's `delta.`/path`` (also
 /// `parquet`, `csv`, `json`), a path being absolute or a `file:` URL.
 fn is_path_table(format: &str, path: &str) -> bool {
@@ -397,7 +533,7 @@ impl Sources for SessionCatalog {
         state: &SessionState,
         command: TableCommand,
     ) -> Result<LogicalPlan> {
-        crate::delta_commands::run(self, state, command).await
+        crate::delta::commands::run(self, state, command).await
     }
 
     async fn extension(
@@ -405,7 +541,7 @@ impl Sources for SessionCatalog {
         resolver: &Resolver<'_>,
         relation: &prost_types::Any,
     ) -> Result<LogicalPlan> {
-        match crate::delta_connect::relation(self, resolver, relation).await? {
+        match crate::delta::connect::relation(self, resolver, relation).await? {
             Some(plan) => Ok(plan),
             None => Err(Error::unsupported(format!(
                 "the relation extension {}",
@@ -419,7 +555,7 @@ impl Sources for SessionCatalog {
         resolver: &Resolver<'_>,
         command: &prost_types::Any,
     ) -> Result<()> {
-        match crate::delta_connect::command(self, resolver, command).await? {
+        match crate::delta::connect::command(self, resolver, command).await? {
             true => Ok(()),
             false => Err(Error::unsupported(format!(
                 "the command extension {}",
@@ -540,7 +676,7 @@ impl Sources for SessionCatalog {
         };
         if let Some(path) = &path_table
             && spec.if_not_exists
-            && crate::delta::is_delta_table(&crate::delta::local_dir(path))
+            && crate::delta::table::is_delta_table(&crate::delta::table::local_dir(path))
         {
             return Ok(());
         }
@@ -548,7 +684,7 @@ impl Sources for SessionCatalog {
             && spec.format == "delta"
             && plan.schema().fields().is_empty()
             && let Some(location) = &spec.location
-            && crate::delta::is_delta_table(&crate::delta::local_dir(location))
+            && crate::delta::table::is_delta_table(&crate::delta::table::local_dir(location))
         {
             // a table over a Delta table already at the location: its schema is the log's
             let meta = TableMeta {
@@ -581,9 +717,9 @@ impl Sources for SessionCatalog {
         };
         if let Some(path) = path_table {
             // ``CREATE TABLE delta.`/path` ``: a table at that path, not in the catalog
-            return crate::delta::write(state, plan, &path, &req).await;
+            return crate::delta::write::write(state, plan, &path, &req).await;
         }
-        crate::write::write_table(state, self, plan, name, &req, false).await
+        self.write_table(state, plan, name, &req, false).await
     }
 
     async fn insert_into(
@@ -603,7 +739,7 @@ impl Sources for SessionCatalog {
             partition_by: vec![],
             options: HashMap::new(),
         };
-        crate::write::write_table(state, self, plan, name, &req, true).await
+        self.write_table(state, plan, name, &req, true).await
     }
 
     fn create_database(&self, name: &str, if_not_exists: bool) -> Result<()> {
@@ -647,5 +783,45 @@ impl Sources for SessionCatalog {
         )
         .map_err(|e| Error::internal(e.to_string()))?;
         resolver.memory_plan(schema, vec![batch])
+    }
+}
+
+#[async_trait]
+impl crate::warehouse::Warehouse for SessionCatalog {
+    fn table_exists(&self, name: &[String]) -> bool {
+        SessionCatalog::table_exists(self, name)
+    }
+
+    fn table_format(&self, name: &[String]) -> Result<String> {
+        Ok(self.table_meta(name)?.format)
+    }
+
+    fn data_dir(&self, name: &[String]) -> Result<PathBuf> {
+        SessionCatalog::data_dir(self, name)
+    }
+
+    fn current_database(&self) -> String {
+        SessionCatalog::current_database(self)
+    }
+
+    async fn create_table(
+        &self,
+        state: &SessionState,
+        name: &[String],
+        plan: LogicalPlan,
+        spec: TableSpec,
+    ) -> Result<()> {
+        Sources::create_table(self, state, name, plan, spec).await
+    }
+
+    async fn write_table(
+        &self,
+        state: &SessionState,
+        plan: LogicalPlan,
+        name: &[String],
+        req: &WriteRequest,
+        insert: bool,
+    ) -> Result<()> {
+        SessionCatalog::write_table(self, state, plan, name, req, insert).await
     }
 }

@@ -6,18 +6,14 @@
 
 pub mod catalog;
 pub mod delta;
-pub mod delta_changes;
-pub mod delta_commands;
-pub mod delta_connect;
-mod delta_connect_ddl;
-mod delta_connect_dml;
-pub mod delta_optimize;
 pub mod listing;
+pub mod options;
 pub mod partitions;
 pub mod records;
 pub mod source;
 pub mod task_files;
+pub mod warehouse;
 pub mod write;
 
 pub use catalog::{GlobalViews, SessionCatalog};
-pub use write::{SaveMode, WriteRequest};
+pub use options::{SaveMode, WriteRequest};

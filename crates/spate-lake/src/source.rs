@@ -28,6 +28,7 @@ use futures::FutureExt;
 use spate_common::{Error, Result};
 use spate_plan::ReadRequest;
 
+use crate::options::flag;
 use crate::partitions;
 use crate::records::{CsvDialect, ParseMode, RecordOptions, RecordTable};
 use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
@@ -55,7 +56,7 @@ pub async fn read(state: &SessionState, req: &ReadRequest, alias: &str) -> Resul
                 "a Delta table is read from one path".into(),
             ));
         };
-        return crate::delta::read(state, path, &req.options, alias).await;
+        return crate::delta::read::read(state, path, &req.options, alias).await;
     }
     for p in &req.paths {
         check_exists(p)?;
@@ -75,17 +76,6 @@ pub async fn read(state: &SessionState, req: &ReadRequest, alias: &str) -> Resul
             ),
         )),
     }
-}
-
-/// The session time zone, which the session keeps in DataFusion's configuration.
-pub(crate) fn session_time_zone(state: &SessionState) -> String {
-    state
-        .config()
-        .options()
-        .execution
-        .time_zone
-        .clone()
-        .unwrap_or_else(|| "UTC".into())
 }
 
 fn is_glob(p: &str) -> bool {
@@ -110,17 +100,6 @@ fn check_exists(p: &str) -> Result<()> {
 
 fn option<'a>(opts: &'a HashMap<String, String>, keys: &[&str]) -> Option<&'a str> {
     keys.iter().find_map(|k| opts.get(*k)).map(String::as_str)
-}
-
-pub(crate) fn flag(opts: &HashMap<String, String>, key: &str, default: bool) -> Result<bool> {
-    match opts.get(key).map(|v| v.trim().to_ascii_lowercase()) {
-        None => Ok(default),
-        Some(v) if v == "true" => Ok(true),
-        Some(v) if v == "false" => Ok(false),
-        Some(v) => Err(Error::IllegalArgument(format!(
-            "option '{key}' must be 'true' or 'false', got '{v}'"
-        ))),
-    }
 }
 
 fn single_char(opts: &HashMap<String, String>, keys: &[&str], default: u8) -> Result<u8> {

@@ -9,37 +9,11 @@ use std::path::{Path, PathBuf};
 use datafusion::common::config::TableParquetOptions;
 use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, col};
+use datafusion::logical_expr::LogicalPlan;
 use spate_common::{Error, Result};
 
-use crate::catalog::{SessionCatalog, TableMeta};
+use crate::options::{SaveMode, WriteRequest};
 use crate::task_files::{Encoding, FileLayout};
-
-/// Spark's save modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SaveMode {
-    /// Fail if data exists (Spark's default, `errorifexists`).
-    ErrorIfExists,
-    /// Add to existing data.
-    Append,
-    /// Replace existing data.
-    Overwrite,
-    /// Do nothing if data exists.
-    Ignore,
-}
-
-/// Where and how to write.
-#[derive(Debug, Clone)]
-pub struct WriteRequest {
-    /// `parquet`, `csv`, `json` or `text`.
-    pub format: String,
-    /// Save mode.
-    pub mode: SaveMode,
-    /// Partition columns.
-    pub partition_by: Vec<String>,
-    /// Options, keys lower-cased.
-    pub options: HashMap<String, String>,
-}
 
 /// Writes `plan` to `path`.
 pub async fn write_path(
@@ -49,7 +23,7 @@ pub async fn write_path(
     req: &WriteRequest,
 ) -> Result<()> {
     if req.format == "delta" {
-        return crate::delta::write(state, plan, path, req).await;
+        return crate::delta::write::write(state, plan, path, req).await;
     }
     let dir = PathBuf::from(path.strip_prefix("file://").unwrap_or(path));
     let exists = dir.exists()
@@ -76,7 +50,7 @@ pub async fn write_path(
     write_files(state, plan, &dir, req).await
 }
 
-fn remove(dir: &Path) -> Result<()> {
+pub(crate) fn remove(dir: &Path) -> Result<()> {
     let r = if dir.is_dir() {
         std::fs::remove_dir_all(dir)
     } else {
@@ -85,7 +59,7 @@ fn remove(dir: &Path) -> Result<()> {
     r.map_err(|e| Error::IllegalArgument(format!("cannot overwrite '{}': {e}", dir.display())))
 }
 
-async fn write_files(
+pub(crate) async fn write_files(
     state: &SessionState,
     plan: LogicalPlan,
     dir: &Path,
@@ -172,7 +146,7 @@ async fn write_files(
         extension,
         partition_by,
     };
-    let tz = crate::source::session_time_zone(state);
+    let tz = crate::options::session_time_zone(state);
     crate::task_files::write_files(state, plan, dir, &layout, &tz).await
 }
 
@@ -212,131 +186,4 @@ fn file_codec(c: &str) -> Result<(FileCompressionType, &'static str)> {
             )));
         }
     })
-}
-
-/// `saveAsTable` (`insert == false`) or `insertInto` (`insert == true`).
-pub async fn write_table(
-    state: &SessionState,
-    catalog: &SessionCatalog,
-    plan: LogicalPlan,
-    name: &[String],
-    req: &WriteRequest,
-    insert: bool,
-) -> Result<()> {
-    let dir = catalog.table_dir(name)?;
-    let exists = catalog.table_exists(name);
-    // the data's directory: the table's location (`LOCATION`, the `path` option) or `dir`
-    let location = match exists {
-        true => catalog.table_meta(name)?.location,
-        false => req.options.get("path").cloned(),
-    };
-    let data = location
-        .as_deref()
-        .map_or_else(|| dir.clone(), crate::delta::local_dir);
-    if insert {
-        if !exists {
-            return Err(spate_plan::sql::table_not_found(&name.join(".")));
-        }
-        let meta = catalog.table_meta(name)?;
-        let existing = catalog.lookup(state, name).await?;
-        // insertInto matches columns by position and takes the table's names.
-        let target = existing.schema().clone();
-        if target.fields().len() != plan.schema().fields().len() {
-            return Err(Error::analysis(
-                "INSERT_COLUMN_ARITY_MISMATCH.TOO_MANY_DATA_COLUMNS",
-                format!(
-                    "cannot write to '{}': the table has {} columns but the data has {}",
-                    name.join("."),
-                    target.fields().len(),
-                    plan.schema().fields().len()
-                ),
-            ));
-        }
-        let exprs: Vec<_> = plan
-            .schema()
-            .columns()
-            .into_iter()
-            .zip(target.fields())
-            .map(|(c, f)| {
-                datafusion::logical_expr::cast(col(c), f.data_type().clone()).alias(f.name())
-            })
-            .collect();
-        let plan = LogicalPlanBuilder::from(plan).project(exprs)?.build()?;
-        let mode = if req.mode == SaveMode::Overwrite {
-            SaveMode::Overwrite
-        } else {
-            SaveMode::Append
-        };
-        if mode == SaveMode::Overwrite && meta.format != "delta" {
-            for f in crate::source::files_under(&data)? {
-                let _ = std::fs::remove_file(f);
-            }
-        }
-        if meta.format == "delta" {
-            // a Delta table replaces its rows in a new version rather than deleting files
-            let req = WriteRequest {
-                format: meta.format.clone(),
-                mode,
-                partition_by: Vec::new(),
-                options: req.options.clone(),
-            };
-            return crate::delta::write(state, plan, &data.display().to_string(), &req).await;
-        }
-        let req = WriteRequest {
-            format: meta.format.clone(),
-            mode: SaveMode::Append,
-            partition_by: meta.partition_columns.clone(),
-            options: req.options.clone(),
-        };
-        write_files(state, plan, &data, &req).await?;
-        return SessionCatalog::write_table_meta(&dir, &meta);
-    }
-    if exists {
-        match req.mode {
-            SaveMode::ErrorIfExists => {
-                return Err(Error::analysis(
-                    "TABLE_OR_VIEW_ALREADY_EXISTS",
-                    format!(
-                        "Cannot create table or view `{}` because it already exists.",
-                        name.join(".")
-                    ),
-                ));
-            }
-            SaveMode::Ignore => return Ok(()),
-            // a Delta table keeps its history: the overwrite is a new version
-            SaveMode::Overwrite if req.format == "delta" => {}
-            SaveMode::Overwrite => remove(&data)?,
-            SaveMode::Append => {}
-        }
-    }
-    let ddl = plan
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| {
-            format!(
-                "`{}` {}",
-                f.name().replace('`', "``"),
-                spate_plan::types::sql_string(f.data_type())
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let meta = TableMeta {
-        format: req.format.clone(),
-        partition_columns: req.partition_by.clone(),
-        schema: Some(ddl),
-        location,
-    };
-    let mut req = req.clone();
-    if req.format == "csv" {
-        req.options.insert("header".into(), "true".into());
-    }
-    if req.format == "delta" {
-        // the table's rows are the Delta log's; an append adds a version
-        crate::delta::write(state, plan, &data.display().to_string(), &req).await?;
-        return SessionCatalog::write_table_meta(&dir, &meta);
-    }
-    write_files(state, plan, &data, &req).await?;
-    SessionCatalog::write_table_meta(&dir, &meta)
 }

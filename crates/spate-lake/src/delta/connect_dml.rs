@@ -10,7 +10,6 @@
 
 use datafusion::common::{DFSchema, TableReference};
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
-use prost::Message;
 use spark_connect_proto::spark::connect::expression::ExprType;
 use spark_connect_proto::spark::connect::relation::RelType;
 use spark_connect_proto::spark::connect::{Expression, Relation};
@@ -20,89 +19,10 @@ use spate_plan::table_commands::{
     MergeAction, MergeClause, MergeCommand, MergeWhen, TableCommand, known_column, unqualified,
 };
 
-use crate::catalog::SessionCatalog;
-
-/// `delta.connect.DeleteFromTable`.
-#[derive(Clone, PartialEq, Message)]
-pub(crate) struct DeleteFromTable {
-    #[prost(message, optional, tag = "1")]
-    target: Option<Relation>,
-    #[prost(message, optional, tag = "2")]
-    condition: Option<Expression>,
-}
-
-/// `delta.connect.UpdateTable`.
-#[derive(Clone, PartialEq, Message)]
-pub(crate) struct UpdateTable {
-    #[prost(message, optional, tag = "1")]
-    target: Option<Relation>,
-    #[prost(message, optional, tag = "2")]
-    condition: Option<Expression>,
-    #[prost(message, repeated, tag = "3")]
-    assignments: Vec<Assignment>,
-}
-
-/// `delta.connect.Assignment`: a column (`F.col(name)`) and its new value.
-#[derive(Clone, PartialEq, Message)]
-pub(crate) struct Assignment {
-    #[prost(message, optional, tag = "1")]
-    field: Option<Expression>,
-    #[prost(message, optional, tag = "2")]
-    value: Option<Expression>,
-}
-
-/// `delta.connect.MergeIntoTable`.
-#[derive(Clone, PartialEq, Message)]
-pub(crate) struct MergeIntoTable {
-    #[prost(message, optional, tag = "1")]
-    target: Option<Relation>,
-    #[prost(message, optional, tag = "2")]
-    source: Option<Relation>,
-    #[prost(message, optional, tag = "3")]
-    condition: Option<Expression>,
-    #[prost(message, repeated, tag = "4")]
-    matched_actions: Vec<Action>,
-    #[prost(message, repeated, tag = "5")]
-    not_matched_actions: Vec<Action>,
-    #[prost(message, repeated, tag = "6")]
-    not_matched_by_source_actions: Vec<Action>,
-    #[prost(bool, optional, tag = "7")]
-    with_schema_evolution: Option<bool>,
-}
-
-/// `delta.connect.MergeIntoTable.Action`: a clause's condition and what it does.
-#[derive(Clone, PartialEq, Message)]
-pub(crate) struct Action {
-    #[prost(message, optional, tag = "1")]
-    condition: Option<Expression>,
-    #[prost(oneof = "ActionType", tags = "2, 3, 4, 5, 6")]
-    action: Option<ActionType>,
-}
-
-#[derive(Clone, PartialEq, prost::Oneof)]
-pub(crate) enum ActionType {
-    #[prost(message, tag = "2")]
-    Delete(NoFields),
-    #[prost(message, tag = "3")]
-    Update(Assignments),
-    #[prost(message, tag = "4")]
-    UpdateStar(NoFields),
-    #[prost(message, tag = "5")]
-    Insert(Assignments),
-    #[prost(message, tag = "6")]
-    InsertStar(NoFields),
-}
-
-/// The actions without fields (`DeleteAction`, `UpdateStarAction`, `InsertStarAction`).
-#[derive(Clone, PartialEq, Message)]
-pub(crate) struct NoFields {}
-
-/// `UpdateAction` / `InsertAction`: their assignments.
-#[derive(Clone, PartialEq, Message)]
-pub(crate) struct Assignments {
-    #[prost(message, repeated, tag = "1")]
-    assignments: Vec<Assignment>,
-}
+use crate::delta::messages::{
+    ActionType, Assignment, DeleteFromTable, MergeIntoTable, UpdateTable,
+};
+use crate::warehouse::Warehouse;
 
 /// A target relation: the Delta table it scans (name parts) and its plan, with the qualifier
 /// its columns carry.
@@ -119,7 +39,7 @@ fn target_table(rel: &Relation) -> Result<Vec<String>> {
             Some(input) => target_table(input),
             None => Err(Error::internal("an alias without input")),
         },
-        Some(RelType::Extension(any)) => crate::delta_connect::scanned_table(any),
+        Some(RelType::Extension(any)) => crate::delta::messages::scanned_table(any),
         _ => Err(Error::unsupported(
             "changing the rows of a relation that is not a DeltaTable",
         )),
@@ -334,15 +254,15 @@ pub(crate) async fn merge(resolver: &Resolver<'_>, m: &MergeIntoTable) -> Result
 /// over the table.
 pub(crate) async fn partition_predicate(
     resolver: &Resolver<'_>,
-    catalog: &SessionCatalog,
+    catalog: &dyn Warehouse,
     table: &[String],
     filters: &[String],
 ) -> Result<Option<Expr>> {
     if filters.is_empty() {
         return Ok(None);
     }
-    let dir = crate::delta_commands::location(catalog, table, "OPTIMIZE")?;
-    let plan = crate::delta::read(
+    let dir = crate::delta::table::location(catalog, table, "OPTIMIZE")?;
+    let plan = crate::delta::read::read(
         resolver.state(),
         &dir.display().to_string(),
         &Default::default(),

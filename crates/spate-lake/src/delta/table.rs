@@ -11,29 +11,26 @@
 //! query as a table to scan, so the data streams into delta-rs's writer; a read is delta-rs's
 //! table provider, which DataFusion prunes by partition and statistics.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
-use datafusion::datasource::{TableProvider, TableType, provider_as_source};
+use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::Result as DfResult;
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::ProjectionExec;
-use deltalake::kernel::Transaction;
-use deltalake::kernel::transaction::CommitProperties;
-use deltalake::protocol::SaveMode as DeltaSaveMode;
-use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+use deltalake::delta_datafusion::planner::DeltaPlanner;
+use deltalake::{DeltaTable, DeltaTableError};
 use spate_common::{Error, Result};
 use url::Url;
 
-use crate::write::{SaveMode, WriteRequest};
+use crate::warehouse::Warehouse;
 
 /// The absolute local path of a table location (`/p`, `file:/p` or `file:///p`).
 pub(crate) fn local_dir(path: &str) -> PathBuf {
@@ -185,278 +182,12 @@ fn transaction_error(dir: &Path, e: deltalake::kernel::transaction::TransactionE
     }
 }
 
-/// Writes `plan` to the Delta table at `path` (created if missing).
-pub async fn write(
-    state: &SessionState,
-    plan: LogicalPlan,
-    path: &str,
-    req: &WriteRequest,
-) -> Result<()> {
-    let dir = local_dir(path);
-    check_unique_columns(&plan)?;
-    let exists = is_delta_table(&dir);
-    match req.mode {
-        SaveMode::ErrorIfExists if exists => {
-            return Err(Error::Analysis {
-                class: "DELTA_PATH_EXISTS".into(),
-                message: format!(
-                    "Cannot write to already existent path file:{} without setting OVERWRITE = 'true'.",
-                    dir.display()
-                ),
-                params: vec![("path".into(), format!("file:{}", dir.display()))],
-            });
-        }
-        SaveMode::Ignore if exists => return Ok(()),
-        _ => {}
-    }
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        Error::IllegalArgument(format!("cannot create table path {}: {e}", dir.display()))
-    })?;
-    // a new table is not loaded (delta-rs would log its empty log as an error)
-    let builder =
-        DeltaTableBuilder::from_url(table_url(&dir)?).map_err(|e| delta_error(&dir, e))?;
-    let table = match exists {
-        true => builder.load().await,
-        false => builder.build(),
-    }
-    .map_err(|e| delta_error(&dir, e))?;
-    let opts = &req.options;
-    let mut commit = CommitProperties::default();
-    if let Some(meta) = opts.get("usermetadata") {
-        commit = commit.with_metadata([(
-            "userMetadata".to_string(),
-            serde_json::Value::String(meta.clone()),
-        )]);
-    }
-    match (opts.get("txnappid"), opts.get("txnversion")) {
-        (Some(app), Some(version)) => {
-            let version: i64 = version.trim().parse().map_err(|_| {
-                Error::IllegalArgument(format!(
-                    "option 'txnVersion' must be a number, got '{version}'"
-                ))
-            })?;
-            if exists && recorded_version(&table, app).await? >= Some(version) {
-                // this application's write of that version is already in the table
-                return Ok(());
-            }
-            commit = commit.with_application_transaction(Transaction::new(app, version));
-        }
-        (None, None) => {}
-        _ => {
-            return Err(Error::IllegalArgument(
-                "options 'txnAppId' and 'txnVersion' go together".into(),
-            ));
-        }
-    }
-    let mode = match req.mode {
-        SaveMode::Append => DeltaSaveMode::Append,
-        SaveMode::Overwrite => DeltaSaveMode::Overwrite,
-        SaveMode::ErrorIfExists => DeltaSaveMode::ErrorIfExists,
-        SaveMode::Ignore => DeltaSaveMode::Ignore,
-    };
-    // Our plan is planned and optimised by our session; delta-rs runs its write (with its own
-    // operators) over it as a scan.
-    let query = spate_exec::start(state, &plan, &format!("write delta {}", dir.display())).await?;
-    let source = LogicalPlanBuilder::scan(
-        "__spate_write",
-        provider_as_source(Arc::new(PlannedTable(Arc::clone(query.plan())))),
-        None,
-    )?
-    .build()?;
-    let mut builder = table
-        .write(Vec::new())
-        .with_input_plan(source)
-        .with_save_mode(mode)
-        .with_commit_properties(commit);
-    if !req.partition_by.is_empty() {
-        builder = builder.with_partition_columns(req.partition_by.clone());
-    }
-    let properties = table_properties(opts);
-    if !exists && !properties.is_empty() {
-        builder = builder.with_configuration(properties);
-    }
-    if let Some(predicate) = opts.get("replacewhere") {
-        builder = builder.with_replace_where(predicate.clone());
-    }
-    if crate::source::flag(opts, "overwriteschema", false)? {
-        builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Overwrite);
-        if req.mode == SaveMode::Overwrite {
-            // the overwrite's partitioning replaces the table's, none if it gives none
-            builder = builder.with_partition_columns(req.partition_by.clone());
-        }
-    } else if crate::source::flag(opts, "mergeschema", false)? {
-        builder = builder.with_schema_mode(deltalake::operations::write::SchemaMode::Merge);
-    }
-    let written = builder.await.map_err(|e| delta_error(&dir, e));
-    query.finish(spate_exec::Outcome::of(&written));
-    crate::delta_optimize::auto_compact(state, &dir, written?).await?;
-    Ok(())
-}
-
-/// Delta's table properties, in the case the log spells them (write options arrive lower-cased).
-const PROPERTIES: &[&str] = &[
-    "delta.appendOnly",
-    "delta.autoOptimize.autoCompact",
-    "delta.autoOptimize.optimizeWrite",
-    "delta.checkpointInterval",
-    "delta.checkpoint.writeStatsAsJson",
-    "delta.checkpoint.writeStatsAsStruct",
-    "delta.dataSkippingNumIndexedCols",
-    "delta.dataSkippingStatsColumns",
-    "delta.deletedFileRetentionDuration",
-    "delta.enableChangeDataFeed",
-    "delta.enableDeletionVectors",
-    "delta.isolationLevel",
-    "delta.logRetentionDuration",
-    "delta.minReaderVersion",
-    "delta.minWriterVersion",
-    "delta.targetFileSize",
-    "delta.tuneFileSizesForRewrites",
-];
-
 /// A table property's name as the log spells it (`delta.appendonly` is `delta.appendOnly`).
 pub(crate) fn property_name(key: &str) -> String {
     PROPERTIES
         .iter()
         .find(|p| p.eq_ignore_ascii_case(key))
         .map_or_else(|| key.to_string(), |p| p.to_string())
-}
-
-/// The `delta.*` write options, which set table properties when a write creates the table (as
-/// delta-spark does).
-fn table_properties(opts: &HashMap<String, String>) -> Vec<(String, Option<String>)> {
-    let mut properties: Vec<(String, Option<String>)> = opts
-        .iter()
-        .filter(|(k, _)| k.starts_with("delta."))
-        .map(|(k, v)| (property_name(k), Some(v.clone())))
-        .collect();
-    properties.sort();
-    properties
-}
-
-/// Delta's error for data whose columns share a name (compared without case, as Spark's
-/// default `spark.sql.caseSensitive=false`).
-fn check_unique_columns(plan: &LogicalPlan) -> Result<()> {
-    let mut seen = std::collections::HashSet::new();
-    let mut duplicates = Vec::new();
-    for f in plan.schema().fields() {
-        let name = f.name().to_lowercase();
-        if !seen.insert(name.clone()) && !duplicates.contains(&name) {
-            duplicates.push(name);
-        }
-    }
-    if duplicates.is_empty() {
-        return Ok(());
-    }
-    Err(Error::analysis(
-        "DELTA_DUPLICATE_COLUMNS_FOUND",
-        format!(
-            "Found duplicate column(s) in the data to save: {}",
-            duplicates.join(", ")
-        ),
-    ))
-}
-
-/// The version `app` last recorded in the table's transactions, if any.
-async fn recorded_version(table: &DeltaTable, app: &str) -> Result<Option<i64>> {
-    let state = table
-        .snapshot()
-        .map_err(|e| Error::internal(e.to_string()))?;
-    state
-        .transaction_version(table.log_store().as_ref(), app)
-        .await
-        .map_err(|e| Error::internal(e.to_string()))
-}
-
-/// Reads the Delta table at `path` (its latest version, or the one `versionasof` or
-/// `timestampasof` in `options` names, a timestamp without a zone read in the session time
-/// zone) as a scan named `alias`.
-pub async fn read(
-    state: &SessionState,
-    path: &str,
-    options: &HashMap<String, String>,
-    alias: &str,
-) -> Result<LogicalPlan> {
-    let tz = crate::source::session_time_zone(state);
-    let dir = local_dir(path);
-    if !is_delta_table(&dir) {
-        return Err(not_a_table(&dir));
-    }
-    if let Some((start, end)) = crate::delta_changes::requested(options)? {
-        return crate::delta_changes::read(state, &dir, start, end, alias).await;
-    }
-    let mut builder =
-        DeltaTableBuilder::from_url(table_url(&dir)?).map_err(|e| delta_error(&dir, e))?;
-    match (options.get("versionasof"), options.get("timestampasof")) {
-        (Some(_), Some(_)) => {
-            return Err(Error::IllegalArgument(
-                "[DELTA_TIME_TRAVEL_MULTIPLE_FORMATS] Cannot specify both versionAsOf and timestampAsOf".into(),
-            ));
-        }
-        (Some(v), None) => {
-            let v: u64 = v.trim().parse().map_err(|_| {
-                Error::IllegalArgument(format!("option 'versionAsOf' must be a number, got '{v}'"))
-            })?;
-            builder = builder.with_version(v);
-        }
-        (None, Some(t)) => {
-            let at = parse_instant(t, &tz)?;
-            check_not_before_first_commit(&dir, at, t)?;
-            builder = builder.with_timestamp(at);
-        }
-        (None, None) => {}
-    }
-    let table = builder.load().await.map_err(|e| delta_error(&dir, e))?;
-    let provider = table
-        .table_provider()
-        .with_session(Arc::new(state.clone()))
-        .await?;
-    let name = datafusion::common::TableReference::bare(alias);
-    Ok(LogicalPlanBuilder::scan(name, provider_as_source(provider), None)?.build()?)
-}
-
-/// delta-spark's error for a time before the table's first commit (delta-rs would give the
-/// first version).
-fn check_not_before_first_commit(dir: &Path, at: DateTime<Utc>, text: &str) -> Result<()> {
-    match first_commit_time(dir) {
-        Some(created) if at < created => Err(Error::Analysis {
-            class: "DELTA_TIMESTAMP_EARLIER_THAN_COMMIT_RETENTION".into(),
-            message: format!(
-                "The provided timestamp ({text}) is before the earliest version available to this table ({}). Please use a timestamp after {}.",
-                created.format("%Y-%m-%d %H:%M:%S%.3f"),
-                created.format("%Y-%m-%d %H:%M:%S%.3f")
-            ),
-            params: vec![],
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// The commit time of the oldest commit the log keeps: its commit file's `commitInfo` (only
-/// that one file is read, however long the history).
-fn first_commit_time(dir: &Path) -> Option<DateTime<Utc>> {
-    let log = dir.join("_delta_log");
-    let oldest = std::fs::read_dir(&log)
-        .ok()?
-        .filter_map(|e| {
-            let name = e.ok()?.file_name().into_string().ok()?;
-            let version = name.strip_suffix(".json")?;
-            (version.len() == 20)
-                .then(|| version.parse::<u64>().ok())
-                .flatten()
-                .map(|v| (v, name))
-        })
-        .min()?;
-    let text = std::fs::read_to_string(log.join(oldest.1)).ok()?;
-    text.lines().find_map(|line| {
-        let action: serde_json::Value = serde_json::from_str(line).ok()?;
-        let info = action.get("commitInfo")?;
-        let ms = info
-            .get("inCommitTimestamp")
-            .or_else(|| info.get("timestamp"))?
-            .as_i64()?;
-        DateTime::from_timestamp_millis(ms)
-    })
 }
 
 /// A `timestampAsOf` value: a date or a timestamp (`yyyy-MM-dd[ HH:mm:ss[.SSS]]`, or ISO 8601
@@ -524,6 +255,98 @@ impl TableProvider for PlannedTable {
         }
     }
 }
+
+pub(crate) async fn load(dir: &Path) -> Result<deltalake::DeltaTable> {
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    if !crate::delta::table::is_delta_table(&dir) {
+        return Err(crate::delta::table::not_a_table(&dir));
+    }
+    let url = crate::delta::table::table_url(&dir)?;
+    deltalake::open_table(url)
+        .await
+        .map_err(|e| crate::delta::table::delta_error(&dir, e))
+}
+
+/// The session for delta-rs's operations: ours (configuration, functions) with delta-rs's
+/// query planner, which knows the operators its plans hold.
+pub(crate) fn delta_session(state: &SessionState) -> Arc<dyn Session> {
+    Arc::new(delta_state(state))
+}
+
+pub(crate) fn delta_state(state: &SessionState) -> SessionState {
+    SessionStateBuilder::new_from_existing(state.clone())
+        .with_query_planner(DeltaPlanner::new())
+        .build()
+}
+
+/// The directory of the Delta table `name` names (a path, or a warehouse table stored as
+/// Delta); Spark's errors for a missing table or one of another format.
+pub(crate) fn location(catalog: &dyn Warehouse, name: &[String], op: &str) -> Result<PathBuf> {
+    if is_path(name) {
+        return Ok(local_dir(&name[1]));
+    }
+    if !catalog.table_exists(name) {
+        return Err(spate_plan::sql::table_not_found(&name.join(".")));
+    }
+    if catalog.table_format(name)? != "delta" {
+        return Err(Error::analysis(
+            "UNSUPPORTED_FEATURE.TABLE_OPERATION",
+            format!(
+                "The feature is not supported: Table `{}` does not support {op}, which needs a Delta table.",
+                name.join(".")
+            ),
+        ));
+    }
+    catalog.data_dir(name)
+}
+
+pub(crate) async fn open(
+    catalog: &dyn Warehouse,
+    name: &[String],
+    op: &str,
+) -> Result<(PathBuf, DeltaTable)> {
+    let dir = location(catalog, name, op)?;
+    let table = crate::delta::table::load(&dir).await?;
+    Ok((dir, table))
+}
+
+/// Whether a name is ``delta.`/path` ``.
+pub(crate) fn is_path(name: &[String]) -> bool {
+    matches!(name, [f, p] if f.eq_ignore_ascii_case("delta") && (p.starts_with('/') || p.starts_with("file:")))
+}
+
+pub(crate) fn qualified_name(catalog: &dyn Warehouse, name: &[String]) -> String {
+    match name {
+        [t] => format!(
+            "spark_catalog.{}.{}",
+            catalog.current_database(),
+            t.to_lowercase()
+        ),
+        [db, t] => format!("spark_catalog.{}.{}", db.to_lowercase(), t.to_lowercase()),
+        other => other.join("."),
+    }
+}
+
+/// Delta's table properties, in the case the log spells them (write options arrive lower-cased).
+pub(crate) const PROPERTIES: &[&str] = &[
+    "delta.appendOnly",
+    "delta.autoOptimize.autoCompact",
+    "delta.autoOptimize.optimizeWrite",
+    "delta.checkpointInterval",
+    "delta.checkpoint.writeStatsAsJson",
+    "delta.checkpoint.writeStatsAsStruct",
+    "delta.dataSkippingNumIndexedCols",
+    "delta.dataSkippingStatsColumns",
+    "delta.deletedFileRetentionDuration",
+    "delta.enableChangeDataFeed",
+    "delta.enableDeletionVectors",
+    "delta.isolationLevel",
+    "delta.logRetentionDuration",
+    "delta.minReaderVersion",
+    "delta.minWriterVersion",
+    "delta.targetFileSize",
+    "delta.tuneFileSizesForRewrites",
+];
 
 #[cfg(test)]
 mod tests {

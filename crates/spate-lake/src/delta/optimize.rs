@@ -22,7 +22,7 @@ use deltalake::operations::optimize::OptimizeType;
 use spate_common::Result;
 use spate_plan::options::SpateOptions;
 
-use crate::delta::delta_error;
+use crate::delta::table::delta_error;
 
 const AUTO_COMPACT: &str = "delta.autoOptimize.autoCompact";
 
@@ -104,7 +104,7 @@ pub(crate) async fn auto_compact(
             .with_type(OptimizeType::Compact)
             .with_filters(&filters)
             .with_target_size(target)
-            .with_session_state(crate::delta_commands::delta_session(state))
+            .with_session_state(crate::delta::table::delta_session(state))
             .await
             .map_err(|e| delta_error(dir, e))?;
         table = next;

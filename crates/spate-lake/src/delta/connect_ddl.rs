@@ -6,67 +6,16 @@
 //! manifest generator. Generated, identity and clustering columns say they are not supported.
 //! Messages are declared with prost from the field numbers of delta-spark's protocol.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{Field, Schema};
 use datafusion::datasource::{MemTable, provider_as_source};
 use datafusion::logical_expr::LogicalPlanBuilder;
-use prost::Message;
 use spate_common::{Error, Result};
-use spate_plan::{Resolver, Sources, TableSpec};
+use spate_plan::{Resolver, TableSpec};
 
-use crate::catalog::SessionCatalog;
-use crate::delta;
-use crate::delta_connect::DeltaTableRef;
-
-/// `delta.connect.CreateDeltaTable`.
-#[derive(Clone, PartialEq, Message)]
-pub(crate) struct CreateDeltaTable {
-    /// 1 create, 2 create if not exists, 3 replace, 4 create or replace.
-    #[prost(int32, tag = "1")]
-    mode: i32,
-    #[prost(string, optional, tag = "2")]
-    table_name: Option<String>,
-    #[prost(string, optional, tag = "3")]
-    location: Option<String>,
-    #[prost(string, optional, tag = "4")]
-    comment: Option<String>,
-    #[prost(message, repeated, tag = "5")]
-    columns: Vec<Column>,
-    #[prost(string, repeated, tag = "6")]
-    partitioning_columns: Vec<String>,
-    #[prost(map = "string, string", tag = "7")]
-    properties: HashMap<String, String>,
-    #[prost(string, repeated, tag = "8")]
-    clustering_columns: Vec<String>,
-}
-
-/// `CreateDeltaTable.Column`; an identity column's details (tag 6) are only noticed.
-#[derive(Clone, PartialEq, Message)]
-pub(crate) struct Column {
-    #[prost(string, tag = "1")]
-    name: String,
-    #[prost(message, optional, tag = "2")]
-    data_type: Option<spark_connect_proto::spark::connect::DataType>,
-    #[prost(bool, tag = "3")]
-    nullable: bool,
-    #[prost(string, optional, tag = "4")]
-    generated_always_as: Option<String>,
-    #[prost(string, optional, tag = "5")]
-    comment: Option<String>,
-    #[prost(bytes, optional, tag = "6")]
-    identity_info: Option<Vec<u8>>,
-}
-
-/// `delta.connect.Generate`.
-#[derive(Clone, PartialEq, Message)]
-pub(crate) struct Generate {
-    #[prost(message, optional, tag = "1")]
-    table: Option<DeltaTableRef>,
-    #[prost(string, tag = "2")]
-    mode: String,
-}
+use crate::delta::messages::{Column, CreateDeltaTable, Generate};
+use crate::warehouse::Warehouse;
 
 const CREATE_IF_NOT_EXISTS: i32 = 2;
 const REPLACE: i32 = 3;
@@ -74,7 +23,7 @@ const CREATE_OR_REPLACE: i32 = 4;
 
 /// Creates (or replaces) the table a `DeltaTableBuilder` describes.
 pub(crate) async fn create(
-    catalog: &SessionCatalog,
+    catalog: &dyn Warehouse,
     resolver: &Resolver<'_>,
     c: CreateDeltaTable,
 ) -> Result<()> {
@@ -91,7 +40,7 @@ pub(crate) async fn create(
     if !clustering_columns.is_empty() {
         return Err(Error::unsupported("DeltaTableBuilder.clusterBy"));
     }
-    let tz = crate::source::session_time_zone(resolver.state());
+    let tz = crate::options::session_time_zone(resolver.state());
     let mut fields = Vec::new();
     for column in columns {
         let Column {
@@ -124,7 +73,10 @@ pub(crate) async fn create(
         LogicalPlanBuilder::scan("columns", provider_as_source(Arc::new(table)), None)?.build()?;
     let name = match (&table_name, &location) {
         (Some(n), _) => spate_common::names::split_name(n),
-        (None, Some(path)) => vec!["delta".into(), delta::local_dir(path).display().to_string()],
+        (None, Some(path)) => vec![
+            "delta".into(),
+            crate::delta::table::local_dir(path).display().to_string(),
+        ],
         (None, None) => {
             return Err(Error::analysis(
                 "DELTA_CREATE_TABLE_MISSING_TABLE_NAME_OR_LOCATION",
@@ -134,7 +86,9 @@ pub(crate) async fn create(
     };
     let exists = match (&table_name, &location) {
         (Some(_), _) => catalog.table_exists(&name),
-        (None, Some(path)) => delta::is_delta_table(&delta::local_dir(path)),
+        (None, Some(path)) => {
+            crate::delta::table::is_delta_table(&crate::delta::table::local_dir(path))
+        }
         (None, None) => false,
     };
     match mode {
@@ -169,7 +123,7 @@ pub(crate) async fn create(
 }
 
 /// `DeltaTable.generate(mode)`: the symlink manifest of the table's current files.
-pub(crate) async fn generate(catalog: &SessionCatalog, g: Generate) -> Result<()> {
+pub(crate) async fn generate(catalog: &dyn Warehouse, g: Generate) -> Result<()> {
     if !g.mode.eq_ignore_ascii_case("symlink_format_manifest") {
         return Err(Error::analysis(
             "DELTA_MODE_NOT_SUPPORTED",
@@ -179,12 +133,12 @@ pub(crate) async fn generate(catalog: &SessionCatalog, g: Generate) -> Result<()
             ),
         ));
     }
-    let name = crate::delta_connect::table_name(g.table.as_ref())?;
-    let dir = crate::delta_commands::location(catalog, &name, "GENERATE")?;
-    let table = crate::delta_connect::load(&dir).await?;
+    let name = crate::delta::messages::table_name(g.table.as_ref())?;
+    let dir = crate::delta::table::location(catalog, &name, "GENERATE")?;
+    let table = crate::delta::table::load(&dir).await?;
     table
         .generate()
         .await
-        .map_err(|e| delta::delta_error(&dir, e))?;
+        .map_err(|e| crate::delta::table::delta_error(&dir, e))?;
     Ok(())
 }

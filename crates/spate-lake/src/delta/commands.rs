@@ -6,37 +6,34 @@
 //! delta-rs plans its operations in a copy of the session with its own query planner (for its
 //! operators); a `MERGE` source is planned by the session first and handed over as a scan.
 
-use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    ArrayRef, Int32Array, Int64Array, ListBuilder, MapBuilder, StringArray, StringBuilder,
-    StructArray, TimestampMicrosecondArray,
-};
+use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray, StructArray};
 use datafusion::arrow::datatypes::{DataType, Field, Fields};
-use datafusion::catalog::Session;
 use datafusion::datasource::provider_as_source;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionState;
-use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{BinaryExpr, Expr, LogicalPlan, LogicalPlanBuilder, Operator};
 use datafusion::scalar::ScalarValue;
 use deltalake::DeltaTable;
-use deltalake::delta_datafusion::planner::DeltaPlanner;
 use deltalake::kernel::StructField;
 use deltalake::kernel::engine::arrow_conversion::TryFromArrow;
 use spate_common::{Error, Result};
 use spate_plan::table_commands::{AsOf, MergeAction, MergeCommand, MergeWhen, TableCommand};
 
-use crate::catalog::SessionCatalog;
-use crate::delta::{self, delta_error, local_dir};
-use crate::write::{SaveMode, WriteRequest};
+use crate::delta::history::{detail, file_sizes};
+use crate::delta::table::{
+    delta_error, delta_session, delta_state, is_path, local_dir, location, open, qualified_name,
+};
+use crate::options::{SaveMode, WriteRequest};
+use crate::warehouse::Warehouse;
 
 /// Runs one statement on the table it names, recorded as a query by the runner (delta-rs
 /// carries out the work).
 pub async fn run(
-    catalog: &SessionCatalog,
+    catalog: &dyn Warehouse,
     state: &SessionState,
     command: TableCommand,
 ) -> Result<LogicalPlan> {
@@ -63,11 +60,11 @@ fn statement_kind(command: &TableCommand) -> &'static str {
 }
 
 async fn run_statement(
-    catalog: &SessionCatalog,
+    catalog: &dyn Warehouse,
     state: &SessionState,
     command: TableCommand,
 ) -> Result<LogicalPlan> {
-    let tz = crate::source::session_time_zone(state);
+    let tz = crate::options::session_time_zone(state);
     match command {
         TableCommand::Delete { table, predicate } => {
             let (dir, t) = open(catalog, &table, "DELETE").await?;
@@ -76,7 +73,7 @@ async fn run_statement(
                 op = op.with_predicate(p);
             }
             let (t, m) = op.await.map_err(|e| delta_error(&dir, e))?;
-            crate::delta_optimize::auto_compact(state, &dir, t).await?;
+            crate::delta::optimize::auto_compact(state, &dir, t).await?;
             counts(&[("num_affected_rows", m.num_deleted_rows.unwrap_or(0))])
         }
         TableCommand::Update {
@@ -93,13 +90,13 @@ async fn run_statement(
                 op = op.with_update(c.as_str(), e);
             }
             let (t, m) = op.await.map_err(|e| delta_error(&dir, e))?;
-            crate::delta_optimize::auto_compact(state, &dir, t).await?;
+            crate::delta::optimize::auto_compact(state, &dir, t).await?;
             counts(&[("num_affected_rows", m.num_updated_rows)])
         }
         TableCommand::Merge(m) => merge(catalog, state, *m).await,
         TableCommand::History { table, limit } => {
             let dir = location(catalog, &table, "DESCRIBE HISTORY")?;
-            crate::delta_connect::history(&dir, &tz, limit).await
+            crate::delta::history::history(&dir, &tz, limit).await
         }
         TableCommand::Detail { table } => {
             let (dir, t) = open(catalog, &table, "DESCRIBE DETAIL").await?;
@@ -110,7 +107,7 @@ async fn run_statement(
             let (dir, t) = open(catalog, &table, "ALTER TABLE").await?;
             let properties = properties
                 .into_iter()
-                .map(|(k, v)| (delta::property_name(&k), v))
+                .map(|(k, v)| (crate::delta::table::property_name(&k), v))
                 .collect();
             t.set_tbl_properties()
                 .with_properties(properties)
@@ -179,7 +176,7 @@ async fn run_statement(
             } else {
                 vec![format!("file:{}", dir.display())]
             };
-            crate::delta_connect::columns_plan(vec![(
+            crate::delta::history::columns_plan(vec![(
                 "path",
                 Arc::new(StringArray::from(paths)) as ArrayRef,
             )])
@@ -201,78 +198,18 @@ async fn run_statement(
                 options: HashMap::from([("replacewhere".to_string(), predicate)]),
             };
             if is_path(&table) {
-                delta::write(state, plan, &table[1], &req).await?;
+                crate::delta::write::write(state, plan, &table[1], &req).await?;
             } else {
                 location(catalog, &table, "INSERT REPLACE WHERE")?;
-                crate::write::write_table(state, catalog, plan, &table, &req, true).await?;
+                catalog.write_table(state, plan, &table, &req, true).await?;
             }
             empty()
         }
     }
 }
 
-/// Whether a name is ``delta.`/path` ``.
-fn is_path(name: &[String]) -> bool {
-    matches!(name, [f, p] if f.eq_ignore_ascii_case("delta") && (p.starts_with('/') || p.starts_with("file:")))
-}
-
-/// The directory of the Delta table `name` names (a path, or a warehouse table stored as
-/// Delta); Spark's errors for a missing table or one of another format.
-pub(crate) fn location(catalog: &SessionCatalog, name: &[String], op: &str) -> Result<PathBuf> {
-    if is_path(name) {
-        return Ok(local_dir(&name[1]));
-    }
-    if !catalog.table_exists(name) {
-        return Err(spate_plan::sql::table_not_found(&name.join(".")));
-    }
-    if catalog.table_meta(name)?.format != "delta" {
-        return Err(Error::analysis(
-            "UNSUPPORTED_FEATURE.TABLE_OPERATION",
-            format!(
-                "The feature is not supported: Table `{}` does not support {op}, which needs a Delta table.",
-                name.join(".")
-            ),
-        ));
-    }
-    catalog.data_dir(name)
-}
-
-async fn open(
-    catalog: &SessionCatalog,
-    name: &[String],
-    op: &str,
-) -> Result<(PathBuf, DeltaTable)> {
-    let dir = location(catalog, name, op)?;
-    let table = crate::delta_connect::load(&dir).await?;
-    Ok((dir, table))
-}
-
-fn qualified_name(catalog: &SessionCatalog, name: &[String]) -> String {
-    match name {
-        [t] => format!(
-            "spark_catalog.{}.{}",
-            catalog.current_database(),
-            t.to_lowercase()
-        ),
-        [db, t] => format!("spark_catalog.{}.{}", db.to_lowercase(), t.to_lowercase()),
-        other => other.join("."),
-    }
-}
-
-/// The session for delta-rs's operations: ours (configuration, functions) with delta-rs's
-/// query planner, which knows the operators its plans hold.
-pub(crate) fn delta_session(state: &SessionState) -> Arc<dyn Session> {
-    Arc::new(delta_state(state))
-}
-
-fn delta_state(state: &SessionState) -> SessionState {
-    SessionStateBuilder::new_from_existing(state.clone())
-        .with_query_planner(DeltaPlanner::new())
-        .build()
-}
-
 async fn merge(
-    catalog: &SessionCatalog,
+    catalog: &dyn Warehouse,
     state: &SessionState,
     m: MergeCommand,
 ) -> Result<LogicalPlan> {
@@ -280,7 +217,9 @@ async fn merge(
     let query = spate_exec::start(state, &m.source, "MERGE INTO source").await?;
     let source = LogicalPlanBuilder::scan(
         m.source_alias.as_str(),
-        provider_as_source(Arc::new(delta::PlannedTable(Arc::clone(query.plan())))),
+        provider_as_source(Arc::new(crate::delta::table::PlannedTable(Arc::clone(
+            query.plan(),
+        )))),
         None,
     )?
     .build()?;
@@ -347,7 +286,7 @@ async fn merge(
     let merged = op.await.map_err(|e| merge_error(&dir, e));
     query.finish(spate_exec::Outcome::of(&merged));
     let (t, metrics) = merged?;
-    crate::delta_optimize::auto_compact(state, &dir, t).await?;
+    crate::delta::optimize::auto_compact(state, &dir, t).await?;
     let (u, d, i) = (
         metrics.num_target_rows_updated,
         metrics.num_target_rows_deleted,
@@ -379,7 +318,7 @@ fn merge_error(dir: &Path, e: deltalake::DeltaTableError) -> Error {
 }
 
 async fn optimize(
-    catalog: &SessionCatalog,
+    catalog: &dyn Warehouse,
     state: &SessionState,
     table: &[String],
     predicate: Option<Expr>,
@@ -438,7 +377,7 @@ async fn optimize(
         .map(|(_, v)| Arc::new(Int64Array::from(vec![*v])) as ArrayRef)
         .collect();
     let metrics = StructArray::try_new(fields, arrays, None).map_err(DataFusionError::from)?;
-    crate::delta_connect::columns_plan(vec![
+    crate::delta::history::columns_plan(vec![
         (
             "path",
             Arc::new(StringArray::from(vec![format!("file:{}", dir.display())])) as ArrayRef,
@@ -539,7 +478,7 @@ async fn unset_properties(
     let snapshot = t.snapshot().map_err(|e| delta_error(dir, e))?;
     let mut metadata = snapshot.metadata().clone();
     for k in keys {
-        let name = delta::property_name(k);
+        let name = crate::delta::table::property_name(k);
         if !metadata.configuration().contains_key(&name) {
             if if_exists {
                 continue;
@@ -575,7 +514,9 @@ async fn restore(dir: &Path, t: DeltaTable, to: AsOf, tz: &str) -> Result<Logica
     let op = t.restore();
     let op = match to {
         AsOf::Version(v) => op.with_version_to_restore(v.max(0) as u64),
-        AsOf::Timestamp(text) => op.with_datetime_to_restore(delta::parse_instant(&text, tz)?),
+        AsOf::Timestamp(text) => {
+            op.with_datetime_to_restore(crate::delta::table::parse_instant(&text, tz)?)
+        }
     };
     let (after_table, _) = op.await.map_err(|e| delta_error(dir, e))?;
     let after = file_sizes(dir, &after_table)?;
@@ -599,16 +540,6 @@ async fn restore(dir: &Path, t: DeltaTable, to: AsOf, tz: &str) -> Result<Logica
     ])
 }
 
-/// The table's data files and their sizes.
-fn file_sizes(dir: &Path, t: &DeltaTable) -> Result<HashMap<String, i64>> {
-    let snapshot = t.snapshot().map_err(|e| delta_error(dir, e))?;
-    Ok(snapshot
-        .log_data()
-        .iter()
-        .map(|f| (f.path().to_string(), f.size()))
-        .collect())
-}
-
 async fn convert(table: &[String], partitions: &Fields) -> Result<LogicalPlan> {
     let [format, path] = table else {
         return Err(Error::parse(
@@ -622,7 +553,7 @@ async fn convert(table: &[String], partitions: &Fields) -> Result<LogicalPlan> {
         ));
     }
     let dir = local_dir(path);
-    if delta::is_delta_table(&dir) {
+    if crate::delta::table::is_delta_table(&dir) {
         return empty();
     }
     let schema = partitions
@@ -631,102 +562,11 @@ async fn convert(table: &[String], partitions: &Fields) -> Result<LogicalPlan> {
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::unsupported(format!("a partition column of that type: {e}")))?;
     deltalake::operations::convert_to_delta::ConvertToDeltaBuilder::new()
-        .with_location(delta::table_url(&dir)?.to_string())
+        .with_location(crate::delta::table::table_url(&dir)?.to_string())
         .with_partition_schema(schema)
         .await
         .map_err(|e| delta_error(&dir, e))?;
     empty()
-}
-
-/// `DESCRIBE DETAIL`'s one row.
-async fn detail(dir: &Path, t: &DeltaTable, name: Option<String>, tz: &str) -> Result<LogicalPlan> {
-    use futures::TryStreamExt;
-    let last_commit: Vec<deltalake::kernel::CommitInfo> = t
-        .history(Some(1))
-        .try_collect()
-        .await
-        .map_err(|e| delta_error(dir, e))?;
-    let snapshot = t.snapshot().map_err(|e| delta_error(dir, e))?;
-    let metadata = snapshot.metadata();
-    let protocol = snapshot.protocol();
-    let files = file_sizes(dir, t)?;
-    let created = metadata.created_time().map(|ms| ms * 1000);
-    let modified = last_commit
-        .first()
-        .and_then(|c| c.timestamp)
-        .map(|ms| ms * 1000);
-    let strings = |items: Vec<String>| -> ArrayRef {
-        let mut b = ListBuilder::new(StringBuilder::new());
-        for i in items {
-            b.values().append_value(i);
-        }
-        b.append(true);
-        Arc::new(b.finish())
-    };
-    let mut properties = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
-    let mut config: Vec<_> = metadata.configuration().iter().collect();
-    config.sort();
-    for (k, v) in config {
-        properties.keys().append_value(k);
-        properties.values().append_value(v);
-    }
-    properties.append(true).map_err(DataFusionError::from)?;
-    let mut features: Vec<String> = protocol
-        .reader_features()
-        .into_iter()
-        .flatten()
-        .chain(protocol.writer_features().into_iter().flatten())
-        .map(|f| f.to_string())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    features.sort();
-    let timestamp = |v: Option<i64>| -> ArrayRef {
-        Arc::new(TimestampMicrosecondArray::from(vec![v]).with_timezone(tz))
-    };
-    crate::delta_connect::columns_plan(vec![
-        ("format", Arc::new(StringArray::from(vec!["delta"]))),
-        (
-            "id",
-            Arc::new(StringArray::from(vec![metadata.id().to_string()])),
-        ),
-        ("name", Arc::new(StringArray::from(vec![name]))),
-        (
-            "description",
-            Arc::new(StringArray::from(vec![
-                metadata.description().map(str::to_string),
-            ])),
-        ),
-        (
-            "location",
-            Arc::new(StringArray::from(vec![format!("file:{}", dir.display())])),
-        ),
-        ("createdAt", timestamp(created)),
-        ("lastModified", timestamp(modified)),
-        (
-            "partitionColumns",
-            strings(metadata.partition_columns().to_vec()),
-        ),
-        ("clusteringColumns", strings(vec![])),
-        (
-            "numFiles",
-            Arc::new(Int64Array::from(vec![files.len() as i64])),
-        ),
-        (
-            "sizeInBytes",
-            Arc::new(Int64Array::from(vec![files.values().sum::<i64>()])),
-        ),
-        ("properties", Arc::new(properties.finish())),
-        (
-            "minReaderVersion",
-            Arc::new(Int32Array::from(vec![protocol.min_reader_version()])),
-        ),
-        (
-            "minWriterVersion",
-            Arc::new(Int32Array::from(vec![protocol.min_writer_version()])),
-        ),
-        ("tableFeatures", strings(features)),
-    ])
 }
 
 /// One row of `bigint` counts.
@@ -736,7 +576,7 @@ fn counts(columns: &[(&str, usize)]) -> Result<LogicalPlan> {
 }
 
 fn counts_i64(columns: &[(&str, i64)]) -> Result<LogicalPlan> {
-    crate::delta_connect::columns_plan(
+    crate::delta::history::columns_plan(
         columns
             .iter()
             .map(|(n, v)| (*n, Arc::new(Int64Array::from(vec![*v])) as ArrayRef))

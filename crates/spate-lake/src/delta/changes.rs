@@ -24,7 +24,8 @@ use futures::TryStreamExt;
 use spate_common::{Error, Result};
 use spate_plan::table_commands::AsOf;
 
-use crate::delta::{self, PlannedTable, delta_error};
+use crate::delta::table::PlannedTable;
+use crate::delta::table::delta_error;
 
 /// The columns delta-spark adds to a change-data read.
 const CHANGE_TYPE: &str = "_change_type";
@@ -40,7 +41,7 @@ pub fn requested(
 ) -> Result<Option<(Option<AsOf>, Option<AsOf>)>> {
     let on = ["readchangefeed", "readchangedata"]
         .iter()
-        .map(|k| crate::source::flag(options, k, false))
+        .map(|k| crate::options::flag(options, k, false))
         .collect::<Result<Vec<_>>>()?;
     if !on.contains(&true) {
         return Ok(None);
@@ -81,8 +82,8 @@ pub async fn read(
     end: Option<AsOf>,
     alias: &str,
 ) -> Result<LogicalPlan> {
-    let tz = crate::source::session_time_zone(state);
-    let table = crate::delta_connect::load(dir).await?;
+    let tz = crate::options::session_time_zone(state);
+    let table = crate::delta::table::load(dir).await?;
     let table_for_history = table.clone();
     let columns: Vec<String> = table
         .snapshot()
@@ -95,14 +96,14 @@ pub async fn read(
     match start {
         Some(AsOf::Version(v)) => builder = builder.with_starting_version(version(v)?),
         Some(AsOf::Timestamp(t)) => {
-            builder = builder.with_starting_timestamp(delta::parse_instant(&t, &tz)?)
+            builder = builder.with_starting_timestamp(crate::delta::table::parse_instant(&t, &tz)?)
         }
         None => {}
     }
     match end {
         Some(AsOf::Version(v)) => builder = builder.with_ending_version(version(v)?),
         Some(AsOf::Timestamp(t)) => {
-            builder = builder.with_ending_timestamp(delta::parse_instant(&t, &tz)?)
+            builder = builder.with_ending_timestamp(crate::delta::table::parse_instant(&t, &tz)?)
         }
         None => {}
     }
