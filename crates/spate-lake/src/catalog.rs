@@ -19,7 +19,7 @@ use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use spate_common::{Error, Result};
 use spate_plan::session::{CATALOG, DEFAULT_DB};
 use spate_plan::sql::table_not_found;
-use spate_plan::table_commands::{AsOf, TableCommand, Travel};
+use spate_plan::sql_table_syntax::{AsOf, Travel};
 use spate_plan::{ReadRequest, Resolver, Sources, TableSpec};
 
 use crate::options::{SaveMode, WriteRequest};
@@ -312,7 +312,7 @@ impl SessionCatalog {
     /// Plans a read of a view or warehouse table.
     pub async fn lookup(&self, state: &SessionState, name: &[String]) -> Result<LogicalPlan> {
         if let Some(last) = name.last()
-            && let (base, Some(travel)) = spate_plan::table_commands::split_travel(last)
+            && let (base, Some(travel)) = spate_plan::sql_table_syntax::split_travel(last)
         {
             // `t@v3`: a Delta table at an earlier version; `t@changes:..`: its change data
             let mut table = name.to_vec();
@@ -528,12 +528,17 @@ impl Sources for SessionCatalog {
         self.lookup(state, name).await
     }
 
-    async fn table_command(
+    async fn format_statement(
         &self,
-        state: &SessionState,
-        command: TableCommand,
-    ) -> Result<LogicalPlan> {
-        crate::delta::commands::run(self, state, command).await
+        resolver: &Resolver<'_>,
+        text: &str,
+    ) -> Result<Option<LogicalPlan>> {
+        match crate::delta::sql::statement(resolver, text).await? {
+            Some(command) => Ok(Some(
+                crate::delta::commands::run(self, resolver.state(), command).await?,
+            )),
+            None => Ok(None),
+        }
     }
 
     async fn extension(

@@ -50,10 +50,10 @@ impl Resolver<'_> {
             Some((stripped, clauses)) => (stripped, Some(clauses)),
             None => (text, None),
         };
-        if let Some(done) = self.delta_statement(&text).await? {
+        // a table format's own statements (Delta's DESCRIBE HISTORY, OPTIMIZE, DELETE, MERGE...)
+        if let Some(done) = self.sources.format_statement(self, &text).await? {
             return Ok(SqlOutcome::Done(done));
         }
-        let text = crate::sql_dml::merge_star_syntax(&text);
         let statement = self.parse_spark(&text)?;
         if let (Some(clauses), DfStatement::Statement(st)) = (&table_clauses, &statement)
             && let Statement::CreateTable(ct) = st.as_ref()
@@ -110,11 +110,11 @@ impl Resolver<'_> {
 
     /// Parses one statement and rewrites Spark's syntax in it: Spark's function call forms and
     /// Delta's time travel / change-data tables.
-    pub(crate) fn parse_spark(&self, text: &str) -> Result<DfStatement> {
+    pub fn parse_spark(&self, text: &str) -> Result<DfStatement> {
         let mut statement = self.parse(text)?;
         if let DfStatement::Statement(st) = &mut statement {
             crate::sql_functions::spark_syntax(st.as_mut());
-            crate::table_commands::time_travel(st.as_mut())?;
+            crate::sql_table_syntax::time_travel(st.as_mut())?;
         }
         Ok(statement)
     }
@@ -213,20 +213,21 @@ impl Resolver<'_> {
             Statement::CreateTable(ct) if ct.query.is_some() || !ct.columns.is_empty() => {
                 Ok(Some(self.create_table(ct, &TableClauses::default()).await?))
             }
-            Statement::Delete(_) | Statement::Update(_) | Statement::Merge(_) => {
-                self.dml(stmt).await
-            }
+            Statement::Delete(_) | Statement::Update(_) | Statement::Merge(_) => Err(
+                Error::unsupported(format!("'{stmt}' on a table that is not a Delta table")),
+            ),
             _ => Ok(None),
         }
     }
 
-    pub(crate) async fn query_plan(&self, stmt: Statement) -> Result<LogicalPlan> {
+    /// Plans a query statement.
+    pub async fn query_plan(&self, stmt: Statement) -> Result<LogicalPlan> {
         self.plan_statement(DfStatement::Statement(Box::new(stmt)))
             .await
     }
 
     /// Makes the tables a statement names visible to DataFusion, then plans it.
-    pub(crate) async fn plan_statement(&self, st: DfStatement) -> Result<LogicalPlan> {
+    pub async fn plan_statement(&self, st: DfStatement) -> Result<LogicalPlan> {
         let refs = self.state.resolve_table_references(&st)?;
         self.sources.prepare_sql(self.state, &refs).await?;
         let names = crate::sql_functions::called_names(&st);
@@ -293,7 +294,7 @@ impl Resolver<'_> {
             _ => vec![],
         };
         if let Some(text) = &clauses.properties {
-            properties.extend(crate::table_commands::parse_properties(text)?);
+            properties.extend(crate::sql_table_syntax::parse_properties(text)?);
         }
         let spec = crate::resolver::TableSpec {
             format,
@@ -547,7 +548,7 @@ pub struct TableClauses {
     /// `PARTITIONED BY (a, b)`.
     pub partition_by: Vec<String>,
     /// The text inside `TBLPROPERTIES (...)`, parsed by
-    /// [`crate::table_commands::parse_properties`].
+    /// [`crate::sql_table_syntax::parse_properties`].
     pub properties: Option<String>,
 }
 

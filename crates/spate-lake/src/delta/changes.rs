@@ -22,7 +22,7 @@ use datafusion::logical_expr::{Expr, JoinType, LogicalPlan, LogicalPlanBuilder, 
 use deltalake::{DeltaTable, DeltaTableError};
 use futures::TryStreamExt;
 use spate_common::{Error, Result};
-use spate_plan::table_commands::AsOf;
+use spate_plan::sql_table_syntax::AsOf;
 
 use crate::delta::table::PlannedTable;
 use crate::delta::table::delta_error;

@@ -21,7 +21,9 @@ use deltalake::DeltaTable;
 use deltalake::kernel::StructField;
 use deltalake::kernel::engine::arrow_conversion::TryFromArrow;
 use spate_common::{Error, Result};
-use spate_plan::table_commands::{AsOf, MergeAction, MergeCommand, MergeWhen, TableCommand};
+use spate_plan::sql_table_syntax::AsOf;
+
+use crate::delta::statement::{MergeAction, MergeCommand, MergeWhen, TableCommand};
 
 use crate::delta::history::{detail, file_sizes};
 use crate::delta::table::{

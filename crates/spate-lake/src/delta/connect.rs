@@ -18,7 +18,9 @@ use datafusion::logical_expr::LogicalPlan;
 use prost::Message;
 use spate_common::{Error, Result};
 use spate_plan::Resolver;
-use spate_plan::table_commands::{AsOf, TableCommand};
+use spate_plan::sql_table_syntax::AsOf;
+
+use crate::delta::statement::TableCommand;
 
 use crate::delta::history::{columns_plan, history};
 use crate::delta::messages::{
@@ -125,7 +127,7 @@ pub async fn command(
                 table: table_name(v.table.as_ref())?,
                 retain_hours: v.retention_hours,
                 dry_run: false,
-                check_retention: spate_plan::table_commands::retention_check(resolver.config()),
+                check_retention: crate::delta::statement::retention_check(resolver.config()),
             };
             crate::delta::commands::run(catalog, resolver.state(), command).await?;
             Ok(true)

@@ -8,6 +8,9 @@
 //! `whenNotMatchedInsertAll` set every target column from the source column of its name.
 //! Messages are declared with prost from the field numbers of delta-spark's protocol.
 
+use crate::delta::statement::{
+    MergeAction, MergeClause, MergeCommand, MergeWhen, TableCommand, known_column, unqualified,
+};
 use datafusion::common::{DFSchema, TableReference};
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use spark_connect_proto::spark::connect::expression::ExprType;
@@ -15,9 +18,6 @@ use spark_connect_proto::spark::connect::relation::RelType;
 use spark_connect_proto::spark::connect::{Expression, Relation};
 use spate_common::{Error, Result};
 use spate_plan::Resolver;
-use spate_plan::table_commands::{
-    MergeAction, MergeClause, MergeCommand, MergeWhen, TableCommand, known_column, unqualified,
-};
 
 use crate::delta::messages::{
     ActionType, Assignment, DeleteFromTable, MergeIntoTable, UpdateTable,

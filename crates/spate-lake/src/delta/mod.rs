@@ -1,7 +1,8 @@
 //! Delta Lake tables through the `deltalake` crate, in layers: [`table`] (locating and loading
 //! tables, errors, delta-rs's session, a planned query as a table), then reading ([`read`],
 //! the change data feed in [`changes`]), writing ([`write`], with auto compaction from
-//! [`optimize`]), history and detail ([`history`]), the SQL statements ([`commands`]) and
+//! [`optimize`]), history and detail ([`history`]), the SQL statements (parsed in [`statement`], planned in
+//! [`sql`], carried out by [`commands`]) and
 //! delta-spark's Spark Connect messages ([`messages`], acted on by [`connect`]). Tables are
 //! named through the catalog's [`crate::warehouse::Warehouse`], so nothing here depends on the
 //! catalog.
@@ -15,5 +16,7 @@ pub mod history;
 pub mod messages;
 pub mod optimize;
 pub mod read;
+pub mod sql;
+pub mod statement;
 pub mod table;
 pub mod write;

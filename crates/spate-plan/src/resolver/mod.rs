@@ -96,6 +96,11 @@ impl<'a> Resolver<'a> {
         self.state
     }
 
+    /// The session time zone.
+    pub fn time_zone(&self) -> &str {
+        &self.tz
+    }
+
     /// The session's Spark settings.
     pub fn config(&self) -> &SessionConfig {
         self.config

@@ -85,14 +85,16 @@ pub trait Sources: Send + Sync {
     fn use_database(&self, name: &str) -> Result<()>;
     /// `SHOW TABLES` as a relation.
     async fn show_tables(&self, resolver: &Resolver<'_>) -> Result<LogicalPlan>;
-    /// Runs one of Delta Lake's table statements; its result rows as a plan.
-    async fn table_command(
+    /// Runs the statement of a table format's own SQL that `text` is (Delta's `DESCRIBE
+    /// HISTORY`, `OPTIMIZE`, `VACUUM`, `DELETE`, `UPDATE`, `MERGE`...), planning its expressions
+    /// with `resolver`; its result rows as a plan, or `None` when `text` is no such statement.
+    async fn format_statement(
         &self,
-        state: &SessionState,
-        command: crate::table_commands::TableCommand,
-    ) -> Result<LogicalPlan> {
-        let _ = (state, command);
-        Err(Error::unsupported("Delta Lake's table statements"))
+        resolver: &Resolver<'_>,
+        text: &str,
+    ) -> Result<Option<LogicalPlan>> {
+        let _ = (resolver, text);
+        Ok(None)
     }
     /// A relation a client library defines (`Relation.extension`), as delta-spark's
     /// `DeltaTable` sends, resolved with `resolver` (for the relations and expressions inside
