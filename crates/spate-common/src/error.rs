@@ -4,6 +4,7 @@
 //! PySpark turns into its own exception, Spark's error class and SQLSTATE, and the message
 //! parameters. The gRPC layer has exactly one function that turns an [`Error`] into a status.
 
+use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
 
 /// `Result` with Spate's [`Error`].
@@ -249,6 +250,27 @@ fn datafusion_info(e: &DataFusionError, message: &str) -> SparkErrorInfo {
             format!("[{class}] {message}")
         },
     };
+    let divide_by_zero = || {
+        make(
+            vec!["java.lang.ArithmeticException", SPARK],
+            "DIVIDE_BY_ZERO",
+            "22012",
+        )
+    };
+    let overflow = || {
+        make(
+            vec!["java.lang.ArithmeticException", SPARK],
+            "ARITHMETIC_OVERFLOW",
+            "22003",
+        )
+    };
+    let cast_invalid = || {
+        make(
+            vec!["java.lang.NumberFormatException", SPARK],
+            "CAST_INVALID_INPUT",
+            "22018",
+        )
+    };
     match e.find_root() {
         DataFusionError::SQL(..) => make(vec![PARSE, ANALYSIS], "PARSE_SYNTAX_ERROR", "42601"),
         DataFusionError::SchemaError(..) => make(
@@ -262,23 +284,23 @@ fn datafusion_info(e: &DataFusionError, message: &str) -> SparkErrorInfo {
             "UNSUPPORTED_FEATURE",
             "0A000",
         ),
-        _ if lower.contains("divide by zero") => make(
-            vec!["java.lang.ArithmeticException", SPARK],
-            "DIVIDE_BY_ZERO",
-            "22012",
-        ),
-        _ if lower.contains("overflow") => make(
-            vec!["java.lang.ArithmeticException", SPARK],
-            "ARITHMETIC_OVERFLOW",
-            "22003",
-        ),
-        _ if lower.contains("cannot cast") || lower.contains("cast error") => make(
-            vec!["java.lang.NumberFormatException", SPARK],
-            "CAST_INVALID_INPUT",
-            "22018",
-        ),
+        DataFusionError::ArrowError(arrow, _) => match arrow.as_ref() {
+            ArrowError::DivideByZero => divide_by_zero(),
+            ArrowError::ArithmeticOverflow(_) => overflow(),
+            ArrowError::CastError(_) | ArrowError::ParseError(_) => cast_invalid(),
+            _ => make(vec![SPARK], "INTERNAL_ERROR", "XX000"),
+        },
         DataFusionError::ResourcesExhausted(..) => {
             make(vec![SPARK], "UNABLE_TO_ACQUIRE_MEMORY", "53200")
+        }
+        // `Execution` errors carry no kind: the arithmetic and cast failures DataFusion's own
+        // kernels raise as text are known by it
+        DataFusionError::Execution(_) if lower.contains("divide by zero") => divide_by_zero(),
+        DataFusionError::Execution(_) if lower.contains("overflow") => overflow(),
+        DataFusionError::Execution(_)
+            if lower.contains("cannot cast") || lower.contains("cast error") =>
+        {
+            cast_invalid()
         }
         _ => make(vec![SPARK], "INTERNAL_ERROR", "XX000"),
     }

@@ -12,7 +12,10 @@ pub mod stage;
 
 pub use memory::MemoryConfig;
 pub use query::{Outcome, Query, QueryStream, StageProgress};
-pub use records::{QueryListener, QueryRecord, QueryStatus, QueryStore};
+pub use records::{
+    MetricRecord, OperatorRecord, QueryListener, QueryRecord, QueryStatus, QueryStore, StageRecord,
+    TaskRecord,
+};
 pub use runner::{
     QueryRunner, QueryScope, attach, collect, physical_plan, set_scope, start, start_physical,
     stream, track,

@@ -9,11 +9,14 @@
 //! (the default) keeps it with nulls where values failed and its raw text in the
 //! corrupt-record column when the schema has one, DROPMALFORMED drops it, FAILFAST fails the
 //! query with Spark's `FAILED_READ_FILE`. Blank lines are skipped. The files are listed when
-//! the scan is planned and read lazily, one partition per group of files; each file is read
-//! whole, then converted in batches.
+//! the scan is planned and read lazily, one partition per group of files, one file at a time
+//! on tokio's blocking pool; each file is read whole, then converted in batches.
 
+use std::collections::VecDeque;
 use std::fmt::Formatter;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::timezone::Tz;
@@ -27,16 +30,17 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{ScalarValue, project_schema};
 use datafusion::datasource::TableType;
 use datafusion::datasource::listing::ListingTableUrl;
-use datafusion::error::Result as DfResult;
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::Expr;
 use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
-use futures::{StreamExt, TryStreamExt};
+use futures::{FutureExt, Stream, TryStreamExt};
 use spate_common::datetime_pattern::{DateTimePattern, parse_spark_default};
 use spate_common::{Error, Result};
+use tokio::task::JoinHandle;
 
 use crate::partitions::NULL_PARTITION;
 
@@ -199,6 +203,7 @@ impl TableProvider for RecordTable {
             projection,
             options: self.options.clone(),
             properties: Arc::new(properties),
+            metrics: ExecutionPlanMetricsSet::new(),
         }))
     }
 }
@@ -233,6 +238,7 @@ struct RecordScanExec {
     projection: Option<Vec<usize>>,
     options: Arc<RecordOptions>,
     properties: Arc<PlanProperties>,
+    metrics: ExecutionPlanMetricsSet,
 }
 
 impl DisplayAs for RecordScanExec {
@@ -290,15 +296,80 @@ impl ExecutionPlan for RecordScanExec {
             projection: self.projection.clone(),
             options: self.options.clone(),
         };
-        let schema = self.properties.eq_properties.schema().clone();
-        let batches = futures::stream::iter(files).flat_map(move |file| {
-            let out: Vec<DfResult<RecordBatch>> = match reader.read(&file) {
-                Ok(batches) => batches.into_iter().map(Ok).collect(),
-                Err(e) => vec![Err(e.into())],
+        Ok(Box::pin(RecordScanStream {
+            schema: self.properties.eq_properties.schema().clone(),
+            reader: Arc::new(reader),
+            files: files.into(),
+            reading: None,
+            pending: VecDeque::new(),
+            baseline: BaselineMetrics::new(&self.metrics, partition),
+        }))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+}
+
+/// One partition of [`RecordScanExec`]: reads its files one at a time on tokio's blocking
+/// pool (file reading and parsing block), and hands out one file's batches before it reads
+/// the next.
+struct RecordScanStream {
+    schema: SchemaRef,
+    reader: Arc<FileReader>,
+    /// The files not read yet.
+    files: VecDeque<FileToRead>,
+    /// The file being read.
+    reading: Option<JoinHandle<Result<Vec<RecordBatch>>>>,
+    /// The batches of the last file read not handed out yet.
+    pending: VecDeque<RecordBatch>,
+    baseline: BaselineMetrics,
+}
+
+impl Stream for RecordScanStream {
+    type Item = DfResult<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            if let Some(batch) = self.pending.pop_front() {
+                return self.baseline.record_poll(Poll::Ready(Some(Ok(batch))));
+            }
+            if let Some(reading) = self.reading.as_mut() {
+                let read = match reading.poll_unpin(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(read) => read,
+                };
+                self.reading = None;
+                match read {
+                    Ok(Ok(batches)) => self.pending.extend(batches),
+                    Ok(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
+                    Err(e) => {
+                        let e = DataFusionError::Execution(format!("a file read failed: {e}"));
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                }
+                continue;
+            }
+            let Some(file) = self.files.pop_front() else {
+                return self.baseline.record_poll(Poll::Ready(None));
             };
-            futures::stream::iter(out)
-        });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
+            let reader = Arc::clone(&self.reader);
+            self.reading = Some(tokio::task::spawn_blocking(move || reader.read(&file)));
+        }
+    }
+}
+
+impl RecordBatchStream for RecordScanStream {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+}
+
+impl Drop for RecordScanStream {
+    fn drop(&mut self) {
+        if let Some(reading) = self.reading.take() {
+            reading.abort();
+        }
     }
 }
 

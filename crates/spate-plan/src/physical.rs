@@ -11,22 +11,27 @@
 //! n slices (zero-copy; see [`MIN_SLICE_ROWS`] for large n), which the round robin then
 //! deals out: every partition gets its share, give or take one slice.
 
+use std::collections::VecDeque;
 use std::fmt::Formatter;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
 
 use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::error::Result as DfResult;
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_plan::metrics::MetricsSet;
+use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::repartition::RepartitionExec;
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 
 /// Up to this many partitions, [`SplitBatchesExec`] deals single rows if it must (10 rows to
 /// 2 partitions: 5 each, as Spark).
@@ -156,6 +161,7 @@ pub struct SplitBatchesExec {
     input: Arc<dyn ExecutionPlan>,
     pieces: usize,
     properties: Arc<PlanProperties>,
+    metrics: ExecutionPlanMetricsSet,
 }
 
 impl SplitBatchesExec {
@@ -166,6 +172,7 @@ impl SplitBatchesExec {
             input,
             pieces,
             properties,
+            metrics: ExecutionPlanMetricsSet::new(),
         }
     }
 }
@@ -221,29 +228,63 @@ impl ExecutionPlan for SplitBatchesExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
-        let pieces = self.pieces;
-        let input = self.input.execute(partition, context)?;
-        let schema = input.schema();
-        let slices = input.flat_map(move |batch| {
-            let slices = match batch {
-                Ok(b) => {
-                    let rows = b.num_rows();
-                    let n = if pieces <= EXACT_DEAL_PIECES {
-                        pieces.min(rows).max(1)
-                    } else {
-                        pieces.min(rows.div_ceil(MIN_SLICE_ROWS)).max(1)
-                    };
-                    (0..n)
-                        .map(|i| {
-                            let (start, end) = (i * rows / n, (i + 1) * rows / n);
-                            Ok(b.slice(start, end - start))
-                        })
-                        .collect()
-                }
-                Err(e) => vec![Err(e)],
-            };
-            futures::stream::iter(slices)
-        });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, slices)))
+        Ok(Box::pin(SplitBatchesStream {
+            input: self.input.execute(partition, context)?,
+            pieces: self.pieces,
+            pending: VecDeque::new(),
+            baseline: BaselineMetrics::new(&self.metrics, partition),
+        }))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+}
+
+/// One partition of [`SplitBatchesExec`]: hands out the slices of one input batch before it
+/// asks for the next.
+struct SplitBatchesStream {
+    input: SendableRecordBatchStream,
+    pieces: usize,
+    /// The slices of the last input batch not handed out yet.
+    pending: VecDeque<RecordBatch>,
+    baseline: BaselineMetrics,
+}
+
+impl SplitBatchesStream {
+    /// Cuts `batch` into its slices (see [`SplitBatchesExec`]) and queues them.
+    fn cut(&mut self, batch: &RecordBatch) {
+        let rows = batch.num_rows();
+        let n = if self.pieces <= EXACT_DEAL_PIECES {
+            self.pieces.min(rows).max(1)
+        } else {
+            self.pieces.min(rows.div_ceil(MIN_SLICE_ROWS)).max(1)
+        };
+        self.pending.extend((0..n).map(|i| {
+            let (start, end) = (i * rows / n, (i + 1) * rows / n);
+            batch.slice(start, end - start)
+        }));
+    }
+}
+
+impl Stream for SplitBatchesStream {
+    type Item = DfResult<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            if let Some(slice) = self.pending.pop_front() {
+                return self.baseline.record_poll(Poll::Ready(Some(Ok(slice))));
+            }
+            match self.input.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(batch))) => self.cut(&batch),
+                other => return self.baseline.record_poll(other),
+            }
+        }
+    }
+}
+
+impl RecordBatchStream for SplitBatchesStream {
+    fn schema(&self) -> SchemaRef {
+        self.input.schema()
     }
 }

@@ -294,14 +294,21 @@ enum Failure {
 }
 
 impl Failure {
+    /// Whether the CSV or JSON decoder refused bytes that are not UTF-8 (Arrow's CSV and JSON
+    /// errors have no kind for it, so their text tells).
     fn is_utf8(&self) -> bool {
-        match self {
-            Failure::Error(e) => {
-                let text = e.to_string();
-                text.contains("UTF-8") || text.contains("utf-8") || text.contains("utf8")
-            }
-            Failure::Panic(_) => false,
-        }
+        let Failure::Error(e) = self else {
+            return false;
+        };
+        let text = match e.find_root() {
+            DataFusionError::ArrowError(a, _) => match a.as_ref() {
+                ArrowError::CsvError(m) | ArrowError::JsonError(m) => m.clone(),
+                ArrowError::ExternalError(inner) => inner.to_string(),
+                _ => return false,
+            },
+            other => other.to_string(),
+        };
+        text.contains("UTF-8") || text.contains("utf-8") || text.contains("utf8")
     }
 
     fn describe(&self) -> String {

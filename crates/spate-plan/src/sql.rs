@@ -342,6 +342,7 @@ pub fn sql_error(e: datafusion::error::DataFusionError) -> Error {
     use datafusion::error::DataFusionError as E;
     match e.find_root() {
         E::SQL(inner, _) => Error::parse(format!("syntax error: {inner}")),
+        // DataFusion's missing table is a `Plan` error with no kind of its own: its text tells
         E::Plan(msg) if msg.contains("table") && msg.contains("not found") => {
             let name = msg.split('\'').nth(1).unwrap_or(msg).to_string();
             table_not_found(&name)

@@ -12,7 +12,9 @@
 //! calls with one seed give the same values, as in Spark.
 
 use std::fmt::{self, Formatter};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch};
@@ -21,6 +23,7 @@ use datafusion::common::config::ConfigOptions;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema, DFSchemaRef};
 use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::RecordBatchStream;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, Extension, LogicalPlan, LogicalPlanBuilder, ReturnFieldArgs,
@@ -29,12 +32,12 @@ use datafusion::logical_expr::{
 };
 use datafusion::optimizer::AnalyzerRule;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, PlanProperties,
 };
 use datafusion::physical_planner::{ExtensionPlanner, PhysicalPlanner};
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 
 use crate::functions::XorShiftRandom;
 
@@ -376,6 +379,7 @@ pub struct TaskIdsExec {
     input: Arc<dyn ExecutionPlan>,
     randoms: Vec<Random>,
     properties: Arc<PlanProperties>,
+    metrics: ExecutionPlanMetricsSet,
 }
 
 impl TaskIdsExec {
@@ -395,6 +399,7 @@ impl TaskIdsExec {
             input,
             randoms,
             properties: Arc::new(properties),
+            metrics: ExecutionPlanMetricsSet::new(),
         }
     }
 }
@@ -457,15 +462,11 @@ impl ExecutionPlan for TaskIdsExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
-        let schema = self.schema();
-        let out = Arc::clone(&schema);
         let input = self.input.execute(partition, context)?;
         let index = i32::try_from(partition).map_err(|_| {
             DataFusionError::Execution(format!("partition {partition} out of range"))
         })?;
-        let base = i64::from(index) << 33;
-        let mut next: i64 = 0;
-        let mut generators: Vec<(bool, XorShiftRandom)> = self
+        let generators = self
             .randoms
             .iter()
             .map(|r| {
@@ -473,29 +474,78 @@ impl ExecutionPlan for TaskIdsExec {
                 (r.gaussian, XorShiftRandom::new(seed))
             })
             .collect();
-        let stream = input.map(move |batch| {
-            let batch = batch?;
-            let n = batch.num_rows();
-            let mut columns = batch.columns().to_vec();
-            columns.push(Arc::new(Int32Array::from(vec![index; n])));
-            columns.push(Arc::new(Int64Array::from_iter_values(
-                (next..next + n as i64).map(|r| base | r),
-            )));
-            next += n as i64;
-            for (gaussian, rng) in &mut generators {
-                let values: Float64Array = (0..n)
-                    .map(|_| {
-                        if *gaussian {
-                            rng.next_gaussian()
-                        } else {
-                            rng.next_double()
-                        }
-                    })
-                    .collect();
-                columns.push(Arc::new(values) as ArrayRef);
-            }
-            Ok(RecordBatch::try_new(Arc::clone(&out), columns)?)
-        });
-        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+        Ok(Box::pin(TaskIdsStream {
+            input,
+            schema: self.schema(),
+            index,
+            base: i64::from(index) << 33,
+            next: 0,
+            generators,
+            baseline: BaselineMetrics::new(&self.metrics, partition),
+        }))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+}
+
+/// One partition of [`TaskIdsExec`]: its input's batches with the id and random columns.
+struct TaskIdsStream {
+    input: SendableRecordBatchStream,
+    schema: SchemaRef,
+    /// The partition index.
+    index: i32,
+    /// `index << 33`, the high bits of every monotonically increasing id.
+    base: i64,
+    /// The row number in the partition of the next row.
+    next: i64,
+    /// One generator per random column: (gaussian, generator).
+    generators: Vec<(bool, XorShiftRandom)>,
+    baseline: BaselineMetrics,
+}
+
+impl TaskIdsStream {
+    fn extend(&mut self, batch: RecordBatch) -> DfResult<RecordBatch> {
+        let _timer = self.baseline.elapsed_compute().timer();
+        let n = batch.num_rows();
+        let mut columns = batch.columns().to_vec();
+        columns.push(Arc::new(Int32Array::from(vec![self.index; n])));
+        let (base, next) = (self.base, self.next);
+        columns.push(Arc::new(Int64Array::from_iter_values(
+            (next..next + n as i64).map(|r| base | r),
+        )));
+        self.next += n as i64;
+        for (gaussian, rng) in &mut self.generators {
+            let values: Float64Array = (0..n)
+                .map(|_| {
+                    if *gaussian {
+                        rng.next_gaussian()
+                    } else {
+                        rng.next_double()
+                    }
+                })
+                .collect();
+            columns.push(Arc::new(values) as ArrayRef);
+        }
+        Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
+    }
+}
+
+impl Stream for TaskIdsStream {
+    type Item = DfResult<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let poll = match self.input.poll_next_unpin(cx) {
+            Poll::Ready(Some(Ok(batch))) => Poll::Ready(Some(self.extend(batch))),
+            other => other,
+        };
+        self.baseline.record_poll(poll)
+    }
+}
+
+impl RecordBatchStream for TaskIdsStream {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
     }
 }

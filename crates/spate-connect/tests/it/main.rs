@@ -1,6 +1,7 @@
 //! Integration tests of the service's decoding and the readers behind it, on generated input.
 
 mod fuzz;
+mod operators;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 

@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use datafusion::common::{Column, DFSchema, TableReference};
+use datafusion::common::{Column, DFSchema, SchemaError, TableReference};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::expr::AggregateFunction;
@@ -370,16 +370,12 @@ pub(crate) fn project(plan: LogicalPlan, exprs: Vec<Expr>) -> Result<LogicalPlan
 /// Turns a DataFusion planning error about a column into Spark's error.
 pub fn column_error(e: DataFusionError, schema: &DFSchema) -> Error {
     match e.find_root() {
-        DataFusionError::SchemaError(inner, _) => {
-            let text = inner.to_string();
-            match text.split('\'').nth(1).or_else(|| text.split('"').nth(1)) {
-                Some(name) if text.contains("not found") || text.contains("No field") => {
-                    let name = name.rsplit('.').next().unwrap_or(name);
-                    expression::unresolved_column(name, schema)
-                }
-                _ => Error::DataFusion(e),
+        DataFusionError::SchemaError(inner, _) => match inner.as_ref() {
+            SchemaError::FieldNotFound { field, .. } => {
+                expression::unresolved_column(&field.name, schema)
             }
-        }
+            _ => Error::DataFusion(e),
+        },
         _ => Error::DataFusion(e),
     }
 }

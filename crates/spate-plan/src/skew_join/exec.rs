@@ -16,7 +16,9 @@
 
 use std::collections::HashMap;
 use std::fmt::{self, Formatter};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, Scalar, UInt32Array};
 use datafusion::arrow::compute::kernels::boolean::and;
@@ -26,17 +28,20 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::hash_utils::create_hashes;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result as DfResult};
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_expr_common::utils::evaluate_expressions_to_arrays;
-use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
+use datafusion::physical_plan::metrics::{
+    BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+};
 use datafusion::physical_plan::repartition::REPARTITION_RANDOM_STATE;
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning,
     PlanProperties,
 };
-use futures::{StreamExt, TryStreamExt};
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use futures::{FutureExt, Stream, StreamExt};
 
 /// The column both sides append, joined on beside the keys.
 pub const SALT_COLUMN: &str = "__spate_salt";
@@ -283,7 +288,7 @@ impl Sampler {
         side: usize,
         partition: usize,
         ctx: Arc<TaskContext>,
-    ) -> DfResult<futures::stream::BoxStream<'static, DfResult<RecordBatch>>> {
+    ) -> DfResult<BoxStream<'static, DfResult<RecordBatch>>> {
         let side = &self.sides[side];
         if !side.may_spread {
             return Ok(lock(&side.input)?.execute(partition, ctx)?.boxed());
@@ -500,42 +505,116 @@ impl ExecutionPlan for SkewSaltExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
-        let schema = self.schema();
-        let out = Arc::clone(&schema);
         let sampler = Arc::clone(&self.sampler);
         let side = self.side;
         let metric =
             |name: &'static str| MetricBuilder::new(&self.metrics).counter(name, partition);
-        let (hot_keys, spread_rows, copied_rows) = (
-            metric("hot_keys"),
-            metric("spread_rows"),
-            metric("copied_rows"),
-        );
-        let stream = futures::stream::once(async move {
+        let deciding = async move {
             let decision = sampler.decide(&context).await?;
             let rows = sampler.rows(side, partition, context)?;
-            let keys = sampler.sides[side].keys.clone();
-            let spreads = decision.spread == side;
-            if spreads {
-                hot_keys.add(decision.hot.len());
-            }
-            let mut next = 0usize;
-            Ok::<_, DataFusionError>(rows.map(move |batch| {
-                let batch = batch?;
-                if decision.hot.is_empty() {
-                    with_salts(&out, &batch, vec![0; batch.num_rows()])
-                } else if spreads {
-                    let (salts, n) = spread(&decision.hot, &keys, &mut next, &batch)?;
-                    spread_rows.add(n);
-                    with_salts(&out, &batch, salts)
-                } else {
-                    let (batch, salts, n) = copy(&decision.hot, &keys, &batch)?;
-                    copied_rows.add(n);
-                    with_salts(&out, &batch, salts)
+            Ok((decision, rows))
+        }
+        .boxed();
+        Ok(Box::pin(SkewSaltStream {
+            schema: self.schema(),
+            keys: self.sampler.sides[side].keys.clone(),
+            side,
+            state: SaltState::Deciding(deciding),
+            next: 0,
+            hot_keys: metric("hot_keys"),
+            spread_rows: metric("spread_rows"),
+            copied_rows: metric("copied_rows"),
+            baseline: BaselineMetrics::new(&self.metrics, partition),
+        }))
+    }
+}
+
+/// The rows of one side's partition, and the decision they wait for.
+type DecidedRows = (Arc<Decision>, BoxStream<'static, DfResult<RecordBatch>>);
+
+/// Where a [`SkewSaltStream`] is.
+enum SaltState {
+    /// Waiting for the sampler's decision (the first partition to ask samples both sides).
+    Deciding(BoxFuture<'static, DfResult<DecidedRows>>),
+    /// Salting the partition's rows.
+    Salting(DecidedRows),
+    /// Finished or failed.
+    Done,
+}
+
+/// One partition of [`SkewSaltExec`].
+struct SkewSaltStream {
+    schema: SchemaRef,
+    keys: Vec<Arc<dyn PhysicalExpr>>,
+    side: usize,
+    state: SaltState,
+    /// The turn of the next hot row on the spread side.
+    next: usize,
+    hot_keys: Count,
+    spread_rows: Count,
+    copied_rows: Count,
+    baseline: BaselineMetrics,
+}
+
+impl SkewSaltStream {
+    fn salt(&mut self, decision: &Decision, batch: RecordBatch) -> DfResult<RecordBatch> {
+        let _timer = self.baseline.elapsed_compute().timer();
+        if decision.hot.is_empty() {
+            with_salts(&self.schema, &batch, vec![0; batch.num_rows()])
+        } else if decision.spread == self.side {
+            let (salts, n) = spread(&decision.hot, &self.keys, &mut self.next, &batch)?;
+            self.spread_rows.add(n);
+            with_salts(&self.schema, &batch, salts)
+        } else {
+            let (batch, salts, n) = copy(&decision.hot, &self.keys, &batch)?;
+            self.copied_rows.add(n);
+            with_salts(&self.schema, &batch, salts)
+        }
+    }
+}
+
+impl Stream for SkewSaltStream {
+    type Item = DfResult<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            let this = &mut *self;
+            match &mut this.state {
+                SaltState::Deciding(deciding) => match deciding.poll_unpin(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(e)) => {
+                        this.state = SaltState::Done;
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                    Poll::Ready(Ok((decision, rows))) => {
+                        if decision.spread == this.side {
+                            this.hot_keys.add(decision.hot.len());
+                        }
+                        this.state = SaltState::Salting((decision, rows));
+                    }
+                },
+                SaltState::Salting((decision, rows)) => {
+                    let poll = match rows.poll_next_unpin(cx) {
+                        Poll::Ready(Some(Ok(batch))) => {
+                            let decision = Arc::clone(decision);
+                            Poll::Ready(Some(this.salt(&decision, batch)))
+                        }
+                        Poll::Ready(None) => {
+                            this.state = SaltState::Done;
+                            Poll::Ready(None)
+                        }
+                        other => other,
+                    };
+                    return this.baseline.record_poll(poll);
                 }
-            }))
-        })
-        .try_flatten();
-        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+                SaltState::Done => return Poll::Ready(None),
+            }
+        }
+    }
+}
+
+impl RecordBatchStream for SkewSaltStream {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
     }
 }
