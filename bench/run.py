@@ -48,14 +48,30 @@ def free_port():
         return s.getsockname()[1]
 
 
+def memory_bytes(text):
+    """'4g', '512m' or a number of bytes."""
+    units = {"k": 2**10, "m": 2**20, "g": 2**30}
+    text = text.strip().lower()
+    return int(float(text[:-1]) * units[text[-1]]) if text[-1] in units else int(text)
+
+
 def server_command(engine, port, args):
+    """The engine's server command line and its extra environment. With --memory-limit each
+    engine gets its own notion of one: Spate's and Sail's memory pools (both DataFusion's
+    spilling pool), Spark's driver JVM heap (local mode runs every task in the driver)."""
+    limit = args.memory_limit
     if engine == "spate":
         target = os.environ.get("CARGO_TARGET_DIR", str(Path.home() / ".cache" / "spate-target"))
-        return [str(Path(target) / "release" / "spate"), "serve", "--port", str(port)]
+        cmd = [str(Path(target) / "release" / "spate"), "serve", "--port", str(port)]
+        return cmd + (["--memory-limit", limit] if limit else []), {}
     if engine == "sail":
-        return [str(Path(sys.executable).parent / "sail"), "spark", "server", "--port", str(port)]
+        env = {}
+        if limit:
+            env = {"SAIL_RUNTIME__MEMORY_POOL__TYPE": "fair",
+                   "SAIL_RUNTIME__MEMORY_POOL__FAIR__MAX_SIZE": str(memory_bytes(limit))}
+        return [str(Path(sys.executable).parent / "sail"), "spark", "server", "--port", str(port)], env
     if engine == "spark":
-        return [args.spark_python, str(HERE / "spark_server.py"), str(port)]
+        return [args.spark_python, str(HERE / "spark_server.py"), str(port), limit or "8g"], {}
     raise SystemExit(f"unknown engine {engine}")
 
 
@@ -208,8 +224,9 @@ def server(engine, args, log_name):
     # The client's pyspark marks the environment as Spark Connect only; the Spark server's
     # classic session must not inherit that.
     env = {k: v for k, v in os.environ.items() if k not in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")}
+    cmd, extra_env = server_command(engine, port, args)
     proc = subprocess.Popen(
-        server_command(engine, port, args), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
+        cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env | extra_env
     )
     sampler = MemorySampler(proc.pid)
     try:
@@ -249,6 +266,44 @@ def run_queries(spark, engine, args, queries, data):
     return out
 
 
+TRANSFER_COLUMNS = [
+    "id",
+    "CAST(id % 1000 AS INT) AS k",
+    "CAST(id AS DOUBLE) / 7 AS x",
+    "concat('name-', CAST(id % 100000 AS STRING)) AS s",
+    "date_add(DATE'2020-01-01', CAST(id % 3650 AS INT)) AS d",
+]
+
+
+def run_transfer(spark, args, sampler):
+    """Results to the client: `collect()` and `toPandas()` of args.transfer rows x 5 columns
+    (long, int, double, string, date) made by the server, timed end to end in the client."""
+    import pyarrow.compute as pc
+
+    res = {"rows": args.transfer}
+    df = spark.range(args.transfer).selectExpr(*TRANSFER_COLUMNS)
+    sampler.reset()
+    try:
+        table = df.toArrow()  # the warm-up; its size is the MiB in MiB/s
+        res["mib"] = table.nbytes / 2**20
+        res["check"] = [table.num_rows, pc.sum(table.column("id")).as_py(), pc.sum(table.column("k")).as_py(),
+                        pc.count_distinct(table.column("s")).as_py(), str(pc.max(table.column("d")).as_py())]
+        del table
+        for what, action in (("topandas", lambda: df.toPandas()), ("collect", lambda: df.collect())):
+            times = []
+            for _ in range(args.runs):
+                t0 = time.perf_counter()
+                out = action()
+                times.append(time.perf_counter() - t0)
+                assert len(out) == args.transfer, f"{what} gave {len(out)} rows"
+                del out
+            res[f"{what}_s"] = statistics.median(times)
+    except Exception as e:
+        res["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+    res["peak_rss_mb"] = sampler.peak / 2**20
+    return res
+
+
 def run_engine(engine, args, queries, data):
     """TPC-H in one server; each seed workload in a fresh one, so that its peak memory is its own."""
     out = {"engine": engine, "queries": {}, "workloads": {}}
@@ -265,6 +320,13 @@ def run_engine(engine, args, queries, data):
         out["workloads"][w.name] = res
         print(f"{engine:6} {w.name:16} {res.get('median_s', float('nan')):8.3f} s "
               f"{res['peak_rss_mb']:7.0f} MiB {res.get('error', '')}", flush=True)
+    if args.transfer:
+        with server(engine, args, f"{engine}-transfer") as (spark, sampler, startup):
+            out.setdefault("startup_s", startup)
+            out["transfer"] = res = run_transfer(spark, args, sampler)
+        print(f"{engine:6} toPandas {res.get('topandas_s', float('nan')):8.3f} s, collect "
+              f"{res.get('collect_s', float('nan')):8.3f} s {res['peak_rss_mb']:7.0f} MiB "
+              f"{res.get('error', '')}", flush=True)
     return out
 
 
@@ -326,7 +388,10 @@ def report(args, results, names):
         "",
         f"Engines: {', '.join(by)}, each a Spark Connect server driven by pyspark-client; {args.runs} timed "
         f"runs after one warm-up, median; answers checked against {ref}'s. Machine: {os.cpu_count()} cores, "
-        f"{psutil.virtual_memory().total / 2**30:.0f} GiB.",
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB."
+        + (f" Memory limit {args.memory_limit}: Spate `--memory-limit`, Sail's fair memory pool "
+           f"(`SAIL_RUNTIME__MEMORY_POOL__*`), Spark's `spark.driver.memory`; peak RSS is the whole "
+           f"server process tree, measured every 0.1 s." if args.memory_limit else ""),
     ]
     plot_names, plot_t = [], {}
 
@@ -349,6 +414,8 @@ def report(args, results, names):
                          "process tree during the workload's runs; outputs compared by fingerprint "
                          "(rows, columns, per-column null counts and sums or distinct counts).",
                          wl_names, w_status, "workloads", "workload", memory=True)
+    if args.transfer:
+        lines += transfer_section(args, by, others)
     lines += ["", "## Engines", "", "| engine | start-up (s) | TPC-H peak RSS (MiB) | queries ok | workloads ok |",
               "|---|---|---|---|---|"]
     for e, r in by.items():
@@ -372,6 +439,38 @@ def report(args, results, names):
         indent=1))
     print("\n".join(lines))
     return md
+
+
+def transfer_section(args, by, others):
+    """The results-to-the-client table: per engine and action, time, rows/s and MiB/s."""
+    ref = by.get("spark", {}).get("transfer", {})
+    lines = ["", f"## Results to the client, {args.transfer:,} rows x 5 columns", "",
+             "`spark.range(n).selectExpr(long, int, double, string, date)` made by the server and "
+             "pulled by the client: `toPandas()` and `collect()`, end to end. MiB is the Arrow size "
+             "of the result (`toArrow().nbytes`); peak RSS is the server's during these runs. "
+             "A result whose row count or column sums differ from Spark's is marked wrong.", "",
+             "| engine | toPandas (s) | rows/s | MiB/s | collect (s) | rows/s | MiB/s | peak MiB | "
+             + " | ".join(f"spate/{o} toPandas" for o in others) + " |",
+             "|---" * (8 + len(others)) + "|"]
+    spate = by.get("spate", {}).get("transfer", {})
+    for e, r in by.items():
+        t = r.get("transfer", {})
+        if "error" in t or not t:
+            lines.append(f"| {e} | error: {t.get('error', 'not run')} |")
+            continue
+        if ref and "check" in ref and t.get("check") != ref["check"]:
+            lines.append(f"| {e} | wrong: {t.get('check')} vs spark's {ref['check']} |")
+            continue
+        cells = []
+        for what in ("topandas", "collect"):
+            secs = t[f"{what}_s"]
+            cells += [f"{secs:.2f}", f"{t['rows'] / secs:,.0f}", f"{t['mib'] / secs:.0f}"]
+        cells.append(f"{t['peak_rss_mb']:.0f}")
+        for o in others:
+            a, b = spate.get("topandas_s"), by[o].get("transfer", {}).get("topandas_s")
+            cells.append(f"{a / b:.2f}" if a and b and e == "spate" else "")
+        lines.append(f"| {e} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def plot_ratios(names, others, t, path):
@@ -409,6 +508,10 @@ def main():
     p.add_argument("--queries", default=",".join(str(i) for i in range(1, 23)))
     p.add_argument("--workloads", default=",".join(w.name for w in seed_workloads.WORKLOADS))
     p.add_argument("--events", type=int, default=10_000_000)
+    p.add_argument("--transfer", type=int, default=10_000_000,
+                   help="rows of the collect/toPandas benchmark (0: skip it)")
+    p.add_argument("--memory-limit", default=None,
+                   help="e.g. 4g: Spate's and Sail's memory pool, Spark's driver heap")
     p.add_argument("--data-dir", default=str(HERE / "data"))
     p.add_argument("--spark-python", default=os.environ.get("SPARK_PYTHON", sys.executable))
     args = p.parse_args()

@@ -8,10 +8,12 @@ import time
 from pyspark.sql import SparkSession
 
 port = sys.argv[1]
+# the driver heap: in local mode every task runs in the driver, so this bounds the engine
+driver_memory = sys.argv[2] if len(sys.argv) > 2 else "8g"
 spark = (
     SparkSession.builder.master("local[*]")
     .config("spark.ui.enabled", "false")
-    .config("spark.driver.memory", "8g")
+    .config("spark.driver.memory", driver_memory)
     .config("spark.sql.shuffle.partitions", "8")
     .config("spark.plugins", "org.apache.spark.sql.connect.SparkConnectPlugin")
     .config("spark.connect.grpc.binding.port", port)
