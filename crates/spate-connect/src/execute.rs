@@ -88,6 +88,7 @@ pub fn execute(manager: &SessionManager, req: ExecutePlanRequest) -> Result<Resp
     let max_batch = manager.settings().max_batch_size;
     let task_session = Arc::clone(&session);
     let task_op = Arc::clone(&op);
+    op.start()?;
     let task = tokio::spawn(async move {
         let execution = Execution::new(&task_session, &task_op, progress_every, max_batch);
         let result = run(&execution, plan).await;
@@ -105,7 +106,7 @@ pub fn execute(manager: &SessionManager, req: ExecutePlanRequest) -> Result<Resp
             tracing::error!("{e}");
         }
     });
-    op.run(task.abort_handle())?;
+    op.set_abort(task.abort_handle());
     Ok(deliveries(sender.into_stream()))
 }
 

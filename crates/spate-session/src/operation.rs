@@ -185,12 +185,22 @@ impl Operation {
         Ok(())
     }
 
-    /// Starts running under `abort` (which cancels the execution).
-    pub fn run(&self, abort: AbortHandle) -> Result<()> {
+    /// Marks the execution as running. Call it before the execution's task is spawned: a
+    /// task that ends at once (a quick command on a busy machine) must find it running, or
+    /// its end would be lost and the client would wait forever.
+    pub fn start(&self) -> Result<()> {
+        self.transition(OperationState::Running)
+    }
+
+    /// Hands over the running execution's `abort` (which cancels it). An execution canceled
+    /// before this is aborted at once; one that already ended needs nothing.
+    pub fn set_abort(&self, abort: AbortHandle) {
         let mut inner = self.lock();
-        Self::move_to(&mut inner, &self.id, OperationState::Running)?;
-        inner.abort = Some(abort);
-        Ok(())
+        match inner.state {
+            OperationState::Running => inner.abort = Some(abort),
+            OperationState::Canceled | OperationState::Closed => abort.abort(),
+            _ => {}
+        }
     }
 
     /// Adds a response, waiting while the client is too far behind. Fails with
@@ -243,7 +253,10 @@ impl Operation {
     /// Ends the execution with its last response (ResultComplete).
     pub fn succeed(&self, last: ExecutePlanResponse) -> Result<()> {
         let mut inner = self.lock();
-        if inner.state != OperationState::Running {
+        if matches!(
+            inner.state,
+            OperationState::Canceled | OperationState::Closed
+        ) {
             return Ok(());
         }
         Self::move_to(&mut inner, &self.id, OperationState::Succeeded)?;

@@ -66,6 +66,7 @@ fn the_state_machine_allows_only_its_moves() {
 /// Produces `n` responses of `bytes` then ResultComplete, on its own task.
 fn produce(op: &Arc<Operation>, n: usize, bytes: usize) -> tokio::task::JoinHandle<()> {
     let producer = Arc::clone(op);
+    let _ = op.start();
     let task = tokio::spawn(async move {
         for i in 0..n {
             if producer.push(response(i, bytes)).await.is_err() {
@@ -74,7 +75,7 @@ fn produce(op: &Arc<Operation>, n: usize, bytes: usize) -> tokio::task::JoinHand
         }
         let _ = producer.succeed(complete());
     });
-    let _ = op.run(task.abort_handle());
+    op.set_abort(task.abort_handle());
     task
 }
 
@@ -202,8 +203,9 @@ async fn a_client_that_is_not_reattachable_cancels_when_it_goes() -> TestResult 
 async fn a_canceled_operation_delivers_operation_canceled() -> TestResult {
     let op = operation(true, 1 << 20, 1 << 20);
     let mut sender = op.attach(None)?;
+    op.start()?;
     let task = tokio::spawn(std::future::pending::<()>());
-    op.run(task.abort_handle())?;
+    op.set_abort(task.abort_handle());
     assert!(op.cancel());
     assert!(!op.cancel(), "canceled twice");
     let e = sender
@@ -220,5 +222,42 @@ async fn a_canceled_operation_delivers_operation_canceled() -> TestResult {
     op.close();
     assert_eq!(op.state(), OperationState::Closed);
     assert_eq!(op.buffered().0, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_execution_that_ends_before_its_abort_handle_is_given_still_completes() -> TestResult {
+    // the race a quick command hits on a busy machine: its task ends before the spawner
+    // hands over the abort handle
+    let op = operation(true, 1 << 20, 1 << 20);
+    let mut sender = op.attach(None)?;
+    op.start()?;
+    op.succeed(complete())?;
+    let task = tokio::spawn(std::future::pending::<()>());
+    op.set_abort(task.abort_handle());
+    let last = sender
+        .next()
+        .await
+        .ok_or("no response")?
+        .map_err(|e| e.to_string())?;
+    assert!(matches!(
+        last.response_type,
+        Some(spark_connect_proto::spark::connect::execute_plan_response::ResponseType::ResultComplete(_))
+    ));
+    assert!(sender.next().await.is_none());
+    assert!(
+        !task.is_finished(),
+        "an ended execution's handle is left alone"
+    );
+    task.abort();
+
+    // canceled before the handle arrives: the task is aborted when it does
+    let op = operation(true, 1 << 20, 1 << 20);
+    op.start()?;
+    assert!(op.cancel());
+    let task = tokio::spawn(std::future::pending::<()>());
+    op.set_abort(task.abort_handle());
+    let joined = task.await;
+    assert!(joined.is_err_and(|e| e.is_cancelled()));
     Ok(())
 }

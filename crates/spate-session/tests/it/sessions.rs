@@ -100,8 +100,9 @@ async fn idle_sessions_expire_and_busy_ones_do_not() -> TestResult {
     let idle = manager.get_or_create(&session_id(5), "u", None)?;
     let busy = manager.get_or_create(&session_id(6), "u", None)?;
     let op = busy.start_operation("running".into(), vec![], true)?;
+    op.start()?;
     let task = tokio::spawn(std::future::pending::<()>());
-    op.run(task.abort_handle())?;
+    op.set_abort(task.abort_handle());
     let _attached = op.attach(None)?;
     tokio::time::sleep(Duration::from_millis(150)).await;
     let expired = manager.maintain();
@@ -124,8 +125,9 @@ async fn operations_without_a_client_are_abandoned_after_the_detached_timeout() 
     let manager = SessionManager::new(st)?;
     let s = manager.get_or_create(&session_id(7), "u", None)?;
     let op = s.start_operation("long".into(), vec![], true)?;
+    op.start()?;
     let task = tokio::spawn(std::future::pending::<()>());
-    op.run(task.abort_handle())?;
+    op.set_abort(task.abort_handle());
     let sender = op.attach(None)?;
     manager.maintain();
     assert_eq!(op.state(), OperationState::Running, "attached: kept");
