@@ -58,9 +58,9 @@ pub async fn handle(session: &Session, req: AnalyzePlanRequest) -> Result<Analyz
             })
         }
         Analyze::IsStreaming(q::IsStreaming { plan }) => {
-            logical(session, plan).await?;
+            let p = logical(session, plan).await?;
             R::IsStreaming(r::IsStreaming {
-                is_streaming: false,
+                is_streaming: spate_plan::streaming::is_streaming(&p),
             })
         }
         Analyze::InputFiles(q::InputFiles { plan }) => {

@@ -49,6 +49,11 @@ pub(crate) async fn handle(exec: &Execution<'_>, cmd: Command) -> Result<Vec<Exe
                 .register_view(&name, plan, replace, is_global)?;
             Ok(vec![])
         }
+        CommandType::WriteStreamOperationStart(w) => crate::streaming::start(exec, w).await,
+        CommandType::StreamingQueryCommand(c) => crate::streaming::query_command(exec, c).await,
+        CommandType::StreamingQueryManagerCommand(c) => {
+            crate::streaming::manager_command(exec, c).await
+        }
         CommandType::Extension(any) => {
             let state = session.state(exec.scope(None))?;
             let config = session.config();

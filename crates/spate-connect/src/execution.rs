@@ -76,6 +76,9 @@ impl<'a> Execution<'a> {
     pub(crate) async fn relation(&self, rel: &Relation) -> Result<()> {
         let state = self.session.state(self.scope(description(rel)))?;
         let plan = resolve(self.session, &state, rel, true).await?;
+        if spate_plan::streaming::is_streaming(&plan) {
+            return Err(spate_plan::streaming::batch_of_streaming_error());
+        }
         self.stream_result(&state, &plan).await
     }
 

@@ -18,5 +18,6 @@ pub mod error;
 pub mod execute;
 pub mod execution;
 pub mod server;
+pub mod streaming;
 
 pub use server::{SparkConnectService, serve, serve_listener};

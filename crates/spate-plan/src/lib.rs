@@ -27,6 +27,7 @@ pub mod sql_dialect;
 pub mod sql_functions;
 pub mod sql_over;
 pub mod sql_table_syntax;
+pub mod streaming;
 pub mod task_ids;
 pub mod type_build;
 pub mod type_parser;

@@ -44,6 +44,9 @@ pub struct Session {
     pub cache: spate_plan::cache::RelationCache,
     /// Uploaded artifacts.
     pub artifacts: ArtifactStore,
+    /// Per-session state of crates above this one (the streaming queries), by type.
+    extensions: Mutex<HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>>,
+    closed: std::sync::atomic::AtomicBool,
     operations: Mutex<HashMap<String, Arc<Operation>>>,
     abandoned: Mutex<VecDeque<String>>,
     last_used: Mutex<Instant>,
@@ -58,6 +61,24 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 const ABANDONED_KEPT: usize = 1000;
 
 impl Session {
+    /// The session's `T`, created on first use: state that crates above this one keep per
+    /// session (spate-stream's queries) without this crate knowing their types.
+    pub fn extension<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        let mut map = lock(&self.extensions);
+        let entry = map
+            .entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| Arc::new(T::default()));
+        match Arc::clone(entry).downcast::<T>() {
+            Ok(t) => t,
+            // the map is keyed by the type id, so the entry is a T; replace it if not
+            Err(_) => {
+                let fresh = Arc::new(T::default());
+                *entry = Arc::clone(&fresh) as Arc<dyn std::any::Any + Send + Sync>;
+                fresh
+            }
+        }
+    }
+
     /// A snapshot of the configuration.
     pub fn config(&self) -> SessionConfig {
         lock(&self.config).clone()
@@ -163,7 +184,15 @@ impl Session {
     }
 
     /// Ends the session: its operations are canceled, its artifacts and cached rows removed.
+    /// Whether the session was released or expired (work it started, such as streaming
+    /// queries, stops when it sees this).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     fn close(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
         let ops: Vec<Arc<Operation>> = lock(&self.operations).drain().map(|(_, o)| o).collect();
         for op in ops {
             op.close();
@@ -277,6 +306,8 @@ impl SessionManager {
             )),
             cache: Default::default(),
             artifacts: ArtifactStore::new(self.artifact_root.join(id)),
+            extensions: Mutex::default(),
+            closed: Default::default(),
             operations: Mutex::default(),
             abandoned: Mutex::default(),
             last_used: Mutex::new(Instant::now()),

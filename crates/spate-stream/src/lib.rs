@@ -9,12 +9,23 @@
 //!   `commits/N` (batch N is done), `sources/` — and what a restart must do next.
 //! - [`lifecycle`]: the query's states and the moves between them.
 //!
-//! The micro-batch runtime, sources, sinks and the Spark Connect commands build on these.
+//! On these runs the micro-batch runtime ([`query`]), with its sources ([`source`]: rate)
+//! and sinks ([`sink`]: memory, noop), and the per-session registry the Spark Connect
+//! commands use ([`registry`]). This version runs stateless queries (projections and filters)
+//! without a checkpoint; stateful operators, the file and Delta sources and sinks, and the
+//! checkpointed restart are the next steps (issue 21).
 
 pub mod checkpoint;
 pub mod lifecycle;
 pub mod log;
+pub mod query;
+pub mod registry;
+pub mod sink;
+pub mod source;
 
 pub use checkpoint::{Checkpoint, CommitEntry, OffsetEntry, Resume};
 pub use lifecycle::QueryState;
 pub use log::MetadataLog;
+pub use query::{StartRequest, StreamingQuery, Trigger};
+pub use registry::SessionStreams;
+pub use sink::Sink;

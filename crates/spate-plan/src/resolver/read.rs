@@ -132,7 +132,18 @@ impl Resolver<'_> {
             is_streaming,
         } = r;
         if *is_streaming {
-            return Err(Error::unsupported("readStream"));
+            return match read_type {
+                Some(ReadType::DataSource(d)) => {
+                    let format = d.format.clone().unwrap_or_default().to_lowercase();
+                    let options = d
+                        .options
+                        .iter()
+                        .map(|(k, v)| (k.to_lowercase(), v.clone()))
+                        .collect();
+                    crate::streaming::StreamingScanNode::plan(&format, options)
+                }
+                _ => Err(Error::unsupported("readStream of a table")),
+            };
         }
         match read_type
             .as_ref()

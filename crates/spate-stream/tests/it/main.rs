@@ -2,6 +2,7 @@
 
 mod checkpoint;
 mod log;
+mod query;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 

@@ -1,0 +1,313 @@
+//! Structured Streaming's commands: `writeStream.start()` (WriteStreamOperationStart), a
+//! query's commands (status, progress, stop, processAllAvailable, awaitTermination,
+//! exception, explain) and `spark.streams` (active, get, awaitAnyTermination,
+//! resetTerminated). The queries themselves run in spate-stream; waiting commands await
+//! there without holding a server thread.
+
+use std::time::Duration;
+
+use spark_connect_proto::spark::connect::execute_plan_response::ResponseType;
+use spark_connect_proto::spark::connect::streaming_query_command::Command as QueryCommand;
+use spark_connect_proto::spark::connect::streaming_query_command_result::{
+    AwaitTerminationResult, ExceptionResult, ExplainResult, RecentProgressResult, ResultType,
+    StatusResult,
+};
+use spark_connect_proto::spark::connect::streaming_query_manager_command::Command as ManagerCommand;
+use spark_connect_proto::spark::connect::streaming_query_manager_command_result::{
+    ActiveResult, AwaitAnyTerminationResult, ResultType as ManagerResult, StreamingQueryInstance,
+};
+use spark_connect_proto::spark::connect::write_stream_operation_start::{
+    SinkDestination, Trigger as ProtoTrigger,
+};
+use spark_connect_proto::spark::connect::{
+    ExecutePlanResponse, StreamingQueryCommand, StreamingQueryCommandResult,
+    StreamingQueryInstanceId, StreamingQueryManagerCommand, StreamingQueryManagerCommandResult,
+    WriteStreamOperationStart, WriteStreamOperationStartResult,
+};
+use spate_common::{Error, Result};
+use spate_stream::query::{Failure, StartRequest, StreamingQuery, Trigger};
+use spate_stream::{SessionStreams, Sink};
+
+use crate::execution::{Execution, resolve};
+
+fn instance_id(q: &StreamingQuery) -> StreamingQueryInstanceId {
+    StreamingQueryInstanceId {
+        id: q.id.clone(),
+        run_id: q.run_id.clone(),
+    }
+}
+
+/// Spark's interval strings for processingTime: "10 seconds", "1 minute", "500 milliseconds",
+/// or a number of milliseconds.
+fn interval(text: &str) -> Result<Duration> {
+    let t = text.trim().to_lowercase();
+    let t = t.strip_prefix("interval").map(str::trim).unwrap_or(&t);
+    if let Ok(ms) = t.parse::<u64>() {
+        return Ok(Duration::from_millis(ms));
+    }
+    let mut parts = t.split_whitespace();
+    let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad_interval(text));
+    };
+    let n: f64 = n.parse().map_err(|_| bad_interval(text))?;
+    let ms = match unit.trim_end_matches('s') {
+        "millisecond" | "ms" => n,
+        "second" | "sec" => n * 1e3,
+        "minute" | "min" => n * 6e4,
+        "hour" => n * 3.6e6,
+        "day" => n * 8.64e7,
+        _ => return Err(bad_interval(text)),
+    };
+    if ms < 0.0 {
+        return Err(bad_interval(text));
+    }
+    Ok(Duration::from_millis(ms as u64))
+}
+
+fn bad_interval(text: &str) -> Error {
+    Error::IllegalArgument(format!("Invalid interval: {text}"))
+}
+
+/// `writeStream.start()`.
+pub(crate) async fn start(
+    exec: &Execution<'_>,
+    w: WriteStreamOperationStart,
+) -> Result<Vec<ExecutePlanResponse>> {
+    let session = exec.session();
+    let input = w
+        .input
+        .ok_or_else(|| Error::internal("writeStream without input"))?;
+    let state = session.state(exec.scope(None))?;
+    let plan = resolve(session, &state, &input, true).await?;
+    let trigger = match &w.trigger {
+        None => Trigger::ProcessingTime(Duration::ZERO),
+        Some(ProtoTrigger::ProcessingTimeInterval(i)) => Trigger::ProcessingTime(interval(i)?),
+        Some(ProtoTrigger::Once(_)) => Trigger::Once,
+        Some(ProtoTrigger::AvailableNow(_)) => Trigger::AvailableNow,
+        Some(ProtoTrigger::ContinuousCheckpointInterval(_)) => {
+            return Err(Error::unsupported("the continuous trigger"));
+        }
+        Some(ProtoTrigger::RealTimeBatchDuration(_)) => {
+            return Err(Error::unsupported("the real-time trigger"));
+        }
+    };
+    if w.foreach_batch.is_some() || w.foreach_writer.is_some() {
+        return Err(Error::unsupported("foreachBatch and foreach"));
+    }
+    if let Some(SinkDestination::Path(_) | SinkDestination::TableName(_)) = &w.sink_destination {
+        return Err(Error::unsupported("streaming into a path or a table"));
+    }
+    let mode = w.output_mode.to_lowercase();
+    match mode.as_str() {
+        "" | "append" | "update" => {}
+        "complete" => {
+            return Err(Error::analysis(
+                "_LEGACY_ERROR_TEMP_3102",
+                "Complete output mode not supported when there are no streaming aggregations \
+                 on streaming DataFrames/Datasets",
+            ));
+        }
+        other => {
+            return Err(Error::IllegalArgument(format!(
+                "Unknown output mode {other}. Accepted output modes are 'append', 'complete', 'update'"
+            )));
+        }
+    }
+    let name = Some(w.query_name.clone()).filter(|n| !n.is_empty());
+    let format = if w.format.is_empty() {
+        "parquet".to_string()
+    } else {
+        w.format.to_lowercase()
+    };
+    let sink = Sink::new(&format, name.as_deref())?;
+    let query = SessionStreams::of(session).start(
+        std::sync::Arc::clone(session),
+        StartRequest {
+            plan,
+            sink,
+            name: name.clone(),
+            trigger,
+        },
+    )?;
+    Ok(vec![exec.response(
+        ResponseType::WriteStreamOperationStartResult(WriteStreamOperationStartResult {
+            query_id: Some(instance_id(&query)),
+            name: name.unwrap_or_default(),
+            query_started_event_json: None,
+        }),
+    )])
+}
+
+/// Spark's StreamingQueryException for a failed query.
+fn stream_failed(q: &StreamingQuery, f: &Failure) -> Error {
+    Error::Runtime {
+        exception: "org.apache.spark.sql.streaming.StreamingQueryException",
+        class: "STREAM_FAILED".into(),
+        message: format!(
+            "Query [id = {}, runId = {}] terminated with exception: {}",
+            q.id, q.run_id, f.message
+        ),
+    }
+}
+
+/// A command on one query.
+pub(crate) async fn query_command(
+    exec: &Execution<'_>,
+    c: StreamingQueryCommand,
+) -> Result<Vec<ExecutePlanResponse>> {
+    let id = c
+        .query_id
+        .ok_or_else(|| Error::internal("a query command without a query id"))?;
+    let query = SessionStreams::of(exec.session())
+        .get(&id.id)
+        .ok_or_else(|| {
+            Error::IllegalArgument(format!(
+                "[STREAMING_QUERY_NOT_FOUND] the streaming query {} does not exist in this session",
+                id.id
+            ))
+        })?;
+    let result = match c
+        .command
+        .ok_or_else(|| Error::internal("a query command without a command"))?
+    {
+        QueryCommand::Status(_) => {
+            let (message, data, trigger, active) = query.status();
+            Some(ResultType::Status(StatusResult {
+                status_message: message,
+                is_data_available: data,
+                is_trigger_active: trigger,
+                is_active: active,
+            }))
+        }
+        QueryCommand::LastProgress(_) | QueryCommand::RecentProgress(_) => {
+            Some(ResultType::RecentProgress(RecentProgressResult {
+                recent_progress_json: query.recent_progress(),
+            }))
+        }
+        QueryCommand::Stop(_) => {
+            query.stop().await;
+            None
+        }
+        QueryCommand::ProcessAllAvailable(_) => {
+            query.process_all_available().await;
+            if let Some(f) = query.failure() {
+                return Err(stream_failed(&query, &f));
+            }
+            None
+        }
+        QueryCommand::Explain(_) => Some(ResultType::Explain(ExplainResult {
+            result: query.explain(),
+        })),
+        QueryCommand::Exception(_) => Some(ResultType::Exception(match query.failure() {
+            Some(f) => ExceptionResult {
+                exception_message: Some(format!(
+                    "org.apache.spark.sql.streaming.StreamingQueryException: {}",
+                    stream_failed(&query, &f)
+                )),
+                error_class: Some("STREAM_FAILED".into()),
+                stack_trace: None,
+            },
+            None => ExceptionResult::default(),
+        })),
+        QueryCommand::AwaitTermination(a) => {
+            let timeout = a
+                .timeout_ms
+                .map(|ms| Duration::from_millis(ms.max(0) as u64));
+            let terminated = query.await_termination(timeout).await;
+            if let Some(f) = query.failure() {
+                return Err(stream_failed(&query, &f));
+            }
+            Some(ResultType::AwaitTermination(AwaitTerminationResult {
+                terminated,
+            }))
+        }
+    };
+    Ok(vec![exec.response(
+        ResponseType::StreamingQueryCommandResult(StreamingQueryCommandResult {
+            query_id: Some(instance_id(&query)),
+            result_type: result,
+        }),
+    )])
+}
+
+fn instance(q: &StreamingQuery) -> StreamingQueryInstance {
+    StreamingQueryInstance {
+        id: Some(instance_id(q)),
+        name: q.name.clone(),
+    }
+}
+
+/// A command on `spark.streams`.
+pub(crate) async fn manager_command(
+    exec: &Execution<'_>,
+    c: StreamingQueryManagerCommand,
+) -> Result<Vec<ExecutePlanResponse>> {
+    let streams = SessionStreams::of(exec.session());
+    let result = match c
+        .command
+        .ok_or_else(|| Error::internal("a manager command without a command"))?
+    {
+        ManagerCommand::Active(_) => Some(ManagerResult::Active(ActiveResult {
+            active_queries: streams.active().iter().map(|q| instance(q)).collect(),
+        })),
+        // a result without a query: PySpark's get() returns None
+        ManagerCommand::GetQuery(id) => {
+            streams.get(&id).map(|q| ManagerResult::Query(instance(&q)))
+        }
+        ManagerCommand::AwaitAnyTermination(a) => {
+            let timeout = a
+                .timeout_ms
+                .map(|ms| Duration::from_millis(ms.max(0) as u64));
+            let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+            let terminated = loop {
+                let all = streams.all();
+                if let Some(q) = all.iter().find(|q| !q.state().is_active()) {
+                    if let Some(f) = q.failure() {
+                        return Err(stream_failed(q, &f));
+                    }
+                    break true;
+                }
+                if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                    break false;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            Some(ManagerResult::AwaitAnyTermination(
+                AwaitAnyTerminationResult { terminated },
+            ))
+        }
+        ManagerCommand::ResetTerminated(_) => {
+            streams.reset_terminated();
+            Some(ManagerResult::ResetTerminated(true))
+        }
+        ManagerCommand::AddListener(_)
+        | ManagerCommand::RemoveListener(_)
+        | ManagerCommand::ListListeners(_) => {
+            return Err(Error::unsupported("streaming query listeners"));
+        }
+    };
+    Ok(vec![exec.response(
+        ResponseType::StreamingQueryManagerCommandResult(StreamingQueryManagerCommandResult {
+            result_type: result,
+        }),
+    )])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::interval;
+    use std::time::Duration;
+
+    #[test]
+    fn processing_time_intervals_read_as_spark_writes_them() {
+        let ms = |t: &str| interval(t).map(|d| d.as_millis()).ok();
+        assert_eq!(ms("10 seconds"), Some(10_000));
+        assert_eq!(ms("1 minute"), Some(60_000));
+        assert_eq!(ms("500 milliseconds"), Some(500));
+        assert_eq!(ms("interval 2 hours"), Some(7_200_000));
+        assert_eq!(ms("250"), Some(250));
+        assert_eq!(interval("0 seconds").ok(), Some(Duration::ZERO));
+        assert!(interval("soon").is_err());
+        assert!(interval("5 fortnights").is_err());
+    }
+}

@@ -1,0 +1,458 @@
+//! A running streaming query: the micro-batch loop and what the client asks of it. Per
+//! trigger the loop asks the source for its newest offset; when there is new data it plans the
+//! user's query over the rows between the last offset and the new one (the streaming scan
+//! replaced by the batch's rows), runs it through the query runner into the sink, and records
+//! the batch's progress in Spark's JSON form. Between triggers it waits for the trigger's
+//! interval, for `stop()`, or for the end of an `availableNow`/`once` run.
+//!
+//! Invariants: the state only moves as [`QueryState::can_become`] allows; `committed` (the
+//! offset every finished batch reached) only grows; a failure ends the query in `Failed` with
+//! its error kept for `exception()` and `awaitTermination()`.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::logical_expr::LogicalPlan;
+use serde_json::json;
+use spate_common::{Error, Result};
+use spate_exec::QueryScope;
+use spate_plan::streaming::StreamingScanNode;
+use spate_session::Session;
+use tokio::sync::Notify;
+
+use crate::QueryState;
+use crate::sink::Sink;
+use crate::source::RateSource;
+
+/// Progress reports kept per query (`spark.sql.streaming.numRecentProgressUpdates`).
+pub const RECENT_PROGRESS: usize = 100;
+
+/// When the query runs a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// As soon as the previous batch ended and there is new data (`interval` zero), or every
+    /// `interval`.
+    ProcessingTime(Duration),
+    /// One batch with all available data, then stop.
+    Once,
+    /// All data available at the start, in batches, then stop.
+    AvailableNow,
+}
+
+/// What `writeStream.start()` asks for.
+#[derive(Debug)]
+pub struct StartRequest {
+    /// The user's plan, with its streaming scan.
+    pub plan: LogicalPlan,
+    /// The sink.
+    pub sink: Sink,
+    /// The query's name.
+    pub name: Option<String>,
+    /// Its trigger.
+    pub trigger: Trigger,
+}
+
+/// The last error of a failed query.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// Spark's error class, if it has one.
+    pub class: Option<String>,
+    /// The message.
+    pub message: String,
+}
+
+struct Inner {
+    state: QueryState,
+    stop: bool,
+    /// The offset every finished batch reached (seconds for the rate source).
+    committed: i64,
+    /// The newest offset the source reported.
+    latest: i64,
+    trigger_active: bool,
+    progress: VecDeque<String>,
+    failure: Option<Failure>,
+}
+
+/// One run of a streaming query.
+pub struct StreamingQuery {
+    /// The query's id (the same across restarts from one checkpoint).
+    pub id: String,
+    /// This run's id.
+    pub run_id: String,
+    /// The query's name.
+    pub name: Option<String>,
+    plan: LogicalPlan,
+    source: RateSource,
+    inner: Mutex<Inner>,
+    changed: Notify,
+}
+
+impl std::fmt::Debug for StreamingQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamingQuery")
+            .field("id", &self.id)
+            .field("run_id", &self.run_id)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The streaming scan of `plan` (exactly one, in this version).
+fn streaming_scan(plan: &LogicalPlan) -> Result<StreamingScanNode> {
+    let mut found = Vec::new();
+    plan.apply(|p| {
+        if let LogicalPlan::Extension(e) = p
+            && let Some(n) = e.node.as_any().downcast_ref::<StreamingScanNode>()
+        {
+            found.push(n.clone());
+        }
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    })?;
+    match found.len() {
+        1 => found
+            .pop()
+            .ok_or_else(|| Error::internal("no streaming scan")),
+        0 => Err(Error::analysis(
+            "_LEGACY_ERROR_TEMP_3094",
+            "'writeStream' can be called only on streaming Dataset/DataFrame",
+        )),
+        _ => Err(Error::unsupported(
+            "a streaming query with several streaming sources",
+        )),
+    }
+}
+
+/// Refuses what this version cannot run incrementally: every operator that needs state
+/// across batches (aggregations, deduplication, sorts, limits, joins, windows).
+fn check_stateless(plan: &LogicalPlan) -> Result<()> {
+    let mut stateful = None;
+    plan.apply(|p| {
+        let name = match p {
+            LogicalPlan::Aggregate(_) => Some("streaming aggregation"),
+            LogicalPlan::Distinct(_) => Some("streaming deduplication"),
+            LogicalPlan::Sort(_) => Some("sorting a stream"),
+            LogicalPlan::Limit(_) => Some("a limit on a stream"),
+            LogicalPlan::Join(_) => Some("a join with a stream"),
+            LogicalPlan::Window(_) => Some("a window function over a stream"),
+            _ => None,
+        };
+        if name.is_some() {
+            stateful = name;
+            return Ok(datafusion::common::tree_node::TreeNodeRecursion::Stop);
+        }
+        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+    })?;
+    match stateful {
+        Some(what) => Err(Error::unsupported(what)),
+        None => Ok(()),
+    }
+}
+
+impl StreamingQuery {
+    /// Starts `req` in `session` on its own task.
+    pub fn start(session: Arc<Session>, req: StartRequest) -> Result<Arc<Self>> {
+        let scan = streaming_scan(&req.plan)?;
+        check_stateless(&req.plan)?;
+        let partitions = session
+            .config()
+            .get("spark.sql.shuffle.partitions")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2)
+            .max(1);
+        let source = RateSource::new(&scan.options, scan.arrow_schema(), now_ms(), partitions)?;
+        let query = Arc::new(Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            run_id: uuid::Uuid::new_v4().to_string(),
+            name: req.name.clone(),
+            plan: req.plan.clone(),
+            source: source.clone(),
+            inner: Mutex::new(Inner {
+                state: QueryState::Initializing,
+                stop: false,
+                committed: 0,
+                latest: 0,
+                trigger_active: false,
+                progress: VecDeque::new(),
+                failure: None,
+            }),
+            changed: Notify::new(),
+        });
+        let runner = Arc::clone(&query);
+        tokio::spawn(async move {
+            let outcome = runner.run(&session, &source, &req).await;
+            runner.finish(outcome);
+        });
+        Ok(query)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set_state(&self, next: QueryState) {
+        let mut inner = self.lock();
+        if inner.state.can_become(next) {
+            inner.state = next;
+        }
+        drop(inner);
+        self.changed.notify_waiters();
+    }
+
+    fn finish(&self, outcome: Result<()>) {
+        let mut inner = self.lock();
+        inner.trigger_active = false;
+        match outcome {
+            Ok(()) => {
+                if inner.state == QueryState::Initializing {
+                    inner.state = QueryState::Active;
+                }
+                inner.state = QueryState::Terminated;
+            }
+            Err(e) => {
+                let info = e.spark_info();
+                inner.failure = Some(Failure {
+                    class: info.error_class,
+                    message: info.message,
+                });
+                inner.state = QueryState::Failed;
+            }
+        }
+        drop(inner);
+        self.changed.notify_waiters();
+    }
+
+    /// The micro-batch loop.
+    async fn run(&self, session: &Session, source: &RateSource, req: &StartRequest) -> Result<()> {
+        self.set_state(QueryState::Active);
+        let started = now_ms();
+        let mut batch_id: u64 = 0;
+        // availableNow and once read what exists when the query starts
+        let end_at = match req.trigger {
+            Trigger::ProcessingTime(_) => None,
+            Trigger::Once | Trigger::AvailableNow => Some(source.latest(started)),
+        };
+        loop {
+            let trigger_start = Instant::now();
+            if self.lock().stop || session.is_closed() {
+                return Ok(());
+            }
+            let mut latest = source.latest(now_ms());
+            if let Some(end) = end_at {
+                latest = latest.min(end);
+            }
+            let committed = {
+                let mut inner = self.lock();
+                inner.latest = latest;
+                inner.committed
+            };
+            if latest > committed {
+                self.lock().trigger_active = true;
+                self.changed.notify_waiters();
+                self.run_batch(session, source, req, batch_id, committed, latest)
+                    .await?;
+                batch_id += 1;
+            }
+            if end_at.is_some_and(|end| latest >= end) {
+                return Ok(());
+            }
+            let wait = match req.trigger {
+                Trigger::ProcessingTime(d) if !d.is_zero() => {
+                    d.saturating_sub(trigger_start.elapsed())
+                }
+                // no interval: look again soon (the rate source has new data every second)
+                _ => Duration::from_millis(50),
+            };
+            // wait in short steps, so that a released session's queries stop promptly
+            let until = tokio::time::Instant::now() + wait;
+            while tokio::time::Instant::now() < until && !self.lock().stop && !session.is_closed() {
+                let step = until
+                    .saturating_duration_since(tokio::time::Instant::now())
+                    .min(Duration::from_millis(100));
+                let notified = self.changed.notified();
+                tokio::select! {
+                    _ = tokio::time::sleep(step) => {}
+                    _ = notified => {}
+                }
+            }
+        }
+    }
+
+    async fn run_batch(
+        &self,
+        session: &Session,
+        source: &RateSource,
+        req: &StartRequest,
+        batch_id: u64,
+        start: i64,
+        end: i64,
+    ) -> Result<()> {
+        let began = Instant::now();
+        let timestamp = chrono::Utc::now();
+        let rows = source.batch(start, end)?;
+        let plan = req
+            .plan
+            .clone()
+            .transform_up(|p| match &p {
+                LogicalPlan::Extension(e)
+                    if e.node
+                        .as_any()
+                        .downcast_ref::<StreamingScanNode>()
+                        .is_some() =>
+                {
+                    Ok(Transformed::yes(rows.clone()))
+                }
+                _ => Ok(Transformed::no(p)),
+            })?
+            .data;
+        let planned = began.elapsed();
+        let scope = QueryScope {
+            description: Some(format!(
+                "streaming query {} batch {batch_id}",
+                self.name.as_deref().unwrap_or(&self.id)
+            )),
+            ..QueryScope::default()
+        };
+        let output = req.sink.add_batch(session, scope, &plan).await?;
+        let total = began.elapsed();
+        let input = (end - start) as f64 * source_rows_per_offset(source, start, end);
+        let seconds = total.as_secs_f64().max(1e-3);
+        let progress = json!({
+            "id": self.id,
+            "runId": self.run_id,
+            "name": self.name,
+            "timestamp": timestamp.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+            "batchId": batch_id,
+            "batchDuration": total.as_millis() as u64,
+            "numInputRows": input as u64,
+            "inputRowsPerSecond": input / seconds,
+            "processedRowsPerSecond": input / seconds,
+            "durationMs": {
+                "addBatch": (total - planned).as_millis() as u64,
+                "queryPlanning": planned.as_millis() as u64,
+                "triggerExecution": total.as_millis() as u64,
+            },
+            "eventTime": {},
+            "stateOperators": [],
+            "sources": [{
+                "description": source.description(),
+                "startOffset": start,
+                "endOffset": end,
+                "latestOffset": end,
+                "numInputRows": input as u64,
+                "inputRowsPerSecond": input / seconds,
+                "processedRowsPerSecond": input / seconds,
+            }],
+            "sink": {
+                "description": req.sink.description(),
+                "numOutputRows": output,
+            },
+        });
+        let mut inner = self.lock();
+        inner.committed = end;
+        inner.trigger_active = false;
+        inner.progress.push_back(progress.to_string());
+        while inner.progress.len() > RECENT_PROGRESS {
+            inner.progress.pop_front();
+        }
+        drop(inner);
+        self.changed.notify_waiters();
+        Ok(())
+    }
+
+    /// The query's state.
+    pub fn state(&self) -> QueryState {
+        self.lock().state
+    }
+
+    /// Spark's `status`: (message, data available, trigger active, active).
+    pub fn status(&self) -> (String, bool, bool, bool) {
+        let inner = self.lock();
+        let message = match inner.state {
+            QueryState::Initializing => "Initializing sources",
+            QueryState::Active if inner.trigger_active => "Processing new data",
+            QueryState::Active => "Waiting for next trigger",
+            QueryState::Stopping => "Stopping",
+            QueryState::Terminated | QueryState::Failed => "Stopped",
+        };
+        (
+            message.to_string(),
+            inner.latest > inner.committed,
+            inner.trigger_active,
+            inner.state.is_active(),
+        )
+    }
+
+    /// The recent progress reports, oldest first.
+    pub fn recent_progress(&self) -> Vec<String> {
+        self.lock().progress.iter().cloned().collect()
+    }
+
+    /// The failure that ended the query, if one did.
+    pub fn failure(&self) -> Option<Failure> {
+        self.lock().failure.clone()
+    }
+
+    /// The plan, for `explain()`.
+    pub fn explain(&self) -> String {
+        format!("== Logical Plan ==\n{}", self.plan.display_indent())
+    }
+
+    /// Stops the query after its current batch and waits until it has terminated.
+    pub async fn stop(&self) {
+        {
+            let mut inner = self.lock();
+            inner.stop = true;
+            if inner.state.can_become(QueryState::Stopping) {
+                inner.state = QueryState::Stopping;
+            }
+        }
+        self.changed.notify_waiters();
+        self.wait_until(|i| !i.state.is_active(), None).await;
+    }
+
+    /// Waits until the query has terminated; `false` when `timeout` passed first.
+    pub async fn await_termination(&self, timeout: Option<Duration>) -> bool {
+        self.wait_until(|i| !i.state.is_active(), timeout).await
+    }
+
+    /// Waits until every offset the source has now was processed (or the query ended).
+    pub async fn process_all_available(&self) {
+        let target = self.source.latest(now_ms());
+        self.wait_until(move |i| !i.state.is_active() || i.committed >= target, None)
+            .await;
+    }
+
+    async fn wait_until(&self, done: impl Fn(&Inner) -> bool, timeout: Option<Duration>) -> bool {
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if done(&self.lock()) {
+                return true;
+            }
+            match deadline {
+                Some(d) => {
+                    if tokio::time::timeout_at(d, notified).await.is_err() {
+                        return done(&self.lock());
+                    }
+                }
+                None => notified.await,
+            }
+        }
+    }
+}
+
+/// Rows per offset unit between `start` and `end` (the rate source: rows per second).
+fn source_rows_per_offset(source: &RateSource, start: i64, end: i64) -> f64 {
+    if end <= start {
+        return 0.0;
+    }
+    source.rows_between(start, end) as f64 / (end - start) as f64
+}
