@@ -133,3 +133,101 @@ def test_bad_streaming_writes_get_spark_s_errors(spark, rate):
         rate.groupBy("value").count().writeStream.format("memory").queryName(unique("a")).outputMode(
             "update"
         ).start()
+
+
+def read_log(path):
+    with open(path) as f:
+        lines = f.read().split("\n")
+    assert lines[0] == "v1", f"{path} does not start with Spark's version line"
+    return lines[1:]
+
+
+def test_a_restart_from_the_checkpoint_keeps_the_id_and_goes_on_after_the_last_batch(
+    spark, rate, tmp_path
+):
+    """Spark's checkpoint contract: the query id persists across restarts, the run id does
+    not, and a restart neither repeats nor skips input (the second run's first batch starts
+    where the first run's last batch ended)."""
+    import json
+    import os
+
+    ckpt = str(tmp_path / "checkpoint")
+    name = unique("restart")
+
+    def run():
+        q = (
+            rate.writeStream.format("memory")
+            .queryName(name)
+            .option("checkpointLocation", ckpt)
+            .trigger(processingTime="300 milliseconds")
+            .start()
+        )
+        deadline = time.time() + 30
+        while time.time() < deadline and len(q.recentProgress) < 2:
+            time.sleep(0.2)
+        q.stop()
+        return q, q.recentProgress
+
+    first, p1 = run()
+    assert len(p1) >= 2
+    # Spark's layout: metadata holds the id; offsets/N and commits/N per batch
+    with open(os.path.join(ckpt, "metadata")) as f:
+        assert json.loads(f.read()) == {"id": first.id}
+    batches = sorted(int(n) for n in os.listdir(os.path.join(ckpt, "offsets")) if n.isdigit())
+    assert batches == [p.batchId for p in p1]
+    for p in p1:
+        meta, offset = read_log(os.path.join(ckpt, "offsets", str(p.batchId)))
+        assert json.loads(meta)["batchWatermarkMs"] == 0
+        assert offset == str(p.sources[0].endOffset)
+        assert json.loads(read_log(os.path.join(ckpt, "commits", str(p.batchId)))[0]) == {
+            "nextBatchWatermarkMs": 0
+        }
+
+    second, p2 = run()
+    assert second.id == first.id
+    assert second.runId != first.runId
+    assert p2[0].batchId == p1[-1].batchId + 1
+    assert p2[0].sources[0].startOffset == p1[-1].sources[0].endOffset
+    # the memory sink of the second run holds its own batches: values continue, none repeated
+    values = [r.value for r in spark.sql(f"SELECT value FROM {name} ORDER BY value").collect()]
+    first_value = 10 * int(p1[-1].sources[0].endOffset)
+    assert values == list(range(first_value, first_value + len(values)))
+    assert len(values) == sum(p.numInputRows for p in p2)
+
+
+def test_a_batch_planned_but_not_committed_is_run_again(spark, rate, tmp_path):
+    """A batch whose offsets were written but whose commit was not (the process died between
+    them) is run again with exactly those offsets, under the same batch id."""
+    import os
+
+    ckpt = str(tmp_path / "checkpoint")
+    name = unique("rerun")
+    q = (
+        rate.writeStream.format("memory")
+        .queryName(name)
+        .option("checkpointLocation", ckpt)
+        .trigger(processingTime="300 milliseconds")
+        .start()
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline and len(q.recentProgress) < 2:
+        time.sleep(0.2)
+    q.stop()
+    last = q.recentProgress[-1]
+    os.remove(os.path.join(ckpt, "commits", str(last.batchId)))
+    q2 = (
+        rate.writeStream.format("memory")
+        .queryName(name)
+        .option("checkpointLocation", ckpt)
+        .trigger(processingTime="300 milliseconds")
+        .start()
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline and not q2.recentProgress:
+        time.sleep(0.1)
+    q2.stop()
+    again = q2.recentProgress[0]
+    assert again.batchId == last.batchId
+    assert again.sources[0].startOffset == last.sources[0].startOffset
+    assert again.sources[0].endOffset == last.sources[0].endOffset
+    assert again.numInputRows == last.numInputRows

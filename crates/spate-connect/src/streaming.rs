@@ -120,6 +120,22 @@ pub(crate) async fn start(
         w.format.to_lowercase()
     };
     let sink = Sink::new(&format, name.as_deref())?;
+    // Spark: the checkpointLocation option, else spark.sql.streaming.checkpointLocation with
+    // the query's name (or a fresh id) under it
+    let checkpoint = w
+        .options
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("checkpointLocation"))
+        .map(|(_, v)| std::path::PathBuf::from(v.strip_prefix("file://").unwrap_or(v)))
+        .or_else(|| {
+            let root = session
+                .config()
+                .get("spark.sql.streaming.checkpointLocation")?;
+            let leaf = name
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            Some(std::path::PathBuf::from(root).join(leaf))
+        });
     let query = SessionStreams::of(session).start(
         std::sync::Arc::clone(session),
         StartRequest {
@@ -127,6 +143,7 @@ pub(crate) async fn start(
             sink,
             name: name.clone(),
             trigger,
+            checkpoint,
         },
     )?;
     Ok(vec![exec.response(

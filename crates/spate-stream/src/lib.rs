@@ -11,9 +11,11 @@
 //!
 //! On these runs the micro-batch runtime ([`query`]), with its sources ([`source`]: rate)
 //! and sinks ([`sink`]: memory, noop), and the per-session registry the Spark Connect
-//! commands use ([`registry`]). This version runs stateless queries (projections and filters)
-//! without a checkpoint; stateful operators, the file and Delta sources and sinks, and the
-//! checkpointed restart are the next steps (issue 21).
+//! commands use ([`registry`]). With a checkpoint a query writes `offsets/N` before batch N
+//! and `commits/N` after its sink, and a restart goes on after the last committed batch or
+//! runs the uncommitted one again. This version runs stateless queries (projections and
+//! filters); stateful operators and the file, Delta and Kafka sources and sinks come next
+//! (issue 21).
 
 pub mod checkpoint;
 pub mod lifecycle;

@@ -238,3 +238,16 @@ fn parse(path: &Path, text: &str) -> LogResult<Vec<String>> {
         .map(str::to_string)
         .collect())
 }
+
+impl From<LogError> for spate_common::Error {
+    fn from(e: LogError) -> Self {
+        match e {
+            LogError::NewerVersion { .. } => spate_common::Error::Runtime {
+                exception: "java.lang.IllegalStateException",
+                class: "INVALID_LOG_VERSION.MAX_SUPPORTED_VERSION".into(),
+                message: e.to_string(),
+            },
+            other => spate_common::Error::IllegalArgument(other.to_string()),
+        }
+    }
+}

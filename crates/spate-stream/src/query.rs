@@ -10,6 +10,7 @@
 //! its error kept for `exception()` and `awaitTermination()`.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,8 @@ use spate_session::Session;
 use tokio::sync::Notify;
 
 use crate::QueryState;
+use crate::checkpoint::{Checkpoint, CommitEntry, OffsetEntry, OffsetMetadata, Resume};
+use crate::log::MetadataLog;
 use crate::sink::Sink;
 use crate::source::RateSource;
 
@@ -52,6 +55,8 @@ pub struct StartRequest {
     pub name: Option<String>,
     /// Its trigger.
     pub trigger: Trigger,
+    /// Its checkpoint directory; without one the query starts afresh each time.
+    pub checkpoint: Option<PathBuf>,
 }
 
 /// The last error of a failed query.
@@ -165,9 +170,14 @@ impl StreamingQuery {
             .and_then(|v| v.parse().ok())
             .unwrap_or(2)
             .max(1);
-        let source = RateSource::new(&scan.options, scan.arrow_schema(), now_ms(), partitions)?;
+        let checkpoint = req.checkpoint.as_ref().map(Checkpoint::new);
+        let (id, resume, start_ms) = match &checkpoint {
+            Some(c) => (c.query_id()?, c.resume()?, rate_start(c)?),
+            None => (uuid::Uuid::new_v4().to_string(), Resume::Fresh, now_ms()),
+        };
+        let source = RateSource::new(&scan.options, scan.arrow_schema(), start_ms, partitions)?;
         let query = Arc::new(Self {
-            id: uuid::Uuid::new_v4().to_string(),
+            id,
             run_id: uuid::Uuid::new_v4().to_string(),
             name: req.name.clone(),
             plan: req.plan.clone(),
@@ -185,7 +195,9 @@ impl StreamingQuery {
         });
         let runner = Arc::clone(&query);
         tokio::spawn(async move {
-            let outcome = runner.run(&session, &source, &req).await;
+            let outcome = runner
+                .run(&session, &source, &req, checkpoint.as_ref(), resume)
+                .await;
             runner.finish(outcome);
         });
         Ok(query)
@@ -228,10 +240,31 @@ impl StreamingQuery {
     }
 
     /// The micro-batch loop.
-    async fn run(&self, session: &Session, source: &RateSource, req: &StartRequest) -> Result<()> {
+    async fn run(
+        &self,
+        session: &Session,
+        source: &RateSource,
+        req: &StartRequest,
+        checkpoint: Option<&Checkpoint>,
+        resume: Resume,
+    ) -> Result<()> {
         self.set_state(QueryState::Active);
         let started = now_ms();
-        let mut batch_id: u64 = 0;
+        // where the checkpoint says to go on: after the last committed batch, or the
+        // uncommitted one again, exactly as it was planned
+        let (mut batch_id, committed, mut rerun) = match resume {
+            Resume::Fresh => (0, 0, None),
+            Resume::Next { batch_id, last, .. } => (batch_id, offset_of(&last)?, None),
+            Resume::Rerun {
+                batch_id,
+                offsets,
+                previous,
+            } => {
+                let start = previous.as_ref().map(offset_of).transpose()?.unwrap_or(0);
+                (batch_id, start, Some(offset_of(&offsets)?))
+            }
+        };
+        self.lock().committed = committed;
         // availableNow and once read what exists when the query starts
         let end_at = match req.trigger {
             Trigger::ProcessingTime(_) => None,
@@ -246,6 +279,9 @@ impl StreamingQuery {
             if let Some(end) = end_at {
                 latest = latest.min(end);
             }
+            if let Some(end) = rerun.take() {
+                latest = end;
+            }
             let committed = {
                 let mut inner = self.lock();
                 inner.latest = latest;
@@ -254,8 +290,19 @@ impl StreamingQuery {
             if latest > committed {
                 self.lock().trigger_active = true;
                 self.changed.notify_waiters();
+                if let Some(c) = checkpoint {
+                    c.write_offsets(batch_id, &offsets_entry(session, latest))?;
+                }
                 self.run_batch(session, source, req, batch_id, committed, latest)
                     .await?;
+                if let Some(c) = checkpoint {
+                    c.commit(
+                        batch_id,
+                        &CommitEntry {
+                            next_batch_watermark_ms: 0,
+                        },
+                    )?;
+                }
                 batch_id += 1;
             }
             if end_at.is_some_and(|end| latest >= end) {
@@ -447,6 +494,61 @@ impl StreamingQuery {
             }
         }
     }
+}
+
+/// The rate source's offset (seconds since its start) in a batch's offsets.
+fn offset_of(entry: &OffsetEntry) -> Result<i64> {
+    entry
+        .sources
+        .first()
+        .and_then(|s| s.as_deref())
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .ok_or_else(|| {
+            Error::IllegalArgument(format!(
+                "the checkpoint's offsets {:?} are not the rate source's (a number of seconds)",
+                entry.sources
+            ))
+        })
+}
+
+/// What `offsets/N` records for a batch reading up to `end`.
+fn offsets_entry(session: &Session, end: i64) -> OffsetEntry {
+    let config = session.config();
+    let conf = ["spark.sql.shuffle.partitions", "spark.sql.session.timeZone"]
+        .iter()
+        .filter_map(|k| config.get(k).map(|v| (k.to_string(), v)))
+        .collect();
+    OffsetEntry {
+        metadata: OffsetMetadata {
+            batch_watermark_ms: 0,
+            batch_timestamp_ms: now_ms(),
+            conf,
+        },
+        sources: vec![Some(end.to_string())],
+    }
+}
+
+/// The rate source's start time, kept in its log (`sources/0`, batch 0) so that a restarted
+/// query's seconds count from the first run's start.
+fn rate_start(checkpoint: &Checkpoint) -> Result<i64> {
+    let log = MetadataLog::new(checkpoint.source_dir(0));
+    let read = |log: &MetadataLog| -> Result<Option<i64>> {
+        Ok(log.get(0)?.and_then(|lines| {
+            let line = lines.first()?;
+            serde_json::from_str::<serde_json::Value>(line).ok()?["startTimeMs"].as_i64()
+        }))
+    };
+    if let Some(ms) = read(&log)? {
+        return Ok(ms);
+    }
+    let entry = serde_json::json!({ "startTimeMs": now_ms() }).to_string();
+    log.add(0, &[entry])?;
+    read(&log)?.ok_or_else(|| {
+        Error::IllegalArgument(format!(
+            "the rate source's log in {} has no start time",
+            log.dir().display()
+        ))
+    })
 }
 
 /// Rows per offset unit between `start` and `end` (the rate source: rows per second).

@@ -30,6 +30,7 @@ async fn a_released_session_stops_its_queries() -> TestResult {
             sink: Sink::new("noop", None)?,
             name: None,
             trigger: Trigger::ProcessingTime(Duration::from_secs(30)),
+            checkpoint: None,
         },
     )?;
     assert!(query.state().is_active());
@@ -58,6 +59,7 @@ async fn every_row_of_the_rate_source_reaches_the_sink_once() -> TestResult {
             sink: Sink::new("memory", Some("rows"))?,
             name: Some("rows".into()),
             trigger: Trigger::ProcessingTime(Duration::ZERO),
+            checkpoint: None,
         },
     )?;
     tokio::time::sleep(Duration::from_millis(2300)).await;
