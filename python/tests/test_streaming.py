@@ -4,6 +4,7 @@ transformations into the memory and noop sinks, with every trigger, the query's 
 per second, values 0, 1, 2, ... and timestamps spread evenly within each second."""
 
 import datetime as dt
+import json
 import time
 import uuid
 
@@ -231,3 +232,137 @@ def test_a_batch_planned_but_not_committed_is_run_again(spark, rate, tmp_path):
     assert again.sources[0].startOffset == last.sources[0].startOffset
     assert again.sources[0].endOffset == last.sources[0].endOffset
     assert again.numInputRows == last.numInputRows
+
+
+def write_json_lines(path, rows):
+    import json
+
+    with open(path, "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+
+
+def test_a_json_file_stream_reads_each_file_once_in_batches_of_max_files(spark, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    files = {
+        "a.json": [{"id": 1, "kind": "keep"}, {"id": 2, "kind": "drop"}],
+        "b.json": [{"id": 3, "kind": "keep"}],
+        "c.json": [{"id": 4, "kind": "keep"}, {"id": 5, "kind": "keep"}, {"id": 6, "kind": "drop"}],
+    }
+    for i, (name, rows) in enumerate(files.items()):
+        write_json_lines(src / name, rows)
+        # distinct modification times: the source takes the oldest first
+        os_time = 1_700_000_000 + i
+        import os
+
+        os.utime(src / name, (os_time, os_time))
+    # Spark's files a stream never reads: hidden and underscore-prefixed
+    (src / "_SUCCESS").write_text("")
+    (src / ".a.json.crc").write_text("x")
+    name = unique("files")
+    q = (
+        spark.readStream.schema("id long, kind string")
+        .option("maxFilesPerTrigger", 1)
+        .json(str(src))
+        .where("kind = 'keep'")
+        .writeStream.format("memory")
+        .queryName(name)
+        .trigger(availableNow=True)
+        .start()
+    )
+    assert q.awaitTermination(60)
+    progress = q.recentProgress
+    assert [p.batchId for p in progress] == [0, 1, 2]
+    assert [p.numInputRows for p in progress] == [len(r) for r in files.values()]
+    assert [json.loads(p.sources[0].endOffset) for p in progress] == [
+        {"logOffset": 0},
+        {"logOffset": 1},
+        {"logOffset": 2},
+    ]
+    # Spark's first batch starts from no offset: null in the JSON, which PySpark shows as 'null'
+    assert progress[0].sources[0].startOffset == "null"
+    got = sorted(r.id for r in spark.sql(f"SELECT id FROM {name}").collect())
+    assert got == [1, 3, 4, 5]
+
+
+def test_a_file_stream_needs_a_schema_as_in_spark(spark, tmp_path):
+    with pytest.raises(AnalysisException, match="Schema must be specified"):
+        spark.readStream.json(str(tmp_path)).schema  # resolving the plan raises
+
+
+def test_a_restarted_file_stream_reads_only_the_new_files(spark, tmp_path):
+    src, ckpt = tmp_path / "in", str(tmp_path / "checkpoint")
+    src.mkdir()
+    write_json_lines(src / "a.json", [{"id": 1}, {"id": 2}])
+    name = unique("restart_files")
+
+    def run():
+        q = (
+            spark.readStream.schema("id long")
+            .json(str(src))
+            .writeStream.format("memory")
+            .queryName(name)
+            .option("checkpointLocation", ckpt)
+            .trigger(availableNow=True)
+            .start()
+        )
+        assert q.awaitTermination(60)
+        return q
+
+    first = run()
+    assert [p.numInputRows for p in first.recentProgress] == [2]
+    write_json_lines(src / "b.json", [{"id": 3}])
+    second = run()
+    assert second.id == first.id
+    assert [(p.batchId, p.numInputRows) for p in second.recentProgress] == [(1, 1)]
+    assert [r.id for r in spark.sql(f"SELECT id FROM {name}").collect()] == [3]
+    # nothing new: the next run has no batch at all
+    third = run()
+    assert third.recentProgress == []
+
+
+SPARK_INPUT = "/tmp/tmp5ih7q9nh/in"
+
+
+def test_spate_goes_on_from_a_checkpoint_apache_spark_wrote(spark, tmp_path):
+    """python/spark_reference/streaming_checkpoint.py ran real Spark over a.json, b.json and
+    c.json in SPARK_INPUT (three batches, checkpoint committed as Spark wrote it). Given the
+    same files plus a new one, Spate resumes Spark's query: same id, batch 3, only the new
+    file."""
+    import os
+    import shutil
+
+    reference = os.path.join(
+        os.path.dirname(__file__), "..", "spark_reference", "streaming_checkpoint", "checkpoint"
+    )
+    ckpt = str(tmp_path / "checkpoint")
+    shutil.copytree(reference, ckpt)
+    created = not os.path.exists(SPARK_INPUT)
+    os.makedirs(SPARK_INPUT, exist_ok=True)
+    try:
+        write_json_lines(f"{SPARK_INPUT}/a.json", [{"id": 1, "kind": "keep"}, {"id": 2, "kind": "drop"}])
+        write_json_lines(f"{SPARK_INPUT}/b.json", [{"id": 3, "kind": "keep"}])
+        write_json_lines(f"{SPARK_INPUT}/c.json", [{"id": 4, "kind": "keep"}, {"id": 5, "kind": "keep"}])
+        write_json_lines(f"{SPARK_INPUT}/d.json", [{"id": 6, "kind": "keep"}, {"id": 7, "kind": "drop"}])
+        name = unique("from_spark")
+        q = (
+            spark.readStream.schema("id long, kind string")
+            .option("maxFilesPerTrigger", 1)
+            .json(SPARK_INPUT)
+            .where("kind = 'keep'")
+            .writeStream.format("memory")
+            .queryName(name)
+            .option("checkpointLocation", ckpt)
+            .trigger(availableNow=True)
+            .start()
+        )
+        assert q.awaitTermination(60)
+        assert q.id == "7a647680-27db-4670-95a2-bba101e6152a"
+        progress = q.recentProgress
+        assert [(p.batchId, p.numInputRows) for p in progress] == [(3, 2)]
+        assert json.loads(progress[0].sources[0].startOffset) == {"logOffset": 2}
+        assert [r.id for r in spark.sql(f"SELECT id FROM {name}").collect()] == [6]
+    finally:
+        if created:
+            shutil.rmtree(os.path.dirname(SPARK_INPUT), ignore_errors=True)

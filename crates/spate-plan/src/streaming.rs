@@ -15,7 +15,7 @@ use datafusion::logical_expr::{Expr, Extension, LogicalPlan, UserDefinedLogicalN
 use spate_common::{Error, Result};
 
 /// The formats `readStream` reads.
-pub const STREAMING_FORMATS: &[&str] = &["rate"];
+pub const STREAMING_FORMATS: &[&str] = &["rate", "json", "csv", "parquet", "text"];
 
 /// A source of a streaming query.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -24,13 +24,20 @@ pub struct StreamingScanNode {
     pub format: String,
     /// Its options, keys lower-cased.
     pub options: BTreeMap<String, String>,
+    /// The directory a file source watches.
+    pub path: Option<String>,
     schema: DFSchemaRef,
 }
 
 impl StreamingScanNode {
-    /// The plan reading `format` with `options` as a stream; Spark's error for a format that
-    /// cannot be streamed (or not yet by Spate).
-    pub fn plan(format: &str, options: BTreeMap<String, String>) -> Result<LogicalPlan> {
+    /// The plan reading `format` with `options` as a stream (a file source watches `path`
+    /// and needs `schema`, as in Spark); Spark's error for what cannot be streamed.
+    pub fn plan(
+        format: &str,
+        options: BTreeMap<String, String>,
+        path: Option<String>,
+        schema: Option<SchemaRef>,
+    ) -> Result<LogicalPlan> {
         let schema = match format {
             // Spark's RateStreamProvider.SCHEMA
             "rate" => Arc::new(Schema::new(vec![
@@ -41,6 +48,16 @@ impl StreamingScanNode {
                 ),
                 Field::new("value", DataType::Int64, true),
             ])),
+            "text" => Arc::new(Schema::new(vec![Field::new("value", DataType::Utf8, true)])),
+            "json" | "csv" | "parquet" => schema.ok_or_else(|| {
+                Error::analysis(
+                    "_LEGACY_ERROR_TEMP_3215",
+                    "Schema must be specified when creating a streaming source DataFrame. If \
+                     some files already exist in the directory, then depending on the file \
+                     format you may be able to create a static DataFrame on that directory \
+                     with 'spark.read.load(directory)' and infer schema from it.",
+                )
+            })?,
             other => {
                 return Err(Error::unsupported(format!(
                     "readStream of the format '{other}' (streaming formats: {})",
@@ -48,9 +65,15 @@ impl StreamingScanNode {
                 )));
             }
         };
+        if format != "rate" && path.is_none() {
+            return Err(Error::IllegalArgument(format!(
+                "'path' is not specified for the streaming {format} source"
+            )));
+        }
         let node = Self {
             format: format.to_string(),
             options,
+            path,
             schema: Arc::new(DFSchema::try_from(schema).map_err(Error::DataFusion)?),
         };
         Ok(LogicalPlan::Extension(Extension {

@@ -9,8 +9,8 @@
 //!   `commits/N` (batch N is done), `sources/` — and what a restart must do next.
 //! - [`lifecycle`]: the query's states and the moves between them.
 //!
-//! On these runs the micro-batch runtime ([`query`]), with its sources ([`source`]: rate)
-//! and sinks ([`sink`]: memory, noop), and the per-session registry the Spark Connect
+//! On these runs the micro-batch runtime ([`query`]), with its sources ([`source`]: rate,
+//! files) and sinks ([`sink`]: memory, noop), and the per-session registry the Spark Connect
 //! commands use ([`registry`]). With a checkpoint a query writes `offsets/N` before batch N
 //! and `commits/N` after its sink, and a restart goes on after the last committed batch or
 //! runs the uncommitted one again. This version runs stateless queries (projections and

@@ -27,7 +27,7 @@ use crate::QueryState;
 use crate::checkpoint::{Checkpoint, CommitEntry, OffsetEntry, OffsetMetadata, Resume};
 use crate::log::MetadataLog;
 use crate::sink::Sink;
-use crate::source::RateSource;
+use crate::source::{FileSource, RateSource, Source};
 
 /// Progress reports kept per query (`spark.sql.streaming.numRecentProgressUpdates`).
 pub const RECENT_PROGRESS: usize = 100;
@@ -89,7 +89,7 @@ pub struct StreamingQuery {
     /// The query's name.
     pub name: Option<String>,
     plan: LogicalPlan,
-    source: RateSource,
+    source: Arc<Source>,
     inner: Mutex<Inner>,
     changed: Notify,
 }
@@ -171,17 +171,30 @@ impl StreamingQuery {
             .unwrap_or(2)
             .max(1);
         let checkpoint = req.checkpoint.as_ref().map(Checkpoint::new);
-        let (id, resume, start_ms) = match &checkpoint {
-            Some(c) => (c.query_id()?, c.resume()?, rate_start(c)?),
-            None => (uuid::Uuid::new_v4().to_string(), Resume::Fresh, now_ms()),
+        let (id, resume) = match &checkpoint {
+            Some(c) => (c.query_id()?, c.resume()?),
+            None => (uuid::Uuid::new_v4().to_string(), Resume::Fresh),
         };
-        let source = RateSource::new(&scan.options, scan.arrow_schema(), start_ms, partitions)?;
+        let source = Arc::new(if scan.format == "rate" {
+            let start_ms = match &checkpoint {
+                Some(c) => rate_start(c)?,
+                None => now_ms(),
+            };
+            Source::Rate(RateSource::new(
+                &scan.options,
+                scan.arrow_schema(),
+                start_ms,
+                partitions,
+            )?)
+        } else {
+            Source::Files(Box::new(FileSource::open(&scan, checkpoint.as_ref())?))
+        });
         let query = Arc::new(Self {
             id,
             run_id: uuid::Uuid::new_v4().to_string(),
             name: req.name.clone(),
             plan: req.plan.clone(),
-            source: source.clone(),
+            source: Arc::clone(&source),
             inner: Mutex::new(Inner {
                 state: QueryState::Initializing,
                 stop: false,
@@ -243,7 +256,7 @@ impl StreamingQuery {
     async fn run(
         &self,
         session: &Session,
-        source: &RateSource,
+        source: &Source,
         req: &StartRequest,
         checkpoint: Option<&Checkpoint>,
         resume: Resume,
@@ -252,30 +265,37 @@ impl StreamingQuery {
         let started = now_ms();
         // where the checkpoint says to go on: after the last committed batch, or the
         // uncommitted one again, exactly as it was planned
+        let offset_of = |e: &OffsetEntry| offset_of(source, e);
         let (mut batch_id, committed, mut rerun) = match resume {
-            Resume::Fresh => (0, 0, None),
+            Resume::Fresh => (0, source.initial(), None),
             Resume::Next { batch_id, last, .. } => (batch_id, offset_of(&last)?, None),
             Resume::Rerun {
                 batch_id,
                 offsets,
                 previous,
             } => {
-                let start = previous.as_ref().map(offset_of).transpose()?.unwrap_or(0);
+                let start = match previous.as_ref() {
+                    Some(p) => offset_of(p)?,
+                    None => source.initial(),
+                };
                 (batch_id, start, Some(offset_of(&offsets)?))
             }
         };
         self.lock().committed = committed;
-        // availableNow and once read what exists when the query starts
-        let end_at = match req.trigger {
-            Trigger::ProcessingTime(_) => None,
-            Trigger::Once | Trigger::AvailableNow => Some(source.latest(started)),
+        // availableNow and once read what exists when the query starts, then end
+        let bounded = !matches!(req.trigger, Trigger::ProcessingTime(_));
+        let once = req.trigger == Trigger::Once;
+        let end_at = if bounded {
+            source.freeze(started)?
+        } else {
+            None
         };
         loop {
             let trigger_start = Instant::now();
             if self.lock().stop || session.is_closed() {
                 return Ok(());
             }
-            let mut latest = source.latest(now_ms());
+            let mut latest = source.latest(now_ms(), once)?;
             if let Some(end) = end_at {
                 latest = latest.min(end);
             }
@@ -287,11 +307,14 @@ impl StreamingQuery {
                 inner.latest = latest;
                 inner.committed
             };
+            if bounded && latest <= committed {
+                return Ok(());
+            }
             if latest > committed {
                 self.lock().trigger_active = true;
                 self.changed.notify_waiters();
                 if let Some(c) = checkpoint {
-                    c.write_offsets(batch_id, &offsets_entry(session, latest))?;
+                    c.write_offsets(batch_id, &offsets_entry(session, source, latest))?;
                 }
                 self.run_batch(session, source, req, batch_id, committed, latest)
                     .await?;
@@ -304,9 +327,6 @@ impl StreamingQuery {
                     )?;
                 }
                 batch_id += 1;
-            }
-            if end_at.is_some_and(|end| latest >= end) {
-                return Ok(());
             }
             let wait = match req.trigger {
                 Trigger::ProcessingTime(d) if !d.is_zero() => {
@@ -333,7 +353,7 @@ impl StreamingQuery {
     async fn run_batch(
         &self,
         session: &Session,
-        source: &RateSource,
+        source: &Source,
         req: &StartRequest,
         batch_id: u64,
         start: i64,
@@ -341,7 +361,7 @@ impl StreamingQuery {
     ) -> Result<()> {
         let began = Instant::now();
         let timestamp = chrono::Utc::now();
-        let rows = source.batch(start, end)?;
+        let (rows, input) = source.batch(session, start, end).await?;
         let plan = req
             .plan
             .clone()
@@ -367,7 +387,13 @@ impl StreamingQuery {
         };
         let output = req.sink.add_batch(session, scope, &plan).await?;
         let total = began.elapsed();
-        let input = (end - start) as f64 * source_rows_per_offset(source, start, end);
+        let input = input as f64;
+        let offset = |o: i64| -> serde_json::Value {
+            if o == source.initial() {
+                return serde_json::Value::Null;
+            }
+            serde_json::from_str(&source.offset_json(o)).unwrap_or(serde_json::Value::Null)
+        };
         let seconds = total.as_secs_f64().max(1e-3);
         let progress = json!({
             "id": self.id,
@@ -388,9 +414,9 @@ impl StreamingQuery {
             "stateOperators": [],
             "sources": [{
                 "description": source.description(),
-                "startOffset": start,
-                "endOffset": end,
-                "latestOffset": end,
+                "startOffset": offset(start),
+                "endOffset": offset(end),
+                "latestOffset": offset(end),
                 "numInputRows": input as u64,
                 "inputRowsPerSecond": input / seconds,
                 "processedRowsPerSecond": input / seconds,
@@ -470,7 +496,8 @@ impl StreamingQuery {
 
     /// Waits until every offset the source has now was processed (or the query ended).
     pub async fn process_all_available(&self) {
-        let target = self.source.latest(now_ms());
+        let committed = self.lock().committed;
+        let target = self.source.latest(now_ms(), false).unwrap_or(committed);
         self.wait_until(move |i| !i.state.is_active() || i.committed >= target, None)
             .await;
     }
@@ -496,23 +523,24 @@ impl StreamingQuery {
     }
 }
 
-/// The rate source's offset (seconds since its start) in a batch's offsets.
-fn offset_of(entry: &OffsetEntry) -> Result<i64> {
+/// The source's offset in a batch's offsets.
+fn offset_of(source: &Source, entry: &OffsetEntry) -> Result<i64> {
     entry
         .sources
         .first()
         .and_then(|s| s.as_deref())
-        .and_then(|s| s.trim().parse::<i64>().ok())
+        .and_then(|s| source.parse_offset(s))
         .ok_or_else(|| {
             Error::IllegalArgument(format!(
-                "the checkpoint's offsets {:?} are not the rate source's (a number of seconds)",
-                entry.sources
+                "the checkpoint's offsets {:?} are not those of {}",
+                entry.sources,
+                source.description()
             ))
         })
 }
 
 /// What `offsets/N` records for a batch reading up to `end`.
-fn offsets_entry(session: &Session, end: i64) -> OffsetEntry {
+fn offsets_entry(session: &Session, source: &Source, end: i64) -> OffsetEntry {
     let config = session.config();
     let conf = ["spark.sql.shuffle.partitions", "spark.sql.session.timeZone"]
         .iter()
@@ -524,7 +552,7 @@ fn offsets_entry(session: &Session, end: i64) -> OffsetEntry {
             batch_timestamp_ms: now_ms(),
             conf,
         },
-        sources: vec![Some(end.to_string())],
+        sources: vec![Some(source.offset_json(end))],
     }
 }
 
@@ -549,12 +577,4 @@ fn rate_start(checkpoint: &Checkpoint) -> Result<i64> {
             log.dir().display()
         ))
     })
-}
-
-/// Rows per offset unit between `start` and `end` (the rate source: rows per second).
-fn source_rows_per_offset(source: &RateSource, start: i64, end: i64) -> f64 {
-    if end <= start {
-        return 0.0;
-    }
-    source.rows_between(start, end) as f64 / (end - start) as f64
 }

@@ -5,15 +5,31 @@
 //! The rate source (Spark's `format("rate")`) produces `rowsPerSecond` rows for each whole
 //! second since the query started: its offset is the number of seconds, row `v` (from 0) has
 //! value `v` and timestamp `start + v / rowsPerSecond` seconds, spread evenly within its second.
+//!
+//! The file source (json, csv, parquet, text) watches a directory: each time it is asked for
+//! its newest offset it lists the directory and gives the files it has not seen (oldest
+//! first, up to `maxFilesPerTrigger`) the next batch number of its own log, as Spark's
+//! `FileStreamSource` does — the log is `sources/0` in the checkpoint, in Spark's form
+//! (`{"path":..,"timestamp":..,"batchId":..}` per file), and its offset is
+//! `{"logOffset":N}`. A batch reads the files of log batches after its start up to its end.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{Int64Array, RecordBatch, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::Column;
 use datafusion::datasource::{MemTable, provider_as_source};
-use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, col};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use spate_common::{Error, Result};
+use spate_exec::QueryScope;
+use spate_plan::streaming::StreamingScanNode;
+use spate_plan::{ReadRequest, Sources};
+use spate_session::Session;
+
+use crate::checkpoint::Checkpoint;
+use crate::log::MetadataLog;
 
 /// Spark's rate source.
 #[derive(Debug, Clone)]
@@ -110,12 +126,306 @@ impl RateSource {
             .schema
             .fields()
             .iter()
-            .map(|f| col(format!("rate.{}", f.name())).alias(f.name()))
+            .map(|f| Expr::Column(Column::new(Some("rate"), f.name())).alias(f.name()))
             .collect::<Vec<_>>();
         Ok(
             LogicalPlanBuilder::scan("rate", provider_as_source(Arc::new(table)), None)?
                 .project(columns)?
                 .build()?,
         )
+    }
+}
+
+/// Options of the file source that are not the reader's.
+const STREAM_OPTIONS: &[&str] = &[
+    "path",
+    "maxfilespertrigger",
+    "latestfirst",
+    "maxfileage",
+    "cleansource",
+    "sourcearchivedir",
+];
+
+/// The files the source has given batch numbers, and where its log is.
+#[derive(Debug, Default)]
+struct FileLog {
+    /// The checkpoint's `sources/0`, if the query has a checkpoint.
+    log: Option<MetadataLog>,
+    /// Files per log batch.
+    batches: BTreeMap<i64, Vec<String>>,
+    seen: HashSet<String>,
+    /// Files allowed when the trigger is bounded (availableNow, once): those present at start.
+    frozen: Option<HashSet<String>>,
+}
+
+/// Spark's file stream source.
+#[derive(Debug)]
+pub struct FileSource {
+    dir: PathBuf,
+    format: String,
+    schema: SchemaRef,
+    options: HashMap<String, String>,
+    max_files: Option<usize>,
+    state: Mutex<FileLog>,
+}
+
+/// A path as Spark writes it in the log (`file:///...`) and as the reader takes it.
+fn file_url(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+fn local(path: &str) -> &str {
+    path.strip_prefix("file://").unwrap_or(path)
+}
+
+impl FileSource {
+    /// The source of `scan`, with its log in `checkpoint` (loaded when it exists).
+    pub fn open(scan: &StreamingScanNode, checkpoint: Option<&Checkpoint>) -> Result<Self> {
+        let dir = scan
+            .path
+            .as_deref()
+            .map(|p| PathBuf::from(local(p)))
+            .ok_or_else(|| Error::IllegalArgument("the file source needs a path".into()))?;
+        let max_files = match scan.options.get("maxfilespertrigger") {
+            None => None,
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    return Err(Error::IllegalArgument(format!(
+                        "Invalid value '{v}' for option 'maxFilesPerTrigger', must be a positive integer"
+                    )));
+                }
+            },
+        };
+        let mut state = FileLog {
+            log: checkpoint.map(|c| MetadataLog::new(c.source_dir(0))),
+            ..FileLog::default()
+        };
+        if let Some(log) = &state.log {
+            for id in log.ids()? {
+                let paths = log
+                    .get(id)?
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|line| {
+                        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+                        v["path"].as_str().map(|p| local(p).to_string())
+                    })
+                    .collect::<Vec<_>>();
+                state.seen.extend(paths.iter().cloned());
+                state.batches.insert(id as i64, paths);
+            }
+        }
+        Ok(Self {
+            dir,
+            format: scan.format.clone(),
+            schema: scan.arrow_schema(),
+            options: scan
+                .options
+                .iter()
+                .filter(|(k, _)| !STREAM_OPTIONS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            max_files,
+            state: Mutex::new(state),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, FileLog> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The directory's data files, oldest first (hidden files and those starting with `_`,
+    /// such as `_SUCCESS`, are not data, as in Spark).
+    fn list(&self) -> Result<Vec<(String, i64)>> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+            Err(e) => {
+                return Err(Error::IllegalArgument(format!(
+                    "cannot list '{}': {e}",
+                    self.dir.display()
+                )));
+            }
+        };
+        let mut files = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') || name.starts_with('_') {
+                continue;
+            }
+            let Ok(meta) = entry.metadata() else { continue };
+            if !meta.is_file() {
+                continue;
+            }
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_millis() as i64);
+            files.push((entry.path().display().to_string(), modified));
+        }
+        files.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(files)
+    }
+
+    /// Allows only the files present now (availableNow, once); `all_at_once` ignores
+    /// `maxFilesPerTrigger` (once).
+    fn freeze(&self) -> Result<()> {
+        let files = self.list()?;
+        self.lock().frozen = Some(files.into_iter().map(|(p, _)| p).collect());
+        Ok(())
+    }
+
+    /// The newest log batch, after giving new files one (`-1`: none yet).
+    fn latest(&self, all_at_once: bool) -> Result<i64> {
+        let files = self.list()?;
+        let mut state = self.lock();
+        let mut new: Vec<(String, i64)> = files
+            .into_iter()
+            .filter(|(p, _)| !state.seen.contains(p))
+            .filter(|(p, _)| state.frozen.as_ref().is_none_or(|f| f.contains(p)))
+            .collect();
+        let last = state.batches.keys().next_back().copied().unwrap_or(-1);
+        if new.is_empty() {
+            return Ok(last);
+        }
+        if let Some(max) = self.max_files.filter(|_| !all_at_once) {
+            new.truncate(max);
+        }
+        let id = last + 1;
+        if let Some(log) = &state.log {
+            let lines: Vec<String> = new
+                .iter()
+                .map(|(p, t)| {
+                    serde_json::json!({
+                        "path": file_url(Path::new(p)),
+                        "timestamp": t,
+                        "batchId": id,
+                    })
+                    .to_string()
+                })
+                .collect();
+            log.add(id as u64, &lines)?;
+        }
+        let paths: Vec<String> = new.into_iter().map(|(p, _)| p).collect();
+        state.seen.extend(paths.iter().cloned());
+        state.batches.insert(id, paths);
+        Ok(id)
+    }
+
+    /// The files of log batches `start + 1 ..= end`.
+    fn files(&self, start: i64, end: i64) -> Vec<String> {
+        let state = self.lock();
+        state
+            .batches
+            .range(start + 1..=end)
+            .flat_map(|(_, p)| p.iter().cloned())
+            .collect()
+    }
+}
+
+/// A streaming query's source.
+#[derive(Debug)]
+pub enum Source {
+    /// `format("rate")`.
+    Rate(RateSource),
+    /// A file format over a directory.
+    Files(Box<FileSource>),
+}
+
+impl Source {
+    /// How Spark describes it in progress.
+    pub fn description(&self) -> String {
+        match self {
+            Source::Rate(r) => r.description(),
+            Source::Files(f) => format!("FileStreamSource[{}]", file_url(&f.dir)),
+        }
+    }
+
+    /// The offset before any data: the rate source's second 0, the file log's batch -1.
+    pub fn initial(&self) -> i64 {
+        match self {
+            Source::Rate(_) => 0,
+            Source::Files(_) => -1,
+        }
+    }
+
+    /// Spark's JSON for an offset.
+    pub fn offset_json(&self, offset: i64) -> String {
+        match self {
+            Source::Rate(_) => offset.to_string(),
+            Source::Files(_) => serde_json::json!({ "logOffset": offset }).to_string(),
+        }
+    }
+
+    /// An offset from Spark's JSON.
+    pub fn parse_offset(&self, text: &str) -> Option<i64> {
+        match self {
+            Source::Rate(_) => text.trim().parse().ok(),
+            Source::Files(_) => {
+                serde_json::from_str::<serde_json::Value>(text).ok()?["logOffset"].as_i64()
+            }
+        }
+    }
+
+    /// Fixes what a bounded trigger (availableNow, once) reads: what exists at `now_ms`.
+    /// Returns the rate source's last second, or `None` for files (they end when no file is
+    /// left).
+    pub fn freeze(&self, now_ms: i64) -> Result<Option<i64>> {
+        match self {
+            Source::Rate(r) => Ok(Some(r.latest(now_ms))),
+            Source::Files(f) => f.freeze().map(|()| None),
+        }
+    }
+
+    /// The newest offset at `now_ms` (`all_at_once`: the once trigger's single batch).
+    pub fn latest(&self, now_ms: i64, all_at_once: bool) -> Result<i64> {
+        match self {
+            Source::Rate(r) => Ok(r.latest(now_ms)),
+            Source::Files(f) => f.latest(all_at_once),
+        }
+    }
+
+    /// The rows after `start` up to `end`, read into memory, as a plan; and how many.
+    pub async fn batch(
+        &self,
+        session: &Session,
+        start: i64,
+        end: i64,
+    ) -> Result<(LogicalPlan, u64)> {
+        match self {
+            Source::Rate(r) => Ok((r.batch(start, end)?, r.rows_between(start, end) as u64)),
+            Source::Files(f) => {
+                let paths = f.files(start, end);
+                let state = session.state(QueryScope::default())?;
+                let plan = session
+                    .catalog
+                    .read(
+                        &state,
+                        ReadRequest {
+                            format: f.format.clone(),
+                            paths,
+                            schema: Some(Arc::clone(&f.schema)),
+                            options: f.options.clone(),
+                        },
+                    )
+                    .await?;
+                let batches = spate_exec::collect(&state, &plan, "stream source").await?;
+                let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+                let schema = Arc::clone(plan.schema().inner());
+                let table = MemTable::try_new(Arc::clone(&schema), vec![batches])?;
+                let columns = schema
+                    .fields()
+                    .iter()
+                    .map(|c| Expr::Column(Column::new(Some("files"), c.name())).alias(c.name()))
+                    .collect::<Vec<_>>();
+                let plan =
+                    LogicalPlanBuilder::scan("files", provider_as_source(Arc::new(table)), None)?
+                        .project(columns)?
+                        .build()?;
+                Ok((plan, rows))
+            }
+        }
     }
 }

@@ -134,13 +134,32 @@ impl Resolver<'_> {
         if *is_streaming {
             return match read_type {
                 Some(ReadType::DataSource(d)) => {
-                    let format = d.format.clone().unwrap_or_default().to_lowercase();
-                    let options = d
+                    let format = d
+                        .format
+                        .clone()
+                        .or_else(|| self.config.get("spark.sql.sources.default"))
+                        .unwrap_or_else(|| "parquet".into())
+                        .to_lowercase();
+                    let options: std::collections::BTreeMap<String, String> = d
                         .options
                         .iter()
                         .map(|(k, v)| (k.to_lowercase(), v.clone()))
                         .collect();
-                    crate::streaming::StreamingScanNode::plan(&format, options)
+                    let path = d
+                        .paths
+                        .first()
+                        .cloned()
+                        .or_else(|| options.get("path").cloned());
+                    let schema = match d.schema.as_deref().filter(|s| !s.trim().is_empty()) {
+                        Some(s) => Some(match json_schema::parse_schema_string(s, &self.tz)? {
+                            DataType::Struct(fields) => Arc::new(Schema::new(fields)),
+                            other => Arc::new(Schema::new(vec![
+                                datafusion::arrow::datatypes::Field::new("value", other, true),
+                            ])),
+                        }),
+                        None => None,
+                    };
+                    crate::streaming::StreamingScanNode::plan(&format, options, path, schema)
                 }
                 _ => Err(Error::unsupported("readStream of a table")),
             };

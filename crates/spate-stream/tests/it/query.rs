@@ -15,7 +15,7 @@ use crate::{TestResult, temp_dir};
 
 fn rate(rows_per_second: u32) -> spate_common::Result<datafusion::logical_expr::LogicalPlan> {
     let options = BTreeMap::from([("rowspersecond".to_string(), rows_per_second.to_string())]);
-    StreamingScanNode::plan("rate", options)
+    StreamingScanNode::plan("rate", options, None, None)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
