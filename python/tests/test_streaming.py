@@ -366,3 +366,53 @@ def test_spate_goes_on_from_a_checkpoint_apache_spark_wrote(spark, tmp_path):
     finally:
         if created:
             shutil.rmtree(os.path.dirname(SPARK_INPUT), ignore_errors=True)
+
+
+def test_the_parquet_sink_records_its_files_and_a_rerun_batch_writes_nothing_twice(spark, tmp_path):
+    """Spark's file sink: each batch's files, then `_spark_metadata/N` listing them; a batch
+    run again after a crash before its commit (the commit removed here) finds itself in the
+    log and does not add its rows a second time."""
+    import os
+
+    src, out, ckpt = tmp_path / "in", str(tmp_path / "out"), str(tmp_path / "checkpoint")
+    src.mkdir()
+    for i, name in enumerate(["a.json", "b.json"]):
+        write_json_lines(src / name, [{"id": 10 * i + k, "kind": "keep" if k % 2 == 0 else "drop"} for k in range(5)])
+        os.utime(src / name, (1_700_000_000 + i, 1_700_000_000 + i))
+
+    def run():
+        q = (
+            spark.readStream.schema("id long, kind string")
+            .option("maxFilesPerTrigger", 1)
+            .json(str(src))
+            .where("kind = 'keep'")
+            .select("id")
+            .writeStream.format("parquet")
+            .option("checkpointLocation", ckpt)
+            .trigger(availableNow=True)
+            .start(out)
+        )
+        assert q.awaitTermination(60)
+        return q
+
+    q = run()
+    assert [p.batchId for p in q.recentProgress] == [0, 1]
+    assert [p.sink.numOutputRows for p in q.recentProgress] == [3, 3]
+    expected = [0, 2, 4, 10, 12, 14]
+    assert sorted(r.id for r in spark.read.parquet(out).collect()) == expected
+    for batch in (0, 1):
+        entries = [json.loads(line) for line in read_log(os.path.join(out, "_spark_metadata", str(batch)))]
+        assert entries and all(e["action"] == "add" and not e["isDir"] for e in entries)
+        for e in entries:
+            path = e["path"].removeprefix("file://")
+            assert os.path.getsize(path) == e["size"]
+    # the last batch ran but its commit was lost: the restart runs it again, the sink skips it
+    os.remove(os.path.join(ckpt, "commits", "1"))
+    again = run()
+    assert [p.batchId for p in again.recentProgress] == [1]
+    assert sorted(r.id for r in spark.read.parquet(out).collect()) == expected
+
+
+def test_a_file_sink_needs_a_checkpoint_location_as_in_spark(spark, rate, tmp_path):
+    with pytest.raises(AnalysisException, match="checkpointLocation must be specified"):
+        rate.writeStream.format("parquet").start(str(tmp_path / "out"))

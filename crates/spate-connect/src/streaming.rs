@@ -94,8 +94,8 @@ pub(crate) async fn start(
     if w.foreach_batch.is_some() || w.foreach_writer.is_some() {
         return Err(Error::unsupported("foreachBatch and foreach"));
     }
-    if let Some(SinkDestination::Path(_) | SinkDestination::TableName(_)) = &w.sink_destination {
-        return Err(Error::unsupported("streaming into a path or a table"));
+    if let Some(SinkDestination::TableName(_)) = &w.sink_destination {
+        return Err(Error::unsupported("streaming into a table"));
     }
     let mode = w.output_mode.to_lowercase();
     match mode.as_str() {
@@ -119,7 +119,32 @@ pub(crate) async fn start(
     } else {
         w.format.to_lowercase()
     };
-    let sink = Sink::new(&format, name.as_deref())?;
+    let path = match &w.sink_destination {
+        Some(SinkDestination::Path(p)) => Some(p.clone()),
+        _ => w
+            .options
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("path"))
+            .map(|(_, v)| v.clone()),
+    };
+    let sink = match (
+        &path,
+        spate_stream::sink::FILE_SINKS.contains(&format.as_str()),
+    ) {
+        (Some(path), true) => Sink::files(
+            &format,
+            path,
+            w.partitioning_column_names.clone(),
+            w.options
+                .iter()
+                .filter(|(k, _)| {
+                    !k.eq_ignore_ascii_case("path") && !k.eq_ignore_ascii_case("checkpointLocation")
+                })
+                .map(|(k, v)| (k.to_lowercase(), v.clone()))
+                .collect(),
+        ),
+        _ => Sink::new(&format, name.as_deref())?,
+    };
     // Spark: the checkpointLocation option, else spark.sql.streaming.checkpointLocation with
     // the query's name (or a fresh id) under it
     let checkpoint = w
@@ -136,6 +161,13 @@ pub(crate) async fn start(
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             Some(std::path::PathBuf::from(root).join(leaf))
         });
+    if checkpoint.is_none() && matches!(sink, Sink::Files { .. }) {
+        return Err(Error::analysis(
+            "_LEGACY_ERROR_TEMP_3015",
+            "checkpointLocation must be specified either through option(\"checkpointLocation\", ...) \
+             or SparkSession.conf.set(\"spark.sql.streaming.checkpointLocation\", ...)",
+        ));
+    }
     let query = SessionStreams::of(session).start(
         std::sync::Arc::clone(session),
         StartRequest {

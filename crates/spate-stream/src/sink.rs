@@ -1,18 +1,32 @@
 //! Streaming sinks: where each micro-batch's rows go. `memory` keeps every batch's rows and
 //! serves them as a temporary view named after the query (Spark's memory sink, for tests and
 //! notebooks); `noop` runs the batch and drops its rows (for benchmarks).
+//!
+//! The file sinks (parquet, json, csv, text) write each batch's files into the output
+//! directory and then record them in `_spark_metadata/N`, Spark's file sink log, in Spark's
+//! form. The log is what makes them exactly-once: a batch already in the log (run again after
+//! a crash between the sink and the checkpoint's commit) is not written a second time.
 
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::datasource::{MemTable, provider_as_source};
+use datafusion::execution::SessionState;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use spate_common::{Error, Result};
 use spate_exec::QueryScope;
+use spate_lake::{SaveMode, WriteRequest};
 use spate_session::Session;
 
+use crate::log::MetadataLog;
+
 /// The sinks `writeStream.format(...)` knows.
-pub const SINK_FORMATS: &[&str] = &["memory", "noop"];
+pub const SINK_FORMATS: &[&str] = &["memory", "noop", "parquet", "json", "csv", "text"];
+
+/// The file formats among them.
+pub const FILE_SINKS: &[&str] = &["parquet", "json", "csv", "text"];
 
 /// A micro-batch's destination.
 #[derive(Debug)]
@@ -26,6 +40,13 @@ pub enum Sink {
     },
     /// Rows dropped.
     Noop,
+    /// Files in a directory, recorded in its `_spark_metadata` log.
+    Files {
+        /// The output directory.
+        dir: PathBuf,
+        /// Format, partitioning and options of the files.
+        request: WriteRequest,
+    },
 }
 
 impl Sink {
@@ -43,6 +64,9 @@ impl Sink {
                 )),
             },
             "noop" => Ok(Sink::Noop),
+            other if FILE_SINKS.contains(&other) => Err(Error::IllegalArgument(format!(
+                "'path' is not specified for the streaming {other} sink"
+            ))),
             other => Err(Error::unsupported(format!(
                 "writeStream of the format '{other}' (streaming sinks: {})",
                 SINK_FORMATS.join(", ")
@@ -50,11 +74,30 @@ impl Sink {
         }
     }
 
+    /// A file sink writing `format` files into `path`.
+    pub fn files(
+        format: &str,
+        path: &str,
+        partition_by: Vec<String>,
+        options: HashMap<String, String>,
+    ) -> Self {
+        Sink::Files {
+            dir: PathBuf::from(path.strip_prefix("file://").unwrap_or(path)),
+            request: WriteRequest {
+                format: format.to_string(),
+                mode: SaveMode::Append,
+                partition_by,
+                options,
+            },
+        }
+    }
+
     /// How Spark describes it in progress.
-    pub fn description(&self) -> &'static str {
+    pub fn description(&self) -> String {
         match self {
-            Sink::Memory { .. } => "MemorySink",
-            Sink::Noop => "org.apache.spark.sql.execution.datasources.noop.NoopTable$",
+            Sink::Memory { .. } => "MemorySink".into(),
+            Sink::Noop => "org.apache.spark.sql.execution.datasources.noop.NoopTable$".into(),
+            Sink::Files { dir, .. } => format!("FileSink[file://{}]", dir.display()),
         }
     }
 
@@ -63,9 +106,13 @@ impl Sink {
         &self,
         session: &Session,
         scope: QueryScope,
+        batch_id: u64,
         plan: &LogicalPlan,
     ) -> Result<u64> {
         let state = session.state(scope)?;
+        if let Sink::Files { dir, request } = self {
+            return add_files(&state, dir, request, batch_id, plan).await;
+        }
         let batches = spate_exec::collect(&state, plan, "stream batch").await?;
         let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
         if let Sink::Memory { name, rows: kept } = self {
@@ -85,4 +132,77 @@ impl Sink {
         }
         Ok(rows)
     }
+}
+
+/// The data files under `dir` (recursively, for partition directories), skipping hidden and
+/// `_`-prefixed entries such as `_spark_metadata`.
+fn data_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            data_files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// Writes a batch's files and records them in `_spark_metadata/batch_id`, unless that batch
+/// was recorded already.
+async fn add_files(
+    state: &SessionState,
+    dir: &Path,
+    request: &WriteRequest,
+    batch_id: u64,
+    plan: &LogicalPlan,
+) -> Result<u64> {
+    let log = MetadataLog::new(dir.join("_spark_metadata"));
+    if log.get(batch_id)?.is_some() {
+        return Ok(0);
+    }
+    let mut before = Vec::new();
+    data_files(dir, &mut before);
+    let before: HashSet<PathBuf> = before.into_iter().collect();
+    // the rows are counted on the way to the files
+    let batches = spate_exec::collect(state, plan, "stream batch").await?;
+    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+    let table = MemTable::try_new(plan.schema().inner().clone(), vec![batches])?;
+    let rows_plan =
+        LogicalPlanBuilder::scan("batch", provider_as_source(Arc::new(table)), None)?.build()?;
+    let path = dir.display().to_string();
+    spate_lake::write::write_path(state, rows_plan, &path, request).await?;
+    let mut after = Vec::new();
+    data_files(dir, &mut after);
+    after.sort();
+    let entries: Vec<String> = after
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .map(|p| {
+            let meta = std::fs::metadata(&p).ok();
+            let modified = meta
+                .as_ref()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_millis() as u64);
+            serde_json::json!({
+                "path": format!("file://{}", p.display()),
+                "size": meta.map_or(0, |m| m.len()),
+                "isDir": false,
+                "modificationTime": modified,
+                "blockReplication": 1,
+                "blockSize": 33554432,
+                "action": "add",
+            })
+            .to_string()
+        })
+        .collect();
+    log.add(batch_id, &entries)?;
+    Ok(rows)
 }
