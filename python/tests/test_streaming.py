@@ -416,3 +416,31 @@ def test_the_parquet_sink_records_its_files_and_a_rerun_batch_writes_nothing_twi
 def test_a_file_sink_needs_a_checkpoint_location_as_in_spark(spark, rate, tmp_path):
     with pytest.raises(AnalysisException, match="checkpointLocation must be specified"):
         rate.writeStream.format("parquet").start(str(tmp_path / "out"))
+
+
+def test_the_batch_reader_reads_only_the_files_a_stream_committed(spark, tmp_path):
+    """As Spark's MetadataLogFileIndex: a file in a stream's output directory that the sink's
+    `_spark_metadata` does not list (left by a batch that failed half-way) is not read."""
+    import os
+    import shutil
+
+    src, out, ckpt = tmp_path / "in", str(tmp_path / "out"), str(tmp_path / "checkpoint")
+    src.mkdir()
+    write_json_lines(src / "a.json", [{"id": 1}, {"id": 2}, {"id": 3}])
+    q = (
+        spark.readStream.schema("id long")
+        .json(str(src))
+        .writeStream.format("parquet")
+        .option("checkpointLocation", ckpt)
+        .trigger(availableNow=True)
+        .start(out)
+    )
+    assert q.awaitTermination(60)
+    committed = [f for f in os.listdir(out) if f.endswith(".parquet")]
+    assert len(committed) >= 1
+    # a stray copy, as an uncommitted batch would leave
+    shutil.copy(os.path.join(out, committed[0]), os.path.join(out, "part-99999-stray.c000.snappy.parquet"))
+    assert sorted(r.id for r in spark.read.parquet(out).collect()) == [1, 2, 3]
+    # without the log the directory is plain Parquet again: every file is read
+    shutil.rmtree(os.path.join(out, "_spark_metadata"))
+    assert len(spark.read.parquet(out).collect()) > 3

@@ -7,6 +7,7 @@
 pub mod catalog;
 pub mod delta;
 pub mod listing;
+pub mod metadata_log;
 pub mod options;
 pub mod partitions;
 pub mod records;

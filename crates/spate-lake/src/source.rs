@@ -61,6 +61,9 @@ pub async fn read(state: &SessionState, req: &ReadRequest, alias: &str) -> Resul
     for p in &req.paths {
         check_exists(p)?;
     }
+    if let Some(req) = committed_by_a_stream(req)? {
+        return Box::pin(read(state, &req, alias)).await;
+    }
     match req.format.as_str() {
         "text" => read_text(req, alias),
         // Without a schema, multiLine documents are read whole to infer one; with a schema
@@ -568,4 +571,32 @@ pub fn files_under(path: &Path) -> Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
+}
+
+/// A directory a streaming file sink writes into is read as Spark reads it: only the files its
+/// `_spark_metadata` log lists, so a batch that failed half-way is not seen. The request with
+/// those files, or `None` when no path is such a directory. (Sinks with partition directories
+/// are read whole for now: their files alone would lose the partition columns.)
+fn committed_by_a_stream(req: &ReadRequest) -> Result<Option<ReadRequest>> {
+    let mut changed = false;
+    let mut paths = Vec::new();
+    for p in &req.paths {
+        let dir = std::path::Path::new(p.strip_prefix("file://").unwrap_or(p));
+        let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        match crate::metadata_log::committed_files(dir)? {
+            Some(files)
+                if files
+                    .iter()
+                    .all(|f| std::path::Path::new(f).parent() == Some(absolute.as_path())) =>
+            {
+                changed = true;
+                paths.extend(files);
+            }
+            _ => paths.push(p.clone()),
+        }
+    }
+    Ok(changed.then(|| ReadRequest {
+        paths,
+        ..req.clone()
+    }))
 }

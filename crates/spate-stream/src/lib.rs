@@ -2,8 +2,9 @@
 //! makes it resumable and exactly-once is its checkpoint, kept in Spark's own layout so that
 //! a user moving between Spark and Spate recognises (and can inspect) every file:
 //!
-//! - [`log`]: Spark's metadata log — one file per batch id, `v1` then JSON lines, written
-//!   atomically and never overwritten; compacted logs (`N.compact`) read as Spark reads them.
+//! - [`log`] (in spate-lake, which reads sinks' logs too): Spark's metadata log — one file per
+//!   batch id, `v1` then JSON lines, written atomically and never overwritten; compacted logs
+//!   (`N.compact`) read as Spark reads them.
 //! - [`checkpoint`]: the checkpoint directory — `metadata` (the query id), `offsets/N` (what
 //!   batch N reads, with the watermark and the session settings that must not change),
 //!   `commits/N` (batch N is done), `sources/` — and what a restart must do next.
@@ -19,7 +20,7 @@
 
 pub mod checkpoint;
 pub mod lifecycle;
-pub mod log;
+pub use spate_lake::metadata_log as log;
 pub mod query;
 pub mod registry;
 pub mod sink;

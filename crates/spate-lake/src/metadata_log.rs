@@ -1,5 +1,6 @@
 //! Spark's metadata log (its `HDFSMetadataLog`), the file format of every log in a streaming
-//! checkpoint and of a file sink's `_spark_metadata`: a directory with one file per batch id,
+//! checkpoint and of a streaming file sink's `_spark_metadata` (which the batch reader
+//! consults, so it lives here, below the streaming crate): a directory with one file per batch id,
 //! named by the id, holding a version line (`v1`) and then one JSON value per line.
 //!
 //! Invariants: a batch's file is written whole or not at all (written to a hidden temporary
@@ -250,4 +251,34 @@ impl From<LogError> for spate_common::Error {
             other => spate_common::Error::IllegalArgument(other.to_string()),
         }
     }
+}
+
+/// The files a streaming file sink committed into `dir`, from its `_spark_metadata` log
+/// (`None` when `dir` has no such log or it lists no file): the `add` entries not deleted
+/// later, as Spark's `MetadataLogFileIndex` reads them.
+pub fn committed_files(dir: &Path) -> LogResult<Option<Vec<String>>> {
+    let log = MetadataLog::new(dir.join("_spark_metadata"));
+    if !log.dir().is_dir() {
+        return Ok(None);
+    }
+    let Some(last) = log.ids()?.last().copied() else {
+        return Ok(None);
+    };
+    let mut files: Vec<String> = Vec::new();
+    for line in log.entries_through(last)? {
+        let entry: serde_json::Value =
+            serde_json::from_str(&line).map_err(|e| LogError::Malformed {
+                path: log.dir().to_path_buf(),
+                reason: format!("an entry is not JSON: {e}"),
+            })?;
+        let Some(path) = entry["path"].as_str() else {
+            continue;
+        };
+        let path = path.strip_prefix("file://").unwrap_or(path).to_string();
+        match entry["action"].as_str() {
+            Some("delete") => files.retain(|f| *f != path),
+            _ => files.push(path),
+        }
+    }
+    Ok((!files.is_empty()).then_some(files))
 }
