@@ -444,3 +444,37 @@ def test_the_batch_reader_reads_only_the_files_a_stream_committed(spark, tmp_pat
     # without the log the directory is plain Parquet again: every file is read
     shutil.rmtree(os.path.join(out, "_spark_metadata"))
     assert len(spark.read.parquet(out).collect()) > 3
+
+
+def test_the_console_sink_prints_each_batch_as_spark_does(spark, server, tmp_path):
+    """Spark's console sink: a `Batch: N` banner, then the batch as `show()` prints it, on the
+    server's standard output (here, its log)."""
+    src = tmp_path / "in"
+    src.mkdir()
+    write_json_lines(src / "a.json", [{"id": 7001, "word": "alpha"}, {"id": 7002, "word": "beta"}])
+    q = (
+        spark.readStream.schema("id long, word string")
+        .json(str(src))
+        .writeStream.format("console")
+        .option("numRows", 1)
+        .trigger(availableNow=True)
+        .start()
+    )
+    assert q.awaitTermination(60)
+    expected = "\n".join(
+        [
+            "-------------------------------------------",
+            "Batch: 0",
+            "-------------------------------------------",
+            "+----+-----+",
+            "|  id| word|",
+            "+----+-----+",
+            "|7001|alpha|",
+            "+----+-----+",
+            "only showing top 1 row",
+        ]
+    )
+    deadline = time.time() + 10
+    while time.time() < deadline and expected not in server["log"].read_text():
+        time.sleep(0.1)
+    assert expected in server["log"].read_text()

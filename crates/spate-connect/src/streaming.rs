@@ -143,6 +143,7 @@ pub(crate) async fn start(
                 .map(|(k, v)| (k.to_lowercase(), v.clone()))
                 .collect(),
         ),
+        _ if format == "console" => Sink::console(&w.options)?,
         _ => Sink::new(&format, name.as_deref())?,
     };
     // Spark: the checkpointLocation option, else spark.sql.streaming.checkpointLocation with

@@ -11,12 +11,12 @@
 //! - [`lifecycle`]: the query's states and the moves between them.
 //!
 //! On these runs the micro-batch runtime ([`query`]), with its sources ([`source`]: rate,
-//! files) and sinks ([`sink`]: memory, noop, files), and the per-session registry the Spark
-//! Connect commands use ([`registry`]). With a checkpoint a query writes `offsets/N` before
-//! batch N and `commits/N` after its sink, and a restart goes on after the last committed
-//! batch or runs the uncommitted one again. This version runs stateless queries (projections
-//! and filters); stateful operators and the Delta and Kafka sources and sinks come next
-//! (issue 21).
+//! files) and sinks ([`sink`]: memory, noop, console, files), and the per-session registry
+//! the Spark Connect commands use ([`registry`]). With a checkpoint a query writes
+//! `offsets/N` before batch N and `commits/N` after its sink, and a restart goes on after the
+//! last committed batch or runs the uncommitted one again. This version runs stateless
+//! queries (projections and filters); stateful operators and the Delta and Kafka sources and
+//! sinks come next (issue 21).
 
 pub mod checkpoint;
 pub mod lifecycle;

@@ -1,6 +1,8 @@
 //! Streaming sinks: where each micro-batch's rows go. `memory` keeps every batch's rows and
 //! serves them as a temporary view named after the query (Spark's memory sink, for tests and
-//! notebooks); `noop` runs the batch and drops its rows (for benchmarks).
+//! notebooks); `noop` runs the batch and drops its rows (for benchmarks); `console` prints
+//! each batch to the server's standard output as Spark's console sink does (a `Batch: N`
+//! banner, then the rows as `show()` prints them; options `numRows`, `truncate`).
 //!
 //! The file sinks (parquet, json, csv, text) write each batch's files into the output
 //! directory and then record them in `_spark_metadata/N`, Spark's file sink log, in Spark's
@@ -23,7 +25,9 @@ use spate_session::Session;
 use crate::log::MetadataLog;
 
 /// The sinks `writeStream.format(...)` knows.
-pub const SINK_FORMATS: &[&str] = &["memory", "noop", "parquet", "json", "csv", "text"];
+pub const SINK_FORMATS: &[&str] = &[
+    "memory", "noop", "console", "parquet", "json", "csv", "text",
+];
 
 /// The file formats among them.
 pub const FILE_SINKS: &[&str] = &["parquet", "json", "csv", "text"];
@@ -40,6 +44,14 @@ pub enum Sink {
     },
     /// Rows dropped.
     Noop,
+    /// Rows printed to standard output, `num_rows` at most per batch, cells cut at
+    /// `truncate` characters (0: not cut).
+    Console {
+        /// Rows shown per batch.
+        num_rows: usize,
+        /// Cell width limit.
+        truncate: usize,
+    },
     /// Files in a directory, recorded in its `_spark_metadata` log.
     Files {
         /// The output directory.
@@ -64,6 +76,10 @@ impl Sink {
                 )),
             },
             "noop" => Ok(Sink::Noop),
+            "console" => Ok(Sink::Console {
+                num_rows: 20,
+                truncate: 20,
+            }),
             other if FILE_SINKS.contains(&other) => Err(Error::IllegalArgument(format!(
                 "'path' is not specified for the streaming {other} sink"
             ))),
@@ -72,6 +88,33 @@ impl Sink {
                 SINK_FORMATS.join(", ")
             ))),
         }
+    }
+
+    /// The console sink with Spark's options (`numRows`, default 20; `truncate`, default
+    /// true).
+    pub fn console(options: &HashMap<String, String>) -> Result<Self> {
+        let get = |k: &str| {
+            options
+                .iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.trim().to_string())
+        };
+        let num_rows = match get("numRows") {
+            None => 20,
+            Some(v) => v.parse::<usize>().map_err(|_| {
+                Error::IllegalArgument(format!("Invalid value '{v}' for option 'numRows'"))
+            })?,
+        };
+        let truncate = match get("truncate").map(|v| v.to_lowercase()).as_deref() {
+            None | Some("true") => 20,
+            Some("false") => 0,
+            Some(v) => {
+                return Err(Error::IllegalArgument(format!(
+                    "Invalid value '{v}' for option 'truncate', must be true or false"
+                )));
+            }
+        };
+        Ok(Sink::Console { num_rows, truncate })
     }
 
     /// A file sink writing `format` files into `path`.
@@ -98,6 +141,7 @@ impl Sink {
             Sink::Memory { .. } => "MemorySink".into(),
             Sink::Noop => "org.apache.spark.sql.execution.datasources.noop.NoopTable$".into(),
             Sink::Files { dir, .. } => format!("FileSink[file://{}]", dir.display()),
+            Sink::Console { .. } => "org.apache.spark.sql.execution.streaming.ConsoleTable$".into(),
         }
     }
 
@@ -115,6 +159,30 @@ impl Sink {
         }
         let batches = spate_exec::collect(&state, plan, "stream batch").await?;
         let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        if let Sink::Console { num_rows, truncate } = self {
+            let names: Vec<String> = plan
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            let table = spate_plan::display::show_string(
+                &batches,
+                &names,
+                *num_rows,
+                *truncate,
+                false,
+                &session.config().time_zone(),
+            );
+            let banner = "-------------------------------------------";
+            let text = format!("{banner}\nBatch: {batch_id}\n{banner}\n{table}\n");
+            let mut out = std::io::stdout().lock();
+            use std::io::Write as _;
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|e| Error::IllegalArgument(format!("cannot print a batch: {e}")))?;
+            return Ok(rows);
+        }
         if let Sink::Memory { name, rows: kept } = self {
             let snapshot = {
                 let mut kept = kept
