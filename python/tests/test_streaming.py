@@ -478,3 +478,48 @@ def test_the_console_sink_prints_each_batch_as_spark_does(spark, server, tmp_pat
     while time.time() < deadline and expected not in server["log"].read_text():
         time.sleep(0.1)
     assert expected in server["log"].read_text()
+
+
+def test_the_delta_sink_commits_each_batch_once_with_its_transaction(spark, tmp_path):
+    """delta-spark's streaming sink: one Delta commit per batch, carrying the transaction
+    (appId = the query id, version = the batch id) of the Delta protocol; a batch run again
+    after a lost checkpoint commit finds its transaction in the table and adds nothing."""
+    import os
+
+    src, out, ckpt = tmp_path / "in", str(tmp_path / "table"), str(tmp_path / "checkpoint")
+    src.mkdir()
+    for i, name in enumerate(["a.json", "b.json"]):
+        write_json_lines(src / name, [{"id": 10 * i + k} for k in range(3)])
+        os.utime(src / name, (1_700_000_000 + i, 1_700_000_000 + i))
+
+    def run():
+        q = (
+            spark.readStream.schema("id long")
+            .option("maxFilesPerTrigger", 1)
+            .json(str(src))
+            .writeStream.format("delta")
+            .option("checkpointLocation", ckpt)
+            .trigger(availableNow=True)
+            .start(out)
+        )
+        assert q.awaitTermination(60)
+        return q
+
+    q = run()
+    expected = [0, 1, 2, 10, 11, 12]
+    assert sorted(r.id for r in spark.read.format("delta").load(out).collect()) == expected
+    log_dir = os.path.join(out, "_delta_log")
+    commits = sorted(f for f in os.listdir(log_dir) if f.endswith(".json"))
+    txns = []
+    for c in commits:
+        with open(os.path.join(log_dir, c)) as f:
+            for line in f:
+                action = json.loads(line)
+                if "txn" in action:
+                    txns.append((action["txn"]["appId"], action["txn"]["version"]))
+    assert txns == [(q.id, 0), (q.id, 1)]
+    os.remove(os.path.join(ckpt, "commits", "1"))
+    again = run()
+    assert [p.batchId for p in again.recentProgress] == [1]
+    assert sorted(r.id for r in spark.read.format("delta").load(out).collect()) == expected
+    assert sorted(f for f in os.listdir(log_dir) if f.endswith(".json")) == commits

@@ -385,7 +385,10 @@ impl StreamingQuery {
             )),
             ..QueryScope::default()
         };
-        let output = req.sink.add_batch(session, scope, batch_id, &plan).await?;
+        let output = req
+            .sink
+            .add_batch(session, scope, &self.id, batch_id, &plan)
+            .await?;
         let total = began.elapsed();
         let input = input as f64;
         let offset = |o: i64| -> serde_json::Value {

@@ -8,6 +8,10 @@
 //! directory and then record them in `_spark_metadata/N`, Spark's file sink log, in Spark's
 //! form. The log is what makes them exactly-once: a batch already in the log (run again after
 //! a crash between the sink and the checkpoint's commit) is not written a second time.
+//!
+//! The Delta sink appends each batch in one Delta commit that carries the transaction
+//! `(query id, batch id)`, as delta-spark's streaming sink does; a batch whose transaction the
+//! table already records is skipped, which makes it exactly-once the same way.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -30,7 +34,7 @@ pub const SINK_FORMATS: &[&str] = &[
 ];
 
 /// The file formats among them.
-pub const FILE_SINKS: &[&str] = &["parquet", "json", "csv", "text"];
+pub const FILE_SINKS: &[&str] = &["parquet", "json", "csv", "text", "delta"];
 
 /// A micro-batch's destination.
 #[derive(Debug)]
@@ -140,21 +144,29 @@ impl Sink {
         match self {
             Sink::Memory { .. } => "MemorySink".into(),
             Sink::Noop => "org.apache.spark.sql.execution.datasources.noop.NoopTable$".into(),
+            Sink::Files { dir, request } if request.format == "delta" => {
+                format!("DeltaSink[file://{}]", dir.display())
+            }
             Sink::Files { dir, .. } => format!("FileSink[file://{}]", dir.display()),
             Sink::Console { .. } => "org.apache.spark.sql.execution.streaming.ConsoleTable$".into(),
         }
     }
 
-    /// Runs batch `batch_id`'s `plan` in `session` and writes its rows; returns how many.
+    /// Runs batch `batch_id` of query `query_id`, `plan`, in `session` and writes its rows;
+    /// returns how many.
     pub async fn add_batch(
         &self,
         session: &Session,
         scope: QueryScope,
+        query_id: &str,
         batch_id: u64,
         plan: &LogicalPlan,
     ) -> Result<u64> {
         let state = session.state(scope)?;
         if let Sink::Files { dir, request } = self {
+            if request.format == "delta" {
+                return add_delta(&state, dir, request, query_id, batch_id, plan).await;
+            }
             return add_files(&state, dir, request, batch_id, plan).await;
         }
         let batches = spate_exec::collect(&state, plan, "stream batch").await?;
@@ -272,5 +284,32 @@ async fn add_files(
         })
         .collect();
     log.add(batch_id, &entries)?;
+    Ok(rows)
+}
+
+/// Appends a batch to a Delta table in one commit recording `(query_id, batch_id)`; the
+/// table's writer skips a batch whose transaction it already has.
+async fn add_delta(
+    state: &SessionState,
+    dir: &Path,
+    request: &WriteRequest,
+    query_id: &str,
+    batch_id: u64,
+    plan: &LogicalPlan,
+) -> Result<u64> {
+    let batches = spate_exec::collect(state, plan, "stream batch").await?;
+    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+    let table = MemTable::try_new(plan.schema().inner().clone(), vec![batches])?;
+    let rows_plan =
+        LogicalPlanBuilder::scan("batch", provider_as_source(Arc::new(table)), None)?.build()?;
+    let mut request = request.clone();
+    request
+        .options
+        .insert("txnappid".into(), query_id.to_string());
+    request
+        .options
+        .insert("txnversion".into(), batch_id.to_string());
+    let path = dir.display().to_string();
+    spate_lake::write::write_path(state, rows_plan, &path, &request).await?;
     Ok(rows)
 }
