@@ -510,10 +510,11 @@ fn read_json_documents(req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
     Ok(LogicalPlanBuilder::scan(alias, provider_as_source(Arc::new(table)), None)?.build()?)
 }
 
-/// The first data file below `path` that is not empty.
-fn first_nonempty_file(path: &Path) -> Option<PathBuf> {
+/// The first data file below `path` that `keep` accepts (names starting with `.` or `_` are
+/// not data), without listing the rest of the tree.
+fn first_file_where(path: &Path, keep: &dyn Fn(&Path) -> bool) -> Option<PathBuf> {
     if path.is_file() {
-        return (std::fs::metadata(path).ok()?.len() > 0).then(|| path.to_path_buf());
+        return keep(path).then(|| path.to_path_buf());
     }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
         .ok()?
@@ -526,27 +527,17 @@ fn first_nonempty_file(path: &Path) -> Option<PathBuf> {
         .map(|e| e.path())
         .collect();
     entries.sort();
-    entries.into_iter().find_map(|p| first_nonempty_file(&p))
+    entries.into_iter().find_map(|p| first_file_where(&p, keep))
 }
 
-/// The first data file below `path` (names starting with `.` or `_` are not data), without
-/// listing the rest of the tree.
+/// The first data file below `path`.
 fn first_file(path: &Path) -> Option<PathBuf> {
-    if path.is_file() {
-        return Some(path.to_path_buf());
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-        .ok()?
-        .flatten()
-        .filter(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            !name.starts_with('.') && !name.starts_with('_')
-        })
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    entries.into_iter().find_map(|p| first_file(&p))
+    first_file_where(path, &|_| true)
+}
+
+/// The first data file below `path` that is not empty.
+fn first_nonempty_file(path: &Path) -> Option<PathBuf> {
+    first_file_where(path, &|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0))
 }
 
 /// Data files under a path (itself if a file), skipping hidden and `_` files, sorted.

@@ -232,21 +232,20 @@ impl StreamingQuery {
     fn finish(&self, outcome: Result<()>) {
         let mut inner = self.lock();
         inner.trigger_active = false;
-        match outcome {
-            Ok(()) => {
-                if inner.state == QueryState::Initializing {
-                    inner.state = QueryState::Active;
-                }
-                inner.state = QueryState::Terminated;
-            }
+        let next = match outcome {
+            Ok(()) => QueryState::Terminated,
             Err(e) => {
                 let info = e.spark_info();
                 inner.failure = Some(Failure {
                     class: info.error_class,
                     message: info.message,
                 });
-                inner.state = QueryState::Failed;
+                QueryState::Failed
             }
+        };
+        // the loop always made the query active first, so both ends are allowed moves
+        if inner.state.can_become(next) {
+            inner.state = next;
         }
         drop(inner);
         self.changed.notify_waiters();

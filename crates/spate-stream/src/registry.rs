@@ -66,12 +66,4 @@ impl SessionStreams {
     pub fn reset_terminated(&self) {
         self.lock().retain(|q| q.state().is_active());
     }
-
-    /// Stops every query.
-    pub async fn stop_all(&self) {
-        let queries = self.lock().clone();
-        for q in queries {
-            q.stop().await;
-        }
-    }
 }

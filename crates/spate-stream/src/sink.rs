@@ -26,7 +26,10 @@ use spate_exec::QueryScope;
 use spate_lake::{SaveMode, WriteRequest};
 use spate_session::Session;
 
+use spate_lake::source::files_under;
+
 use crate::log::MetadataLog;
+use crate::source::{memory_plan, modified_ms};
 
 /// The sinks `writeStream.format(...)` knows.
 pub const SINK_FORMATS: &[&str] = &[
@@ -214,26 +217,6 @@ impl Sink {
     }
 }
 
-/// The data files under `dir` (recursively, for partition directories), skipping hidden and
-/// `_`-prefixed entries such as `_spark_metadata`.
-fn data_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        if name.starts_with('.') || name.starts_with('_') {
-            continue;
-        }
-        let path = entry.path();
-        if path.is_dir() {
-            data_files(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
-
 /// Writes a batch's files and records them in `_spark_metadata/batch_id`, unless that batch
 /// was recorded already.
 async fn add_files(
@@ -247,30 +230,23 @@ async fn add_files(
     if log.get(batch_id)?.is_some() {
         return Ok(0);
     }
-    let mut before = Vec::new();
-    data_files(dir, &mut before);
-    let before: HashSet<PathBuf> = before.into_iter().collect();
-    // the rows are counted on the way to the files
-    let batches = spate_exec::collect(state, plan, "stream batch").await?;
-    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-    let table = MemTable::try_new(plan.schema().inner().clone(), vec![batches])?;
-    let rows_plan =
-        LogicalPlanBuilder::scan("batch", provider_as_source(Arc::new(table)), None)?.build()?;
+    let listed = |dir: &Path| -> Result<Vec<PathBuf>> {
+        if dir.exists() {
+            files_under(dir)
+        } else {
+            Ok(vec![])
+        }
+    };
+    let before: HashSet<PathBuf> = listed(dir)?.into_iter().collect();
+    let (rows_plan, rows) = materialize(state, plan).await?;
     let path = dir.display().to_string();
     spate_lake::write::write_path(state, rows_plan, &path, request).await?;
-    let mut after = Vec::new();
-    data_files(dir, &mut after);
-    after.sort();
-    let entries: Vec<String> = after
+    let entries: Vec<String> = listed(dir)?
         .into_iter()
         .filter(|p| !before.contains(p))
         .map(|p| {
             let meta = std::fs::metadata(&p).ok();
-            let modified = meta
-                .as_ref()
-                .and_then(|m| m.modified().ok())
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_millis() as u64);
+            let modified = meta.as_ref().map_or(0, modified_ms);
             serde_json::json!({
                 "path": format!("file://{}", p.display()),
                 "size": meta.map_or(0, |m| m.len()),
@@ -297,11 +273,7 @@ async fn add_delta(
     batch_id: u64,
     plan: &LogicalPlan,
 ) -> Result<u64> {
-    let batches = spate_exec::collect(state, plan, "stream batch").await?;
-    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-    let table = MemTable::try_new(plan.schema().inner().clone(), vec![batches])?;
-    let rows_plan =
-        LogicalPlanBuilder::scan("batch", provider_as_source(Arc::new(table)), None)?.build()?;
+    let (rows_plan, rows) = materialize(state, plan).await?;
     let mut request = request.clone();
     request
         .options
@@ -312,4 +284,15 @@ async fn add_delta(
     let path = dir.display().to_string();
     spate_lake::write::write_path(state, rows_plan, &path, &request).await?;
     Ok(rows)
+}
+
+/// Runs a batch's plan into memory: a plan over its rows (counted on the way to the sink, as
+/// Spark's numOutputRows) and how many there are.
+async fn materialize(state: &SessionState, plan: &LogicalPlan) -> Result<(LogicalPlan, u64)> {
+    let batches = spate_exec::collect(state, plan, "stream batch").await?;
+    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+    Ok((
+        memory_plan(plan.schema().inner().clone(), vec![batches])?,
+        rows,
+    ))
 }

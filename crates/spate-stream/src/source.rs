@@ -120,20 +120,35 @@ impl RateSource {
             partitions.push(vec![batch]);
             from = to;
         }
-        let table = MemTable::try_new(Arc::clone(&self.schema), partitions)?;
-        // unqualified names, as the streaming scan the batch stands in for
-        let columns = self
-            .schema
-            .fields()
-            .iter()
-            .map(|f| Expr::Column(Column::new(Some("rate"), f.name())).alias(f.name()))
-            .collect::<Vec<_>>();
-        Ok(
-            LogicalPlanBuilder::scan("rate", provider_as_source(Arc::new(table)), None)?
-                .project(columns)?
-                .build()?,
-        )
+        memory_plan(Arc::clone(&self.schema), partitions)
     }
+}
+
+/// A file's modification time in ms since the epoch (0 when the system cannot tell).
+pub(crate) fn modified_ms(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// `batches` (of `schema`) as a plan over memory whose columns are unqualified, so that it
+/// can stand in for a streaming scan or feed a writer.
+pub(crate) fn memory_plan(
+    schema: SchemaRef,
+    partitions: Vec<Vec<RecordBatch>>,
+) -> Result<LogicalPlan> {
+    let table = MemTable::try_new(Arc::clone(&schema), partitions)?;
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| Expr::Column(Column::new(Some("batch"), f.name())).alias(f.name()))
+        .collect::<Vec<_>>();
+    Ok(
+        LogicalPlanBuilder::scan("batch", provider_as_source(Arc::new(table)), None)?
+            .project(columns)?
+            .build()?,
+    )
 }
 
 /// Options of the file source that are not the reader's.
@@ -235,49 +250,32 @@ impl FileSource {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The directory's data files, oldest first (hidden files and those starting with `_`,
-    /// such as `_SUCCESS`, are not data, as in Spark).
+    /// The data files under the directory, oldest first (hidden files and those starting
+    /// with `_`, such as `_SUCCESS`, are not data, as in Spark).
     fn list(&self) -> Result<Vec<(String, i64)>> {
-        let entries = match std::fs::read_dir(&self.dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-            Err(e) => {
-                return Err(Error::IllegalArgument(format!(
-                    "cannot list '{}': {e}",
-                    self.dir.display()
-                )));
-            }
-        };
-        let mut files = Vec::new();
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().to_string();
-            if name.starts_with('.') || name.starts_with('_') {
-                continue;
-            }
-            let Ok(meta) = entry.metadata() else { continue };
-            if !meta.is_file() {
-                continue;
-            }
-            let modified = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_millis() as i64);
-            files.push((entry.path().display().to_string(), modified));
+        if !self.dir.exists() {
+            return Ok(vec![]);
         }
+        let mut files: Vec<(String, i64)> = spate_lake::source::files_under(&self.dir)?
+            .into_iter()
+            .map(|p| {
+                let modified = std::fs::metadata(&p).map_or(0, |m| modified_ms(&m));
+                (p.display().to_string(), modified)
+            })
+            .collect();
         files.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
         Ok(files)
     }
 
-    /// Allows only the files present now (availableNow, once); `all_at_once` ignores
-    /// `maxFilesPerTrigger` (once).
+    /// Allows only the files present now (availableNow, once).
     fn freeze(&self) -> Result<()> {
         let files = self.list()?;
         self.lock().frozen = Some(files.into_iter().map(|(p, _)| p).collect());
         Ok(())
     }
 
-    /// The newest log batch, after giving new files one (`-1`: none yet).
+    /// The newest log batch, after giving new files one (`-1`: none yet); `all_at_once`
+    /// ignores `maxFilesPerTrigger` (the once trigger).
     fn latest(&self, all_at_once: bool) -> Result<i64> {
         let files = self.list()?;
         let mut state = self.lock();
@@ -413,17 +411,7 @@ impl Source {
                     .await?;
                 let batches = spate_exec::collect(&state, &plan, "stream source").await?;
                 let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-                let schema = Arc::clone(plan.schema().inner());
-                let table = MemTable::try_new(Arc::clone(&schema), vec![batches])?;
-                let columns = schema
-                    .fields()
-                    .iter()
-                    .map(|c| Expr::Column(Column::new(Some("files"), c.name())).alias(c.name()))
-                    .collect::<Vec<_>>();
-                let plan =
-                    LogicalPlanBuilder::scan("files", provider_as_source(Arc::new(table)), None)?
-                        .project(columns)?
-                        .build()?;
+                let plan = memory_plan(Arc::clone(plan.schema().inner()), vec![batches])?;
                 Ok((plan, rows))
             }
         }

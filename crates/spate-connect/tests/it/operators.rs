@@ -44,6 +44,17 @@ fn per_partition(operators: &[OperatorRecord], name: &str, metric: &str) -> Opti
     )
 }
 
+/// The record of the test's query.
+fn record_of(manager: &SessionManager) -> Result<spate_exec::QueryRecord, &'static str> {
+    manager
+        .runner()
+        .store()
+        .records()
+        .into_iter()
+        .find(|r| r.kind == "operators")
+        .ok_or("no record of the query")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn task_ids_and_batch_splitting_count_their_rows() -> TestResult {
     let manager = SessionManager::new(settings())?;
@@ -95,14 +106,7 @@ async fn task_ids_and_batch_splitting_count_their_rows() -> TestResult {
         assert_eq!(ids, (first..first + 250).collect::<Vec<_>>());
     }
 
-    let record = manager
-        .runner()
-        .store()
-        .records()
-        .into_iter()
-        .find(|r| r.kind == "operators")
-        .ok_or("no record of the query")?;
-    let ops = &record.operators;
+    let ops = &record_of(&manager)?.operators;
     assert_eq!(
         per_partition(ops, "TaskIdsExec", "output_rows"),
         Some(1000),
@@ -144,14 +148,7 @@ async fn the_record_by_record_reader_counts_the_rows_it_keeps() -> TestResult {
     assert_eq!(ages, vec![31, 42, 7, 19, 64]);
     std::fs::remove_dir_all(&dir)?;
 
-    let record = manager
-        .runner()
-        .store()
-        .records()
-        .into_iter()
-        .find(|r| r.kind == "operators")
-        .ok_or("no record of the query")?;
-    let ops = &record.operators;
+    let ops = &record_of(&manager)?.operators;
     assert_eq!(
         per_partition(ops, "RecordScanExec", "output_rows"),
         Some(5),
