@@ -139,7 +139,8 @@ def test_a_failing_batch_fails_the_query_with_streaming_query_exception(spark, r
 def test_bad_streaming_writes_get_spark_s_errors(spark, rate):
     with pytest.raises(AnalysisException, match="queryName must be specified for memory sink"):
         rate.writeStream.format("memory").start()
-    with pytest.raises(AnalysisException, match="Complete output mode not supported"):
+    # Spark 4's error (spark_reference/streaming_stateful.out, sort_complete_without_aggregation)
+    with pytest.raises(AnalysisException, match="not supported for no streaming aggregations"):
         rate.writeStream.format("memory").queryName(unique("c")).outputMode("complete").start()
     name = unique("dup")
     q = rate.writeStream.format("memory").queryName(name).start()
@@ -148,10 +149,10 @@ def test_bad_streaming_writes_get_spark_s_errors(spark, rate):
             rate.writeStream.format("memory").queryName(name).start()
     finally:
         q.stop()
+    # stream-stream joins are not supported yet
+    other = rate.select(F.col("value").alias("v2"))
     with pytest.raises(PySparkException, match="UNSUPPORTED_FEATURE"):
-        rate.groupBy("value").count().writeStream.format("memory").queryName(unique("a")).outputMode(
-            "update"
-        ).start()
+        rate.join(other, rate.value == other.v2).writeStream.format("memory").queryName(unique("a")).start()
 
 
 def read_log(path):
@@ -385,7 +386,9 @@ def test_the_parquet_sink_records_its_files_and_a_rerun_batch_writes_nothing_twi
 
     q = run()
     assert [p.batchId for p in q.recentProgress] == [0, 1]
-    assert [p.sink.numOutputRows for p in q.recentProgress] == [3, 3]
+    # Spark's file sink does not count its rows: progress shows -1 (spark_reference/
+    # streaming_stateful.out, the restart case)
+    assert [p.sink.numOutputRows for p in q.recentProgress] == [-1, -1]
     expected = [0, 2, 4, 10, 12, 14]
     assert sorted(r.id for r in spark.read.parquet(out).collect()) == expected
     for batch in (0, 1):

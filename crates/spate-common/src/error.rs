@@ -350,6 +350,12 @@ impl From<Error> for DataFusionError {
     }
 }
 
+impl From<ArrowError> for Error {
+    fn from(e: ArrowError) -> Self {
+        Error::from(DataFusionError::from(e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

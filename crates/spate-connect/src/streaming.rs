@@ -26,7 +26,7 @@ use spark_connect_proto::spark::connect::{
 };
 use spate_common::{Error, Result};
 use spate_stream::query::{Failure, StartRequest, StreamingQuery, Trigger};
-use spate_stream::{SessionStreams, Sink};
+use spate_stream::{OutputMode, SessionStreams, Sink};
 
 use crate::execution::{Execution, resolve};
 
@@ -97,22 +97,7 @@ pub(crate) async fn start(
     if let Some(SinkDestination::TableName(_)) = &w.sink_destination {
         return Err(Error::unsupported("streaming into a table"));
     }
-    let mode = w.output_mode.to_lowercase();
-    match mode.as_str() {
-        "" | "append" | "update" => {}
-        "complete" => {
-            return Err(Error::analysis(
-                "_LEGACY_ERROR_TEMP_3102",
-                "Complete output mode not supported when there are no streaming aggregations \
-                 on streaming DataFrames/Datasets",
-            ));
-        }
-        other => {
-            return Err(Error::IllegalArgument(format!(
-                "Unknown output mode {other}. Accepted output modes are 'append', 'complete', 'update'"
-            )));
-        }
-    }
+    let mode = OutputMode::parse(&w.output_mode)?;
     let name = Some(w.query_name.clone()).filter(|n| !n.is_empty());
     let format = if w.format.is_empty() {
         "parquet".to_string()
@@ -162,6 +147,7 @@ pub(crate) async fn start(
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             Some(std::path::PathBuf::from(root).join(leaf))
         });
+    sink.check_mode(mode)?;
     if checkpoint.is_none() && matches!(sink, Sink::Files { .. }) {
         return Err(Error::analysis(
             "_LEGACY_ERROR_TEMP_3015",
@@ -177,6 +163,7 @@ pub(crate) async fn start(
             name: name.clone(),
             trigger,
             checkpoint,
+            mode,
         },
     )?;
     Ok(vec![exec.response(
@@ -209,7 +196,7 @@ pub(crate) async fn query_command(
         .query_id
         .ok_or_else(|| Error::internal("a query command without a query id"))?;
     let query = SessionStreams::of(exec.session())
-        .get(&id.id)
+        .get_run(&id.id, &id.run_id)
         .ok_or_else(|| {
             Error::IllegalArgument(format!(
                 "[STREAMING_QUERY_NOT_FOUND] the streaming query {} does not exist in this session",

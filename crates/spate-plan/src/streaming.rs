@@ -140,3 +140,163 @@ pub fn batch_of_streaming_error() -> Error {
         "Queries with streaming sources must be executed with writeStream.start();",
     )
 }
+
+/// `withWatermark(eventTime, delayThreshold)` on a stream: rows pass through unchanged; the
+/// micro-batch runtime tracks the largest `event_time` each batch saw and derives the
+/// watermark (that maximum minus `delay_ms`), which stateful operators above use to drop late
+/// rows and evict state.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd)]
+pub struct WatermarkNode {
+    /// The stream.
+    pub input: LogicalPlan,
+    /// The event-time column (a timestamp) of `input`.
+    pub event_time: datafusion::common::Column,
+    /// How late an event may be, in milliseconds.
+    pub delay_ms: i64,
+}
+
+impl WatermarkNode {
+    /// `input.withWatermark(event_time, delay)`, with Spark's checks on the column's type and
+    /// the delay.
+    pub fn plan(
+        input: LogicalPlan,
+        event_time: datafusion::common::Column,
+        delay: &str,
+    ) -> Result<LogicalPlan> {
+        let field = input
+            .schema()
+            .field_with_name(event_time.relation.as_ref(), &event_time.name)
+            .map_err(Error::DataFusion)?;
+        if !matches!(field.data_type(), DataType::Timestamp(..)) {
+            return Err(Error::analysis(
+                "EVENT_TIME_IS_NOT_ON_TIMESTAMP_TYPE",
+                format!(
+                    "The event time `{}` has the invalid type \"{}\", but expected \"TIMESTAMP\".",
+                    event_time.name,
+                    crate::types::simple_string(field.data_type()).to_uppercase()
+                ),
+            ));
+        }
+        let micros = crate::functions::parse_interval(delay).ok_or_else(|| {
+            Error::analysis(
+                "CANNOT_PARSE_INTERVAL",
+                format!(
+                    "withWatermark(): cannot parse the delay threshold '{delay}'; use e.g. '10 seconds' or '5 minutes'"
+                ),
+            )
+        })?;
+        if micros < 0 {
+            return Err(Error::analysis(
+                "_LEGACY_ERROR_TEMP_1203",
+                format!("delay threshold ({delay}) should not be negative."),
+            ));
+        }
+        Ok(LogicalPlan::Extension(Extension {
+            node: Arc::new(Self {
+                input,
+                event_time,
+                delay_ms: micros / 1000,
+            }),
+        }))
+    }
+}
+
+impl UserDefinedLogicalNodeCore for WatermarkNode {
+    fn name(&self) -> &str {
+        "EventTimeWatermark"
+    }
+
+    fn inputs(&self) -> Vec<&LogicalPlan> {
+        vec![&self.input]
+    }
+
+    fn schema(&self) -> &DFSchemaRef {
+        self.input.schema()
+    }
+
+    fn expressions(&self) -> Vec<Expr> {
+        vec![]
+    }
+
+    fn fmt_for_explain(&self, f: &mut Formatter) -> fmt::Result {
+        write!(
+            f,
+            "EventTimeWatermark: {}, delay={} ms",
+            self.event_time, self.delay_ms
+        )
+    }
+
+    fn with_exprs_and_inputs(&self, _exprs: Vec<Expr>, inputs: Vec<LogicalPlan>) -> DfResult<Self> {
+        let input = inputs.into_iter().next().ok_or_else(|| {
+            datafusion::error::DataFusionError::Internal(
+                "EventTimeWatermark needs its input".into(),
+            )
+        })?;
+        Ok(Self {
+            input,
+            event_time: self.event_time.clone(),
+            delay_ms: self.delay_ms,
+        })
+    }
+}
+
+/// `dropDuplicates(keys)` / `dropDuplicatesWithinWatermark(keys)` on a stream: the first row
+/// of each key over the whole stream (the keys seen are the operator's state; with a watermark
+/// on a key column, keys older than the watermark are forgotten), or, within the watermark,
+/// the first row of each key until its event time plus the delay passes the watermark.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd)]
+pub struct DeduplicateNode {
+    /// The stream.
+    pub input: LogicalPlan,
+    /// The key columns of `input`.
+    pub keys: Vec<datafusion::common::Column>,
+    /// `dropDuplicatesWithinWatermark`.
+    pub within_watermark: bool,
+}
+
+impl UserDefinedLogicalNodeCore for DeduplicateNode {
+    fn name(&self) -> &str {
+        "StreamingDeduplicate"
+    }
+
+    fn inputs(&self) -> Vec<&LogicalPlan> {
+        vec![&self.input]
+    }
+
+    fn schema(&self) -> &DFSchemaRef {
+        self.input.schema()
+    }
+
+    fn expressions(&self) -> Vec<Expr> {
+        vec![]
+    }
+
+    fn fmt_for_explain(&self, f: &mut Formatter) -> fmt::Result {
+        let keys: Vec<String> = self.keys.iter().map(|k| k.to_string()).collect();
+        let name = if self.within_watermark {
+            "DeduplicateWithinWatermark"
+        } else {
+            "Deduplicate"
+        };
+        write!(f, "{name}: [{}]", keys.join(", "))
+    }
+
+    fn with_exprs_and_inputs(&self, _exprs: Vec<Expr>, inputs: Vec<LogicalPlan>) -> DfResult<Self> {
+        let input = inputs.into_iter().next().ok_or_else(|| {
+            datafusion::error::DataFusionError::Internal("Deduplicate needs its input".into())
+        })?;
+        Ok(Self {
+            input,
+            keys: self.keys.clone(),
+            within_watermark: self.within_watermark,
+        })
+    }
+}
+
+/// The node of type `T` that `plan` is, if it is one.
+pub fn as_node<T: 'static>(plan: &LogicalPlan) -> Option<&T> {
+    match plan {
+        LogicalPlan::Extension(e) => e.node.as_any().downcast_ref::<T>(),
+        _ => None,
+    }
+}

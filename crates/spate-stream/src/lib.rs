@@ -14,17 +14,25 @@
 //! files) and sinks ([`sink`]: memory, noop, console, files), and the per-session registry
 //! the Spark Connect commands use ([`registry`]). With a checkpoint a query writes
 //! `offsets/N` before batch N and `commits/N` after its sink, and a restart goes on after the
-//! last committed batch or runs the uncommitted one again. This version runs stateless
-//! queries (projections and filters); stateful operators and the Delta and Kafka sources and
-//! sinks come next (issue 21).
+//! last committed batch or runs the uncommitted one again.
+//!
+//! Each batch's plan is built by [`micro_batch`]: the batch's data in place of the streaming
+//! scan, watermarks measured, and the query's stateful operator ([`stateful`]: a streaming
+//! aggregation, [`aggregate`], or deduplication, [`dedup`]) run over its versioned state
+//! ([`state`], in the checkpoint's `state/`).
 
+pub mod aggregate;
 pub mod checkpoint;
+pub mod dedup;
 pub mod lifecycle;
+pub mod micro_batch;
 pub use spate_lake::metadata_log as log;
 pub mod query;
 pub mod registry;
 pub mod sink;
 pub mod source;
+pub mod state;
+pub mod stateful;
 
 pub use checkpoint::{Checkpoint, CommitEntry, OffsetEntry, Resume};
 pub use lifecycle::QueryState;
@@ -32,3 +40,4 @@ pub use log::MetadataLog;
 pub use query::{StartRequest, StreamingQuery, Trigger};
 pub use registry::SessionStreams;
 pub use sink::Sink;
+pub use stateful::OutputMode;

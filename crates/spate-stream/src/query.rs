@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::tree_node::TreeNode;
 use datafusion::logical_expr::LogicalPlan;
 use serde_json::json;
 use spate_common::{Error, Result};
@@ -24,10 +24,14 @@ use spate_session::Session;
 use tokio::sync::Notify;
 
 use crate::QueryState;
+use crate::aggregate::StreamingAggregate;
 use crate::checkpoint::{Checkpoint, CommitEntry, OffsetEntry, OffsetMetadata, Resume};
+use crate::dedup::StreamingDeduplicate;
 use crate::log::MetadataLog;
+use crate::micro_batch::{self, BatchContext, WatermarkTracker};
 use crate::sink::Sink;
 use crate::source::{FileSource, RateSource, Source};
+use crate::stateful::{self, OutputMode, StatefulOperator, Watermarks, stateful_nodes};
 
 /// Progress reports kept per query (`spark.sql.streaming.numRecentProgressUpdates`).
 pub const RECENT_PROGRESS: usize = 100;
@@ -57,6 +61,8 @@ pub struct StartRequest {
     pub trigger: Trigger,
     /// Its checkpoint directory; without one the query starts afresh each time.
     pub checkpoint: Option<PathBuf>,
+    /// Its output mode.
+    pub mode: OutputMode,
 }
 
 /// The last error of a failed query.
@@ -133,48 +139,67 @@ fn streaming_scan(plan: &LogicalPlan) -> Result<StreamingScanNode> {
     }
 }
 
-/// Refuses what this version cannot run incrementally: every operator that needs state
-/// across batches (aggregations, deduplication, sorts, limits, joins, windows).
-fn check_stateless(plan: &LogicalPlan) -> Result<()> {
-    let mut stateful = None;
-    plan.apply(|p| {
-        let name = match p {
-            LogicalPlan::Aggregate(_) => Some("streaming aggregation"),
-            LogicalPlan::Distinct(_) => Some("streaming deduplication"),
-            LogicalPlan::Sort(_) => Some("sorting a stream"),
-            LogicalPlan::Limit(_) => Some("a limit on a stream"),
-            LogicalPlan::Join(_) => Some("a join with a stream"),
-            LogicalPlan::Window(_) => Some("a window function over a stream"),
-            _ => None,
-        };
-        if name.is_some() {
-            stateful = name;
-            return Ok(datafusion::common::tree_node::TreeNodeRecursion::Stop);
-        }
-        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
-    })?;
-    match stateful {
-        Some(what) => Err(Error::unsupported(what)),
-        None => Ok(()),
-    }
-}
-
 impl StreamingQuery {
     /// Starts `req` in `session` on its own task.
     pub fn start(session: Arc<Session>, req: StartRequest) -> Result<Arc<Self>> {
         let scan = streaming_scan(&req.plan)?;
-        check_stateless(&req.plan)?;
-        let partitions = session
-            .config()
-            .get("spark.sql.shuffle.partitions")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(2)
-            .max(1);
+        let state = session.state(QueryScope::default())?;
+        // analyzed once: each batch's plan is this one with the batch's data in it
+        let analyzed = state.analyzer().execute_and_check(
+            req.plan.clone(),
+            state.config_options(),
+            |_, _| {},
+        )?;
+        let watermarks = micro_batch::watermark_nodes(&analyzed);
+        let watermark_columns: Vec<String> = watermarks.iter().map(|(c, _)| c.clone()).collect();
+        let nodes = stateful_nodes(&analyzed)?;
+        let watermarked_aggregate = nodes.iter().any(|n| {
+            matches!(n, LogicalPlan::Aggregate(a)
+                if crate::aggregate::watermarked_key(a, &watermark_columns).is_some())
+        });
+        stateful::check(&analyzed, req.mode, watermarked_aggregate)?;
         let checkpoint = req.checkpoint.as_ref().map(Checkpoint::new);
         let (id, resume) = match &checkpoint {
             Some(c) => (c.query_id()?, c.resume()?),
             None => (uuid::Uuid::new_v4().to_string(), Resume::Fresh),
         };
+        // a restarted query keeps the number of partitions its state was written with
+        let config = session.config();
+        let partitions = resume_conf(&resume, "spark.sql.shuffle.partitions")
+            .or_else(|| config.get("spark.sql.shuffle.partitions"))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2usize)
+            .max(1);
+        let policy_max = config
+            .get("spark.sql.streaming.multipleWatermarkPolicy")
+            .is_some_and(|p| p.eq_ignore_ascii_case("max"));
+        let next_batch = match &resume {
+            Resume::Fresh => 0,
+            Resume::Rerun { batch_id, .. } | Resume::Next { batch_id, .. } => *batch_id,
+        };
+        let store_dir = checkpoint
+            .as_ref()
+            .map(|c| c.root().join("state").join("0"));
+        let operator: Option<Box<dyn StatefulOperator>> = match nodes.first() {
+            None => None,
+            Some(LogicalPlan::Aggregate(agg)) => Some(Box::new(StreamingAggregate::new(
+                agg,
+                req.mode,
+                &watermark_columns,
+                store_dir,
+                partitions,
+                next_batch,
+            )?)),
+            Some(node) => Some(Box::new(StreamingDeduplicate::new(
+                node,
+                &watermarks,
+                store_dir,
+                partitions,
+                next_batch,
+            )?)),
+        };
+        let tracker =
+            WatermarkTracker::new(watermarks.iter().map(|(_, d)| *d).collect(), policy_max, 0);
         let source = Arc::new(if scan.format == "rate" {
             let start_ms = match &checkpoint {
                 Some(c) => rate_start(c)?,
@@ -207,9 +232,21 @@ impl StreamingQuery {
             changed: Notify::new(),
         });
         let runner = Arc::clone(&query);
+        let mut run = Run {
+            analyzed,
+            operator,
+            tracker,
+        };
         tokio::spawn(async move {
             let outcome = runner
-                .run(&session, &source, &req, checkpoint.as_ref(), resume)
+                .run(
+                    &session,
+                    &source,
+                    &req,
+                    &mut run,
+                    checkpoint.as_ref(),
+                    resume,
+                )
                 .await;
             runner.finish(outcome);
         });
@@ -257,17 +294,30 @@ impl StreamingQuery {
         session: &Session,
         source: &Source,
         req: &StartRequest,
+        run: &mut Run,
         checkpoint: Option<&Checkpoint>,
         resume: Resume,
     ) -> Result<()> {
         self.set_state(QueryState::Active);
         let started = now_ms();
         // where the checkpoint says to go on: after the last committed batch, or the
-        // uncommitted one again, exactly as it was planned
+        // uncommitted one again, exactly as it was planned (with its watermark)
         let offset_of = |e: &OffsetEntry| offset_of(source, e);
-        let (mut batch_id, committed, mut rerun) = match resume {
-            Resume::Fresh => (0, source.initial(), None),
-            Resume::Next { batch_id, last, .. } => (batch_id, offset_of(&last)?, None),
+        let (mut batch_id, committed, mut rerun, mut previous_wm) = match resume {
+            Resume::Fresh => (0, source.initial(), None, 0),
+            Resume::Next {
+                batch_id,
+                last,
+                commit,
+            } => {
+                run.tracker.current = commit.next_batch_watermark_ms;
+                (
+                    batch_id,
+                    offset_of(&last)?,
+                    None,
+                    last.metadata.batch_watermark_ms,
+                )
+            }
             Resume::Rerun {
                 batch_id,
                 offsets,
@@ -277,7 +327,9 @@ impl StreamingQuery {
                     Some(p) => offset_of(p)?,
                     None => source.initial(),
                 };
-                (batch_id, start, Some(offset_of(&offsets)?))
+                run.tracker.current = offsets.metadata.batch_watermark_ms;
+                let previous_wm = previous.map_or(0, |p| p.metadata.batch_watermark_ms);
+                (batch_id, start, Some(offset_of(&offsets)?), previous_wm)
             }
         };
         self.lock().committed = committed;
@@ -306,26 +358,50 @@ impl StreamingQuery {
                 inner.latest = latest;
                 inner.committed
             };
-            if bounded && latest <= committed {
+            // a batch without data when a newer watermark has state to evict (Spark's
+            // no-data batch)
+            let evicting = run.tracker.current > previous_wm
+                && run
+                    .operator
+                    .as_ref()
+                    .is_some_and(|o| o.evicts_by_watermark());
+            if bounded && latest <= committed && !evicting {
                 return Ok(());
             }
-            if latest > committed {
+            if latest > committed || evicting {
+                let end = latest.max(committed);
                 self.lock().trigger_active = true;
                 self.changed.notify_waiters();
+                let watermark = run.tracker.current;
                 if let Some(c) = checkpoint {
-                    c.write_offsets(batch_id, &offsets_entry(session, source, latest))?;
+                    c.write_offsets(batch_id, &offsets_entry(session, source, end, watermark))?;
                 }
-                self.run_batch(session, source, req, batch_id, committed, latest)
-                    .await?;
+                let watermarks = Watermarks {
+                    late_ms: previous_wm,
+                    evict_ms: watermark,
+                };
+                self.run_batch(
+                    session, source, req, run, batch_id, committed, end, watermarks,
+                )
+                .await?;
+                if let Some(op) = run.operator.as_mut() {
+                    op.commit()?;
+                }
+                previous_wm = watermark;
+                let next_watermark = run.tracker.advance();
                 if let Some(c) = checkpoint {
                     c.commit(
                         batch_id,
                         &CommitEntry {
-                            next_batch_watermark_ms: 0,
+                            next_batch_watermark_ms: next_watermark,
                         },
                     )?;
                 }
                 batch_id += 1;
+                if run.tracker.current > previous_wm && run.operator.is_some() {
+                    // look again at once: the new watermark may have state to evict
+                    continue;
+                }
             }
             let wait = match req.trigger {
                 Trigger::ProcessingTime(d) if !d.is_zero() => {
@@ -349,34 +425,23 @@ impl StreamingQuery {
         }
     }
 
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one batch's whole context, passed from the loop that owns it"
+    )]
     async fn run_batch(
         &self,
         session: &Session,
         source: &Source,
         req: &StartRequest,
+        run: &mut Run,
         batch_id: u64,
         start: i64,
         end: i64,
+        watermarks: Watermarks,
     ) -> Result<()> {
         let began = Instant::now();
         let timestamp = chrono::Utc::now();
-        let (rows, input) = source.batch(session, start, end).await?;
-        let plan = req
-            .plan
-            .clone()
-            .transform_up(|p| match &p {
-                LogicalPlan::Extension(e)
-                    if e.node
-                        .as_any()
-                        .downcast_ref::<StreamingScanNode>()
-                        .is_some() =>
-                {
-                    Ok(Transformed::yes(rows.clone()))
-                }
-                _ => Ok(Transformed::no(p)),
-            })?
-            .data;
-        let planned = began.elapsed();
         let scope = QueryScope {
             description: Some(format!(
                 "streaming query {} batch {batch_id}",
@@ -384,9 +449,25 @@ impl StreamingQuery {
             )),
             ..QueryScope::default()
         };
+        let state = session.state(scope.clone())?;
+        let (rows, input) = if end > start {
+            source.batch(session, start, end).await?
+        } else {
+            (source.empty_batch()?, 0)
+        };
+        let mut cx = BatchContext::new(
+            &state,
+            &rows,
+            run.operator.as_mut(),
+            watermarks,
+            &mut run.tracker,
+        );
+        let plan = micro_batch::batch_plan(&mut cx, &run.analyzed).await?;
+        let event_times = cx.times.clone();
+        let planned = began.elapsed();
         let output = req
             .sink
-            .add_batch(session, scope, &self.id, batch_id, &plan)
+            .add_batch(session, scope, &self.id, batch_id, &plan, req.mode)
             .await?;
         let total = began.elapsed();
         let input = input as f64;
@@ -397,6 +478,16 @@ impl StreamingQuery {
             serde_json::from_str(&source.offset_json(o)).unwrap_or(serde_json::Value::Null)
         };
         let seconds = total.as_secs_f64().max(1e-3);
+        let event_time = if run.tracker.defined() {
+            event_times.progress(watermarks.evict_ms)
+        } else {
+            json!({})
+        };
+        let state_operators: Vec<serde_json::Value> = run
+            .operator
+            .iter()
+            .map(|o| o.metrics().progress(o.name()))
+            .collect();
         let progress = json!({
             "id": self.id,
             "runId": self.run_id,
@@ -412,8 +503,8 @@ impl StreamingQuery {
                 "queryPlanning": planned.as_millis() as u64,
                 "triggerExecution": total.as_millis() as u64,
             },
-            "eventTime": {},
-            "stateOperators": [],
+            "eventTime": event_time,
+            "stateOperators": state_operators,
             "sources": [{
                 "description": source.description(),
                 "startOffset": offset(start),
@@ -425,7 +516,7 @@ impl StreamingQuery {
             }],
             "sink": {
                 "description": req.sink.description(),
-                "numOutputRows": output,
+                "numOutputRows": output.map_or(-1, |n| n as i64),
             },
         });
         let mut inner = self.lock();
@@ -541,8 +632,8 @@ fn offset_of(source: &Source, entry: &OffsetEntry) -> Result<i64> {
         })
 }
 
-/// What `offsets/N` records for a batch reading up to `end`.
-fn offsets_entry(session: &Session, source: &Source, end: i64) -> OffsetEntry {
+/// What `offsets/N` records for a batch reading up to `end` with `watermark`.
+fn offsets_entry(session: &Session, source: &Source, end: i64, watermark: i64) -> OffsetEntry {
     let config = session.config();
     let conf = ["spark.sql.shuffle.partitions", "spark.sql.session.timeZone"]
         .iter()
@@ -550,12 +641,29 @@ fn offsets_entry(session: &Session, source: &Source, end: i64) -> OffsetEntry {
         .collect();
     OffsetEntry {
         metadata: OffsetMetadata {
-            batch_watermark_ms: 0,
+            batch_watermark_ms: watermark,
             batch_timestamp_ms: now_ms(),
             conf,
         },
         sources: vec![Some(source.offset_json(end))],
     }
+}
+
+/// A setting of the checkpoint the query resumes from.
+fn resume_conf(resume: &Resume, key: &str) -> Option<String> {
+    let entry = match resume {
+        Resume::Fresh => return None,
+        Resume::Rerun { offsets, .. } => offsets,
+        Resume::Next { last, .. } => last,
+    };
+    entry.metadata.conf.get(key).cloned()
+}
+
+/// What the loop of one query owns: its analyzed plan, its stateful operator, its watermark.
+struct Run {
+    analyzed: LogicalPlan,
+    operator: Option<Box<dyn StatefulOperator>>,
+    tracker: WatermarkTracker,
 }
 
 /// The rate source's start time, kept in its log (`sources/0`, batch 0) so that a restarted

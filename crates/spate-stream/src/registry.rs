@@ -48,6 +48,17 @@ impl SessionStreams {
         self.lock().iter().rev().find(|q| q.id == query_id).cloned()
     }
 
+    /// Run `run_id` of query `query_id` (a client holds a run: after a restart from the same
+    /// checkpoint, the old run's handle still shows the old run), else the query's latest run.
+    pub fn get_run(&self, query_id: &str, run_id: &str) -> Option<Arc<StreamingQuery>> {
+        let exact = self
+            .lock()
+            .iter()
+            .find(|q| q.id == query_id && q.run_id == run_id)
+            .cloned();
+        exact.or_else(|| self.get(query_id))
+    }
+
     /// The active queries.
     pub fn active(&self) -> Vec<Arc<StreamingQuery>> {
         self.lock()

@@ -28,6 +28,7 @@ use spate_session::Session;
 
 use spate_lake::source::files_under;
 
+use crate::OutputMode;
 use crate::log::MetadataLog;
 use crate::source::{memory_plan, modified_ms};
 
@@ -155,8 +156,33 @@ impl Sink {
         }
     }
 
-    /// Runs batch `batch_id` of query `query_id`, `plan`, in `session` and writes its rows;
-    /// returns how many.
+    /// Spark's error when the sink cannot take `mode`: the file sinks append only; Delta
+    /// also takes complete (each batch replaces the table).
+    pub fn check_mode(&self, mode: OutputMode) -> Result<()> {
+        match self {
+            Sink::Files { request, .. } if mode != OutputMode::Append => {
+                if request.format == "delta" && mode == OutputMode::Complete {
+                    return Ok(());
+                }
+                Err(Error::analysis(
+                    "_LEGACY_ERROR_TEMP_1121",
+                    format!(
+                        "Data source {} does not support {} output mode.",
+                        request.format,
+                        match mode {
+                            OutputMode::Update => "Update",
+                            _ => "Complete",
+                        }
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs batch `batch_id` of query `query_id`, `plan`, in `session` and writes its rows in
+    /// output `mode` (complete replaces what the sink holds); returns how many, or `None`
+    /// where Spark's sink does not report it (the file sinks: progress shows -1).
     pub async fn add_batch(
         &self,
         session: &Session,
@@ -164,13 +190,21 @@ impl Sink {
         query_id: &str,
         batch_id: u64,
         plan: &LogicalPlan,
-    ) -> Result<u64> {
+        mode: OutputMode,
+    ) -> Result<Option<u64>> {
         let state = session.state(scope)?;
         if let Sink::Files { dir, request } = self {
             if request.format == "delta" {
-                return add_delta(&state, dir, request, query_id, batch_id, plan).await;
+                let mut request = request.clone();
+                if mode == OutputMode::Complete {
+                    request.mode = SaveMode::Overwrite;
+                }
+                return add_delta(&state, dir, &request, query_id, batch_id, plan)
+                    .await
+                    .map(Some);
             }
-            return add_files(&state, dir, request, batch_id, plan).await;
+            add_files(&state, dir, request, batch_id, plan).await?;
+            return Ok(None);
         }
         let batches = spate_exec::collect(&state, plan, "stream batch").await?;
         let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
@@ -196,13 +230,16 @@ impl Sink {
             out.write_all(text.as_bytes())
                 .and_then(|()| out.flush())
                 .map_err(|e| Error::IllegalArgument(format!("cannot print a batch: {e}")))?;
-            return Ok(rows);
+            return Ok(Some(rows));
         }
         if let Sink::Memory { name, rows: kept } = self {
             let snapshot = {
                 let mut kept = kept
                     .lock()
                     .map_err(|_| Error::internal("memory sink lock"))?;
+                if mode == OutputMode::Complete {
+                    kept.clear();
+                }
                 kept.extend(batches);
                 kept.clone()
             };
@@ -213,7 +250,7 @@ impl Sink {
                     .build()?;
             session.catalog.register_view(name, view, true, false)?;
         }
-        Ok(rows)
+        Ok(Some(rows))
     }
 }
 

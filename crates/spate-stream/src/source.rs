@@ -385,6 +385,15 @@ impl Source {
         }
     }
 
+    /// A batch without rows (a batch run for a newer watermark), as a plan.
+    pub fn empty_batch(&self) -> Result<LogicalPlan> {
+        let schema = match self {
+            Source::Rate(r) => Arc::clone(&r.schema),
+            Source::Files(f) => Arc::clone(&f.schema),
+        };
+        memory_plan(schema, vec![vec![]])
+    }
+
     /// The rows after `start` up to `end`, read into memory, as a plan; and how many.
     pub async fn batch(
         &self,

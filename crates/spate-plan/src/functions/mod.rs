@@ -30,6 +30,7 @@ mod sequence;
 mod session_window;
 mod string;
 mod time_window;
+pub(crate) use time_window::parse_interval;
 
 pub use approx_distinct::ApproxCountDistinct;
 pub use arithmetic::SparkSqlPlanner;

@@ -239,7 +239,7 @@ pub(super) fn interval_arg(e: &Expr, what: &str, function: &str) -> Result<i64> 
 }
 
 /// `'<n> <unit> [<n> <unit> ...]'` in microseconds (weeks down to microseconds).
-pub(super) fn parse_interval(text: &str) -> Option<i64> {
+pub(crate) fn parse_interval(text: &str) -> Option<i64> {
     let t = text.trim().to_lowercase();
     let t = t.strip_prefix("interval").unwrap_or(&t);
     let words: Vec<&str> = t.split_whitespace().collect();

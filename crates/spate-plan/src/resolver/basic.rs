@@ -386,9 +386,12 @@ impl Resolver<'_> {
             input,
             column_names,
             all_columns_as_keys,
-            within_watermark: _,
+            within_watermark,
         } = d;
         let plan = self.input(input).await?;
+        if crate::streaming::is_streaming(&plan) {
+            return self.deduplicate_stream(plan, column_names, within_watermark.unwrap_or(false));
+        }
         if all_columns_as_keys.unwrap_or(false) || column_names.is_empty() {
             return Ok(LogicalPlanBuilder::from(plan).distinct()?.build()?);
         }
@@ -403,13 +406,47 @@ impl Resolver<'_> {
             .build()?)
     }
 
-    /// `withWatermark` on a batch DataFrame: Spark checks the column and ignores the watermark,
-    /// since a batch query sees all its data at once.
+    /// `dropDuplicates` on a stream: a streaming deduplication over `keys` (every column when
+    /// none are given).
+    fn deduplicate_stream(
+        &self,
+        plan: LogicalPlan,
+        column_names: &[String],
+        within_watermark: bool,
+    ) -> Result<LogicalPlan> {
+        let schema = plan.schema().clone();
+        let keys = if column_names.is_empty() {
+            schema.columns()
+        } else {
+            column_names
+                .iter()
+                .map(|n| match self.column(n, None, &schema)?.expr {
+                    Expr::Column(c) => Ok(c),
+                    other => Err(Error::internal(format!(
+                        "a deduplication key resolved to {other}, not a column"
+                    ))),
+                })
+                .collect::<Result<Vec<_>>>()?
+        };
+        Ok(LogicalPlan::Extension(
+            datafusion::logical_expr::Extension {
+                node: std::sync::Arc::new(crate::streaming::DeduplicateNode {
+                    input: plan,
+                    keys,
+                    within_watermark,
+                }),
+            },
+        ))
+    }
+
+    /// `withWatermark`: on a stream, the watermark node the micro-batch runtime reads; on a
+    /// batch DataFrame Spark checks the column and ignores the watermark, since a batch query
+    /// sees all its data at once.
     pub(super) async fn with_watermark(&self, w: &sc::WithWatermark) -> Result<LogicalPlan> {
         let sc::WithWatermark {
             input,
             event_time,
-            delay_threshold: _,
+            delay_threshold,
         } = w;
         let plan = self.input(input).await?;
         let schema = plan.schema().clone();
@@ -419,6 +456,12 @@ impl Resolver<'_> {
             .any(|f| f.name().eq_ignore_ascii_case(event_time))
         {
             return Err(super::expression::unresolved_column(event_time, &schema));
+        }
+        if crate::streaming::is_streaming(&plan) {
+            let Expr::Column(column) = self.column(event_time, None, &schema)?.expr else {
+                return Err(super::expression::unresolved_column(event_time, &schema));
+            };
+            return crate::streaming::WatermarkNode::plan(plan, column, delay_threshold);
         }
         Ok(plan)
     }

@@ -3,6 +3,7 @@
 mod checkpoint;
 mod log;
 mod query;
+mod state;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 

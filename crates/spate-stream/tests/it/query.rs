@@ -31,6 +31,7 @@ async fn a_released_session_stops_its_queries() -> TestResult {
             name: None,
             trigger: Trigger::ProcessingTime(Duration::from_secs(30)),
             checkpoint: None,
+            mode: spate_stream::OutputMode::Append,
         },
     )?;
     assert!(query.state().is_active());
@@ -60,6 +61,7 @@ async fn every_row_of_the_rate_source_reaches_the_sink_once() -> TestResult {
             name: Some("rows".into()),
             trigger: Trigger::ProcessingTime(Duration::ZERO),
             checkpoint: None,
+            mode: spate_stream::OutputMode::Append,
         },
     )?;
     tokio::time::sleep(Duration::from_millis(2300)).await;

@@ -1,0 +1,333 @@
+//! Stateful streaming operators: what they share, and Spark's rules on which stateful queries
+//! a stream can run (its `UnsupportedOperationChecker`).
+//!
+//! A stateful operator (a streaming aggregation, a deduplication) lives as long as its query.
+//! Its lifecycle, per micro-batch: [`StatefulOperator::process`] (the batch hook) gets the
+//! node's input rows of this batch and the batch's [`Watermarks`] (the watermark hook: late rows
+//! are those at or below the previous batch's watermark, state is evicted at or below this
+//! batch's), updates its [`crate::state::StateStore`] and returns the rows it emits;
+//! [`StatefulOperator::commit`] (the checkpoint and commit hook) writes the state's new
+//! version after the sink committed the batch. Its state is declared: a key schema and a value
+//! schema, nothing kept elsewhere.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, RecordBatch, StructArray, TimestampMillisecondArray,
+};
+use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::{JoinType, LogicalPlan};
+use datafusion::physical_plan::ExecutionPlan;
+use futures::TryStreamExt;
+use serde_json::json;
+use spate_common::{Error, Result};
+use spate_plan::streaming::{DeduplicateNode, WatermarkNode, as_node, is_streaming};
+
+/// How a query with state writes its result (`writeStream.outputMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// Only rows that will not change any more (an aggregation's windows the watermark passed).
+    Append,
+    /// The rows that changed in the batch.
+    Update,
+    /// The whole result, every batch.
+    Complete,
+}
+
+impl OutputMode {
+    /// The mode `writeStream.outputMode(name)` asks for (`append` when empty).
+    pub fn parse(name: &str) -> Result<Self> {
+        match name.to_lowercase().as_str() {
+            "" | "append" => Ok(Self::Append),
+            "update" => Ok(Self::Update),
+            "complete" => Ok(Self::Complete),
+            other => Err(Error::IllegalArgument(format!(
+                "Unknown output mode {other}. Accepted output modes are 'append', 'complete', 'update'"
+            ))),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Append => "append",
+            Self::Update => "update",
+            Self::Complete => "complete",
+        }
+    }
+}
+
+/// The event-time watermarks of one batch, in milliseconds since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Watermarks {
+    /// Rows with an event time at or below it are late and dropped: the previous batch's
+    /// watermark (Spark's watermark for late events).
+    pub late_ms: i64,
+    /// State with an event time at or below it is evicted: this batch's watermark.
+    pub evict_ms: i64,
+}
+
+/// A boxed future, for the operator trait's async hook.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What one stateful operator did in the last batch, for progress' `stateOperators`.
+#[derive(Debug, Clone, Default)]
+pub struct OperatorMetrics {
+    /// Rows in the state after the batch.
+    pub rows_total: u64,
+    /// Rows put in the batch.
+    pub rows_updated: u64,
+    /// Rows evicted in the batch.
+    pub rows_removed: u64,
+    /// Late input rows (or late keys, for an aggregation) dropped.
+    pub dropped_by_watermark: u64,
+    /// Time spent updating the state, ms.
+    pub updates_ms: u64,
+    /// Time spent evicting, ms.
+    pub removals_ms: u64,
+    /// Time spent writing the state's new version, ms.
+    pub commit_ms: u64,
+    /// Estimated memory the state takes.
+    pub memory_bytes: u64,
+    /// Partitions of the state.
+    pub partitions: u64,
+}
+
+impl OperatorMetrics {
+    /// The progress entry of an operator named `name`, as PySpark parses it.
+    pub fn progress(&self, name: &str) -> serde_json::Value {
+        json!({
+            "operatorName": name,
+            "numRowsTotal": self.rows_total,
+            "numRowsUpdated": self.rows_updated,
+            "allUpdatesTimeMs": self.updates_ms,
+            "numRowsRemoved": self.rows_removed,
+            "allRemovalsTimeMs": self.removals_ms,
+            "commitTimeMs": self.commit_ms,
+            "memoryUsedBytes": self.memory_bytes,
+            "numRowsDroppedByWatermark": self.dropped_by_watermark,
+            "numShufflePartitions": self.partitions,
+            "numStateStoreInstances": self.partitions,
+            "customMetrics": {},
+        })
+    }
+}
+
+/// A stateful streaming operator (see the module's documentation for its lifecycle).
+pub trait StatefulOperator: Send + Sync {
+    /// Spark's name for it in progress (`stateStoreSave`, `dedupe`).
+    fn name(&self) -> &'static str;
+
+    /// Whether the watermark evicts its state, so that a batch without data but with a newer
+    /// watermark has work to do (Spark runs such a batch).
+    fn evicts_by_watermark(&self) -> bool;
+
+    /// The batch hook: the rows `node` emits this batch, given its input plan with this
+    /// batch's data in `node`.
+    fn process<'a>(
+        &'a mut self,
+        state: &'a SessionState,
+        node: &'a LogicalPlan,
+        watermarks: Watermarks,
+    ) -> BoxFuture<'a, Result<Vec<RecordBatch>>>;
+
+    /// The commit hook: writes the state's next version (after the sink committed).
+    fn commit(&mut self) -> Result<()>;
+
+    /// What the last batch did.
+    fn metrics(&self) -> OperatorMetrics;
+}
+
+/// Runs an operator's physical plan through the query runner and returns its rows.
+pub(crate) async fn run_physical(
+    state: &SessionState,
+    plan: Arc<dyn ExecutionPlan>,
+    what: &str,
+) -> Result<Vec<RecordBatch>> {
+    let query = spate_exec::start_physical(state, plan, "stream state", || what.to_string())?;
+    Ok(query.stream().try_collect().await?)
+}
+
+/// `batches` as a single-partition plan of `schema`.
+pub(crate) fn memory_exec(
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    Ok(datafusion::datasource::memory::MemorySourceConfig::try_new_exec(&[batches], schema, None)?)
+}
+
+/// An event-time column (a timestamp, or a window struct whose `end` counts) in milliseconds.
+pub(crate) fn event_ms(column: &ArrayRef) -> Result<TimestampMillisecondArray> {
+    let column = match column.data_type() {
+        DataType::Struct(_) => {
+            let s = column
+                .as_any()
+                .downcast_ref::<StructArray>()
+                .ok_or_else(|| Error::internal("a struct column that is not a StructArray"))?;
+            s.column_by_name("end")
+                .cloned()
+                .ok_or_else(|| Error::internal("a window key without an 'end' field"))?
+        }
+        _ => Arc::clone(column),
+    };
+    let ms = datafusion::arrow::compute::cast(
+        &column,
+        &DataType::Timestamp(TimeUnit::Millisecond, None),
+    )?;
+    ms.as_any()
+        .downcast_ref::<TimestampMillisecondArray>()
+        .cloned()
+        .ok_or_else(|| Error::internal("an event time that did not cast to milliseconds"))
+}
+
+/// Whether row `i` of an event-time column (from [`event_ms`]) is at or below `watermark_ms`
+/// (a null time never is).
+pub(crate) fn at_or_below(times: &TimestampMillisecondArray, i: usize, watermark_ms: i64) -> bool {
+    times.is_valid(i) && times.value(i) <= watermark_ms
+}
+
+/// The stateful nodes of a streaming plan, top first.
+pub(crate) fn stateful_nodes(plan: &LogicalPlan) -> Result<Vec<LogicalPlan>> {
+    let mut out = Vec::new();
+    plan.apply(|p| {
+        let stateful = match p {
+            LogicalPlan::Aggregate(a) => is_streaming(&a.input),
+            LogicalPlan::Distinct(_) => is_streaming(p),
+            _ => as_node::<DeduplicateNode>(p).is_some(),
+        };
+        if stateful {
+            out.push(p.clone());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    Ok(out)
+}
+
+/// The event-time columns (by name) that watermarks are defined on in `plan`.
+pub(crate) fn watermark_columns(plan: &LogicalPlan) -> Vec<String> {
+    let mut out = Vec::new();
+    let _ = plan.apply(|p| {
+        if let Some(w) = as_node::<WatermarkNode>(p) {
+            out.push(w.event_time.name.clone());
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    out
+}
+
+fn refused(message: impl Into<String>) -> Error {
+    Error::analysis("_LEGACY_ERROR_TEMP_3102", format!("{};", message.into()))
+}
+
+fn output_mode_error(mode: OutputMode, what: &str) -> Error {
+    Error::analysis(
+        "STREAMING_OUTPUT_MODE.UNSUPPORTED_OPERATION",
+        format!(
+            "Invalid streaming output mode: {}. This output mode is not supported for {what} on streaming DataFrames/DataSets.",
+            mode.name()
+        ),
+    )
+}
+
+/// Spark's checks of a streaming query before it starts (its `UnsupportedOperationChecker`),
+/// for what Spate runs: `has_watermarked_aggregate` says whether the aggregation (if any)
+/// groups by a watermarked event time or a window over one.
+pub(crate) fn check(
+    plan: &LogicalPlan,
+    mode: OutputMode,
+    has_watermarked_aggregate: bool,
+) -> Result<()> {
+    let nodes = stateful_nodes(plan)?;
+    let aggregates = nodes
+        .iter()
+        .filter(|n| matches!(n, LogicalPlan::Aggregate(_)))
+        .count();
+    if mode == OutputMode::Complete && aggregates == 0 {
+        return Err(output_mode_error(mode, "no streaming aggregations"));
+    }
+    if mode == OutputMode::Append && aggregates > 0 && !has_watermarked_aggregate {
+        return Err(output_mode_error(
+            mode,
+            "streaming aggregations without watermark",
+        ));
+    }
+    if nodes.len() > 1 {
+        return Err(refused(
+            "Detected pattern of possible 'correctness' issue due to global watermark. The query contains stateful operation which can emit rows older than the current watermark plus allowed late record delay, which are \"late rows\" in downstream stateful operations and these rows can be discarded. Please refer the programming guide doc for more details. If you understand the possible risk of correctness issue and still need to run the query, you can disable this check by setting the config `spark.sql.streaming.statefulOperator.checkCorrectness.enabled` to false.",
+        ));
+    }
+    let watermarked = !watermark_columns(plan).is_empty();
+    let mut problem = None;
+    plan.apply(|p| {
+        let found = match p {
+            LogicalPlan::Sort(s) if is_streaming(&s.input) => {
+                let over_aggregate = mode == OutputMode::Complete && aggregates > 0;
+                (!over_aggregate).then(|| refused(
+                    "Sorting is not supported on streaming DataFrames/Datasets, unless it is on aggregated DataFrame/Dataset in Complete output mode",
+                ))
+            }
+            LogicalPlan::Limit(l) if is_streaming(&l.input) => {
+                Some(Error::unsupported("a limit on a stream"))
+            }
+            LogicalPlan::Window(w) if is_streaming(&w.input) => Some(refused(
+                "Non-time-based windows are not supported on streaming DataFrames/Datasets",
+            )),
+            LogicalPlan::Join(j) => {
+                let (left, right) = (is_streaming(&j.left), is_streaming(&j.right));
+                match (left, right, j.join_type) {
+                    (true, true, _) => Some(Error::unsupported("a join of two streams")),
+                    (true, false, JoinType::Inner | JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti)
+                    | (false, true, JoinType::Inner | JoinType::Right) => None,
+                    (true, false, _) | (false, true, _) => Some(refused(format!(
+                        "{} join with a streaming DataFrame/Dataset on the {} and a static DataFrame/Dataset on the {} is not supported",
+                        join_name(j.join_type),
+                        if left { "left" } else { "right" },
+                        if left { "right" } else { "left" },
+                    ))),
+                    (false, false, _) => None,
+                }
+            }
+            _ => match as_node::<DeduplicateNode>(p) {
+                Some(d) if d.within_watermark && !watermarked => Some(refused(
+                    "dropDuplicatesWithinWatermark is not supported on streaming DataFrames/DataSets without watermark",
+                )),
+                _ => None,
+            },
+        };
+        if found.is_some() {
+            problem = found;
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    match problem {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn join_name(t: JoinType) -> &'static str {
+    match t {
+        JoinType::Inner => "Inner",
+        JoinType::Left => "LeftOuter",
+        JoinType::Right => "RightOuter",
+        JoinType::Full => "FullOuter",
+        JoinType::LeftSemi | JoinType::RightSemi => "LeftSemi",
+        JoinType::LeftAnti | JoinType::RightAnti => "LeftAnti",
+        JoinType::LeftMark | JoinType::RightMark => "ExistenceJoin",
+    }
+}
+
+/// Rows of `batches` renamed to `schema` (same columns, in order).
+pub(crate) fn renamed(schema: &SchemaRef, batches: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+    batches
+        .into_iter()
+        .map(|b| {
+            let columns: Vec<ArrayRef> = b.columns().to_vec();
+            Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
+        })
+        .collect()
+}
