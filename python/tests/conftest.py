@@ -7,6 +7,7 @@ import itertools
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -42,7 +43,8 @@ def spawn_server(tmp_path_factory, *args, env=None):
         [spate_binary(), "serve", "--port", str(port), "--warehouse", str(warehouse), *args],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
+        # the foreachBatch worker runs with the client's Python, as Spark Connect's does
+        env={**os.environ, "PYSPARK_PYTHON": sys.executable, **(env or {})},
     )
     deadline = time.time() + 60
     while time.time() < deadline:

@@ -346,6 +346,14 @@ pub async fn serve_listener(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     sessions.spawn_maintenance();
+    if let Ok(mut addr) = listener.local_addr() {
+        // work that connects back (a foreachBatch worker) does so on loopback; the trailing
+        // slash is where PySpark's URL parameters (`;session_id=...`) follow
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        sessions.set_connect_url(format!("sc://{addr}/"));
+    }
     let service = SparkConnectService::new(Arc::clone(&sessions));
     // Responses go out as several small HTTP/2 writes; with Nagle's algorithm on, each one
     // can wait for the client's delayed ACK (~40 ms a query), so sockets are set to no-delay.

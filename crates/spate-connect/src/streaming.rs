@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use spark_connect_proto::spark::connect::StreamingForeachFunction;
 use spark_connect_proto::spark::connect::execute_plan_response::ResponseType;
 use spark_connect_proto::spark::connect::streaming_query_command::Command as QueryCommand;
 use spark_connect_proto::spark::connect::streaming_query_command_result::{
@@ -25,6 +26,7 @@ use spark_connect_proto::spark::connect::{
     WriteStreamOperationStart, WriteStreamOperationStartResult,
 };
 use spate_common::{Error, Result};
+use spate_stream::foreach_batch::{ForeachBatch, PythonFunction};
 use spate_stream::query::{Failure, StartRequest, StreamingQuery, Trigger};
 use spate_stream::{OutputMode, SessionStreams, Sink};
 
@@ -91,8 +93,10 @@ pub(crate) async fn start(
             return Err(Error::unsupported("the real-time trigger"));
         }
     };
-    if w.foreach_batch.is_some() || w.foreach_writer.is_some() {
-        return Err(Error::unsupported("foreachBatch and foreach"));
+    if w.foreach_writer.is_some() {
+        return Err(Error::unsupported(
+            "foreach (a ForeachWriter); use foreachBatch",
+        ));
     }
     if let Some(SinkDestination::TableName(_)) = &w.sink_destination {
         return Err(Error::unsupported("streaming into a table"));
@@ -128,6 +132,7 @@ pub(crate) async fn start(
                 .map(|(k, v)| (k.to_lowercase(), v.clone()))
                 .collect(),
         ),
+        _ if w.foreach_batch.is_some() => foreach_batch(w.foreach_batch.clone())?,
         _ if format == "console" => Sink::console(&w.options)?,
         _ => Sink::new(&format, name.as_deref())?,
     };
@@ -173,6 +178,32 @@ pub(crate) async fn start(
             query_started_event_json: None,
         }),
     )])
+}
+
+/// The foreachBatch sink for the client's function.
+fn foreach_batch(f: Option<StreamingForeachFunction>) -> Result<Sink> {
+    use spark_connect_proto::spark::connect::streaming_foreach_function::Function;
+    match f.and_then(|f| f.function) {
+        Some(Function::PythonFunction(udf)) => {
+            let spark_connect_proto::spark::connect::PythonUdf {
+                output_type: _,
+                eval_type: _,
+                command,
+                python_ver,
+                additional_includes: _,
+            } = udf;
+            Ok(Sink::ForeachBatch(Box::new(ForeachBatch::new(
+                PythonFunction {
+                    command: command.to_vec(),
+                    python_ver,
+                },
+            ))))
+        }
+        Some(Function::ScalaFunction(_)) => {
+            Err(Error::unsupported("a Scala foreachBatch function"))
+        }
+        None => Err(Error::internal("foreachBatch without a function")),
+    }
 }
 
 /// Spark's StreamingQueryException for a failed query.

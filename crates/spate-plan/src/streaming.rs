@@ -300,3 +300,9 @@ pub fn as_node<T: 'static>(plan: &LogicalPlan) -> Option<&T> {
         _ => None,
     }
 }
+
+/// The temporary view a foreachBatch batch is registered under while the user's function
+/// runs, which the client's `CachedRemoteRelation(relation_id)` reads.
+pub fn batch_view_name(relation_id: &str) -> String {
+    format!("__spate_foreach_batch_{}", relation_id.replace('-', "_"))
+}

@@ -51,6 +51,8 @@ pub struct Session {
     abandoned: Mutex<VecDeque<String>>,
     last_used: Mutex<Instant>,
     limits: BufferLimits,
+    /// The address clients reach this server at (`sc://host:port`), once it listens.
+    connect_url: Arc<std::sync::OnceLock<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -190,6 +192,12 @@ impl Session {
         self.closed.load(std::sync::atomic::Ordering::Acquire)
     }
 
+    /// The address clients reach this server at (`sc://host:port`), for work that connects
+    /// back as a client (a foreachBatch worker); `None` before the server listens.
+    pub fn connect_url(&self) -> Option<String> {
+        self.connect_url.get().cloned()
+    }
+
     fn close(&self) {
         self.closed
             .store(true, std::sync::atomic::Ordering::Release);
@@ -211,6 +219,7 @@ pub struct SessionManager {
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     closed: Mutex<VecDeque<String>>,
     artifact_root: PathBuf,
+    connect_url: Arc<std::sync::OnceLock<String>>,
 }
 
 impl SessionManager {
@@ -232,7 +241,14 @@ impl SessionManager {
             sessions: Mutex::default(),
             closed: Mutex::default(),
             artifact_root,
+            connect_url: Arc::default(),
         })
+    }
+
+    /// Records the address the server listens on (`sc://host:port`), which sessions give to
+    /// work that connects back as a client.
+    pub fn set_connect_url(&self, url: String) {
+        let _ = self.connect_url.set(url);
     }
 
     /// The server's settings.
@@ -315,6 +331,7 @@ impl SessionManager {
                 ahead: self.settings.ahead_buffer,
                 retry: self.settings.retry_buffer,
             },
+            connect_url: Arc::clone(&self.connect_url),
         })
     }
 

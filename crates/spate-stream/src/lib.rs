@@ -24,6 +24,7 @@
 pub mod aggregate;
 pub mod checkpoint;
 pub mod dedup;
+pub mod foreach_batch;
 pub mod lifecycle;
 pub mod micro_batch;
 pub use spate_lake::metadata_log as log;

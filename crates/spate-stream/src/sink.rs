@@ -60,6 +60,8 @@ pub enum Sink {
         /// Cell width limit.
         truncate: usize,
     },
+    /// The user's Python function, called with each batch (`foreachBatch`).
+    ForeachBatch(Box<crate::foreach_batch::ForeachBatch>),
     /// Files in a directory, recorded in its `_spark_metadata` log.
     Files {
         /// The output directory.
@@ -153,6 +155,7 @@ impl Sink {
             }
             Sink::Files { dir, .. } => format!("FileSink[file://{}]", dir.display()),
             Sink::Console { .. } => "org.apache.spark.sql.execution.streaming.ConsoleTable$".into(),
+            Sink::ForeachBatch(_) => "ForeachBatchSink".into(),
         }
     }
 
@@ -208,6 +211,10 @@ impl Sink {
         }
         let batches = spate_exec::collect(&state, plan, "stream batch").await?;
         let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        if let Sink::ForeachBatch(function) = self {
+            call_function(session, function, batch_id, plan, batches).await?;
+            return Ok(None);
+        }
         if let Sink::Console { num_rows, truncate } = self {
             let names: Vec<String> = plan
                 .schema()
@@ -252,6 +259,31 @@ impl Sink {
         }
         Ok(Some(rows))
     }
+}
+
+/// Calls a foreachBatch function with a batch's rows, registered as a temporary view for
+/// the time of the call.
+async fn call_function(
+    session: &Session,
+    function: &crate::foreach_batch::ForeachBatch,
+    batch_id: u64,
+    plan: &LogicalPlan,
+    batches: Vec<RecordBatch>,
+) -> Result<()> {
+    let url = session.connect_url().ok_or_else(|| {
+        Error::unsupported("foreachBatch outside a Spark Connect server (it connects back to one)")
+    })?;
+    let relation_id = uuid::Uuid::new_v4().to_string();
+    let view = spate_plan::streaming::batch_view_name(&relation_id);
+    let table = MemTable::try_new(plan.schema().inner().clone(), vec![batches])?;
+    let rows = LogicalPlanBuilder::scan(view.as_str(), provider_as_source(Arc::new(table)), None)?
+        .build()?;
+    session.catalog.register_view(&view, rows, true, false)?;
+    let outcome = function
+        .call(&session.id, &url, &relation_id, batch_id)
+        .await;
+    session.catalog.drop_view(&view, false);
+    outcome
 }
 
 /// Writes a batch's files and records them in `_spark_metadata/batch_id`, unless that batch

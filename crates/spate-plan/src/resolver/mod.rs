@@ -176,6 +176,16 @@ impl<'a> Resolver<'a> {
             RelType::ApproxQuantile(q) => Box::pin(self.approx_quantile(q)),
             RelType::FreqItems(f) => Box::pin(self.freq_items(f)),
             RelType::Extension(any) => Box::pin(self.sources.extension(self, any)),
+            // a foreachBatch batch, which the streaming query registered under this name
+            RelType::CachedRemoteRelation(c) => Box::pin(async move {
+                let spark_connect_proto::spark::connect::CachedRemoteRelation { relation_id } = c;
+                self.sources
+                    .table(
+                        self.state,
+                        &[crate::streaming::batch_view_name(relation_id)],
+                    )
+                    .await
+            }),
             other => {
                 let debug = format!("{other:?}");
                 let kind = debug.split('(').next().unwrap_or("unknown").to_string();
