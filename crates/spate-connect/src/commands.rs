@@ -54,6 +54,9 @@ pub(crate) async fn handle(exec: &Execution<'_>, cmd: Command) -> Result<Vec<Exe
         CommandType::StreamingQueryManagerCommand(c) => {
             crate::streaming::manager_command(exec, c).await
         }
+        CommandType::StreamingQueryListenerBusCommand(c) => {
+            crate::streaming::listener_bus(exec, c).await
+        }
         CommandType::Extension(any) => {
             let state = session.state(exec.scope(None))?;
             let config = session.config();

@@ -14,6 +14,7 @@ use spark_connect_proto::spark::connect::streaming_query_command_result::{
     StatusResult,
 };
 use spark_connect_proto::spark::connect::streaming_query_manager_command::Command as ManagerCommand;
+use spark_connect_proto::spark::connect::streaming_query_manager_command_result::ListStreamingQueryListenerResult;
 use spark_connect_proto::spark::connect::streaming_query_manager_command_result::{
     ActiveResult, AwaitAnyTerminationResult, ResultType as ManagerResult, StreamingQueryInstance,
 };
@@ -25,8 +26,13 @@ use spark_connect_proto::spark::connect::{
     StreamingQueryInstanceId, StreamingQueryManagerCommand, StreamingQueryManagerCommandResult,
     WriteStreamOperationStart, WriteStreamOperationStartResult,
 };
+use spark_connect_proto::spark::connect::{
+    StreamingQueryListenerBusCommand, StreamingQueryListenerEvent,
+    StreamingQueryListenerEventsResult,
+};
 use spate_common::{Error, Result};
 use spate_stream::foreach_batch::{ForeachBatch, PythonFunction};
+use spate_stream::listener::ListenerBus;
 use spate_stream::query::{Failure, StartRequest, StreamingQuery, Trigger};
 use spate_stream::{OutputMode, SessionStreams, Sink};
 
@@ -171,13 +177,18 @@ pub(crate) async fn start(
             mode,
         },
     )?;
-    Ok(vec![exec.response(
-        ResponseType::WriteStreamOperationStartResult(WriteStreamOperationStartResult {
-            query_id: Some(instance_id(&query)),
-            name: name.unwrap_or_default(),
-            query_started_event_json: None,
-        }),
-    )])
+    Ok(vec![
+        exec.response(ResponseType::WriteStreamOperationStartResult(
+            WriteStreamOperationStartResult {
+                query_id: Some(instance_id(&query)),
+                name: name.unwrap_or_default(),
+                // only a client with listeners asked to hear of starts
+                query_started_event_json: ListenerBus::of(session)
+                    .has_subscribers()
+                    .then(|| query.started_event_json()),
+            },
+        )),
+    ])
 }
 
 /// The foreachBatch sink for the client's function.
@@ -348,10 +359,17 @@ pub(crate) async fn manager_command(
             streams.reset_terminated();
             Some(ManagerResult::ResetTerminated(true))
         }
-        ManagerCommand::AddListener(_)
-        | ManagerCommand::RemoveListener(_)
-        | ManagerCommand::ListListeners(_) => {
-            return Err(Error::unsupported("streaming query listeners"));
+        // listeners run in the server's Python: PySpark 4's listeners are the client's own
+        // (the listener bus below), so the server has none to list
+        ManagerCommand::ListListeners(_) => Some(ManagerResult::ListListeners(
+            ListStreamingQueryListenerResult {
+                listener_ids: Vec::new(),
+            },
+        )),
+        ManagerCommand::AddListener(_) | ManagerCommand::RemoveListener(_) => {
+            return Err(Error::unsupported(
+                "server-side streaming query listeners (client-side listeners are supported)",
+            ));
         }
     };
     Ok(vec![exec.response(
@@ -359,6 +377,63 @@ pub(crate) async fn manager_command(
             result_type: result,
         }),
     )])
+}
+
+/// `StreamingQueryListenerBusCommand`: adding the client's listener bus keeps this operation's
+/// stream open, sending the session's listener events as they happen, until the bus is
+/// removed (by the next such command) or the session ends.
+pub(crate) async fn listener_bus(
+    exec: &Execution<'_>,
+    c: StreamingQueryListenerBusCommand,
+) -> Result<Vec<ExecutePlanResponse>> {
+    use spark_connect_proto::spark::connect::streaming_query_listener_bus_command::Command as Bus;
+    let bus = ListenerBus::of(exec.session());
+    match c.command {
+        Some(Bus::AddListenerBusListener(true)) => {
+            let mut events = bus.subscribe();
+            exec.push(
+                exec.response(ResponseType::StreamingQueryListenerEventsResult(
+                    StreamingQueryListenerEventsResult {
+                        events: Vec::new(),
+                        listener_bus_listener_added: Some(true),
+                    },
+                )),
+            )
+            .await?;
+            loop {
+                let event = tokio::select! {
+                    e = events.recv() => e,
+                    // a released session ends the stream too
+                    () = tokio::time::sleep(Duration::from_millis(200)) => {
+                        if exec.session().is_closed() {
+                            None
+                        } else {
+                            continue;
+                        }
+                    }
+                };
+                let Some(event) = event else { break };
+                exec.push(
+                    exec.response(ResponseType::StreamingQueryListenerEventsResult(
+                        StreamingQueryListenerEventsResult {
+                            events: vec![StreamingQueryListenerEvent {
+                                event_json: event.json,
+                                event_type: event.kind as i32,
+                            }],
+                            listener_bus_listener_added: None,
+                        },
+                    )),
+                )
+                .await?;
+            }
+            Ok(vec![])
+        }
+        Some(Bus::RemoveListenerBusListener(true)) => {
+            bus.unsubscribe_all();
+            Ok(vec![])
+        }
+        _ => Err(Error::internal("a listener bus command without a command")),
+    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ pub mod checkpoint;
 pub mod dedup;
 pub mod foreach_batch;
 pub mod lifecycle;
+pub mod listener;
 pub mod micro_batch;
 pub use spate_lake::metadata_log as log;
 pub mod query;

@@ -27,8 +27,9 @@ use crate::QueryState;
 use crate::aggregate::StreamingAggregate;
 use crate::checkpoint::{Checkpoint, CommitEntry, OffsetEntry, OffsetMetadata, Resume};
 use crate::dedup::StreamingDeduplicate;
+use crate::listener::{EventKind, ListenerBus};
 use crate::log::MetadataLog;
-use crate::micro_batch::{self, BatchContext, WatermarkTracker};
+use crate::micro_batch::{self, BatchContext, WatermarkTracker, iso_ms};
 use crate::sink::Sink;
 use crate::source::{FileSource, RateSource, Source};
 use crate::stateful::{self, OutputMode, StatefulOperator, Watermarks, stateful_nodes};
@@ -98,6 +99,8 @@ pub struct StreamingQuery {
     source: Arc<Source>,
     inner: Mutex<Inner>,
     changed: Notify,
+    bus: Arc<ListenerBus>,
+    started_ms: i64,
 }
 
 impl std::fmt::Debug for StreamingQuery {
@@ -230,6 +233,8 @@ impl StreamingQuery {
                 failure: None,
             }),
             changed: Notify::new(),
+            bus: ListenerBus::of(&session),
+            started_ms: now_ms(),
         });
         let runner = Arc::clone(&query);
         let mut run = Run {
@@ -280,12 +285,36 @@ impl StreamingQuery {
                 QueryState::Failed
             }
         };
+        // listeners hear of the end before anyone waiting for it does
+        let failure = inner.failure.clone();
+        self.bus.publish(
+            EventKind::Terminated,
+            json!({
+                "id": self.id,
+                "runId": self.run_id,
+                "exception": failure.as_ref().map(|f| f.message.clone()),
+                "errorClassOnException": failure.and_then(|f| f.class),
+            })
+            .to_string(),
+        );
         // the loop always made the query active first, so both ends are allowed moves
         if inner.state.can_become(next) {
             inner.state = next;
         }
         drop(inner);
         self.changed.notify_waiters();
+    }
+
+    /// Spark's `QueryStartedEvent` JSON, for the client's listeners.
+    pub fn started_event_json(&self) -> String {
+        json!({
+            "id": self.id,
+            "runId": self.run_id,
+            "name": self.name,
+            "timestamp": iso_ms(self.started_ms),
+            "jobTags": [],
+        })
+        .to_string()
     }
 
     /// The micro-batch loop.
@@ -341,6 +370,13 @@ impl StreamingQuery {
         } else {
             None
         };
+        // listeners hear that a query has no data every this often
+        let idle_every = session
+            .config()
+            .get("spark.sql.streaming.noDataProgressEventInterval")
+            .and_then(|v| spate_common::config::parse_duration(&v, Duration::from_millis(1)))
+            .unwrap_or(Duration::from_secs(10));
+        let mut last_event = Instant::now();
         loop {
             let trigger_start = Instant::now();
             if self.lock().stop || session.is_closed() {
@@ -398,10 +434,23 @@ impl StreamingQuery {
                     )?;
                 }
                 batch_id += 1;
+                last_event = Instant::now();
                 if run.tracker.current > previous_wm && run.operator.is_some() {
                     // look again at once: the new watermark may have state to evict
                     continue;
                 }
+            }
+            if latest <= committed && last_event.elapsed() >= idle_every {
+                last_event = Instant::now();
+                self.bus.publish(
+                    EventKind::Idle,
+                    json!({
+                        "id": self.id,
+                        "runId": self.run_id,
+                        "timestamp": iso_ms(now_ms()),
+                    })
+                    .to_string(),
+                );
             }
             let wait = match req.trigger {
                 Trigger::ProcessingTime(d) if !d.is_zero() => {
@@ -519,6 +568,10 @@ impl StreamingQuery {
                 "numOutputRows": output.map_or(-1, |n| n as i64),
             },
         });
+        self.bus.publish(
+            EventKind::Progress,
+            json!({ "progress": progress }).to_string(),
+        );
         let mut inner = self.lock();
         inner.committed = end;
         inner.trigger_active = false;
