@@ -104,9 +104,6 @@ pub(crate) async fn start(
             "foreach (a ForeachWriter); use foreachBatch",
         ));
     }
-    if let Some(SinkDestination::TableName(_)) = &w.sink_destination {
-        return Err(Error::unsupported("streaming into a table"));
-    }
     let mode = OutputMode::parse(&w.output_mode)?;
     let name = Some(w.query_name.clone()).filter(|n| !n.is_empty());
     let format = if w.format.is_empty() {
@@ -121,6 +118,24 @@ pub(crate) async fn start(
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("path"))
             .map(|(_, v)| v.clone()),
+    };
+    let table_dir = match &w.sink_destination {
+        Some(SinkDestination::TableName(t)) => Some(
+            table_sink_dir(
+                session,
+                &state,
+                t,
+                &w.format,
+                &plan,
+                &w.partitioning_column_names,
+            )
+            .await?,
+        ),
+        _ => None,
+    };
+    let (format, path) = match table_dir {
+        Some(dir) => ("delta".to_string(), Some(dir.display().to_string())),
+        None => (format, path),
     };
     let sink = match (
         &path,
@@ -189,6 +204,61 @@ pub(crate) async fn start(
             },
         )),
     ])
+}
+
+/// `toTable(name)`: the directory of the Delta table `name`, created (empty, with the
+/// stream's columns) when it does not exist, as Spark creates it when the query starts.
+async fn table_sink_dir(
+    session: &spate_session::Session,
+    state: &datafusion::execution::SessionState,
+    table: &str,
+    format: &str,
+    plan: &datafusion::logical_expr::LogicalPlan,
+    partition_by: &[String],
+) -> Result<std::path::PathBuf> {
+    let name = spate_common::names::split_name(table);
+    let catalog = &session.catalog;
+    let not_delta = |f: &str| {
+        Error::unsupported(format!(
+            "streaming into the {f} table '{table}' (streaming into tables supports Delta tables)"
+        ))
+    };
+    if catalog.table_exists(&name) {
+        let meta = catalog.table_meta(&name)?;
+        if meta.format != "delta" {
+            return Err(not_delta(&meta.format));
+        }
+        return catalog.data_dir(&name);
+    }
+    if !format.is_empty() && !format.eq_ignore_ascii_case("delta") {
+        return Err(not_delta(format));
+    }
+    let dir = catalog.table_dir(&name)?;
+    let empty = datafusion::logical_expr::LogicalPlan::EmptyRelation(
+        datafusion::logical_expr::EmptyRelation {
+            produce_one_row: false,
+            schema: std::sync::Arc::new(datafusion::common::DFSchema::try_from(
+                plan.schema().as_arrow().clone(),
+            )?),
+        },
+    );
+    let request = spate_lake::WriteRequest {
+        format: "delta".into(),
+        mode: spate_lake::SaveMode::Append,
+        partition_by: partition_by.to_vec(),
+        options: Default::default(),
+    };
+    spate_lake::write::write_path(state, empty, &dir.display().to_string(), &request).await?;
+    spate_lake::catalog::SessionCatalog::write_table_meta(
+        &dir,
+        &spate_lake::catalog::TableMeta {
+            format: "delta".into(),
+            partition_columns: partition_by.to_vec(),
+            schema: None,
+            location: None,
+        },
+    )?;
+    Ok(dir)
 }
 
 /// The foreachBatch sink for the client's function.
