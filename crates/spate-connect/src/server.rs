@@ -338,6 +338,33 @@ pub async fn serve(
     }
 }
 
+/// How long a shutting-down server waits for streaming queries to finish their batch.
+const STREAM_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Stops every streaming query at a batch boundary (Spark's
+/// `spark.streaming.stopGracefullyOnShutdown`): a batch in flight finishes and commits first.
+async fn stop_streams(sessions: &SessionManager) {
+    let queries: Vec<_> = sessions
+        .all()
+        .iter()
+        .flat_map(|s| spate_stream::SessionStreams::of(s).active())
+        .collect();
+    if queries.is_empty() {
+        return;
+    }
+    tracing::info!(
+        "stopping {} streaming queries after their current batch",
+        queries.len()
+    );
+    let all = futures::future::join_all(queries.iter().map(|q| q.stop()));
+    if tokio::time::timeout(STREAM_STOP_TIMEOUT, all)
+        .await
+        .is_err()
+    {
+        tracing::warn!("streaming queries did not stop within {STREAM_STOP_TIMEOUT:?}; exiting");
+    }
+}
+
 /// Serves Spark Connect on an already bound listener with the given sessions, until
 /// `shutdown` resolves, when every session is closed.
 pub async fn serve_listener(
@@ -373,6 +400,7 @@ pub async fn serve_listener(
     let closing = Arc::clone(&sessions);
     let shutdown = async move {
         shutdown.await;
+        stop_streams(&closing).await;
         closing.close_all();
     };
     tonic::transport::Server::builder()

@@ -406,6 +406,11 @@ impl SessionManager {
         }
     }
 
+    /// The live sessions.
+    pub fn all(&self) -> Vec<Arc<Session>> {
+        lock(&self.sessions).values().cloned().collect()
+    }
+
     /// Number of live sessions.
     pub fn len(&self) -> usize {
         lock(&self.sessions).len()
