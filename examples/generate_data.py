@@ -6,11 +6,13 @@ machine): `python examples/generate_data.py [DATA_DIR]` (default examples/data).
                                  (same event_id and timestamp) and a few malformed lines
 - ecommerce/campaigns/           seed 000's reference data (Parquet): one row per campaign type
 - crypto/bars/                   seed 001's minute bars (Parquet): 3 symbols over 2 days
+- crypto/stream/                 the same bars as JSON messages, one file per 6 hours (the stream)
 - ml/events/year=2024/month=M/   seed 002's events (Parquet, Hive-partitioned), Oct-Nov 2024
 - ml/items/                      seed 002's item metadata (Parquet)
 """
 
 import json
+import os
 import math
 import random
 import shutil
@@ -88,6 +90,23 @@ def crypto(root: Path) -> None:
     )
     (root / "crypto" / "bars").mkdir(parents=True)
     pq.write_table(pa.table(rows, schema=schema), root / "crypto" / "bars" / "part-0.parquet")
+    # the same bars as the JSON messages of a price topic, in time order, one file per 6 hours:
+    # what the streaming example reads in place of Kafka
+    stream = root / "crypto" / "stream"
+    stream.mkdir(parents=True)
+    n = len(rows["symbol"])
+    by_time = sorted(range(n), key=lambda i: (rows["timestamp"][i], rows["symbol"][i]))
+    for part in range(8):
+        lines = []
+        for i in by_time:
+            if int((rows["timestamp"][i] - base_ts).total_seconds() // (6 * 3600)) == part:
+                message = {k: rows[k][i] for k in rows}
+                message["timestamp"] = rows["timestamp"][i].strftime("%Y-%m-%dT%H:%M:%S.000Z")
+                lines.append(json.dumps(message))
+        path = stream / f"prices-{part}.json"
+        path.write_text("\n".join(lines) + "\n")
+        # the file source takes files in modification-time order
+        os.utime(path, (1_700_000_000 + part, 1_700_000_000 + part))
 
 
 def ml(root: Path, rng: random.Random) -> None:

@@ -36,6 +36,17 @@ def run_example(name, data, out):
     return proc.stdout
 
 
+def run_streaming_example(name, data, out, warehouse):
+    """A streaming example, its tables in `warehouse`."""
+    proc = subprocess.run(
+        [spate_binary(), "run", "--warehouse", str(warehouse), str(EXAMPLES / name), str(data), str(out)],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "SPATE_PYTHON": sys.executable},
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
 def read(path):
     return pq.read_table(str(path)).to_pandas()
 
@@ -119,6 +130,71 @@ def test_ecommerce_pipeline(data, tmp_path):
     purchases = sum(1 for eid, _ in unique if kind[eid] == "purchase")
     conversion = read(out / "events" / "event_date=2024-11-15" / "category=conversion")
     assert len(conversion) == purchases
+
+
+def test_ecommerce_streaming(data, tmp_path, spark):
+    out, warehouse = tmp_path / "ecommerce_streaming", tmp_path / "warehouse"
+    run_streaming_example("ecommerce_streaming.py", data, out, warehouse)
+    events = []
+    for line in (data / "ecommerce" / "events" / "events.jsonl").read_text().splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            pass
+    # complete mode: every hour's revenue, distinct users and average, as in the batch example
+    hourly = {}
+    for e in events:
+        hour = e["timestamp"] // 1000 // 3600 * 3600
+        h = hourly.setdefault((hour, e["event_type"]), {"rev": [], "users": set()})
+        if e["revenue"] is not None:
+            h["rev"].append(e["revenue"] * 1.08)
+        h["users"].add(e["user_id"])
+    got = spark.read.format("delta").load(str(warehouse / "analytics.db" / "hourly_revenue")).collect()
+    assert len(got) == len(hourly)
+    for r in got:
+        start = int(r.window.start.replace(tzinfo=timezone.utc).timestamp())
+        h = hourly[(start, r.event_type)]
+        assert r.unique_users == len(h["users"])
+        if h["rev"]:
+            assert close(r.total_revenue, sum(h["rev"])) and close(r.avg_order_value, sum(h["rev"]) / len(h["rev"]))
+    # append mode: the sliding windows that ended 10 minutes before the newest event (the
+    # watermark after the data, which a last batch without data applies)
+    newest = max(e["timestamp"] // 1000 for e in events)
+    watermark = newest - 600
+    sessions = {}
+    for e in events:
+        t = e["timestamp"] // 1000
+        last = t - t % 120
+        for start in range(last, t - 300, -120):
+            if start <= t < start + 300 and start + 300 <= watermark:
+                key = (start, e["user_id"], e["event_type"])
+                sessions[key] = sessions.get(key, 0) + 1
+    got = spark.read.format("delta").load(str(warehouse / "analytics.db" / "events_aggregated")).collect()
+    assert len(got) == len(sessions)
+    for r in got:
+        key = (int(r.window.start.replace(tzinfo=timezone.utc).timestamp()), r.user_id, r.event_type)
+        assert r.event_count == sessions[key], key
+        assert r.campaign_type == r.event_type and r.dimension == "user_behavior"
+
+
+def test_crypto_streaming(data, tmp_path, spark):
+    out = tmp_path / "crypto_streaming"
+    stdout = run_streaming_example("crypto_streaming.py", data, out, tmp_path / "warehouse")
+    bars = read(data / "crypto" / "bars")
+    bars["start"] = bars.timestamp.dt.floor("5min")
+    newest = bars.timestamp.max()
+    # one batch per file (8), then one without data that applies the last watermark
+    assert "micro-batches: 9," in stdout
+    closed = bars[bars.start + pd.Timedelta(minutes=5) <= newest - pd.Timedelta(minutes=10)]
+    expected = closed.groupby(["start", "symbol"]).agg(
+        high=("high", "max"), low=("low", "min"), avg_close=("close", "mean"), volume=("volume", "sum"), bars=("close", "size")
+    )
+    got = spark.read.format("delta").load(str(out / "bars_5m")).collect()
+    assert len(got) == len(expected)
+    for r in got:
+        e = expected.loc[(pd.Timestamp(r.window.start, tz="UTC"), r.symbol)]
+        assert (r.high, r.low, r.volume, r.bars) == (e.high, e.low, e.volume, e.bars)
+        assert close(r.avg_close, e.avg_close)
 
 
 # --- seed 001 -----------------------------------------------------------------------------

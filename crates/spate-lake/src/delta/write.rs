@@ -33,6 +33,7 @@ pub async fn write(
 ) -> Result<()> {
     let dir = local_dir(path);
     check_unique_columns(&plan)?;
+    let plan = utc_timestamps(plan)?;
     let exists = is_delta_table(&dir);
     match req.mode {
         SaveMode::ErrorIfExists if exists => {
@@ -176,4 +177,65 @@ async fn recorded_version(table: &DeltaTable, app: &str) -> Result<Option<i64>> 
         .transaction_version(table.log_store().as_ref(), app)
         .await
         .map_err(|e| Error::internal(e.to_string()))
+}
+
+/// The type with every zoned timestamp in it (nested in structs, lists and maps too) zoned
+/// `UTC`, the only zone Delta's schema has (`TIMESTAMP` is an instant; the session's zone, e.g.
+/// `Etc/UTC` or `Europe/Paris`, is display only); `None` when there is none to change.
+fn utc_type(
+    t: &datafusion::arrow::datatypes::DataType,
+) -> Option<datafusion::arrow::datatypes::DataType> {
+    use datafusion::arrow::datatypes::{DataType, Field, Fields};
+    let field = |f: &Field| utc_type(f.data_type()).map(|t| f.clone().with_data_type(t));
+    match t {
+        DataType::Timestamp(unit, Some(tz)) if tz.as_ref() != "UTC" => {
+            Some(DataType::Timestamp(*unit, Some("UTC".into())))
+        }
+        DataType::Struct(fields) => {
+            let changed: Vec<Option<Field>> = fields.iter().map(|f| field(f)).collect();
+            changed.iter().any(Option::is_some).then(|| {
+                DataType::Struct(Fields::from(
+                    fields
+                        .iter()
+                        .zip(changed)
+                        .map(|(f, c)| c.unwrap_or_else(|| f.as_ref().clone()))
+                        .collect::<Vec<_>>(),
+                ))
+            })
+        }
+        DataType::List(f) => field(f).map(|f| DataType::List(Arc::new(f))),
+        DataType::LargeList(f) => field(f).map(|f| DataType::LargeList(Arc::new(f))),
+        DataType::Map(f, sorted) => field(f).map(|f| DataType::Map(Arc::new(f), *sorted)),
+        _ => None,
+    }
+}
+
+/// `plan` with its zoned timestamps cast to `UTC` (see [`utc_type`]).
+fn utc_timestamps(plan: LogicalPlan) -> Result<LogicalPlan> {
+    let casts: Vec<Option<datafusion::arrow::datatypes::DataType>> = plan
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| utc_type(f.data_type()))
+        .collect();
+    if casts.iter().all(Option::is_none) {
+        return Ok(plan);
+    }
+    let exprs: Vec<datafusion::logical_expr::Expr> = plan
+        .schema()
+        .columns()
+        .into_iter()
+        .zip(casts)
+        .map(|(c, t)| {
+            let name = c.name.clone();
+            let e = datafusion::logical_expr::col(c);
+            match t {
+                Some(t) => datafusion::logical_expr::cast(e, t).alias(name),
+                None => e.alias(name),
+            }
+        })
+        .collect();
+    Ok(datafusion::logical_expr::LogicalPlanBuilder::from(plan)
+        .project(exprs)?
+        .build()?)
 }
