@@ -15,7 +15,7 @@ use datafusion::logical_expr::{Expr, Extension, LogicalPlan, UserDefinedLogicalN
 use spate_common::{Error, Result};
 
 /// The formats `readStream` reads.
-pub const STREAMING_FORMATS: &[&str] = &["rate", "json", "csv", "parquet", "text"];
+pub const STREAMING_FORMATS: &[&str] = &["rate", "json", "csv", "parquet", "text", "delta"];
 
 /// A source of a streaming query.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -49,6 +49,10 @@ impl StreamingScanNode {
                 Field::new("value", DataType::Int64, true),
             ])),
             "text" => Arc::new(Schema::new(vec![Field::new("value", DataType::Utf8, true)])),
+            // a Delta table's schema is its own (the resolver reads it)
+            "delta" => schema.ok_or_else(|| {
+                Error::internal("a streaming Delta read without the table's schema")
+            })?,
             "json" | "csv" | "parquet" => schema.ok_or_else(|| {
                 Error::analysis(
                     "_LEGACY_ERROR_TEMP_3215",

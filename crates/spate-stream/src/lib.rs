@@ -24,6 +24,7 @@
 pub mod aggregate;
 pub mod checkpoint;
 pub mod dedup;
+pub mod delta_source;
 pub mod foreach_batch;
 pub mod lifecycle;
 pub mod listener;

@@ -214,6 +214,8 @@ impl StreamingQuery {
                 start_ms,
                 partitions,
             )?)
+        } else if scan.format == "delta" {
+            Source::Delta(Box::new(crate::delta_source::DeltaSource::open(&scan)?))
         } else {
             Source::Files(Box::new(FileSource::open(&scan, checkpoint.as_ref())?))
         });

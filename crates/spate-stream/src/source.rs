@@ -330,6 +330,8 @@ pub enum Source {
     Rate(RateSource),
     /// A file format over a directory.
     Files(Box<FileSource>),
+    /// A Delta table.
+    Delta(Box<crate::delta_source::DeltaSource>),
 }
 
 impl Source {
@@ -338,6 +340,7 @@ impl Source {
         match self {
             Source::Rate(r) => r.description(),
             Source::Files(f) => format!("FileStreamSource[{}]", file_url(&f.dir)),
+            Source::Delta(d) => d.description(),
         }
     }
 
@@ -346,6 +349,7 @@ impl Source {
         match self {
             Source::Rate(_) => 0,
             Source::Files(_) => -1,
+            Source::Delta(d) => d.initial(),
         }
     }
 
@@ -354,6 +358,7 @@ impl Source {
         match self {
             Source::Rate(_) => offset.to_string(),
             Source::Files(_) => serde_json::json!({ "logOffset": offset }).to_string(),
+            Source::Delta(d) => d.offset_json(offset),
         }
     }
 
@@ -364,6 +369,7 @@ impl Source {
             Source::Files(_) => {
                 serde_json::from_str::<serde_json::Value>(text).ok()?["logOffset"].as_i64()
             }
+            Source::Delta(d) => d.parse_offset(text),
         }
     }
 
@@ -374,6 +380,7 @@ impl Source {
         match self {
             Source::Rate(r) => Ok(Some(r.latest(now_ms))),
             Source::Files(f) => f.freeze().map(|()| None),
+            Source::Delta(d) => d.latest().map(Some),
         }
     }
 
@@ -382,6 +389,7 @@ impl Source {
         match self {
             Source::Rate(r) => Ok(r.latest(now_ms)),
             Source::Files(f) => f.latest(all_at_once),
+            Source::Delta(d) => d.latest(),
         }
     }
 
@@ -390,6 +398,7 @@ impl Source {
         let schema = match self {
             Source::Rate(r) => Arc::clone(&r.schema),
             Source::Files(f) => Arc::clone(&f.schema),
+            Source::Delta(d) => d.schema(),
         };
         memory_plan(schema, vec![vec![]])
     }
@@ -403,6 +412,11 @@ impl Source {
     ) -> Result<(LogicalPlan, u64)> {
         match self {
             Source::Rate(r) => Ok((r.batch(start, end)?, r.rows_between(start, end) as u64)),
+            Source::Delta(d) => {
+                let (schema, batches) = d.batch(session, start, end).await?;
+                let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+                Ok((memory_plan(schema, vec![batches])?, rows))
+            }
             Source::Files(f) => {
                 let paths = f.files(start, end);
                 let state = session.state(QueryScope::default())?;

@@ -159,6 +159,25 @@ impl Resolver<'_> {
                         }),
                         None => None,
                     };
+                    // a Delta table streams with the table's own schema
+                    let schema = match (&format[..], &path) {
+                        ("delta", Some(p)) => {
+                            let table = self
+                                .sources
+                                .read(
+                                    self.state,
+                                    ReadRequest {
+                                        format: "delta".into(),
+                                        paths: vec![p.clone()],
+                                        schema: None,
+                                        options: Default::default(),
+                                    },
+                                )
+                                .await?;
+                            Some(Arc::new(table.schema().as_arrow().clone()))
+                        }
+                        _ => schema,
+                    };
                     crate::streaming::StreamingScanNode::plan(&format, options, path, schema)
                 }
                 _ => Err(Error::unsupported("readStream of a table")),

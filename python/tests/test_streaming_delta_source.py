@@ -1,0 +1,78 @@
+"""The Delta streaming source (issue 21): readStream.format("delta") reads the table as of the
+query's start, then the rows later commits append; a restart goes on from the checkpoint;
+startingVersion starts from a version's changes; a commit that deletes or updates rows fails
+the query with delta-spark's error unless skipChangeCommits (or, for deletes only,
+ignoreDeletes) says to skip it."""
+
+from pyspark.errors import StreamingQueryException
+
+
+def append(spark, path, ids):
+    spark.createDataFrame([(i, f"n{i}") for i in ids], "id long, name string").write.format("delta").mode("append").save(path)
+
+
+def run(spark, path, ckpt, name, **options):
+    reader = spark.readStream.format("delta")
+    for k, v in options.items():
+        reader = reader.option(k, v)
+    q = (
+        reader.load(path)
+        .writeStream.format("memory")
+        .queryName(name)
+        .option("checkpointLocation", ckpt)
+        .trigger(availableNow=True)
+        .start()
+    )
+    try:
+        q.awaitTermination(120)
+    except StreamingQueryException:
+        pass  # the callers look at q.exception()
+    return q
+
+
+def ids(spark, name):
+    return sorted(r.id for r in spark.table(name).collect())
+
+
+def test_the_table_then_its_appends_exactly_once_across_restarts(spark, tmp_dir):
+    path, ckpt = str(tmp_dir / "t"), str(tmp_dir / "ckpt")
+    append(spark, path, [1, 2])
+    append(spark, path, [3])
+    df = spark.readStream.format("delta").load(path)
+    assert df.isStreaming
+    assert [(f.name, f.dataType.simpleString()) for f in df.schema.fields] == [("id", "bigint"), ("name", "string")]
+    q = run(spark, path, ckpt, "delta_src_1")
+    assert q.exception() is None
+    assert ids(spark, "delta_src_1") == [1, 2, 3]
+    append(spark, path, [4, 5])
+    append(spark, path, [6])
+    q = run(spark, path, ckpt, "delta_src_2")
+    assert q.exception() is None
+    assert ids(spark, "delta_src_2") == [4, 5, 6]
+    assert [p.numInputRows for p in q.recentProgress] == [3]
+    assert q.recentProgress[0].sources[0].description.startswith("DeltaSource[")
+
+
+def test_starting_version_reads_the_changes_from_that_version(spark, tmp_dir):
+    path = str(tmp_dir / "t")
+    for batch in ([1], [2, 3], [4]):
+        append(spark, path, batch)
+    q = run(spark, path, str(tmp_dir / "ckpt"), "delta_src_sv", startingVersion="1")
+    assert q.exception() is None
+    assert ids(spark, "delta_src_sv") == [2, 3, 4]
+
+
+def test_a_delete_fails_the_stream_unless_it_is_skipped(spark, tmp_dir):
+    path, ckpt = str(tmp_dir / "t"), str(tmp_dir / "ckpt")
+    append(spark, path, [1, 2, 3])
+    assert run(spark, path, ckpt, "delta_src_d1").exception() is None
+    spark.sql(f"DELETE FROM delta.`{path}` WHERE id = 2")
+    append(spark, path, [7])
+    q = run(spark, path, ckpt, "delta_src_d2")
+    # DELETE rewrote the file that held id 2: delta-spark calls that a data update
+    e = q.exception()
+    assert e is not None and "DELTA_SOURCE_TABLE_IGNORE_CHANGES" in str(e) and "version 1" in str(e)
+    # the same checkpoint, told to skip commits that change data: the later append comes through
+    q = run(spark, path, ckpt, "delta_src_d3", skipChangeCommits="true")
+    assert q.exception() is None
+    assert ids(spark, "delta_src_d3") == [7]
