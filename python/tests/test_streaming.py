@@ -514,3 +514,49 @@ def test_the_delta_sink_commits_each_batch_once_with_its_transaction(spark, tmp_
     assert [p.batchId for p in again.recentProgress] == [1]
     assert sorted(r.id for r in spark.read.format("delta").load(out).collect()) == expected
     assert sorted(f for f in os.listdir(log_dir) if f.endswith(".json")) == commits
+
+
+def _file_stream_batches(spark, src, name, **options):
+    reader = spark.readStream.schema("id long")
+    for k, v in options.items():
+        reader = reader.option(k, v)
+    q = reader.json(str(src)).writeStream.format("memory").queryName(name).trigger(availableNow=True).start()
+    assert q.awaitTermination(60)
+    assert q.exception() is None
+    return q
+
+
+def _write_ids(src, name, ids, mtime):
+    import os
+
+    path = os.path.join(src, name)
+    with open(path, "w") as f:
+        for i in ids:
+            f.write(json.dumps({"id": i}) + "\n")
+    os.utime(path, (mtime, mtime))
+    return os.path.getsize(path)
+
+
+def test_file_source_options_bound_and_order_the_batches(spark, tmp_path):
+    """Spark's file source options: maxBytesPerTrigger caps a batch's bytes (at least one
+    file), latestFirst takes the newest files first, maxFileAge skips files older than the
+    newest by more, and maxFilesPerTrigger with maxBytesPerTrigger is refused."""
+    src = tmp_path / "in"
+    src.mkdir()
+    t = 1_700_000_000
+    sizes = [_write_ids(src, f"{i}.json", [10 * i, 10 * i + 1], t + i) for i in range(3)]
+    q = _file_stream_batches(spark, src, unique("bytes"), maxBytesPerTrigger=str(sizes[0] + sizes[1] + 1))
+    assert [p.numInputRows for p in q.recentProgress] == [4, 2]
+    q = _file_stream_batches(spark, src, unique("latest"), latestFirst="true", maxFilesPerTrigger="1")
+    name = q.name
+    assert [p.numInputRows for p in q.recentProgress] == [2, 2, 2]
+    # the first batch read the newest file (ids 20, 21): the memory sink keeps batch order
+    assert [r.id for r in spark.table(name).collect()][:2] == [20, 21]
+    old = tmp_path / "old"
+    old.mkdir()
+    _write_ids(old, "old.json", [1], t)
+    _write_ids(old, "new.json", [2], t + 7200)
+    q = _file_stream_batches(spark, old, unique("age"), maxFileAge="1h")
+    assert sorted(r.id for r in spark.table(q.name).collect()) == [2]
+    with pytest.raises(Exception, match="can't be both set"):
+        _file_stream_batches(spark, src, unique("both"), maxFilesPerTrigger="1", maxBytesPerTrigger="10")

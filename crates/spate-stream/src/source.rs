@@ -155,6 +155,7 @@ pub(crate) fn memory_plan(
 const STREAM_OPTIONS: &[&str] = &[
     "path",
     "maxfilespertrigger",
+    "maxbytespertrigger",
     "latestfirst",
     "maxfileage",
     "cleansource",
@@ -181,6 +182,12 @@ pub struct FileSource {
     schema: SchemaRef,
     options: HashMap<String, String>,
     max_files: Option<usize>,
+    /// `maxBytesPerTrigger`: the most bytes of files a batch takes (at least one file).
+    max_bytes: Option<u64>,
+    /// `latestFirst`: the newest files first when there is a backlog.
+    latest_first: bool,
+    /// `maxFileAge` (ms): files older than the newest one by more are not read.
+    max_file_age_ms: i64,
     state: Mutex<FileLog>,
 }
 
@@ -212,6 +219,48 @@ impl FileSource {
                 }
             },
         };
+        let max_bytes = match scan.options.get("maxbytespertrigger") {
+            None => None,
+            Some(v) => Some(
+                spate_common::config::parse_bytes(v)
+                    .filter(|n| *n > 0)
+                    .map(|n| n.unsigned_abs())
+                    .ok_or_else(|| {
+                        Error::IllegalArgument(format!(
+                            "Invalid value '{v}' for option 'maxBytesPerTrigger', must be a positive number of bytes"
+                        ))
+                    })?,
+            ),
+        };
+        if max_files.is_some() && max_bytes.is_some() {
+            return Err(Error::IllegalArgument(
+                "Options 'maxFilesPerTrigger' and 'maxBytesPerTrigger' can't be both set at the same time".into(),
+            ));
+        }
+        let latest_first = match scan
+            .options
+            .get("latestfirst")
+            .map(|v| v.trim().to_lowercase())
+        {
+            None => false,
+            Some(v) if v == "true" => true,
+            Some(v) if v == "false" => false,
+            Some(v) => {
+                return Err(Error::IllegalArgument(format!(
+                    "Invalid value '{v}' for option 'latestFirst', must be true or false"
+                )));
+            }
+        };
+        let max_file_age_ms = match scan.options.get("maxfileage") {
+            None => 7 * 86_400_000,
+            Some(v) => spate_common::config::parse_duration(v, std::time::Duration::from_millis(1))
+                .and_then(|d| i64::try_from(d.as_millis()).ok())
+                .ok_or_else(|| {
+                    Error::IllegalArgument(format!(
+                        "Invalid value '{v}' for option 'maxFileAge', must be a time like '7d' or '1h'"
+                    ))
+                })?,
+        };
         let mut state = FileLog {
             log: checkpoint.map(|c| MetadataLog::new(c.source_dir(0))),
             ..FileLog::default()
@@ -242,6 +291,9 @@ impl FileSource {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             max_files,
+            max_bytes,
+            latest_first,
+            max_file_age_ms,
             state: Mutex::new(state),
         })
     }
@@ -278,6 +330,7 @@ impl FileSource {
     /// ignores `maxFilesPerTrigger` (the once trigger).
     fn latest(&self, all_at_once: bool) -> Result<i64> {
         let files = self.list()?;
+        let newest_listed = files.iter().map(|f| f.1).max();
         let mut state = self.lock();
         let mut new: Vec<(String, i64)> = files
             .into_iter()
@@ -285,11 +338,34 @@ impl FileSource {
             .filter(|(p, _)| state.frozen.as_ref().is_none_or(|f| f.contains(p)))
             .collect();
         let last = state.batches.keys().next_back().copied().unwrap_or(-1);
+        // Spark: files older than the newest seen by more than maxFileAge are not read, unless the
+        // newest go first with a per-trigger cap (then age means nothing)
+        if !(self.latest_first && self.max_files.is_some())
+            && let Some(newest) = newest_listed
+        {
+            new.retain(|f| f.1 >= newest - self.max_file_age_ms);
+        }
         if new.is_empty() {
             return Ok(last);
         }
+        if self.latest_first {
+            new.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+        }
         if let Some(max) = self.max_files.filter(|_| !all_at_once) {
             new.truncate(max);
+        }
+        if let Some(max) = self.max_bytes.filter(|_| !all_at_once) {
+            let mut total = 0u64;
+            let mut keep = 0;
+            for (p, _) in &new {
+                let size = std::fs::metadata(p).map_or(0, |m| m.len());
+                if keep > 0 && total + size > max {
+                    break;
+                }
+                total += size;
+                keep += 1;
+            }
+            new.truncate(keep);
         }
         let id = last + 1;
         if let Some(log) = &state.log {
