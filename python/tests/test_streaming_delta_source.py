@@ -76,3 +76,18 @@ def test_a_delete_fails_the_stream_unless_it_is_skipped(spark, tmp_dir):
     q = run(spark, path, ckpt, "delta_src_d3", skipChangeCommits="true")
     assert q.exception() is None
     assert ids(spark, "delta_src_d3") == [7]
+
+
+def test_read_stream_table_reads_a_delta_table(spark, table, tmp_dir):
+    spark.createDataFrame([(1, "a"), (2, "b")], "id long, name string").write.format("delta").saveAsTable(table)
+    q = (
+        spark.readStream.table(table)
+        .writeStream.format("memory")
+        .queryName("delta_src_table")
+        .option("checkpointLocation", str(tmp_dir / "ckpt"))
+        .trigger(availableNow=True)
+        .start()
+    )
+    assert q.awaitTermination(60)
+    assert q.exception() is None
+    assert sorted((r.id, r.name) for r in spark.table("delta_src_table").collect()) == [(1, "a"), (2, "b")]

@@ -524,6 +524,13 @@ impl Sources for SessionCatalog {
         source::read(state, &req, &alias).await
     }
 
+    fn delta_table_path(&self, name: &[String]) -> Result<Option<String>> {
+        if !self.table_exists(name) || self.table_meta(name)?.format != "delta" {
+            return Ok(None);
+        }
+        Ok(Some(self.data_dir(name)?.display().to_string()))
+    }
+
     async fn table(&self, state: &SessionState, name: &[String]) -> Result<LogicalPlan> {
         self.lookup(state, name).await
     }

@@ -56,6 +56,11 @@ pub trait Sources: Send + Sync {
     async fn read(&self, state: &SessionState, req: ReadRequest) -> Result<LogicalPlan>;
     /// Plans a read of a named table or view (`db.table` parts).
     async fn table(&self, state: &SessionState, name: &[String]) -> Result<LogicalPlan>;
+    /// Where the Delta table `name` keeps its data, for a streaming read of it; `None` when
+    /// `name` is no Delta table.
+    fn delta_table_path(&self, _name: &[String]) -> Result<Option<String>> {
+        Ok(None)
+    }
     /// Makes the tables a SQL statement names visible to DataFusion's SQL planner.
     async fn prepare_sql(&self, state: &SessionState, names: &[TableReference]) -> Result<()>;
     /// Registers a temporary view.
@@ -180,7 +185,38 @@ impl Resolver<'_> {
                     };
                     crate::streaming::StreamingScanNode::plan(&format, options, path, schema)
                 }
-                _ => Err(Error::unsupported("readStream of a table")),
+                Some(ReadType::NamedTable(t)) => {
+                    let sc::read::NamedTable {
+                        unparsed_identifier,
+                        options,
+                    } = t;
+                    let name = split_name(unparsed_identifier);
+                    let Some(path) = self.sources.delta_table_path(&name)? else {
+                        // Spark's error for a table whose source cannot stream, once it exists
+                        let _ = self.sources.table(self.state, &name).await?;
+                        return Err(Error::unsupported(format!(
+                            "readStream.table('{unparsed_identifier}'): streaming reads of tables are supported for Delta tables"
+                        )));
+                    };
+                    let schema = self
+                        .sources
+                        .table(self.state, &name)
+                        .await?
+                        .schema()
+                        .as_arrow()
+                        .clone();
+                    let options = options
+                        .iter()
+                        .map(|(k, v)| (k.to_lowercase(), v.clone()))
+                        .collect();
+                    crate::streaming::StreamingScanNode::plan(
+                        "delta",
+                        options,
+                        Some(path),
+                        Some(Arc::new(schema)),
+                    )
+                }
+                _ => Err(Error::unsupported("this streaming read")),
             };
         }
         match read_type
