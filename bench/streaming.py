@@ -7,10 +7,13 @@ Workloads:
 - rate_window: rate source -> 10 s watermark -> 10 s tumbling window count -> noop (append).
   For both: rows per second of processing, i.e. the input rows of the batches after the first
   divided by the time those batches took (Spark's `processedRowsPerSecond`, summed over batches).
-- file_delta: JSON files -> parse (the json source) -> Delta, availableNow: rows per second of
-  wall time from start() to the end of the query.
+- file_parquet, file_delta: JSON files -> parse (the json source) -> Parquet / Delta,
+  availableNow: rows per second of wall time from start() to the end of the query (Delta on
+  Spate only: the local Spark server has no delta-spark package).
 - one_row: one-row files arriving one at a time into a file stream -> memory sink: the
-  median `triggerExecution` of those batches (trigger to commit, as the engine reports it).
+  median `triggerExecution` of those batches (trigger to commit, as the engine reports it),
+  and, as `e2e`, the median time from the file's arrival to the client seeing the batch's
+  progress (polling every 5 ms; it includes the engine's wait for new files).
 Peak memory is the server's resident memory (with its children) during each workload.
 
 Run: bench/.venv/bin/python bench/streaming.py --spark-python bench/.venv-spark/bin/python
@@ -35,9 +38,9 @@ from run import server  # noqa: E402 - the TPC-H harness's engine servers and me
 
 def processed_rate(progress):
     """Input rows over busy seconds, for the batches after the first (the warm-up)."""
-    batches = [p for p in progress[1:] if p["numInputRows"] > 0]
-    rows = sum(p["numInputRows"] for p in batches)
-    seconds = sum(p["durationMs"]["triggerExecution"] for p in batches) / 1000
+    batches = [p for p in progress[1:] if p.numInputRows > 0]
+    rows = sum(p.numInputRows for p in batches)
+    seconds = sum(p.durationMs["triggerExecution"] for p in batches) / 1000
     return (rows / seconds if seconds else 0.0), rows, len(batches)
 
 
@@ -52,17 +55,17 @@ def run_rate(spark, args, windowed):
     q = df.writeStream.format("noop").outputMode("append").trigger(processingTime="1 second").start()
     time.sleep(args.seconds)
     q.stop()
-    rate, rows, batches = processed_rate([json.loads(p.json) for p in q.recentProgress])
+    rate, rows, batches = processed_rate(q.recentProgress)
     return {"rows_per_second": rate, "rows": rows, "batches": batches}
 
 
-def run_file_delta(spark, args, work):
-    src, out = work / "in", work / "delta"
+def run_file(spark, args, work, fmt):
+    src, out = work / "in", work / fmt
     q = (
         spark.readStream.schema("id long, user string, amount double, ts timestamp")
         .option("maxFilesPerTrigger", 4)
         .json(str(src))
-        .writeStream.format("delta")
+        .writeStream.format(fmt)
         .option("checkpointLocation", str(work / "ckpt"))
         .trigger(availableNow=True)
     )
@@ -78,16 +81,26 @@ def run_one_row(spark, args, work):
     src = work / "one"
     src.mkdir()
     q = spark.readStream.schema("id long").json(str(src)).writeStream.format("memory").queryName("one_row").start()
+    arrivals = []
     for i in range(args.one_row_batches):
         tmp = src / f".{i}.tmp"
         tmp.write_text(json.dumps({"id": i}) + "\n")
+        written = time.time()
         os.rename(tmp, src / f"{i}.json")
         deadline = time.time() + 30
         while time.time() < deadline and len([p for p in q.recentProgress if p.numInputRows > 0]) <= i:
-            time.sleep(0.05)
+            time.sleep(0.005)
+        arrivals.append((time.time() - written) * 1000)
+        time.sleep(0.2)
     q.stop()
-    took = [json.loads(p.json)["durationMs"]["triggerExecution"] for p in q.recentProgress if p.numInputRows > 0]
-    return {"median_ms": statistics.median(took), "batches": len(took), "all_ms": took}
+    took = [p.durationMs["triggerExecution"] for p in q.recentProgress if p.numInputRows > 0]
+    return {
+        "median_ms": statistics.median(took),
+        "e2e_median_ms": statistics.median(arrivals),
+        "batches": len(took),
+        "all_ms": took,
+        "e2e_ms": arrivals,
+    }
 
 
 def write_input(args, work):
@@ -109,15 +122,20 @@ def run_engine(engine, args):
         for name in args.workloads.split(","):
             work = Path(tempfile.mkdtemp(prefix=f"spate-bench-{name}-"))
             try:
-                if name == "file_delta":
+                if name.startswith("file_"):
+                    if name == "file_delta" and engine == "spark":
+                        r = {"skipped": "the local Spark server has no delta-spark package"}
+                        print(engine, name, r, flush=True)
+                        results[name] = r
+                        continue
                     write_input(args, work)
                 sampler.reset()
                 if name == "rate_noop":
                     r = run_rate(spark, args, windowed=False)
                 elif name == "rate_window":
                     r = run_rate(spark, args, windowed=True)
-                elif name == "file_delta":
-                    r = run_file_delta(spark, args, work)
+                elif name.startswith("file_"):
+                    r = run_file(spark, args, work, name.removeprefix("file_"))
                 else:
                     r = run_one_row(spark, args, work)
                 r["peak_rss_mb"] = sampler.peak / 2**20
@@ -137,7 +155,7 @@ def report(args, results):
         f"Machine: {os.cpu_count()} cores. Engines: Spate (release), Apache Spark 4.0.1 local[*] "
         "(Spark Connect plugin); Sail has no Structured Streaming. "
         f"Rate source at {args.rows_per_second:,} rows/s for {args.seconds} s; "
-        f"file_delta: {args.files} files x {args.rows_per_file:,} JSON rows; "
+        f"file_*: {args.files} files x {args.rows_per_file:,} JSON rows; "
         f"one_row: {args.one_row_batches} one-row files. Produced by `bench/streaming.py`.",
         "",
         "| workload | metric | Spate | Spark | Spate / Spark | peak MiB Spate | peak MiB Spark |",
@@ -147,11 +165,16 @@ def report(args, results):
         s, k = results.get("spate", {}).get(name, {}), results.get("spark", {}).get(name, {})
         if name == "one_row":
             metric, a, b = "median trigger-to-commit ms (lower is better)", s.get("median_ms"), k.get("median_ms")
+            ea, eb = s.get("e2e_median_ms"), k.get("e2e_median_ms")
+            if ea and eb:
+                lines.append(
+                    f"| one_row e2e | median file-arrival-to-progress ms (lower is better) | {ea:,.0f} | {eb:,.0f} | {ea / eb:.2f}x | | |"
+                )
         else:
             metric, a, b = "rows/s (higher is better)", s.get("rows_per_second"), k.get("rows_per_second")
         ratio = f"{a / b:.2f}x" if a and b else "-"
-        fmt = (lambda v: f"{v:,.0f}" if isinstance(v, (int, float)) else (s.get("error") or "-"))
-        fmt_k = (lambda v: f"{v:,.0f}" if isinstance(v, (int, float)) else (k.get("error") or "-"))
+        fmt = (lambda v: f"{v:,.0f}" if isinstance(v, (int, float)) else (s.get("error") or s.get("skipped") or "-"))
+        fmt_k = (lambda v: f"{v:,.0f}" if isinstance(v, (int, float)) else (k.get("error") or k.get("skipped") or "-"))
         lines.append(
             f"| {name} | {metric} | {fmt(a)} | {fmt_k(b)} | {ratio} | "
             f"{s.get('peak_rss_mb', 0):,.0f} | {k.get('peak_rss_mb', 0):,.0f} |"
@@ -163,7 +186,7 @@ def report(args, results):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--engines", default="spate,spark,sail")
-    p.add_argument("--workloads", default="rate_noop,rate_window,file_delta,one_row")
+    p.add_argument("--workloads", default="rate_noop,rate_window,file_parquet,file_delta,one_row")
     p.add_argument("--rows-per-second", type=int, default=2_000_000)
     p.add_argument("--seconds", type=int, default=20)
     p.add_argument("--files", type=int, default=20)
