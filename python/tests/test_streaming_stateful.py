@@ -174,3 +174,25 @@ def test_complete_mode_into_a_file_sink_is_refused(spark, tmp_dir):
     df = cases.key_totals(spark, str(tmp_dir))
     with pytest.raises(AnalysisException, match="does not support Complete output mode"):
         df.writeStream.format("parquet").outputMode("complete").option("checkpointLocation", str(tmp_dir / "c")).start(str(tmp_dir / "o"))
+
+
+def test_a_restart_with_an_incompatible_aggregation_gets_spark_s_state_schema_error(spark, tmp_dir):
+    from pyspark.errors import StreamingQueryException
+
+    src, ckpt = tmp_dir / "in", tmp_dir / "ckpt"
+    src.mkdir()
+    write_files(src, [0])
+
+    def run(df, mode):
+        q = df.writeStream.format("memory").queryName(f"schema_{os.getpid()}").option("checkpointLocation", str(ckpt)).outputMode(mode).trigger(availableNow=True).start()
+        try:
+            q.awaitTermination(60)
+        except StreamingQueryException:
+            pass
+        return q
+
+    assert run(cases.windowed_count(spark, str(src)), "update").exception() is None
+    write_files(src, [1])
+    # the same checkpoint, now grouped by the key alone: the stored state cannot be read
+    e = run(cases.source(spark, str(src)).groupBy("k").count(), "update").exception()
+    assert e is not None and "STATE_STORE_KEY_SCHEMA_NOT_COMPATIBLE" in str(e)

@@ -5,6 +5,9 @@
 //! `v - 1`; committing writes, per partition of the key space, a `<v>.delta` file (the rows put
 //! and the keys removed since `v - 1`) and every [`SNAPSHOT_EVERY`] versions a `<v>.snapshot`
 //! file (every row), as Arrow IPC files under `<checkpoint>/state/<operator>/<partition>/`.
+//! The key and value schemas are kept in `_metadata/schema` beside them: a restarted query
+//! whose state has other schemas (its grouping or aggregates changed) gets Spark's
+//! `STATE_STORE_KEY_SCHEMA_NOT_COMPATIBLE` / `STATE_STORE_VALUE_SCHEMA_NOT_COMPATIBLE`.
 //!
 //! Invariants: loading version `v` reads the newest snapshot at or below `v` and the deltas
 //! after it up to `v`, in order; files above `v` (a batch that ran but was not committed) are
@@ -123,10 +126,67 @@ impl StateStore {
             changes: HashMap::new(),
             version,
         };
+        store.check_schema()?;
         if version > 0 {
             store.load(version)?;
         }
         Ok(store)
+    }
+
+    /// Spark's check that a restarted query's state has the schemas the checkpoint's state was
+    /// written with (a changed grouping or aggregation cannot read it); the schemas are kept
+    /// in `_metadata/schema` from the first open.
+    fn check_schema(&self) -> Result<()> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        let text = |schema: &Schema| {
+            spate_plan::types::simple_string(&DataType::Struct(schema.fields().clone()))
+        };
+        let (key, value) = (text(&self.key_schema), text(&self.value_schema));
+        let path = dir.join("_metadata").join("schema");
+        match fs::read_to_string(&path) {
+            Ok(stored) => {
+                let stored: serde_json::Value =
+                    serde_json::from_str(&stored).map_err(|e| io_error(&path, "read", e))?;
+                let (old_key, old_value) = (
+                    stored["keySchema"].as_str().unwrap_or_default(),
+                    stored["valueSchema"].as_str().unwrap_or_default(),
+                );
+                let mismatch = |what: &str, class: &str, old: &str, new: &str| Error::Runtime {
+                    exception: "org.apache.spark.sql.execution.streaming.state.StateSchemaNotCompatible",
+                    class: class.into(),
+                    message: format!(
+                        "Provided {what} schema does not match existing state {what} schema. Please check number and type of fields. Existing {what}_schema={old} and new {what}_schema={new}. If you want to force running the query without schema validation, please set spark.sql.streaming.stateStore.stateSchemaCheck to false. However, please note that running the query without schema validation can cause non-deterministic behavior."
+                    ),
+                };
+                if old_key != key {
+                    return Err(mismatch(
+                        "key",
+                        "STATE_STORE_KEY_SCHEMA_NOT_COMPATIBLE",
+                        old_key,
+                        &key,
+                    ));
+                }
+                if old_value != value {
+                    return Err(mismatch(
+                        "value",
+                        "STATE_STORE_VALUE_SCHEMA_NOT_COMPATIBLE",
+                        old_value,
+                        &value,
+                    ));
+                }
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let pdir = dir.join("_metadata");
+                fs::create_dir_all(&pdir).map_err(|e| io_error(&pdir, "create", e))?;
+                let body =
+                    serde_json::json!({ "keySchema": key, "valueSchema": value }).to_string();
+                fs::write(&path, body).map_err(|e| io_error(&path, "write", e))
+            }
+            Err(e) => Err(io_error(&path, "read", e)),
+        }
     }
 
     fn file_schema(&self, with_removed: bool) -> SchemaRef {
