@@ -33,10 +33,9 @@ use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode, Physic
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use spate_common::{Error, Result};
 
-use crate::state::StateStore;
 use crate::stateful::{
-    BoxFuture, OperatorMetrics, OutputMode, StatefulOperator, Watermarks, at_or_below, event_ms,
-    memory_exec, renamed, run_physical,
+    BoxFuture, OperatorMetrics, OperatorState, OutputMode, StatefulOperator, Watermarks,
+    at_or_below, event_ms, memory_exec, output_schema, renamed, run_physical,
 };
 
 /// The physical pieces of one aggregation, from DataFusion's plan of it.
@@ -112,11 +111,7 @@ pub(crate) fn watermarked_key(agg: &Aggregate, watermark_columns: &[String]) -> 
 pub struct StreamingAggregate {
     mode: OutputMode,
     event_key: Option<usize>,
-    store_dir: Option<std::path::PathBuf>,
-    partitions: usize,
-    version: u64,
-    store: Option<StateStore>,
-    metrics: OperatorMetrics,
+    state: OperatorState,
 }
 
 impl StreamingAggregate {
@@ -155,11 +150,7 @@ impl StreamingAggregate {
         Ok(Self {
             mode,
             event_key: watermarked_key(agg, watermark_columns),
-            store_dir,
-            partitions,
-            version,
-            store: None,
-            metrics: OperatorMetrics::default(),
+            state: OperatorState::new(store_dir, partitions, version),
         })
     }
 
@@ -195,20 +186,14 @@ impl StreamingAggregate {
             run_physical(state, reduced, "streaming aggregation: the batch's groups").await?;
         let mut fresh = concat_batches(&buffers, &rows)?;
         let nk = pieces.group_by.expr().len();
-        let store = match &mut self.store {
-            Some(s) => s,
-            None => self.store.insert(StateStore::open(
-                self.store_dir.clone(),
-                self.partitions,
-                Arc::new(Schema::new(buffers.fields()[..nk].to_vec())),
-                Arc::new(Schema::new(buffers.fields()[nk..].to_vec())),
-                self.version,
-            )?),
-        };
         let mut metrics = OperatorMetrics {
-            partitions: self.partitions as u64,
+            partitions: self.state.partitions() as u64,
             ..OperatorMetrics::default()
         };
+        let store = self.state.store(
+            Arc::new(Schema::new(buffers.fields()[..nk].to_vec())),
+            Arc::new(Schema::new(buffers.fields()[nk..].to_vec())),
+        )?;
         // late groups
         if let (Some(k), false) = (self.event_key, self.mode == OutputMode::Complete) {
             let times = event_ms(fresh.column(k))?;
@@ -286,7 +271,7 @@ impl StreamingAggregate {
         };
         metrics.rows_total = store.len() as u64;
         metrics.memory_bytes = store.memory_bytes() as u64;
-        self.metrics = metrics;
+        self.state.metrics = metrics;
         let values = run_physical(
             state,
             pieces.stage(
@@ -296,14 +281,7 @@ impl StreamingAggregate {
             "streaming aggregation: the emitted groups",
         )
         .await?;
-        let schema: SchemaRef = Arc::new(Schema::new(
-            node.schema()
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone().with_nullable(true))
-                .collect::<Vec<_>>(),
-        ));
-        renamed(&schema, values)
+        renamed(&output_schema(&node), values)
     }
 }
 
@@ -326,17 +304,10 @@ impl StatefulOperator for StreamingAggregate {
     }
 
     fn commit(&mut self) -> Result<()> {
-        let began = Instant::now();
-        if let Some(store) = &mut self.store {
-            self.version = store.commit()?;
-        } else {
-            self.version += 1;
-        }
-        self.metrics.commit_ms = began.elapsed().as_millis() as u64;
-        Ok(())
+        self.state.commit()
     }
 
     fn metrics(&self) -> OperatorMetrics {
-        self.metrics.clone()
+        self.state.metrics.clone()
     }
 }

@@ -23,9 +23,9 @@ use datafusion::logical_expr::{Distinct, LogicalPlan};
 use spate_common::{Error, Result};
 use spate_plan::streaming::{DeduplicateNode, as_node};
 
-use crate::state::StateStore;
 use crate::stateful::{
-    BoxFuture, OperatorMetrics, StatefulOperator, Watermarks, at_or_below, event_ms, renamed,
+    BoxFuture, OperatorMetrics, OperatorState, StatefulOperator, Watermarks, at_or_below, event_ms,
+    output_schema, renamed,
 };
 
 /// A streaming deduplication (see the module's documentation).
@@ -35,11 +35,7 @@ pub struct StreamingDeduplicate {
     event_time: Option<(String, i64)>,
     /// Whether the event time is one of the keys.
     keyed_on_event_time: bool,
-    store_dir: Option<std::path::PathBuf>,
-    partitions: usize,
-    version: u64,
-    store: Option<StateStore>,
-    metrics: OperatorMetrics,
+    state: OperatorState,
 }
 
 /// The input, keys and kind of a deduplication node.
@@ -78,11 +74,7 @@ impl StreamingDeduplicate {
             within_watermark,
             event_time,
             keyed_on_event_time,
-            store_dir,
-            partitions,
-            version,
-            store: None,
-            metrics: OperatorMetrics::default(),
+            state: OperatorState::new(store_dir, partitions, version),
         })
     }
 
@@ -105,25 +97,20 @@ impl StreamingDeduplicate {
             .iter()
             .map(|i| Arc::clone(batch.column(*i)))
             .collect();
-        let store = match &mut self.store {
-            Some(s) => s,
-            None => self.store.insert(StateStore::open(
-                self.store_dir.clone(),
-                self.partitions,
-                Arc::new(Schema::new(
-                    key_index
-                        .iter()
-                        .map(|i| schema.field(*i).clone())
-                        .collect::<Vec<Field>>(),
-                )),
-                Arc::new(Schema::new(vec![Field::new(
-                    "expiresAtMs",
-                    DataType::Int64,
-                    true,
-                )])),
-                self.version,
-            )?),
-        };
+        let partitions = self.state.partitions();
+        let store = self.state.store(
+            Arc::new(Schema::new(
+                key_index
+                    .iter()
+                    .map(|i| schema.field(*i).clone())
+                    .collect::<Vec<Field>>(),
+            )),
+            Arc::new(Schema::new(vec![Field::new(
+                "expiresAtMs",
+                DataType::Int64,
+                true,
+            )])),
+        )?;
         let times = match &self.event_time {
             Some((name, _)) => Some(event_ms(batch.column(schema.index_of(name)?))?),
             None => None,
@@ -162,7 +149,7 @@ impl StreamingDeduplicate {
             rows_updated: keep.len() as u64,
             dropped_by_watermark: dropped,
             updates_ms: began.elapsed().as_millis() as u64,
-            partitions: self.partitions as u64,
+            partitions: partitions as u64,
             ..OperatorMetrics::default()
         };
         let out = take_record_batch(&batch, &UInt32Array::from(keep))?;
@@ -212,15 +199,8 @@ impl StreamingDeduplicate {
         metrics.removals_ms = removing.elapsed().as_millis() as u64;
         metrics.rows_total = store.len() as u64;
         metrics.memory_bytes = store.memory_bytes() as u64;
-        self.metrics = metrics;
-        let schema: SchemaRef = Arc::new(Schema::new(
-            node.schema()
-                .fields()
-                .iter()
-                .map(|f| f.as_ref().clone().with_nullable(true))
-                .collect::<Vec<_>>(),
-        ));
-        renamed(&schema, vec![out])
+        self.state.metrics = metrics;
+        renamed(&output_schema(node), vec![out])
     }
 }
 
@@ -243,17 +223,10 @@ impl StatefulOperator for StreamingDeduplicate {
     }
 
     fn commit(&mut self) -> Result<()> {
-        let began = Instant::now();
-        if let Some(store) = &mut self.store {
-            self.version = store.commit()?;
-        } else {
-            self.version += 1;
-        }
-        self.metrics.commit_ms = began.elapsed().as_millis() as u64;
-        Ok(())
+        self.state.commit()
     }
 
     fn metrics(&self) -> OperatorMetrics {
-        self.metrics.clone()
+        self.state.metrics.clone()
     }
 }

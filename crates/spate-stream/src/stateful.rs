@@ -116,6 +116,79 @@ impl OperatorMetrics {
     }
 }
 
+/// What every stateful operator keeps: its state store (opened on its first batch, when the
+/// schemas of its keys and values are known), where it lives, its version, and what the last
+/// batch did.
+pub struct OperatorState {
+    dir: Option<std::path::PathBuf>,
+    partitions: usize,
+    version: u64,
+    store: Option<crate::state::StateStore>,
+    /// What the last batch did.
+    pub metrics: OperatorMetrics,
+}
+
+impl OperatorState {
+    /// State in `dir` (memory only without one) at `version` (the batches committed), in
+    /// `partitions` partitions.
+    pub fn new(dir: Option<std::path::PathBuf>, partitions: usize, version: u64) -> Self {
+        Self {
+            dir,
+            partitions,
+            version,
+            store: None,
+            metrics: OperatorMetrics::default(),
+        }
+    }
+
+    /// Partitions of the state.
+    pub fn partitions(&self) -> usize {
+        self.partitions
+    }
+
+    /// The store, opened with these schemas on first use.
+    pub fn store(
+        &mut self,
+        key_schema: SchemaRef,
+        value_schema: SchemaRef,
+    ) -> Result<&mut crate::state::StateStore> {
+        if self.store.is_none() {
+            self.store = Some(crate::state::StateStore::open(
+                self.dir.clone(),
+                self.partitions,
+                key_schema,
+                value_schema,
+                self.version,
+            )?);
+        }
+        self.store
+            .as_mut()
+            .ok_or_else(|| Error::internal("a state store that was just opened is missing"))
+    }
+
+    /// The commit hook's work: the store's next version.
+    pub fn commit(&mut self) -> Result<()> {
+        let began = std::time::Instant::now();
+        match &mut self.store {
+            Some(store) => self.version = store.commit()?,
+            None => self.version += 1,
+        }
+        self.metrics.commit_ms = began.elapsed().as_millis() as u64;
+        Ok(())
+    }
+}
+
+/// The schema an operator's rows take in the batch plan: `node`'s columns, all nullable.
+pub(crate) fn output_schema(node: &LogicalPlan) -> SchemaRef {
+    Arc::new(datafusion::arrow::datatypes::Schema::new(
+        node.schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone().with_nullable(true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
 /// A stateful streaming operator (see the module's documentation for its lifecycle).
 pub trait StatefulOperator: Send + Sync {
     /// Spark's name for it in progress (`stateStoreSave`, `dedupe`).
