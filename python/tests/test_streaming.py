@@ -560,3 +560,40 @@ def test_file_source_options_bound_and_order_the_batches(spark, tmp_path):
     assert sorted(r.id for r in spark.table(q.name).collect()) == [2]
     with pytest.raises(Exception, match="can't be both set"):
         _file_stream_batches(spark, src, unique("both"), maxFilesPerTrigger="1", maxBytesPerTrigger="10")
+
+
+def test_rate_micro_batch_gives_spark_s_batches_offsets_and_errors(spark, tmp_path):
+    """Compared with real Spark's output (spark_reference/rate_micro_batch.out)."""
+    import os
+
+    ref = open(os.path.join(os.path.dirname(__file__), "..", "spark_reference", "rate_micro_batch.out")).read().splitlines()
+    df = (
+        spark.readStream.format("rate-micro-batch")
+        .option("rowsPerBatch", 3)
+        .option("startTimestamp", 1000)
+        .option("advanceMillisPerBatch", 500)
+        .option("numPartitions", 2)
+        .load()
+    )
+    assert df.schema.simpleString() == ref[0]
+    name = unique("rmb")
+    q = df.writeStream.format("memory").queryName(name).trigger(processingTime="200 milliseconds").start()
+    deadline = time.time() + 30
+    while len(q.recentProgress) < 4 and time.time() < deadline:
+        time.sleep(0.1)
+    q.stop()
+    rows = sorted(spark.table(name).collect(), key=lambda r: r.value)
+    assert json.dumps([[r.value, r.timestamp.isoformat()] for r in rows][:12]) == ref[1]
+    for p, line in zip(q.recentProgress[:4], ref[2:6]):
+        want = json.loads(line)
+        got = json.loads(p.json)["sources"][0]
+        assert got["description"] == want["description"]
+        assert (got["startOffset"], got["endOffset"], got["numInputRows"]) == (want["startOffset"], want["endOffset"], want["numInputRows"])
+    with pytest.raises(Exception, match=r"Invalid value '0'. The option 'rowsPerBatch' must be positive"):
+        spark.readStream.format("rate-micro-batch").load().writeStream.format("noop").start()
+    once = unique("rmb_once")
+    q = spark.readStream.format("rate-micro-batch").option("rowsPerBatch", 2).load().writeStream.format("memory").queryName(once).trigger(availableNow=True).start()
+    assert q.awaitTermination(30)
+    # Spark: availableNow batches 1 rows 2
+    assert ref[-1] == "availableNow batches 1 rows 2"
+    assert (len(q.recentProgress), spark.table(once).count()) == (1, 2)

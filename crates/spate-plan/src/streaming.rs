@@ -15,7 +15,15 @@ use datafusion::logical_expr::{Expr, Extension, LogicalPlan, UserDefinedLogicalN
 use spate_common::{Error, Result};
 
 /// The formats `readStream` reads.
-pub const STREAMING_FORMATS: &[&str] = &["rate", "json", "csv", "parquet", "text", "delta"];
+pub const STREAMING_FORMATS: &[&str] = &[
+    "rate",
+    "rate-micro-batch",
+    "json",
+    "csv",
+    "parquet",
+    "text",
+    "delta",
+];
 
 /// A source of a streaming query.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -40,7 +48,7 @@ impl StreamingScanNode {
     ) -> Result<LogicalPlan> {
         let schema = match format {
             // Spark's RateStreamProvider.SCHEMA
-            "rate" => Arc::new(Schema::new(vec![
+            "rate" | "rate-micro-batch" => Arc::new(Schema::new(vec![
                 Field::new(
                     "timestamp",
                     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
@@ -69,7 +77,7 @@ impl StreamingScanNode {
                 )));
             }
         };
-        if format != "rate" && path.is_none() {
+        if !matches!(format, "rate" | "rate-micro-batch") && path.is_none() {
             return Err(Error::IllegalArgument(format!(
                 "'path' is not specified for the streaming {format} source"
             )));

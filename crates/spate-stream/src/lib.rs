@@ -31,6 +31,7 @@ pub mod listener;
 pub mod micro_batch;
 pub use spate_lake::metadata_log as log;
 pub mod query;
+pub mod rate_micro_batch;
 pub mod registry;
 pub mod sink;
 pub mod source;

@@ -214,6 +214,12 @@ impl StreamingQuery {
                 start_ms,
                 partitions,
             )?)
+        } else if scan.format == "rate-micro-batch" {
+            Source::RateMicroBatch(crate::rate_micro_batch::RateMicroBatch::new(
+                &scan.options,
+                scan.arrow_schema(),
+                partitions,
+            )?)
         } else if scan.format == "delta" {
             Source::Delta(Box::new(crate::delta_source::DeltaSource::open(&scan)?))
         } else {
@@ -368,7 +374,7 @@ impl StreamingQuery {
         let bounded = !matches!(req.trigger, Trigger::ProcessingTime(_));
         let once = req.trigger == Trigger::Once;
         let end_at = if bounded {
-            source.freeze(started)?
+            source.freeze(started, committed)?
         } else {
             None
         };
@@ -384,7 +390,7 @@ impl StreamingQuery {
             if self.lock().stop || session.is_closed() {
                 return Ok(());
             }
-            let mut latest = source.latest(now_ms(), once)?;
+            let mut latest = source.latest(now_ms(), once, self.lock().committed)?;
             if let Some(end) = end_at {
                 latest = latest.min(end);
             }
@@ -645,7 +651,10 @@ impl StreamingQuery {
     /// Waits until every offset the source has now was processed (or the query ended).
     pub async fn process_all_available(&self) {
         let committed = self.lock().committed;
-        let target = self.source.latest(now_ms(), false).unwrap_or(committed);
+        let target = self
+            .source
+            .latest(now_ms(), false, committed)
+            .unwrap_or(committed);
         self.wait_until(move |i| !i.state.is_active() || i.committed >= target, None)
             .await;
     }

@@ -408,6 +408,8 @@ pub enum Source {
     Files(Box<FileSource>),
     /// A Delta table.
     Delta(Box<crate::delta_source::DeltaSource>),
+    /// `format("rate-micro-batch")`.
+    RateMicroBatch(crate::rate_micro_batch::RateMicroBatch),
 }
 
 impl Source {
@@ -417,6 +419,7 @@ impl Source {
             Source::Rate(r) => r.description(),
             Source::Files(f) => format!("FileStreamSource[{}]", file_url(&f.dir)),
             Source::Delta(d) => d.description(),
+            Source::RateMicroBatch(r) => r.description(),
         }
     }
 
@@ -426,6 +429,7 @@ impl Source {
             Source::Rate(_) => 0,
             Source::Files(_) => -1,
             Source::Delta(d) => d.initial(),
+            Source::RateMicroBatch(_) => 0,
         }
     }
 
@@ -435,6 +439,7 @@ impl Source {
             Source::Rate(_) => offset.to_string(),
             Source::Files(_) => serde_json::json!({ "logOffset": offset }).to_string(),
             Source::Delta(d) => d.offset_json(offset),
+            Source::RateMicroBatch(r) => r.offset_json(offset),
         }
     }
 
@@ -446,23 +451,27 @@ impl Source {
                 serde_json::from_str::<serde_json::Value>(text).ok()?["logOffset"].as_i64()
             }
             Source::Delta(d) => d.parse_offset(text),
+            Source::RateMicroBatch(r) => r.parse_offset(text),
         }
     }
 
-    /// Fixes what a bounded trigger (availableNow, once) reads: what exists at `now_ms`.
-    /// Returns the rate source's last second, or `None` for files (they end when no file is
-    /// left).
-    pub fn freeze(&self, now_ms: i64) -> Result<Option<i64>> {
+    /// Fixes what a bounded trigger (availableNow, once) reads: what exists at `now_ms`
+    /// (`committed`: what the query read already). Returns the last offset to read, or `None`
+    /// for files (they end when no file is left).
+    pub fn freeze(&self, now_ms: i64, committed: i64) -> Result<Option<i64>> {
         match self {
+            Source::RateMicroBatch(_) => Ok(Some(committed + 1)),
             Source::Rate(r) => Ok(Some(r.latest(now_ms))),
             Source::Files(f) => f.freeze().map(|()| None),
             Source::Delta(d) => d.latest().map(Some),
         }
     }
 
-    /// The newest offset at `now_ms` (`all_at_once`: the once trigger's single batch).
-    pub fn latest(&self, now_ms: i64, all_at_once: bool) -> Result<i64> {
+    /// The newest offset at `now_ms` (`all_at_once`: the once trigger's single batch;
+    /// `committed`: what the query read already).
+    pub fn latest(&self, now_ms: i64, all_at_once: bool, committed: i64) -> Result<i64> {
         match self {
+            Source::RateMicroBatch(_) => Ok(committed + 1),
             Source::Rate(r) => Ok(r.latest(now_ms)),
             Source::Files(f) => f.latest(all_at_once),
             Source::Delta(d) => d.latest(),
@@ -475,6 +484,7 @@ impl Source {
             Source::Rate(r) => Arc::clone(&r.schema),
             Source::Files(f) => Arc::clone(&f.schema),
             Source::Delta(d) => d.schema(),
+            Source::RateMicroBatch(r) => r.schema(),
         };
         memory_plan(schema, vec![vec![]])
     }
@@ -488,6 +498,10 @@ impl Source {
     ) -> Result<(LogicalPlan, u64)> {
         match self {
             Source::Rate(r) => Ok((r.batch(start, end)?, r.rows_between(start, end) as u64)),
+            Source::RateMicroBatch(r) => Ok((
+                memory_plan(r.schema(), r.batches(start, end)?)?,
+                r.rows_between(start, end),
+            )),
             Source::Delta(d) => {
                 let (schema, batches) = d.batch(session, start, end).await?;
                 let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
