@@ -80,7 +80,6 @@ def test_each_batch_reaches_the_function_with_its_id_and_the_function_writes_del
 def test_an_exception_in_the_function_fails_the_query_with_its_traceback(spark, tmp_dir):
     write_json(tmp_dir, "0.json", [{"id": 1}], 1_700_000_000)
     write_json(tmp_dir, "1.json", [{"id": 2}], 1_700_000_001)
-    seen = []
 
     def fails_on_second(batch_df, batch_id):
         if batch_id == 1:
@@ -101,4 +100,3 @@ def test_an_exception_in_the_function_fails_the_query_with_its_traceback(spark, 
     assert "ValueError: boom in batch 1 with 1 rows" in text
     assert "Traceback" in text
     assert [p.batchId for p in q.recentProgress] == [0]
-    assert seen == []
