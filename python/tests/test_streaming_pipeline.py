@@ -110,3 +110,37 @@ def test_seed_000_layers_2_to_4_into_a_delta_table(spark, tmp_dir, table):
     last = T0 + 49 * timedelta(seconds=90)
     assert table_rows() == expected_rows(first + second, last - 10 * MINUTE)
     assert q.recentProgress[0].batchId > 0
+
+
+def test_a_stream_static_inner_join_enriches_each_batch(spark, tmp_dir):
+    """An inner join of a file stream with a static table: each batch's rows that have a match,
+    with the static columns; rows without one are dropped (values computed here)."""
+    src = tmp_dir / "orders"
+    src.mkdir()
+    prices = {"apple": 3, "pear": 5}
+    spark.createDataFrame(list(prices.items()), "item string, price long").write.parquet(str(tmp_dir / "prices"))
+    orders = [
+        [{"id": 1, "item": "apple", "qty": 2}, {"id": 2, "item": "kiwi", "qty": 1}],
+        [{"id": 3, "item": "pear", "qty": 4}, {"id": 4, "item": "apple", "qty": 1}],
+    ]
+    for i, rows in enumerate(orders):
+        write(src, f"{i}.json", rows)
+        os.utime(src / f"{i}.json", (1_700_000_000 + i, 1_700_000_000 + i))
+    static = spark.read.parquet(str(tmp_dir / "prices"))
+    stream = spark.readStream.schema("id long, item string, qty long").option("maxFilesPerTrigger", 1).json(str(src))
+    name = f"inner_join_{os.getpid()}"
+    q = (
+        stream.join(static, "item")
+        .withColumn("total", col("qty") * col("price"))
+        .writeStream.format("memory")
+        .queryName(name)
+        .trigger(availableNow=True)
+        .start()
+    )
+    assert q.awaitTermination(60)
+    assert q.exception() is None
+    got = sorted((r.id, r.item, r.total) for r in spark.table(name).collect())
+    expected = sorted((o["id"], o["item"], o["qty"] * prices[o["item"]]) for rows in orders for o in rows if o["item"] in prices)
+    assert got == expected
+    assert [p.numInputRows for p in q.recentProgress] == [2, 2]
+    assert [p.sink.numOutputRows for p in q.recentProgress] == [1, 2]
