@@ -234,25 +234,15 @@ impl StreamingAggregate {
         metrics.updates_ms = began.elapsed().as_millis() as u64;
         // eviction
         let removing = Instant::now();
-        let mut evicted = Vec::new();
-        if let (Some(k), false) = (self.event_key, self.mode == OutputMode::Complete) {
-            let (key_columns, _) = store.entries()?;
-            if let Some(column) = key_columns.get(k) {
-                let times = event_ms(column)?;
-                let all_keys = store.key_rows(&key_columns)?;
-                for i in 0..times.len() {
-                    if at_or_below(&times, i, wm.evict_ms) {
-                        let key = all_keys.row(i).owned();
-                        if let Some(v) = store.get(&key).cloned() {
-                            evicted.push((key, v));
-                        }
-                    }
-                }
-            }
-            for (key, _) in &evicted {
-                store.remove(key);
-            }
-        }
+        let evicted = match (self.event_key, self.mode) {
+            (Some(k), OutputMode::Append | OutputMode::Update) => store.evict(|keys, _| {
+                let times = event_ms(&keys[k])?;
+                Ok((0..times.len())
+                    .map(|i| at_or_below(&times, i, wm.evict_ms))
+                    .collect())
+            })?,
+            _ => Vec::new(),
+        };
         metrics.rows_removed = evicted.len() as u64;
         metrics.removals_ms = removing.elapsed().as_millis() as u64;
         // the output, evaluated from buffers

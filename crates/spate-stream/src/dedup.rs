@@ -28,13 +28,20 @@ use crate::stateful::{
     output_schema, renamed,
 };
 
+/// Where a stored key's event time is.
+#[derive(Clone, Copy)]
+enum Expiry {
+    /// The stored expiry (event time plus the delay).
+    Value,
+    /// Key column `i`.
+    Key(usize),
+}
+
 /// A streaming deduplication (see the module's documentation).
 pub struct StreamingDeduplicate {
     within_watermark: bool,
     /// The watermarked event-time column of the input and its delay, if there is one.
     event_time: Option<(String, i64)>,
-    /// Whether the event time is one of the keys.
-    keyed_on_event_time: bool,
     state: OperatorState,
 }
 
@@ -62,18 +69,14 @@ impl StreamingDeduplicate {
         partitions: usize,
         version: u64,
     ) -> Result<Self> {
-        let (input, keys, within_watermark) = parts(node)?;
+        let (input, _, within_watermark) = parts(node)?;
         let event_time = watermarks
             .iter()
             .find(|(name, _)| input.schema().fields().iter().any(|f| f.name() == name))
             .cloned();
-        let keyed_on_event_time = event_time
-            .as_ref()
-            .is_some_and(|(name, _)| keys.iter().any(|k| &k.name == name));
         Ok(Self {
             within_watermark,
             event_time,
-            keyed_on_event_time,
             state: OperatorState::new(store_dir, partitions, version),
         })
     }
@@ -155,46 +158,25 @@ impl StreamingDeduplicate {
         let out = take_record_batch(&batch, &UInt32Array::from(keep))?;
         // eviction
         let removing = Instant::now();
-        if self.event_time.is_some() && (self.within_watermark || self.keyed_on_event_time) {
-            let (key_cols, value_cols) = store.entries()?;
-            let times = if self.within_watermark {
-                value_cols
-                    .first()
-                    .map(|c| {
-                        datafusion::arrow::compute::cast(
-                            c,
-                            &DataType::Timestamp(
-                                datafusion::arrow::datatypes::TimeUnit::Millisecond,
-                                None,
-                            ),
-                        )
-                    })
-                    .transpose()?
-                    .map(|c| event_ms(&c))
-                    .transpose()?
-            } else {
-                let name = self
-                    .event_time
-                    .as_ref()
-                    .map(|(n, _)| n.as_str())
-                    .unwrap_or_default();
-                let position = keys.iter().position(|k| k.name == name);
-                position
-                    .and_then(|p| key_cols.get(p))
-                    .map(event_ms)
-                    .transpose()?
-            };
-            if let Some(times) = times {
-                let all = store.key_rows(&key_cols)?;
-                let expired: Vec<OwnedRow> = (0..times.len())
-                    .filter(|i| at_or_below(&times, *i, wm.evict_ms))
-                    .map(|i| all.row(i).owned())
-                    .collect();
-                for key in &expired {
-                    store.remove(key);
-                }
-                metrics.rows_removed = expired.len() as u64;
-            }
+        // the event time that expires a key: its expiry (within the watermark), else the
+        // event-time key column; a deduplication without either keeps every key
+        let expiry = match (&self.event_time, self.within_watermark) {
+            (Some(_), true) => Some(Expiry::Value),
+            (Some((name, _)), false) => keys.iter().position(|k| &k.name == name).map(Expiry::Key),
+            (None, _) => None,
+        };
+        if let Some(expiry) = expiry {
+            let expired = store.evict(|key_cols, value_cols| {
+                let column = match expiry {
+                    Expiry::Value => &value_cols[0],
+                    Expiry::Key(i) => &key_cols[i],
+                };
+                let times = event_ms(column)?;
+                Ok((0..times.len())
+                    .map(|i| at_or_below(&times, i, wm.evict_ms))
+                    .collect())
+            })?;
+            metrics.rows_removed = expired.len() as u64;
         }
         metrics.removals_ms = removing.elapsed().as_millis() as u64;
         metrics.rows_total = store.len() as u64;

@@ -20,7 +20,7 @@ use serde_json::json;
 use spate_common::Result;
 use spate_plan::streaming::{StreamingScanNode, WatermarkNode, as_node, is_streaming};
 
-use crate::stateful::{BoxFuture, StatefulOperator, Watermarks, event_ms};
+use crate::stateful::{BoxFuture, StatefulOperator, Watermarks, event_ms, is_stateful};
 
 /// The event-time watermark of a query: per `withWatermark` node, the largest event time seen
 /// minus its delay; globally the minimum of those (or the maximum, with
@@ -135,15 +135,6 @@ impl<'a> BatchContext<'a> {
     }
 }
 
-/// Whether `plan` is the query's stateful node.
-fn is_stateful(plan: &LogicalPlan) -> bool {
-    match plan {
-        LogicalPlan::Aggregate(a) => is_streaming(&a.input),
-        LogicalPlan::Distinct(_) => is_streaming(plan),
-        _ => as_node::<spate_plan::streaming::DeduplicateNode>(plan).is_some(),
-    }
-}
-
 /// The batch plan of `plan` (see the module's documentation).
 pub(crate) fn batch_plan<'a, 'b>(
     cx: &'a mut BatchContext<'b>,
@@ -241,21 +232,4 @@ pub(crate) fn rows_plan(schema: &DFSchemaRef, batches: Vec<RecordBatch>) -> Resu
             .project(columns)?
             .build()?,
     )
-}
-
-/// The delays of the watermark nodes of `plan`, in the order batches visit them, and the
-/// event-time columns they are on.
-pub(crate) fn watermark_nodes(plan: &LogicalPlan) -> Vec<(String, i64)> {
-    let mut out = Vec::new();
-    visit(plan, &mut out);
-    out
-}
-
-fn visit(plan: &LogicalPlan, out: &mut Vec<(String, i64)>) {
-    for input in plan.inputs() {
-        visit(input, out);
-    }
-    if let Some(w) = as_node::<WatermarkNode>(plan) {
-        out.push((w.event_time.name.clone(), w.delay_ms));
-    }
 }

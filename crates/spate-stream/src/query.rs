@@ -153,7 +153,7 @@ impl StreamingQuery {
             state.config_options(),
             |_, _| {},
         )?;
-        let watermarks = micro_batch::watermark_nodes(&analyzed);
+        let watermarks = stateful::watermark_nodes(&analyzed);
         let watermark_columns: Vec<String> = watermarks.iter().map(|(c, _)| c.clone()).collect();
         let nodes = stateful_nodes(&analyzed)?;
         let watermarked_aggregate = nodes.iter().any(|n| {

@@ -306,6 +306,29 @@ impl StateStore {
         }
     }
 
+    /// Removes the entries that `expired` marks, given every entry's key and value columns (in
+    /// one order), and returns them.
+    pub fn evict(
+        &mut self,
+        expired: impl FnOnce(&[ArrayRef], &[ArrayRef]) -> Result<Vec<bool>>,
+    ) -> Result<Vec<(OwnedRow, OwnedRow)>> {
+        let gone: Vec<(OwnedRow, OwnedRow)> = {
+            let entries: Vec<(&OwnedRow, &OwnedRow)> = self.rows.iter().collect();
+            let (keys, values) = self.columns(entries.iter().copied())?;
+            let mask = expired(&keys, &values)?;
+            entries
+                .into_iter()
+                .zip(mask)
+                .filter(|(_, m)| *m)
+                .map(|((k, v), _)| (k.clone(), v.clone()))
+                .collect()
+        };
+        for (key, _) in &gone {
+            self.remove(key);
+        }
+        Ok(gone)
+    }
+
     /// Every entry, as key columns and value columns.
     pub fn entries(&self) -> Result<(Vec<ArrayRef>, Vec<ArrayRef>)> {
         self.columns(self.rows.iter())

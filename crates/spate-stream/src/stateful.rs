@@ -262,16 +262,21 @@ pub(crate) fn at_or_below(times: &TimestampMillisecondArray, i: usize, watermark
     times.is_valid(i) && times.value(i) <= watermark_ms
 }
 
+/// Whether `plan` is a stateful node of a streaming plan (an aggregation or deduplication of
+/// a stream).
+pub(crate) fn is_stateful(plan: &LogicalPlan) -> bool {
+    match plan {
+        LogicalPlan::Aggregate(a) => is_streaming(&a.input),
+        LogicalPlan::Distinct(_) => is_streaming(plan),
+        _ => as_node::<DeduplicateNode>(plan).is_some(),
+    }
+}
+
 /// The stateful nodes of a streaming plan, top first.
 pub(crate) fn stateful_nodes(plan: &LogicalPlan) -> Result<Vec<LogicalPlan>> {
     let mut out = Vec::new();
     plan.apply(|p| {
-        let stateful = match p {
-            LogicalPlan::Aggregate(a) => is_streaming(&a.input),
-            LogicalPlan::Distinct(_) => is_streaming(p),
-            _ => as_node::<DeduplicateNode>(p).is_some(),
-        };
-        if stateful {
+        if is_stateful(p) {
             out.push(p.clone());
         }
         Ok(TreeNodeRecursion::Continue)
@@ -279,15 +284,19 @@ pub(crate) fn stateful_nodes(plan: &LogicalPlan) -> Result<Vec<LogicalPlan>> {
     Ok(out)
 }
 
-/// The event-time columns (by name) that watermarks are defined on in `plan`.
-pub(crate) fn watermark_columns(plan: &LogicalPlan) -> Vec<String> {
-    let mut out = Vec::new();
-    let _ = plan.apply(|p| {
-        if let Some(w) = as_node::<WatermarkNode>(p) {
-            out.push(w.event_time.name.clone());
+/// The event-time columns and delays (ms) of the watermark nodes of `plan`, in the order a
+/// batch visits them (inputs first).
+pub(crate) fn watermark_nodes(plan: &LogicalPlan) -> Vec<(String, i64)> {
+    fn visit(plan: &LogicalPlan, out: &mut Vec<(String, i64)>) {
+        for input in plan.inputs() {
+            visit(input, out);
         }
-        Ok(TreeNodeRecursion::Continue)
-    });
+        if let Some(w) = as_node::<WatermarkNode>(plan) {
+            out.push((w.event_time.name.clone(), w.delay_ms));
+        }
+    }
+    let mut out = Vec::new();
+    visit(plan, &mut out);
     out
 }
 
@@ -332,7 +341,7 @@ pub(crate) fn check(
             "Detected pattern of possible 'correctness' issue due to global watermark. The query contains stateful operation which can emit rows older than the current watermark plus allowed late record delay, which are \"late rows\" in downstream stateful operations and these rows can be discarded. Please refer the programming guide doc for more details. If you understand the possible risk of correctness issue and still need to run the query, you can disable this check by setting the config `spark.sql.streaming.statefulOperator.checkCorrectness.enabled` to false.",
         ));
     }
-    let watermarked = !watermark_columns(plan).is_empty();
+    let watermarked = !watermark_nodes(plan).is_empty();
     let mut problem = None;
     plan.apply(|p| {
         let found = match p {
