@@ -130,6 +130,20 @@ REFUSED = {
 }
 
 
+def run_to_memory(spark, df, name, mode):
+    """Runs the stream `df` with trigger(availableNow=True) into a memory sink named `name`:
+    the sink's rows as plain values, sorted, and each batch's progress summary."""
+    import json
+
+    q = df.writeStream.format("memory").queryName(name).outputMode(mode).trigger(availableNow=True).start()
+    if not q.awaitTermination(120):
+        raise TimeoutError(f"{name} did not end")
+    if q.exception() is not None:
+        raise q.exception()
+    rows = sorted((plain(r) for r in spark.table(name).collect()), key=lambda r: json.dumps(r, sort_keys=True))
+    return rows, [progress_summary(json.loads(p.json)) for p in q.recentProgress]
+
+
 def progress_summary(p):
     """What the tests compare of a batch's progress (a dict parsed from its JSON)."""
     ops = [

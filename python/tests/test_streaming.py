@@ -149,10 +149,6 @@ def test_bad_streaming_writes_get_spark_s_errors(spark, rate):
             rate.writeStream.format("memory").queryName(name).start()
     finally:
         q.stop()
-    # stream-stream joins are not supported yet
-    other = rate.select(F.col("value").alias("v2"))
-    with pytest.raises(PySparkException, match="UNSUPPORTED_FEATURE"):
-        rate.join(other, rate.value == other.v2).writeStream.format("memory").queryName(unique("a")).start()
 
 
 def read_log(path):

@@ -51,21 +51,9 @@ def utc(spark):
 def test_a_stateful_query_gives_spark_s_rows_and_progress(spark, tmp_dir, case):
     query, mode = cases.CASES[case]
     write_files(tmp_dir, range(len(cases.FILES)))
-    name = f"{case}_{os.getpid()}"
-    q = (
-        query(spark, str(tmp_dir))
-        .writeStream.format("memory")
-        .queryName(name)
-        .outputMode(mode)
-        .trigger(availableNow=True)
-        .start()
-    )
-    assert q.awaitTermination(60)
-    assert q.exception() is None
-    expected = SPARK[case]
-    assert sorted_rows(spark, name) == expected["rows"]
-    got = [cases.progress_summary(json.loads(p.json)) for p in q.recentProgress]
-    assert got == expected["batches"]
+    rows, batches = cases.run_to_memory(spark, query(spark, str(tmp_dir)), f"{case}_{os.getpid()}", mode)
+    assert rows == SPARK[case]["rows"]
+    assert batches == SPARK[case]["batches"]
 
 
 @pytest.mark.parametrize("case", list(cases.REFUSED))

@@ -17,15 +17,19 @@
 //! last committed batch or runs the uncommitted one again.
 //!
 //! Each batch's plan is built by [`micro_batch`]: the batch's data in place of the streaming
-//! scan, watermarks measured, and the query's stateful operator ([`stateful`]: a streaming
-//! aggregation, [`aggregate`], or deduplication, [`dedup`]) run over its versioned state
+//! scans, watermarks measured, and the query's stateful operator ([`stateful`]: a streaming
+//! aggregation, [`aggregate`], a deduplication, [`dedup`], or a join of two streams,
+//! [`join`]) run over its versioned state
 //! ([`state`], in the checkpoint's `state/`).
 
 pub mod aggregate;
+pub(crate) mod checker;
 pub mod checkpoint;
 pub mod dedup;
 pub mod delta_source;
 pub mod foreach_batch;
+pub mod join;
+pub(crate) mod join_watermark;
 pub mod lifecycle;
 pub mod listener;
 pub mod micro_batch;

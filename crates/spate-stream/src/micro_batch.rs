@@ -1,5 +1,5 @@
 //! One micro-batch's plan: the query's (analyzed) streaming plan with this batch's data in
-//! place of its streaming scan, every `withWatermark` node run (its rows kept, their event
+//! place of each streaming scan, every `withWatermark` node run (its rows kept, their event
 //! times measured) and the stateful operator run (its rows kept), so that what is left above
 //! them is a batch plan the sink can run. The event-time watermark across batches is tracked
 //! here too, as Spark's `WatermarkTracker` does.
@@ -11,8 +11,8 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch};
-use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
-use datafusion::common::{Column, DFSchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::{Column, DFSchema, DFSchemaRef};
 use datafusion::datasource::{MemTable, provider_as_source};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
@@ -106,19 +106,21 @@ impl EventTimes {
 /// What one batch runs with.
 pub(crate) struct BatchContext<'a> {
     pub state: &'a SessionState,
-    /// The batch's rows, in place of the streaming scan.
-    pub rows: &'a LogicalPlan,
+    /// The batch's rows of each source, in place of the streaming scans (in the order
+    /// [`batch_plan`] meets them).
+    pub rows: &'a [LogicalPlan],
     pub operator: Option<&'a mut Box<dyn StatefulOperator>>,
     pub watermarks: Watermarks,
     pub tracker: &'a mut WatermarkTracker,
     pub times: EventTimes,
     next_node: usize,
+    next_scan: usize,
 }
 
 impl<'a> BatchContext<'a> {
     pub fn new(
         state: &'a SessionState,
-        rows: &'a LogicalPlan,
+        rows: &'a [LogicalPlan],
         operator: Option<&'a mut Box<dyn StatefulOperator>>,
         watermarks: Watermarks,
         tracker: &'a mut WatermarkTracker,
@@ -131,6 +133,7 @@ impl<'a> BatchContext<'a> {
             tracker,
             times: EventTimes::default(),
             next_node: 0,
+            next_scan: 0,
         }
     }
 }
@@ -145,7 +148,11 @@ where
 {
     Box::pin(async move {
         if as_node::<StreamingScanNode>(plan).is_some() {
-            return Ok(cx.rows.clone());
+            let rows = cx.rows.get(cx.next_scan).cloned().ok_or_else(|| {
+                spate_common::Error::internal("a streaming scan without its source")
+            })?;
+            cx.next_scan += 1;
+            return Ok(rows);
         }
         if !is_streaming(plan) {
             return Ok(plan.clone());
@@ -193,12 +200,29 @@ where
 /// `batches` as a plan with `schema`'s columns, qualifiers included, so that the plan above
 /// still finds them.
 pub(crate) fn rows_plan(schema: &DFSchemaRef, batches: Vec<RecordBatch>) -> Result<LogicalPlan> {
-    let fields: Vec<Field> = schema
+    rows_plan_with(schema, batches, &[])
+}
+
+/// [`rows_plan`] with `extra` columns after `schema`'s (the batches hold them last), named
+/// so and unqualified.
+pub(crate) fn rows_plan_with(
+    schema: &DFSchema,
+    batches: Vec<RecordBatch>,
+    extra: &[&str],
+) -> Result<LogicalPlan> {
+    let n = schema.fields().len();
+    let mut fields: Vec<Field> = schema
         .fields()
         .iter()
         .enumerate()
         .map(|(i, f)| Field::new(format!("c{i}"), f.data_type().clone(), true))
         .collect();
+    for (i, name) in extra.iter().enumerate() {
+        let data_type = batches
+            .first()
+            .map_or(DataType::Null, |b| b.column(n + i).data_type().clone());
+        fields.push(Field::new(*name, data_type, true));
+    }
     let internal: SchemaRef = Arc::new(Schema::new(fields));
     let batches = batches
         .into_iter()
@@ -219,7 +243,7 @@ pub(crate) fn rows_plan(schema: &DFSchemaRef, batches: Vec<RecordBatch>) -> Resu
         })
         .collect::<Result<Vec<_>>>()?;
     let table = MemTable::try_new(Arc::clone(&internal), vec![batches])?;
-    let columns: Vec<Expr> = schema
+    let mut columns: Vec<Expr> = schema
         .iter()
         .enumerate()
         .map(|(i, (q, f))| {
@@ -227,6 +251,11 @@ pub(crate) fn rows_plan(schema: &DFSchemaRef, batches: Vec<RecordBatch>) -> Resu
                 .alias_qualified(q.cloned(), f.name())
         })
         .collect();
+    columns.extend(
+        extra
+            .iter()
+            .map(|name| Expr::Column(Column::new(Some("batch"), *name))),
+    );
     Ok(
         LogicalPlanBuilder::scan("batch", provider_as_source(Arc::new(table)), None)?
             .project(columns)?

@@ -1,12 +1,12 @@
 //! A running streaming query: the micro-batch loop and what the client asks of it. Per
-//! trigger the loop asks the source for its newest offset; when there is new data it plans the
-//! user's query over the rows between the last offset and the new one (the streaming scan
-//! replaced by the batch's rows), runs it through the query runner into the sink, and records
+//! trigger the loop asks each source for its newest offset; when any has new data it plans the
+//! user's query over the rows between the last offsets and the new ones (each streaming scan
+//! replaced by its source's rows), runs it through the query runner into the sink, and records
 //! the batch's progress in Spark's JSON form. Between triggers it waits for the trigger's
 //! interval, for `stop()`, or for the end of an `availableNow`/`once` run.
 //!
-//! Invariants: the state only moves as [`QueryState::can_become`] allows; `committed` (the
-//! offset every finished batch reached) only grows; a failure ends the query in `Failed` with
+//! Invariants: the state only moves as [`QueryState::can_become`] allows; `committed` (per
+//! source, the offset every finished batch reached) only grows; a failure ends the query in `Failed` with
 //! its error kept for `exception()` and `awaitTermination()`.
 
 use std::collections::VecDeque;
@@ -28,10 +28,9 @@ use crate::aggregate::StreamingAggregate;
 use crate::checkpoint::{Checkpoint, CommitEntry, OffsetEntry, OffsetMetadata, Resume};
 use crate::dedup::StreamingDeduplicate;
 use crate::listener::{EventKind, ListenerBus};
-use crate::log::MetadataLog;
 use crate::micro_batch::{self, BatchContext, WatermarkTracker, iso_ms};
 use crate::sink::Sink;
-use crate::source::{FileSource, RateSource, Source};
+use crate::source::Source;
 use crate::stateful::{self, OutputMode, StatefulOperator, Watermarks, stateful_nodes};
 
 /// Progress reports kept per query (`spark.sql.streaming.numRecentProgressUpdates`).
@@ -78,10 +77,10 @@ pub struct Failure {
 struct Inner {
     state: QueryState,
     stop: bool,
-    /// The offset every finished batch reached (seconds for the rate source).
-    committed: i64,
-    /// The newest offset the source reported.
-    latest: i64,
+    /// Per source, the offset every finished batch reached (seconds for the rate source).
+    committed: Vec<i64>,
+    /// Per source, the newest offset it reported.
+    latest: Vec<i64>,
     trigger_active: bool,
     progress: VecDeque<String>,
     failure: Option<Failure>,
@@ -96,7 +95,7 @@ pub struct StreamingQuery {
     /// The query's name.
     pub name: Option<String>,
     plan: LogicalPlan,
-    source: Arc<Source>,
+    sources: Arc<[Source]>,
     inner: Mutex<Inner>,
     changed: Notify,
     bus: Arc<ListenerBus>,
@@ -117,8 +116,8 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// The streaming scan of `plan` (exactly one, in this version).
-fn streaming_scan(plan: &LogicalPlan) -> Result<StreamingScanNode> {
+/// The streaming scans of `plan`, in the order [`micro_batch::batch_plan`] meets them.
+fn streaming_scans(plan: &LogicalPlan) -> Result<Vec<StreamingScanNode>> {
     let mut found = Vec::new();
     plan.apply(|p| {
         if let LogicalPlan::Extension(e) = p
@@ -128,24 +127,19 @@ fn streaming_scan(plan: &LogicalPlan) -> Result<StreamingScanNode> {
         }
         Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
     })?;
-    match found.len() {
-        1 => found
-            .pop()
-            .ok_or_else(|| Error::internal("no streaming scan")),
-        0 => Err(Error::analysis(
+    if found.is_empty() {
+        return Err(Error::analysis(
             "_LEGACY_ERROR_TEMP_3094",
             "'writeStream' can be called only on streaming Dataset/DataFrame",
-        )),
-        _ => Err(Error::unsupported(
-            "a streaming query with several streaming sources",
-        )),
+        ));
     }
+    Ok(found)
 }
 
 impl StreamingQuery {
     /// Starts `req` in `session` on its own task.
     pub fn start(session: Arc<Session>, req: StartRequest) -> Result<Arc<Self>> {
-        let scan = streaming_scan(&req.plan)?;
+        let scans = streaming_scans(&req.plan)?;
         let state = session.state(QueryScope::default())?;
         // analyzed once: each batch's plan is this one with the batch's data in it
         let analyzed = state.analyzer().execute_and_check(
@@ -160,7 +154,7 @@ impl StreamingQuery {
             matches!(n, LogicalPlan::Aggregate(a)
                 if crate::aggregate::watermarked_key(a, &watermark_columns).is_some())
         });
-        stateful::check(&analyzed, req.mode, watermarked_aggregate)?;
+        crate::checker::check(&analyzed, req.mode, watermarked_aggregate)?;
         let checkpoint = req.checkpoint.as_ref().map(Checkpoint::new);
         let (id, resume) = match &checkpoint {
             Some(c) => (c.query_id()?, c.resume()?),
@@ -185,6 +179,9 @@ impl StreamingQuery {
             .map(|c| c.root().join("state").join("0"));
         let operator: Option<Box<dyn StatefulOperator>> = match nodes.first() {
             None => None,
+            Some(join @ LogicalPlan::Join(_)) => Some(Box::new(crate::join::StreamingJoin::new(
+                join, store_dir, partitions, next_batch,
+            )?)),
             Some(LogicalPlan::Aggregate(agg)) => Some(Box::new(StreamingAggregate::new(
                 agg,
                 req.mode,
@@ -203,39 +200,23 @@ impl StreamingQuery {
         };
         let tracker =
             WatermarkTracker::new(watermarks.iter().map(|(_, d)| *d).collect(), policy_max, 0);
-        let source = Arc::new(if scan.format == "rate" {
-            let start_ms = match &checkpoint {
-                Some(c) => rate_start(c)?,
-                None => now_ms(),
-            };
-            Source::Rate(RateSource::new(
-                &scan.options,
-                scan.arrow_schema(),
-                start_ms,
-                partitions,
-            )?)
-        } else if scan.format == "rate-micro-batch" {
-            Source::RateMicroBatch(crate::rate_micro_batch::RateMicroBatch::new(
-                &scan.options,
-                scan.arrow_schema(),
-                partitions,
-            )?)
-        } else if scan.format == "delta" {
-            Source::Delta(Box::new(crate::delta_source::DeltaSource::open(&scan)?))
-        } else {
-            Source::Files(Box::new(FileSource::open(&scan, checkpoint.as_ref())?))
-        });
+        let sources: Arc<[Source]> = scans
+            .iter()
+            .enumerate()
+            .map(|(i, scan)| Source::open(scan, checkpoint.as_ref(), i, partitions))
+            .collect::<Result<Vec<_>>>()?
+            .into();
         let query = Arc::new(Self {
             id,
             run_id: uuid::Uuid::new_v4().to_string(),
             name: req.name.clone(),
             plan: req.plan.clone(),
-            source: Arc::clone(&source),
+            sources: Arc::clone(&sources),
             inner: Mutex::new(Inner {
                 state: QueryState::Initializing,
                 stop: false,
-                committed: 0,
-                latest: 0,
+                committed: sources.iter().map(Source::initial).collect(),
+                latest: sources.iter().map(Source::initial).collect(),
                 trigger_active: false,
                 progress: VecDeque::new(),
                 failure: None,
@@ -254,7 +235,7 @@ impl StreamingQuery {
             let outcome = runner
                 .run(
                     &session,
-                    &source,
+                    &sources,
                     &req,
                     &mut run,
                     checkpoint.as_ref(),
@@ -329,7 +310,7 @@ impl StreamingQuery {
     async fn run(
         &self,
         session: &Session,
-        source: &Source,
+        sources: &[Source],
         req: &StartRequest,
         run: &mut Run,
         checkpoint: Option<&Checkpoint>,
@@ -339,9 +320,10 @@ impl StreamingQuery {
         let started = now_ms();
         // where the checkpoint says to go on: after the last committed batch, or the
         // uncommitted one again, exactly as it was planned (with its watermark)
-        let offset_of = |e: &OffsetEntry| offset_of(source, e);
+        let offset_of = |e: &OffsetEntry| offsets_of(sources, e);
+        let initial: Vec<i64> = sources.iter().map(Source::initial).collect();
         let (mut batch_id, committed, mut rerun, mut previous_wm) = match resume {
-            Resume::Fresh => (0, source.initial(), None, 0),
+            Resume::Fresh => (0, initial, None, 0),
             Resume::Next {
                 batch_id,
                 last,
@@ -362,22 +344,28 @@ impl StreamingQuery {
             } => {
                 let start = match previous.as_ref() {
                     Some(p) => offset_of(p)?,
-                    None => source.initial(),
+                    None => initial,
                 };
                 run.tracker.current = offsets.metadata.batch_watermark_ms;
                 let previous_wm = previous.map_or(0, |p| p.metadata.batch_watermark_ms);
                 (batch_id, start, Some(offset_of(&offsets)?), previous_wm)
             }
         };
-        self.lock().committed = committed;
+        self.lock().committed.clone_from(&committed);
         // availableNow and once read what exists when the query starts, then end
         let bounded = !matches!(req.trigger, Trigger::ProcessingTime(_));
         let once = req.trigger == Trigger::Once;
-        let end_at = if bounded {
-            source.freeze(started, committed)?
-        } else {
-            None
-        };
+        let end_at = sources
+            .iter()
+            .zip(&committed)
+            .map(|(s, c)| {
+                if bounded {
+                    s.freeze(started, *c)
+                } else {
+                    Ok(None)
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
         // listeners hear that a query has no data every this often
         let idle_every = session
             .config()
@@ -390,18 +378,17 @@ impl StreamingQuery {
             if self.lock().stop || session.is_closed() {
                 return Ok(());
             }
-            let mut latest = source.latest(now_ms(), once, self.lock().committed)?;
-            if let Some(end) = end_at {
-                latest = latest.min(end);
+            let committed = self.lock().committed.clone();
+            let mut latest = Vec::with_capacity(sources.len());
+            for ((source, c), end) in sources.iter().zip(&committed).zip(&end_at) {
+                let newest = source.latest(now_ms(), once, *c)?;
+                latest.push(end.map_or(newest, |e| newest.min(e)));
             }
-            if let Some(end) = rerun.take() {
-                latest = end;
+            if let Some(ends) = rerun.take() {
+                latest = ends;
             }
-            let committed = {
-                let mut inner = self.lock();
-                inner.latest = latest;
-                inner.committed
-            };
+            self.lock().latest.clone_from(&latest);
+            let new_data = latest.iter().zip(&committed).any(|(l, c)| l > c);
             // a batch without data when a newer watermark has state to evict (Spark's
             // no-data batch)
             let evicting = run.tracker.current > previous_wm
@@ -409,23 +396,27 @@ impl StreamingQuery {
                     .operator
                     .as_ref()
                     .is_some_and(|o| o.evicts_by_watermark());
-            if bounded && latest <= committed && !evicting {
+            if bounded && !new_data && !evicting {
                 return Ok(());
             }
-            if latest > committed || evicting {
-                let end = latest.max(committed);
+            if new_data || evicting {
+                let end: Vec<i64> = latest
+                    .iter()
+                    .zip(&committed)
+                    .map(|(l, c)| *l.max(c))
+                    .collect();
                 self.lock().trigger_active = true;
                 self.changed.notify_waiters();
                 let watermark = run.tracker.current;
                 if let Some(c) = checkpoint {
-                    c.write_offsets(batch_id, &offsets_entry(session, source, end, watermark))?;
+                    c.write_offsets(batch_id, &offsets_entry(session, sources, &end, watermark))?;
                 }
                 let watermarks = Watermarks {
                     late_ms: previous_wm,
                     evict_ms: watermark,
                 };
                 self.run_batch(
-                    session, source, req, run, batch_id, committed, end, watermarks,
+                    session, sources, req, run, batch_id, &committed, end, watermarks,
                 )
                 .await?;
                 if let Some(op) = run.operator.as_mut() {
@@ -448,7 +439,7 @@ impl StreamingQuery {
                     continue;
                 }
             }
-            if latest <= committed && last_event.elapsed() >= idle_every {
+            if !new_data && last_event.elapsed() >= idle_every {
                 last_event = Instant::now();
                 self.bus.publish(
                     EventKind::Idle,
@@ -489,12 +480,12 @@ impl StreamingQuery {
     async fn run_batch(
         &self,
         session: &Session,
-        source: &Source,
+        sources: &[Source],
         req: &StartRequest,
         run: &mut Run,
         batch_id: u64,
-        start: i64,
-        end: i64,
+        start: &[i64],
+        end: Vec<i64>,
         watermarks: Watermarks,
     ) -> Result<()> {
         let began = Instant::now();
@@ -507,11 +498,17 @@ impl StreamingQuery {
             ..QueryScope::default()
         };
         let state = session.state(scope.clone())?;
-        let (rows, input) = if end > start {
-            source.batch(session, start, end).await?
-        } else {
-            (source.empty_batch()?, 0)
-        };
+        let mut rows = Vec::with_capacity(sources.len());
+        let mut inputs = Vec::with_capacity(sources.len());
+        for ((source, s), e) in sources.iter().zip(start).zip(&end) {
+            let (plan, n) = if e > s {
+                source.batch(session, *s, *e).await?
+            } else {
+                (source.empty_batch()?, 0)
+            };
+            rows.push(plan);
+            inputs.push(n);
+        }
         let mut cx = BatchContext::new(
             &state,
             &rows,
@@ -527,14 +524,30 @@ impl StreamingQuery {
             .add_batch(session, scope, &self.id, batch_id, &plan, req.mode)
             .await?;
         let total = began.elapsed();
-        let input = input as f64;
-        let offset = |o: i64| -> serde_json::Value {
+        let seconds = total.as_secs_f64().max(1e-3);
+        let input = inputs.iter().sum::<u64>() as f64;
+        let offset = |source: &Source, o: i64| -> serde_json::Value {
             if o == source.initial() {
                 return serde_json::Value::Null;
             }
             serde_json::from_str(&source.offset_json(o)).unwrap_or(serde_json::Value::Null)
         };
-        let seconds = total.as_secs_f64().max(1e-3);
+        let source_progress: Vec<serde_json::Value> = sources
+            .iter()
+            .enumerate()
+            .map(|(i, source)| {
+                let n = inputs[i] as f64;
+                json!({
+                    "description": source.description(),
+                    "startOffset": offset(source, start[i]),
+                    "endOffset": offset(source, end[i]),
+                    "latestOffset": offset(source, end[i]),
+                    "numInputRows": inputs[i],
+                    "inputRowsPerSecond": n / seconds,
+                    "processedRowsPerSecond": n / seconds,
+                })
+            })
+            .collect();
         let event_time = if run.tracker.defined() {
             event_times.progress(watermarks.evict_ms)
         } else {
@@ -562,15 +575,7 @@ impl StreamingQuery {
             },
             "eventTime": event_time,
             "stateOperators": state_operators,
-            "sources": [{
-                "description": source.description(),
-                "startOffset": offset(start),
-                "endOffset": offset(end),
-                "latestOffset": offset(end),
-                "numInputRows": input as u64,
-                "inputRowsPerSecond": input / seconds,
-                "processedRowsPerSecond": input / seconds,
-            }],
+            "sources": source_progress,
             "sink": {
                 "description": req.sink.description(),
                 "numOutputRows": output.map_or(-1, |n| n as i64),
@@ -609,7 +614,11 @@ impl StreamingQuery {
         };
         (
             message.to_string(),
-            inner.latest > inner.committed,
+            inner
+                .latest
+                .iter()
+                .zip(&inner.committed)
+                .any(|(l, c)| l > c),
             inner.trigger_active,
             inner.state.is_active(),
         )
@@ -648,15 +657,20 @@ impl StreamingQuery {
         self.wait_until(|i| !i.state.is_active(), timeout).await
     }
 
-    /// Waits until every offset the source has now was processed (or the query ended).
+    /// Waits until every offset the sources have now was processed (or the query ended).
     pub async fn process_all_available(&self) {
-        let committed = self.lock().committed;
-        let target = self
-            .source
-            .latest(now_ms(), false, committed)
-            .unwrap_or(committed);
-        self.wait_until(move |i| !i.state.is_active() || i.committed >= target, None)
-            .await;
+        let committed = self.lock().committed.clone();
+        let target: Vec<i64> = self
+            .sources
+            .iter()
+            .zip(&committed)
+            .map(|(s, c)| s.latest(now_ms(), false, *c).unwrap_or(*c))
+            .collect();
+        self.wait_until(
+            move |i| !i.state.is_active() || i.committed.iter().zip(&target).all(|(c, t)| c >= t),
+            None,
+        )
+        .await;
     }
 
     async fn wait_until(&self, done: impl Fn(&Inner) -> bool, timeout: Option<Duration>) -> bool {
@@ -680,24 +694,37 @@ impl StreamingQuery {
     }
 }
 
-/// The source's offset in a batch's offsets.
-fn offset_of(source: &Source, entry: &OffsetEntry) -> Result<i64> {
-    entry
-        .sources
-        .first()
-        .and_then(|s| s.as_deref())
-        .and_then(|s| source.parse_offset(s))
-        .ok_or_else(|| {
-            Error::IllegalArgument(format!(
-                "the checkpoint's offsets {:?} are not those of {}",
-                entry.sources,
-                source.description()
-            ))
+/// Each source's offset in a batch's offsets.
+fn offsets_of(sources: &[Source], entry: &OffsetEntry) -> Result<Vec<i64>> {
+    if entry.sources.len() != sources.len() {
+        return Err(Error::IllegalArgument(format!(
+            "the checkpoint's offsets are those of {} sources, the query has {}",
+            entry.sources.len(),
+            sources.len()
+        )));
+    }
+    sources
+        .iter()
+        .zip(&entry.sources)
+        .map(|(source, offset)| match offset.as_deref() {
+            None => Ok(source.initial()),
+            Some(text) => source.parse_offset(text).ok_or_else(|| {
+                Error::IllegalArgument(format!(
+                    "the checkpoint's offset {text} is not one of {}",
+                    source.description()
+                ))
+            }),
         })
+        .collect()
 }
 
 /// What `offsets/N` records for a batch reading up to `end` with `watermark`.
-fn offsets_entry(session: &Session, source: &Source, end: i64, watermark: i64) -> OffsetEntry {
+fn offsets_entry(
+    session: &Session,
+    sources: &[Source],
+    end: &[i64],
+    watermark: i64,
+) -> OffsetEntry {
     let config = session.config();
     let conf = ["spark.sql.shuffle.partitions", "spark.sql.session.timeZone"]
         .iter()
@@ -709,7 +736,11 @@ fn offsets_entry(session: &Session, source: &Source, end: i64, watermark: i64) -
             batch_timestamp_ms: now_ms(),
             conf,
         },
-        sources: vec![Some(source.offset_json(end))],
+        sources: sources
+            .iter()
+            .zip(end)
+            .map(|(s, e)| Some(s.offset_json(*e)))
+            .collect(),
     }
 }
 
@@ -728,27 +759,4 @@ struct Run {
     analyzed: LogicalPlan,
     operator: Option<Box<dyn StatefulOperator>>,
     tracker: WatermarkTracker,
-}
-
-/// The rate source's start time, kept in its log (`sources/0`, batch 0) so that a restarted
-/// query's seconds count from the first run's start.
-fn rate_start(checkpoint: &Checkpoint) -> Result<i64> {
-    let log = MetadataLog::new(checkpoint.source_dir(0));
-    let read = |log: &MetadataLog| -> Result<Option<i64>> {
-        Ok(log.get(0)?.and_then(|lines| {
-            let line = lines.first()?;
-            serde_json::from_str::<serde_json::Value>(line).ok()?["startTimeMs"].as_i64()
-        }))
-    };
-    if let Some(ms) = read(&log)? {
-        return Ok(ms);
-    }
-    let entry = serde_json::json!({ "startTimeMs": now_ms() }).to_string();
-    log.add(0, &[entry])?;
-    read(&log)?.ok_or_else(|| {
-        Error::IllegalArgument(format!(
-            "the rate source's log in {} has no start time",
-            log.dir().display()
-        ))
-    })
 }

@@ -201,8 +201,13 @@ fn local(path: &str) -> &str {
 }
 
 impl FileSource {
-    /// The source of `scan`, with its log in `checkpoint` (loaded when it exists).
-    pub fn open(scan: &StreamingScanNode, checkpoint: Option<&Checkpoint>) -> Result<Self> {
+    /// The source of `scan`, with its log in `checkpoint`'s `sources/<index>` (loaded when it
+    /// exists).
+    pub fn open(
+        scan: &StreamingScanNode,
+        checkpoint: Option<&Checkpoint>,
+        index: usize,
+    ) -> Result<Self> {
         let dir = scan
             .path
             .as_deref()
@@ -262,7 +267,7 @@ impl FileSource {
                 })?,
         };
         let mut state = FileLog {
-            log: checkpoint.map(|c| MetadataLog::new(c.source_dir(0))),
+            log: checkpoint.map(|c| MetadataLog::new(c.source_dir(index))),
             ..FileLog::default()
         };
         if let Some(log) = &state.log {
@@ -413,6 +418,39 @@ pub enum Source {
 }
 
 impl Source {
+    /// The source of `scan`, the query's source number `index` (its log in the checkpoint's
+    /// `sources/<index>`); `partitions` for sources that make their own rows.
+    pub fn open(
+        scan: &StreamingScanNode,
+        checkpoint: Option<&Checkpoint>,
+        index: usize,
+        partitions: usize,
+    ) -> Result<Self> {
+        Ok(match scan.format.as_str() {
+            "rate" => {
+                let start_ms = match checkpoint {
+                    Some(c) => rate_start(c, index)?,
+                    None => chrono::Utc::now().timestamp_millis(),
+                };
+                Source::Rate(RateSource::new(
+                    &scan.options,
+                    scan.arrow_schema(),
+                    start_ms,
+                    partitions,
+                )?)
+            }
+            "rate-micro-batch" => {
+                Source::RateMicroBatch(crate::rate_micro_batch::RateMicroBatch::new(
+                    &scan.options,
+                    scan.arrow_schema(),
+                    partitions,
+                )?)
+            }
+            "delta" => Source::Delta(Box::new(crate::delta_source::DeltaSource::open(scan)?)),
+            _ => Source::Files(Box::new(FileSource::open(scan, checkpoint, index)?)),
+        })
+    }
+
     /// How Spark describes it in progress.
     pub fn description(&self) -> String {
         match self {
@@ -529,4 +567,27 @@ impl Source {
             }
         }
     }
+}
+
+/// The rate source's start time, kept in its log (`sources/<index>`, batch 0) so that a
+/// restarted query's seconds count from the first run's start.
+fn rate_start(checkpoint: &Checkpoint, index: usize) -> Result<i64> {
+    let log = MetadataLog::new(checkpoint.source_dir(index));
+    let read = |log: &MetadataLog| -> Result<Option<i64>> {
+        Ok(log.get(0)?.and_then(|lines| {
+            let line = lines.first()?;
+            serde_json::from_str::<serde_json::Value>(line).ok()?["startTimeMs"].as_i64()
+        }))
+    };
+    if let Some(ms) = read(&log)? {
+        return Ok(ms);
+    }
+    let entry = serde_json::json!({ "startTimeMs": chrono::Utc::now().timestamp_millis() });
+    log.add(0, &[entry.to_string()])?;
+    read(&log)?.ok_or_else(|| {
+        Error::IllegalArgument(format!(
+            "the rate source's log in {} has no start time",
+            log.dir().display()
+        ))
+    })
 }

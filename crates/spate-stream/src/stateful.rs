@@ -1,5 +1,6 @@
-//! Stateful streaming operators: what they share, and Spark's rules on which stateful queries
-//! a stream can run (its `UnsupportedOperationChecker`).
+//! Stateful streaming operators: what they share (the lifecycle, the state, the metrics, the
+//! watermarks) and how a plan's stateful nodes are found. Spark's rules on which of them a
+//! query may run are in [`crate::checker`].
 //!
 //! A stateful operator (a streaming aggregation, a deduplication) lives as long as its query.
 //! Its lifecycle, per micro-batch: [`StatefulOperator::process`] (the batch hook) gets the
@@ -20,7 +21,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::{JoinType, LogicalPlan};
+use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::ExecutionPlan;
 use futures::TryStreamExt;
 use serde_json::json;
@@ -51,7 +52,7 @@ impl OutputMode {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Append => "append",
             Self::Update => "update",
@@ -263,11 +264,12 @@ pub(crate) fn at_or_below(times: &TimestampMillisecondArray, i: usize, watermark
 }
 
 /// Whether `plan` is a stateful node of a streaming plan (an aggregation or deduplication of
-/// a stream).
+/// a stream, a join of two streams).
 pub(crate) fn is_stateful(plan: &LogicalPlan) -> bool {
     match plan {
         LogicalPlan::Aggregate(a) => is_streaming(&a.input),
         LogicalPlan::Distinct(_) => is_streaming(plan),
+        LogicalPlan::Join(j) => is_streaming(&j.left) && is_streaming(&j.right),
         _ => as_node::<DeduplicateNode>(plan).is_some(),
     }
 }
@@ -298,109 +300,6 @@ pub(crate) fn watermark_nodes(plan: &LogicalPlan) -> Vec<(String, i64)> {
     let mut out = Vec::new();
     visit(plan, &mut out);
     out
-}
-
-fn refused(message: impl Into<String>) -> Error {
-    Error::analysis("_LEGACY_ERROR_TEMP_3102", format!("{};", message.into()))
-}
-
-fn output_mode_error(mode: OutputMode, what: &str) -> Error {
-    Error::analysis(
-        "STREAMING_OUTPUT_MODE.UNSUPPORTED_OPERATION",
-        format!(
-            "Invalid streaming output mode: {}. This output mode is not supported for {what} on streaming DataFrames/DataSets.",
-            mode.name()
-        ),
-    )
-}
-
-/// Spark's checks of a streaming query before it starts (its `UnsupportedOperationChecker`),
-/// for what Spate runs: `has_watermarked_aggregate` says whether the aggregation (if any)
-/// groups by a watermarked event time or a window over one.
-pub(crate) fn check(
-    plan: &LogicalPlan,
-    mode: OutputMode,
-    has_watermarked_aggregate: bool,
-) -> Result<()> {
-    let nodes = stateful_nodes(plan)?;
-    let aggregates = nodes
-        .iter()
-        .filter(|n| matches!(n, LogicalPlan::Aggregate(_)))
-        .count();
-    if mode == OutputMode::Complete && aggregates == 0 {
-        return Err(output_mode_error(mode, "no streaming aggregations"));
-    }
-    if mode == OutputMode::Append && aggregates > 0 && !has_watermarked_aggregate {
-        return Err(output_mode_error(
-            mode,
-            "streaming aggregations without watermark",
-        ));
-    }
-    if nodes.len() > 1 {
-        return Err(refused(
-            "Detected pattern of possible 'correctness' issue due to global watermark. The query contains stateful operation which can emit rows older than the current watermark plus allowed late record delay, which are \"late rows\" in downstream stateful operations and these rows can be discarded. Please refer the programming guide doc for more details. If you understand the possible risk of correctness issue and still need to run the query, you can disable this check by setting the config `spark.sql.streaming.statefulOperator.checkCorrectness.enabled` to false.",
-        ));
-    }
-    let watermarked = !watermark_nodes(plan).is_empty();
-    let mut problem = None;
-    plan.apply(|p| {
-        let found = match p {
-            LogicalPlan::Sort(s) if is_streaming(&s.input) => {
-                let over_aggregate = mode == OutputMode::Complete && aggregates > 0;
-                (!over_aggregate).then(|| refused(
-                    "Sorting is not supported on streaming DataFrames/Datasets, unless it is on aggregated DataFrame/Dataset in Complete output mode",
-                ))
-            }
-            LogicalPlan::Limit(l) if is_streaming(&l.input) => {
-                Some(Error::unsupported("a limit on a stream"))
-            }
-            LogicalPlan::Window(w) if is_streaming(&w.input) => Some(refused(
-                "Non-time-based windows are not supported on streaming DataFrames/Datasets",
-            )),
-            LogicalPlan::Join(j) => {
-                let (left, right) = (is_streaming(&j.left), is_streaming(&j.right));
-                match (left, right, j.join_type) {
-                    (true, true, _) => Some(Error::unsupported("a join of two streams")),
-                    (true, false, JoinType::Inner | JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti)
-                    | (false, true, JoinType::Inner | JoinType::Right) => None,
-                    (true, false, _) | (false, true, _) => Some(refused(format!(
-                        "{} join with a streaming DataFrame/Dataset on the {} and a static DataFrame/Dataset on the {} is not supported",
-                        join_name(j.join_type),
-                        if left { "left" } else { "right" },
-                        if left { "right" } else { "left" },
-                    ))),
-                    (false, false, _) => None,
-                }
-            }
-            _ => match as_node::<DeduplicateNode>(p) {
-                Some(d) if d.within_watermark && !watermarked => Some(refused(
-                    "dropDuplicatesWithinWatermark is not supported on streaming DataFrames/DataSets without watermark",
-                )),
-                _ => None,
-            },
-        };
-        if found.is_some() {
-            problem = found;
-            return Ok(TreeNodeRecursion::Stop);
-        }
-        Ok(TreeNodeRecursion::Continue)
-    })?;
-    match problem {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
-}
-
-fn join_name(t: JoinType) -> &'static str {
-    match t {
-        JoinType::Inner => "Inner",
-        JoinType::Left => "LeftOuter",
-        JoinType::Right => "RightOuter",
-        JoinType::Full => "FullOuter",
-        JoinType::LeftSemi | JoinType::RightSemi => "LeftSemi",
-        JoinType::LeftAnti | JoinType::RightAnti => "LeftAnti",
-        JoinType::LeftMark | JoinType::RightMark => "ExistenceJoin",
-    }
 }
 
 /// Rows of `batches` renamed to `schema` (same columns, in order).

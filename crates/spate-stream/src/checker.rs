@@ -1,0 +1,150 @@
+//! Spark's rules on which streaming queries may start (its `UnsupportedOperationChecker`), for
+//! what Spate runs: output modes against aggregations, one stateful operator per query, no
+//! sorts or limits on a stream except where Spark allows them, the joins of a stream with a
+//! static table Spark allows, and joins of two streams in append mode whose outer side can
+//! forget its rows. Each refusal is Spark's error class and message.
+
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::logical_expr::{Join, JoinType, LogicalPlan};
+use spate_common::{Error, Result};
+use spate_plan::streaming::{DeduplicateNode, as_node, is_streaming};
+
+use crate::join_watermark::JoinWatermarks;
+use crate::stateful::{OutputMode, stateful_nodes, watermark_nodes};
+
+/// Spark's error for a streaming query its checker refuses.
+pub(crate) fn refused(message: impl Into<String>) -> Error {
+    Error::analysis("_LEGACY_ERROR_TEMP_3102", format!("{};", message.into()))
+}
+
+fn output_mode_error(mode: OutputMode, what: &str) -> Error {
+    Error::analysis(
+        "STREAMING_OUTPUT_MODE.UNSUPPORTED_OPERATION",
+        format!(
+            "Invalid streaming output mode: {}. This output mode is not supported for {what} on streaming DataFrames/DataSets.",
+            mode.name()
+        ),
+    )
+}
+
+/// Spark's checks of a streaming query before it starts (its `UnsupportedOperationChecker`),
+/// for what Spate runs: `has_watermarked_aggregate` says whether the aggregation (if any)
+/// groups by a watermarked event time or a window over one.
+pub(crate) fn check(
+    plan: &LogicalPlan,
+    mode: OutputMode,
+    has_watermarked_aggregate: bool,
+) -> Result<()> {
+    let nodes = stateful_nodes(plan)?;
+    let aggregates = nodes
+        .iter()
+        .filter(|n| matches!(n, LogicalPlan::Aggregate(_)))
+        .count();
+    if mode == OutputMode::Complete && aggregates == 0 {
+        return Err(output_mode_error(mode, "no streaming aggregations"));
+    }
+    if mode == OutputMode::Append && aggregates > 0 && !has_watermarked_aggregate {
+        return Err(output_mode_error(
+            mode,
+            "streaming aggregations without watermark",
+        ));
+    }
+    if nodes.len() > 1 {
+        return Err(refused(
+            "Detected pattern of possible 'correctness' issue due to global watermark. The query contains stateful operation which can emit rows older than the current watermark plus allowed late record delay, which are \"late rows\" in downstream stateful operations and these rows can be discarded. Please refer the programming guide doc for more details. If you understand the possible risk of correctness issue and still need to run the query, you can disable this check by setting the config `spark.sql.streaming.statefulOperator.checkCorrectness.enabled` to false.",
+        ));
+    }
+    let watermarked = !watermark_nodes(plan).is_empty();
+    let mut problem = None;
+    plan.apply(|p| {
+        let found = match p {
+            LogicalPlan::Sort(s) if is_streaming(&s.input) => {
+                let over_aggregate = mode == OutputMode::Complete && aggregates > 0;
+                (!over_aggregate).then(|| refused(
+                    "Sorting is not supported on streaming DataFrames/Datasets, unless it is on aggregated DataFrame/Dataset in Complete output mode",
+                ))
+            }
+            LogicalPlan::Limit(l) if is_streaming(&l.input) => {
+                Some(Error::unsupported("a limit on a stream"))
+            }
+            LogicalPlan::Window(w) if is_streaming(&w.input) => Some(refused(
+                "Non-time-based windows are not supported on streaming DataFrames/Datasets",
+            )),
+            LogicalPlan::Join(j) => {
+                let (left, right) = (is_streaming(&j.left), is_streaming(&j.right));
+                match (left, right, j.join_type) {
+                    (true, true, _) => check_join(j, mode).err(),
+                    (true, false, JoinType::Inner | JoinType::Left | JoinType::LeftSemi | JoinType::LeftAnti)
+                    | (false, true, JoinType::Inner | JoinType::Right) => None,
+                    (true, false, _) | (false, true, _) => Some(refused(format!(
+                        "{} join with a streaming DataFrame/Dataset on the {} and a static DataFrame/Dataset on the {} is not supported",
+                        join_name(j.join_type),
+                        if left { "left" } else { "right" },
+                        if left { "right" } else { "left" },
+                    ))),
+                    (false, false, _) => None,
+                }
+            }
+            _ => match as_node::<DeduplicateNode>(p) {
+                Some(d) if d.within_watermark && !watermarked => Some(refused(
+                    "dropDuplicatesWithinWatermark is not supported on streaming DataFrames/DataSets without watermark",
+                )),
+                _ => None,
+            },
+        };
+        if found.is_some() {
+            problem = found;
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })?;
+    match problem {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn join_name(t: JoinType) -> &'static str {
+    match t {
+        JoinType::Inner => "Inner",
+        JoinType::Left => "LeftOuter",
+        JoinType::Right => "RightOuter",
+        JoinType::Full => "FullOuter",
+        JoinType::LeftSemi | JoinType::RightSemi => "LeftSemi",
+        JoinType::LeftAnti | JoinType::RightAnti => "LeftAnti",
+        JoinType::LeftMark | JoinType::RightMark => "ExistenceJoin",
+    }
+}
+
+/// Spark's checks of a join of two streams: append mode only, and an outer side that can
+/// forget its rows.
+fn check_join(join: &Join, mode: OutputMode) -> Result<()> {
+    if mode != OutputMode::Append {
+        let name = if mode == OutputMode::Update {
+            "Update"
+        } else {
+            "Complete"
+        };
+        return Err(refused(format!(
+            "Join between two streaming DataFrames/Datasets is not supported in {name} output mode, only in Append output mode"
+        )));
+    }
+    let marks = JoinWatermarks::of(join);
+    let (name, evictable) = match join.join_type {
+        JoinType::Inner => return Ok(()),
+        JoinType::Left => ("LeftOuter", marks.left.is_some()),
+        JoinType::Right => ("RightOuter", marks.right.is_some()),
+        JoinType::Full => ("FullOuter", marks.left.is_some() && marks.right.is_some()),
+        other => {
+            return Err(Error::unsupported(format!(
+                "a {other} join of two streams (inner and outer joins are supported)"
+            )));
+        }
+    };
+    if evictable {
+        return Ok(());
+    }
+    Err(refused(format!(
+        "Stream-stream {name} join between two streaming DataFrame/Datasets is not supported without a watermark in the join keys, or a watermark on the nullable side and an appropriate range condition"
+    )))
+}
