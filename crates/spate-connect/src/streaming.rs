@@ -92,9 +92,7 @@ pub(crate) async fn start(
         Some(ProtoTrigger::ProcessingTimeInterval(i)) => Trigger::ProcessingTime(interval(i)?),
         Some(ProtoTrigger::Once(_)) => Trigger::Once,
         Some(ProtoTrigger::AvailableNow(_)) => Trigger::AvailableNow,
-        Some(ProtoTrigger::ContinuousCheckpointInterval(_)) => {
-            return Err(Error::unsupported("the continuous trigger"));
-        }
+        Some(ProtoTrigger::ContinuousCheckpointInterval(i)) => Trigger::Continuous(interval(i)?),
         Some(ProtoTrigger::RealTimeBatchDuration(_)) => {
             return Err(Error::unsupported("the real-time trigger"));
         }

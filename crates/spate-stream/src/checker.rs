@@ -2,12 +2,15 @@
 //! what Spate runs: output modes against aggregations, one stateful operator per query, no
 //! sorts or limits on a stream except where Spark allows them, the joins of a stream with a
 //! static table Spark allows, and joins of two streams in append mode whose outer side can
-//! forget its rows. Each refusal is Spark's error class and message.
+//! forget its rows; for the continuous trigger, only rate streams with projections and
+//! filters. Each refusal is Spark's error class and message.
 
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::{Join, JoinType, LogicalPlan};
 use spate_common::{Error, Result};
-use spate_plan::streaming::{DeduplicateNode, as_node, is_streaming};
+use spate_plan::streaming::{
+    DeduplicateNode, StreamingScanNode, WatermarkNode, as_node, is_streaming,
+};
 
 use crate::join_watermark::JoinWatermarks;
 use crate::stateful::{OutputMode, stateful_nodes, watermark_nodes};
@@ -147,4 +150,47 @@ fn check_join(join: &Join, mode: OutputMode) -> Result<()> {
     Err(refused(format!(
         "Stream-stream {name} join between two streaming DataFrame/Datasets is not supported without a watermark in the join keys, or a watermark on the nullable side and an appropriate range condition"
     )))
+}
+
+/// Spark's checks of a query under the continuous trigger: only projections and filters of
+/// a rate stream (Spark's other sources are `StreamingRelation`s there), the first other node
+/// from the bottom refused by its Spark name.
+pub(crate) fn check_continuous(plan: &LogicalPlan) -> Result<()> {
+    fn spark_name(plan: &LogicalPlan) -> Option<&'static str> {
+        if let Some(scan) = as_node::<StreamingScanNode>(plan) {
+            return (scan.format != "rate").then_some("StreamingRelation");
+        }
+        if as_node::<WatermarkNode>(plan).is_some() {
+            return Some("EventTimeWatermark");
+        }
+        if as_node::<DeduplicateNode>(plan).is_some() {
+            return Some("Deduplicate");
+        }
+        match plan {
+            LogicalPlan::Projection(_) | LogicalPlan::Filter(_) | LogicalPlan::SubqueryAlias(_) => {
+                None
+            }
+            LogicalPlan::Aggregate(_) => Some("Aggregate"),
+            LogicalPlan::Join(_) => Some("Join"),
+            LogicalPlan::Sort(_) => Some("Sort"),
+            LogicalPlan::Limit(_) => Some("GlobalLimit"),
+            LogicalPlan::Union(_) => Some("Union"),
+            LogicalPlan::Distinct(_) => Some("Distinct"),
+            LogicalPlan::Window(_) => Some("Window"),
+            LogicalPlan::Repartition(_) => Some("Repartition"),
+            _ => Some("this"),
+        }
+    }
+    fn visit(plan: &LogicalPlan) -> Result<()> {
+        for input in plan.inputs() {
+            visit(input)?;
+        }
+        match spark_name(plan) {
+            Some(name) if is_streaming(plan) => Err(refused(format!(
+                "Continuous processing does not support {name} operations."
+            ))),
+            _ => Ok(()),
+        }
+    }
+    visit(plan)
 }

@@ -46,6 +46,10 @@ pub enum Trigger {
     Once,
     /// All data available at the start, in batches, then stop.
     AvailableNow,
+    /// Spark's continuous processing, with its checkpoint interval: run as micro-batches
+    /// started as soon as data arrives, for the queries Spark's continuous mode takes (a rate
+    /// stream with projections and filters into memory, console or noop).
+    Continuous(Duration),
 }
 
 /// What `writeStream.start()` asks for.
@@ -155,6 +159,9 @@ impl StreamingQuery {
                 if crate::aggregate::watermarked_key(a, &watermark_columns).is_some())
         });
         crate::checker::check(&analyzed, req.mode, watermarked_aggregate)?;
+        if matches!(req.trigger, Trigger::Continuous(_)) {
+            crate::checker::check_continuous(&analyzed)?;
+        }
         let checkpoint = req.checkpoint.as_ref().map(Checkpoint::new);
         let (id, resume) = match &checkpoint {
             Some(c) => (c.query_id()?, c.resume()?),
@@ -317,6 +324,15 @@ impl StreamingQuery {
         resume: Resume,
     ) -> Result<()> {
         self.set_state(QueryState::Active);
+        if let Trigger::Continuous(interval) = req.trigger
+            && !req.sink.takes_continuous()
+        {
+            // Spark's sinks other than these fail the query so when it starts
+            return Err(Error::IllegalArgument(format!(
+                "Unknown type of trigger: ContinuousTrigger({})",
+                interval.as_millis()
+            )));
+        }
         let started = now_ms();
         // where the checkpoint says to go on: after the last committed batch, or the
         // uncommitted one again, exactly as it was planned (with its watermark)
@@ -353,7 +369,7 @@ impl StreamingQuery {
         };
         self.lock().committed.clone_from(&committed);
         // availableNow and once read what exists when the query starts, then end
-        let bounded = !matches!(req.trigger, Trigger::ProcessingTime(_));
+        let bounded = matches!(req.trigger, Trigger::Once | Trigger::AvailableNow);
         let once = req.trigger == Trigger::Once;
         let end_at = sources
             .iter()

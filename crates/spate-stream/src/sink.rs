@@ -159,6 +159,14 @@ impl Sink {
         }
     }
 
+    /// Whether Spark's continuous processing writes to it (memory, console, noop).
+    pub fn takes_continuous(&self) -> bool {
+        matches!(
+            self,
+            Sink::Memory { .. } | Sink::Console { .. } | Sink::Noop
+        )
+    }
+
     /// Spark's error when the sink cannot take `mode`: the file sinks append only; Delta
     /// also takes complete (each batch replaces the table).
     pub fn check_mode(&self, mode: OutputMode) -> Result<()> {

@@ -3,8 +3,9 @@
 //! Spark writes in the checkpoint and shows in progress.
 //!
 //! The rate source (Spark's `format("rate")`) produces `rowsPerSecond` rows for each whole
-//! second since the query started: its offset is the number of seconds, row `v` (from 0) has
-//! value `v` and timestamp `start + v / rowsPerSecond` seconds, spread evenly within its second.
+//! second since the query started (fewer during `rampUpTime`): its offset is the number of
+//! seconds, rows have values 0, 1, 2, ... and the timestamps of a batch's rows are spread
+//! evenly over the batch's seconds.
 //!
 //! The file source (json, csv, parquet, text) watches a directory: each time it is asked for
 //! its newest offset it lists the directory and gives the files it has not seen (oldest
@@ -35,6 +36,8 @@ use crate::log::MetadataLog;
 #[derive(Debug, Clone)]
 pub struct RateSource {
     rows_per_second: i64,
+    /// Seconds over which the rate grows to `rows_per_second` (`rampUpTime`).
+    ramp_up_seconds: i64,
     partitions: usize,
     schema: SchemaRef,
     /// When the query started (ms since the epoch): second 0 begins here.
@@ -42,8 +45,8 @@ pub struct RateSource {
 }
 
 impl RateSource {
-    /// The source for `options` (`rowsPerSecond`, `numPartitions`; `rampUpTime` is not
-    /// supported yet), started at `start_ms`.
+    /// The source for `options` (`rowsPerSecond`, `rampUpTime`, `numPartitions`), started at
+    /// `start_ms`.
     pub fn new(
         options: &BTreeMap<String, String>,
         schema: SchemaRef,
@@ -61,11 +64,19 @@ impl RateSource {
                 },
             }
         };
-        if options.contains_key("rampuptime") {
-            return Err(Error::unsupported("the rate source's rampUpTime option"));
-        }
+        let ramp_up_seconds = match options.get("rampuptime") {
+            None => 0,
+            Some(v) => spate_common::config::parse_duration(v, std::time::Duration::from_secs(1))
+                .and_then(|d| i64::try_from(d.as_secs()).ok())
+                .ok_or_else(|| {
+                    Error::IllegalArgument(format!(
+                        "Invalid value '{v}'. The option 'rampUpTime' must not be negative"
+                    ))
+                })?,
+        };
         Ok(Self {
             rows_per_second: number("rowsPerSecond", 1)?,
+            ramp_up_seconds,
             partitions: usize::try_from(number("numPartitions", default_partitions as i64)?)
                 .unwrap_or(1),
             schema,
@@ -76,8 +87,8 @@ impl RateSource {
     /// How Spark describes it in progress.
     pub fn description(&self) -> String {
         format!(
-            "RateStreamV2[rowsPerSecond={}, rampUpTimeSeconds=0, numPartitions={}",
-            self.rows_per_second, self.partitions
+            "RateStreamV2[rowsPerSecond={}, rampUpTimeSeconds={}, numPartitions={}",
+            self.rows_per_second, self.ramp_up_seconds, self.partitions
         )
     }
 
@@ -86,15 +97,39 @@ impl RateSource {
         ((now_ms - self.start_ms) / 1000).max(0)
     }
 
-    /// How many rows seconds `start..end` hold.
-    pub fn rows_between(&self, start: i64, end: i64) -> i64 {
-        (end - start).max(0).saturating_mul(self.rows_per_second)
+    /// The first value of second `s`: the rows the seconds before it hold. During the ramp-up
+    /// the rate grows by `rowsPerSecond / (rampUpTime + 1)` each second from 0, then stays.
+    fn value_at_second(&self, s: i64) -> i64 {
+        let ramp = self.ramp_up_seconds;
+        let step = self.rows_per_second / (ramp + 1);
+        if s <= ramp {
+            // step * s * (s + 1) / 2, halving the even factor first
+            if s % 2 == 1 {
+                (s + 1) / 2 * step * s
+            } else {
+                s / 2 * step * (s + 1)
+            }
+        } else {
+            self.value_at_second(ramp)
+                .saturating_add((s - ramp).saturating_mul(self.rows_per_second))
+        }
     }
 
-    /// The rows of seconds `start..end` as a plan over memory, in `numPartitions` partitions.
+    /// How many rows seconds `start..end` hold.
+    pub fn rows_between(&self, start: i64, end: i64) -> i64 {
+        (self.value_at_second(end) - self.value_at_second(start)).max(0)
+    }
+
+    /// The rows of seconds `start..end` as a plan over memory, in `numPartitions` partitions:
+    /// their timestamps spread evenly over those seconds, as Spark spreads a batch's.
     pub fn batch(&self, start: i64, end: i64) -> Result<LogicalPlan> {
-        let rps = self.rows_per_second;
-        let (first, last) = (start.saturating_mul(rps), end.saturating_mul(rps));
+        let (first, last) = (self.value_at_second(start), self.value_at_second(end));
+        let ms_per_value = if last > first {
+            ((end - start) * 1000) as f64 / (last - first) as f64
+        } else {
+            0.0
+        };
+        let batch_start_ms = self.start_ms + start * 1000;
         let total = usize::try_from(last - first).unwrap_or(0);
         let per = total.div_ceil(self.partitions.max(1)).max(1);
         let mut partitions = Vec::with_capacity(self.partitions);
@@ -105,7 +140,7 @@ impl RateSource {
             let micros: Vec<i64> = values
                 .iter()
                 .map(|v| {
-                    let ms = self.start_ms + (v / rps) * 1000 + (v % rps) * 1000 / rps;
+                    let ms = batch_start_ms + ((v - first) as f64 * ms_per_value).round() as i64;
                     ms * 1000
                 })
                 .collect();
