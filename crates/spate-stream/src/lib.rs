@@ -27,6 +27,7 @@ pub(crate) mod checker;
 pub mod checkpoint;
 pub mod dedup;
 pub mod delta_source;
+pub mod file_source;
 pub mod foreach_batch;
 pub mod join;
 pub(crate) mod join_watermark;

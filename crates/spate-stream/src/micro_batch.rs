@@ -262,3 +262,22 @@ pub(crate) fn rows_plan_with(
             .build()?,
     )
 }
+
+/// `batches` (of `schema`) as a plan over memory whose columns are unqualified, so that it
+/// can stand in for a streaming scan or feed a writer.
+pub(crate) fn memory_plan(
+    schema: SchemaRef,
+    partitions: Vec<Vec<RecordBatch>>,
+) -> Result<LogicalPlan> {
+    let table = MemTable::try_new(Arc::clone(&schema), partitions)?;
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| Expr::Column(Column::new(Some("batch"), f.name())).alias(f.name()))
+        .collect::<Vec<_>>();
+    Ok(
+        LogicalPlanBuilder::scan("batch", provider_as_source(Arc::new(table)), None)?
+            .project(columns)?
+            .build()?,
+    )
+}

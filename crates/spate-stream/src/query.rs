@@ -324,6 +324,9 @@ impl StreamingQuery {
         resume: Resume,
     ) -> Result<()> {
         self.set_state(QueryState::Active);
+        for source in sources {
+            source.check_options()?;
+        }
         if let Trigger::Continuous(interval) = req.trigger
             && !req.sink.takes_continuous()
         {
@@ -426,6 +429,13 @@ impl StreamingQuery {
                 let watermark = run.tracker.current;
                 if let Some(c) = checkpoint {
                     c.write_offsets(batch_id, &offsets_entry(session, sources, &end, watermark))?;
+                }
+                // as Spark, the sources hear that the previous batch committed once the next
+                // one is planned
+                if batch_id > 0 {
+                    for (source, c) in sources.iter().zip(&committed) {
+                        source.committed(*c)?;
+                    }
                 }
                 let watermarks = Watermarks {
                     late_ms: previous_wm,

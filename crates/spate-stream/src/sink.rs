@@ -29,8 +29,9 @@ use spate_session::Session;
 use spate_lake::source::files_under;
 
 use crate::OutputMode;
+use crate::file_source::modified_ms;
 use crate::log::MetadataLog;
-use crate::source::{memory_plan, modified_ms};
+use crate::micro_batch::memory_plan;
 
 /// The sinks `writeStream.format(...)` knows.
 pub const SINK_FORMATS: &[&str] = &[

@@ -7,30 +7,23 @@
 //! seconds, rows have values 0, 1, 2, ... and the timestamps of a batch's rows are spread
 //! evenly over the batch's seconds.
 //!
-//! The file source (json, csv, parquet, text) watches a directory: each time it is asked for
-//! its newest offset it lists the directory and gives the files it has not seen (oldest
-//! first, up to `maxFilesPerTrigger`) the next batch number of its own log, as Spark's
-//! `FileStreamSource` does — the log is `sources/0` in the checkpoint, in Spark's form
-//! (`{"path":..,"timestamp":..,"batchId":..}` per file), and its offset is
-//! `{"logOffset":N}`. A batch reads the files of log batches after its start up to its end.
+//! The file source (json, csv, parquet, text) is [`crate::file_source`]; the Delta source
+//! [`crate::delta_source`]; `rate-micro-batch` [`crate::rate_micro_batch`].
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use datafusion::arrow::array::{Int64Array, RecordBatch, TimestampMicrosecondArray};
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::common::Column;
-use datafusion::datasource::{MemTable, provider_as_source};
-use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
+use datafusion::logical_expr::LogicalPlan;
 use spate_common::{Error, Result};
-use spate_exec::QueryScope;
 use spate_plan::streaming::StreamingScanNode;
-use spate_plan::{ReadRequest, Sources};
 use spate_session::Session;
 
 use crate::checkpoint::Checkpoint;
+use crate::file_source::FileSource;
 use crate::log::MetadataLog;
+use crate::micro_batch::memory_plan;
 
 /// Spark's rate source.
 #[derive(Debug, Clone)]
@@ -159,286 +152,6 @@ impl RateSource {
     }
 }
 
-/// A file's modification time in ms since the epoch (0 when the system cannot tell).
-pub(crate) fn modified_ms(meta: &std::fs::Metadata) -> i64 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// `batches` (of `schema`) as a plan over memory whose columns are unqualified, so that it
-/// can stand in for a streaming scan or feed a writer.
-pub(crate) fn memory_plan(
-    schema: SchemaRef,
-    partitions: Vec<Vec<RecordBatch>>,
-) -> Result<LogicalPlan> {
-    let table = MemTable::try_new(Arc::clone(&schema), partitions)?;
-    let columns = schema
-        .fields()
-        .iter()
-        .map(|f| Expr::Column(Column::new(Some("batch"), f.name())).alias(f.name()))
-        .collect::<Vec<_>>();
-    Ok(
-        LogicalPlanBuilder::scan("batch", provider_as_source(Arc::new(table)), None)?
-            .project(columns)?
-            .build()?,
-    )
-}
-
-/// Options of the file source that are not the reader's.
-const STREAM_OPTIONS: &[&str] = &[
-    "path",
-    "maxfilespertrigger",
-    "maxbytespertrigger",
-    "latestfirst",
-    "maxfileage",
-    "cleansource",
-    "sourcearchivedir",
-];
-
-/// The files the source has given batch numbers, and where its log is.
-#[derive(Debug, Default)]
-struct FileLog {
-    /// The checkpoint's `sources/0`, if the query has a checkpoint.
-    log: Option<MetadataLog>,
-    /// Files per log batch.
-    batches: BTreeMap<i64, Vec<String>>,
-    seen: HashSet<String>,
-    /// Files allowed when the trigger is bounded (availableNow, once): those present at start.
-    frozen: Option<HashSet<String>>,
-}
-
-/// Spark's file stream source.
-#[derive(Debug)]
-pub struct FileSource {
-    dir: PathBuf,
-    format: String,
-    schema: SchemaRef,
-    options: HashMap<String, String>,
-    max_files: Option<usize>,
-    /// `maxBytesPerTrigger`: the most bytes of files a batch takes (at least one file).
-    max_bytes: Option<u64>,
-    /// `latestFirst`: the newest files first when there is a backlog.
-    latest_first: bool,
-    /// `maxFileAge` (ms): files older than the newest one by more are not read.
-    max_file_age_ms: i64,
-    state: Mutex<FileLog>,
-}
-
-/// A path as Spark writes it in the log (`file:///...`) and as the reader takes it.
-fn file_url(path: &Path) -> String {
-    format!("file://{}", path.display())
-}
-
-fn local(path: &str) -> &str {
-    path.strip_prefix("file://").unwrap_or(path)
-}
-
-impl FileSource {
-    /// The source of `scan`, with its log in `checkpoint`'s `sources/<index>` (loaded when it
-    /// exists).
-    pub fn open(
-        scan: &StreamingScanNode,
-        checkpoint: Option<&Checkpoint>,
-        index: usize,
-    ) -> Result<Self> {
-        let dir = scan
-            .path
-            .as_deref()
-            .map(|p| PathBuf::from(local(p)))
-            .ok_or_else(|| Error::IllegalArgument("the file source needs a path".into()))?;
-        let max_files = match scan.options.get("maxfilespertrigger") {
-            None => None,
-            Some(v) => match v.trim().parse::<usize>() {
-                Ok(n) if n > 0 => Some(n),
-                _ => {
-                    return Err(Error::IllegalArgument(format!(
-                        "Invalid value '{v}' for option 'maxFilesPerTrigger', must be a positive integer"
-                    )));
-                }
-            },
-        };
-        let max_bytes = match scan.options.get("maxbytespertrigger") {
-            None => None,
-            Some(v) => Some(
-                spate_common::config::parse_bytes(v)
-                    .filter(|n| *n > 0)
-                    .map(|n| n.unsigned_abs())
-                    .ok_or_else(|| {
-                        Error::IllegalArgument(format!(
-                            "Invalid value '{v}' for option 'maxBytesPerTrigger', must be a positive number of bytes"
-                        ))
-                    })?,
-            ),
-        };
-        if max_files.is_some() && max_bytes.is_some() {
-            return Err(Error::IllegalArgument(
-                "Options 'maxFilesPerTrigger' and 'maxBytesPerTrigger' can't be both set at the same time".into(),
-            ));
-        }
-        let latest_first = match scan
-            .options
-            .get("latestfirst")
-            .map(|v| v.trim().to_lowercase())
-        {
-            None => false,
-            Some(v) if v == "true" => true,
-            Some(v) if v == "false" => false,
-            Some(v) => {
-                return Err(Error::IllegalArgument(format!(
-                    "Invalid value '{v}' for option 'latestFirst', must be true or false"
-                )));
-            }
-        };
-        let max_file_age_ms = match scan.options.get("maxfileage") {
-            None => 7 * 86_400_000,
-            Some(v) => spate_common::config::parse_duration(v, std::time::Duration::from_millis(1))
-                .and_then(|d| i64::try_from(d.as_millis()).ok())
-                .ok_or_else(|| {
-                    Error::IllegalArgument(format!(
-                        "Invalid value '{v}' for option 'maxFileAge', must be a time like '7d' or '1h'"
-                    ))
-                })?,
-        };
-        let mut state = FileLog {
-            log: checkpoint.map(|c| MetadataLog::new(c.source_dir(index))),
-            ..FileLog::default()
-        };
-        if let Some(log) = &state.log {
-            for id in log.ids()? {
-                let paths = log
-                    .get(id)?
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(|line| {
-                        let v: serde_json::Value = serde_json::from_str(line).ok()?;
-                        v["path"].as_str().map(|p| local(p).to_string())
-                    })
-                    .collect::<Vec<_>>();
-                state.seen.extend(paths.iter().cloned());
-                state.batches.insert(id as i64, paths);
-            }
-        }
-        Ok(Self {
-            dir,
-            format: scan.format.clone(),
-            schema: scan.arrow_schema(),
-            options: scan
-                .options
-                .iter()
-                .filter(|(k, _)| !STREAM_OPTIONS.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            max_files,
-            max_bytes,
-            latest_first,
-            max_file_age_ms,
-            state: Mutex::new(state),
-        })
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, FileLog> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The data files under the directory, oldest first (hidden files and those starting
-    /// with `_`, such as `_SUCCESS`, are not data, as in Spark).
-    fn list(&self) -> Result<Vec<(String, i64)>> {
-        if !self.dir.exists() {
-            return Ok(vec![]);
-        }
-        let mut files: Vec<(String, i64)> = spate_lake::source::files_under(&self.dir)?
-            .into_iter()
-            .map(|p| {
-                let modified = std::fs::metadata(&p).map_or(0, |m| modified_ms(&m));
-                (p.display().to_string(), modified)
-            })
-            .collect();
-        files.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-        Ok(files)
-    }
-
-    /// Allows only the files present now (availableNow, once).
-    fn freeze(&self) -> Result<()> {
-        let files = self.list()?;
-        self.lock().frozen = Some(files.into_iter().map(|(p, _)| p).collect());
-        Ok(())
-    }
-
-    /// The newest log batch, after giving new files one (`-1`: none yet); `all_at_once`
-    /// ignores `maxFilesPerTrigger` (the once trigger).
-    fn latest(&self, all_at_once: bool) -> Result<i64> {
-        let files = self.list()?;
-        let newest_listed = files.iter().map(|f| f.1).max();
-        let mut state = self.lock();
-        let mut new: Vec<(String, i64)> = files
-            .into_iter()
-            .filter(|(p, _)| !state.seen.contains(p))
-            .filter(|(p, _)| state.frozen.as_ref().is_none_or(|f| f.contains(p)))
-            .collect();
-        let last = state.batches.keys().next_back().copied().unwrap_or(-1);
-        // Spark: files older than the newest seen by more than maxFileAge are not read, unless the
-        // newest go first with a per-trigger cap (then age means nothing)
-        if !(self.latest_first && self.max_files.is_some())
-            && let Some(newest) = newest_listed
-        {
-            new.retain(|f| f.1 >= newest - self.max_file_age_ms);
-        }
-        if new.is_empty() {
-            return Ok(last);
-        }
-        if self.latest_first {
-            new.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
-        }
-        if let Some(max) = self.max_files.filter(|_| !all_at_once) {
-            new.truncate(max);
-        }
-        if let Some(max) = self.max_bytes.filter(|_| !all_at_once) {
-            let mut total = 0u64;
-            let mut keep = 0;
-            for (p, _) in &new {
-                let size = std::fs::metadata(p).map_or(0, |m| m.len());
-                if keep > 0 && total + size > max {
-                    break;
-                }
-                total += size;
-                keep += 1;
-            }
-            new.truncate(keep);
-        }
-        let id = last + 1;
-        if let Some(log) = &state.log {
-            let lines: Vec<String> = new
-                .iter()
-                .map(|(p, t)| {
-                    serde_json::json!({
-                        "path": file_url(Path::new(p)),
-                        "timestamp": t,
-                        "batchId": id,
-                    })
-                    .to_string()
-                })
-                .collect();
-            log.add(id as u64, &lines)?;
-        }
-        let paths: Vec<String> = new.into_iter().map(|(p, _)| p).collect();
-        state.seen.extend(paths.iter().cloned());
-        state.batches.insert(id, paths);
-        Ok(id)
-    }
-
-    /// The files of log batches `start + 1 ..= end`.
-    fn files(&self, start: i64, end: i64) -> Vec<String> {
-        let state = self.lock();
-        state
-            .batches
-            .range(start + 1..=end)
-            .flat_map(|(_, p)| p.iter().cloned())
-            .collect()
-    }
-}
-
 /// A streaming query's source.
 #[derive(Debug)]
 pub enum Source {
@@ -490,7 +203,7 @@ impl Source {
     pub fn description(&self) -> String {
         match self {
             Source::Rate(r) => r.description(),
-            Source::Files(f) => format!("FileStreamSource[{}]", file_url(&f.dir)),
+            Source::Files(f) => f.description(),
             Source::Delta(d) => d.description(),
             Source::RateMicroBatch(r) => r.description(),
         }
@@ -551,11 +264,28 @@ impl Source {
         }
     }
 
+    /// After the batches through `end` committed: what the source does with what they read
+    /// (the file source's `cleanSource`).
+    pub fn committed(&self, end: i64) -> Result<()> {
+        match self {
+            Source::Files(f) => f.committed(end),
+            _ => Ok(()),
+        }
+    }
+
+    /// Options found wrong only when the query runs (Spark fails the query, not `start()`).
+    pub fn check_options(&self) -> Result<()> {
+        match self {
+            Source::Files(f) => f.check_options(),
+            _ => Ok(()),
+        }
+    }
+
     /// A batch without rows (a batch run for a newer watermark), as a plan.
     pub fn empty_batch(&self) -> Result<LogicalPlan> {
         let schema = match self {
             Source::Rate(r) => Arc::clone(&r.schema),
-            Source::Files(f) => Arc::clone(&f.schema),
+            Source::Files(f) => f.schema(),
             Source::Delta(d) => d.schema(),
             Source::RateMicroBatch(r) => r.schema(),
         };
@@ -580,26 +310,7 @@ impl Source {
                 let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
                 Ok((memory_plan(schema, vec![batches])?, rows))
             }
-            Source::Files(f) => {
-                let paths = f.files(start, end);
-                let state = session.state(QueryScope::default())?;
-                let plan = session
-                    .catalog
-                    .read(
-                        &state,
-                        ReadRequest {
-                            format: f.format.clone(),
-                            paths,
-                            schema: Some(Arc::clone(&f.schema)),
-                            options: f.options.clone(),
-                        },
-                    )
-                    .await?;
-                let batches = spate_exec::collect(&state, &plan, "stream source").await?;
-                let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-                let plan = memory_plan(Arc::clone(plan.schema().inner()), vec![batches])?;
-                Ok((plan, rows))
-            }
+            Source::Files(f) => f.batch(session, start, end).await,
         }
     }
 }

@@ -131,6 +131,53 @@ pub trait Sources: Send + Sync {
 }
 
 impl Resolver<'_> {
+    /// The schema of a file stream over `path`, as Spark's file sources build it: the user's
+    /// (or, with `spark.sql.streaming.schemaInference`, one inferred from the files there
+    /// now), its partition columns (`key=value` directories, typed as the user's schema says
+    /// or as their values parse) last. A directory that does not exist yet has no partitions.
+    async fn file_stream_schema(
+        &self,
+        format: &str,
+        path: &str,
+        options: &std::collections::BTreeMap<String, String>,
+        schema: Option<SchemaRef>,
+    ) -> Result<Option<SchemaRef>> {
+        let local = std::path::Path::new(path.strip_prefix("file://").unwrap_or(path));
+        let infer = self
+            .config
+            .get("spark.sql.streaming.schemaInference")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        if !local.is_dir() || (schema.is_none() && !infer && format != "text") {
+            return Ok(schema);
+        }
+        let table = self
+            .sources
+            .read(
+                self.state,
+                ReadRequest {
+                    format: format.to_string(),
+                    paths: vec![path.to_string()],
+                    schema: schema.clone(),
+                    options: options.clone().into_iter().collect(),
+                },
+            )
+            .await?;
+        let found = table.schema().as_arrow().clone();
+        let Some(user) = schema else {
+            return Ok(Some(Arc::new(found)));
+        };
+        // partition columns the user typed keep the user's type
+        let fields: Vec<datafusion::arrow::datatypes::Field> = found
+            .fields()
+            .iter()
+            .map(|f| match user.field_with_name(f.name()) {
+                Ok(u) => u.clone(),
+                Err(_) => f.as_ref().clone(),
+            })
+            .collect();
+        Ok(Some(Arc::new(Schema::new(fields))))
+    }
+
     pub(super) async fn read(&self, r: &sc::Read) -> Result<LogicalPlan> {
         let sc::Read {
             read_type,
@@ -180,6 +227,10 @@ impl Resolver<'_> {
                                 )
                                 .await?;
                             Some(Arc::new(table.schema().as_arrow().clone()))
+                        }
+                        ("json" | "csv" | "parquet" | "text", Some(p)) => {
+                            self.file_stream_schema(&format, p, &options, schema)
+                                .await?
                         }
                         _ => schema,
                     };
