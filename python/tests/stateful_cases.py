@@ -119,6 +119,24 @@ def dedup_within_without_watermark(spark, path):
     return source(spark, path).dropDuplicatesWithinWatermark(["k"])
 
 
+def session_totals(spark, path):
+    """Sessions per key: rows of a key less than 10 s apart are one session."""
+    return (
+        source(spark, path)
+        .withWatermark("ts", "5 seconds")
+        .groupBy(F.session_window("ts", "10 seconds"), "k")
+        .agg(F.count("*").alias("n"), F.sum("v").alias("total"))
+    )
+
+
+# session windows: name -> (query, output mode), run as CASES are
+SESSION_CASES = {
+    "session_append": (session_totals, "append"),
+    "session_update": (session_totals, "update"),
+    "session_complete": (session_totals, "complete"),
+}
+
+
 # name -> (query, output mode): what Spark refuses when the query starts
 REFUSED = {
     "aggregation_append_without_watermark": (key_totals_append, "append"),

@@ -184,3 +184,48 @@ def test_a_restart_with_an_incompatible_aggregation_gets_spark_s_state_schema_er
     # the same checkpoint, now grouped by the key alone: the stored state cannot be read
     e = run(cases.source(spark, str(src)).groupBy("k").count(), "update").exception()
     assert e is not None and "STATE_STORE_KEY_SCHEMA_NOT_COMPATIBLE" in str(e)
+
+
+SESSIONS = {
+    d["case"]: d
+    for d in map(json.loads, (REFERENCE.parent / "streaming_sessions.out").read_text().splitlines())
+}
+
+
+@pytest.mark.parametrize("case", list(cases.SESSION_CASES))
+def test_session_windows_on_a_stream_give_spark_s_sessions_and_progress(spark, tmp_dir, case):
+    query, mode = cases.SESSION_CASES[case]
+    write_files(tmp_dir, range(len(cases.FILES)))
+    expected = SESSIONS[case]
+    df = query(spark, str(tmp_dir))
+    if "condition" in expected:
+        with pytest.raises(AnalysisException) as e:
+            cases.run_to_memory(spark, df, f"{case}_{os.getpid()}", mode)
+        assert e.value.getCondition() == expected["condition"]
+        assert expected["message"].split("] ", 1)[-1].split(" SQLSTATE")[0] in str(e.value)
+        return
+    rows, batches = cases.run_to_memory(spark, df, f"{case}_{os.getpid()}", mode)
+    assert rows == expected["rows"]
+    assert batches == expected["batches"]
+
+
+def test_session_windows_restarted_from_the_checkpoint_keep_their_open_sessions(spark, tmp_dir):
+    src, sink, ckpt = tmp_dir / "in", tmp_dir / "out", tmp_dir / "ckpt"
+    src.mkdir()
+    # the first run's last batch (and the batch without data after it, at 12:00:07) closes no
+    # session, so the second run sees the sessions the single run sees
+    for files in ([0], [1, 2, 3]):
+        write_files(src, files)
+        q = (
+            cases.session_totals(spark, str(src))
+            .writeStream.format("parquet")
+            .option("checkpointLocation", str(ckpt))
+            .outputMode("append")
+            .trigger(availableNow=True)
+            .start(str(sink))
+        )
+        assert q.awaitTermination(60)
+        assert q.exception() is None
+    # the session a:[12:00:01, 12:00:22) has rows from both runs: the result is the single run's
+    rows = sorted((cases.plain(r) for r in spark.read.parquet(str(sink)).collect()), key=lambda r: json.dumps(r, sort_keys=True))
+    assert rows == SESSIONS["session_append"]["rows"]

@@ -15,7 +15,7 @@
 //! 5. the output is evaluated (`Final`) from buffers: append emits the evicted groups, update
 //!    the groups this batch changed, complete every group.
 //!
-//! Grouping sets and session windows on a stream are refused (not yet).
+//! Grouping sets on a stream are refused (not yet); session windows are [`crate::session`].
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -95,9 +95,11 @@ pub(crate) fn watermarked_key(agg: &Aggregate, watermark_columns: &[String]) -> 
     }
     agg.group_expr.iter().enumerate().find_map(|(i, e)| {
         let columns = e.column_refs();
-        let from_event_time = columns
-            .iter()
-            .any(|c| watermark_columns.contains(&c.name) || c.name.starts_with("__spate_window"));
+        let from_event_time = columns.iter().any(|c| {
+            watermark_columns.contains(&c.name)
+                || c.name.starts_with("__spate_window")
+                || c.name.starts_with("__spate_session")
+        });
         let is_window = matches!(
             agg.schema.field(i).data_type(),
             DataType::Struct(f) if f.len() == 2 && f[0].name() == "start" && f[1].name() == "end"
@@ -138,14 +140,6 @@ impl StreamingAggregate {
             return Err(Error::unsupported(
                 "a streaming aggregation without grouping keys",
             ));
-        }
-        if agg
-            .schema
-            .fields()
-            .iter()
-            .any(|f| f.name() == "session_window")
-        {
-            return Err(Error::unsupported("session windows on a stream"));
         }
         Ok(Self {
             mode,

@@ -52,6 +52,15 @@ pub(crate) fn check(
             "streaming aggregations without watermark",
         ));
     }
+    let sessions = nodes
+        .iter()
+        .any(|n| matches!(n, LogicalPlan::Aggregate(a) if crate::session::is_session_aggregate(a)));
+    if mode == OutputMode::Update && sessions {
+        return Err(output_mode_error(
+            mode,
+            "session window streaming aggregations",
+        ));
+    }
     if nodes.len() > 1 {
         return Err(refused(
             "Detected pattern of possible 'correctness' issue due to global watermark. The query contains stateful operation which can emit rows older than the current watermark plus allowed late record delay, which are \"late rows\" in downstream stateful operations and these rows can be discarded. Please refer the programming guide doc for more details. If you understand the possible risk of correctness issue and still need to run the query, you can disable this check by setting the config `spark.sql.streaming.statefulOperator.checkCorrectness.enabled` to false.",
@@ -70,9 +79,14 @@ pub(crate) fn check(
             LogicalPlan::Limit(l) if is_streaming(&l.input) => {
                 Some(Error::unsupported("a limit on a stream"))
             }
-            LogicalPlan::Window(w) if is_streaming(&w.input) => Some(refused(
-                "Non-time-based windows are not supported on streaming DataFrames/Datasets",
-            )),
+            LogicalPlan::Window(w)
+                if is_streaming(&w.input)
+                    && !crate::session::is_session_expansion(&w.window_expr) =>
+            {
+                Some(refused(
+                    "Non-time-based windows are not supported on streaming DataFrames/Datasets",
+                ))
+            }
             LogicalPlan::Join(j) => {
                 let (left, right) = (is_streaming(&j.left), is_streaming(&j.right));
                 match (left, right, j.join_type) {

@@ -38,6 +38,7 @@ pub use spate_lake::metadata_log as log;
 pub mod query;
 pub mod rate_micro_batch;
 pub mod registry;
+pub mod session;
 pub mod sink;
 pub mod source;
 pub mod state;

@@ -189,6 +189,16 @@ impl StreamingQuery {
             Some(join @ LogicalPlan::Join(_)) => Some(Box::new(crate::join::StreamingJoin::new(
                 join, store_dir, partitions, next_batch,
             )?)),
+            Some(LogicalPlan::Aggregate(agg)) if crate::session::is_session_aggregate(agg) => {
+                Some(Box::new(crate::session::StreamingSessions::new(
+                    agg,
+                    req.mode,
+                    &watermark_columns,
+                    store_dir,
+                    partitions,
+                    next_batch,
+                )?))
+            }
             Some(LogicalPlan::Aggregate(agg)) => Some(Box::new(StreamingAggregate::new(
                 agg,
                 req.mode,

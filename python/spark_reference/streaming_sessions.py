@@ -1,0 +1,42 @@
+"""Apache Spark's session windows on a stream (tests/stateful_cases.py's SESSION_CASES): the
+same JSON files as streaming_stateful.py, one per micro-batch, with trigger(availableNow=True)
+into a memory sink; printed per case as one JSON line: each batch's progress summary and the
+sink's rows, sorted (or Spark's error). test_streaming_stateful.py's session test compares."""
+
+import json
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+
+from pyspark.sql import SparkSession  # noqa: E402
+
+import stateful_cases as cases  # noqa: E402
+
+spark = (
+    SparkSession.builder.master("local[1]")
+    .config("spark.ui.enabled", "false")
+    .config("spark.sql.session.timeZone", "UTC")
+    .config("spark.sql.shuffle.partitions", "2")
+    .getOrCreate()
+)
+
+
+def input_dir():
+    d = tempfile.mkdtemp()
+    for i in range(len(cases.FILES)):
+        path = os.path.join(d, f"{i}.json")
+        with open(path, "w") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in cases.rows_of(i)))
+        os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))
+    return d
+
+
+for name, (query, mode) in cases.SESSION_CASES.items():
+    try:
+        rows, batches = cases.run_to_memory(spark, query(spark, input_dir()), name, mode)
+        print(json.dumps({"case": name, "batches": batches, "rows": rows}, sort_keys=True))
+    except Exception as e:  # noqa: BLE001 - what Spark raises is what is recorded
+        condition = e.getCondition() if hasattr(e, "getCondition") else None
+        print(json.dumps({"case": name, "condition": condition, "type": type(e).__name__, "message": str(e).splitlines()[0]}, sort_keys=True))
