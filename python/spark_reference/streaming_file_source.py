@@ -88,3 +88,22 @@ try:
     print(json.dumps({"case": "archive_without_dir", "exception": str(q.exception()).splitlines()[0] if q.exception() else None}))
 except Exception as e:  # noqa: BLE001 - what Spark raises is what is recorded
     print(json.dumps({"case": "archive_without_dir", "type": type(e).__name__, "message": str(e).splitlines()[0]}))
+
+# Parquet files with different columns: one file's schema, or all merged with mergeSchema
+d = tempfile.mkdtemp()
+spark.createDataFrame([(1,), (2,)], "a long").coalesce(1).write.parquet(os.path.join(d, "one"))
+spark.createDataFrame([(3, "x")], "a long, b string").coalesce(1).write.parquet(os.path.join(d, "two"))
+src = os.path.join(d, "src")
+os.makedirs(src)
+for i, part in enumerate(("one", "two")):
+    name = next(f for f in os.listdir(os.path.join(d, part)) if f.endswith(".parquet"))
+    os.rename(os.path.join(d, part, name), os.path.join(src, f"p{i + 1}.parquet"))
+    os.utime(os.path.join(src, f"p{i + 1}.parquet"), (1_700_000_000 + i, 1_700_000_000 + i))
+spark.conf.set("spark.sql.streaming.schemaInference", "true")
+for merge in (False, True):
+    reader = spark.readStream.option("mergeSchema", "true") if merge else spark.readStream
+    df = reader.parquet(src)
+    rows, _ = run(df, f"merge_{merge}")
+    batch = spark.read.option("mergeSchema", "true").parquet(src) if merge else spark.read.parquet(src)
+    print(json.dumps({"case": f"parquet_merge_schema_{str(merge).lower()}", "schema": schema_of(df), "batch_schema": schema_of(batch), "rows": rows}))
+spark.conf.unset("spark.sql.streaming.schemaInference")

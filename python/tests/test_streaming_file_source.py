@@ -98,3 +98,23 @@ def test_bad_clean_source_options_fail_the_query_as_in_spark(spark, tmp_path, ca
         q.awaitTermination(30)
     # Spark prints the mode as Scala's Some(wipe); the rest of its message is the same
     assert message.replace("Some(wipe)", "wipe") in str(e.value)
+
+
+@pytest.mark.parametrize("merge", [False, True])
+def test_parquet_files_of_other_columns_give_one_file_s_schema_or_all_merged(spark, tmp_path, merge):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for i, table in enumerate((pa.table({"a": [1, 2]}), pa.table({"a": [3], "b": ["x"]}))):
+        path = tmp_path / f"p{i + 1}.parquet"
+        pq.write_table(table, path)
+        os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))
+    expected = SPARK[f"parquet_merge_schema_{str(merge).lower()}"]
+    spark.conf.set("spark.sql.streaming.schemaInference", "true")
+    reader = spark.readStream.option("mergeSchema", "true") if merge else spark.readStream
+    df = reader.parquet(str(tmp_path))
+    assert schema_of(df) == expected["schema"]
+    rows, _ = run(spark, df)
+    assert rows == expected["rows"]
+    batch = spark.read.option("mergeSchema", "true").parquet(str(tmp_path)) if merge else spark.read.parquet(str(tmp_path))
+    assert schema_of(batch) == expected["batch_schema"]

@@ -214,6 +214,21 @@ async fn read_listing(state: &SessionState, req: &ReadRequest, alias: &str) -> R
     }
     let file_schema = match &req.schema {
         Some(s) => s.clone(),
+        // Parquet without mergeSchema: one file's schema, as Spark infers it
+        None if req.format == "parquet" && !flag(&req.options, "mergeschema", false)? => {
+            let inferred = infer_from_first_file(state, &options, req)
+                .await
+                .map_err(|e| {
+                    Error::analysis(
+                        "UNABLE_TO_INFER_SCHEMA",
+                        format!(
+                            "unable to infer schema for PARQUET at '{}': {e}",
+                            req.paths.join(", ")
+                        ),
+                    )
+                })?;
+            spark_schema(req, inferred)?
+        }
         None => {
             let first = urls.first().ok_or_else(|| Error::internal("no path"))?;
             // a footer whose lengths do not add up can panic the parquet decoder (see
