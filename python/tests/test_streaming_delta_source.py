@@ -1,9 +1,13 @@
 """The Delta streaming source (issue 21): readStream.format("delta") reads the table as of the
 query's start, then the rows later commits append; a restart goes on from the checkpoint;
-startingVersion starts from a version's changes; a commit that deletes or updates rows fails
+startingVersion (or startingTimestamp) starts from a version's changes; a commit that deletes or updates rows fails
 the query with delta-spark's error unless skipChangeCommits (or, for deletes only,
 ignoreDeletes) says to skip it."""
 
+import datetime as dt
+import time
+
+import pytest
 from pyspark.errors import StreamingQueryException
 
 
@@ -91,3 +95,42 @@ def test_read_stream_table_reads_a_delta_table(spark, table, tmp_dir):
     assert q.awaitTermination(60)
     assert q.exception() is None
     assert sorted((r.id, r.name) for r in spark.table("delta_src_table").collect()) == [(1, "a"), (2, "b")]
+
+
+def test_ignore_deletes_skips_commits_that_only_delete(spark, tmp_dir):
+    path, ckpt = str(tmp_dir / "t"), str(tmp_dir / "ckpt")
+    append(spark, path, [1, 2, 3])
+    append(spark, path, [4])
+    assert run(spark, path, ckpt, "delta_src_i1").exception() is None
+    # every row of the file that held 4 goes: the commit removes that file and adds none
+    spark.sql(f"DELETE FROM delta.`{path}` WHERE id = 4")
+    append(spark, path, [5])
+    q = run(spark, path, ckpt, "delta_src_i2")
+    e = q.exception()
+    assert e is not None and "DELTA_SOURCE_IGNORE_DELETE" in str(e) and "version 2" in str(e)
+    q = run(spark, path, ckpt, "delta_src_i3", ignoreDeletes="true")
+    assert q.exception() is None
+    assert ids(spark, "delta_src_i3") == [5]
+    # a delete that rewrites a file (1 and 3 stay) changes data: ignoreDeletes does not skip it
+    spark.sql(f"DELETE FROM delta.`{path}` WHERE id = 2")
+    q = run(spark, path, ckpt, "delta_src_i4", ignoreDeletes="true")
+    e = q.exception()
+    assert e is not None and "DELTA_SOURCE_TABLE_IGNORE_CHANGES" in str(e) and "version 4" in str(e)
+
+
+def test_starting_timestamp_reads_the_changes_committed_from_then_on(spark, tmp_dir):
+    path = str(tmp_dir / "t")
+    append(spark, path, [1])
+    time.sleep(0.05)
+    since = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    time.sleep(0.05)
+    append(spark, path, [2, 3])
+    append(spark, path, [4])
+    q = run(spark, path, str(tmp_dir / "ckpt"), "delta_src_ts", startingTimestamp=since)
+    assert q.exception() is None
+    assert ids(spark, "delta_src_ts") == [2, 3, 4]
+    later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+    with pytest.raises(Exception, match="DELTA_TIMESTAMP_GREATER_THAN_COMMIT"):
+        q = run(spark, path, str(tmp_dir / "ckpt2"), "delta_src_ts2", startingTimestamp=later)
+        assert q.exception() is not None
+        raise q.exception()

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
-from pyspark.errors import AnalysisException
+from pyspark.errors import AnalysisException, StreamingQueryException
 
 import stateful_cases
 import two_source_cases as cases
@@ -118,3 +118,18 @@ def test_a_join_restarted_from_its_checkpoint_keeps_both_sides_rows(spark, tmp_d
     assert rows == SPARK["inner_range_join"]["rows"]
     for side in ("left", "right"):
         assert list((ckpt / "state" / "0" / side).glob("*/*.delta"))
+
+
+def test_a_restart_reading_more_streams_than_its_checkpoint_fails_as_in_spark(spark, tmp_dir):
+    expected = json.loads((REFERENCE.parent / "streaming_query_change.out").read_text())
+    left, right = inputs(tmp_dir)
+    ckpt = str(tmp_dir / "ckpt")
+
+    def start(df):
+        return df.writeStream.format("noop").option("checkpointLocation", ckpt).trigger(availableNow=True).start()
+
+    assert start(cases.left(spark, left)).awaitTermination(60)
+    q = start(cases.left(spark, left).union(cases.right(spark, right)))
+    with pytest.raises(StreamingQueryException) as e:
+        q.awaitTermination(60)
+    assert expected["exception"] in str(e.value)

@@ -1,6 +1,7 @@
 //! The Delta streaming source (`spark.readStream.format("delta").load(path)`), as delta-spark's
 //! `DeltaSource` reads a table: the first batch is the table as of the version current when the
-//! query starts (or, with `startingVersion`, the changes from that version on), and each later
+//! query starts (or, with `startingVersion`, the changes from that version on; with
+//! `startingTimestamp`, from the first version committed at or after it), and each later
 //! batch the rows that the next commits appended. An offset is the last version read.
 //!
 //! Only appends stream: a commit that removes data (a DELETE, UPDATE, MERGE or overwrite) fails
@@ -61,6 +62,15 @@ impl DeltaSource {
                     "Invalid value '{v}' for option 'startingVersion': a version number or 'latest'"
                 ))
             })?),
+        };
+        let starting_version = match scan.options.get("startingtimestamp") {
+            None => starting_version,
+            Some(_) if starting_version.is_some() => {
+                return Err(Error::IllegalArgument(
+                    "[DELTA_STARTING_VERSION_AND_TIMESTAMP_BOTH_SET] Please either provide 'startingVersion' or 'startingTimestamp'".into(),
+                ));
+            }
+            Some(ts) => Some(version_at(&dir, ts)?),
         };
         let table_id = std::fs::read_to_string(commit_path(&dir, 0))
             .ok()
@@ -248,6 +258,53 @@ impl DeltaSource {
         let batches = spate_exec::collect(&state, &plan, "stream source").await?;
         Ok((Arc::clone(plan.schema().inner()), batches))
     }
+}
+
+/// The first version committed at or after `timestamp` (`yyyy-MM-dd[ HH:mm:ss]`, UTC), as
+/// delta-spark's `startingTimestamp` picks it; its error for a time after the last commit.
+fn version_at(dir: &Path, timestamp: &str) -> Result<i64> {
+    let text = timestamp.trim();
+    let at = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f"))
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
+        })
+        .map_err(|_| {
+            Error::IllegalArgument(format!(
+                "Invalid value '{text}' for option 'startingTimestamp': a timestamp like 'yyyy-MM-dd HH:mm:ss'"
+            ))
+        })?
+        .and_utc()
+        .timestamp_millis();
+    let mut latest = None;
+    for v in 0.. {
+        let Ok(text) = std::fs::read_to_string(commit_path(dir, v)) else {
+            break;
+        };
+        let committed = text.lines().find_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            v.get("commitInfo")?.get("timestamp")?.as_i64()
+        });
+        if let Some(ms) = committed {
+            if ms >= at {
+                return Ok(v);
+            }
+            latest = Some(ms);
+        }
+    }
+    Err(Error::Analysis {
+        class: "DELTA_TIMESTAMP_GREATER_THAN_COMMIT".into(),
+        message: format!(
+            "The provided timestamp ({text}) is after the latest version available to this table (file:{}). Please use a timestamp before or at {}.",
+            dir.display(),
+            latest
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default()
+        ),
+        params: vec![],
+    })
 }
 
 fn commit_path(dir: &Path, version: i64) -> PathBuf {

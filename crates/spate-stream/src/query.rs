@@ -734,7 +734,7 @@ impl StreamingQuery {
 fn offsets_of(sources: &[Source], entry: &OffsetEntry) -> Result<Vec<i64>> {
     if entry.sources.len() != sources.len() {
         return Err(Error::IllegalArgument(format!(
-            "the checkpoint's offsets are those of {} sources, the query has {}",
+            "assertion failed: There are [{}] sources in the checkpoint offsets and now there are [{}] sources requested by the query. Cannot continue.",
             entry.sources.len(),
             sources.len()
         )));
