@@ -280,12 +280,12 @@ mod tests {
 
     use super::*;
 
-    fn schema(qualifier: &str, time: &str) -> DFSchema {
+    fn schema(qualifier: &str, time: &str) -> spate_common::Result<DFSchema> {
         let fields = Schema::new(vec![
             Field::new(time, DataType::Timestamp(TimeUnit::Microsecond, None), true),
             Field::new(format!("{time}_key"), DataType::Utf8, true),
         ]);
-        DFSchema::try_from_qualified_schema(qualifier, &fields).expect("a schema")
+        Ok(DFSchema::try_from_qualified_schema(qualifier, &fields)?)
     }
 
     fn seconds(n: i64) -> Expr {
@@ -294,27 +294,31 @@ mod tests {
         )))
     }
 
-    fn bounds(filter: Expr) -> (Option<i64>, Option<i64>) {
-        let (l, r) = (schema("l", "ts"), schema("r", "rts"));
+    type Bounds = spate_common::Result<(Option<i64>, Option<i64>)>;
+
+    fn bounds(filter: Expr) -> Bounds {
+        let (l, r) = (schema("l", "ts")?, schema("r", "rts")?);
         let (lc, rc) = (Column::new(Some("l"), "ts"), Column::new(Some("r"), "rts"));
-        (
+        Ok((
             value_bound(Some(&filter), &l, &r, &rc),
             value_bound(Some(&filter), &r, &l, &lc),
-        )
+        ))
     }
 
     #[test]
-    fn a_range_bounds_each_side_by_the_other_side_s_watermark() {
+    fn a_range_bounds_each_side_by_the_other_side_s_watermark() -> spate_common::Result<()> {
         // rts >= ts - 10 s AND rts <= ts + 5 s: the left keeps ts > wm - 5 s, the right
         // rts > wm - 10 s (non-strict comparisons: 1 ms less)
         let filter = col("r.rts")
             .gt_eq(col("l.ts") - seconds(10))
             .and(col("r.rts").lt_eq(col("l.ts") + seconds(5)));
-        assert_eq!(bounds(filter), (Some(-5_001), Some(-10_001)));
+        assert_eq!(bounds(filter)?, (Some(-5_001), Some(-10_001)));
+        Ok(())
     }
 
     #[test]
-    fn between_is_two_comparisons_and_strict_ones_keep_the_millisecond() {
+    fn between_is_two_comparisons_and_strict_ones_keep_the_millisecond() -> spate_common::Result<()>
+    {
         // Spark's guide: ts BETWEEN rts AND rts + 1 hour
         let filter = Expr::Between(datafusion::logical_expr::Between::new(
             Box::new(col("l.ts")),
@@ -322,18 +326,20 @@ mod tests {
             Box::new(col("r.rts")),
             Box::new(col("r.rts") + seconds(3600)),
         ));
-        assert_eq!(bounds(filter), (Some(-1), Some(-3_600_001)));
+        assert_eq!(bounds(filter)?, (Some(-1), Some(-3_600_001)));
         let strict = col("l.ts").gt(col("r.rts"));
-        assert_eq!(bounds(strict), (Some(0), None));
+        assert_eq!(bounds(strict)?, (Some(0), None));
+        Ok(())
     }
 
     #[test]
-    fn conditions_without_a_time_range_bound_nothing() {
-        assert_eq!(bounds(col("l.ts_key").eq(col("r.rts_key"))), (None, None));
+    fn conditions_without_a_time_range_bound_nothing() -> spate_common::Result<()> {
+        assert_eq!(bounds(col("l.ts_key").eq(col("r.rts_key")))?, (None, None));
         // a month is not a fixed time
         let months = lit(ScalarValue::IntervalMonthDayNano(Some(
             IntervalMonthDayNano::new(1, 0, 0),
         )));
-        assert_eq!(bounds(col("l.ts").gt(col("r.rts") + months)), (None, None));
+        assert_eq!(bounds(col("l.ts").gt(col("r.rts") + months))?, (None, None));
+        Ok(())
     }
 }
