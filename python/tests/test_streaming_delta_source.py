@@ -5,6 +5,7 @@ the query with delta-spark's error unless skipChangeCommits (or, for deletes onl
 ignoreDeletes) says to skip it."""
 
 import datetime as dt
+import json
 import time
 
 import pytest
@@ -134,3 +135,39 @@ def test_starting_timestamp_reads_the_changes_committed_from_then_on(spark, tmp_
         q = run(spark, path, str(tmp_dir / "ckpt2"), "delta_src_ts2", startingTimestamp=later)
         assert q.exception() is not None
         raise q.exception()
+
+
+def test_max_files_per_trigger_splits_the_snapshot_and_the_commits_into_batches(spark, tmp_dir):
+    path, ckpt = str(tmp_dir / "t"), str(tmp_dir / "ckpt")
+
+    def commit(values):
+        # one file per commit
+        df = spark.createDataFrame([(i, f"n{i}") for i in values], "id long, name string")
+        df.write.format("delta").mode("append").save(path)
+
+    for values in ([1, 2], [3], [4, 5]):
+        commit(values)
+        time.sleep(0.01)  # the snapshot's files go oldest first
+    q = run(spark, path, ckpt, "delta_src_mf1", maxFilesPerTrigger="1")
+    assert q.exception() is None
+    batches = [json.loads(p.json) for p in q.recentProgress]
+    # the snapshot of version 2, one file per batch, in the order the files were written
+    assert [b["numInputRows"] for b in batches] == [2, 1, 2]
+    last = batches[-1]["sources"][0]["endOffset"]
+    assert (last["reservoirVersion"], last["index"], last["isStartingVersion"]) == (3, -1, False)
+    assert ids(spark, "delta_src_mf1") == [1, 2, 3, 4, 5]
+    commit([6])
+    commit([7])
+    commit([8, 9])
+    q = run(spark, path, ckpt, "delta_src_mf2", maxFilesPerTrigger="2")
+    assert q.exception() is None
+    # the files of commits 3 and 4 (one each), then commit 5's
+    assert [p.numInputRows for p in q.recentProgress] == [1 + 1, 2]
+    assert ids(spark, "delta_src_mf2") == [6, 7, 8, 9]
+    commit([10])
+    commit([11])
+    q = run(spark, path, ckpt, "delta_src_mb", maxBytesPerTrigger="1")
+    assert q.exception() is None
+    # at least one file per batch however small the limit
+    assert [p.numInputRows for p in q.recentProgress] == [1, 1]
+    assert ids(spark, "delta_src_mb") == [10, 11]

@@ -410,7 +410,7 @@ impl StreamingQuery {
             let committed = self.lock().committed.clone();
             let mut latest = Vec::with_capacity(sources.len());
             for ((source, c), end) in sources.iter().zip(&committed).zip(&end_at) {
-                let newest = source.latest(now_ms(), once, *c)?;
+                let newest = source.latest(now_ms(), once, *c).await?;
                 latest.push(end.map_or(newest, |e| newest.min(e)));
             }
             if let Some(ends) = rerun.take() {
@@ -696,12 +696,10 @@ impl StreamingQuery {
     /// Waits until every offset the sources have now was processed (or the query ended).
     pub async fn process_all_available(&self) {
         let committed = self.lock().committed.clone();
-        let target: Vec<i64> = self
-            .sources
-            .iter()
-            .zip(&committed)
-            .map(|(s, c)| s.latest(now_ms(), false, *c).unwrap_or(*c))
-            .collect();
+        let mut target = Vec::with_capacity(committed.len());
+        for (source, c) in self.sources.iter().zip(&committed) {
+            target.push(source.latest(now_ms(), false, *c).await.unwrap_or(*c));
+        }
         self.wait_until(
             move |i| !i.state.is_active() || i.committed.iter().zip(&target).all(|(c, t)| c >= t),
             None,

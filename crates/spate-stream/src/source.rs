@@ -249,18 +249,18 @@ impl Source {
             Source::RateMicroBatch(_) => Ok(Some(committed + 1)),
             Source::Rate(r) => Ok(Some(r.latest(now_ms))),
             Source::Files(f) => f.freeze().map(|()| None),
-            Source::Delta(d) => d.latest().map(Some),
+            Source::Delta(d) => d.end_of_table().map(Some),
         }
     }
 
     /// The newest offset at `now_ms` (`all_at_once`: the once trigger's single batch;
     /// `committed`: what the query read already).
-    pub fn latest(&self, now_ms: i64, all_at_once: bool, committed: i64) -> Result<i64> {
+    pub async fn latest(&self, now_ms: i64, all_at_once: bool, committed: i64) -> Result<i64> {
         match self {
             Source::RateMicroBatch(_) => Ok(committed + 1),
             Source::Rate(r) => Ok(r.latest(now_ms)),
             Source::Files(f) => f.latest(all_at_once),
-            Source::Delta(d) => d.latest(),
+            Source::Delta(d) => d.latest(committed, all_at_once).await,
         }
     }
 
