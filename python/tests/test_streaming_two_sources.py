@@ -1,11 +1,11 @@
 """Streaming queries over two streams (issue 21): a union of two streams with a watermark on
 each (under both of `spark.sql.streaming.multipleWatermarkPolicy`'s policies) and
-stream-stream joins (inner and outer with watermarks and a time-range condition, inner on a
-key without any watermark). Every case of two_source_cases.py runs on Spate exactly as Apache
+stream-stream joins (inner, outer and left semi with watermarks and a time-range condition,
+inner on a key without any watermark). Every case of two_source_cases.py runs on Spate exactly as Apache
 Spark ran it (spark_reference/streaming_two_sources.py, output committed beside it): the
 sink's rows and, per micro-batch, the input and output rows, the watermark and the state's
-row counts must be Spark's. Spark's refusals (outer joins that could never emit their outer
-rows, joins outside append mode) must be Spark's errors."""
+row counts must be Spark's. Spark's refusals (outer and semi joins that could never forget
+their rows, joins outside append mode, left anti joins) must be Spark's errors."""
 
 import json
 import os

@@ -78,6 +78,7 @@ CASES = {
     "left_outer_range_join": (range_join("left_outer"), "append", {}),
     "right_outer_range_join": (range_join("right_outer"), "append", {}),
     "full_outer_range_join": (range_join("full_outer"), "append", {}),
+    "left_semi_range_join": (range_join("left_semi"), "append", {}),
     "event_time_key_join": (event_time_key_join, "append", {}),
     "inner_key_join_without_watermark": (key_join, "append", {}),
 }
@@ -93,6 +94,11 @@ def full_outer_without_watermark(spark, lpath, rpath):
     return stateful_cases.source(spark, lpath).join(plain_right, F.expr("k = rk"), "full_outer")
 
 
+def semi_without_watermark(spark, lpath, rpath):
+    plain_right = stateful_cases.source(spark, rpath).select(F.col("ts").alias("rts"), F.col("k").alias("rk"))
+    return stateful_cases.source(spark, lpath).join(plain_right, F.expr("k = rk"), "left_semi")
+
+
 def join_update(spark, lpath, rpath):
     return key_join(spark, lpath, rpath)
 
@@ -102,4 +108,6 @@ REFUSED = {
     "left_outer_join_without_watermark": (outer_without_watermark, "append"),
     "full_outer_join_without_watermark": (full_outer_without_watermark, "append"),
     "join_in_update_mode": (join_update, "update"),
+    "left_semi_join_without_watermark": (semi_without_watermark, "append"),
+    "left_anti_range_join": (range_join("left_anti"), "append"),
 }

@@ -152,9 +152,15 @@ fn check_join(join: &Join, mode: OutputMode) -> Result<()> {
         JoinType::Left => ("LeftOuter", marks.left.is_some()),
         JoinType::Right => ("RightOuter", marks.right.is_some()),
         JoinType::Full => ("FullOuter", marks.left.is_some() && marks.right.is_some()),
+        JoinType::LeftSemi => ("LeftSemi", marks.left.is_some()),
+        JoinType::LeftAnti => {
+            return Err(refused(
+                "LeftAnti joins with a streaming DataFrame/Dataset on the right are not supported",
+            ));
+        }
         other => {
             return Err(Error::unsupported(format!(
-                "a {other} join of two streams (inner and outer joins are supported)"
+                "a {other} join of two streams (inner, outer and left semi joins are supported)"
             )));
         }
     };

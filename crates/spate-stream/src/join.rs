@@ -1,4 +1,4 @@
-//! Stream-stream joins (inner, left, right and full outer), as Spark's
+//! Stream-stream joins (inner, left, right and full outer, left semi), as Spark's
 //! `StreamingSymmetricHashJoinExec` runs them: each side keeps the rows it has seen in its
 //! state, so that a row arriving later on the other side still finds them.
 //!
@@ -8,7 +8,8 @@
 //! produced once, in the batch where its second row arrives. A new row is stored unless its
 //! side is inner and would forget it at once; a stored row remembers whether it ever matched. Then each side
 //! forgets what the watermark passed ([`crate::join_watermark`]), and the outer side(s) emit
-//! their forgotten rows that never matched, with nulls for the other side. The join condition
+//! their forgotten rows that never matched, with nulls for the other side. A left semi join
+//! emits a left row once, in the batch where it first finds a match. The join condition
 //! runs as DataFusion's own join over the rows involved, so any condition a batch join takes
 //! works. Progress counts as Spark does: rows stored (updated), rows in both states (total),
 //! late rows dropped, and rows removed — those the outer side forgets are not counted.
@@ -183,7 +184,7 @@ impl StreamingJoin {
         let mut dropped = 0u64;
         let mut new = Vec::new();
         let mut old = Vec::new();
-        let mut stored_new = Vec::new();
+        let mut stored_new: Vec<Vec<u32>> = Vec::new();
         for (i, input) in [&join.left, &join.right].into_iter().enumerate() {
             let rows = spate_exec::collect(state, input, "stream-stream join: input").await?;
             let batch = crate::stateful::renamed(&schemas[i], rows)?;
@@ -230,17 +231,33 @@ impl StreamingJoin {
         };
         // the new left rows with the right state; then the left state, with the new left
         // rows it keeps, with the new right rows
-        let left_kept = SideRows::concat(&old[0], &new_left.take(&stored_new[0])?)?;
+        let semi = self.join_type == JoinType::LeftSemi;
         let mut out = Vec::new();
         let mut matched = [HashSet::new(), HashSet::new()];
-        for (l, r) in [(&new_left, &old[1]), (&left_kept, &new_right)] {
-            if l.columns.num_rows() == 0 || r.columns.num_rows() == 0 {
-                continue;
-            }
-            let (rows, lids, rids) = pairs(state, join, l, r).await?;
-            matched[0].extend(lids);
-            matched[1].extend(rids);
-            out.extend(rows);
+        let (rows, lids, rids) = pairs(state, join, &new_left, &old[1]).await?;
+        if semi {
+            // a left row that found its match is emitted now and not kept
+            let found: HashSet<i64> = lids.iter().copied().collect();
+            stored_new[0].retain(|r| !found.contains(&new_left.ids.value(*r as usize)));
+        }
+        matched[0].extend(lids);
+        matched[1].extend(rids);
+        out.extend(rows);
+        let left_kept = SideRows::concat(&old[0], &new_left.take(&stored_new[0])?)?;
+        let (rows, lids, rids) = pairs(state, join, &left_kept, &new_right).await?;
+        matched[0].extend(lids);
+        matched[1].extend(rids);
+        out.extend(rows);
+        if semi {
+            // each left row once, in the batch where it first finds a match
+            let candidates = SideRows::concat(&old[0], &new_left)?;
+            let first: Vec<u32> = (0..candidates.ids.len())
+                .filter(|r| {
+                    !candidates.matched.value(*r) && matched[0].contains(&candidates.ids.value(*r))
+                })
+                .map(|r| r as u32)
+                .collect();
+            out = vec![candidates.take(&first)?.columns];
         }
         let mut metrics = OperatorMetrics {
             dropped_by_watermark: dropped,
@@ -392,6 +409,9 @@ async fn pairs(
     left: &SideRows,
     right: &SideRows,
 ) -> Result<(Vec<RecordBatch>, Vec<i64>, Vec<i64>)> {
+    if left.ids.is_empty() || right.ids.is_empty() {
+        return Ok((Vec::new(), Vec::new(), Vec::new()));
+    }
     let plan = |rows: &SideRows, schema: &DFSchema, id: &str| -> Result<LogicalPlan> {
         let mut columns = rows.columns.columns().to_vec();
         columns.push(Arc::new(rows.ids.clone()));
