@@ -133,3 +133,14 @@ def test_a_restart_reading_more_streams_than_its_checkpoint_fails_as_in_spark(sp
     with pytest.raises(StreamingQueryException) as e:
         q.awaitTermination(60)
     assert expected["exception"] in str(e.value)
+
+
+CHAINS = {d["case"]: d for d in map(json.loads, (REFERENCE.parent / "streaming_chains.out").read_text().splitlines())}
+
+
+@pytest.mark.parametrize("case", list(cases.CHAIN_CASES))
+def test_chained_stateful_operators_give_spark_s_rows_and_progress(spark, tmp_dir, case):
+    query, mode = cases.CHAIN_CASES[case]
+    rows, batches = stateful_cases.run_to_memory(spark, query(spark, *inputs(tmp_dir)), f"{case}_{os.getpid()}", mode)
+    assert rows == CHAINS[case]["rows"]
+    assert batches == CHAINS[case]["batches"]

@@ -72,3 +72,22 @@ def test_running_total_default_frame(spark):
     df = spark.createDataFrame([(1, 10), (2, 20), (2, 5), (3, 1)], ["t", "x"])
     got = df.select("t", F.sum("x").over(Window.orderBy("t")).alias("s")).orderBy("t", "s").collect()
     assert [(r.t, r.s) for r in got] == [(1, 10), (2, 35), (2, 35), (3, 36)]
+
+
+def test_window_time_is_the_window_end_less_a_microsecond(spark):
+    """Spark's window_time(window): the event time of a window's rows (its end minus 1 us),
+    named window_time(window); other columns are refused."""
+    from datetime import datetime, timedelta
+
+    from pyspark.errors import AnalysisException
+
+    df = spark.createDataFrame([(datetime(2026, 12, 1, 12, 0, 7),), (datetime(2026, 12, 1, 12, 0, 13),)], "ts timestamp")
+    windows = df.groupBy(F.window("ts", "10 seconds")).count()
+    out = windows.select("window.end", F.window_time("window")).orderBy("end")
+    assert out.columns == ["end", "window_time(window)"]
+    assert [tuple(r) for r in out.collect()] == [
+        (datetime(2026, 12, 1, 12, 0, 10), datetime(2026, 12, 1, 12, 0, 10) - timedelta(microseconds=1)),
+        (datetime(2026, 12, 1, 12, 0, 20), datetime(2026, 12, 1, 12, 0, 20) - timedelta(microseconds=1)),
+    ]
+    with pytest.raises(AnalysisException):
+        df.select(F.window_time("ts")).collect()

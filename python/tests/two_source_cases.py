@@ -111,3 +111,29 @@ REFUSED = {
     "left_semi_join_without_watermark": (semi_without_watermark, "append"),
     "left_anti_range_join": (range_join("left_anti"), "append"),
 }
+
+
+def dedup_then_window(spark, lpath, rpath):
+    """A deduplication, then a windowed count of what it keeps (one stream)."""
+    deduped = left(spark, lpath).dropDuplicates(["k", "ts"])
+    return deduped.groupBy(F.window("ts", "10 seconds")).count()
+
+
+def window_then_window(spark, lpath, rpath):
+    """10 s counts, then 20 s sums of them over their window times (one stream)."""
+    counts = left(spark, lpath).groupBy(F.window("ts", "10 seconds")).count()
+    return counts.groupBy(F.window(F.window_time("window"), "20 seconds")).agg(F.sum("count").alias("n"))
+
+
+def join_then_window(spark, lpath, rpath):
+    """The inner range join, then a windowed count of its pairs."""
+    return range_join("inner")(spark, lpath, rpath).groupBy(F.window("ts", "10 seconds")).count()
+
+
+# several stateful operators in one query (append mode): name -> (query, output mode)
+CHAIN_CASES = {
+    "dedup_then_window": (dedup_then_window, "append"),
+    "window_then_window": (window_then_window, "append"),
+    "join_then_window": (join_then_window, "append"),
+    "dedup_then_window_update": (dedup_then_window, "update"),
+}

@@ -95,18 +95,27 @@ pub(crate) fn watermarked_key(agg: &Aggregate, watermark_columns: &[String]) -> 
     }
     agg.group_expr.iter().enumerate().find_map(|(i, e)| {
         let columns = e.column_refs();
+        // an event time, a window over one, or the window an aggregation under this one
+        // emitted (its time is `window_time(window)`)
         let from_event_time = columns.iter().any(|c| {
             watermark_columns.contains(&c.name)
                 || c.name.starts_with("__spate_window")
                 || c.name.starts_with("__spate_session")
+                || agg
+                    .input
+                    .schema()
+                    .qualified_field_from_column(c)
+                    .is_ok_and(|(_, f)| is_window_type(f.data_type()))
         });
-        let is_window = matches!(
-            agg.schema.field(i).data_type(),
-            DataType::Struct(f) if f.len() == 2 && f[0].name() == "start" && f[1].name() == "end"
-        );
+        let is_window = is_window_type(agg.schema.field(i).data_type());
         let plain = matches!(e, Expr::Column(c) if watermark_columns.contains(&c.name));
         (plain || (is_window && from_event_time)).then_some(i)
     })
+}
+
+/// Whether a type is a time window's: a struct of `start` and `end`.
+fn is_window_type(t: &DataType) -> bool {
+    matches!(t, DataType::Struct(f) if f.len() == 2 && f[0].name() == "start" && f[1].name() == "end")
 }
 
 /// A streaming aggregation (see the module's documentation).

@@ -1,6 +1,6 @@
 //! Spark's rules on which streaming queries may start (its `UnsupportedOperationChecker`), for
-//! what Spate runs: output modes against aggregations, one stateful operator per query, no
-//! sorts or limits on a stream except where Spark allows them, the joins of a stream with a
+//! what Spate runs: output modes against aggregations, chains of stateful operators where no
+//! operator under another can emit late rows, no sorts or limits on a stream except where Spark allows them, the joins of a stream with a
 //! static table Spark allows, and joins of two streams in append mode whose outer side can
 //! forget its rows; for the continuous trigger, only rate streams with projections and
 //! filters. Each refusal is Spark's error class and message.
@@ -61,7 +61,20 @@ pub(crate) fn check(
             "session window streaming aggregations",
         ));
     }
-    if nodes.len() > 1 {
+    // Spark 3.4+ chains stateful operators (each with its own watermark), unless one under
+    // another may emit rows late for it: an aggregation outside append mode
+    let late_below = nodes.iter().any(|n| {
+        let mut below = false;
+        let _ = n.apply(|p| {
+            if !std::ptr::eq(p, n) && is_stateful_aggregate(p) && mode != OutputMode::Append {
+                below = true;
+                return Ok(TreeNodeRecursion::Stop);
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+        below
+    });
+    if late_below {
         return Err(refused(
             "Detected pattern of possible 'correctness' issue due to global watermark. The query contains stateful operation which can emit rows older than the current watermark plus allowed late record delay, which are \"late rows\" in downstream stateful operations and these rows can be discarded. Please refer the programming guide doc for more details. If you understand the possible risk of correctness issue and still need to run the query, you can disable this check by setting the config `spark.sql.streaming.statefulOperator.checkCorrectness.enabled` to false.",
         ));
@@ -213,4 +226,8 @@ pub(crate) fn check_continuous(plan: &LogicalPlan) -> Result<()> {
         }
     }
     visit(plan)
+}
+
+fn is_stateful_aggregate(plan: &LogicalPlan) -> bool {
+    matches!(plan, LogicalPlan::Aggregate(a) if is_streaming(&a.input))
 }

@@ -481,6 +481,16 @@ impl StatefulOperator for StreamingJoin {
         self.marks.left.is_some() || self.marks.right.is_some()
     }
 
+    fn output_watermark(&self, input_ms: i64) -> i64 {
+        // a pair can be as old as the older side's state bound
+        [self.marks.left, self.marks.right]
+            .iter()
+            .flatten()
+            .map(|e| input_ms + e.offset_ms)
+            .min()
+            .unwrap_or(input_ms)
+    }
+
     fn process<'a>(
         &'a mut self,
         state: &'a SessionState,

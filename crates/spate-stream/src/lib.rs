@@ -34,6 +34,7 @@ pub(crate) mod join_watermark;
 pub mod lifecycle;
 pub mod listener;
 pub mod micro_batch;
+pub mod operators;
 pub use spate_lake::metadata_log as log;
 pub mod query;
 pub mod rate_micro_batch;

@@ -1,7 +1,8 @@
 //! One micro-batch's plan: the query's (analyzed) streaming plan with this batch's data in
 //! place of each streaming scan, every `withWatermark` node run (its rows kept, their event
 //! times measured) and the stateful operator run (its rows kept), so that what is left above
-//! them is a batch plan the sink can run. The event-time watermark across batches is tracked
+//! them is a batch plan the sink can run (each stateful node by its own operator, met bottom
+//! first). The event-time watermark across batches is tracked
 //! here too, as Spark's `WatermarkTracker` does.
 //!
 //! Invariants: the watermark never goes back; a watermark node that has seen no rows does not
@@ -109,31 +110,35 @@ pub(crate) struct BatchContext<'a> {
     /// The batch's rows of each source, in place of the streaming scans (in the order
     /// [`batch_plan`] meets them).
     pub rows: &'a [LogicalPlan],
-    pub operator: Option<&'a mut Box<dyn StatefulOperator>>,
-    pub watermarks: Watermarks,
+    /// The query's stateful operators, bottom first (the order the batch meets them).
+    pub operators: &'a mut [Box<dyn StatefulOperator>],
+    /// Each operator's watermarks for this batch.
+    pub watermarks: Vec<Watermarks>,
     pub tracker: &'a mut WatermarkTracker,
     pub times: EventTimes,
     next_node: usize,
     next_scan: usize,
+    next_operator: usize,
 }
 
 impl<'a> BatchContext<'a> {
     pub fn new(
         state: &'a SessionState,
         rows: &'a [LogicalPlan],
-        operator: Option<&'a mut Box<dyn StatefulOperator>>,
-        watermarks: Watermarks,
+        operators: &'a mut [Box<dyn StatefulOperator>],
+        watermarks: Vec<Watermarks>,
         tracker: &'a mut WatermarkTracker,
     ) -> Self {
         Self {
             state,
             rows,
-            operator,
+            operators,
             watermarks,
             tracker,
             times: EventTimes::default(),
             next_node: 0,
             next_scan: 0,
+            next_operator: 0,
         }
     }
 }
@@ -184,8 +189,10 @@ where
         }
         let rebuilt = plan.with_new_exprs(plan.expressions(), inputs)?;
         if is_stateful(plan) {
-            let watermarks = cx.watermarks;
-            let Some(op) = cx.operator.as_mut() else {
+            let i = cx.next_operator;
+            cx.next_operator += 1;
+            let watermarks = cx.watermarks.get(i).copied().unwrap_or_default();
+            let Some(op) = cx.operators.get_mut(i) else {
                 return Err(spate_common::Error::internal(
                     "a stateful node without its operator",
                 ));

@@ -29,6 +29,7 @@ use crate::checkpoint::{Checkpoint, CommitEntry, OffsetEntry, OffsetMetadata, Re
 use crate::dedup::StreamingDeduplicate;
 use crate::listener::{EventKind, ListenerBus};
 use crate::micro_batch::{self, BatchContext, WatermarkTracker, iso_ms};
+use crate::operators::Operators;
 use crate::sink::Sink;
 use crate::source::Source;
 use crate::stateful::{self, OutputMode, StatefulOperator, Watermarks, stateful_nodes};
@@ -181,40 +182,40 @@ impl StreamingQuery {
             Resume::Fresh => 0,
             Resume::Rerun { batch_id, .. } | Resume::Next { batch_id, .. } => *batch_id,
         };
-        let store_dir = checkpoint
-            .as_ref()
-            .map(|c| c.root().join("state").join("0"));
-        let operator: Option<Box<dyn StatefulOperator>> = match nodes.first() {
-            None => None,
-            Some(join @ LogicalPlan::Join(_)) => Some(Box::new(crate::join::StreamingJoin::new(
-                join, store_dir, partitions, next_batch,
-            )?)),
-            Some(LogicalPlan::Aggregate(agg)) if crate::session::is_session_aggregate(agg) => {
-                Some(Box::new(crate::session::StreamingSessions::new(
+        let state_root = checkpoint.as_ref().map(|c| c.root().join("state"));
+        let operators = Operators::of(&analyzed, |node, id| {
+            let store_dir = state_root.as_ref().map(|r| r.join(id.to_string()));
+            Ok(match node {
+                LogicalPlan::Join(_) => Box::new(crate::join::StreamingJoin::new(
+                    node, store_dir, partitions, next_batch,
+                )?) as Box<dyn StatefulOperator>,
+                LogicalPlan::Aggregate(agg) if crate::session::is_session_aggregate(agg) => {
+                    Box::new(crate::session::StreamingSessions::new(
+                        agg,
+                        req.mode,
+                        &watermark_columns,
+                        store_dir,
+                        partitions,
+                        next_batch,
+                    )?)
+                }
+                LogicalPlan::Aggregate(agg) => Box::new(StreamingAggregate::new(
                     agg,
                     req.mode,
                     &watermark_columns,
                     store_dir,
                     partitions,
                     next_batch,
-                )?))
-            }
-            Some(LogicalPlan::Aggregate(agg)) => Some(Box::new(StreamingAggregate::new(
-                agg,
-                req.mode,
-                &watermark_columns,
-                store_dir,
-                partitions,
-                next_batch,
-            )?)),
-            Some(node) => Some(Box::new(StreamingDeduplicate::new(
-                node,
-                &watermarks,
-                store_dir,
-                partitions,
-                next_batch,
-            )?)),
-        };
+                )?),
+                _ => Box::new(StreamingDeduplicate::new(
+                    node,
+                    &watermarks,
+                    store_dir,
+                    partitions,
+                    next_batch,
+                )?),
+            })
+        })?;
         let tracker =
             WatermarkTracker::new(watermarks.iter().map(|(_, d)| *d).collect(), policy_max, 0);
         let sources: Arc<[Source]> = scans
@@ -245,7 +246,7 @@ impl StreamingQuery {
         let runner = Arc::clone(&query);
         let mut run = Run {
             analyzed,
-            operator,
+            operators,
             tracker,
         };
         tokio::spawn(async move {
@@ -420,11 +421,7 @@ impl StreamingQuery {
             let new_data = latest.iter().zip(&committed).any(|(l, c)| l > c);
             // a batch without data when a newer watermark has state to evict (Spark's
             // no-data batch)
-            let evicting = run.tracker.current > previous_wm
-                && run
-                    .operator
-                    .as_ref()
-                    .is_some_and(|o| o.evicts_by_watermark());
+            let evicting = run.tracker.current > previous_wm && run.operators.evict_by_watermark();
             if bounded && !new_data && !evicting {
                 return Ok(());
             }
@@ -455,9 +452,7 @@ impl StreamingQuery {
                     session, sources, req, run, batch_id, &committed, end, watermarks,
                 )
                 .await?;
-                if let Some(op) = run.operator.as_mut() {
-                    op.commit()?;
-                }
+                run.operators.commit()?;
                 previous_wm = watermark;
                 let next_watermark = run.tracker.advance();
                 if let Some(c) = checkpoint {
@@ -470,7 +465,7 @@ impl StreamingQuery {
                 }
                 batch_id += 1;
                 last_event = Instant::now();
-                if run.tracker.current > previous_wm && run.operator.is_some() {
+                if run.tracker.current > previous_wm && !run.operators.is_empty() {
                     // look again at once: the new watermark may have state to evict
                     continue;
                 }
@@ -545,11 +540,14 @@ impl StreamingQuery {
             rows.push(plan);
             inputs.push(n);
         }
+        let per_operator = run
+            .operators
+            .watermarks(watermarks.late_ms, watermarks.evict_ms);
         let mut cx = BatchContext::new(
             &state,
             &rows,
-            run.operator.as_mut(),
-            watermarks,
+            run.operators.all_mut(),
+            per_operator,
             &mut run.tracker,
         );
         let plan = micro_batch::batch_plan(&mut cx, &run.analyzed).await?;
@@ -589,11 +587,7 @@ impl StreamingQuery {
         } else {
             json!({})
         };
-        let state_operators: Vec<serde_json::Value> = run
-            .operator
-            .iter()
-            .map(|o| o.metrics().progress(o.name()))
-            .collect();
+        let state_operators = run.operators.progress();
         let progress = json!({
             "id": self.id,
             "runId": self.run_id,
@@ -788,9 +782,9 @@ fn resume_conf(resume: &Resume, key: &str) -> Option<String> {
     entry.metadata.conf.get(key).cloned()
 }
 
-/// What the loop of one query owns: its analyzed plan, its stateful operator, its watermark.
+/// What the loop of one query owns: its analyzed plan, its stateful operators, its watermark.
 struct Run {
     analyzed: LogicalPlan,
-    operator: Option<Box<dyn StatefulOperator>>,
+    operators: Operators,
     tracker: WatermarkTracker,
 }

@@ -211,6 +211,12 @@ pub trait StatefulOperator: Send + Sync {
     /// The commit hook: writes the state's next version (after the sink committed).
     fn commit(&mut self) -> Result<()>;
 
+    /// The watermark of its output when its input's is `input_ms` (how old a row it emits
+    /// can be): the input's, unless the operator holds rows back.
+    fn output_watermark(&self, input_ms: i64) -> i64 {
+        input_ms
+    }
+
     /// What the last batch did.
     fn metrics(&self) -> OperatorMetrics;
 }

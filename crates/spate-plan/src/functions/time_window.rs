@@ -28,14 +28,43 @@ const EXPANDED: &str = "__spate_window";
 
 /// The Spark functions this module rewrites that SQL text can call by name: SQL planning
 /// sends them through the registry (see `crate::sql_functions`).
-pub(super) const SQL_NAMES: &[&str] = &["window"];
+pub(super) const SQL_NAMES: &[&str] = &["window", "window_time"];
 
-/// Resolves `window(...)`.
+/// `window_time(window)`: the time of a window's rows, its end less a microsecond (Spark's).
+fn window_time(args: &[Arg], cx: &CallContext<'_>) -> Result<(Expr, String)> {
+    let [window] = args else {
+        return Err(wrong_args("window_time", "1", args.len()));
+    };
+    let is_window = matches!(
+        window.expr.get_type(cx.schema)?,
+        DataType::Struct(f) if f.len() == 2 && f[0].name() == "start" && f[1].name() == "end"
+    );
+    if !is_window {
+        return Err(Error::analysis(
+            "DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE",
+            format!(
+                "window_time() needs a window column (a struct of start and end), got {}",
+                window.name
+            ),
+        ));
+    }
+    let end = datafusion::functions::core::expr_fn::get_field(window.expr.clone(), "end");
+    let micro =
+        datafusion::logical_expr::lit(datafusion::scalar::ScalarValue::IntervalMonthDayNano(Some(
+            datafusion::arrow::datatypes::IntervalMonthDayNano::new(0, 0, 1_000),
+        )));
+    Ok((end - micro, format!("window_time({})", window.name)))
+}
+
+/// Resolves `window(...)` and `window_time(...)`.
 pub(super) fn resolve(
     name: &str,
     args: &[Arg],
     cx: &CallContext<'_>,
 ) -> Result<Option<(Expr, String)>> {
+    if name == "window_time" {
+        return window_time(args, cx).map(Some);
+    }
     if name != "window" {
         return Ok(None);
     }
