@@ -1,4 +1,5 @@
-"""Apache Spark's session windows on a stream (tests/stateful_cases.py's SESSION_CASES): the
+"""Apache Spark's session windows and grouping sets (cube, rollup) on a stream
+(tests/stateful_cases.py's SESSION_CASES and GROUPING_SET_CASES): the
 same JSON files as streaming_stateful.py, one per micro-batch, with trigger(availableNow=True)
 into a memory sink; printed per case as one JSON line: each batch's progress summary and the
 sink's rows, sorted (or Spark's error). test_streaming_stateful.py's session test compares."""
@@ -33,7 +34,7 @@ def input_dir():
     return d
 
 
-for name, (query, mode) in cases.SESSION_CASES.items():
+for name, (query, mode) in {**cases.SESSION_CASES, **cases.GROUPING_SET_CASES}.items():
     try:
         rows, batches = cases.run_to_memory(spark, query(spark, input_dir()), name, mode)
         print(json.dumps({"case": name, "batches": batches, "rows": rows}, sort_keys=True))

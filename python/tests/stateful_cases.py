@@ -137,6 +137,23 @@ SESSION_CASES = {
 }
 
 
+def window_cube(spark, path):
+    """Counts per window and key, per window, per key and in all (cube)."""
+    return source(spark, path).withWatermark("ts", "5 seconds").cube(F.window("ts", "10 seconds"), "k").count()
+
+
+def key_rollup(spark, path):
+    return source(spark, path).rollup("k", F.window("ts", "20 seconds")).agg(F.sum("v").alias("total"))
+
+
+# grouping sets on a stream: name -> (query, output mode), run as CASES are
+GROUPING_SET_CASES = {
+    "window_cube_append": (window_cube, "append"),
+    "window_cube_update": (window_cube, "update"),
+    "key_rollup_complete": (key_rollup, "complete"),
+}
+
+
 # name -> (query, output mode): what Spark refuses when the query starts
 REFUSED = {
     "aggregation_append_without_watermark": (key_totals_append, "append"),

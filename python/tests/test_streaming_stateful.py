@@ -229,3 +229,12 @@ def test_session_windows_restarted_from_the_checkpoint_keep_their_open_sessions(
     # the session a:[12:00:01, 12:00:22) has rows from both runs: the result is the single run's
     rows = sorted((cases.plain(r) for r in spark.read.parquet(str(sink)).collect()), key=lambda r: json.dumps(r, sort_keys=True))
     assert rows == SESSIONS["session_append"]["rows"]
+
+
+@pytest.mark.parametrize("case", list(cases.GROUPING_SET_CASES))
+def test_grouping_sets_on_a_stream_give_spark_s_rows_and_progress(spark, tmp_dir, case):
+    query, mode = cases.GROUPING_SET_CASES[case]
+    write_files(tmp_dir, range(len(cases.FILES)))
+    rows, batches = cases.run_to_memory(spark, query(spark, str(tmp_dir)), f"{case}_{os.getpid()}", mode)
+    assert rows == SESSIONS[case]["rows"]
+    assert batches == SESSIONS[case]["batches"]

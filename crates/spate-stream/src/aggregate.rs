@@ -15,7 +15,8 @@
 //! 5. the output is evaluated (`Final`) from buffers: append emits the evicted groups, update
 //!    the groups this batch changed, complete every group.
 //!
-//! Grouping sets on a stream are refused (not yet); session windows are [`crate::session`].
+//! Grouping sets (cube, rollup) keep their grouping id among the keys; a row whose event-time
+//! key a set left out is never evicted, as in Spark. Session windows are [`crate::session`].
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -93,7 +94,10 @@ pub(crate) fn watermarked_key(agg: &Aggregate, watermark_columns: &[String]) -> 
     if watermark_columns.is_empty() {
         return None;
     }
-    agg.group_expr.iter().enumerate().find_map(|(i, e)| {
+    // the grouping expressions as the aggregate's columns hold them (a grouping set's
+    // distinct expressions first)
+    let keys = datafusion::logical_expr::utils::grouping_set_to_exprlist(&agg.group_expr).ok()?;
+    keys.into_iter().enumerate().find_map(|(i, e)| {
         let columns = e.column_refs();
         // an event time, a window over one, or the window an aggregation under this one
         // emitted (its time is `window_time(window)`)
@@ -109,6 +113,7 @@ pub(crate) fn watermarked_key(agg: &Aggregate, watermark_columns: &[String]) -> 
         });
         let is_window = is_window_type(agg.schema.field(i).data_type());
         let plain = matches!(e, Expr::Column(c) if watermark_columns.contains(&c.name));
+        // (in a grouping set some rows hold no key here: those never close)
         (plain || (is_window && from_event_time)).then_some(i)
     })
 }
@@ -136,15 +141,6 @@ impl StreamingAggregate {
         partitions: usize,
         version: u64,
     ) -> Result<Self> {
-        if agg
-            .group_expr
-            .iter()
-            .any(|e| matches!(e, Expr::GroupingSet(_)))
-        {
-            return Err(Error::unsupported(
-                "grouping sets (cube, rollup) in a streaming aggregation",
-            ));
-        }
         if agg.group_expr.is_empty() {
             return Err(Error::unsupported(
                 "a streaming aggregation without grouping keys",
@@ -179,16 +175,32 @@ impl StreamingAggregate {
             .await?;
         let pieces = raw_aggregate(&physical)
             .ok_or_else(|| Error::internal("no aggregation in the plan of an aggregate"))?;
-        let partial = pieces.stage(AggregateMode::Partial, Arc::clone(&pieces.input))?;
+        // the batch's rows, so that a batch without any adds no group (an empty grouping set
+        // would add its grand total over no rows)
+        let input_rows = run_physical(
+            state,
+            Arc::clone(&pieces.input),
+            "streaming aggregation: the batch's rows",
+        )
+        .await?;
+        let empty = input_rows.iter().all(|b| b.num_rows() == 0);
+        let partial = pieces.stage(
+            AggregateMode::Partial,
+            memory_exec(pieces.input.schema(), input_rows)?,
+        )?;
         let reduced = pieces.stage(
             AggregateMode::PartialReduce,
             Arc::new(CoalescePartitionsExec::new(partial)),
         )?;
         let buffers = reduced.schema();
-        let rows =
-            run_physical(state, reduced, "streaming aggregation: the batch's groups").await?;
+        let rows = if empty {
+            Vec::new()
+        } else {
+            run_physical(state, reduced, "streaming aggregation: the batch's groups").await?
+        };
         let mut fresh = concat_batches(&buffers, &rows)?;
-        let nk = pieces.group_by.expr().len();
+        // the grouping keys (with the grouping set's id, for cube, rollup and grouping sets)
+        let nk = pieces.group_by.num_group_exprs();
         let mut metrics = OperatorMetrics {
             partitions: self.state.partitions() as u64,
             ..OperatorMetrics::default()
