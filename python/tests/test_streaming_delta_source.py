@@ -2,7 +2,8 @@
 query's start, then the rows later commits append; a restart goes on from the checkpoint;
 startingVersion (or startingTimestamp) starts from a version's changes; a commit that deletes or updates rows fails
 the query with delta-spark's error unless skipChangeCommits (or, for deletes only,
-ignoreDeletes) says to skip it."""
+ignoreDeletes) says to skip it; maxFilesPerTrigger/maxBytesPerTrigger bound the files a batch
+takes. Also the Delta sink's schema evolution with mergeSchema."""
 
 import datetime as dt
 import json
@@ -171,3 +172,28 @@ def test_max_files_per_trigger_splits_the_snapshot_and_the_commits_into_batches(
     # at least one file per batch however small the limit
     assert [p.numInputRows for p in q.recentProgress] == [1, 1]
     assert ids(spark, "delta_src_mb") == [10, 11]
+
+
+def test_the_delta_sink_evolves_the_table_schema_only_with_merge_schema(spark, tmp_dir):
+    a, b, table = tmp_dir / "a", tmp_dir / "b", str(tmp_dir / "t")
+    a.mkdir()
+    b.mkdir()
+    (a / "1.json").write_text('{"id": 1}\n{"id": 2}\n')
+    (b / "1.json").write_text('{"id": 3, "extra": "x"}\n')
+
+    def write(src, schema, ckpt, **options):
+        w = spark.readStream.schema(schema).json(str(src)).writeStream.format("delta")
+        for k, v in options.items():
+            w = w.option(k, v)
+        return w.option("checkpointLocation", str(tmp_dir / ckpt)).trigger(availableNow=True).start(table)
+
+    assert write(a, "id long", "c1").awaitTermination(60)
+    # a new column without mergeSchema: delta-spark's schema mismatch fails the query
+    with pytest.raises(StreamingQueryException, match="_LEGACY_ERROR_TEMP_DELTA_0007"):
+        write(b, "id long, extra string", "c2").awaitTermination(60)
+    q = write(b, "id long, extra string", "c3", mergeSchema="true")
+    assert q.awaitTermination(60)
+    assert q.exception() is None
+    rows = spark.read.format("delta").load(table)
+    assert rows.columns == ["id", "extra"]
+    assert sorted((r.id, r.extra) for r in rows.collect()) == [(1, None), (2, None), (3, "x")]
