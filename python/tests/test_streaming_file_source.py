@@ -118,3 +118,9 @@ def test_parquet_files_of_other_columns_give_one_file_s_schema_or_all_merged(spa
     assert rows == expected["rows"]
     batch = spark.read.option("mergeSchema", "true").parquet(str(tmp_path)) if merge else spark.read.parquet(str(tmp_path))
     assert schema_of(batch) == expected["batch_schema"]
+    # the session setting is the option's default (Spark's spark.sql.parquet.mergeSchema)
+    spark.conf.set("spark.sql.parquet.mergeSchema", str(merge).lower())
+    try:
+        assert schema_of(spark.read.parquet(str(tmp_path))) == expected["batch_schema"]
+    finally:
+        spark.conf.unset("spark.sql.parquet.mergeSchema")

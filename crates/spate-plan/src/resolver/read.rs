@@ -131,6 +131,16 @@ pub trait Sources: Send + Sync {
 }
 
 impl Resolver<'_> {
+    /// The reader option the session's settings give a read of `format` that does not set
+    /// it (`set`): Parquet's `mergeSchema` from `spark.sql.parquet.mergeSchema`.
+    fn merge_schema_default(&self, format: &str, set: bool) -> Option<(String, String)> {
+        if format != "parquet" || set {
+            return None;
+        }
+        let merge = self.config.get("spark.sql.parquet.mergeSchema")?;
+        Some(("mergeschema".to_string(), merge.trim().to_lowercase()))
+    }
+
     /// The schema of a file stream over `path`, as Spark's file sources build it: the user's
     /// (or, with `spark.sql.streaming.schemaInference`, one inferred from the files there
     /// now), its partition columns (`key=value` directories, typed as the user's schema says
@@ -192,11 +202,16 @@ impl Resolver<'_> {
                         .or_else(|| self.config.get("spark.sql.sources.default"))
                         .unwrap_or_else(|| "parquet".into())
                         .to_lowercase();
-                    let options: std::collections::BTreeMap<String, String> = d
+                    let mut options: std::collections::BTreeMap<String, String> = d
                         .options
                         .iter()
                         .map(|(k, v)| (k.to_lowercase(), v.clone()))
                         .collect();
+                    if let Some((k, v)) =
+                        self.merge_schema_default(&format, options.contains_key("mergeschema"))
+                    {
+                        options.insert(k, v);
+                    }
                     let path = d
                         .paths
                         .first()
@@ -310,10 +325,15 @@ impl Resolver<'_> {
                     .or_else(|| self.config.get("spark.sql.sources.default"))
                     .unwrap_or_else(|| "parquet".into())
                     .to_lowercase();
-                let options = options
+                let mut options: HashMap<String, String> = options
                     .iter()
                     .map(|(k, v)| (k.to_lowercase(), v.clone()))
                     .collect();
+                if let Some((k, v)) =
+                    self.merge_schema_default(&format, options.contains_key("mergeschema"))
+                {
+                    options.insert(k, v);
+                }
                 let req = ReadRequest {
                     format,
                     paths: paths.clone(),
