@@ -113,3 +113,36 @@ def test_a_file_sink_fails_a_continuous_query_as_in_spark(spark, tmp_path):
     with pytest.raises(StreamingQueryException, match=re.escape(SPARK_CONTINUOUS["file_sink"]["exception"])):
         q.awaitTermination(20)
     assert not q.isActive
+
+
+SPARK_REAL_TIME = {d["case"]: d for d in map(json.loads, (REFERENCE / "streaming_real_time.out").read_text().splitlines())}
+
+
+@pytest.mark.parametrize("case", list(SPARK_REAL_TIME))
+def test_the_real_time_trigger_gets_spark_s_errors(spark, tmp_path, case):
+    """Spark 4.2's real-time mode reads only Kafka streams, into allowlisted sinks in update
+    mode; Spate has no Kafka source yet, so each case ends in Spark's error."""
+    expected = SPARK_REAL_TIME[case]
+    (tmp_path / "a.json").write_text('{"a": 1}\n')
+    rate = spark.readStream.format("rate").load()
+    writer = {
+        "rate_memory": lambda: rate.writeStream.format("memory").queryName(unique("rt")),
+        "rate_noop": lambda: rate.writeStream.format("noop"),
+        "rate_parquet": lambda: rate.writeStream.format("parquet")
+        .option("checkpointLocation", str(tmp_path / "ckpt"))
+        .option("path", str(tmp_path / "out")),
+        "rate_console_append": lambda: rate.writeStream.format("console"),
+        "rate_console_update": lambda: rate.writeStream.format("console").outputMode("update"),
+        "json_console_update": lambda: spark.readStream.schema("a long").json(str(tmp_path)).writeStream.format("console").outputMode("update"),
+    }[case]().trigger(realTime="5 seconds")
+    if "failure" in expected:
+        q = writer.start()
+        with pytest.raises(StreamingQueryException) as e:
+            q.awaitTermination(30)
+        assert expected["failure"] in str(e.value)
+        return
+    with pytest.raises(Exception) as e:
+        writer.start()
+    assert type(e.value).__name__ == expected["type"]
+    assert e.value.getCondition() == expected["condition"]
+    assert expected["message"] in str(e.value)

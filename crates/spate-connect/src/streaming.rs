@@ -93,9 +93,7 @@ pub(crate) async fn start(
         Some(ProtoTrigger::Once(_)) => Trigger::Once,
         Some(ProtoTrigger::AvailableNow(_)) => Trigger::AvailableNow,
         Some(ProtoTrigger::ContinuousCheckpointInterval(i)) => Trigger::Continuous(interval(i)?),
-        Some(ProtoTrigger::RealTimeBatchDuration(_)) => {
-            return Err(Error::unsupported("the real-time trigger"));
-        }
+        Some(ProtoTrigger::RealTimeBatchDuration(i)) => Trigger::RealTime(interval(i)?),
     };
     if w.foreach_writer.is_some() {
         return Err(Error::unsupported(

@@ -3,7 +3,8 @@
 //! operator under another can emit late rows, no sorts or limits on a stream except where Spark allows them, the joins of a stream with a
 //! static table Spark allows, and joins of two streams in append mode whose outer side can
 //! forget its rows; for the continuous trigger, only rate streams with projections and
-//! filters. Each refusal is Spark's error class and message.
+//! filters; for the real-time trigger, Spark's allowlisted sinks in update mode (and, when it
+//! runs, Kafka streams only). Each refusal is Spark's error class and message.
 
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::logical_expr::{Join, JoinType, LogicalPlan};
@@ -230,4 +231,41 @@ pub(crate) fn check_continuous(plan: &LogicalPlan) -> Result<()> {
 
 fn is_stateful_aggregate(plan: &LogicalPlan) -> bool {
     matches!(plan, LogicalPlan::Aggregate(a) if is_streaming(&a.input))
+}
+
+/// Spark's checks of a real-time query (`trigger(realTime=...)`) when it starts: a sink on
+/// its allowlist, then update mode.
+pub(crate) fn check_real_time(sink: &crate::sink::Sink, mode: OutputMode) -> Result<()> {
+    if let Some(class) = sink.real_time_refusal() {
+        return Err(Error::Runtime {
+            exception: "java.lang.IllegalArgumentException",
+            class: "STREAMING_REAL_TIME_MODE.OPERATOR_OR_SINK_NOT_IN_ALLOWLIST".into(),
+            message: format!(
+                "Streaming real-time mode has the following limitation: The sink(s): {class} is not in the sink allowlist for Real-Time Mode. To bypass this check, set spark.sql.streaming.realTimeMode.allowlistCheck to false. By changing this, you agree to run the query at your own risk."
+            ),
+        });
+    }
+    let name = match mode {
+        OutputMode::Update => return Ok(()),
+        OutputMode::Append => "Append",
+        OutputMode::Complete => "Complete",
+    };
+    Err(Error::analysis(
+        "STREAMING_REAL_TIME_MODE.OUTPUT_MODE_NOT_SUPPORTED",
+        format!(
+            "Streaming real-time mode has the following limitation: The output mode {name} is not supported. To work around this limitation, set the output mode to Update. In the future, {name} may be supported."
+        ),
+    ))
+}
+
+/// Spark's failure of a real-time query over a stream it does not read in real time (every
+/// stream but Kafka's).
+pub(crate) fn real_time_source_error(source: &crate::source::Source) -> Error {
+    Error::analysis(
+        "STREAMING_REAL_TIME_MODE.INPUT_STREAM_NOT_SUPPORTED",
+        format!(
+            "Streaming real-time mode has the following limitation: The input stream {} is not supported in Real-time Mode.",
+            source.spark_class()
+        ),
+    )
 }

@@ -51,6 +51,10 @@ pub enum Trigger {
     /// started as soon as data arrives, for the queries Spark's continuous mode takes (a rate
     /// stream with projections and filters into memory, console or noop).
     Continuous(Duration),
+    /// Spark's real-time mode (4.1+), which reads only Kafka streams: Spate has none yet, so a
+    /// query gets Spark's errors (the sink's and output mode's when it starts, the stream's
+    /// when it runs).
+    RealTime(Duration),
 }
 
 /// What `writeStream.start()` asks for.
@@ -162,6 +166,9 @@ impl StreamingQuery {
         crate::checker::check(&analyzed, req.mode, watermarked_aggregate)?;
         if matches!(req.trigger, Trigger::Continuous(_)) {
             crate::checker::check_continuous(&analyzed)?;
+        }
+        if matches!(req.trigger, Trigger::RealTime(_)) {
+            crate::checker::check_real_time(&req.sink, req.mode)?;
         }
         let checkpoint = req.checkpoint.as_ref().map(Checkpoint::new);
         let (id, resume) = match &checkpoint {
@@ -337,6 +344,9 @@ impl StreamingQuery {
         self.set_state(QueryState::Active);
         for source in sources {
             source.check_options()?;
+            if matches!(req.trigger, Trigger::RealTime(_)) {
+                return Err(crate::checker::real_time_source_error(source));
+            }
         }
         if let Trigger::Continuous(interval) = req.trigger
             && !req.sink.takes_continuous()

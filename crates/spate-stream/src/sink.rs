@@ -160,6 +160,27 @@ impl Sink {
         }
     }
 
+    /// Spark's class for it, as real-time mode's allowlist names a sink; `None` for the
+    /// console, which the allowlist takes.
+    pub fn real_time_refusal(&self) -> Option<&'static str> {
+        match self {
+            Sink::Console { .. } => None,
+            Sink::Memory { .. } => {
+                Some("org.apache.spark.sql.execution.streaming.sources.MemorySink")
+            }
+            Sink::Noop => Some("org.apache.spark.sql.execution.datasources.noop.NoopTable$"),
+            Sink::ForeachBatch(_) => {
+                Some("org.apache.spark.sql.execution.streaming.sources.ForeachBatchSink")
+            }
+            Sink::Files { request, .. } if request.format == "delta" => {
+                Some("org.apache.spark.sql.delta.sources.DeltaSink")
+            }
+            Sink::Files { .. } => {
+                Some("org.apache.spark.sql.execution.streaming.sinks.FileStreamSink")
+            }
+        }
+    }
+
     /// Whether Spark's continuous processing writes to it (memory, console, noop).
     pub fn takes_continuous(&self) -> bool {
         matches!(

@@ -264,6 +264,20 @@ impl Source {
         }
     }
 
+    /// Spark's class for it, as real-time mode names an input stream it does not take.
+    pub fn spark_class(&self) -> &'static str {
+        match self {
+            Source::Rate(_) => {
+                "org.apache.spark.sql.execution.streaming.sources.RateStreamMicroBatchStream"
+            }
+            Source::RateMicroBatch(_) => {
+                "org.apache.spark.sql.execution.streaming.sources.RatePerMicroBatchStream"
+            }
+            Source::Files(_) => "org.apache.spark.sql.execution.streaming.runtime.FileStreamSource",
+            Source::Delta(_) => "org.apache.spark.sql.delta.sources.DeltaSource",
+        }
+    }
+
     /// After the batches through `end` committed: what the source does with what they read
     /// (the file source's `cleanSource`).
     pub fn committed(&self, end: i64) -> Result<()> {
