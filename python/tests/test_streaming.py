@@ -433,6 +433,39 @@ def test_the_batch_reader_reads_only_the_files_a_stream_committed(spark, tmp_pat
     assert len(spark.read.parquet(out).collect()) > 3
 
 
+def test_the_batch_reader_reads_a_partitioned_sink_s_committed_files_with_its_partitions(spark, tmp_path):
+    """The same for a sink with partitionBy: the files its log lists, in their key=value
+    directories, read with the partition column (typed by its values, as discovery types it)."""
+    import os
+    import shutil
+
+    src, out, ckpt = tmp_path / "in", tmp_path / "out", str(tmp_path / "checkpoint")
+    src.mkdir()
+    write_json_lines(src / "a.json", [{"id": 1, "k": 7}, {"id": 2, "k": 7}, {"id": 3, "k": 8}])
+    q = (
+        spark.readStream.schema("id long, k long")
+        .json(str(src))
+        .writeStream.format("parquet")
+        .partitionBy("k")
+        .option("checkpointLocation", ckpt)
+        .trigger(availableNow=True)
+        .start(str(out))
+    )
+    assert q.awaitTermination(60)
+    assert sorted(p.name for p in out.iterdir() if p.is_dir() and not p.name.startswith("_")) == ["k=7", "k=8"]
+    # a stray file in a partition directory, and one in a directory no batch committed
+    committed = next((out / "k=7").glob("*.parquet"))
+    shutil.copy(committed, out / "k=7" / "part-99999-stray.c000.snappy.parquet")
+    (out / "k=9").mkdir()
+    shutil.copy(committed, out / "k=9" / "part-99998-stray.c000.snappy.parquet")
+    df = spark.read.parquet(str(out))
+    assert [(f.name, f.dataType.simpleString()) for f in df.schema.fields] == [("id", "bigint"), ("k", "int")]
+    assert sorted((r.id, r.k) for r in df.collect()) == [(1, 7), (2, 7), (3, 8)]
+    # without the log every file counts, the strays too
+    shutil.rmtree(out / "_spark_metadata")
+    assert len(spark.read.parquet(str(out)).collect()) > 3
+
+
 def test_the_console_sink_prints_each_batch_as_spark_does(spark, server, tmp_path):
     """Spark's console sink: a `Batch: N` banner, then the batch as `show()` prints it, on the
     server's standard output (here, its log)."""

@@ -11,6 +11,7 @@ pub mod metadata_log;
 pub mod options;
 pub mod partitions;
 pub mod records;
+pub mod sink_output;
 pub mod source;
 pub mod task_files;
 pub mod warehouse;

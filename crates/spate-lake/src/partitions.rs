@@ -64,7 +64,9 @@ fn walk(dir: &Path, depth: usize, names: &mut Vec<String>, values: &mut Vec<Vec<
     }
 }
 
-fn infer(values: &[String]) -> DataType {
+/// The type partition discovery gives a partition column with `values` (Spark's inference:
+/// int, bigint, double, date, else string; the null partition does not count).
+pub(crate) fn infer(values: &[String]) -> DataType {
     let present: Vec<&String> = values
         .iter()
         .filter(|v| v.as_str() != NULL_PARTITION)

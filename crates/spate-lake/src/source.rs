@@ -61,8 +61,16 @@ pub async fn read(state: &SessionState, req: &ReadRequest, alias: &str) -> Resul
     for p in &req.paths {
         check_exists(p)?;
     }
-    if let Some(req) = committed_by_a_stream(req)? {
-        return Box::pin(read(state, &req, alias)).await;
+    match committed_by_a_stream(req)? {
+        Some(Committed::Files(req)) => return Box::pin(read(state, &req, alias)).await,
+        Some(Committed::Partitioned(dir, files)) => {
+            return crate::sink_output::read_partitioned(state, &dir, files, req, alias, |s, r| {
+                let alias = alias.to_string();
+                async move { Box::pin(read(s, &r, &alias)).await }
+            })
+            .await;
+        }
+        None => {}
     }
     match req.format.as_str() {
         "text" => read_text(req, alias),
@@ -579,11 +587,19 @@ pub fn files_under(path: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// What a streaming file sink committed into the paths read.
+enum Committed {
+    /// The paths replaced by the files the sinks' logs list.
+    Files(ReadRequest),
+    /// One sink directory with partition directories, and its committed files.
+    Partitioned(PathBuf, Vec<String>),
+}
+
 /// A directory a streaming file sink writes into is read as Spark reads it: only the files its
-/// `_spark_metadata` log lists, so a batch that failed half-way is not seen. The request with
-/// those files, or `None` when no path is such a directory. (Sinks with partition directories
-/// are read whole for now: their files alone would lose the partition columns.)
-fn committed_by_a_stream(req: &ReadRequest) -> Result<Option<ReadRequest>> {
+/// `_spark_metadata` log lists, so a batch that failed half-way is not seen; `None` when no
+/// path is such a directory. A sink with partition directories is read by
+/// [`crate::sink_output`].
+fn committed_by_a_stream(req: &ReadRequest) -> Result<Option<Committed>> {
     let mut changed = false;
     let mut paths = Vec::new();
     for p in &req.paths {
@@ -598,11 +614,16 @@ fn committed_by_a_stream(req: &ReadRequest) -> Result<Option<ReadRequest>> {
                 changed = true;
                 paths.extend(files);
             }
+            Some(files) if req.paths.len() == 1 => {
+                return Ok(Some(Committed::Partitioned(absolute, files)));
+            }
             _ => paths.push(p.clone()),
         }
     }
-    Ok(changed.then(|| ReadRequest {
-        paths,
-        ..req.clone()
+    Ok(changed.then(|| {
+        Committed::Files(ReadRequest {
+            paths,
+            ..req.clone()
+        })
     }))
 }
