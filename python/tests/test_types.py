@@ -126,3 +126,19 @@ def test_maps_built_from_pairs_and_select_items_without_as(spark):
         "select s from (select cast(v * 1.5 as string) s from values (1), (2) as t(v)) where s > '2'"
     )
     assert [r.s for r in nested.collect()] == ["3.0"]
+
+
+def test_casting_bytes_to_a_string_decodes_utf8_as_spark_does(spark):
+    """Kafka's value is binary and users write `from_json(col("value").cast("string"), ...)`:
+    the cast decodes UTF-8 (show()'s hex is only how bytes are displayed); a malformed byte
+    becomes U+FFFD, as Java decodes it."""
+    from pyspark.sql import functions as F
+
+    df = spark.createDataFrame([(bytearray(b'{"a": 1, "b": "\xc3\xa9t\xc3\xa9"}'),), (bytearray(b"x\xffy"),), (None,)], "v binary")
+    texts = [r[0] for r in df.select(F.col("v").cast("string")).collect()]
+    assert texts == ['{"a": 1, "b": "\u00e9t\u00e9"}', "x\ufffdy", None]
+    parsed = df.select(F.from_json(F.col("v").cast("string"), "a int, b string").alias("j")).collect()
+    assert (parsed[0].j.a, parsed[0].j.b) == (1, "\u00e9t\u00e9")
+    assert spark.sql("SELECT CAST(X'7B7D' AS STRING) AS s").collect()[0].s == "{}"
+    # show() still displays bytes as hex
+    assert "[78 FF 79]" in df._show_string(truncate=False)

@@ -1,5 +1,5 @@
 //! Casts with Spark's rules, for DataFrame expressions and SQL text alike: `CAST(x AS STRING)`
-//! with Spark's text forms (Java doubles `1.0E10`, timestamps as `yyyy-MM-dd HH:mm:ss[.ffffff]`
+//! with Spark's text forms (bytes decoded as UTF-8) (Java doubles `1.0E10`, timestamps as `yyyy-MM-dd HH:mm:ss[.ffffff]`
 //! in the session time zone, `[1, 2]` arrays, `{a -> 1}` maps and `{1, x}` structs — the same
 //! formatter `show()` uses), numbers to timestamps as seconds since the epoch and back, and
 //! ANSI mode deciding whether a bad value fails or becomes null.
@@ -53,6 +53,45 @@ impl ScalarUDFImpl for SparkToString {
     }
 }
 
+/// The UDF behind Spark's cast of bytes to a string: their UTF-8 text, a malformed sequence
+/// read as U+FFFD (as Java decodes Spark's `UTF8String`).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct SparkDecodeUtf8 {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for SparkDecodeUtf8 {
+    fn name(&self) -> &str {
+        "spark_decode_utf8"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let array = args.args[0].to_array(args.number_rows)?;
+        let bytes = datafusion::arrow::compute::cast(&array, &DataType::Binary)?;
+        let bytes = bytes
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::BinaryArray>()
+            .ok_or_else(|| {
+                datafusion::error::DataFusionError::Internal(
+                    "bytes that did not cast to binary".into(),
+                )
+            })?;
+        let out: datafusion::arrow::array::StringArray = bytes
+            .iter()
+            .map(|b| b.map(String::from_utf8_lossy))
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
 /// `CAST(e AS STRING)` with Spark's formatting.
 pub fn to_spark_string(e: Expr, tz: &str) -> Expr {
     let udf = ScalarUDF::new_from_impl(SparkToString {
@@ -64,6 +103,21 @@ pub fn to_spark_string(e: Expr, tz: &str) -> Expr {
 
 /// `e` (of type `from`) cast to `to` as Spark casts; `try_mode` gives null for a bad value.
 pub fn spark_cast(e: Expr, from: &DataType, to: &DataType, try_mode: bool, tz: &str) -> Expr {
+    if matches!(to, DataType::Utf8)
+        && matches!(
+            from,
+            DataType::Binary
+                | DataType::LargeBinary
+                | DataType::BinaryView
+                | DataType::FixedSizeBinary(_)
+        )
+    {
+        // bytes become their UTF-8 text (Kafka's `value.cast("string")`), not show()'s hex
+        let udf = ScalarUDF::new_from_impl(SparkDecodeUtf8 {
+            signature: Signature::any(1, Volatility::Immutable),
+        });
+        return udf.call(vec![e]);
+    }
     if matches!(to, DataType::Utf8)
         && !matches!(
             from,
