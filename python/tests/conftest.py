@@ -72,6 +72,52 @@ def spawn_server(tmp_path_factory, *args, env=None):
         log.close()
 
 
+def tansu_binary() -> str:
+    """The Kafka-compatible test broker (.ci/tansu.sh installs it into the tools cache)."""
+    if os.environ.get("SPATE_TANSU"):
+        return os.environ["SPATE_TANSU"]
+    tools = os.environ.get("SPATE_TOOLS", str(Path.home() / ".cache" / "spate-tools"))
+    return str(Path(tools) / "tansu" / "bin" / "tansu")
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory):
+    """A real Kafka-compatible broker (tansu, in memory) on a free loopback port, for the
+    session: yields its bootstrap address."""
+    binary = tansu_binary()
+    if not os.path.exists(binary):
+        raise RuntimeError(f"no Kafka test broker at {binary}: run .ci/tansu.sh (./test.sh does)")
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("kafka") / "broker.log"
+    log = open(log_path, "w")
+    proc = subprocess.Popen(
+        [binary, "broker", "--listener-url", url, "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.time() + 60
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the Kafka test broker exited with {proc.returncode}: {log_path.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     with spawn_server(tmp_path_factory) as s:
