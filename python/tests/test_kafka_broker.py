@@ -11,9 +11,6 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
-# kafka-python loads its protocol schemas with importlib.resources' deprecated API
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
 N = 1000
 
 
