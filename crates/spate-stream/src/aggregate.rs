@@ -175,19 +175,22 @@ impl StreamingAggregate {
             .await?;
         let pieces = raw_aggregate(&physical)
             .ok_or_else(|| Error::internal("no aggregation in the plan of an aggregate"))?;
-        // the batch's rows, so that a batch without any adds no group (an empty grouping set
-        // would add its grand total over no rows)
-        let input_rows = run_physical(
-            state,
-            Arc::clone(&pieces.input),
-            "streaming aggregation: the batch's rows",
-        )
-        .await?;
-        let empty = input_rows.iter().all(|b| b.num_rows() == 0);
-        let partial = pieces.stage(
-            AggregateMode::Partial,
-            memory_exec(pieces.input.schema(), input_rows)?,
-        )?;
+        // with grouping sets the batch's rows are read first, so that a batch without any adds
+        // no group (an empty grouping set would add its grand total over no rows); without,
+        // the rows stream into the partial aggregation
+        let (input, empty) = if pieces.group_by.has_grouping_set() {
+            let rows = run_physical(
+                state,
+                Arc::clone(&pieces.input),
+                "streaming aggregation: the batch's rows",
+            )
+            .await?;
+            let empty = rows.iter().all(|b| b.num_rows() == 0);
+            (memory_exec(pieces.input.schema(), rows)?, empty)
+        } else {
+            (Arc::clone(&pieces.input), false)
+        };
+        let partial = pieces.stage(AggregateMode::Partial, input)?;
         let reduced = pieces.stage(
             AggregateMode::PartialReduce,
             Arc::new(CoalescePartitionsExec::new(partial)),
