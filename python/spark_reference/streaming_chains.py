@@ -12,28 +12,14 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
-from pyspark.sql import SparkSession  # noqa: E402
-
 import stateful_cases  # noqa: E402
 import two_source_cases as cases  # noqa: E402
 
-spark = (
-    SparkSession.builder.master("local[1]")
-    .config("spark.ui.enabled", "false")
-    .config("spark.sql.session.timeZone", "UTC")
-    .config("spark.sql.shuffle.partitions", "2")
-    .getOrCreate()
-)
+spark = stateful_cases.local_spark()
 
 
 def input_dir(side):
-    d = tempfile.mkdtemp()
-    for i in range(len(cases.RIGHT_FILES)):
-        path = os.path.join(d, f"{i}.json")
-        with open(path, "w") as f:
-            f.write("".join(json.dumps(r) + "\n" for r in cases.rows_of(side, i)))
-        os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))
-    return d
+    return stateful_cases.write_batches(tempfile.mkdtemp(), lambda i: cases.rows_of(side, i), range(len(cases.RIGHT_FILES)))
 
 
 for name, (query, mode) in cases.CHAIN_CASES.items():

@@ -11,29 +11,13 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
-from pyspark.sql import SparkSession  # noqa: E402
-
 import stateful_cases as cases  # noqa: E402
 
-spark = (
-    SparkSession.builder.master("local[1]")
-    .config("spark.ui.enabled", "false")
-    .config("spark.sql.session.timeZone", "UTC")
-    .config("spark.sql.shuffle.partitions", "2")
-    .getOrCreate()
-)
+spark = cases.local_spark()
 
 
 def input_dir():
-    d = tempfile.mkdtemp()
-    for i in range(len(cases.FILES)):
-        path = os.path.join(d, f"{i}.json")
-        with open(path, "w") as f:
-            for r in cases.rows_of(i):
-                f.write(json.dumps(r) + "\n")
-        # the file source orders files by modification time
-        os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))
-    return d
+    return cases.write_batches(tempfile.mkdtemp(), cases.rows_of, range(len(cases.FILES)))
 
 
 for name, (query, mode) in cases.CASES.items():
@@ -67,12 +51,7 @@ src, sink, ckpt = (os.path.join(d, n) for n in ("in", "out", "ckpt"))
 os.makedirs(src)
 runs = []
 for files in ([0, 1], [2, 3]):
-    for i in files:
-        path = os.path.join(src, f"{i}.json")
-        with open(path, "w") as f:
-            for r in cases.rows_of(i):
-                f.write(json.dumps(r) + "\n")
-        os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))
+    cases.write_batches(src, cases.rows_of, files)
     q = (
         cases.windowed_count(spark, src)
         .writeStream.format("parquet")

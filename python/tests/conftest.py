@@ -31,6 +31,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_port(proc, port, log_path, what):
+    """Waits (up to a minute) until `proc` listens on loopback `port`; its log if it exits."""
+    deadline = time.time() + 60
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}: {log_path.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def spawn_server(tmp_path_factory, *args, env=None):
     """A `spate serve` process with extra command-line arguments (and environment), yielding
@@ -46,15 +61,7 @@ def spawn_server(tmp_path_factory, *args, env=None):
         # the foreachBatch worker runs with the client's Python, as Spark Connect's does
         env={**os.environ, "PYSPARK_PYTHON": sys.executable, **(env or {})},
     )
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"spate serve exited with {proc.returncode}: {log_path.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.1)
+    wait_for_port(proc, port, log_path, "spate serve")
     try:
         yield {
             "url": f"sc://127.0.0.1:{port}",
@@ -96,17 +103,7 @@ def kafka(tmp_path_factory):
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.time() + 60
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the Kafka test broker exited with {proc.returncode}: {log_path.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.1)
+    wait_for_port(proc, port, log_path, "the Kafka test broker")
     try:
         yield f"127.0.0.1:{port}"
     finally:

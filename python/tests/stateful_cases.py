@@ -3,6 +3,9 @@ that runs them on Spate (test_streaming_stateful.py) and the script that runs th
 Spark to produce the expected outputs (spark_reference/streaming_stateful.py). Each case reads
 the same JSON files, one file per micro-batch, so that both engines see the same batches."""
 
+import json
+import os
+
 from pyspark.sql import functions as F
 
 SCHEMA = "ts timestamp, k string, v long"
@@ -21,6 +24,31 @@ DAY = "2026-12-01"
 
 def rows_of(i):
     return [{"ts": f"{DAY} {t}", "k": k, "v": v} for t, k, v in FILES[i]]
+
+
+def write_batches(directory, rows_of, indices):
+    """One JSON file per micro-batch (`rows_of(i)` in `i.json`), modification times in batch
+    order, since the file source takes files oldest first. Returns the directory."""
+    os.makedirs(directory, exist_ok=True)
+    for i in indices:
+        path = os.path.join(directory, f"{i}.json")
+        with open(path, "w") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in rows_of(i)))
+        os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))
+    return str(directory)
+
+
+def local_spark():
+    """The classic local Apache Spark the reference scripts (python/spark_reference) run."""
+    from pyspark.sql import SparkSession
+
+    return (
+        SparkSession.builder.master("local[1]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "2")
+        .getOrCreate()
+    )
 
 
 def source(spark, path):
@@ -168,8 +196,6 @@ REFUSED = {
 def run_to_memory(spark, df, name, mode):
     """Runs the stream `df` with trigger(availableNow=True) into a memory sink named `name`:
     the sink's rows as plain values, sorted, and each batch's progress summary."""
-    import json
-
     q = df.writeStream.format("memory").queryName(name).outputMode(mode).trigger(availableNow=True).start()
     if not q.awaitTermination(120):
         raise TimeoutError(f"{name} did not end")

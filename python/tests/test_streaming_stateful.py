@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from pyspark.errors import AnalysisException
-from pyspark.sql import functions as F
 
 import stateful_cases as cases
 
@@ -24,12 +23,7 @@ SPARK = {d["case"]: d for d in map(json.loads, REFERENCE.read_text().splitlines(
 
 
 def write_files(directory, indices):
-    for i in indices:
-        path = os.path.join(directory, f"{i}.json")
-        with open(path, "w") as f:
-            for r in cases.rows_of(i):
-                f.write(json.dumps(r) + "\n")
-        os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))
+    cases.write_batches(directory, cases.rows_of, indices)
 
 
 def sorted_rows(spark, name):

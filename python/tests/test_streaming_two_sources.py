@@ -22,11 +22,7 @@ SPARK = {d["case"]: d for d in map(json.loads, REFERENCE.read_text().splitlines(
 
 
 def write_files(directory, side, indices):
-    directory.mkdir(exist_ok=True)
-    for i in indices:
-        path = directory / f"{i}.json"
-        path.write_text("".join(json.dumps(r) + "\n" for r in cases.rows_of(side, i)))
-        os.utime(path, (1_700_000_000 + i, 1_700_000_000 + i))
+    stateful_cases.write_batches(directory, lambda i: cases.rows_of(side, i), indices)
 
 
 def key(r):

@@ -118,27 +118,9 @@ impl DeltaSource {
                 })
             })
             .unwrap_or_default();
-        let max_files = match scan.options.get("maxfilespertrigger") {
-            None => Some(1000),
-            Some(v) => Some(v.trim().parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                Error::IllegalArgument(format!(
-                    "Invalid value '{v}' for option 'maxFilesPerTrigger', must be a positive integer"
-                ))
-            })?),
-        };
-        let max_bytes = match scan.options.get("maxbytespertrigger") {
-            None => None,
-            Some(v) => Some(
-                spate_common::config::parse_bytes(v)
-                    .filter(|n| *n > 0)
-                    .map(|n| n.unsigned_abs())
-                    .ok_or_else(|| {
-                        Error::IllegalArgument(format!(
-                            "Invalid value '{v}' for option 'maxBytesPerTrigger', must be a positive number of bytes"
-                        ))
-                    })?,
-            ),
-        };
+        let (max_files, max_bytes) = crate::file_source::trigger_limits(&scan.options)?;
+        // delta-spark admits 1000 files a batch unless told otherwise
+        let max_files = max_files.or(Some(1000));
         let snapshot_version = latest_version(&dir)?;
         Ok(Self {
             schema: scan.arrow_schema(),

@@ -98,6 +98,35 @@ impl Clean {
     }
 }
 
+/// A stream's `maxFilesPerTrigger` and `maxBytesPerTrigger` options (the file and Delta
+/// sources take both), as given; Spark's messages for values that are not positive.
+pub(crate) fn trigger_limits(
+    options: &BTreeMap<String, String>,
+) -> Result<(Option<usize>, Option<u64>)> {
+    let files = match options.get("maxfilespertrigger") {
+        None => None,
+        Some(v) => Some(v.trim().parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            Error::IllegalArgument(format!(
+                "Invalid value '{v}' for option 'maxFilesPerTrigger', must be a positive integer"
+            ))
+        })?),
+    };
+    let bytes = match options.get("maxbytespertrigger") {
+        None => None,
+        Some(v) => Some(
+            spate_common::config::parse_bytes(v)
+                .filter(|n| *n > 0)
+                .map(|n| n.unsigned_abs())
+                .ok_or_else(|| {
+                    Error::IllegalArgument(format!(
+                        "Invalid value '{v}' for option 'maxBytesPerTrigger', must be a positive number of bytes"
+                    ))
+                })?,
+        ),
+    };
+    Ok((files, bytes))
+}
+
 /// A path as Spark writes it in the log (`file:///...`) and as the reader takes it.
 fn file_url(path: &Path) -> String {
     format!("file://{}", path.display())
@@ -120,30 +149,7 @@ impl FileSource {
             .as_deref()
             .map(|p| PathBuf::from(local(p)))
             .ok_or_else(|| Error::IllegalArgument("the file source needs a path".into()))?;
-        let max_files = match scan.options.get("maxfilespertrigger") {
-            None => None,
-            Some(v) => match v.trim().parse::<usize>() {
-                Ok(n) if n > 0 => Some(n),
-                _ => {
-                    return Err(Error::IllegalArgument(format!(
-                        "Invalid value '{v}' for option 'maxFilesPerTrigger', must be a positive integer"
-                    )));
-                }
-            },
-        };
-        let max_bytes = match scan.options.get("maxbytespertrigger") {
-            None => None,
-            Some(v) => Some(
-                spate_common::config::parse_bytes(v)
-                    .filter(|n| *n > 0)
-                    .map(|n| n.unsigned_abs())
-                    .ok_or_else(|| {
-                        Error::IllegalArgument(format!(
-                            "Invalid value '{v}' for option 'maxBytesPerTrigger', must be a positive number of bytes"
-                        ))
-                    })?,
-            ),
-        };
+        let (max_files, max_bytes) = trigger_limits(&scan.options)?;
         if max_files.is_some() && max_bytes.is_some() {
             return Err(Error::IllegalArgument(
                 "Options 'maxFilesPerTrigger' and 'maxBytesPerTrigger' can't be both set at the same time".into(),
