@@ -183,6 +183,9 @@ async fn write_operation(
         partition_by: partitioning_columns,
         options,
     };
+    if req.format == "kafka" {
+        return spate_lake::kafka::write(state, plan, &req).await;
+    }
     match save_type {
         Some(SaveType::Path(path)) => write::write_path(state, plan, &path, &req).await,
         Some(SaveType::Table(t)) => {

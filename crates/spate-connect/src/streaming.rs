@@ -151,6 +151,7 @@ pub(crate) async fn start(
         ),
         _ if w.foreach_batch.is_some() => foreach_batch(w.foreach_batch.clone())?,
         _ if format == "console" => Sink::console(&w.options)?,
+        _ if format == "kafka" => Sink::kafka(&w.options)?,
         _ => Sink::new(&format, name.as_deref())?,
     };
     // Spark: the checkpointLocation option, else spark.sql.streaming.checkpointLocation with
@@ -170,7 +171,8 @@ pub(crate) async fn start(
             Some(std::path::PathBuf::from(root).join(leaf))
         });
     sink.check_mode(mode)?;
-    if checkpoint.is_none() && matches!(sink, Sink::Files { .. }) {
+    sink.check_schema(plan.schema().as_arrow())?;
+    if checkpoint.is_none() && matches!(sink, Sink::Files { .. } | Sink::Kafka { .. }) {
         return Err(Error::analysis(
             "_LEGACY_ERROR_TEMP_3015",
             "checkpointLocation must be specified either through option(\"checkpointLocation\", ...) \

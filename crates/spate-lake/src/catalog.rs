@@ -524,6 +524,17 @@ impl Sources for SessionCatalog {
         source::read(state, &req, &alias).await
     }
 
+    fn stream_schema(
+        &self,
+        format: &str,
+        options: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Option<datafusion::arrow::datatypes::SchemaRef>> {
+        match format {
+            "kafka" => crate::kafka::stream_schema(options).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     fn delta_table_path(&self, name: &[String]) -> Result<Option<String>> {
         if !self.table_exists(name) || self.table_meta(name)?.format != "delta" {
             return Ok(None);

@@ -36,6 +36,9 @@ use spate_common::datetime_pattern::DateTimePattern;
 
 /// Reads a data source as a plan scanning it under the relation name `alias`.
 pub async fn read(state: &SessionState, req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
+    if req.format == "kafka" {
+        return crate::kafka::read(req, alias).await;
+    }
     if req.paths.is_empty() {
         if let Some(p) = req.options.get("path") {
             let mut req = req.clone();

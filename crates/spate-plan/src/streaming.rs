@@ -23,6 +23,7 @@ pub const STREAMING_FORMATS: &[&str] = &[
     "parquet",
     "text",
     "delta",
+    "kafka",
 ];
 
 /// A source of a streaming query.
@@ -61,6 +62,10 @@ impl StreamingScanNode {
             "delta" => schema.ok_or_else(|| {
                 Error::internal("a streaming Delta read without the table's schema")
             })?,
+            // Kafka's records (the catalog checks the options and says which columns)
+            "kafka" => schema.ok_or_else(|| {
+                Error::internal("a streaming Kafka read without the records' schema")
+            })?,
             "json" | "csv" | "parquet" => schema.ok_or_else(|| {
                 Error::analysis(
                     "_LEGACY_ERROR_TEMP_3215",
@@ -77,7 +82,7 @@ impl StreamingScanNode {
                 )));
             }
         };
-        if !matches!(format, "rate" | "rate-micro-batch") && path.is_none() {
+        if !matches!(format, "rate" | "rate-micro-batch" | "kafka") && path.is_none() {
             return Err(Error::IllegalArgument(format!(
                 "'path' is not specified for the streaming {format} source"
             )));

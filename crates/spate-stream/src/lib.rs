@@ -11,7 +11,7 @@
 //! - [`lifecycle`]: the query's states and the moves between them.
 //!
 //! On these runs the micro-batch runtime ([`query`]), with its sources ([`source`]: rate,
-//! files) and sinks ([`sink`]: memory, noop, console, files), and the per-session registry
+//! files, Delta, Kafka) and sinks ([`sink`]: memory, noop, console, files, Delta, Kafka), and the per-session registry
 //! the Spark Connect commands use ([`registry`]). With a checkpoint a query writes
 //! `offsets/N` before batch N and `commits/N` after its sink, and a restart goes on after the
 //! last committed batch or runs the uncommitted one again.
@@ -31,6 +31,7 @@ pub mod file_source;
 pub mod foreach_batch;
 pub mod join;
 pub(crate) mod join_watermark;
+pub mod kafka_source;
 pub mod lifecycle;
 pub mod listener;
 pub mod micro_batch;

@@ -344,6 +344,7 @@ impl StreamingQuery {
         self.set_state(QueryState::Active);
         for source in sources {
             source.check_options()?;
+            source.prepare().await?;
             if matches!(req.trigger, Trigger::RealTime(_)) {
                 return Err(crate::checker::real_time_source_error(source));
             }
@@ -395,17 +396,14 @@ impl StreamingQuery {
         // availableNow and once read what exists when the query starts, then end
         let bounded = matches!(req.trigger, Trigger::Once | Trigger::AvailableNow);
         let once = req.trigger == Trigger::Once;
-        let end_at = sources
-            .iter()
-            .zip(&committed)
-            .map(|(s, c)| {
-                if bounded {
-                    s.freeze(started, *c)
-                } else {
-                    Ok(None)
-                }
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mut end_at = Vec::with_capacity(sources.len());
+        for (s, c) in sources.iter().zip(&committed) {
+            end_at.push(if bounded {
+                s.freeze(started, *c).await?
+            } else {
+                None
+            });
+        }
         // listeners hear that a query has no data every this often
         let idle_every = session
             .config()
@@ -581,7 +579,7 @@ impl StreamingQuery {
             .enumerate()
             .map(|(i, source)| {
                 let n = inputs[i] as f64;
-                json!({
+                let mut entry = json!({
                     "description": source.description(),
                     "startOffset": offset(source, start[i]),
                     "endOffset": offset(source, end[i]),
@@ -589,7 +587,14 @@ impl StreamingQuery {
                     "numInputRows": inputs[i],
                     "inputRowsPerSecond": n / seconds,
                     "processedRowsPerSecond": n / seconds,
-                })
+                });
+                if let Some((latest, metrics)) = source.progress(end[i]) {
+                    entry["latestOffset"] = latest;
+                    if !metrics.is_null() {
+                        entry["metrics"] = metrics;
+                    }
+                }
+                entry
             })
             .collect();
         let event_time = if run.tracker.defined() {
@@ -702,10 +707,17 @@ impl StreamingQuery {
         let committed = self.lock().committed.clone();
         let mut target = Vec::with_capacity(committed.len());
         for (source, c) in self.sources.iter().zip(&committed) {
-            target.push(source.latest(now_ms(), false, *c).await.unwrap_or(*c));
+            target.push(source.target(now_ms(), *c).await.unwrap_or(*c));
         }
+        let sources = Arc::clone(&self.sources);
         self.wait_until(
-            move |i| !i.state.is_active() || i.committed.iter().zip(&target).all(|(c, t)| c >= t),
+            move |i| {
+                !i.state.is_active()
+                    || sources
+                        .iter()
+                        .zip(i.committed.iter().zip(&target))
+                        .all(|(s, (c, t))| s.reached(*c, *t))
+            },
             None,
         )
         .await;

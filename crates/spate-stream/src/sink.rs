@@ -9,6 +9,9 @@
 //! form. The log is what makes them exactly-once: a batch already in the log (run again after
 //! a crash between the sink and the checkpoint's commit) is not written a second time.
 //!
+//! The Kafka sink sends each batch's rows as records (spate-kafka), at least once as Spark's;
+//! with the option `exactlyOnce` (Spate's) each batch goes in one Kafka transaction.
+//!
 //! The Delta sink appends each batch in one Delta commit that carries the transaction
 //! `(query id, batch id)`, as delta-spark's streaming sink does; a batch whose transaction the
 //! table already records is skipped, which makes it exactly-once the same way.
@@ -69,6 +72,13 @@ pub enum Sink {
         dir: PathBuf,
         /// Format, partitioning and options of the files.
         request: WriteRequest,
+    },
+    /// Records sent to Kafka: at least once, or with `exactlyOnce` in Kafka transactions.
+    Kafka {
+        /// Brokers, topic and client settings.
+        options: spate_kafka::SinkOptions,
+        /// The transactional writer, once opened.
+        transactional: tokio::sync::Mutex<Option<Arc<spate_kafka::write::TransactionalWriter>>>,
     },
 }
 
@@ -146,9 +156,34 @@ impl Sink {
         }
     }
 
+    /// The Kafka sink with Spark's options (and Spate's `exactlyOnce`).
+    pub fn kafka(options: &HashMap<String, String>) -> Result<Self> {
+        let options: std::collections::BTreeMap<String, String> = options
+            .iter()
+            .map(|(k, v)| (k.to_lowercase(), v.clone()))
+            .collect();
+        Ok(Sink::Kafka {
+            options: spate_kafka::SinkOptions::parse(&options)?,
+            transactional: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// Spark's checks of the rows a sink is given (Kafka's value and topic columns).
+    pub fn check_schema(&self, schema: &datafusion::arrow::datatypes::Schema) -> Result<()> {
+        match self {
+            Sink::Kafka { options, .. } => {
+                spate_kafka::write::validate(schema, options.topic.as_deref())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// How Spark describes it in progress.
     pub fn description(&self) -> String {
         match self {
+            Sink::Kafka { .. } => {
+                "org.apache.spark.sql.kafka010.KafkaSourceProvider$KafkaTable".into()
+            }
             Sink::Memory { .. } => "MemorySink".into(),
             Sink::Noop => "org.apache.spark.sql.execution.datasources.noop.NoopTable$".into(),
             Sink::Files { dir, request } if request.format == "delta" => {
@@ -164,7 +199,7 @@ impl Sink {
     /// console, which the allowlist takes.
     pub fn real_time_refusal(&self) -> Option<&'static str> {
         match self {
-            Sink::Console { .. } => None,
+            Sink::Console { .. } | Sink::Kafka { .. } => None,
             Sink::Memory { .. } => {
                 Some("org.apache.spark.sql.execution.streaming.sources.MemorySink")
             }
@@ -239,6 +274,15 @@ impl Sink {
             add_files(&state, dir, request, batch_id, plan).await?;
             return Ok(None);
         }
+        if let Sink::Kafka {
+            options,
+            transactional,
+        } = self
+        {
+            return add_kafka(&state, options, transactional, query_id, batch_id, plan)
+                .await
+                .map(Some);
+        }
         let batches = spate_exec::collect(&state, plan, "stream batch").await?;
         let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
         if let Sink::ForeachBatch(function) = self {
@@ -289,6 +333,49 @@ impl Sink {
         }
         Ok(Some(rows))
     }
+}
+
+/// Sends a batch's rows to Kafka: as they come (at least once), or all in one transaction
+/// that also records the batch id, unless an earlier run of the batch committed (exactly once).
+async fn add_kafka(
+    state: &SessionState,
+    options: &spate_kafka::SinkOptions,
+    transactional: &tokio::sync::Mutex<Option<Arc<spate_kafka::write::TransactionalWriter>>>,
+    query_id: &str,
+    batch_id: u64,
+    plan: &LogicalPlan,
+) -> Result<u64> {
+    use futures::StreamExt;
+    use spate_kafka::client::blocking;
+    if options.exactly_once {
+        let batches = spate_exec::collect(state, plan, "stream batch").await?;
+        let mut slot = transactional.lock().await;
+        let writer = match slot.as_ref() {
+            Some(w) => Arc::clone(w),
+            None => {
+                let (o, id) = (options.clone(), query_id.to_string());
+                let w = Arc::new(
+                    blocking(move || spate_kafka::write::TransactionalWriter::open(&o, &id))
+                        .await?,
+                );
+                *slot = Some(Arc::clone(&w));
+                w
+            }
+        };
+        return blocking(move || writer.write(batch_id, &batches)).await;
+    }
+    let writer = Arc::new(spate_kafka::write::KafkaWriter::open(
+        options,
+        plan.schema().as_arrow(),
+    )?);
+    let mut stream = spate_exec::runner::stream(state, plan, "stream batch").await?;
+    let mut rows = 0;
+    while let Some(batch) = stream.next().await {
+        let (batch, w) = (batch?, Arc::clone(&writer));
+        rows += blocking(move || w.send(&batch)).await?;
+    }
+    blocking(move || writer.finish()).await?;
+    Ok(rows)
 }
 
 /// Calls a foreachBatch function with a batch's rows, registered as a temporary view for

@@ -8,7 +8,8 @@
 //! evenly over the batch's seconds.
 //!
 //! The file source (json, csv, parquet, text) is [`crate::file_source`]; the Delta source
-//! [`crate::delta_source`]; `rate-micro-batch` [`crate::rate_micro_batch`].
+//! [`crate::delta_source`]; `rate-micro-batch` [`crate::rate_micro_batch`]; Kafka
+//! [`crate::kafka_source`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -163,6 +164,8 @@ pub enum Source {
     Delta(Box<crate::delta_source::DeltaSource>),
     /// `format("rate-micro-batch")`.
     RateMicroBatch(crate::rate_micro_batch::RateMicroBatch),
+    /// `format("kafka")`.
+    Kafka(Box<crate::kafka_source::KafkaSource>),
 }
 
 impl Source {
@@ -195,6 +198,9 @@ impl Source {
                 )?)
             }
             "delta" => Source::Delta(Box::new(crate::delta_source::DeltaSource::open(scan)?)),
+            "kafka" => Source::Kafka(Box::new(crate::kafka_source::KafkaSource::open(
+                scan, checkpoint, index,
+            )?)),
             _ => Source::Files(Box::new(FileSource::open(scan, checkpoint, index)?)),
         })
     }
@@ -206,6 +212,7 @@ impl Source {
             Source::Files(f) => f.description(),
             Source::Delta(d) => d.description(),
             Source::RateMicroBatch(r) => r.description(),
+            Source::Kafka(k) => k.description(),
         }
     }
 
@@ -216,6 +223,7 @@ impl Source {
             Source::Files(_) => -1,
             Source::Delta(d) => d.initial(),
             Source::RateMicroBatch(_) => 0,
+            Source::Kafka(k) => k.initial(),
         }
     }
 
@@ -226,6 +234,7 @@ impl Source {
             Source::Files(_) => serde_json::json!({ "logOffset": offset }).to_string(),
             Source::Delta(d) => d.offset_json(offset),
             Source::RateMicroBatch(r) => r.offset_json(offset),
+            Source::Kafka(k) => k.offset_json(offset),
         }
     }
 
@@ -238,14 +247,16 @@ impl Source {
             }
             Source::Delta(d) => d.parse_offset(text),
             Source::RateMicroBatch(r) => r.parse_offset(text),
+            Source::Kafka(k) => k.parse_offset(text),
         }
     }
 
     /// Fixes what a bounded trigger (availableNow, once) reads: what exists at `now_ms`
     /// (`committed`: what the query read already). Returns the last offset to read, or `None`
-    /// for files (they end when no file is left).
-    pub fn freeze(&self, now_ms: i64, committed: i64) -> Result<Option<i64>> {
+    /// for files (they end when no file is left) and Kafka (which caps what it reports).
+    pub async fn freeze(&self, now_ms: i64, committed: i64) -> Result<Option<i64>> {
         match self {
+            Source::Kafka(k) => k.freeze().await.map(|()| None),
             Source::RateMicroBatch(_) => Ok(Some(committed + 1)),
             Source::Rate(r) => Ok(Some(r.latest(now_ms))),
             Source::Files(f) => f.freeze().map(|()| None),
@@ -261,6 +272,44 @@ impl Source {
             Source::Rate(r) => Ok(r.latest(now_ms)),
             Source::Files(f) => f.latest(all_at_once),
             Source::Delta(d) => d.latest(committed, all_at_once).await,
+            Source::Kafka(k) => k.latest(all_at_once, committed).await,
+        }
+    }
+
+    /// What `processAllAvailable` waits for: every offset there is now, whatever the limits
+    /// per trigger.
+    pub async fn target(&self, now_ms: i64, committed: i64) -> Result<i64> {
+        match self {
+            Source::Kafka(k) => {
+                k.prepare().await?;
+                k.latest(true, committed).await
+            }
+            other => other.latest(now_ms, false, committed).await,
+        }
+    }
+
+    /// Whether offset `committed` includes everything up to offset `target`.
+    pub fn reached(&self, committed: i64, target: i64) -> bool {
+        match self {
+            Source::Kafka(k) => k.reached(committed, target),
+            _ => committed >= target,
+        }
+    }
+
+    /// Work before the first trigger that needs the network (Kafka's initial offsets).
+    pub async fn prepare(&self) -> Result<()> {
+        match self {
+            Source::Kafka(k) => k.prepare().await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Spark's `latestOffset` and source `metrics` in the progress of a batch that read up to
+    /// `end`, where they differ from `end` and nothing.
+    pub fn progress(&self, end: i64) -> Option<(serde_json::Value, serde_json::Value)> {
+        match self {
+            Source::Kafka(k) => Some(k.progress(end)),
+            _ => None,
         }
     }
 
@@ -275,6 +324,7 @@ impl Source {
             }
             Source::Files(_) => "org.apache.spark.sql.execution.streaming.runtime.FileStreamSource",
             Source::Delta(_) => "org.apache.spark.sql.delta.sources.DeltaSource",
+            Source::Kafka(_) => "org.apache.spark.sql.kafka010.KafkaMicroBatchStream",
         }
     }
 
@@ -302,6 +352,7 @@ impl Source {
             Source::Files(f) => f.schema(),
             Source::Delta(d) => d.schema(),
             Source::RateMicroBatch(r) => r.schema(),
+            Source::Kafka(k) => k.schema(),
         };
         memory_plan(schema, vec![vec![]])
     }
@@ -325,6 +376,7 @@ impl Source {
                 Ok((memory_plan(schema, vec![batches])?, rows))
             }
             Source::Files(f) => f.batch(session, start, end).await,
+            Source::Kafka(k) => k.batch(start, end).await,
         }
     }
 }

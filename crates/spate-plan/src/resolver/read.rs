@@ -61,6 +61,15 @@ pub trait Sources: Send + Sync {
     fn delta_table_path(&self, _name: &[String]) -> Result<Option<String>> {
         Ok(None)
     }
+    /// The schema of a streaming source that is not made of files (Kafka), after its own
+    /// checks of `options` (keys lower-cased); `None` for formats it does not know.
+    fn stream_schema(
+        &self,
+        _format: &str,
+        _options: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Option<SchemaRef>> {
+        Ok(None)
+    }
     /// Makes the tables a SQL statement names visible to DataFusion's SQL planner.
     async fn prepare_sql(&self, state: &SessionState, names: &[TableReference]) -> Result<()>;
     /// Registers a temporary view.
@@ -247,6 +256,7 @@ impl Resolver<'_> {
                             self.file_stream_schema(&format, p, &options, schema)
                                 .await?
                         }
+                        ("kafka", _) => self.sources.stream_schema(&format, &options)?,
                         _ => schema,
                     };
                     crate::streaming::StreamingScanNode::plan(&format, options, path, schema)
