@@ -61,3 +61,18 @@ def test_the_broker_s_high_watermark_after_batched_produces(kafka):
     end = end_offset(kafka, topic)
     if end != N:
         pytest.xfail(f"tansu 0.6.0's known defect: high watermark {end} after {N} batched records")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tansu 0.6.0: ListOffsets for a timestamp after every record answers offset 0 (and "
+    "timestamp -1) where Kafka answers -1, which clients read as 'no such offset'",
+)
+def test_the_broker_has_no_offset_after_the_last_timestamp(kafka):
+    topic = topic_with(kafka)
+    produce(kafka, topic, 3, batch_size=0, linger_ms=0)
+    consumer = KafkaConsumer(bootstrap_servers=kafka)
+    tp = TopicPartition(topic, 0)
+    found = consumer.offsets_for_times({tp: 4_000_000_000_000})[tp]
+    consumer.close()
+    assert found is None

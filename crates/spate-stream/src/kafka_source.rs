@@ -73,8 +73,9 @@ pub struct KafkaSource {
     frozen: Mutex<Option<PartitionOffsets>>,
     /// The latest offsets the brokers reported last.
     newest: Mutex<PartitionOffsets>,
-    /// When a batch last read data (`maxTriggerDelay` counts from it).
-    last_batch: Mutex<Instant>,
+    /// When a trigger last went ahead under `minOffsetsPerTrigger` (`maxTriggerDelay` counts
+    /// from it); none before the first.
+    last_trigger: Mutex<Option<Instant>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
@@ -136,7 +137,7 @@ impl KafkaSource {
             preparing: tokio::sync::Mutex::new(()),
             frozen: Mutex::new(None),
             newest: Mutex::new(PartitionOffsets::new()),
-            last_batch: Mutex::new(Instant::now()),
+            last_trigger: Mutex::new(None),
         })
     }
 
@@ -243,14 +244,9 @@ impl KafkaSource {
         }
         let from = self.offsets(committed)?;
         let begin = |tp: &TopicPartition| from.get(tp).or(earliest.get(tp)).copied();
-        let waiting: i64 = latest
-            .iter()
-            .filter_map(|(tp, end)| begin(tp).map(|b| (end - b).max(0)))
-            .sum();
         if !all_at_once {
             if let Some(min) = self.options.min_offsets_per_trigger
-                && waiting < min
-                && lock(&self.last_batch)?.elapsed() < self.options.max_trigger_delay
+                && self.delay(min, &latest, &from)?
             {
                 return Ok(committed);
             }
@@ -261,11 +257,27 @@ impl KafkaSource {
         if *from == latest {
             return Ok(committed);
         }
-        let n = lock(&self.positions)?.number(latest);
-        if n != committed {
-            *lock(&self.last_batch)? = Instant::now();
+        Ok(lock(&self.positions)?.number(latest))
+    }
+
+    /// Spark's `minOffsetsPerTrigger` rule: a trigger waits while fewer offsets than `min`
+    /// are new, until `maxTriggerDelay` has passed since the last trigger that went ahead (the
+    /// first goes ahead).
+    fn delay(&self, min: i64, latest: &PartitionOffsets, from: &PartitionOffsets) -> Result<bool> {
+        let mut last = lock(&self.last_trigger)?;
+        if last.is_none_or(|t| t.elapsed() >= self.options.max_trigger_delay) {
+            *last = Some(Instant::now());
+            return Ok(false);
         }
-        Ok(n)
+        let new: i64 = latest
+            .iter()
+            .map(|(tp, end)| end - from.get(tp).copied().unwrap_or(0))
+            .sum();
+        if new < min {
+            return Ok(true);
+        }
+        *last = Some(Instant::now());
+        Ok(false)
     }
 
     /// Whether offset `committed` covers every offset of `target`.

@@ -27,6 +27,12 @@ impl Resolver<'_> {
                 Some(ExprType::UnresolvedStar(s)) => {
                     out.extend(self.star(s.unparsed_target.as_deref(), s.plan_id, schema)?)
                 }
+                // selectExpr("*") and selectExpr("t.*"), as Spark's parser reads them
+                Some(ExprType::ExpressionString(s)) if s.expression.trim().ends_with('*') => {
+                    let text = s.expression.trim();
+                    let target = (text != "*").then_some(text);
+                    out.extend(self.star(target, None, schema)?)
+                }
                 _ => out.push(self.expr(e, schema)?),
             }
         }
