@@ -142,3 +142,12 @@ def test_casting_bytes_to_a_string_decodes_utf8_as_spark_does(spark):
     assert spark.sql("SELECT CAST(X'7B7D' AS STRING) AS s").collect()[0].s == "{}"
     # show() still displays bytes as hex
     assert "[78 FF 79]" in df._show_string(truncate=False)
+
+
+def test_a_null_cast_to_string_stays_null(spark):
+    """`CAST(NULL AS STRING)` and `lit(None).cast("string")` are null, not the text 'NULL'."""
+    from pyspark.sql import functions as F
+
+    row = spark.sql("SELECT CAST(NULL AS STRING) AS s, CAST(NULL AS STRING) IS NULL AS n").collect()[0]
+    assert (row.s, row.n) == (None, True)
+    assert spark.range(1).select(F.lit(None).cast("string").alias("x")).collect()[0].x is None

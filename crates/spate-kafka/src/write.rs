@@ -145,6 +145,11 @@ fn producer(options: &SinkOptions, extra: &[(&str, String)]) -> Result<Writer> {
     for (k, v) in extra {
         config.set(*k, v);
     }
+    if !options.client.iter().any(|(k, _)| k == "partitioner") {
+        // the Java client's partitioner (murmur2 of the key), which Spark's producer uses, so
+        // that keyed records land in the partitions Java consumers and producers expect
+        config.set("partitioner", "murmur2_random");
+    }
     config
         .create_with_context(Deliveries::default())
         .map_err(|e| Error::IllegalArgument(format!("Failed to construct kafka producer: {e}")))

@@ -121,7 +121,7 @@ pub fn spark_cast(e: Expr, from: &DataType, to: &DataType, try_mode: bool, tz: &
     if matches!(to, DataType::Utf8)
         && !matches!(
             from,
-            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Null
         )
     {
         // Spark's textual forms (timestamps without 'T', Java doubles) come from our formatter.
