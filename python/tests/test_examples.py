@@ -135,12 +135,22 @@ def test_ecommerce_pipeline(data, tmp_path):
 def test_ecommerce_streaming(data, tmp_path, spark):
     out, warehouse = tmp_path / "ecommerce_streaming", tmp_path / "warehouse"
     run_streaming_example("ecommerce_streaming.py", data, out, warehouse)
+    check_ecommerce_stream(spark, warehouse, ecommerce_events(data))
+
+
+def ecommerce_events(data):
+    """The generated events that are JSON (some lines are deliberately not)."""
     events = []
     for line in (data / "ecommerce" / "events" / "events.jsonl").read_text().splitlines():
         try:
             events.append(json.loads(line))
         except json.JSONDecodeError:
             pass
+    return events
+
+
+def check_ecommerce_stream(spark, warehouse, events):
+    """Seed 000's two streaming tables against what `events` give, computed here."""
     # complete mode: every hour's revenue, distinct users and average, as in the batch example
     hourly = {}
     for e in events:
@@ -180,16 +190,22 @@ def test_ecommerce_streaming(data, tmp_path, spark):
 def test_crypto_streaming(data, tmp_path, spark):
     out = tmp_path / "crypto_streaming"
     stdout = run_streaming_example("crypto_streaming.py", data, out, tmp_path / "warehouse")
-    bars = read(data / "crypto" / "bars")
-    bars["start"] = bars.timestamp.dt.floor("5min")
-    newest = bars.timestamp.max()
     # one batch per file (8), then one without data that applies the last watermark
     assert "micro-batches: 9," in stdout
+    check_crypto_bars(spark, out / "bars_5m", read(data / "crypto" / "bars"))
+
+
+def check_crypto_bars(spark, path, bars):
+    """The 5-minute bars of seed 001's stream against what `bars` (the prices) give, computed
+    here: the windows the final watermark (10 minutes behind the newest price) closed."""
+    bars = bars.copy()
+    bars["start"] = bars.timestamp.dt.floor("5min")
+    newest = bars.timestamp.max()
     closed = bars[bars.start + pd.Timedelta(minutes=5) <= newest - pd.Timedelta(minutes=10)]
     expected = closed.groupby(["start", "symbol"]).agg(
         high=("high", "max"), low=("low", "min"), avg_close=("close", "mean"), volume=("volume", "sum"), bars=("close", "size")
     )
-    got = spark.read.format("delta").load(str(out / "bars_5m")).collect()
+    got = spark.read.format("delta").load(str(path)).collect()
     assert len(got) == len(expected)
     for r in got:
         e = expected.loc[(pd.Timestamp(r.window.start, tz="UTC"), r.symbol)]
@@ -198,7 +214,6 @@ def test_crypto_streaming(data, tmp_path, spark):
 
 
 # --- seed 001 -----------------------------------------------------------------------------
-
 
 def truncated_ema(values, span):
     alpha = 2.0 / (span + 1)
