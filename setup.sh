@@ -4,11 +4,7 @@
 # examples' data and runs seed 001's pipeline through `spate run`.
 set -euo pipefail
 cd "$(dirname "$0")"
-SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-if ! command -v protoc >/dev/null || ! command -v mold >/dev/null; then
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq protobuf-compiler mold >/dev/null
-fi
+.ci/apt.sh
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q -r python/requirements.txt
 .venv/bin/pip install -q --no-deps -r python/requirements-no-deps.txt
