@@ -1,13 +1,15 @@
-"""Exactly-once from Kafka into Delta across crashes (issue 22): while a producer writes JSON
-events into a three-partition topic, the server is killed with SIGKILL at random moments, more
-than 20 times, and started again; two queries run from their checkpoints each time — Kafka ->
-parse -> Delta (append), and Kafka -> parse -> windowed aggregation with a watermark -> Delta.
-At the end both tables must equal what an independent computation over every record the broker
-acknowledged gives: nothing lost, nothing twice.
+"""Exactly-once from Kafka across crashes (issue 22): while a producer writes JSON events into a
+three-partition topic, the server is killed with SIGKILL at random moments, more than 20 times,
+and started again; three queries run from their checkpoints each time — Kafka -> parse -> Delta
+(append), Kafka -> parse -> windowed aggregation with a watermark -> Delta, and Kafka -> parse
+-> Kafka with the sink's `exactlyOnce` option. At the end both tables and the output topic must
+equal what an independent computation over every record the broker acknowledged gives: nothing
+lost, nothing twice.
 
 The source's offsets in the checkpoint (written before a batch, committed after the sink), the
-Delta sink's (query id, batch id) transactions and the aggregation's state store are what make
-that true. Kafka's consumer groups play no part."""
+Delta sink's (query id, batch id) transactions, the aggregation's state store and the Kafka
+sink's notes of what a batch wrote are what make that true. Kafka's consumer groups play no
+part."""
 
 import json
 import os
@@ -20,7 +22,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from conftest import spawn_server
-from kafka_cases import Producer, new_topic
+from kafka_cases import Producer, fetch_all, new_topic
 
 KILLS = 22
 PARTITIONS = 3
@@ -67,7 +69,7 @@ class Events(threading.Thread):
         return list(self.acked)
 
 
-def start_queries(spark, kafka, topic, out, trigger):
+def start_queries(spark, kafka, topic, relay, out, trigger):
     events = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", kafka)
@@ -93,6 +95,16 @@ def start_queries(spark, kafka, topic, out, trigger):
             .trigger(**trigger)
         )
         queries.append(writer.start(str(out / name)))
+    queries.append(
+        events.selectExpr("CAST(id AS STRING) AS key", "CAST(amount AS STRING) AS value")
+        .writeStream.format("kafka")
+        .option("kafka.bootstrap.servers", kafka)
+        .option("topic", relay)
+        .option("exactlyOnce", "true")
+        .option("checkpointLocation", str(out / "relay_ckpt"))
+        .trigger(**trigger)
+        .start()
+    )
     return queries
 
 
@@ -107,6 +119,7 @@ def test_kill_9_while_producers_write_loses_and_repeats_nothing(kafka, tmp_path_
     out = root / "out"
     out.mkdir()
     topic = new_topic(kafka, partitions=PARTITIONS, prefix="crash")
+    relay = new_topic(kafka, partitions=2, prefix="relay")
     producer = Events(kafka, topic)
     producer.start()
     rng = random.Random(22)
@@ -114,18 +127,29 @@ def test_kill_9_while_producers_write_loses_and_repeats_nothing(kafka, tmp_path_
     for _ in range(KILLS):
         with spawn_server(tmp_path_factory) as server:
             spark = SparkSession.builder.remote(server["url"]).create()
-            start_queries(spark, kafka, topic, out, {"processingTime": "0 seconds"})
-            time.sleep(rng.uniform(0.3, 2.0))
+            start_queries(spark, kafka, topic, relay, out, {"processingTime": "0 seconds"})
+            time.sleep(rng.uniform(0.5, 3.0))
             os.kill(server["proc"].pid, signal.SIGKILL)
             server["proc"].wait()
-        interrupted += sum(1 for n in ("raw", "windows") if uncommitted(out / f"{n}_ckpt"))
+        interrupted += sum(1 for n in ("raw", "windows", "relay") if uncommitted(out / f"{n}_ckpt"))
     events = producer.finish()
-    committed = {n: len(list((out / f"{n}_ckpt" / "commits").glob("[0-9]*"))) for n in ("raw", "windows")}
+    committed = {n: len(list((out / f"{n}_ckpt" / "commits").glob("[0-9]*"))) for n in ("raw", "windows", "relay")}
     print("events:", len(events), "batches committed before the last run:", committed, "interrupted:", interrupted)
     assert all(c >= KILLS // 2 for c in committed.values()), committed
     with spawn_server(tmp_path_factory) as server:
         spark = SparkSession.builder.remote(server["url"]).create()
-        for q in start_queries(spark, kafka, topic, out, {"availableNow": True}):
+        check_final_run(spark, kafka, topic, relay, out, events)
+    # every event once in the output topic, read back by fetching with kafka-python
+    relayed = sorted((int(k), float(v)) for _, _, k, v, _ in fetch_all(kafka, relay, partitions=2))
+    flushes = [(len(events) + p, 0.0) for p in range(PARTITIONS)]
+    assert relayed == sorted([(e["id"], e["amount"]) for e in events] + flushes)
+    assert interrupted >= 3, f"only {interrupted} kills interrupted a batch"
+
+
+def check_final_run(spark, kafka, topic, relay, out, events):
+    """Runs the queries to the end of the topic (availableNow) and checks both tables."""
+    try:
+        for q in start_queries(spark, kafka, topic, relay, out, {"availableNow": True}):
             assert q.awaitTermination(600)
             assert q.exception() is None
         raw = sorted(r.id for r in spark.read.format("delta").load(str(out / "raw")).collect())
@@ -146,6 +170,5 @@ def test_kill_9_while_producers_write_loses_and_repeats_nothing(kafka, tmp_path_
         assert len(got) == len(want)
         # amounts are multiples of 1/4: their sums are exact in binary
         assert got == want
+    finally:
         spark.stop()
-    assert interrupted >= 3, f"only {interrupted} kills interrupted a batch"
-

@@ -170,6 +170,7 @@ pub(crate) async fn start(
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             Some(std::path::PathBuf::from(root).join(leaf))
         });
+    let sink = sink.in_checkpoint(checkpoint.as_deref());
     sink.check_mode(mode)?;
     sink.check_schema(plan.schema().as_arrow())?;
     if checkpoint.is_none() && matches!(sink, Sink::Files { .. } | Sink::Kafka { .. }) {

@@ -419,7 +419,7 @@ pub struct SinkOptions {
     pub client: Vec<(String, String)>,
     /// `topic`: the topic of every row, over a `topic` column.
     pub topic: Option<String>,
-    /// Spate's `exactlyOnce` (a streaming write in Kafka transactions).
+    /// Spate's `exactlyOnce` (a streaming write that a batch run again does not repeat).
     pub exactly_once: bool,
 }
 

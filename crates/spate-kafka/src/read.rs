@@ -211,77 +211,112 @@ pub fn read_ranges(
     settings: &ReadSettings,
     ranges: &[OffsetRange],
 ) -> Result<Vec<Vec<RecordBatch>>> {
-    let schema = schema(settings.include_headers);
-    let wanted: Vec<OffsetRange> = ranges
-        .iter()
-        .filter(|r| r.until > r.from)
-        .cloned()
-        .collect();
-    let mut out: Vec<Columns> = ranges.iter().map(|_| Columns::new(&schema)).collect();
-    if wanted.is_empty() {
-        return Ok(out.into_iter().map(|c| c.done).collect());
+    Reader::new(settings.clone())?.read(ranges)
+}
+
+/// A reader of offset ranges that keeps its client for offsets between reads (a streaming
+/// source reads at every trigger). Each read of a topic has a consumer of its own: one kept
+/// assigned between reads goes on fetching, and the end-of-partition events of that fetching
+/// would end the next read's ranges early.
+pub struct Reader {
+    settings: ReadSettings,
+    client: OffsetClient,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader").finish_non_exhaustive()
     }
-    // what is still there: records before a partition's earliest offset are lost
-    let client = OffsetClient::connect(&settings.client, &settings.group_id)?;
-    let tps: Vec<TopicPartition> = wanted.iter().map(|r| r.tp.clone()).collect();
-    let marks = client.watermarks(&tps)?;
-    let mut reading: BTreeMap<TopicPartition, (usize, i64, i64)> = BTreeMap::new();
-    for (i, range) in ranges.iter().enumerate() {
-        if range.until <= range.from {
-            continue;
+}
+
+impl Reader {
+    /// A reader with `settings`.
+    pub fn new(settings: ReadSettings) -> Result<Self> {
+        Ok(Self {
+            client: OffsetClient::connect(&settings.client, &settings.group_id)?,
+            settings,
+        })
+    }
+
+    /// The records of `ranges`, one list of batches per range, in offset order. Blocks.
+    pub fn read(&self, ranges: &[OffsetRange]) -> Result<Vec<Vec<RecordBatch>>> {
+        let settings = &self.settings;
+        let schema = schema(settings.include_headers);
+        let wanted: Vec<OffsetRange> = ranges
+            .iter()
+            .filter(|r| r.until > r.from)
+            .cloned()
+            .collect();
+        let mut out: Vec<Columns> = ranges.iter().map(|_| Columns::new(&schema)).collect();
+        if wanted.is_empty() {
+            return Ok(out.into_iter().map(|c| c.done).collect());
         }
-        let earliest = marks.get(&range.tp).map(|m| m.0);
-        let from = match earliest {
-            Some(low) if low <= range.from => range.from,
-            _ if settings.fail_on_data_loss => return Err(data_loss(range, &settings.group_id)),
-            Some(low) if low < range.until => {
-                tracing::warn!(
-                    "Kafka records [{}, {low}) of {} are gone; reading from {low} (failOnDataLoss=false)",
-                    range.from,
-                    range.tp
-                );
-                low
-            }
-            _ => {
-                tracing::warn!(
-                    "Kafka records of {} are gone (failOnDataLoss=false)",
-                    range.tp
-                );
+        // what is still there: records before a partition's earliest offset are lost
+        let tps: Vec<TopicPartition> = wanted.iter().map(|r| r.tp.clone()).collect();
+        let marks = self.client.watermarks(&tps)?;
+        let mut reading: BTreeMap<TopicPartition, (usize, i64, i64)> = BTreeMap::new();
+        for (i, range) in ranges.iter().enumerate() {
+            if range.until <= range.from {
                 continue;
             }
-        };
-        reading.insert(range.tp.clone(), (i, from, range.until));
+            let earliest = marks.get(&range.tp).map(|m| m.0);
+            let from = match earliest {
+                Some(low) if low <= range.from => range.from,
+                _ if settings.fail_on_data_loss => {
+                    return Err(data_loss(range, &settings.group_id));
+                }
+                Some(low) if low < range.until => {
+                    tracing::warn!(
+                        "Kafka records [{}, {low}) of {} are gone; reading from {low} (failOnDataLoss=false)",
+                        range.from,
+                        range.tp
+                    );
+                    low
+                }
+                _ => {
+                    tracing::warn!(
+                        "Kafka records of {} are gone (failOnDataLoss=false)",
+                        range.tp
+                    );
+                    continue;
+                }
+            };
+            reading.insert(range.tp.clone(), (i, from, range.until));
+        }
+        if reading.is_empty() {
+            return Ok(out.into_iter().map(|c| c.done).collect());
+        }
+        // one consumer per topic: the end of a partition is told by its number alone
+        let mut topics: BTreeMap<String, BTreeMap<i32, (usize, i64, i64)>> = BTreeMap::new();
+        for (tp, range) in reading {
+            topics
+                .entry(tp.topic)
+                .or_default()
+                .insert(tp.partition, range);
+        }
+        for (topic, partitions) in topics {
+            let consumer: BaseConsumer = consumer_config(&settings.client, &settings.group_id)
+                .create()
+                .map_err(|e| {
+                    Error::IllegalArgument(format!("Failed to construct kafka consumer: {e}"))
+                })?;
+            read_topic(settings, &consumer, &topic, partitions, &mut out)?;
+        }
+        for c in &mut out {
+            c.flush()?;
+        }
+        Ok(out.into_iter().map(|c| c.done).collect())
     }
-    if reading.is_empty() {
-        return Ok(out.into_iter().map(|c| c.done).collect());
-    }
-    // one consumer per topic: the end of a partition is told by its number alone
-    let mut topics: BTreeMap<String, BTreeMap<i32, (usize, i64, i64)>> = BTreeMap::new();
-    for (tp, range) in reading {
-        topics
-            .entry(tp.topic)
-            .or_default()
-            .insert(tp.partition, range);
-    }
-    for (topic, partitions) in topics {
-        read_topic(settings, &topic, partitions, &mut out)?;
-    }
-    for c in &mut out {
-        c.flush()?;
-    }
-    Ok(out.into_iter().map(|c| c.done).collect())
 }
 
 /// Reads `partitions` (number -> (range index, from, until)) of `topic` into `out`.
 fn read_topic(
     settings: &ReadSettings,
+    consumer: &BaseConsumer,
     topic: &str,
     mut partitions: BTreeMap<i32, (usize, i64, i64)>,
     out: &mut [Columns],
 ) -> Result<()> {
-    let consumer: BaseConsumer = consumer_config(&settings.client, &settings.group_id)
-        .create()
-        .map_err(|e| Error::IllegalArgument(format!("Failed to construct kafka consumer: {e}")))?;
     let mut assignment = TopicPartitionList::new();
     for (partition, (_, from, _)) in &partitions {
         assignment

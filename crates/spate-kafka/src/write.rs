@@ -5,11 +5,11 @@
 //! before anything is written, with Spark's messages.
 //!
 //! A write is at least once, as Spark's: every record is acknowledged by the brokers before the
-//! write returns, and a write run again writes its records again. As Spate's extension,
-//! [`TransactionalWriter`] writes a streaming query's batches in Kafka transactions and records
-//! each batch's id in the same transaction, so that a batch run again after a crash is
-//! written once: readers with `isolation.level=read_committed` see every batch exactly once.
+//! write returns, and a write run again writes its records again; [`crate::once`] is Spate's
+//! exactly-once streaming write built on this one.
 
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -137,13 +137,10 @@ impl ProducerContext for Deliveries {
 
 type Writer = BaseProducer<Deliveries>;
 
-fn producer(options: &SinkOptions, extra: &[(&str, String)]) -> Result<Writer> {
+fn producer(options: &SinkOptions) -> Result<Writer> {
     let mut config = ClientConfig::new();
     for (k, v) in &options.client {
         config.set(k, v);
-    }
-    for (k, v) in extra {
-        config.set(*k, v);
     }
     if !options.client.iter().any(|(k, _)| k == "partitioner") {
         // the Java client's partitioner (murmur2 of the key), which Spark's producer uses, so
@@ -169,8 +166,69 @@ fn as_binary(batch: &RecordBatch, name: &str) -> Result<Option<BinaryArray>> {
         .transpose()
 }
 
-/// Sends the rows of `batch`; returns how many. Blocks while librdkafka's queue is full.
-fn send_batch(producer: &Writer, options: &SinkOptions, batch: &RecordBatch) -> Result<u64> {
+/// The header naming the query that wrote a record.
+pub const QUERY_HEADER: &str = "spate.query";
+/// The header naming the batch that wrote a record.
+pub const BATCH_HEADER: &str = "spate.batch";
+/// A record's identity: its topic, key, value and headers (without the sink's own).
+pub fn identity(
+    topic: &str,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    headers: &[(&str, Option<&[u8]>)],
+) -> u64 {
+    let mut h = DefaultHasher::new();
+    (topic, key, value).hash(&mut h);
+    for (k, v) in headers {
+        if *k != QUERY_HEADER && *k != BATCH_HEADER {
+            (k, v).hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
+/// What a write adds to and leaves out of each batch: headers for every record, and records
+/// (by identity, [`identity`]) already written, with how many of each.
+#[derive(Debug, Default)]
+struct Extras {
+    headers: Vec<(String, Vec<u8>)>,
+    skip: Option<Mutex<std::collections::HashMap<u64, usize>>>,
+}
+
+impl Extras {
+    /// Whether a record of this identity was written already (and one fewer is left to skip).
+    fn skipped(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[(&str, Option<&[u8]>)],
+    ) -> Result<bool> {
+        let Some(skip) = &self.skip else {
+            return Ok(false);
+        };
+        let id = identity(topic, key, value, headers);
+        let mut skip = skip
+            .lock()
+            .map_err(|_| Error::internal("the Kafka sink's skip list lock"))?;
+        match skip.get_mut(&id) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+/// Sends the rows of `batch` (less those `extras` skips); returns how many were sent. Blocks
+/// while librdkafka's queue is full.
+fn send_batch(
+    producer: &Writer,
+    options: &SinkOptions,
+    batch: &RecordBatch,
+    extras: &Extras,
+) -> Result<u64> {
     let topics = as_utf8(batch, "topic")?;
     let keys = as_binary(batch, "key")?;
     let values = as_binary(batch, "value")?
@@ -182,6 +240,7 @@ fn send_batch(producer: &Writer, options: &SinkOptions, batch: &RecordBatch) -> 
     let headers = batch
         .column_by_name("headers")
         .map(|c| c.as_list::<i32>().clone());
+    let mut sent = 0;
     for row in 0..batch.num_rows() {
         let topic = match (&options.topic, &topics) {
             (Some(t), _) => t.as_str(),
@@ -196,33 +255,55 @@ fn send_batch(producer: &Writer, options: &SinkOptions, batch: &RecordBatch) -> 
                 });
             }
         };
-        let mut record: BaseRecord<'_, [u8], [u8], ()> = BaseRecord::to(topic);
-        if let Some(k) = keys.as_ref().filter(|k| k.is_valid(row)) {
-            record = record.key(k.value(row));
+        let key = keys
+            .as_ref()
+            .filter(|k| k.is_valid(row))
+            .map(|k| k.value(row));
+        let value = values.is_valid(row).then(|| values.value(row));
+        let entries = headers
+            .as_ref()
+            .filter(|h| h.is_valid(row))
+            .map(|list| list.value(row));
+        let mut row_headers: Vec<(&str, Option<&[u8]>)> = Vec::new();
+        let (hkeys, hvals);
+        if let Some(entries) = &entries {
+            let entries: &StructArray = entries.as_struct();
+            hkeys = cast(entries.column(0), &DataType::Utf8)?;
+            hvals = cast(entries.column(1), &DataType::Binary)?;
+            let (ks, vs) = (hkeys.as_string::<i32>(), hvals.as_binary::<i32>());
+            for i in 0..entries.len() {
+                let k = if ks.is_valid(i) { ks.value(i) } else { "" };
+                row_headers.push((k, vs.is_valid(i).then(|| vs.value(i))));
+            }
         }
-        if values.is_valid(row) {
-            record = record.payload(values.value(row));
+        if extras.skipped(topic, key, value, &row_headers)? {
+            continue;
+        }
+        let mut record: BaseRecord<'_, [u8], [u8], ()> = BaseRecord::to(topic);
+        if let Some(k) = key {
+            record = record.key(k);
+        }
+        if let Some(v) = value {
+            record = record.payload(v);
         }
         if let Some(p) = partitions.as_ref().filter(|p| p.is_valid(row)) {
             record = record.partition(p.value(row));
         }
-        if let Some(list) = headers.as_ref().filter(|h| h.is_valid(row)) {
-            let entries = list.value(row);
-            let entries: &StructArray = entries.as_struct();
-            let keys = cast(entries.column(0), &DataType::Utf8)?;
-            let keys = keys.as_string::<i32>();
-            let vals = cast(entries.column(1), &DataType::Binary)?;
-            let vals = vals.as_binary::<i32>();
-            let mut owned = OwnedHeaders::new_with_capacity(entries.len());
-            for i in 0..entries.len() {
-                let value = vals.is_valid(i).then(|| vals.value(i));
+        if entries.is_some() || !extras.headers.is_empty() {
+            let mut owned =
+                OwnedHeaders::new_with_capacity(row_headers.len() + extras.headers.len());
+            for (k, v) in &row_headers {
+                owned = owned.insert(Header { key: k, value: *v });
+            }
+            for (k, v) in &extras.headers {
                 owned = owned.insert(Header {
-                    key: if keys.is_valid(i) { keys.value(i) } else { "" },
-                    value,
+                    key: k.as_str(),
+                    value: Some(v.as_slice()),
                 });
             }
             record = record.headers(owned);
         }
+        sent += 1;
         loop {
             match producer.send(record) {
                 Ok(()) => break,
@@ -238,7 +319,7 @@ fn send_batch(producer: &Writer, options: &SinkOptions, batch: &RecordBatch) -> 
         }
     }
     producer.poll(Duration::ZERO);
-    Ok(batch.num_rows() as u64)
+    Ok(sent)
 }
 
 fn delivered(producer: &Writer) -> Result<()> {
@@ -264,8 +345,9 @@ fn delivered(producer: &Writer) -> Result<()> {
 /// A write at least once: records are sent as batches come, and [`KafkaWriter::finish`]
 /// waits until the brokers acknowledged every one.
 pub struct KafkaWriter {
-    producer: Writer,
+    producer: std::sync::Arc<Writer>,
     options: SinkOptions,
+    extras: Extras,
 }
 
 impl std::fmt::Debug for KafkaWriter {
@@ -279,133 +361,36 @@ impl KafkaWriter {
     pub fn open(options: &SinkOptions, schema: &Schema) -> Result<Self> {
         validate(schema, options.topic.as_deref())?;
         Ok(Self {
-            producer: producer(options, &[])?,
+            producer: std::sync::Arc::new(producer(options)?),
             options: options.clone(),
+            extras: Extras::default(),
         })
+    }
+
+    /// A writer on the same producer that adds `headers` to every record and leaves out the
+    /// records already written that `skip` counts by identity ([`identity`]).
+    pub fn for_batch(
+        &self,
+        headers: Vec<(String, Vec<u8>)>,
+        skip: std::collections::HashMap<u64, usize>,
+    ) -> Self {
+        Self {
+            producer: std::sync::Arc::clone(&self.producer),
+            options: self.options.clone(),
+            extras: Extras {
+                headers,
+                skip: Some(Mutex::new(skip)),
+            },
+        }
     }
 
     /// Sends the rows of `batch`; returns how many. Blocks while librdkafka's queue is full.
     pub fn send(&self, batch: &RecordBatch) -> Result<u64> {
-        send_batch(&self.producer, &self.options, batch)
+        send_batch(&self.producer, &self.options, batch, &self.extras)
     }
 
     /// Waits until every record sent was acknowledged. Blocks.
     pub fn finish(&self) -> Result<()> {
         delivered(&self.producer)
-    }
-}
-
-/// A streaming query's writer of batches in Kafka transactions (Spate's `exactlyOnce`).
-/// Each batch's records and the batch's id (as the committed offset of the consumer group
-/// `spate-sink-<queryId>` on the output's first partition) commit in one transaction; a batch
-/// whose id is already committed is not written again.
-pub struct TransactionalWriter {
-    producer: Writer,
-    /// A member of the group whose committed offset records the last batch.
-    consumer: rdkafka::consumer::BaseConsumer,
-    options: SinkOptions,
-    group: String,
-    /// Where the batch id is recorded.
-    marker: (String, i32),
-}
-
-impl std::fmt::Debug for TransactionalWriter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TransactionalWriter")
-            .field("group", &self.group)
-            .finish_non_exhaustive()
-    }
-}
-
-impl TransactionalWriter {
-    /// The writer of query `query_id`: its transactional id is `spate-<queryId>-0`, so that a
-    /// restarted query fences off the one before it. Blocks.
-    pub fn open(options: &SinkOptions, query_id: &str) -> Result<Self> {
-        let topic = options.topic.clone().ok_or_else(|| {
-            Error::IllegalArgument(
-                "the Kafka sink's option 'exactlyOnce' needs the 'topic' option".into(),
-            )
-        })?;
-        let producer = producer(
-            options,
-            &[
-                ("transactional.id", format!("spate-{query_id}-0")),
-                ("enable.idempotence", "true".into()),
-            ],
-        )?;
-        producer
-            .init_transactions(FLUSH_TIMEOUT)
-            .map_err(|e| kafka_error("Failed to start Kafka transactions", &e))?;
-        let group = format!("spate-sink-{query_id}");
-        let consumer = crate::client::consumer_config(&options.client, &group)
-            .create()
-            .map_err(|e| {
-                Error::IllegalArgument(format!("Failed to construct kafka consumer: {e}"))
-            })?;
-        Ok(Self {
-            producer,
-            consumer,
-            options: options.clone(),
-            group,
-            marker: (topic, 0),
-        })
-    }
-
-    /// The id of the last batch committed, if any. Blocks.
-    pub fn last_committed(&self) -> Result<Option<u64>> {
-        use rdkafka::consumer::Consumer;
-        let mut list = rdkafka::TopicPartitionList::new();
-        list.add_partition(&self.marker.0, self.marker.1);
-        let committed = self
-            .consumer
-            .committed_offsets(list, FLUSH_TIMEOUT)
-            .map_err(|e| kafka_error("Failed to read the sink's committed batch", &e))?;
-        Ok(committed.elements().first().and_then(|e| match e.offset() {
-            rdkafka::Offset::Offset(o) if o > 0 => u64::try_from(o - 1).ok(),
-            _ => None,
-        }))
-    }
-
-    /// Writes batch `batch_id` in one transaction, unless it was committed before; returns how
-    /// many records it wrote. Blocks.
-    pub fn write(&self, batch_id: u64, batches: &[RecordBatch]) -> Result<u64> {
-        if self.last_committed()?.is_some_and(|last| last >= batch_id) {
-            return Ok(0);
-        }
-        let fail = |what: &str, e: KafkaError| {
-            let _ = self.producer.abort_transaction(FLUSH_TIMEOUT);
-            kafka_error(what, &e)
-        };
-        self.producer
-            .begin_transaction()
-            .map_err(|e| kafka_error("Failed to begin a Kafka transaction", &e))?;
-        let mut n = 0;
-        for batch in batches {
-            match send_batch(&self.producer, &self.options, batch) {
-                Ok(k) => n += k,
-                Err(e) => {
-                    let _ = self.producer.abort_transaction(FLUSH_TIMEOUT);
-                    return Err(e);
-                }
-            }
-        }
-        let mut offsets = rdkafka::TopicPartitionList::new();
-        offsets
-            .add_partition_offset(
-                &self.marker.0,
-                self.marker.1,
-                rdkafka::Offset::Offset(i64::try_from(batch_id).unwrap_or(i64::MAX) + 1),
-            )
-            .map_err(|e| fail("Bad batch id", e))?;
-        let group = rdkafka::consumer::Consumer::group_metadata(&self.consumer)
-            .ok_or_else(|| Error::internal("a Kafka consumer without group metadata"))?;
-        self.producer
-            .send_offsets_to_transaction(&offsets, &group, FLUSH_TIMEOUT)
-            .map_err(|e| fail("Failed to record the batch in the transaction", e))?;
-        self.producer
-            .commit_transaction(FLUSH_TIMEOUT)
-            .map_err(|e| fail("Failed to commit the Kafka transaction", e))?;
-        delivered(&self.producer)?;
-        Ok(n)
     }
 }

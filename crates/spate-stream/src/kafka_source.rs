@@ -23,7 +23,7 @@ use datafusion::logical_expr::LogicalPlan;
 use spate_common::{Error, Result};
 use spate_kafka::client::{OffsetClient, blocking};
 use spate_kafka::offsets::{list, offsets_json, parse_offsets};
-use spate_kafka::read::{OffsetRange, ReadSettings, read_ranges};
+use spate_kafka::read::{OffsetRange, ReadSettings, Reader};
 use spate_kafka::resolve::resolve;
 use spate_kafka::{PartitionOffsets, SourceOptions, TopicPartition};
 use spate_plan::streaming::StreamingScanNode;
@@ -61,9 +61,10 @@ impl Positions {
 #[derive(Debug)]
 pub struct KafkaSource {
     options: SourceOptions,
-    group_id: String,
     schema: SchemaRef,
     client: Arc<OffsetClient>,
+    /// Reads the batches' offset ranges, keeping its consumers between batches.
+    reader: Arc<Reader>,
     /// Where the initial offsets are kept (`sources/<i>/0`).
     initial_file: Option<std::path::PathBuf>,
     positions: Mutex<Positions>,
@@ -124,11 +125,18 @@ impl KafkaSource {
             &options.client,
             &format!("{group_id}-driver"),
         )?);
+        let reader = Arc::new(Reader::new(ReadSettings {
+            client: options.client.clone(),
+            group_id: format!("{group_id}-executor"),
+            include_headers: options.include_headers,
+            fail_on_data_loss: options.fail_on_data_loss,
+            poll_timeout: options.poll_timeout,
+        })?);
         Ok(Self {
             options,
-            group_id,
             schema: scan.arrow_schema(),
             client,
+            reader,
             initial_file: checkpoint.map(|c| c.source_dir(index).join("0")),
             positions: Mutex::new(Positions {
                 next: 1,
@@ -353,14 +361,8 @@ impl KafkaSource {
                 until: *end,
             });
         }
-        let settings = ReadSettings {
-            client: self.options.client.clone(),
-            group_id: format!("{}-executor", self.group_id),
-            include_headers: self.options.include_headers,
-            fail_on_data_loss: fail,
-            poll_timeout: self.options.poll_timeout,
-        };
-        let partitions = blocking(move || read_ranges(&settings, &ranges)).await?;
+        let reader = Arc::clone(&self.reader);
+        let partitions = blocking(move || reader.read(&ranges)).await?;
         let rows = partitions
             .iter()
             .flatten()

@@ -10,7 +10,8 @@
 //! a crash between the sink and the checkpoint's commit) is not written a second time.
 //!
 //! The Kafka sink sends each batch's rows as records (spate-kafka), at least once as Spark's;
-//! with the option `exactlyOnce` (Spate's) each batch goes in one Kafka transaction.
+//! with the option `exactlyOnce` (Spate's) a batch run again after a crash does not repeat the
+//! records its first run sent.
 //!
 //! The Delta sink appends each batch in one Delta commit that carries the transaction
 //! `(query id, batch id)`, as delta-spark's streaming sink does; a batch whose transaction the
@@ -73,12 +74,14 @@ pub enum Sink {
         /// Format, partitioning and options of the files.
         request: WriteRequest,
     },
-    /// Records sent to Kafka: at least once, or with `exactlyOnce` in Kafka transactions.
+    /// Records sent to Kafka: at least once, or exactly once with `exactlyOnce`.
     Kafka {
         /// Brokers, topic and client settings.
         options: spate_kafka::SinkOptions,
-        /// The transactional writer, once opened.
-        transactional: tokio::sync::Mutex<Option<Arc<spate_kafka::write::TransactionalWriter>>>,
+        /// Where `exactlyOnce` keeps its notes (`sinks/kafka` in the checkpoint).
+        notes: Option<PathBuf>,
+        /// The writer, once the first batch opened it.
+        writer: tokio::sync::Mutex<Option<Arc<spate_kafka::once::StreamWriter>>>,
     },
 }
 
@@ -164,8 +167,23 @@ impl Sink {
             .collect();
         Ok(Sink::Kafka {
             options: spate_kafka::SinkOptions::parse(&options)?,
-            transactional: tokio::sync::Mutex::new(None),
+            notes: None,
+            writer: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// The sink of a query checkpointed in `checkpoint` (the Kafka sink keeps its notes there).
+    pub fn in_checkpoint(self, checkpoint: Option<&Path>) -> Self {
+        match self {
+            Sink::Kafka {
+                options, writer, ..
+            } => Sink::Kafka {
+                options,
+                notes: checkpoint.map(|c| c.join("sinks").join("kafka")),
+                writer,
+            },
+            other => other,
+        }
     }
 
     /// Spark's checks of the rows a sink is given (Kafka's value and topic columns).
@@ -276,10 +294,29 @@ impl Sink {
         }
         if let Sink::Kafka {
             options,
-            transactional,
+            notes,
+            writer,
         } = self
         {
-            return add_kafka(&state, options, transactional, query_id, batch_id, plan)
+            let writer = {
+                let mut slot = writer.lock().await;
+                match slot.as_ref() {
+                    Some(w) => Arc::clone(w),
+                    None => {
+                        let schema = Arc::clone(plan.schema().inner());
+                        let (o, n, q) = (options.clone(), notes.clone(), query_id.to_string());
+                        let w = Arc::new(
+                            spate_kafka::client::blocking(move || {
+                                spate_kafka::once::StreamWriter::open(&o, &schema, n.as_deref(), &q)
+                            })
+                            .await?,
+                        );
+                        *slot = Some(Arc::clone(&w));
+                        w
+                    }
+                }
+            };
+            return add_kafka(&state, options.exactly_once, writer, batch_id, plan)
                 .await
                 .map(Some);
         }
@@ -335,46 +372,28 @@ impl Sink {
     }
 }
 
-/// Sends a batch's rows to Kafka: as they come (at least once), or all in one transaction
-/// that also records the batch id, unless an earlier run of the batch committed (exactly once).
+/// Sends a batch's rows to Kafka: as they come (at least once), or, `exactly_once`, all of
+/// them less those an interrupted run of the batch sent already (spate_kafka::once).
 async fn add_kafka(
     state: &SessionState,
-    options: &spate_kafka::SinkOptions,
-    transactional: &tokio::sync::Mutex<Option<Arc<spate_kafka::write::TransactionalWriter>>>,
-    query_id: &str,
+    exactly_once: bool,
+    writer: Arc<spate_kafka::once::StreamWriter>,
     batch_id: u64,
     plan: &LogicalPlan,
 ) -> Result<u64> {
     use futures::StreamExt;
     use spate_kafka::client::blocking;
-    if options.exactly_once {
+    if exactly_once {
         let batches = spate_exec::collect(state, plan, "stream batch").await?;
-        let mut slot = transactional.lock().await;
-        let writer = match slot.as_ref() {
-            Some(w) => Arc::clone(w),
-            None => {
-                let (o, id) = (options.clone(), query_id.to_string());
-                let w = Arc::new(
-                    blocking(move || spate_kafka::write::TransactionalWriter::open(&o, &id))
-                        .await?,
-                );
-                *slot = Some(Arc::clone(&w));
-                w
-            }
-        };
-        return blocking(move || writer.write(batch_id, &batches)).await;
+        return blocking(move || writer.write_once(batch_id, &batches)).await;
     }
-    let writer = Arc::new(spate_kafka::write::KafkaWriter::open(
-        options,
-        plan.schema().as_arrow(),
-    )?);
     let mut stream = spate_exec::runner::stream(state, plan, "stream batch").await?;
     let mut rows = 0;
     while let Some(batch) = stream.next().await {
         let (batch, w) = (batch?, Arc::clone(&writer));
-        rows += blocking(move || w.send(&batch)).await?;
+        rows += blocking(move || w.plain().send(&batch)).await?;
     }
-    blocking(move || writer.finish()).await?;
+    blocking(move || writer.plain().finish()).await?;
     Ok(rows)
 }
 
