@@ -140,7 +140,9 @@ def test_kill_9_while_producers_write_loses_and_repeats_nothing(kafka, tmp_path_
         spark = SparkSession.builder.remote(server["url"]).create()
         check_final_run(spark, kafka, topic, relay, out, events)
     # every event once in the output topic, read back by fetching with kafka-python
-    relayed = sorted((int(k), float(v)) for _, _, k, v, _ in fetch_all(kafka, relay, partitions=2))
+    relayed = sorted(
+        (int(k), float(v)) for _, _, k, v, _ in fetch_all(kafka, relay, partitions=2, isolation_level="read_committed")
+    )
     flushes = [(len(events) + p, 0.0) for p in range(PARTITIONS)]
     assert relayed == sorted([(e["id"], e["amount"]) for e in events] + flushes)
     assert interrupted >= 3, f"only {interrupted} kills interrupted a batch"

@@ -232,3 +232,24 @@ def test_start_after_end_is_sparks_error(spark, kafka, two_partitions):
             endingOffsets=json.dumps({topic: {"0": 1, "1": 1}}),
         ).collect()
     assert e.value.getCondition() == "UNRESOLVED_START_OFFSET_GREATER_THAN_END_OFFSET"
+
+
+def test_min_partitions_splits_ranges_as_spark_does(spark, kafka):
+    from pyspark.sql import functions as F
+
+    topic = new_topic(kafka, partitions=2)
+    produce(kafka, topic, [f"a{i}" for i in range(10)], partition=0)
+    produce(kafka, topic, [f"b{i}" for i in range(10)], partition=1)
+
+    def partitions(**options):
+        df = reader(spark, kafka, subscribe=topic, **options)
+        return df.select(F.spark_partition_id().alias("p")).distinct().count(), sorted(
+            bytes(r.value).decode() for r in df.collect()
+        )
+
+    every = sorted([f"a{i}" for i in range(10)] + [f"b{i}" for i in range(10)])
+    # one Spark partition per topic partition; with minPartitions=6 each range of 10 of the
+    # 20 offsets becomes round(10 / 20 * 6) = 3 pieces (Spark's KafkaOffsetRangeCalculator)
+    assert partitions() == (2, every)
+    assert partitions(minPartitions="6") == (6, every)
+    assert partitions(minPartitions="2") == (2, every)

@@ -365,3 +365,35 @@ fn read_topic(
     }
     Ok(())
 }
+
+/// The plan's partitions for the records of ranges (`read`: one list per range), as Spark's
+/// `minPartitions` asks: one per non-empty range, or, when that is fewer than `min`, each
+/// range cut into about `min * its share of the records` contiguous pieces (at least one).
+pub fn spread(read: Vec<Vec<RecordBatch>>, min: Option<usize>) -> Result<Vec<Vec<RecordBatch>>> {
+    let sizes: Vec<usize> = read
+        .iter()
+        .map(|b| b.iter().map(RecordBatch::num_rows).sum())
+        .collect();
+    let nonempty = sizes.iter().filter(|n| **n > 0).count();
+    let total: usize = sizes.iter().sum();
+    let min = match min {
+        Some(m) if nonempty > 0 && nonempty < m => m,
+        _ => return Ok(read.into_iter().filter(|b| !b.is_empty()).collect()),
+    };
+    let mut out = Vec::new();
+    for (batches, size) in read.into_iter().zip(sizes) {
+        if size == 0 {
+            continue;
+        }
+        let parts = ((size as f64 / total as f64 * min as f64).round() as usize).max(1);
+        let schema = batches[0].schema();
+        let all = datafusion::arrow::compute::concat_batches(&schema, &batches)?;
+        for i in 0..parts {
+            let (start, end) = (size * i / parts, size * (i + 1) / parts);
+            if end > start {
+                out.push(vec![all.slice(start, end - start)]);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -14,7 +14,7 @@ use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use futures::StreamExt;
 use spate_common::{Error, Result};
 use spate_kafka::client::{OffsetClient, blocking};
-use spate_kafka::read::{OffsetRange, ReadSettings, read_ranges, schema};
+use spate_kafka::read::{OffsetRange, ReadSettings, read_ranges, schema, spread};
 use spate_kafka::resolve::resolve;
 use spate_kafka::{SinkOptions, SourceOptions};
 use spate_plan::ReadRequest;
@@ -44,6 +44,7 @@ pub async fn read(req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
         fail_on_data_loss: parsed.fail_on_data_loss,
         poll_timeout: parsed.poll_timeout,
     };
+    let min_partitions = parsed.min_partitions;
     let batches = blocking(move || {
         let client = OffsetClient::connect(&parsed.client, &group_id)?;
         let partitions = client.partitions(&parsed.subscription)?;
@@ -77,7 +78,7 @@ pub async fn read(req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
             }
             ranges.push(OffsetRange { tp, from, until });
         }
-        read_ranges(&settings, &ranges)
+        spread(read_ranges(&settings, &ranges)?, min_partitions)
     })
     .await?;
     let schema = schema(

@@ -23,7 +23,7 @@ use datafusion::logical_expr::LogicalPlan;
 use spate_common::{Error, Result};
 use spate_kafka::client::{OffsetClient, blocking};
 use spate_kafka::offsets::{list, offsets_json, parse_offsets};
-use spate_kafka::read::{OffsetRange, ReadSettings, Reader};
+use spate_kafka::read::{OffsetRange, ReadSettings, Reader, spread};
 use spate_kafka::resolve::resolve;
 use spate_kafka::{PartitionOffsets, SourceOptions, TopicPartition};
 use spate_plan::streaming::StreamingScanNode;
@@ -362,7 +362,8 @@ impl KafkaSource {
             });
         }
         let reader = Arc::clone(&self.reader);
-        let partitions = blocking(move || reader.read(&ranges)).await?;
+        let min = self.options.min_partitions;
+        let partitions = blocking(move || spread(reader.read(&ranges)?, min)).await?;
         let rows = partitions
             .iter()
             .flatten()
