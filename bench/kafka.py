@@ -141,11 +141,18 @@ def parse(spark, bootstrap, topic, starting):
     )
 
 
-def spate_throughput(spark, bootstrap, topic, work):
-    q = (parse(spark, bootstrap, topic, "earliest").writeStream.format("delta")
-         .option("checkpointLocation", str(work / "ckpt")).trigger(availableNow=True))
+def spate_throughput(spark, bootstrap, topic, work, stage="delta"):
+    """The availableNow query to Delta, or, to see where the time goes, only its read
+    (`read`: the records to a noop sink) or its read and parse (`parse`: to noop)."""
+    if stage == "read":
+        df = (spark.readStream.format("kafka").option("kafka.bootstrap.servers", bootstrap)
+              .option("subscribe", topic).option("startingOffsets", "earliest").load())
+    else:
+        df = parse(spark, bootstrap, topic, "earliest")
+    fmt = "delta" if stage == "delta" else "noop"
+    q = df.writeStream.format(fmt).option("checkpointLocation", str(work / f"ckpt-{stage}")).trigger(availableNow=True)
     started = time.time()
-    q = q.start(str(work / "table"))
+    q = q.start(str(work / "table")) if fmt == "delta" else q.start()
     q.awaitTermination()
     seconds = time.time() - started
     rows = sum(p.numInputRows for p in q.recentProgress)
@@ -254,6 +261,10 @@ def main():
             result["spate"] = {"records": rows, "seconds": secs, "batches": batches, "rows_per_second": rows / secs,
                                "mib_per_second": vbytes / n * rows / secs / 2**20, "peak_rss_mib": sampler.peak / 2**20}
             print("spate:", result["spate"], flush=True)
+            for stage in ("read", "parse"):
+                rows_, secs_, _ = spate_throughput(spark, bootstrap, "bench", work, stage)
+                result[f"spate_{stage}"] = {"records": rows_, "seconds": secs_, "rows_per_second": rows_ / secs_}
+                print(f"spate {stage}:", result[f"spate_{stage}"], flush=True)
             result["latency"] = []
             for rate in (int(r) for r in args.rates.split(",")):
                 sampler.reset()
@@ -283,6 +294,16 @@ def main():
         f"| Spate: Kafka -> from_json -> Delta (availableNow, {s['batches']} batches) | {s['records']:,} | "
         f"{s['rows_per_second']:,.0f} | {s['mib_per_second']:.1f} | "
         f"{s['rows_per_second'] / c['rows_per_second']:.2f} | {s['peak_rss_mib']:.0f} MiB |",
+        "",
+        "Where the time goes (the same read into a noop sink, without and with from_json):",
+        "",
+        "| Spate stage | rows/s | vs plain consumer |",
+        "|---|---|---|",
+    ]
+    for stage, what in (("read", "Kafka -> noop (the records read)"), ("parse", "Kafka -> from_json -> noop")):
+        r = result[f"spate_{stage}"]
+        lines.append(f"| {what} | {r['rows_per_second']:,.0f} | {r['rows_per_second'] / c['rows_per_second']:.2f} |")
+    lines += [
         "",
         "End-to-end latency (produce call to the Delta version holding the record seen in the log):",
         "",

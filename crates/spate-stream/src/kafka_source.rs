@@ -247,7 +247,7 @@ impl KafkaSource {
         if let Some(frozen) = lock(&self.frozen)?.as_ref() {
             latest.retain(|tp, _| frozen.contains_key(tp));
             for (tp, end) in latest.iter_mut() {
-                *end = (*end).min(frozen[tp]);
+                *end = frozen.get(tp).map_or(*end, |f| (*end).min(*f));
             }
         }
         let from = self.offsets(committed)?;
@@ -265,7 +265,10 @@ impl KafkaSource {
         if *from == latest {
             return Ok(committed);
         }
-        Ok(lock(&self.positions)?.number(latest))
+        let mut positions = lock(&self.positions)?;
+        // what came before the committed offsets is not looked up again
+        positions.sets.retain(|n, _| *n >= committed);
+        Ok(positions.number(latest))
     }
 
     /// Spark's `minOffsetsPerTrigger` rule: a trigger waits while fewer offsets than `min`
