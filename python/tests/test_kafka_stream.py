@@ -276,3 +276,20 @@ def test_the_seeds_parse_of_the_value(spark, kafka, tmp_dir):
         assert got == sorted(want.items())
     finally:
         q.stop()
+
+
+def test_the_real_time_trigger_is_refused_as_not_supported(spark, kafka, tmp_dir):
+    """Spark 4.2 runs Kafka streams in real-time mode; Spate runs them in micro-batches only,
+    and says so rather than blaming the source as Spark's allowlist would for another one."""
+    topic = new_topic(kafka)
+    q = (
+        reader(spark, kafka, stream=True, subscribe=topic)
+        .writeStream.format("console")
+        .outputMode("update")
+        .option("checkpointLocation", str(tmp_dir))
+        .trigger(realTime="5 seconds")
+        .start()
+    )
+    with pytest.raises(StreamingQueryException) as e:
+        q.awaitTermination(30)
+    assert "[UNSUPPORTED_FEATURE] the real-time trigger (a Kafka stream runs with micro-batch triggers)" in str(e.value)

@@ -121,7 +121,7 @@ SPARK_REAL_TIME = {d["case"]: d for d in map(json.loads, (REFERENCE / "streaming
 @pytest.mark.parametrize("case", list(SPARK_REAL_TIME))
 def test_the_real_time_trigger_gets_spark_s_errors(spark, tmp_path, case):
     """Spark 4.2's real-time mode reads only Kafka streams, into allowlisted sinks in update
-    mode; Spate has no Kafka source yet, so each case ends in Spark's error."""
+    mode; none of these cases reads Kafka, so each ends in Spark's error."""
     expected = SPARK_REAL_TIME[case]
     (tmp_path / "a.json").write_text('{"a": 1}\n')
     rate = spark.readStream.format("rate").load()

@@ -346,7 +346,13 @@ impl StreamingQuery {
             source.check_options()?;
             source.prepare().await?;
             if matches!(req.trigger, Trigger::RealTime(_)) {
-                return Err(crate::checker::real_time_source_error(source));
+                return Err(match source {
+                    // Spark's real-time mode reads Kafka; Spate reads it in micro-batches only
+                    Source::Kafka(_) => Error::unsupported(
+                        "the real-time trigger (a Kafka stream runs with micro-batch triggers)",
+                    ),
+                    _ => crate::checker::real_time_source_error(source),
+                });
             }
         }
         if let Trigger::Continuous(interval) = req.trigger
