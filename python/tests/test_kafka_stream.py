@@ -293,3 +293,24 @@ def test_the_real_time_trigger_is_refused_as_not_supported(spark, kafka, tmp_dir
     with pytest.raises(StreamingQueryException) as e:
         q.awaitTermination(30)
     assert "[UNSUPPORTED_FEATURE] the real-time trigger (a Kafka stream runs with micro-batch triggers)" in str(e.value)
+
+
+def test_the_continuous_trigger_runs_a_kafka_stream(spark, kafka, tmp_dir):
+    """Spark's continuous mode reads Kafka; Spate runs it as immediate micro-batches."""
+    topic = new_topic(kafka)
+    produce(kafka, topic, ["c0", "c1"])
+    name = f"cont_{os.getpid()}"
+    q = (
+        reader(spark, kafka, stream=True, subscribe=topic, startingOffsets="earliest")
+        .selectExpr("CAST(value AS STRING) AS v", "partition", "offset")
+        .writeStream.format("memory")
+        .queryName(name)
+        .option("checkpointLocation", str(tmp_dir))
+        .trigger(continuous="1 second")
+        .start()
+    )
+    try:
+        q.processAllAvailable()
+        assert values(spark, name) == ["c0", "c1"]
+    finally:
+        q.stop()

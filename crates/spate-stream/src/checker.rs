@@ -187,12 +187,13 @@ fn check_join(join: &Join, mode: OutputMode) -> Result<()> {
 }
 
 /// Spark's checks of a query under the continuous trigger: only projections and filters of
-/// a rate stream (Spark's other sources are `StreamingRelation`s there), the first other node
-/// from the bottom refused by its Spark name.
+/// a rate or Kafka stream (Spark's other sources are `StreamingRelation`s there), the first
+/// other node from the bottom refused by its Spark name.
 pub(crate) fn check_continuous(plan: &LogicalPlan) -> Result<()> {
     fn spark_name(plan: &LogicalPlan) -> Option<&'static str> {
         if let Some(scan) = as_node::<StreamingScanNode>(plan) {
-            return (scan.format != "rate").then_some("StreamingRelation");
+            return (!matches!(scan.format.as_str(), "rate" | "kafka"))
+                .then_some("StreamingRelation");
         }
         if as_node::<WatermarkNode>(plan).is_some() {
             return Some("EventTimeWatermark");
