@@ -77,6 +77,9 @@ def test_schema_is_sparks(spark, kafka, two_partitions):
     assert reader(spark, kafka, subscribe=topic).schema == KAFKA_SCHEMA
     with_headers = reader(spark, kafka, subscribe=topic, includeHeaders="true").schema
     assert with_headers == StructType(KAFKA_SCHEMA.fields + [HEADERS])
+    # Spark reads the flag case-insensitively, and the rows have the column the schema says
+    rows_with = reader(spark, kafka, subscribe=topic, includeHeaders="True").collect()
+    assert all(r.headers == [] for r in rows_with) and len(rows_with) == 6
 
 
 def test_every_column_of_every_record(spark, kafka, two_partitions):

@@ -44,7 +44,7 @@ pub async fn read(req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
         fail_on_data_loss: parsed.fail_on_data_loss,
         poll_timeout: parsed.poll_timeout,
     };
-    let min_partitions = parsed.min_partitions;
+    let (min_partitions, include_headers) = (parsed.min_partitions, parsed.include_headers);
     let batches = blocking(move || {
         let client = OffsetClient::connect(&parsed.client, &group_id)?;
         let partitions = client.partitions(&parsed.subscription)?;
@@ -81,11 +81,7 @@ pub async fn read(req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
         spread(read_ranges(&settings, &ranges)?, min_partitions)
     })
     .await?;
-    let schema = schema(
-        req.options
-            .get("includeheaders")
-            .is_some_and(|v| v.trim() == "true"),
-    );
+    let schema = schema(include_headers);
     let partitions = if batches.is_empty() {
         vec![vec![]]
     } else {
