@@ -120,7 +120,7 @@ impl OffsetClient {
                         .map(move |p| TopicPartition::new(t.clone(), *p))
                 })
                 .collect(),
-            Subscription::Pattern(pattern) => existing
+            Subscription::Pattern(_, pattern) => existing
                 .iter()
                 .filter(|(t, _)| pattern.is_match(t))
                 .flat_map(|(t, ps)| ps.iter().map(move |p| TopicPartition::new(t.clone(), *p)))

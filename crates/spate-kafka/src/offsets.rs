@@ -108,6 +108,26 @@ pub fn parse_partitions(text: &str) -> Result<Vec<TopicPartition>> {
     Ok(out)
 }
 
+/// `partitions` as Spark's messages show a Scala set of them: `Set(t-0, t-1)`.
+pub fn scala_set<'a>(partitions: impl IntoIterator<Item = &'a TopicPartition>) -> String {
+    let names: Vec<String> = partitions.into_iter().map(ToString::to_string).collect();
+    format!("Set({})", names.join(", "))
+}
+
+/// The data-loss error Spark raises (`KAFKA_DATA_LOSS.<sub>`, SQLSTATE 22000) for `reason`.
+pub fn data_loss(sub: &str, reason: &str) -> Error {
+    Error::Runtime {
+        exception: "org.apache.spark.SparkException",
+        class: format!("KAFKA_DATA_LOSS.{sub}"),
+        message: format!(
+            "Some data may have been lost because they are not available in Kafka any more; \
+             either the data was aged out by Kafka or the topic may have been deleted before all \
+             the data in the topic was processed. If you don't want your streaming query to fail \
+             on such cases, set the source option failOnDataLoss to false. Reason: {reason}"
+        ),
+    }
+}
+
 /// `partitions` as Spark lists a set of them in messages: `[t-0, t-1]`.
 pub fn list(partitions: &[TopicPartition]) -> String {
     let names: Vec<String> = partitions.iter().map(ToString::to_string).collect();

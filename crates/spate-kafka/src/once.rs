@@ -2,8 +2,9 @@
 //! batch that a crash interrupted, run again from the checkpoint, does not write the records
 //! its first run got to the brokers a second time.
 //!
-//! Before a batch writes, the sink notes in the query's checkpoint
-//! (`sinks/kafka/<batchId>`) where each partition of its output topics ends; each record it
+//! Before a batch writes, the sink notes in the query's checkpoint (`sinks/kafka/<batchId>`,
+//! a metadata log kept by spate-stream's sink) where each partition of its output topics
+//! ends ([`StreamWriter::output_ends`]); each record it
 //! writes carries the headers `spate.query` (the query id) and `spate.batch` (the batch id).
 //! When a batch runs again and finds its note, it reads its output partitions from the noted
 //! offsets, counts the records of this query and batch that are there (by their topic, key,
@@ -15,7 +16,6 @@
 //! broker here (tansu 0.6.0) has none (no EndTxn in its ApiVersions).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
@@ -28,12 +28,10 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use spate_common::{Error, Result};
 
 use crate::client::{OffsetClient, consumer_config, kafka_error};
-use crate::offsets::{PartitionOffsets, TopicPartition, offsets_json, parse_offsets};
+use crate::offsets::{PartitionOffsets, TopicPartition};
 use crate::options::{SinkOptions, Subscription};
 use crate::write::{BATCH_HEADER, KafkaWriter, QUERY_HEADER, identity};
 
-/// Notes kept for this many batches back.
-const RETAINED: u64 = 100;
 /// How long a read of the sink's own output may wait for records.
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -131,8 +129,6 @@ pub struct StreamWriter {
     options: SinkOptions,
     base: KafkaWriter,
     client: OffsetClient,
-    /// Where `exactlyOnce` keeps its notes.
-    notes: Option<PathBuf>,
     query_id: String,
 }
 
@@ -145,24 +141,12 @@ impl std::fmt::Debug for StreamWriter {
 }
 
 impl StreamWriter {
-    /// The writer of query `query_id`'s rows of `schema` (`notes`: where `exactlyOnce` keeps
-    /// its notes, which it needs). Blocks.
-    pub fn open(
-        options: &SinkOptions,
-        schema: &Schema,
-        notes: Option<&Path>,
-        query_id: &str,
-    ) -> Result<Self> {
-        if options.exactly_once && notes.is_none() {
-            return Err(Error::IllegalArgument(
-                "the Kafka sink's option 'exactlyOnce' needs a checkpointLocation".into(),
-            ));
-        }
+    /// The writer of query `query_id`'s rows of `schema`. Blocks.
+    pub fn open(options: &SinkOptions, schema: &Schema, query_id: &str) -> Result<Self> {
         Ok(Self {
             base: KafkaWriter::open(options, schema)?,
             client: OffsetClient::connect(&options.client, &format!("spate-sink-{query_id}"))?,
             options: options.clone(),
-            notes: notes.map(Path::to_path_buf),
             query_id: query_id.to_string(),
         })
     }
@@ -172,44 +156,32 @@ impl StreamWriter {
         &self.base
     }
 
-    /// Writes batch `batch_id` exactly once (see the module's notes); returns how many records
-    /// this run sent. Blocks.
-    pub fn write_once(&self, batch_id: u64, batches: &[RecordBatch]) -> Result<u64> {
-        let Some(notes) = &self.notes else {
-            return Err(Error::internal(
-                "an exactly-once Kafka write without its notes",
-            ));
-        };
-        if batches.is_empty() {
-            return Ok(0);
-        }
-        let note = notes.join(batch_id.to_string());
+    /// Where each partition of the topics `batches` write to ends now: what a batch notes
+    /// before it writes. Blocks.
+    pub fn output_ends(&self, batches: &[RecordBatch]) -> Result<PartitionOffsets> {
+        let topics = topics_of(&self.options, batches)?;
+        let partitions = self.client.partitions(&Subscription::Topics(topics))?;
+        Ok(self
+            .client
+            .watermarks(&partitions)?
+            .into_iter()
+            .map(|(tp, (_, high)): (TopicPartition, _)| (tp, high))
+            .collect())
+    }
+
+    /// Writes batch `batch_id` exactly once (see the module's notes): `noted` is what an
+    /// earlier run of the batch noted (its output's ends), when there was one. Returns how many
+    /// records this run sent. Blocks.
+    pub fn write_once(
+        &self,
+        batch_id: u64,
+        batches: &[RecordBatch],
+        noted: Option<&PartitionOffsets>,
+    ) -> Result<u64> {
         let batch = batch_id.to_string();
-        let skip = match std::fs::read_to_string(&note) {
-            Ok(text) => already_written(
-                &self.options,
-                &parse_offsets(text.trim())?,
-                &self.query_id,
-                &batch,
-            )?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let topics = topics_of(&self.options, batches)?;
-                let partitions = self.client.partitions(&Subscription::Topics(topics))?;
-                let ends: PartitionOffsets = self
-                    .client
-                    .watermarks(&partitions)?
-                    .into_iter()
-                    .map(|(tp, (_, high)): (TopicPartition, _)| (tp, high))
-                    .collect();
-                write_note(&note, &offsets_json(&ends))?;
-                HashMap::new()
-            }
-            Err(e) => {
-                return Err(Error::IllegalArgument(format!(
-                    "cannot read {}: {e}",
-                    note.display()
-                )));
-            }
+        let skip = match noted {
+            Some(from) => already_written(&self.options, from, &self.query_id, &batch)?,
+            None => HashMap::new(),
         };
         let writer = self.base.for_batch(
             vec![
@@ -223,20 +195,6 @@ impl StreamWriter {
             n += writer.send(b)?;
         }
         writer.finish()?;
-        if let Some(old) = batch_id.checked_sub(RETAINED) {
-            let _ = std::fs::remove_file(notes.join(old.to_string()));
-        }
         Ok(n)
     }
-}
-
-fn write_note(path: &Path, text: &str) -> Result<()> {
-    let fail =
-        |e: std::io::Error| Error::IllegalArgument(format!("cannot write {}: {e}", path.display()));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
-    }
-    let tmp: PathBuf = path.with_extension("tmp");
-    std::fs::write(&tmp, text).map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(fail)
 }

@@ -24,8 +24,9 @@ use crate::offsets::{
 pub enum Subscription {
     /// `subscribe`: every partition of these topics.
     Topics(Vec<String>),
-    /// `subscribePattern`: every partition of the topics whose whole name matches.
-    Pattern(regex::Regex),
+    /// `subscribePattern`: every partition of the topics whose whole name matches (the
+    /// pattern as given, and anchored).
+    Pattern(String, regex::Regex),
     /// `assign`: exactly these partitions.
     Assign(Vec<TopicPartition>),
 }
@@ -198,7 +199,7 @@ fn subscription(options: &BTreeMap<String, String>) -> Result<Subscription> {
             }
             // Java's Pattern.matches: the whole name
             regex::Regex::new(&format!("^(?:{pattern})$"))
-                .map(Subscription::Pattern)
+                .map(|r| Subscription::Pattern(pattern.to_string(), r))
                 .map_err(|e| {
                     Error::IllegalArgument(format!(
                         "the 'subscribePattern' '{pattern}' is not a regular expression: {e}"
@@ -234,7 +235,26 @@ fn offset_spec(
     })
 }
 
+impl Subscription {
+    /// How Spark's Kafka source describes it (`Subscribe[a,b]`, `SubscribePattern[p]`,
+    /// `Assign[t-0, t-1]`).
+    pub fn describe(&self) -> String {
+        match self {
+            Subscription::Topics(t) => format!("Subscribe[{}]", t.join(",")),
+            Subscription::Pattern(p, _) => format!("SubscribePattern[{p}]"),
+            Subscription::Assign(tps) => format!("Assign{}", crate::offsets::list(tps)),
+        }
+    }
+}
+
 impl SourceOptions {
+    /// The consumer group id: `kafka.group.id`, else `groupIdPrefix` and a fresh id.
+    pub fn group_id(&self) -> String {
+        self.group_id
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", self.group_id_prefix, uuid::Uuid::new_v4()))
+    }
+
     fn general(options: &BTreeMap<String, String>, starting_default: OffsetSpec) -> Result<Self> {
         let subscription = subscription(options)?;
         let min_partitions = match long(options, "minpartitions")? {
@@ -526,7 +546,7 @@ mod tests {
             o.client
                 .contains(&("security.protocol".into(), "SASL_PLAINTEXT".into()))
         );
-        let Subscription::Pattern(p) = &o.subscription else {
+        let Subscription::Pattern(_, p) = &o.subscription else {
             return Err(Error::internal("subscribePattern is no pattern"));
         };
         assert!(p.is_match("t1") && !p.is_match("xt1"));

@@ -177,18 +177,14 @@ impl Columns {
 
 /// Spark's error for records a read needs but the partition no longer has.
 pub fn data_loss(range: &OffsetRange, group_id: &str) -> Error {
-    Error::Runtime {
-        exception: "org.apache.spark.SparkException",
-        class: "KAFKA_DATA_LOSS.COULD_NOT_READ_OFFSET_RANGE".into(),
-        message: format!(
-            "Some data may have been lost because they are not available in Kafka any more; \
-             either the data was aged out by Kafka or the topic may have been deleted before all \
-             the data in the topic was processed. If you don't want your streaming query to fail \
-             on such cases, set the source option failOnDataLoss to false. Reason: Could not read \
-             records in offset [{}, {}) for topic partition {} with consumer group {group_id}.",
+    crate::offsets::data_loss(
+        "COULD_NOT_READ_OFFSET_RANGE",
+        &format!(
+            "Could not read records in offset [{}, {}) for topic partition {} with consumer \
+             group {group_id}.",
             range.from, range.until, range.tp
         ),
-    }
+    )
 }
 
 /// How a read goes.
@@ -204,6 +200,19 @@ pub struct ReadSettings {
     pub fail_on_data_loss: bool,
     /// `kafkaConsumer.pollTimeoutMs`.
     pub poll_timeout: Duration,
+}
+
+impl ReadSettings {
+    /// The settings of a read with the source options `options`, as consumer group `group_id`.
+    pub fn of(options: &crate::SourceOptions, group_id: String) -> Self {
+        Self {
+            client: options.client.clone(),
+            group_id,
+            include_headers: options.include_headers,
+            fail_on_data_loss: options.fail_on_data_loss,
+            poll_timeout: options.poll_timeout,
+        }
+    }
 }
 
 /// The records of `ranges`, one list of batches per range, in offset order. Blocks.

@@ -7,13 +7,8 @@
 use spate_common::{Error, Result};
 
 use crate::client::OffsetClient;
-use crate::offsets::{EARLIEST, LATEST, PartitionOffsets, TopicPartition};
+use crate::offsets::{EARLIEST, LATEST, PartitionOffsets, TopicPartition, scala_set};
 use crate::options::OffsetSpec;
-
-fn set(partitions: impl Iterator<Item = TopicPartition>) -> String {
-    let names: Vec<String> = partitions.map(|tp| tp.to_string()).collect();
-    format!("Set({})", names.join(", "))
-}
 
 fn must_match(
     given: &PartitionOffsets,
@@ -31,8 +26,8 @@ fn must_match(
         class: class.into(),
         message: format!(
             "{what} Specified: {} Assigned: {}",
-            set(given.keys().cloned()),
-            set(partitions.iter().cloned())
+            scala_set(given.keys()),
+            scala_set(partitions)
         ),
     })
 }

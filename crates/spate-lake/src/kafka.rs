@@ -33,17 +33,8 @@ pub fn stream_schema(
 pub async fn read(req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
     let options: BTreeMap<String, String> = req.options.clone().into_iter().collect();
     let parsed = SourceOptions::for_batch(&options)?;
-    let group_id = parsed
-        .group_id
-        .clone()
-        .unwrap_or_else(|| format!("{}-{}", parsed.group_id_prefix, uuid::Uuid::new_v4()));
-    let settings = ReadSettings {
-        client: parsed.client.clone(),
-        group_id: group_id.clone(),
-        include_headers: parsed.include_headers,
-        fail_on_data_loss: parsed.fail_on_data_loss,
-        poll_timeout: parsed.poll_timeout,
-    };
+    let group_id = parsed.group_id();
+    let settings = ReadSettings::of(&parsed, group_id.clone());
     let (min_partitions, include_headers) = (parsed.min_partitions, parsed.include_headers);
     let batches = blocking(move || {
         let client = OffsetClient::connect(&parsed.client, &group_id)?;

@@ -22,7 +22,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::logical_expr::LogicalPlan;
 use spate_common::{Error, Result};
 use spate_kafka::client::{OffsetClient, blocking};
-use spate_kafka::offsets::{list, offsets_json, parse_offsets};
+use spate_kafka::offsets::{offsets_json, parse_offsets, scala_set};
 use spate_kafka::read::{OffsetRange, ReadSettings, Reader, spread};
 use spate_kafka::resolve::resolve;
 use spate_kafka::{PartitionOffsets, SourceOptions, TopicPartition};
@@ -87,25 +87,16 @@ fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>> {
 /// Spark's `KAFKA_DATA_LOSS` error with sub-class `sub` (or, without `failOnDataLoss`, a
 /// warning).
 fn data_loss(fail: bool, sub: &str, reason: String) -> Result<()> {
-    if !fail {
-        tracing::warn!(
-            "{reason} Some data may have been lost because they are not available in Kafka any \
-             more; either the data was aged out by Kafka or the topic may have been deleted \
-             before all the data in the topic was processed. If you want your streaming query \
-             to fail on such cases, set the source option \"failOnDataLoss\" to \"true\"."
-        );
-        return Ok(());
+    if fail {
+        return Err(spate_kafka::offsets::data_loss(sub, &reason));
     }
-    Err(Error::Runtime {
-        exception: "org.apache.spark.SparkException",
-        class: format!("KAFKA_DATA_LOSS.{sub}"),
-        message: format!(
-            "Some data may have been lost because they are not available in Kafka any more; \
-             either the data was aged out by Kafka or the topic may have been deleted before all \
-             the data in the topic was processed. If you don't want your streaming query to fail \
-             on such cases, set the source option failOnDataLoss to false. Reason: {reason}"
-        ),
-    })
+    tracing::warn!(
+        "{reason} Some data may have been lost because they are not available in Kafka any \
+         more; either the data was aged out by Kafka or the topic may have been deleted before \
+         all the data in the topic was processed. If you want your streaming query to fail on \
+         such cases, set the source option \"failOnDataLoss\" to \"true\"."
+    );
+    Ok(())
 }
 
 impl KafkaSource {
@@ -117,21 +108,15 @@ impl KafkaSource {
         index: usize,
     ) -> Result<Self> {
         let options = SourceOptions::for_stream(&scan.options)?;
-        let group_id = options
-            .group_id
-            .clone()
-            .unwrap_or_else(|| format!("{}-{}", options.group_id_prefix, uuid::Uuid::new_v4()));
+        let group_id = options.group_id();
         let client = Arc::new(OffsetClient::connect(
             &options.client,
             &format!("{group_id}-driver"),
         )?);
-        let reader = Arc::new(Reader::new(ReadSettings {
-            client: options.client.clone(),
-            group_id: format!("{group_id}-executor"),
-            include_headers: options.include_headers,
-            fail_on_data_loss: options.fail_on_data_loss,
-            poll_timeout: options.poll_timeout,
-        })?);
+        let reader = Arc::new(Reader::new(ReadSettings::of(
+            &options,
+            format!("{group_id}-executor"),
+        ))?);
         Ok(Self {
             options,
             schema: scan.arrow_schema(),
@@ -178,15 +163,7 @@ impl KafkaSource {
 
     /// How Spark describes it in progress.
     pub fn description(&self) -> String {
-        let what = match &self.options.subscription {
-            spate_kafka::Subscription::Topics(t) => format!("Subscribe[{}]", t.join(",")),
-            spate_kafka::Subscription::Pattern(p) => {
-                let p = p.as_str();
-                format!("SubscribePattern[{}]", &p[4..p.len().saturating_sub(2)])
-            }
-            spate_kafka::Subscription::Assign(tps) => format!("Assign{}", list(tps)),
-        };
-        format!("KafkaV2[{what}]")
+        format!("KafkaV2[{}]", self.options.subscription.describe())
     }
 
     /// The offset before any batch: the initial offsets.
@@ -314,7 +291,7 @@ impl KafkaSource {
             data_loss(
                 fail,
                 "PARTITIONS_DELETED",
-                format!("Partitions {} have been deleted.", set_of(&deleted)),
+                format!("Partitions {} have been deleted.", scala_set(&deleted)),
             )?;
         }
         let added: Vec<TopicPartition> = until
@@ -403,11 +380,6 @@ impl KafkaSource {
         });
         (latest, metrics)
     }
-}
-
-fn set_of(tps: &[TopicPartition]) -> String {
-    let names: Vec<String> = tps.iter().map(ToString::to_string).collect();
-    format!("Set({})", names.join(", "))
 }
 
 /// Spark's rate limit: `limit` offsets shared by the partitions in proportion to what each

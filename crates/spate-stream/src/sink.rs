@@ -37,6 +37,9 @@ use crate::file_source::modified_ms;
 use crate::log::MetadataLog;
 use crate::micro_batch::memory_plan;
 
+/// How many batches back the exactly-once Kafka sink keeps its notes.
+const KAFKA_NOTES_RETAINED: u64 = 100;
+
 /// The sinks `writeStream.format(...)` knows.
 pub const SINK_FORMATS: &[&str] = &[
     "memory", "noop", "console", "parquet", "json", "csv", "text",
@@ -304,10 +307,10 @@ impl Sink {
                     Some(w) => Arc::clone(w),
                     None => {
                         let schema = Arc::clone(plan.schema().inner());
-                        let (o, n, q) = (options.clone(), notes.clone(), query_id.to_string());
+                        let (o, q) = (options.clone(), query_id.to_string());
                         let w = Arc::new(
                             spate_kafka::client::blocking(move || {
-                                spate_kafka::once::StreamWriter::open(&o, &schema, n.as_deref(), &q)
+                                spate_kafka::once::StreamWriter::open(&o, &schema, &q)
                             })
                             .await?,
                         );
@@ -316,7 +319,16 @@ impl Sink {
                     }
                 }
             };
-            return add_kafka(&state, options.exactly_once, writer, batch_id, plan)
+            let notes = match (options.exactly_once, notes) {
+                (false, _) => None,
+                (true, Some(dir)) => Some(MetadataLog::new(dir)),
+                (true, None) => {
+                    return Err(Error::IllegalArgument(
+                        "the Kafka sink's option 'exactlyOnce' needs a checkpointLocation".into(),
+                    ));
+                }
+            };
+            return add_kafka(&state, notes, writer, batch_id, plan)
                 .await
                 .map(Some);
         }
@@ -372,20 +384,38 @@ impl Sink {
     }
 }
 
-/// Sends a batch's rows to Kafka: as they come (at least once), or, `exactly_once`, all of
-/// them less those an interrupted run of the batch sent already (spate_kafka::once).
+/// Sends a batch's rows to Kafka: as they come (at least once), or, with `notes` (the
+/// exactly-once sink's log), all of them less those an interrupted run of the batch sent
+/// already (spate_kafka::once): the log's entry for the batch is where its output ended
+/// before its first run wrote.
 async fn add_kafka(
     state: &SessionState,
-    exactly_once: bool,
+    notes: Option<MetadataLog>,
     writer: Arc<spate_kafka::once::StreamWriter>,
     batch_id: u64,
     plan: &LogicalPlan,
 ) -> Result<u64> {
     use futures::StreamExt;
     use spate_kafka::client::blocking;
-    if exactly_once {
+    if let Some(log) = notes {
         let batches = spate_exec::collect(state, plan, "stream batch").await?;
-        return blocking(move || writer.write_once(batch_id, &batches)).await;
+        if batches.iter().all(|b| b.num_rows() == 0) {
+            return Ok(0);
+        }
+        return blocking(move || {
+            let noted = match log.get(batch_id)?.as_deref() {
+                Some([line, ..]) => Some(spate_kafka::offsets::parse_offsets(line)?),
+                _ => None,
+            };
+            if noted.is_none() {
+                let ends = writer.output_ends(&batches)?;
+                log.add(batch_id, &[spate_kafka::offsets::offsets_json(&ends)])?;
+                // as Spark's logs keep 100 batches
+                log.purge_before(batch_id.saturating_sub(KAFKA_NOTES_RETAINED))?;
+            }
+            writer.write_once(batch_id, &batches, noted.as_ref())
+        })
+        .await;
     }
     let mut stream = spate_exec::runner::stream(state, plan, "stream batch").await?;
     let mut rows = 0;
