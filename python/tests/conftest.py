@@ -79,6 +79,12 @@ def spawn_server(tmp_path_factory, *args, env=None):
         log.close()
 
 
+def abandon(spark):
+    """Closes the channel of a session whose server was killed, without a call to it: else
+    pyspark-client's exit hook retries its clean-up calls against the dead port for minutes."""
+    spark.client.close()
+
+
 def tansu_binary() -> str:
     """The Kafka-compatible test broker (.ci/tansu.sh installs it into the tools cache)."""
     if os.environ.get("SPATE_TANSU"):

@@ -21,7 +21,7 @@ import time
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from conftest import spawn_server
+from conftest import abandon, spawn_server
 from kafka_cases import Producer, fetch_all, new_topic
 
 KILLS = 22
@@ -101,6 +101,10 @@ def start_queries(spark, kafka, topic, relay, out, trigger):
         .option("kafka.bootstrap.servers", kafka)
         .option("topic", relay)
         .option("exactlyOnce", "true")
+        # one record per produce request: tansu 0.6.0 reports a partition's end after a batch
+        # of several records as the batch's first offset + 1, and librdkafka then never
+        # signals the end of a partition that the sink reads back after a crash
+        .option("kafka.batch.num.messages", "1")
         .option("checkpointLocation", str(out / "relay_ckpt"))
         .trigger(**trigger)
         .start()
@@ -131,6 +135,7 @@ def test_kill_9_while_producers_write_loses_and_repeats_nothing(kafka, tmp_path_
             time.sleep(rng.uniform(0.5, 3.0))
             os.kill(server["proc"].pid, signal.SIGKILL)
             server["proc"].wait()
+            abandon(spark)
         interrupted += sum(1 for n in ("raw", "windows", "relay") if uncommitted(out / f"{n}_ckpt"))
     events = producer.finish()
     committed = {n: len(list((out / f"{n}_ckpt" / "commits").glob("[0-9]*"))) for n in ("raw", "windows", "relay")}

@@ -14,7 +14,7 @@ import time
 
 from pyspark.sql import SparkSession
 
-from conftest import spawn_server
+from conftest import abandon, spawn_server
 
 KILLS = 22
 ROWS_PER_FILE = 2000
@@ -73,6 +73,7 @@ def test_kill_9_at_random_moments_loses_and_repeats_nothing(tmp_path_factory):
             time.sleep(rng.uniform(0.05, 1.5))
             os.kill(server["proc"].pid, signal.SIGKILL)
             server["proc"].wait()
+            abandon(spark)
         interrupted += sum(1 for n in ("parquet", "delta", "dedup") if uncommitted(out / f"{n}_ckpt"))
         for _ in range(2):
             write_file(src, files)
