@@ -1,10 +1,11 @@
 //! The one query runner. Every physical plan Spate runs — from ExecutePlan, `show()`, writes,
 //! Delta statements, cache fills and `spate sql` — is planned and run through [`runner`]: one
 //! memory pool and spill directory per server ([`memory`]), query ids, cancellation by drop,
-//! stages and tasks ([`stage`]), results streamed in partition order ([`query`]), and a bounded
+//! stages and tasks ([`stage`]), results streamed in partition order ([`query`], [`ordered`]), and a bounded
 //! store of query records that the UI, streaming progress and listeners read ([`records`]).
 
 pub mod memory;
+pub mod ordered;
 pub mod query;
 pub mod records;
 pub mod runner;

@@ -5,15 +5,13 @@
 //! when everything is dropped before that — as canceled. Errors that say the memory pool was
 //! exhausted become Spark's `UNABLE_TO_ACQUIRE_MEMORY` naming the server's limit.
 //!
-//! The ordered stream runs every partition at once on its own task, each feeding a channel of
-//! [`PREFETCH`] batches, and reads the channels in partition order: the result keeps Spark's
-//! row order, the partitions keep computing in parallel, and memory holds a few batches per
-//! partition, not the result. A failure in any partition ends the stream at once.
+//! The ordered stream reads the partitions with [`crate::ordered::InOrder`]: the result keeps
+//! Spark's row order while the partitions compute in parallel, and memory holds a few batches
+//! per partition, not the result.
 
-use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use datafusion::arrow::array::RecordBatch;
@@ -28,18 +26,14 @@ use datafusion::physical_plan::{
 use futures::{Stream, StreamExt};
 use spate_common::Error;
 use spate_common::error::{SparkErrorInfo, spark_info_of};
-use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 
 use crate::memory::{is_memory_error, memory_error};
+use crate::ordered::InOrder;
 use crate::records::{
     MetricRecord, OperatorRecord, QueryRecord, QueryStatus, QueryStore, StageRecord, StoredQuery,
     now_ms,
 };
 use crate::stage::{StageExec, StageTasks};
-
-/// Batches each partition may compute ahead of the reader.
-pub const PREFETCH: usize = 2;
 
 /// How a query ended.
 #[derive(Debug)]
@@ -351,12 +345,8 @@ enum Source {
     Idle,
     /// A single partition, read directly.
     Single(SendableRecordBatchStream),
-    /// Partitions on their own tasks, read in order; a failure anywhere arrives on `failures`.
-    Many {
-        partitions: VecDeque<mpsc::Receiver<DfResult<RecordBatch>>>,
-        failures: mpsc::UnboundedReceiver<DataFusionError>,
-        _tasks: JoinSet<()>,
-    },
+    /// Partitions on their own tasks, read in order.
+    Many(Box<InOrder>),
     /// Could not start.
     Failed(Option<DataFusionError>),
 }
@@ -381,8 +371,8 @@ impl QueryStream {
     /// Stops the query and waits until its partition tasks have ended (and let go of their
     /// memory).
     pub async fn shutdown(mut self) {
-        if let Source::Many { _tasks: tasks, .. } = &mut self.source {
-            tasks.shutdown().await;
+        if let Source::Many(s) = &mut self.source {
+            s.shutdown().await;
         }
         self.source = Source::Idle;
     }
@@ -401,46 +391,10 @@ impl QueryStream {
                 Err(e) => Source::Failed(Some(e.into())),
             }
         } else {
-            let mut tasks = JoinSet::new();
-            let mut partitions = VecDeque::with_capacity(n);
-            let (fail_tx, failures) = mpsc::unbounded_channel();
-            let failed = Arc::new(Mutex::new(false));
-            for i in 0..n {
-                let (tx, rx) = mpsc::channel(PREFETCH);
-                partitions.push_back(rx);
-                let query = self.query.clone();
-                let fail_tx = fail_tx.clone();
-                let failed = Arc::clone(&failed);
-                tasks.spawn(async move {
-                    let mut stream = match query.execute(i) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            let _ = fail_tx.send(e.into());
-                            return;
-                        }
-                    };
-                    while let Some(item) = stream.next().await {
-                        if let Err(e) = item {
-                            let first = match failed.lock() {
-                                Ok(mut f) => !std::mem::replace(&mut *f, true),
-                                Err(_) => false,
-                            };
-                            if first {
-                                let _ = fail_tx.send(e);
-                            }
-                            return;
-                        }
-                        if tx.send(item).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-            Source::Many {
-                partitions,
-                failures,
-                _tasks: tasks,
-            }
+            let query = self.query.clone();
+            Source::Many(Box::new(InOrder::start(n, move |i| {
+                query.execute(i).map_err(DataFusionError::from)
+            })))
         };
     }
 
@@ -452,31 +406,7 @@ impl QueryStream {
                 Source::Failed(e) => {
                     return Poll::Ready(e.take().map(Err));
                 }
-                Source::Many {
-                    partitions,
-                    failures,
-                    ..
-                } => {
-                    if let Poll::Ready(Some(e)) = failures.poll_recv(cx) {
-                        return Poll::Ready(Some(Err(e)));
-                    }
-                    let Some(current) = partitions.front_mut() else {
-                        return Poll::Ready(None);
-                    };
-                    match current.poll_recv(cx) {
-                        Poll::Ready(Some(item)) => return Poll::Ready(Some(item)),
-                        Poll::Ready(None) => {
-                            // this partition is done, or failed (its error comes on `failures`)
-                            partitions.pop_front();
-                            if partitions.is_empty()
-                                && let Poll::Ready(Some(e)) = failures.poll_recv(cx)
-                            {
-                                return Poll::Ready(Some(Err(e)));
-                            }
-                        }
-                        Poll::Pending => return Poll::Pending,
-                    }
-                }
+                Source::Many(s) => return s.poll_next_unpin(cx),
             }
         }
     }

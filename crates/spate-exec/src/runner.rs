@@ -128,7 +128,9 @@ pub async fn physical_plan(
     state: &SessionState,
     plan: &LogicalPlan,
 ) -> Result<Arc<dyn ExecutionPlan>> {
-    Ok(state.create_physical_plan(plan).await?)
+    let physical = state.create_physical_plan(plan).await?;
+    // the first rows of a limit are the first partitions' rows, as in Spark
+    Ok(crate::ordered::keep_result_order(physical)?)
 }
 
 /// Plans and starts `plan` as a query of kind `kind` (`collect`, `show`, `write parquet`...).

@@ -179,9 +179,8 @@ pub fn html_string(
             inner.join(&format!("</{tag}><{tag}>"))
         )
     };
-    let names: Vec<String> = names.iter().map(|n| cut(n, truncate)).collect();
     let mut out = String::from("<table border='1'>\n");
-    out.push_str(&line(&names, "th"));
+    out.push_str(&line(names, "th"));
     for row in &rows {
         out.push_str(&line(row, "td"));
     }
@@ -206,7 +205,8 @@ fn escape_html(s: &str) -> String {
     out
 }
 
-/// Renders rows as Spark's `show()` does. `truncate` is the cell width limit (0 for none).
+/// Renders rows as Spark's `show()` does. `truncate` is the cell width limit (0 for none); the
+/// header keeps whole names, as Spark's `Dataset.showString` does.
 pub fn show_string(
     batches: &[RecordBatch],
     names: &[String],
@@ -216,7 +216,7 @@ pub fn show_string(
     tz: &str,
 ) -> String {
     let (rows, has_more) = cells(batches, num_rows, truncate, tz);
-    let names: Vec<String> = names.iter().map(|n| cut(n, truncate)).collect();
+    // Spark cuts cell values to `truncate`, never the column names
     let mut out = String::new();
     if vertical {
         let name_width = names.iter().map(|n| width(n)).max().unwrap_or(0);
@@ -269,7 +269,7 @@ pub fn show_string(
             format!("|{}|\n", parts.join("|"))
         };
         out.push_str(&sep);
-        out.push_str(&line(&names));
+        out.push_str(&line(names));
         out.push_str(&sep);
         for row in &rows {
             out.push_str(&line(row));
@@ -358,5 +358,25 @@ mod tests {
             "abcdefghijklmnopq..."
         );
         assert_eq!(cut("abc", 20), "abc");
+    }
+
+    #[test]
+    fn keeps_whole_column_names_and_cuts_cells()
+    -> std::result::Result<(), Box<dyn std::error::Error>> {
+        use datafusion::arrow::array::{ArrayRef, StringArray};
+        use std::sync::Arc;
+        let col: ArrayRef = Arc::new(StringArray::from(vec!["abcdefghijklmnopqrstuvwxyz"]));
+        let batch = RecordBatch::try_from_iter([("approx_count_distinct(value)", col)])?;
+        let names = vec!["approx_count_distinct(value)".to_string()];
+        // Spark: the header is whole, the 26-character cell is cut to 20
+        assert_eq!(
+            show_string(&[batch], &names, 20, 20, false, "UTC"),
+            "+----------------------------+\n\
+             |approx_count_distinct(value)|\n\
+             +----------------------------+\n\
+             |        abcdefghijklmnopq...|\n\
+             +----------------------------+\n"
+        );
+        Ok(())
     }
 }

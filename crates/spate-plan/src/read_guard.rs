@@ -11,6 +11,9 @@
 //!   Spark's decoder gives;
 //! - an empty file is no rows, as Spark skips files of zero bytes.
 //!
+//! It also reads the files in Spark's order ([`spark_file_order`]): largest first, so rows of a
+//! directory of files come back in the order Spark gives them.
+//!
 //! The node is a leaf that keeps the original scan inside, never executed: later optimizer
 //! passes (delta-rs optimizes the plans it is handed again) cannot slip anything between the
 //! two. Downcasts to `DataSourceExec` see the scan (`downcast_delegate`), so code that looks for
@@ -103,13 +106,40 @@ pub struct ReadFilesExec {
 }
 
 impl ReadFilesExec {
-    fn new(scan: Arc<dyn ExecutionPlan>, config: FileScanConfig, ignore_corrupt: bool) -> Self {
+    fn new(scan: Arc<dyn ExecutionPlan>, mut config: FileScanConfig, ignore_corrupt: bool) -> Self {
+        if config.output_ordering.is_empty() {
+            spark_file_order(&mut config.file_groups);
+        }
         Self {
             scan,
             config,
             ignore_corrupt,
             metrics: ExecutionPlanMetricsSet::new(),
         }
+    }
+}
+
+/// Spark's order of a scan's files: it sorts them (and their splits) by size, largest first,
+/// before it packs them into partitions, so its partitions — and the rows of a result read in
+/// partition order — go from the largest file to the smallest. The files are put in that order
+/// across the groups, each group keeping its number of files; ties go by path, and the pieces of
+/// one split file stay together in order.
+fn spark_file_order(groups: &mut [FileGroup]) {
+    let mut files: Vec<PartitionedFile> = groups.iter().flat_map(|g| g.files().to_vec()).collect();
+    files.sort_by(|a, b| {
+        b.object_meta
+            .size
+            .cmp(&a.object_meta.size)
+            .then_with(|| a.object_meta.location.cmp(&b.object_meta.location))
+            .then_with(|| {
+                let start = |f: &PartitionedFile| f.range.as_ref().map_or(0, |r| r.start);
+                start(a).cmp(&start(b))
+            })
+    });
+    let mut files = files.into_iter();
+    for group in groups.iter_mut() {
+        let n = group.len();
+        *group = FileGroup::new(files.by_ref().take(n).collect());
     }
 }
 

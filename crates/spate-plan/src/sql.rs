@@ -449,6 +449,11 @@ fn spark_sql_node(
             schema,
         })));
     }
+    if let LogicalPlan::Values(v) = &node
+        && let Some(values) = spark_values(v, tz, ansi)?
+    {
+        return Ok(Transformed::yes(values));
+    }
     if !matches!(
         node,
         LogicalPlan::Projection(_)
@@ -470,26 +475,7 @@ fn spark_sql_node(
     }
     let unaliased = crate::generate::unaliased_sql_generators(&node);
     let names = NamePreserver::new(&node);
-    let rewritten = node.map_expressions(|e| {
-        let saved = names.save(&e);
-        // the registry's expressions already have Spark's semantics: they are put in last
-        let ints = crate::literal::int_literals(e)?;
-        let items = crate::functions::collection::sql_subscripts_in(ints.data, ansi)?;
-        let ranks = crate::functions::ranking::int_rankings_in(items.data)?;
-        let structs = crate::functions::spark_structs_in(ranks.data)?;
-        let casts = crate::functions::spark_casts_in(structs.data, &schema, tz, ansi)?;
-        let calls = crate::sql_functions::replace_placeholders(casts.data, &schema)?;
-        let transformed = ints.transformed
-            || items.transformed
-            || ranks.transformed
-            || calls.transformed
-            || structs.transformed
-            || casts.transformed;
-        Ok(Transformed::new_transformed(
-            saved.restore(calls.data),
-            transformed,
-        ))
-    })?;
+    let rewritten = node.map_expressions(|e| spark_sql_expr(e, &schema, tz, ansi, &names))?;
     let node = if rewritten.transformed || changed {
         Transformed::yes(rewritten.data.recompute_schema()?)
     } else {
@@ -506,6 +492,105 @@ fn spark_sql_node(
         return Ok(Transformed::yes(generated));
     }
     Ok(node)
+}
+
+/// One expression of a node of SQL text (over `schema`, its inputs' columns) with Spark's
+/// semantics put in: integer literals, subscripts, rankings, structs, casts, then the
+/// registry's expressions for placeholder calls (which already have Spark's semantics).
+fn spark_sql_expr(
+    e: Expr,
+    schema: &DFSchema,
+    tz: &str,
+    ansi: bool,
+    names: &NamePreserver,
+) -> datafusion::error::Result<Transformed<Expr>> {
+    let saved = names.save(&e);
+    let ints = crate::literal::int_literals(e)?;
+    let items = crate::functions::collection::sql_subscripts_in(ints.data, ansi)?;
+    let ranks = crate::functions::ranking::int_rankings_in(items.data)?;
+    let structs = crate::functions::spark_structs_in(ranks.data)?;
+    let casts = crate::functions::spark_casts_in(structs.data, schema, tz, ansi)?;
+    let calls = crate::sql_functions::replace_placeholders(casts.data, schema)?;
+    let transformed = ints.transformed
+        || items.transformed
+        || ranks.transformed
+        || calls.transformed
+        || structs.transformed
+        || casts.transformed;
+    Ok(Transformed::new_transformed(
+        saved.restore(calls.data),
+        transformed,
+    ))
+}
+
+/// `VALUES` rows with Spark's semantics in their expressions (`VALUES (1)` is an `int`,
+/// `VALUES (float('NaN'))` calls the registry), its column types found again from them;
+/// `None` when nothing changed.
+fn spark_values(
+    v: &datafusion::logical_expr::Values,
+    tz: &str,
+    ansi: bool,
+) -> datafusion::error::Result<Option<LogicalPlan>> {
+    let empty = DFSchema::empty();
+    let plan = LogicalPlan::Values(v.clone());
+    let names = NamePreserver::new(&plan);
+    let mut changed = false;
+    let mut rows = Vec::with_capacity(v.values.len());
+    for row in &v.values {
+        let mut out = Vec::with_capacity(row.len());
+        for e in row {
+            let t = spark_sql_expr(e.clone(), &empty, tz, ansi, &names)?;
+            changed |= t.transformed;
+            out.push(t.data);
+        }
+        rows.push(out);
+    }
+    changed |= decimals_with_doubles(&mut rows, &empty)?;
+    if !changed {
+        return Ok(None);
+    }
+    Ok(Some(
+        datafusion::logical_expr::LogicalPlanBuilder::values(rows)?.build()?,
+    ))
+}
+
+/// Spark's common type of a `VALUES` column holding decimals and doubles is `double`
+/// (`VALUES (0.0), (PI())`); DataFusion's would be a decimal. Casts such decimals to double;
+/// whether any was.
+fn decimals_with_doubles(
+    rows: &mut [Vec<Expr>],
+    schema: &DFSchema,
+) -> datafusion::error::Result<bool> {
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::logical_expr::ExprSchemable;
+    let width = rows.first().map_or(0, Vec::len);
+    let mut changed = false;
+    for c in 0..width {
+        let mut types = Vec::with_capacity(rows.len());
+        for row in rows.iter() {
+            types.push(row.get(c).map(|e| e.get_type(schema)).transpose()?);
+        }
+        let float = types
+            .iter()
+            .any(|t| matches!(t, Some(DataType::Float64 | DataType::Float32)));
+        let decimal = |t: &Option<DataType>| {
+            matches!(
+                t,
+                Some(DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..))
+                    | Some(DataType::Decimal256(..))
+            )
+        };
+        if !float || !types.iter().any(decimal) {
+            continue;
+        }
+        for (row, t) in rows.iter_mut().zip(&types) {
+            if decimal(t) {
+                row[c] = datafusion::logical_expr::cast(row[c].clone(), DataType::Float64);
+                changed = true;
+            }
+        }
+    }
+    Ok(changed)
 }
 
 /// An aggregate grouping by sliding `window(...)` or `session_window(...)` keys, with the keys

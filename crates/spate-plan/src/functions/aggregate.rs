@@ -1,7 +1,8 @@
 //! Aggregate functions whose Spark form differs from DataFusion's: `count(*)` (named
 //! `count(1)`), `countDistinct`, `first`/`last` with `ignorenulls`, `collect_set`,
 //! `sum_distinct`, `count_if`, `mean`, `max_by`/`min_by` and `approx_count_distinct` (named
-//! without its rsd), and `skewness` / `kurtosis` / `product` (see `moments`).
+//! without its rsd), `listagg`/`string_agg` of strings (the delimiter `''` when omitted or
+//! null, named `listagg(s, NULL)`), and `skewness` / `kurtosis` / `product` (see `moments`).
 //! The rest resolve through the registry by name.
 
 use datafusion::functions_aggregate::expr_fn;
@@ -33,6 +34,8 @@ pub(super) const SQL_NAMES: &[&str] = &[
     "approx_percentile",
     "skewness",
     "kurtosis",
+    "listagg",
+    "string_agg",
 ];
 
 /// The literal percentage (a double) or percentages (an array of doubles, `true`) of
@@ -175,12 +178,31 @@ pub(super) fn resolve(
             } else {
                 base
             };
-            let short = if name.starts_with("first") {
-                "first"
-            } else {
-                "last"
+            // named as called: `first(x)`, `first_value(x)`, `last(x)`, `last_value(x)`
+            (e, format!("{name}({})", a.name))
+        }
+        "listagg" | "string_agg"
+            if matches!(
+                super::arg_type(first_arg()?, cx)?,
+                datafusion::arrow::datatypes::DataType::Utf8
+                    | datafusion::arrow::datatypes::DataType::Utf8View
+                    | datafusion::arrow::datatypes::DataType::LargeUtf8
+            ) =>
+        {
+            let a = first_arg()?;
+            let (delimiter, delimiter_name) = match args.get(1) {
+                None => (lit(""), "NULL".to_string()),
+                Some(d) => match &d.expr {
+                    Expr::Literal(v, _) if v.is_null() => (lit(""), d.name.clone()),
+                    e => (e.clone(), d.name.clone()),
+                },
             };
-            (e, format!("{short}({})", a.name))
+            let text = datafusion::logical_expr::cast(
+                a.expr.clone(),
+                datafusion::arrow::datatypes::DataType::Utf8,
+            );
+            let e = call_registered(cx, "string_agg", vec![text, delimiter])?;
+            (e, format!("{name}({}, {delimiter_name})", a.name))
         }
         "collect_set" => {
             let a = first_arg()?;

@@ -1,6 +1,7 @@
 //! Spark's cast functions: `bigint(x)`, `int(x)`, `string(x)`, `date(x)`, `decimal(x)`, ...
 //! are `CAST(x AS <type>)` with Spark's cast rules (ANSI mode deciding whether a bad value
 //! fails or becomes null). Spark names the call after its argument: `bigint(d)` is `d`.
+//! Also `typeof(x)`: the name of `x`'s type, Spark's `catalogString` (`int`, `array<string>`).
 
 use datafusion::logical_expr::Expr;
 use spate_common::Result;
@@ -21,6 +22,7 @@ pub(super) const SQL_NAMES: &[&str] = &[
     "string",
     "timestamp",
     "tinyint",
+    "typeof",
 ];
 
 /// Resolves `name` if it is a cast function.
@@ -35,6 +37,13 @@ pub(super) fn resolve(
     let [value] = args else {
         return Err(wrong_args(name, "1", args.len()));
     };
+    if name == "typeof" {
+        let t = crate::types::simple_string(&arg_type(value, cx)?);
+        return Ok(Some((
+            datafusion::logical_expr::lit(t),
+            format!("typeof({})", value.name),
+        )));
+    }
     let to = crate::type_parser::parse_data_type(name, cx.tz)?;
     let from = arg_type(value, cx)?;
     let e = spark_cast(value.expr.clone(), &from, &to, !cx.ansi, cx.tz);

@@ -7,6 +7,7 @@
 mod aggregate;
 mod approx_distinct;
 mod arithmetic;
+mod binary;
 mod cast;
 pub(crate) mod collection;
 mod conversion;
@@ -23,11 +24,13 @@ mod moments;
 mod months;
 mod murmur3;
 mod operators;
+mod overloads;
 mod percentile;
 mod random;
 pub mod ranking;
 mod sequence;
 mod session_window;
+mod simple;
 mod string;
 mod time_window;
 pub(crate) use time_window::parse_interval;
@@ -75,8 +78,11 @@ pub struct CallContext<'a> {
 type FamilyResolver = fn(&str, &[Arg], &CallContext<'_>) -> Result<Option<(Expr, String)>>;
 
 /// The families of rewritten functions, in the order they are asked.
-const FAMILIES: [FamilyResolver; 18] = [
+const FAMILIES: [FamilyResolver; 21] = [
     operators::resolve,
+    simple::resolve,
+    binary::resolve,
+    overloads::resolve,
     math::resolve,
     format_number::resolve,
     aggregate::resolve,
@@ -147,8 +153,11 @@ pub enum SqlRoute {
 }
 
 /// The names of the scalar functions the registry's families rewrite.
-const SCALAR_REWRITES: [&[&str]; 17] = [
+const SCALAR_REWRITES: [&[&str]; 20] = [
     operators::SQL_NAMES,
+    simple::SQL_NAMES,
+    binary::SQL_NAMES,
+    overloads::SQL_NAMES,
     math::SQL_NAMES,
     format_number::SQL_NAMES,
     datetime::SQL_NAMES,
@@ -229,6 +238,62 @@ pub fn sql_route(name: &str, state: &SessionState) -> Option<SqlRoute> {
     (!known).then_some(SqlRoute::Scalar)
 }
 
+/// Spark's implicit casts of string arguments: a function that takes a `date`, a timestamp or
+/// a number and is given a string reads the string as one (`add_months('2015-04-08', 1)`), by
+/// Spark's cast rules. Applies where the function's signature names exact types.
+fn implicit_string_casts(
+    signature: &datafusion::logical_expr::Signature,
+    exprs: Vec<Expr>,
+    cx: &CallContext<'_>,
+) -> Result<Vec<Expr>> {
+    use datafusion::arrow::datatypes::DataType;
+    use datafusion::logical_expr::TypeSignature;
+    let exact: Vec<&Vec<DataType>> = match &signature.type_signature {
+        TypeSignature::Exact(types) => vec![types],
+        TypeSignature::OneOf(all) => all
+            .iter()
+            .filter_map(|t| match t {
+                TypeSignature::Exact(types) => Some(types),
+                _ => None,
+            })
+            .collect(),
+        _ => return Ok(exprs),
+    };
+    let mut types = Vec::with_capacity(exprs.len());
+    for e in &exprs {
+        types.push(e.get_type(cx.schema)?);
+    }
+    let string =
+        |t: &DataType| matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8);
+    let readable =
+        |t: &DataType| matches!(t, DataType::Date32 | DataType::Timestamp(..)) || t.is_numeric();
+    // the first signature that the call fits once its strings are read
+    let Some(wanted) = exact.into_iter().find(|want| {
+        want.len() == types.len()
+            && want
+                .iter()
+                .zip(&types)
+                .all(|(w, t)| w == t || (string(t) && readable(w)) || !string(t))
+            && want
+                .iter()
+                .zip(&types)
+                .any(|(w, t)| string(t) && readable(w))
+    }) else {
+        return Ok(exprs);
+    };
+    Ok(exprs
+        .into_iter()
+        .zip(types.iter().zip(wanted))
+        .map(|(e, (t, w))| {
+            if string(t) && readable(w) {
+                spark_cast(e, t, w, !cx.ansi, cx.tz)
+            } else {
+                e
+            }
+        })
+        .collect())
+}
+
 /// Spark's `struct(a, b, ...)`: a field takes the name of its argument where the argument is
 /// a column or an alias (`Some(name)`), else `col1`, `col2`, ... by position.
 pub fn spark_struct(items: Vec<(Expr, Option<String>)>) -> Expr {
@@ -272,6 +337,7 @@ pub fn spark_structs_in(
 /// Calls a function registered in the session state by its DataFusion name.
 pub fn call_registered(cx: &CallContext<'_>, target: &str, exprs: Vec<Expr>) -> Result<Expr> {
     if let Some(udf) = cx.state.scalar_functions().get(target) {
+        let exprs = implicit_string_casts(udf.signature(), exprs, cx)?;
         return Ok(Expr::ScalarFunction(ScalarFunction::new_udf(
             udf.clone(),
             exprs,
@@ -347,7 +413,7 @@ fn alias_of(name: &str) -> &str {
         "sha" => "sha1",
         "current_timestamp" | "localtimestamp" => "now",
         "nvl" | "ifnull" => "coalesce",
-        "array_size" => "cardinality",
+        "array_size" => "array_length",
         other => other,
     }
 }

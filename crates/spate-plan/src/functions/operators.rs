@@ -106,10 +106,14 @@ pub(super) fn resolve(
         }
         "negative" | "-" => {
             let [a] = one(name, args)?;
-            Ok(Some((
-                Expr::Negative(Box::new(a.expr.clone())),
-                format!("(- {})", a.name),
-            )))
+            // Spark names the function by its name (PySpark's `-col` calls it too), the
+            // operator as `(- x)`
+            let label = if name == "negative" {
+                format!("negative({})", a.name)
+            } else {
+                format!("(- {})", a.name)
+            };
+            Ok(Some((Expr::Negative(Box::new(a.expr.clone())), label)))
         }
         "positive" => {
             let [a] = one(name, args)?;
@@ -155,7 +159,7 @@ pub(super) fn resolve(
             let [l, r] = two(name, args)?;
             Ok(Some((
                 binary_expr(l.expr.clone(), Operator::RegexMatch, r.expr.clone()),
-                format!("RLIKE({}, {})", l.name, r.name),
+                format!("{}({}, {})", name.to_uppercase(), l.name, r.name),
             )))
         }
         "in" => {

@@ -39,7 +39,7 @@ impl Resolver<'_> {
         Ok(out)
     }
 
-    fn star(
+    pub(super) fn star(
         &self,
         target: Option<&str>,
         plan_id: Option<i64>,

@@ -189,11 +189,22 @@ impl Resolver<'_> {
         }
         let mut args = Vec::with_capacity(arguments.len());
         for a in arguments {
-            if let Some(ExprType::UnresolvedStar(_)) = &a.expr_type {
-                args.push(Arg {
-                    expr: Expr::Literal(ScalarValue::Int32(Some(1)), None),
-                    name: "*".into(),
-                });
+            if let Some(ExprType::UnresolvedStar(star)) = &a.expr_type {
+                if name.eq_ignore_ascii_case("count") {
+                    args.push(Arg {
+                        expr: Expr::Literal(ScalarValue::Int32(Some(1)), None),
+                        name: "*".into(),
+                    });
+                } else {
+                    // Spark expands a star among a function's arguments: `hash(*)` is
+                    // `hash(c1, c2)`
+                    let columns =
+                        self.star(star.unparsed_target.as_deref(), star.plan_id, schema)?;
+                    args.extend(columns.into_iter().map(|n| Arg {
+                        expr: n.expr,
+                        name: n.name,
+                    }));
+                }
                 continue;
             }
             let n = self.expr(a, schema)?;

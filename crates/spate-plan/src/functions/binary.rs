@@ -1,0 +1,179 @@
+//! Spark's `to_binary(str[, fmt])` and `try_to_binary(str[, fmt])`: a string's bytes read in
+//! the format `fmt` (case-insensitive; `hex` when omitted): `hex` (pairs of hex digits, an odd
+//! count read with a leading 0, as Spark's `unhex`), `utf-8` / `utf8` (the string's own bytes)
+//! or `base64`. A value that is not in the format is Spark's `CONVERSION_INVALID_INPUT` error
+//! for `to_binary` and null for `try_to_binary`; a format that is none of these is
+//! `INVALID_PARAMETER_VALUE.BINARY_FORMAT`.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use datafusion::arrow::array::{Array, AsArray, BinaryBuilder};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::error::Result as DfResult;
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, cast,
+};
+use datafusion::scalar::ScalarValue;
+use spate_common::{Error, Result};
+
+use super::{Arg, CallContext, default_name, wrong_args};
+
+/// The function names this module resolves.
+pub(super) const SQL_NAMES: &[&str] = &["to_binary", "try_to_binary"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Format {
+    Hex,
+    Utf8,
+    Base64,
+}
+
+/// Resolves `to_binary` and `try_to_binary`.
+pub(super) fn resolve(
+    name: &str,
+    args: &[Arg],
+    _cx: &CallContext<'_>,
+) -> Result<Option<(Expr, String)>> {
+    if !SQL_NAMES.contains(&name) {
+        return Ok(None);
+    }
+    let (text, format) = match args {
+        [t] => (t, Format::Hex),
+        [t, f] => {
+            let given = match &f.expr {
+                Expr::Literal(ScalarValue::Utf8(Some(s)), _) => s.to_lowercase(),
+                _ => {
+                    return Err(Error::analysis(
+                        "DATATYPE_MISMATCH.NON_FOLDABLE_INPUT",
+                        format!(
+                            "the format of `{name}` must be a string literal, got {}",
+                            f.name
+                        ),
+                    ));
+                }
+            };
+            let format = match given.as_str() {
+                "hex" => Format::Hex,
+                "utf-8" | "utf8" => Format::Utf8,
+                "base64" => Format::Base64,
+                other => {
+                    return Err(Error::analysis(
+                        "INVALID_PARAMETER_VALUE.BINARY_FORMAT",
+                        format!(
+                            "The value of parameter(s) `format` in `{name}` is invalid: expects \
+                             one of binary formats 'base64', 'hex', 'utf-8', but got '{other}'."
+                        ),
+                    ));
+                }
+            };
+            (t, format)
+        }
+        _ => return Err(wrong_args(name, "1 or 2", args.len())),
+    };
+    let udf = ScalarUDF::new_from_impl(ToBinary {
+        signature: Signature::any(1, Volatility::Immutable),
+        format,
+        fail: name == "to_binary",
+    });
+    let e = udf.call(vec![cast(text.expr.clone(), DataType::Utf8)]);
+    Ok(Some((e, default_name(name, args, false))))
+}
+
+/// The bytes `s` stands for in `format`, `None` when it is not in it.
+fn decode(s: &str, format: Format) -> Option<Vec<u8>> {
+    match format {
+        Format::Utf8 => Some(s.as_bytes().to_vec()),
+        Format::Base64 => base64::engine::general_purpose::STANDARD
+            .decode(s.trim_end())
+            .ok(),
+        Format::Hex => {
+            let digits: Vec<u8> = s
+                .chars()
+                .map(|c| c.to_digit(16).and_then(|d| u8::try_from(d).ok()))
+                .collect::<Option<_>>()?;
+            let padded: Vec<u8> = if digits.len() % 2 == 1 {
+                std::iter::once(0).chain(digits).collect()
+            } else {
+                digits
+            };
+            Some(padded.chunks(2).map(|p| p[0] * 16 + p[1]).collect())
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ToBinary {
+    signature: Signature,
+    format: Format,
+    fail: bool,
+}
+
+impl ScalarUDFImpl for ToBinary {
+    fn name(&self) -> &str {
+        if self.fail {
+            "to_binary"
+        } else {
+            "try_to_binary"
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Binary)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let input = ColumnarValue::values_to_arrays(&args.args)?;
+        let strings = input[0].as_string::<i32>();
+        let mut out = BinaryBuilder::with_capacity(strings.len(), 0);
+        for i in 0..strings.len() {
+            if strings.is_null(i) {
+                out.append_null();
+                continue;
+            }
+            let s = strings.value(i);
+            match decode(s, self.format) {
+                Some(bytes) => out.append_value(bytes),
+                None if self.fail => {
+                    let fmt = match self.format {
+                        Format::Hex => "HEX",
+                        Format::Utf8 => "UTF-8",
+                        Format::Base64 => "BASE64",
+                    };
+                    return Err(Error::Runtime {
+                        exception: "org.apache.spark.SparkIllegalArgumentException",
+                        class: "CONVERSION_INVALID_INPUT".into(),
+                        message: format!(
+                            "The value '{s}' (STRING) cannot be converted to BINARY because it \
+                             is malformed. Correct the value as per the syntax, or change its \
+                             format. Use 'try_to_binary' to tolerate malformed input and return \
+                             NULL instead. (format {fmt})"
+                        ),
+                    }
+                    .into());
+                }
+                None => out.append_null(),
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_as_spark() {
+        assert_eq!(decode("414243", Format::Hex), Some(b"ABC".to_vec()));
+        // an odd number of digits reads with a leading 0, as Spark's unhex
+        assert_eq!(decode("141", Format::Hex), Some(vec![0x01, 0x41]));
+        assert_eq!(decode("malformed", Format::Hex), None);
+        assert_eq!(decode("abc", Format::Utf8), Some(b"abc".to_vec()));
+        assert_eq!(decode("U3Bhcms=", Format::Base64), Some(b"Spark".to_vec()));
+    }
+}

@@ -1,0 +1,184 @@
+//! Spark functions with one name for several shapes, which DataFusion splits or orders
+//! differently: `reverse` and `concat` work on strings and on arrays (`array_reverse`,
+//! `array_concat` for arrays); `trim`, `ltrim` and `rtrim` with two arguments take the
+//! characters to trim first (`trim(trimStr, str)`, named `TRIM(BOTH trimStr FROM str)`), where
+//! DataFusion's `btrim`/`ltrim`/`rtrim` take them last; `btrim(str, trimStr)` keeps its order.
+//! Array functions whose Spark semantics differ from DataFusion's function of the same name:
+//! `array_remove` removes every match (DataFusion's `array_remove_all`); `array_position` is 0
+//! when absent (a `bigint`); `array_append`/`array_prepend` of a null array are null, and
+//! `array_prepend` takes the array first; `array_sort(a)` puts nulls last.
+//! `levenshtein(l, r, threshold)` is -1 when the distance is over the threshold.
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::logical_expr::Expr;
+use spate_common::Result;
+
+use super::{Arg, CallContext, arg_type, call_registered, default_name, wrong_args};
+
+/// The functions this module resolves, for SQL text.
+pub(super) const SQL_NAMES: &[&str] = &[
+    "reverse",
+    "concat",
+    "trim",
+    "ltrim",
+    "rtrim",
+    "array_remove",
+    "array_position",
+    "array_append",
+    "array_prepend",
+    "array_sort",
+    "levenshtein",
+];
+
+/// `e`, or null (of `e`'s type) where `guard` is null.
+fn null_when_null(guard: &Expr, e: Expr, cx: &CallContext<'_>) -> Result<Expr> {
+    let t = datafusion::logical_expr::ExprSchemable::get_type(&e, cx.schema)?;
+    Ok(datafusion::logical_expr::when(
+        guard.clone().is_null(),
+        Expr::Literal(datafusion::scalar::ScalarValue::try_from(&t)?, None),
+    )
+    .otherwise(e)?)
+}
+
+fn is_array(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _)
+    )
+}
+
+/// Resolves `name` if it is one of these functions.
+pub(super) fn resolve(
+    name: &str,
+    args: &[Arg],
+    cx: &CallContext<'_>,
+) -> Result<Option<(Expr, String)>> {
+    let exprs = || args.iter().map(|a| a.expr.clone()).collect::<Vec<_>>();
+    Ok(Some(match name {
+        "reverse" => {
+            let [a] = args else {
+                return Err(wrong_args(name, "1", args.len()));
+            };
+            let target = if is_array(&arg_type(a, cx)?) {
+                "array_reverse"
+            } else {
+                "reverse"
+            };
+            (
+                call_registered(cx, target, exprs())?,
+                default_name(name, args, false),
+            )
+        }
+        "concat" => {
+            let mut arrays = 0;
+            for a in args {
+                arrays += usize::from(is_array(&arg_type(a, cx)?));
+            }
+            if arrays == 0 || arrays != args.len() {
+                return Ok(None);
+            }
+            // Spark: null when any array is null, as for strings
+            let any_null = args
+                .iter()
+                .map(|a| a.expr.clone().is_null())
+                .reduce(Expr::or)
+                .unwrap_or(datafusion::logical_expr::lit(false));
+            let concat = call_registered(cx, "array_concat", exprs())?;
+            let typed = datafusion::logical_expr::ExprSchemable::get_type(&concat, cx.schema)?;
+            let e = datafusion::logical_expr::when(
+                any_null,
+                Expr::Literal(datafusion::scalar::ScalarValue::try_from(&typed)?, None),
+            )
+            .otherwise(concat)?;
+            (e, default_name(name, args, false))
+        }
+        "array_remove" => {
+            let [_, v] = args else {
+                return Err(wrong_args(name, "2", args.len()));
+            };
+            let e = call_registered(cx, "array_remove_all", exprs())?;
+            (
+                null_when_null(&v.expr, e, cx)?,
+                default_name(name, args, false),
+            )
+        }
+        "array_position" => {
+            let [a, v] = args else {
+                return Err(wrong_args(name, "2", args.len()));
+            };
+            let found = call_registered(cx, "array_position", exprs())?;
+            let position = datafusion::logical_expr::cast(
+                call_registered(
+                    cx,
+                    "coalesce",
+                    vec![found, datafusion::logical_expr::lit(0u64)],
+                )?,
+                DataType::Int64,
+            );
+            let e = null_when_null(&a.expr, null_when_null(&v.expr, position, cx)?, cx)?;
+            (e, default_name(name, args, false))
+        }
+        "array_append" => {
+            let [a, _] = args else {
+                return Err(wrong_args(name, "2", args.len()));
+            };
+            let e = call_registered(cx, "array_append", exprs())?;
+            (
+                null_when_null(&a.expr, e, cx)?,
+                default_name(name, args, false),
+            )
+        }
+        "array_prepend" => {
+            let [a, v] = args else {
+                return Err(wrong_args(name, "2", args.len()));
+            };
+            let e = call_registered(cx, "array_prepend", vec![v.expr.clone(), a.expr.clone()])?;
+            (
+                null_when_null(&a.expr, e, cx)?,
+                default_name(name, args, false),
+            )
+        }
+        "array_sort" if args.len() == 1 => {
+            let e = call_registered(
+                cx,
+                "array_sort",
+                vec![
+                    args[0].expr.clone(),
+                    datafusion::logical_expr::lit("ASC"),
+                    datafusion::logical_expr::lit("NULLS LAST"),
+                ],
+            )?;
+            (e, default_name(name, args, false))
+        }
+        "levenshtein" if args.len() == 3 => {
+            let distance = call_registered(
+                cx,
+                "levenshtein",
+                vec![args[0].expr.clone(), args[1].expr.clone()],
+            )?;
+            let distance = datafusion::logical_expr::cast(distance, DataType::Int32);
+            let e = datafusion::logical_expr::when(
+                distance.clone().gt(args[2].expr.clone()),
+                datafusion::logical_expr::lit(-1i32),
+            )
+            .otherwise(distance)?;
+            (e, default_name(name, args, false))
+        }
+        "trim" | "ltrim" | "rtrim" => match args {
+            [_] => return Ok(None),
+            [chars, text] => {
+                let (target, side) = match name {
+                    "trim" => ("btrim", "BOTH"),
+                    "ltrim" => ("ltrim", "LEADING"),
+                    _ => ("rtrim", "TRAILING"),
+                };
+                (
+                    call_registered(cx, target, vec![text.expr.clone(), chars.expr.clone()])?,
+                    format!("TRIM({side} {} FROM {})", chars.name, text.name),
+                )
+            }
+            _ => return Err(wrong_args(name, "1 or 2", args.len())),
+        },
+        _ => return Ok(None),
+    }))
+}
