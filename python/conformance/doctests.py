@@ -187,6 +187,13 @@ def first_problem(detail):
             message = errors[-1] if errors else (tail[-1].strip() if tail else "?")
             message = re.sub(r"^pyspark\.errors\.exceptions\.connect\.", "", message)
             return ("raises " + message)[:200]
+        if "Differences (ndiff" in block:
+            diff = block.split("Differences (ndiff", 1)[1].splitlines()[1:]
+            minus = [ln.strip()[1:].strip() for ln in diff if ln.strip().startswith("- ")]
+            plus = [ln.strip()[1:].strip() for ln in diff if ln.strip().startswith("+ ")]
+            if minus and minus[0].startswith("Traceback") and not plus:
+                return f"raises nothing where Spark raises {minus[-1]}"[:200]
+            return f"output differs: expected {minus[:1]}, got {plus[:1]}"[:200]
         if "Expected:" in block:
             expected = block.split("Expected:", 1)[1].split("Got", 1)[0].splitlines()
             got = block.split("Got:", 1)[1].splitlines() if "Got:" in block else []

@@ -68,7 +68,10 @@ pub fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
             }
         })
         .collect::<Result<Vec<_>>>()?;
-    RecordBatch::try_new(schema.clone(), columns)
+    // a result of no columns still has its rows (`df.select().isEmpty()`)
+    let options =
+        datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    RecordBatch::try_new_with_options(schema.clone(), columns, &options)
         .map_err(|e| Error::internal(format!("result batch: {e}")))
 }
 

@@ -43,6 +43,12 @@ const UPPER_CASE_NAMES: &[&str] = &[
 /// Spark's display name for a call of the Spark function `name`: the DataFrame API and SQL
 /// text name calls through this one table.
 pub fn pretty_name(name: &str) -> std::borrow::Cow<'_, str> {
+    // functions Spark names by another of their names
+    match name {
+        "dateadd" => return std::borrow::Cow::Borrowed("date_add"),
+        "current_database" => return std::borrow::Cow::Borrowed("current_schema"),
+        _ => {}
+    }
     if UPPER_CASE_NAMES.contains(&name) {
         std::borrow::Cow::Owned(name.to_uppercase())
     } else {

@@ -118,6 +118,13 @@ pub fn time_travel<V: VisitMut>(node: &mut V) -> Result<()> {
                 (None, Some(a)) => match change_function(name, &a) {
                     Some(changes) => changes.map(|(n, t)| (Some(n), t)),
                     None => {
+                        // other table functions: their names are case-insensitive, as
+                        // Spark's (`RANGE(10)`)
+                        if let [ObjectNamePart::Identifier(i)] = name.0.as_mut_slice()
+                            && i.quote_style.is_none()
+                        {
+                            i.value = i.value.to_lowercase();
+                        }
                         *args = Some(a);
                         return std::ops::ControlFlow::Continue(());
                     }

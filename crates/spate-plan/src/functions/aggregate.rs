@@ -21,6 +21,7 @@ pub(super) const SQL_NAMES: &[&str] = &[
     "first",
     "first_value",
     "last_value",
+    "any_value",
     "last",
     "collect_set",
     "collect_list",
@@ -158,7 +159,7 @@ pub(super) fn resolve(
             distinct(expr_fn::avg(first_arg()?.expr.clone()))?,
             default_name("avg", args, cx.distinct),
         ),
-        "first" | "first_value" | "last" | "last_value" => {
+        "first" | "first_value" | "last" | "last_value" | "any_value" => {
             let a = first_arg()?;
             let ignore_nulls = matches!(
                 args.get(1).map(|x| &x.expr),
@@ -167,7 +168,7 @@ pub(super) fn resolve(
                     _
                 ))
             );
-            let base = if name.starts_with("first") {
+            let base = if name.starts_with("first") || name == "any_value" {
                 expr_fn::first_value(a.expr.clone(), vec![])
             } else {
                 expr_fn::last_value(a.expr.clone(), vec![])
@@ -202,7 +203,8 @@ pub(super) fn resolve(
                 datafusion::arrow::datatypes::DataType::Utf8,
             );
             let e = call_registered(cx, "string_agg", vec![text, delimiter])?;
-            (e, format!("{name}({}, {delimiter_name})", a.name))
+            let distinct = if cx.distinct { "DISTINCT " } else { "" };
+            (e, format!("{name}({distinct}{}, {delimiter_name})", a.name))
         }
         "collect_set" => {
             let a = first_arg()?;
@@ -277,11 +279,8 @@ pub(super) fn resolve(
                 Some(value_type),
             )?;
             let label = match rest {
-                [] => format!(
-                    "percentile_approx({}, {}, 10000)",
-                    value.name, percentage.name
-                ),
-                _ => default_name("percentile_approx", args, false),
+                [] => format!("{name}({}, {}, 10000)", value.name, percentage.name),
+                _ => default_name(name, args, false),
             };
             (e, label)
         }

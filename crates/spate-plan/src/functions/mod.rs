@@ -238,10 +238,12 @@ pub fn sql_route(name: &str, state: &SessionState) -> Option<SqlRoute> {
     (!known).then_some(SqlRoute::Scalar)
 }
 
-/// Spark's implicit casts of string arguments: a function that takes a `date`, a timestamp or
-/// a number and is given a string reads the string as one (`add_months('2015-04-08', 1)`), by
-/// Spark's cast rules. Applies where the function's signature names exact types.
-fn implicit_string_casts(
+/// Spark's implicit casts of arguments: a function that takes a `date`, a timestamp or a number
+/// and is given a string reads the string as one (`add_months('2015-04-08', 1)`), and one that
+/// takes a number of another type gets its argument cast (`factorial(bigint)`), by Spark's cast
+/// rules. Applies where the function's signature names exact types and the call fits none
+/// exactly.
+fn implicit_casts(
     signature: &datafusion::logical_expr::Signature,
     exprs: Vec<Expr>,
     cx: &CallContext<'_>,
@@ -265,19 +267,25 @@ fn implicit_string_casts(
     }
     let string =
         |t: &DataType| matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8);
-    let readable =
-        |t: &DataType| matches!(t, DataType::Date32 | DataType::Timestamp(..)) || t.is_numeric();
-    // the first signature that the call fits once its strings are read
+    // what Spark casts implicitly to a type a function takes: a string to a date, a
+    // timestamp or a number, a number to another number
+    let casts = |from: &DataType, to: &DataType| {
+        from != to
+            && ((string(from)
+                && (matches!(to, DataType::Date32 | DataType::Timestamp(..)) || to.is_numeric()))
+                || (from.is_numeric() && to.is_numeric()))
+    };
+    if exact.iter().any(|want| **want == types) {
+        return Ok(exprs);
+    }
+    // the first signature that the call fits once those casts are made
     let Some(wanted) = exact.into_iter().find(|want| {
         want.len() == types.len()
             && want
                 .iter()
                 .zip(&types)
-                .all(|(w, t)| w == t || (string(t) && readable(w)) || !string(t))
-            && want
-                .iter()
-                .zip(&types)
-                .any(|(w, t)| string(t) && readable(w))
+                .all(|(w, t)| w == t || casts(t, w) || !(string(t) || t.is_numeric()))
+            && want.iter().zip(&types).any(|(w, t)| casts(t, w))
     }) else {
         return Ok(exprs);
     };
@@ -285,7 +293,7 @@ fn implicit_string_casts(
         .into_iter()
         .zip(types.iter().zip(wanted))
         .map(|(e, (t, w))| {
-            if string(t) && readable(w) {
+            if casts(t, w) {
                 spark_cast(e, t, w, !cx.ansi, cx.tz)
             } else {
                 e
@@ -337,7 +345,7 @@ pub fn spark_structs_in(
 /// Calls a function registered in the session state by its DataFusion name.
 pub fn call_registered(cx: &CallContext<'_>, target: &str, exprs: Vec<Expr>) -> Result<Expr> {
     if let Some(udf) = cx.state.scalar_functions().get(target) {
-        let exprs = implicit_string_casts(udf.signature(), exprs, cx)?;
+        let exprs = implicit_casts(udf.signature(), exprs, cx)?;
         return Ok(Expr::ScalarFunction(ScalarFunction::new_udf(
             udf.clone(),
             exprs,

@@ -8,6 +8,9 @@
 //! when absent (a `bigint`); `array_append`/`array_prepend` of a null array are null, and
 //! `array_prepend` takes the array first; `array_sort(a)` puts nulls last.
 //! `levenshtein(l, r, threshold)` is -1 when the distance is over the threshold.
+//! `overlay(s, r, pos, -1)` replaces as many characters as `r` has (the -1 PySpark sends
+//! for an omitted length). `regexp_instr(s, p[, idx])`: Spark's third argument is the group (0, the whole match, when
+//! omitted), DataFusion's the start position.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::Expr;
@@ -28,6 +31,8 @@ pub(super) const SQL_NAMES: &[&str] = &[
     "array_prepend",
     "array_sort",
     "levenshtein",
+    "regexp_instr",
+    "overlay",
 ];
 
 /// `e`, or null (of `e`'s type) where `guard` is null.
@@ -162,6 +167,37 @@ pub(super) fn resolve(
                 datafusion::logical_expr::lit(-1i32),
             )
             .otherwise(distance)?;
+            (e, default_name(name, args, false))
+        }
+        "regexp_instr" if args.len() == 2 || args.len() == 3 => {
+            // Spark answers where the whole match starts, whatever the group (it only checks
+            // that the pattern has it)
+            let call = vec![args[0].expr.clone(), args[1].expr.clone()];
+            let e = call_registered(cx, "regexp_instr", call)?;
+            let group_name = args.get(2).map_or("0".to_string(), |a| a.name.clone());
+            (
+                datafusion::logical_expr::cast(e, DataType::Int32),
+                format!(
+                    "regexp_instr({}, {}, {group_name})",
+                    args[0].name, args[1].name
+                ),
+            )
+        }
+        "overlay"
+            if args.len() == 4
+                && matches!(&args[3].expr, Expr::Literal(v, _)
+                    if v.cast_to(&DataType::Int64).ok()
+                        == Some(datafusion::scalar::ScalarValue::Int64(Some(-1)))) =>
+        {
+            let e = call_registered(
+                cx,
+                "overlay",
+                vec![
+                    args[0].expr.clone(),
+                    args[1].expr.clone(),
+                    args[2].expr.clone(),
+                ],
+            )?;
             (e, default_name(name, args, false))
         }
         "trim" | "ltrim" | "rtrim" => match args {

@@ -1,7 +1,8 @@
 //! Spark functions that are another expression: `e()` and `current_timezone()` (constants),
 //! `current_database()` / `current_schema()` (`default`) and `current_catalog()`
 //! (`spark_catalog`), `equal_null(a, b)` (`a <=> b`), `get(array, i)` (0-based, null out of
-//! range), `zeroifnull(x)`, `nullifzero(x)` and `sign(x)` (`signum`).
+//! range), `zeroifnull(x)`, `nullifzero(x)`, `sign(x)` (`signum`), and `map()` with no
+//! arguments (an empty `map<string,string>`; with arguments the registry builds the map).
 
 use datafusion::logical_expr::{Expr, lit};
 use spate_common::Result;
@@ -21,6 +22,8 @@ pub(super) const SQL_NAMES: &[&str] = &[
     "zeroifnull",
     "nullifzero",
     "sign",
+    "map",
+    "create_map",
 ];
 
 /// Resolves `name` if it is one of these functions.
@@ -31,6 +34,19 @@ pub(super) fn resolve(
 ) -> Result<Option<(Expr, String)>> {
     if !SQL_NAMES.contains(&name) {
         return Ok(None);
+    }
+    if matches!(name, "map" | "create_map") {
+        if !args.is_empty() {
+            return Ok(None);
+        }
+        use datafusion::arrow::array::{MapBuilder, StringBuilder};
+        let mut empty = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+        empty.append(true)?;
+        let e = Expr::Literal(
+            datafusion::scalar::ScalarValue::Map(std::sync::Arc::new(empty.finish())),
+            None,
+        );
+        return Ok(Some((e, format!("{name}()"))));
     }
     let count = |n: usize| {
         if args.len() == n {

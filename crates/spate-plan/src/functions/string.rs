@@ -77,26 +77,22 @@ pub(super) fn resolve(
                 [s, p, ..] => (s, p),
                 _ => return Err(wrong_args(name, "2 or 3", args.len())),
             };
-            let index = match args.get(2).map(|a| &a.expr) {
-                None => 1,
-                Some(Expr::Literal(v, _)) => {
-                    match v.cast_to(&datafusion::arrow::datatypes::DataType::Int64)? {
-                        ScalarValue::Int64(Some(i)) => i,
-                        _ => 1,
-                    }
-                }
-                Some(_) => 1,
-            };
-            // group 0 is the whole match: capture it as a group of its own
-            let (pattern_expr, group) = if index == 0 {
-                let p =
-                    call_registered(cx, "concat", vec![lit("("), pattern.expr.clone(), lit(")")])?;
-                (p, 1)
-            } else {
-                (pattern.expr.clone(), index)
-            };
-            let groups = call_registered(cx, "regexp_match", vec![s.expr.clone(), pattern_expr])?;
-            let value = call_registered(cx, "array_element", vec![groups, lit(group)])?;
+            // the first match's group, as `regexp_extract_all` finds it: "" for a group that
+            // did not take part (DataFusion's `regexp_match` leaves such groups out)
+            let index = args.get(2).map_or(lit(1), |a| a.expr.clone());
+            let udf = datafusion::logical_expr::ScalarUDF::new_from_impl(ExtractAll {
+                signature: datafusion::logical_expr::Signature::any(
+                    3,
+                    datafusion::logical_expr::Volatility::Immutable,
+                ),
+            });
+            use datafusion::arrow::datatypes::DataType;
+            let all = udf.call(vec![
+                datafusion::logical_expr::cast(s.expr.clone(), DataType::Utf8),
+                datafusion::logical_expr::cast(pattern.expr.clone(), DataType::Utf8),
+                datafusion::logical_expr::cast(index, DataType::Int32),
+            ]);
+            let value = call_registered(cx, "array_element", vec![all, lit(1i64)])?;
             let e = when(s.expr.clone().is_null(), lit(ScalarValue::Utf8(None)))
                 .otherwise(call_registered(cx, "coalesce", vec![value, lit("")])?)?;
             let mut named = args.to_vec();
