@@ -18,6 +18,7 @@ pub mod generator;
 pub mod higher_order;
 mod json;
 mod json_path;
+mod kll;
 mod make_timestamp;
 mod math;
 mod moments;
@@ -78,8 +79,9 @@ pub struct CallContext<'a> {
 type FamilyResolver = fn(&str, &[Arg], &CallContext<'_>) -> Result<Option<(Expr, String)>>;
 
 /// The families of rewritten functions, in the order they are asked.
-const FAMILIES: [FamilyResolver; 21] = [
+const FAMILIES: [FamilyResolver; 22] = [
     operators::resolve,
+    kll::resolve,
     simple::resolve,
     binary::resolve,
     overloads::resolve,
@@ -153,8 +155,9 @@ pub enum SqlRoute {
 }
 
 /// The names of the scalar functions the registry's families rewrite.
-const SCALAR_REWRITES: [&[&str]; 20] = [
+const SCALAR_REWRITES: [&[&str]; 21] = [
     operators::SQL_NAMES,
+    kll::SQL_NAMES,
     simple::SQL_NAMES,
     binary::SQL_NAMES,
     overloads::SQL_NAMES,
@@ -178,7 +181,7 @@ const SCALAR_REWRITES: [&[&str]; 20] = [
 
 /// Which of the registry's families rewrites `name` (lower case), if one does.
 fn rewritten(name: &str) -> Option<SqlRoute> {
-    if aggregate::SQL_NAMES.contains(&name) {
+    if aggregate::SQL_NAMES.contains(&name) || kll::AGG_NAMES.contains(&name) {
         Some(SqlRoute::Aggregate)
     } else if SCALAR_REWRITES.iter().any(|names| names.contains(&name)) {
         Some(SqlRoute::Scalar)
