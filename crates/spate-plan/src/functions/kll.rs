@@ -207,40 +207,28 @@ impl Sketch {
     }
 
     fn summary(&self) -> String {
-        let (k, n, retained, estimation, min, max) = match self {
-            Sketch::Long(s) => (
-                s.k(),
-                s.n(),
-                s.num_retained(),
-                s.is_estimation_mode(),
-                s.min_item().map(|v| v.to_string()),
-                s.max_item().map(|v| v.to_string()),
-            ),
-            Sketch::Float(s) => (
-                s.k(),
-                s.n(),
-                s.num_retained(),
-                s.is_estimation_mode(),
-                s.min_item().map(|v| v.to_string()),
-                s.max_item().map(|v| v.to_string()),
-            ),
-            Sketch::Double(s) => (
-                s.k(),
-                s.n(),
-                s.num_retained(),
-                s.is_estimation_mode(),
-                s.min_item().map(|v| v.to_string()),
-                s.max_item().map(|v| v.to_string()),
-            ),
-        };
-        format!(
-            "### KLL sketch summary:\n   K              : {k}\n   N              : {n}\n   \
-             Retained items : {retained}\n   Estimation mode: {estimation}\n   \
-             Min item       : {}\n   Max item       : {}\n### End sketch summary\n",
-            min.unwrap_or_else(|| "NaN".into()),
-            max.unwrap_or_else(|| "NaN".into())
-        )
+        match self {
+            Sketch::Long(s) => summary_of(s),
+            Sketch::Float(s) => summary_of(s),
+            Sketch::Double(s) => summary_of(s),
+        }
     }
+}
+
+/// The text `kll_sketch_to_string_*` gives for a sketch.
+fn summary_of<T: Clone + Ord + std::fmt::Display>(s: &KllSketch<T>) -> String {
+    let item = |v: Option<&T>| v.map_or_else(|| "NaN".to_string(), |v| v.to_string());
+    format!(
+        "### KLL sketch summary:\n   K              : {}\n   N              : {}\n   \
+         Retained items : {}\n   Estimation mode: {}\n   Min item       : {}\n   \
+         Max item       : {}\n### End sketch summary\n",
+        s.k(),
+        s.n(),
+        s.num_retained(),
+        s.is_estimation_mode(),
+        item(s.min_item()),
+        item(s.max_item())
+    )
 }
 
 /// Resolves `name` if it is a KLL function.
