@@ -32,6 +32,7 @@ pub mod ranking;
 mod sequence;
 mod session_window;
 mod simple;
+mod sketches;
 mod string;
 mod time_window;
 pub(crate) use time_window::parse_interval;
@@ -79,8 +80,9 @@ pub struct CallContext<'a> {
 type FamilyResolver = fn(&str, &[Arg], &CallContext<'_>) -> Result<Option<(Expr, String)>>;
 
 /// The families of rewritten functions, in the order they are asked.
-const FAMILIES: [FamilyResolver; 22] = [
+const FAMILIES: [FamilyResolver; 23] = [
     operators::resolve,
+    sketches::resolve,
     kll::resolve,
     simple::resolve,
     binary::resolve,
@@ -155,8 +157,9 @@ pub enum SqlRoute {
 }
 
 /// The names of the scalar functions the registry's families rewrite.
-const SCALAR_REWRITES: [&[&str]; 21] = [
+const SCALAR_REWRITES: [&[&str]; 22] = [
     operators::SQL_NAMES,
+    sketches::SQL_NAMES,
     kll::SQL_NAMES,
     simple::SQL_NAMES,
     binary::SQL_NAMES,
@@ -181,7 +184,10 @@ const SCALAR_REWRITES: [&[&str]; 21] = [
 
 /// Which of the registry's families rewrites `name` (lower case), if one does.
 fn rewritten(name: &str) -> Option<SqlRoute> {
-    if aggregate::SQL_NAMES.contains(&name) || kll::AGG_NAMES.contains(&name) {
+    if aggregate::SQL_NAMES.contains(&name)
+        || kll::AGG_NAMES.contains(&name)
+        || sketches::AGG_NAMES.contains(&name)
+    {
         Some(SqlRoute::Aggregate)
     } else if SCALAR_REWRITES.iter().any(|names| names.contains(&name)) {
         Some(SqlRoute::Scalar)
