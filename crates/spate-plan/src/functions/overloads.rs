@@ -8,6 +8,8 @@
 //! when absent (a `bigint`); `array_append`/`array_prepend` of a null array are null, and
 //! `array_prepend` takes the array first; `array_sort(a)` puts nulls last.
 //! `levenshtein(l, r, threshold)` is -1 when the distance is over the threshold.
+//! `from_utc_timestamp(t, tz)` / `to_utc_timestamp(t, tz)` read `tz` as Spark's
+//! `ZoneId.of(tz, SHORT_IDS)` does: `PST` is America/Los_Angeles, `JST` Asia/Tokyo.
 //! `overlay(s, r, pos, -1)` replaces as many characters as `r` has (the -1 PySpark sends
 //! for an omitted length). `regexp_instr(s, p[, idx])`: Spark's third argument is the group (0, the whole match, when
 //! omitted), DataFusion's the start position.
@@ -33,6 +35,40 @@ pub(super) const SQL_NAMES: &[&str] = &[
     "levenshtein",
     "regexp_instr",
     "overlay",
+    "from_utc_timestamp",
+    "to_utc_timestamp",
+];
+
+/// Java's `ZoneId.SHORT_IDS`, which Spark reads time zone names with.
+const SHORT_IDS: &[(&str, &str)] = &[
+    ("ACT", "Australia/Darwin"),
+    ("AET", "Australia/Sydney"),
+    ("AGT", "America/Argentina/Buenos_Aires"),
+    ("ART", "Africa/Cairo"),
+    ("AST", "America/Anchorage"),
+    ("BET", "America/Sao_Paulo"),
+    ("BST", "Asia/Dhaka"),
+    ("CAT", "Africa/Harare"),
+    ("CNT", "America/St_Johns"),
+    ("CST", "America/Chicago"),
+    ("CTT", "Asia/Shanghai"),
+    ("EAT", "Africa/Addis_Ababa"),
+    ("ECT", "Europe/Paris"),
+    ("EST", "-05:00"),
+    ("HST", "-10:00"),
+    ("IET", "America/Indiana/Indianapolis"),
+    ("IST", "Asia/Kolkata"),
+    ("JST", "Asia/Tokyo"),
+    ("MIT", "Pacific/Apia"),
+    ("MST", "-07:00"),
+    ("NET", "Asia/Yerevan"),
+    ("NST", "Pacific/Auckland"),
+    ("PLT", "Asia/Karachi"),
+    ("PNT", "America/Phoenix"),
+    ("PRT", "America/Puerto_Rico"),
+    ("PST", "America/Los_Angeles"),
+    ("SST", "Pacific/Guadalcanal"),
+    ("VST", "Asia/Ho_Chi_Minh"),
 ];
 
 /// `e`, or null (of `e`'s type) where `guard` is null.
@@ -182,6 +218,20 @@ pub(super) fn resolve(
                     args[0].name, args[1].name
                 ),
             )
+        }
+        "from_utc_timestamp" | "to_utc_timestamp" if args.len() == 2 => {
+            // the zone through Java's short ids, for a literal or a column alike
+            let tz = datafusion::logical_expr::cast(args[1].expr.clone(), DataType::Utf8);
+            let mut zone = datafusion::logical_expr::case(tz.clone());
+            for (id, full) in SHORT_IDS {
+                zone = zone.when(
+                    datafusion::logical_expr::lit(*id),
+                    datafusion::logical_expr::lit(*full),
+                );
+            }
+            let zone = zone.otherwise(tz)?;
+            let e = call_registered(cx, name, vec![args[0].expr.clone(), zone])?;
+            (e, default_name(name, args, false))
         }
         "overlay"
             if args.len() == 4
