@@ -1,6 +1,7 @@
 //! String functions whose Spark form differs from DataFusion's: `regexp_extract(s, p, i)`
 //! (group `i` of the first match, `""` when nothing matches), `locate(sub, s[, pos])`
-//! (1-based, 0 when absent), `regexp_replace(s, p, r[, pos])` (every match, from `pos`),
+//! (1-based, 0 when absent; searching from `pos`, counted from the start),
+//! `regexp_replace(s, p, r[, pos])` (every match, from `pos`),
 //! `startswith` / `endswith`, `initcap` (the whole string lower-cased, then each letter at
 //! the start or after a space — a space only, as Spark's `toTitleCase` — upper-cased),
 //! `regexp_extract_all(s, p[, i])` (group `i` of every match, `""` for a group that did not
@@ -164,12 +165,26 @@ pub(super) fn resolve(
                     _
                 ))
             );
+            let int = datafusion::arrow::datatypes::DataType::Int32;
             if !from_start {
-                return Ok(None);
+                // from `pos` (1-based): found in the rest, counted from the string's start; 0
+                // when absent or when `pos` < 1
+                let [_, _, pos] = args else {
+                    return Err(wrong_args(name, "2 or 3", args.len()));
+                };
+                let pos = datafusion::logical_expr::cast(pos.expr.clone(), int.clone());
+                let rest = call_registered(cx, "substr", vec![s.expr.clone(), pos.clone()])?;
+                let found = datafusion::logical_expr::cast(
+                    call_registered(cx, "strpos", vec![rest, sub.expr.clone()])?,
+                    int,
+                );
+                let e = when(pos.clone().lt(lit(1)), lit(0))
+                    .when(found.clone().eq(lit(0)), lit(0))
+                    .otherwise(found + pos - lit(1))?;
+                return Ok(Some((e, default_name(name, args, false))));
             }
             let e = call_registered(cx, "strpos", vec![s.expr.clone(), sub.expr.clone()])?;
-            let e =
-                datafusion::logical_expr::cast(e, datafusion::arrow::datatypes::DataType::Int32);
+            let e = datafusion::logical_expr::cast(e, int);
             (e, format!("{name}({}, {}, 1)", sub.name, s.name))
         }
         "startswith" | "endswith" => {

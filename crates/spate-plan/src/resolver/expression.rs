@@ -189,6 +189,16 @@ impl Resolver<'_> {
         }
         let mut args = Vec::with_capacity(arguments.len());
         for a in arguments {
+            // `count(expr("*"))` is `count(*)`, as Spark's parser reads it
+            if name.eq_ignore_ascii_case("count")
+                && matches!(&a.expr_type, Some(ExprType::ExpressionString(s)) if s.expression.trim() == "*")
+            {
+                args.push(Arg {
+                    expr: Expr::Literal(ScalarValue::Int32(Some(1)), None),
+                    name: "*".into(),
+                });
+                continue;
+            }
             if let Some(ExprType::UnresolvedStar(star)) = &a.expr_type {
                 if name.eq_ignore_ascii_case("count") {
                     args.push(Arg {
