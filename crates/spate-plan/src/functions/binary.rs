@@ -4,6 +4,10 @@
 //! or `base64`. A value that is not in the format is Spark's `CONVERSION_INVALID_INPUT` error
 //! for `to_binary` and null for `try_to_binary`; a format that is none of these is
 //! `INVALID_PARAMETER_VALUE.BINARY_FORMAT`.
+//!
+//! Also `encode(str, charset)` and `decode(bin, charset)` for the charsets `UTF-8`, `US-ASCII`
+//! and `ISO-8859-1` (case-insensitive): as Java's, a character the charset lacks encodes as
+//! `?` and bytes that are not in it decode as U+FFFD.
 
 use std::sync::Arc;
 
@@ -20,7 +24,131 @@ use spate_common::{Error, Result};
 use super::{Arg, CallContext, default_name, wrong_args};
 
 /// The function names this module resolves.
-pub(super) const SQL_NAMES: &[&str] = &["to_binary", "try_to_binary"];
+pub(super) const SQL_NAMES: &[&str] = &["to_binary", "try_to_binary", "encode", "decode"];
+
+/// A charset of `encode` / `decode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Charset {
+    Utf8,
+    Ascii,
+    Latin1,
+}
+
+impl Charset {
+    fn of(name: &str) -> Option<Self> {
+        match name.to_uppercase().as_str() {
+            "UTF-8" | "UTF8" => Some(Charset::Utf8),
+            "US-ASCII" => Some(Charset::Ascii),
+            "ISO-8859-1" => Some(Charset::Latin1),
+            _ => None,
+        }
+    }
+
+    fn encode(self, s: &str) -> Vec<u8> {
+        match self {
+            Charset::Utf8 => s.as_bytes().to_vec(),
+            Charset::Ascii => s
+                .chars()
+                .map(|c| if c.is_ascii() { c as u8 } else { b'?' })
+                .collect(),
+            Charset::Latin1 => s
+                .chars()
+                .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+                .collect(),
+        }
+    }
+
+    fn decode(self, b: &[u8]) -> String {
+        match self {
+            Charset::Utf8 => String::from_utf8_lossy(b).into_owned(),
+            Charset::Ascii => b
+                .iter()
+                .map(|x| {
+                    if x.is_ascii() {
+                        char::from(*x)
+                    } else {
+                        '\u{FFFD}'
+                    }
+                })
+                .collect(),
+            Charset::Latin1 => b.iter().map(|x| char::from(*x)).collect(),
+        }
+    }
+}
+
+/// `encode(str, charset)` / `decode(bin, charset)` for the charsets Spate knows; `None` for
+/// another charset (left to the registry).
+fn charset_call(name: &str, args: &[Arg]) -> Option<(Expr, String)> {
+    let [value, charset] = args else {
+        return None;
+    };
+    let Expr::Literal(ScalarValue::Utf8(Some(c)), _) = &charset.expr else {
+        return None;
+    };
+    let charset = Charset::of(c)?;
+    let encode = name == "encode";
+    let udf = ScalarUDF::new_from_impl(Recode {
+        signature: Signature::any(1, Volatility::Immutable),
+        charset,
+        encode,
+    });
+    let input = cast(
+        value.expr.clone(),
+        if encode {
+            DataType::Utf8
+        } else {
+            DataType::Binary
+        },
+    );
+    Some((udf.call(vec![input]), default_name(name, args, false)))
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Recode {
+    signature: Signature,
+    charset: Charset,
+    encode: bool,
+}
+
+impl ScalarUDFImpl for Recode {
+    fn name(&self) -> &str {
+        if self.encode { "encode" } else { "decode" }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(if self.encode {
+            DataType::Binary
+        } else {
+            DataType::Utf8
+        })
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let input = ColumnarValue::values_to_arrays(&args.args)?;
+        let out: datafusion::arrow::array::ArrayRef = if self.encode {
+            let strings = input[0].as_string::<i32>();
+            Arc::new(
+                strings
+                    .iter()
+                    .map(|s| s.map(|s| self.charset.encode(s)))
+                    .collect::<datafusion::arrow::array::BinaryArray>(),
+            )
+        } else {
+            let bytes = input[0].as_binary::<i32>();
+            Arc::new(
+                bytes
+                    .iter()
+                    .map(|b| b.map(|b| self.charset.decode(b)))
+                    .collect::<datafusion::arrow::array::StringArray>(),
+            )
+        };
+        Ok(ColumnarValue::Array(out))
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Format {
@@ -37,6 +165,9 @@ pub(super) fn resolve(
 ) -> Result<Option<(Expr, String)>> {
     if !SQL_NAMES.contains(&name) {
         return Ok(None);
+    }
+    if matches!(name, "encode" | "decode") {
+        return Ok(charset_call(name, args));
     }
     let (text, format) = match args {
         [t] => (t, Format::Hex),
@@ -175,5 +306,14 @@ mod tests {
         assert_eq!(decode("malformed", Format::Hex), None);
         assert_eq!(decode("abc", Format::Utf8), Some(b"abc".to_vec()));
         assert_eq!(decode("U3Bhcms=", Format::Base64), Some(b"Spark".to_vec()));
+    }
+
+    #[test]
+    fn recodes_as_java() {
+        assert_eq!(Charset::Utf8.encode("aé"), vec![0x61, 0xc3, 0xa9]);
+        assert_eq!(Charset::Latin1.encode("aé€"), vec![0x61, 0xe9, b'?']);
+        assert_eq!(Charset::Ascii.encode("aé"), vec![0x61, b'?']);
+        assert_eq!(Charset::Utf8.decode(&[0x61, 0xff]), "a\u{FFFD}");
+        assert_eq!(Charset::Latin1.decode(&[0x61, 0xe9]), "aé");
     }
 }

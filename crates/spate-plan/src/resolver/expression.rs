@@ -148,7 +148,14 @@ impl Resolver<'_> {
                 let pe::UnresolvedExtractValue { child, extraction } = &**x;
                 let child = self.expr(required(child)?, schema)?;
                 let key = self.expr(required(extraction)?, schema)?;
-                self.extract(child, key, schema)
+                // Spark names a struct field taken this way `r.b` (a column path `r.b` is `b`)
+                let path = matches!(child.expr.get_type(schema)?, DataType::Struct(_))
+                    .then(|| child.name.clone());
+                let mut named = self.extract(child, key, schema)?;
+                if let Some(parent) = path {
+                    named.name = format!("{parent}.{}", named.name);
+                }
+                Ok(named)
             }
             ExprType::UnresolvedNamedLambdaVariable(v) => {
                 let name = v.name_parts.join(".");
