@@ -16,22 +16,17 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BinaryBuilder, Float64Array, Int64Array, StringBuilder,
 };
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{
-    DataType, Field, FieldRef, Float32Type, Float64Type, Int64Type,
-};
+use datafusion::arrow::datatypes::{DataType, Float32Type, Float64Type, Int64Type};
 use datafusion::common::{DataFusionError, ScalarValue};
 use datafusion::error::Result as DfResult;
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Expr, ScalarFunctionArgs,
-    ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
-use datafusion::physical_expr::expressions::Literal;
 use datasketches::common::SearchCriteria;
 use datasketches::kll::{KllFloat, KllSketch};
 use spate_common::Result;
 
+use super::sketch_agg::{self, SketchState};
 use super::{Arg, CallContext, default_name, wrong_args};
 
 /// The aggregates of this module (SQL text plans them as aggregates).
@@ -250,13 +245,7 @@ pub(super) fn resolve(
         if args.is_empty() || args.len() > 2 {
             return Err(wrong_args(name, "1 or 2", args.len()));
         }
-        let udaf = AggregateUDF::new_from_impl(KllAgg {
-            name: name.to_string(),
-            kind,
-            merge: op == "kll_merge_agg",
-            signature: Signature::any(args.len(), Volatility::Immutable),
-        });
-        return Ok(Some((udaf.call(exprs), label)));
+        return Ok(Some((sketch_agg::call(name, exprs, new_state), label)));
     }
     let (op, arity) = match op {
         "kll_sketch_get_n" => (Op::N, 1),
@@ -277,78 +266,45 @@ pub(super) fn resolve(
     Ok(Some((udf.call(exprs), label)))
 }
 
-/// A KLL aggregate: sketches values, or merges sketches.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct KllAgg {
-    name: String,
-    kind: Kind,
-    merge: bool,
-    signature: Signature,
-}
-
-/// The constant `k` argument, or the default.
-fn k_of(args: &AccumulatorArgs<'_>) -> DfResult<u16> {
-    let Some(expr) = args.exprs.get(1) else {
-        return Ok(DEFAULT_K);
-    };
-    let k = expr
-        .downcast_ref::<Literal>()
-        .and_then(|l| l.value().cast_to(&DataType::Int64).ok())
-        .and_then(|v| match v {
-            ScalarValue::Int64(Some(k)) => u16::try_from(k).ok(),
-            _ => None,
-        });
-    k.filter(|k| *k >= 8).ok_or_else(|| {
-        DataFusionError::Plan("the k of a KLL sketch must be a constant from 8 to 65535".into())
-    })
-}
-
-impl AggregateUDFImpl for KllAgg {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
-        Ok(DataType::Binary)
-    }
-
-    fn accumulator(&self, args: AccumulatorArgs) -> DfResult<Box<dyn Accumulator>> {
-        Ok(Box::new(KllAccumulator {
-            sketch: Sketch::new(self.kind, k_of(&args)?)?,
-            kind: self.kind,
-            merge: self.merge,
-        }))
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> DfResult<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format_state_name(args.name, "sketch"),
-            DataType::Binary,
-            true,
-        ))])
-    }
-}
-
-struct KllAccumulator {
+/// A group's KLL sketch: of values, or (`kll_merge_agg_*`) the union of sketches.
+struct KllState {
     sketch: Sketch,
     kind: Kind,
     merge: bool,
 }
 
-impl std::fmt::Debug for KllAccumulator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KllAccumulator")
-            .field("kind", &self.kind)
-            .finish_non_exhaustive()
+/// The state of aggregate `name` with `k` from its constant second argument (200 when
+/// omitted; Spark's range 8 to 65535).
+fn new_state(name: &str, k: Option<&ScalarValue>) -> DfResult<Box<dyn SketchState>> {
+    let (op, kind) = Kind::split(name)
+        .ok_or_else(|| DataFusionError::Internal(format!("{name} is not a KLL aggregate")))?;
+    let k = match k {
+        None => Some(DEFAULT_K),
+        Some(v) => match v.cast_to(&DataType::Int64) {
+            Ok(ScalarValue::Int64(Some(k))) => u16::try_from(k).ok().filter(|k| *k >= 8),
+            _ => None,
+        },
     }
+    .ok_or_else(|| {
+        DataFusionError::Plan("the k of a KLL sketch must be a constant from 8 to 65535".into())
+    })?;
+    Ok(Box::new(KllState {
+        sketch: Sketch::new(kind, k)?,
+        kind,
+        merge: op == "kll_merge_agg",
+    }))
 }
 
-impl KllAccumulator {
-    fn merge_sketches(&mut self, column: &ArrayRef) -> DfResult<()> {
+impl SketchState for KllState {
+    fn add_values(&mut self, column: &ArrayRef) -> DfResult<()> {
+        if self.merge {
+            self.add_sketches(column)
+        } else {
+            self.sketch.update(column)
+        }
+    }
+
+    fn add_sketches(&mut self, column: &ArrayRef) -> DfResult<()> {
         let bytes = cast(column, &DataType::Binary)?;
         for b in bytes.as_binary::<i32>().iter().flatten() {
             let other = Sketch::read(self.kind, b)?;
@@ -356,37 +312,9 @@ impl KllAccumulator {
         }
         Ok(())
     }
-}
 
-impl Accumulator for KllAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
-        let Some(v) = values.first() else {
-            return Ok(());
-        };
-        if self.merge {
-            self.merge_sketches(v)
-        } else {
-            self.sketch.update(v)
-        }
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
-        match states.first() {
-            Some(s) => self.merge_sketches(s),
-            None => Ok(()),
-        }
-    }
-
-    fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(Some(self.sketch.bytes()))])
-    }
-
-    fn evaluate(&mut self) -> DfResult<ScalarValue> {
-        Ok(ScalarValue::Binary(Some(self.sketch.bytes())))
-    }
-
-    fn size(&self) -> usize {
-        std::mem::size_of_val(self) + self.sketch.bytes().len()
+    fn bytes(&mut self) -> DfResult<Vec<u8>> {
+        Ok(self.sketch.bytes())
     }
 }
 

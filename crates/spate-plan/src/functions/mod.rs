@@ -32,6 +32,7 @@ pub mod ranking;
 mod sequence;
 mod session_window;
 mod simple;
+mod sketch_agg;
 mod sketches;
 mod string;
 mod time_window;

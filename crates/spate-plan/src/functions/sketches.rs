@@ -14,16 +14,12 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BinaryBuilder, Int64Array};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Int64Type};
 use datafusion::common::{DataFusionError, ScalarValue};
 use datafusion::error::Result as DfResult;
-use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
-use datafusion::logical_expr::utils::format_state_name;
 use datafusion::logical_expr::{
-    Accumulator, AggregateUDF, AggregateUDFImpl, ColumnarValue, Expr, ScalarFunctionArgs,
-    ScalarUDF, ScalarUDFImpl, Signature, Volatility, lit,
+    ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, lit,
 };
-use datafusion::physical_expr::expressions::Literal;
 use datasketches::hll::{HllSketch, HllType, HllUnion};
 use datasketches::theta::{
     CompactThetaSketch, ThetaANotB, ThetaIntersection, ThetaSketch, ThetaSketchBuilder, ThetaUnion,
@@ -31,6 +27,7 @@ use datasketches::theta::{
 };
 use spate_common::Result;
 
+use super::sketch_agg::{self, SketchState};
 use super::{Arg, CallContext, default_name, wrong_args};
 
 /// The aggregates of this module (SQL text plans them as aggregates).
@@ -93,11 +90,7 @@ pub(super) fn resolve(
     let label = default_name(name, &args, false);
     let exprs: Vec<Expr> = args.iter().map(|a| a.expr.clone()).collect();
     let e = if aggregate {
-        AggregateUDF::new_from_impl(SketchAgg {
-            name: name.to_string(),
-            signature: Signature::any(args.len(), Volatility::Immutable),
-        })
-        .call(exprs)
+        sketch_agg::call(name, exprs, new_state)
     } else {
         ScalarUDF::new_from_impl(SketchScalar {
             name: name.to_string(),
@@ -122,19 +115,13 @@ fn flag_arg() -> Arg {
     }
 }
 
-/// The constant second argument of an aggregate: lgConfigK / lgNomEntries as a `u8`, or
-/// the allow-different flag as 1/0.
-fn param(args: &AccumulatorArgs<'_>) -> DfResult<i64> {
-    let Some(expr) = args.exprs.get(1) else {
-        return Ok(DEFAULT_LG);
-    };
-    let v = expr
-        .downcast_ref::<Literal>()
-        .map(|l| l.value().clone())
-        .ok_or_else(|| DataFusionError::Plan("a sketch's parameter must be a constant".into()))?;
+/// A sketch function's constant parameter as a number: lgConfigK / lgNomEntries, or the
+/// allow-different flag as 1/0; the default when omitted.
+fn param(v: Option<&ScalarValue>) -> DfResult<i64> {
     match v {
-        ScalarValue::Boolean(b) => Ok(i64::from(b.unwrap_or(false))),
-        other => match other.cast_to(&DataType::Int64)? {
+        None => Ok(DEFAULT_LG),
+        Some(ScalarValue::Boolean(b)) => Ok(i64::from(b.unwrap_or(false))),
+        Some(other) => match other.cast_to(&DataType::Int64)? {
             ScalarValue::Int64(Some(v)) => Ok(v),
             _ => Err(DataFusionError::Plan(
                 "a sketch's parameter must not be null".into(),
@@ -236,7 +223,9 @@ impl State {
             _ => State::ThetaIntersection(ThetaIntersection::default()),
         })
     }
+}
 
+impl SketchState for State {
     fn add_values(&mut self, column: &ArrayRef) -> DfResult<()> {
         match self {
             State::Hll(s) => each_value(column, |v| match v {
@@ -323,81 +312,14 @@ fn different_lg_k(a: u8, b: u8) -> DataFusionError {
     ))
 }
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct SketchAgg {
-    name: String,
-    signature: Signature,
-}
-
-impl AggregateUDFImpl for SketchAgg {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-
-    fn return_type(&self, _arg_types: &[DataType]) -> DfResult<DataType> {
-        Ok(DataType::Binary)
-    }
-
-    fn accumulator(&self, args: AccumulatorArgs) -> DfResult<Box<dyn Accumulator>> {
-        let p = if self.name == "theta_intersection_agg" {
-            DEFAULT_LG
-        } else {
-            param(&args)?
-        };
-        Ok(Box::new(SketchAccumulator {
-            state: State::new(&self.name, p)?,
-        }))
-    }
-
-    fn state_fields(&self, args: StateFieldsArgs) -> DfResult<Vec<FieldRef>> {
-        Ok(vec![Arc::new(Field::new(
-            format_state_name(args.name, "sketch"),
-            DataType::Binary,
-            true,
-        ))])
-    }
-}
-
-struct SketchAccumulator {
-    state: State,
-}
-
-impl std::fmt::Debug for SketchAccumulator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SketchAccumulator").finish_non_exhaustive()
-    }
-}
-
-impl Accumulator for SketchAccumulator {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
-        match values.first() {
-            Some(v) => self.state.add_values(v),
-            None => Ok(()),
-        }
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
-        match states.first() {
-            Some(s) => self.state.add_sketches(s),
-            None => Ok(()),
-        }
-    }
-
-    fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(Some(self.state.bytes()?))])
-    }
-
-    fn evaluate(&mut self) -> DfResult<ScalarValue> {
-        Ok(ScalarValue::Binary(Some(self.state.bytes()?)))
-    }
-
-    fn size(&self) -> usize {
-        std::mem::size_of_val(self) + 4096
-    }
+/// The state of aggregate `name` with its constant parameter.
+fn new_state(name: &str, p: Option<&ScalarValue>) -> DfResult<Box<dyn SketchState>> {
+    let p = if name == "theta_intersection_agg" {
+        DEFAULT_LG
+    } else {
+        param(p)?
+    };
+    Ok(Box::new(State::new(name, p)?))
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
