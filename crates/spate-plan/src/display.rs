@@ -64,7 +64,68 @@ pub fn format_scalar(v: &ScalarValue, tz: &str) -> String {
                 .collect();
             format!("{{{}}}", parts.join(", "))
         }
+        ScalarValue::DurationMicrosecond(Some(us)) => day_time_interval(*us),
+        ScalarValue::IntervalYearMonth(Some(m)) => {
+            let sign = if *m < 0 { "-" } else { "" };
+            let m = m.unsigned_abs();
+            format!("INTERVAL '{sign}{}-{}' YEAR TO MONTH", m / 12, m % 12)
+        }
+        ScalarValue::IntervalMonthDayNano(Some(v)) => {
+            calendar_interval(v.months, v.days, v.nanoseconds / 1000)
+        }
         other => other.to_string(),
+    }
+}
+
+/// Seconds with up to six decimals and no trailing zeros (Java's
+/// `BigDecimal.valueOf(micros, 6).stripTrailingZeros().toPlainString()`).
+fn seconds_text(micros: i64) -> String {
+    let sign = if micros < 0 { "-" } else { "" };
+    let m = micros.unsigned_abs();
+    let (whole, frac) = (m / 1_000_000, m % 1_000_000);
+    if frac == 0 {
+        format!("{sign}{whole}")
+    } else {
+        let digits = format!("{frac:06}");
+        format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
+    }
+}
+
+/// A day-time interval as Spark prints one: `INTERVAL '1 12:30:01.001001' DAY TO SECOND`.
+fn day_time_interval(micros: i64) -> String {
+    let sign = if micros < 0 { "-" } else { "" };
+    let m = micros.unsigned_abs();
+    let day = 86_400_000_000u64;
+    let (days, rest) = (m / day, m % day);
+    let (hours, rest) = (rest / 3_600_000_000, rest % 3_600_000_000);
+    let (minutes, rest) = (rest / 60_000_000, rest % 60_000_000);
+    let seconds = seconds_text(rest as i64);
+    let pad = if rest < 10_000_000 { "0" } else { "" };
+    format!("INTERVAL '{sign}{days} {hours:02}:{minutes:02}:{pad}{seconds}' DAY TO SECOND")
+}
+
+/// A calendar interval as Spark's `CalendarInterval.toString`: its non-zero units, largest
+/// first (`1 years 2 months 3 days 4 hours 5 minutes 6.5 seconds`), `0 seconds` when empty.
+fn calendar_interval(months: i32, days: i32, micros: i64) -> String {
+    let mut parts = Vec::new();
+    let mut unit = |value: i64, name: &str| {
+        if value != 0 {
+            parts.push(format!("{value} {name}"));
+        }
+    };
+    unit(i64::from(months / 12), "years");
+    unit(i64::from(months % 12), "months");
+    unit(i64::from(days), "days");
+    unit(micros / 3_600_000_000, "hours");
+    unit(micros % 3_600_000_000 / 60_000_000, "minutes");
+    let rest = micros % 60_000_000;
+    if rest != 0 {
+        parts.push(format!("{} seconds", seconds_text(rest)));
+    }
+    if parts.is_empty() {
+        "0 seconds".into()
+    } else {
+        parts.join(" ")
     }
 }
 
@@ -339,6 +400,25 @@ pub fn java_double(v: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn intervals_print_as_sparks() {
+        use super::{calendar_interval, day_time_interval};
+        let hms: i64 = (12 * 3600 + 30 * 60 + 1) * 1_000_000 + 1_001;
+        assert_eq!(
+            day_time_interval(86_400_000_000 + hms),
+            "INTERVAL '1 12:30:01.001001' DAY TO SECOND"
+        );
+        assert_eq!(
+            day_time_interval(-1_000_000),
+            "INTERVAL '-0 00:00:01' DAY TO SECOND"
+        );
+        assert_eq!(
+            calendar_interval(1211, 8, hms),
+            "100 years 11 months 8 days 12 hours 30 minutes 1.001001 seconds"
+        );
+        assert_eq!(calendar_interval(0, 0, 0), "0 seconds");
+    }
+
     use super::*;
 
     #[test]

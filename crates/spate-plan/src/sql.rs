@@ -555,8 +555,8 @@ fn spark_values(
 }
 
 /// Spark's common type of a `VALUES` column holding decimals and doubles is `double`
-/// (`VALUES (0.0), (PI())`); DataFusion's would be a decimal. Casts such decimals to double;
-/// whether any was.
+/// (`VALUES (0.0), (PI())`); DataFusion's is a decimal, and its planner has already cast the
+/// doubles to it. Takes those casts off and casts the decimals to double; whether any was.
 fn decimals_with_doubles(
     rows: &mut [Vec<Expr>],
     schema: &DFSchema,
@@ -565,6 +565,33 @@ fn decimals_with_doubles(
     use datafusion::logical_expr::ExprSchemable;
     let width = rows.first().map_or(0, Vec::len);
     let mut changed = false;
+    let is_decimal = |t: &DataType| {
+        matches!(
+            t,
+            DataType::Decimal32(..)
+                | DataType::Decimal64(..)
+                | DataType::Decimal128(..)
+                | DataType::Decimal256(..)
+        )
+    };
+    for row in rows.iter_mut() {
+        for e in row.iter_mut() {
+            // the cast may already be Spark's (a `TRY_CAST` outside ANSI mode), and named
+            let e = match e {
+                Expr::Alias(a) => a.expr.as_mut(),
+                other => other,
+            };
+            let (inner, to) = match &*e {
+                Expr::Cast(c) => (&c.expr, c.field.data_type()),
+                Expr::TryCast(c) => (&c.expr, c.field.data_type()),
+                _ => continue,
+            };
+            if is_decimal(to) && inner.get_type(schema)?.is_floating() {
+                *e = (**inner).clone();
+                changed = true;
+            }
+        }
+    }
     for c in 0..width {
         let mut types = Vec::with_capacity(rows.len());
         for row in rows.iter() {
@@ -573,13 +600,7 @@ fn decimals_with_doubles(
         let float = types
             .iter()
             .any(|t| matches!(t, Some(DataType::Float64 | DataType::Float32)));
-        let decimal = |t: &Option<DataType>| {
-            matches!(
-                t,
-                Some(DataType::Decimal32(..) | DataType::Decimal64(..) | DataType::Decimal128(..))
-                    | Some(DataType::Decimal256(..))
-            )
-        };
+        let decimal = |t: &Option<DataType>| t.as_ref().is_some_and(is_decimal);
         if !float || !types.iter().any(decimal) {
             continue;
         }

@@ -2,9 +2,11 @@
 //! `count(1)`), `countDistinct`, `first`/`last` with `ignorenulls`, `collect_set`,
 //! `sum_distinct`, `count_if`, `mean`, `max_by`/`min_by` and `approx_count_distinct` (named
 //! without its rsd), `listagg`/`string_agg` of strings (the delimiter `''` when omitted or
-//! null, named `listagg(s, NULL)`), and `skewness` / `kurtosis` / `product` (see `moments`).
+//! null, named `listagg(s, NULL)`), `skewness` / `kurtosis` / `product` (see `moments`), the
+//! `regr_*` regressions (over doubles) and `nth_value` with `ignoreNulls`.
 //! The rest resolve through the registry by name.
 
+use datafusion::arrow::datatypes::DataType::{Float64, Int64, Null};
 use datafusion::functions_aggregate::expr_fn;
 use datafusion::logical_expr::{Expr, ExprFunctionExt, lit};
 use spate_common::Result;
@@ -115,6 +117,41 @@ pub(super) fn resolve(
         }
     };
     Ok(Some(match name {
+        // Spark casts the arguments of the regressions to double (a null column included)
+        _ if name.starts_with("regr_") => {
+            let exprs = args
+                .iter()
+                .map(|a| datafusion::logical_expr::cast(a.expr.clone(), Float64))
+                .collect();
+            (
+                distinct(call_registered(cx, name, exprs)?)?,
+                default_name(name, args, cx.distinct),
+            )
+        }
+        // `nth_value(x, n[, ignoreNulls])`
+        "nth_value" if args.len() == 3 => {
+            let ignore_nulls = matches!(
+                args[2].expr,
+                Expr::Literal(datafusion::scalar::ScalarValue::Boolean(Some(true)), _)
+            );
+            // DataFusion takes `n` as a bigint literal
+            let n = match &args[1].expr {
+                Expr::Literal(v, _) => Expr::Literal(v.cast_to(&Int64)?, None),
+                other => other.clone(),
+            };
+            let mut e = call_registered(cx, name, vec![args[0].expr.clone(), n])?;
+            if ignore_nulls && let Expr::WindowFunction(w) = &mut e {
+                w.params.null_treatment =
+                    Some(datafusion::logical_expr::expr::NullTreatment::IgnoreNulls);
+            }
+            let label = format!(
+                "nth_value({}, {}){}",
+                args[0].name,
+                args[1].name,
+                if ignore_nulls { " ignore nulls" } else { "" }
+            );
+            (e, label)
+        }
         "count" => {
             let a = first_arg()?;
             let is_star = a.name == "*";
@@ -156,7 +193,11 @@ pub(super) fn resolve(
             (e, default_name("sum", args, true))
         }
         "mean" | "avg" => (
-            distinct(expr_fn::avg(first_arg()?.expr.clone()))?,
+            // a null column is averaged as doubles
+            distinct(expr_fn::avg(match super::arg_type(first_arg()?, cx)? {
+                Null => datafusion::logical_expr::cast(first_arg()?.expr.clone(), Float64),
+                _ => first_arg()?.expr.clone(),
+            }))?,
             default_name("avg", args, cx.distinct),
         ),
         "first" | "first_value" | "last" | "last_value" | "any_value" => {
@@ -188,9 +229,14 @@ pub(super) fn resolve(
                 datafusion::arrow::datatypes::DataType::Utf8
                     | datafusion::arrow::datatypes::DataType::Utf8View
                     | datafusion::arrow::datatypes::DataType::LargeUtf8
+                    | datafusion::arrow::datatypes::DataType::Binary
             ) =>
         {
             let a = first_arg()?;
+            let binary = matches!(
+                super::arg_type(a, cx)?,
+                datafusion::arrow::datatypes::DataType::Binary
+            );
             let (delimiter, delimiter_name) = match args.get(1) {
                 None => (lit(""), "NULL".to_string()),
                 Some(d) => match &d.expr {
@@ -198,11 +244,23 @@ pub(super) fn resolve(
                     e => (e.clone(), d.name.clone()),
                 },
             };
-            let text = datafusion::logical_expr::cast(
-                a.expr.clone(),
-                datafusion::arrow::datatypes::DataType::Utf8,
-            );
-            let e = call_registered(cx, "string_agg", vec![text, delimiter])?;
+            // bytes are joined as their hex digits and read back: the result is binary
+            let (text, delimiter) = if binary {
+                (
+                    call_registered(cx, "hex", vec![a.expr.clone()])?,
+                    call_registered(cx, "hex", vec![delimiter])?,
+                )
+            } else {
+                let text = datafusion::logical_expr::cast(
+                    a.expr.clone(),
+                    datafusion::arrow::datatypes::DataType::Utf8,
+                );
+                (text, delimiter)
+            };
+            let mut e = call_registered(cx, "string_agg", vec![text, delimiter])?;
+            if binary {
+                e = call_registered(cx, "unhex", vec![e])?;
+            }
             let distinct = if cx.distinct { "DISTINCT " } else { "" };
             (e, format!("{name}({distinct}{}, {delimiter_name})", a.name))
         }

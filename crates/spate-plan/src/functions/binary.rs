@@ -8,6 +8,9 @@
 //! Also `encode(str, charset)` and `decode(bin, charset)` for the charsets `UTF-8`, `US-ASCII`
 //! and `ISO-8859-1` (case-insensitive): as Java's, a character the charset lacks encodes as
 //! `?` and bytes that are not in it decode as U+FFFD.
+//!
+//! And the string functions Spark also applies to bytes: `reverse(bin)`, `contains(a, b)`,
+//! `startswith(a, b)` and `endswith(a, b)` when their first argument is binary.
 
 use std::sync::Arc;
 
@@ -73,6 +76,82 @@ impl Charset {
                 .collect(),
             Charset::Latin1 => b.iter().map(|x| char::from(*x)).collect(),
         }
+    }
+}
+
+/// A string function applied to bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum BytesOp {
+    Reverse,
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+impl BytesOp {
+    fn of(name: &str) -> Option<Self> {
+        match name {
+            "reverse" => Some(BytesOp::Reverse),
+            "contains" => Some(BytesOp::Contains),
+            "startswith" | "starts_with" => Some(BytesOp::StartsWith),
+            "endswith" | "ends_with" => Some(BytesOp::EndsWith),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Bytes {
+    op: BytesOp,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for Bytes {
+    fn name(&self) -> &str {
+        match self.op {
+            BytesOp::Reverse => "reverse",
+            BytesOp::Contains => "contains",
+            BytesOp::StartsWith => "startswith",
+            BytesOp::EndsWith => "endswith",
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(if self.op == BytesOp::Reverse {
+            DataType::Binary
+        } else {
+            DataType::Boolean
+        })
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let a = arrays[0].as_binary::<i32>();
+        if self.op == BytesOp::Reverse {
+            let out: datafusion::arrow::array::BinaryArray = a
+                .iter()
+                .map(|v| v.map(|v| v.iter().rev().copied().collect::<Vec<u8>>()))
+                .collect();
+            return Ok(ColumnarValue::Array(Arc::new(out)));
+        }
+        let b = arrays[1].as_binary::<i32>();
+        let out: datafusion::arrow::array::BooleanArray = a
+            .iter()
+            .zip(b.iter())
+            .map(|(a, b)| {
+                let (a, b) = (a?, b?);
+                Some(match self.op {
+                    BytesOp::StartsWith => a.starts_with(b),
+                    BytesOp::EndsWith => a.ends_with(b),
+                    _ => b.is_empty() || a.windows(b.len()).any(|w| w == b),
+                })
+            })
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
     }
 }
 
@@ -161,8 +240,29 @@ enum Format {
 pub(super) fn resolve(
     name: &str,
     args: &[Arg],
-    _cx: &CallContext<'_>,
+    cx: &CallContext<'_>,
 ) -> Result<Option<(Expr, String)>> {
+    if let Some(op) = BytesOp::of(name)
+        && let Some(first) = args.first()
+        && matches!(
+            super::arg_type(first, cx)?,
+            DataType::Binary | DataType::LargeBinary | DataType::BinaryView
+        )
+    {
+        let arity = if op == BytesOp::Reverse { 1 } else { 2 };
+        if args.len() != arity {
+            return Err(wrong_args(name, &arity.to_string(), args.len()));
+        }
+        let udf = ScalarUDF::new_from_impl(Bytes {
+            op,
+            signature: Signature::any(arity, Volatility::Immutable),
+        });
+        let exprs = args
+            .iter()
+            .map(|a| cast(a.expr.clone(), DataType::Binary))
+            .collect();
+        return Ok(Some((udf.call(exprs), default_name(name, args, false))));
+    }
     if !SQL_NAMES.contains(&name) {
         return Ok(None);
     }

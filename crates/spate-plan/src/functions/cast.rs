@@ -92,6 +92,77 @@ impl ScalarUDFImpl for SparkDecodeUtf8 {
     }
 }
 
+/// Spark's cast of text to `float` / `double`: Java's `parseDouble` syntax after trimming
+/// (a trailing `d`/`f` suffix allowed) and the special values `NaN`, `Infinity` and `inf` in
+/// any case, with or without a sign; a malformed value is null, or `CAST_INVALID_INPUT` when
+/// the cast must fail.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct SparkParseFloat {
+    signature: Signature,
+    to: DataType,
+    fail: bool,
+}
+
+/// The double `text` is in Spark's cast; `None` when malformed.
+fn parse_double(text: &str) -> Option<f64> {
+    let t = text.trim_matches(|c: char| c <= ' ');
+    let lower = t.to_ascii_lowercase();
+    let special = lower.trim_start_matches(['+', '-']);
+    if matches!(special, "nan" | "inf" | "infinity") {
+        return lower.parse().ok();
+    }
+    let number = t.strip_suffix(['d', 'D', 'f', 'F']).unwrap_or(t);
+    // Rust accepts special words Java does not (checked above) and nothing else Java refuses
+    if number
+        .chars()
+        .any(|c| c.is_ascii_alphabetic() && !matches!(c, 'e' | 'E'))
+    {
+        return None;
+    }
+    number.parse().ok()
+}
+
+impl ScalarUDFImpl for SparkParseFloat {
+    fn name(&self) -> &str {
+        "spark_parse_float"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(self.to.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        use datafusion::arrow::array::{AsArray, Float64Array};
+        use datafusion::arrow::error::ArrowError;
+        let array = args.args[0].to_array(args.number_rows)?;
+        let text = datafusion::arrow::compute::cast(&array, &DataType::Utf8)?;
+        let out: Float64Array = text
+            .as_string::<i32>()
+            .iter()
+            .map(|t| match t.map(|t| (t, parse_double(t))) {
+                None => Ok(None),
+                Some((_, Some(v))) => Ok(Some(v)),
+                Some((t, None)) if self.fail => Err(ArrowError::CastError(format!(
+                    "[CAST_INVALID_INPUT] The value '{t}' of the type \"STRING\" cannot be cast \
+                     to \"{}\" because it is malformed.",
+                    if self.to == DataType::Float32 {
+                        "FLOAT"
+                    } else {
+                        "DOUBLE"
+                    }
+                ))),
+                Some(_) => Ok(None),
+            })
+            .collect::<Result<_, _>>()?;
+        let out = datafusion::arrow::compute::cast(&out, &self.to)?;
+        Ok(ColumnarValue::Array(out))
+    }
+}
+
 /// `CAST(e AS STRING)` with Spark's formatting.
 pub fn to_spark_string(e: Expr, tz: &str) -> Expr {
     let udf = ScalarUDF::new_from_impl(SparkToString {
@@ -126,6 +197,19 @@ pub fn spark_cast(e: Expr, from: &DataType, to: &DataType, try_mode: bool, tz: &
     {
         // Spark's textual forms (timestamps without 'T', Java doubles) come from our formatter.
         return to_spark_string(e, tz);
+    }
+    if matches!(to, DataType::Float64 | DataType::Float32)
+        && matches!(
+            from,
+            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+        )
+    {
+        let udf = ScalarUDF::new_from_impl(SparkParseFloat {
+            signature: Signature::any(1, Volatility::Immutable),
+            to: to.clone(),
+            fail: !try_mode,
+        });
+        return udf.call(vec![e]);
     }
     let is_ts = |t: &DataType| matches!(t, DataType::Timestamp(..));
     // Spark reads numbers as seconds since the epoch, and timestamps as numbers likewise.
@@ -183,4 +267,21 @@ pub fn spark_casts_in(
             inner, &from, &to, try_mode, tz,
         )))
     })?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn text_parses_as_javas_doubles() {
+        use super::parse_double;
+        assert_eq!(parse_double(" 1.5 "), Some(1.5));
+        assert_eq!(parse_double("2d"), Some(2.0));
+        assert_eq!(parse_double("-1e3F"), Some(-1000.0));
+        assert!(parse_double("NAN").is_some_and(f64::is_nan));
+        assert_eq!(parse_double("-Infinity"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_double("+inf"), Some(f64::INFINITY));
+        assert_eq!(parse_double("abc"), None);
+        assert_eq!(parse_double("1.5x"), None);
+        assert_eq!(parse_double(""), None);
+    }
 }

@@ -4,6 +4,8 @@
 //! negative from the end, 0 an error, out of range an error with ANSI mode on and null with it
 //! off; of a map: the key's value or null) and `flatten` (null when any inner array is null).
 //! `array[i]` (0-based) shares `element_at`'s operator, see [`array_item`].
+//! `arrays_overlap(a, b)`: true when a non-null element is in both, else null when both are
+//! non-empty and either holds a null, else false (DataFusion's counts null as a match).
 
 use std::sync::Arc;
 
@@ -22,8 +24,14 @@ use super::{Arg, CallContext, arg_type, call_registered, default_name, wrong_arg
 
 /// The Spark functions this module rewrites that SQL text can call by name: SQL planning
 /// sends them through the registry (see `crate::sql_functions`).
-pub(super) const SQL_NAMES: &[&str] =
-    &["sort_array", "size", "cardinality", "element_at", "flatten"];
+pub(super) const SQL_NAMES: &[&str] = &[
+    "sort_array",
+    "size",
+    "cardinality",
+    "element_at",
+    "flatten",
+    "arrays_overlap",
+];
 
 /// Resolves `name` if it is a collection function needing a rewrite.
 pub(super) fn resolve(
@@ -32,6 +40,18 @@ pub(super) fn resolve(
     cx: &CallContext<'_>,
 ) -> Result<Option<(Expr, String)>> {
     Ok(Some(match name {
+        "arrays_overlap" => {
+            let [a, b] = args else {
+                return Err(wrong_args(name, "2", args.len()));
+            };
+            let udf = ScalarUDF::new_from_impl(ArraysOverlap {
+                signature: Signature::any(2, Volatility::Immutable),
+            });
+            (
+                udf.call(vec![a.expr.clone(), b.expr.clone()]),
+                default_name(name, args, false),
+            )
+        }
         "sort_array" => {
             let a = args.first().ok_or_else(|| wrong_args(name, "1 or 2", 0))?;
             let asc = match args.get(1).map(|x| &x.expr) {
@@ -285,5 +305,70 @@ impl ScalarUDFImpl for Flatten {
             Some(NullBuffer::from(valid)),
         )?;
         Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+/// Spark's `arrays_overlap`, with elements compared by their row encoding.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ArraysOverlap {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for ArraysOverlap {
+    fn name(&self) -> &str {
+        "arrays_overlap"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Boolean)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        use datafusion::arrow::row::{RowConverter, SortField};
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let list = |a: &ArrayRef| -> DfResult<ListArray> {
+            match a.data_type() {
+                DataType::List(_) => Ok(a.as_list::<i32>().clone()),
+                other => Err(DataFusionError::Plan(format!(
+                    "arrays_overlap takes two arrays, not {other}"
+                ))),
+            }
+        };
+        let (x, y) = (list(&arrays[0])?, list(&arrays[1])?);
+        let element = x.value_type();
+        let converter = RowConverter::new(vec![SortField::new(element.clone())])?;
+        let mut out = datafusion::arrow::array::BooleanBuilder::with_capacity(x.len());
+        for i in 0..x.len() {
+            if x.is_null(i) || y.is_null(i) {
+                out.append_null();
+                continue;
+            }
+            let (a, b) = (
+                x.value(i),
+                datafusion::arrow::compute::cast(&y.value(i), &element)?,
+            );
+            let (ra, rb) = (
+                converter.convert_columns(std::slice::from_ref(&a))?,
+                converter.convert_columns(std::slice::from_ref(&b))?,
+            );
+            let seen: std::collections::HashSet<&[u8]> = (0..a.len())
+                .filter(|&j| a.is_valid(j))
+                .map(|j| ra.row(j).data())
+                .collect();
+            let found = (0..b.len()).any(|j| b.is_valid(j) && seen.contains(rb.row(j).data()));
+            let nulls = a.null_count() > 0 || b.null_count() > 0;
+            if found {
+                out.append_value(true);
+            } else if nulls && !a.is_empty() && !b.is_empty() {
+                out.append_null();
+            } else {
+                out.append_value(false);
+            }
+        }
+        Ok(ColumnarValue::Array(Arc::new(out.finish())))
     }
 }

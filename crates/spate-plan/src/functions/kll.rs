@@ -245,7 +245,7 @@ pub(super) fn resolve(
         if args.is_empty() || args.len() > 2 {
             return Err(wrong_args(name, "1 or 2", args.len()));
         }
-        return Ok(Some((sketch_agg::call(name, exprs, new_state), label)));
+        return Ok(Some((sketch_agg::call(name, exprs, 1, new_state), label)));
     }
     let (op, arity) = match op {
         "kll_sketch_get_n" => (Op::N, 1),
@@ -275,10 +275,10 @@ struct KllState {
 
 /// The state of aggregate `name` with `k` from its constant second argument (200 when
 /// omitted; Spark's range 8 to 65535).
-fn new_state(name: &str, k: Option<&ScalarValue>) -> DfResult<Box<dyn SketchState>> {
+fn new_state(name: &str, params: &[ScalarValue]) -> DfResult<Box<dyn SketchState>> {
     let (op, kind) = Kind::split(name)
         .ok_or_else(|| DataFusionError::Internal(format!("{name} is not a KLL aggregate")))?;
-    let k = match k {
+    let k = match params.first() {
         None => Some(DEFAULT_K),
         Some(v) => match v.cast_to(&DataType::Int64) {
             Ok(ScalarValue::Int64(Some(k))) => u16::try_from(k).ok().filter(|k| *k >= 8),
@@ -296,7 +296,10 @@ fn new_state(name: &str, k: Option<&ScalarValue>) -> DfResult<Box<dyn SketchStat
 }
 
 impl SketchState for KllState {
-    fn add_values(&mut self, column: &ArrayRef) -> DfResult<()> {
+    fn add_values(&mut self, columns: &[ArrayRef]) -> DfResult<()> {
+        let Some(column) = columns.first() else {
+            return Ok(());
+        };
         if self.merge {
             self.add_sketches(column)
         } else {

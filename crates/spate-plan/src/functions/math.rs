@@ -1,7 +1,8 @@
 //! Math functions whose Spark semantics DataFusion's differ from: `round` / `bround` (HALF_UP /
 //! HALF_EVEN on the decimal digits Java prints for a double, so `round(2.675, 2)` is 2.68; a
 //! decimal's result type narrowed to the kept scale, `decimal(10,3)` rounded to 1 place is
-//! `decimal(9,1)`), the logarithms (`ln`, `log`, `log10`, `log2`, `log1p`: null outside their
+//! `decimal(9,1)`), `ceil` / `floor` with a scale (on the value as a decimal, as Spark's
+//! `RoundCeil` / `RoundFloor`), the logarithms (`ln`, `log`, `log10`, `log2`, `log1p`: null outside their
 //! domain where DataFusion answers NaN or -inf) and `conv(num, from, to)` (Spark's
 //! `NumberConverter`: digits up to the first invalid one, 64-bit unsigned arithmetic, a negative
 //! `to` base for a signed result, overflow an `ARITHMETIC_OVERFLOW` error with ANSI mode on).
@@ -26,7 +27,7 @@ use super::{Arg, CallContext, arg_type, default_name, wrong_args};
 
 /// The functions this module resolves, for SQL planning (see `crate::sql_functions`).
 pub(super) const SQL_NAMES: &[&str] = &[
-    "round", "bround", "ln", "log", "log10", "log2", "log1p", "conv",
+    "round", "bround", "ln", "log", "log10", "log2", "log1p", "conv", "ceil", "ceiling", "floor",
 ];
 
 /// Resolves the math functions of this module.
@@ -37,6 +38,7 @@ pub(super) fn resolve(
 ) -> Result<Option<(Expr, String)>> {
     Ok(Some(match name {
         "round" | "bround" => round(name, args, cx)?,
+        "ceil" | "ceiling" | "floor" if args.len() == 2 => round(name, args, cx)?,
         "ln" | "log10" | "log2" | "log1p" => {
             let [x] = args else {
                 return Err(wrong_args(name, "1", args.len()));
@@ -113,39 +115,75 @@ fn round(name: &str, args: &[Arg], cx: &CallContext<'_>) -> Result<(Expr, String
         }
         _ => return Err(wrong_args(name, "1 or 2", args.len())),
     };
+    let mode = match name {
+        "bround" => Rounding::HalfEven,
+        "ceil" | "ceiling" => Rounding::Ceiling,
+        "floor" => Rounding::Floor,
+        _ => Rounding::HalfUp,
+    };
     let input = match arg_type(x, cx)? {
+        // ceil and floor to a scale work on decimals: Spark's implicit cast of each type
+        DataType::Decimal128(..) => x.expr.clone(),
+        t if matches!(mode, Rounding::Ceiling | Rounding::Floor) => {
+            let (p, s) = match t {
+                DataType::Int8 => (3, 0),
+                DataType::Int16 => (5, 0),
+                DataType::Int32 => (10, 0),
+                DataType::Int64 => (20, 0),
+                DataType::Float32 => (14, 7),
+                _ => (30, 15),
+            };
+            cast(x.expr.clone(), DataType::Decimal128(p, s))
+        }
         DataType::Int8
         | DataType::Int16
         | DataType::Int32
         | DataType::Int64
         | DataType::Float32
-        | DataType::Float64
-        | DataType::Decimal128(..) => x.expr.clone(),
+        | DataType::Float64 => x.expr.clone(),
         // Spark casts anything else (strings, null) to double
         _ => double(x),
     };
     let udf = ScalarUDF::new_from_impl(Round {
-        half_even: name == "bround",
+        mode,
         scale,
         signature: Signature::any(1, Volatility::Immutable),
     });
+    let name = if name == "ceiling" { "ceil" } else { name };
     Ok((
         udf.call(vec![input]),
         format!("{name}({}, {scale_name})", x.name),
     ))
 }
 
-/// Spark's `round` / `bround` of one column to a fixed scale.
+/// Which way [`Round`] rounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Rounding {
+    HalfUp,
+    HalfEven,
+    /// toward positive infinity (decimals only)
+    Ceiling,
+    /// toward negative infinity (decimals only)
+    Floor,
+}
+
+/// Spark's `round` / `bround` of one column to a fixed scale, and `ceil` / `floor` of a
+/// decimal to one.
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Round {
-    half_even: bool,
+    mode: Rounding,
     scale: i32,
     signature: Signature,
 }
 
 impl ScalarUDFImpl for Round {
     fn name(&self) -> &str {
-        if self.half_even { "bround" } else { "round" }
+        match self.mode {
+            Rounding::HalfUp => "round",
+            Rounding::HalfEven => "bround",
+            Rounding::Ceiling => "ceil",
+            Rounding::Floor => "floor",
+        }
     }
 
     fn signature(&self) -> &Signature {
@@ -172,7 +210,7 @@ impl ScalarUDFImpl for Round {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let x = args.args[0].to_array(args.number_rows)?;
-        let (scale, even) = (self.scale, self.half_even);
+        let (scale, even) = (self.scale, self.mode == Rounding::HalfEven);
         let out: ArrayRef = match x.data_type() {
             DataType::Float64 => Arc::new(map::<Float64Type>(&x, |v| round_f64(v, scale, even))),
             DataType::Float32 => Arc::new(map::<Float32Type>(&x, |v| {
@@ -201,8 +239,14 @@ impl ScalarUDFImpl for Round {
                 } else {
                     (s - s.min(scale), 0)
                 };
+                let mode = self.mode;
                 let rounded: Decimal128Array = map::<Decimal128Type>(&x, |v| {
-                    let q = div_round(v, pow10(divisor_digits), even);
+                    let q = match mode {
+                        Rounding::Ceiling | Rounding::Floor => {
+                            div_toward(v, pow10(divisor_digits), mode == Rounding::Ceiling)
+                        }
+                        _ => div_round(v, pow10(divisor_digits), even),
+                    };
                     pow10(multiplier_digits).map_or(0, |m| q.wrapping_mul(m))
                 });
                 Arc::new(rounded.with_precision_and_scale(p2, s2)?)
@@ -240,6 +284,17 @@ pub(super) fn div_round(v: i128, d: Option<i128>, half_even: bool) -> i128 {
         std::cmp::Ordering::Less => false,
     };
     if up { q + v.signum() } else { q }
+}
+
+/// `v / d` rounded toward positive (`up`) or negative infinity; 0 when `d` does not fit.
+fn div_toward(v: i128, d: Option<i128>, up: bool) -> i128 {
+    let Some(d) = d else { return 0 };
+    let (q, r) = (v / d, v % d);
+    match (r.signum(), up) {
+        (1, true) => q + 1,
+        (-1, false) => q - 1,
+        _ => q,
+    }
 }
 
 /// An integer rounded to `scale` digits: unchanged for a scale of 0 or more.
@@ -313,7 +368,8 @@ fn log_udf(kind: Log) -> ScalarUDF {
     })
 }
 
-/// A logarithm that is null outside its domain, as Spark's.
+/// A logarithm that is null outside its domain, as Spark's, computed as Java's `StrictMath`
+/// (fdlibm, whose last digit can differ from the C library's).
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct SparkLog {
     kind: Log,
@@ -347,7 +403,7 @@ impl ScalarUDFImpl for SparkLog {
             base.iter()
                 .zip(x.iter())
                 .map(|(b, x)| match (b, x) {
-                    (Some(b), Some(x)) if b > 0.0 && x > 0.0 => Some(x.ln() / b.ln()),
+                    (Some(b), Some(x)) if b > 0.0 && x > 0.0 => Some(libm::log(x) / libm::log(b)),
                     _ => None,
                 })
                 .collect()
@@ -356,13 +412,13 @@ impl ScalarUDFImpl for SparkLog {
             x.iter()
                 .map(|x| {
                     x.and_then(|x| match kind {
-                        Log::OnePlus if x > -1.0 => Some(x.ln_1p()),
+                        Log::OnePlus if x > -1.0 => Some(libm::log1p(x)),
                         Log::OnePlus => None,
                         _ if x <= 0.0 => None,
-                        Log::Ten => Some(x.log10()),
+                        Log::Ten => Some(libm::log10(x)),
                         // Spark divides the natural logarithms
-                        Log::Two => Some(x.ln() / std::f64::consts::LN_2),
-                        _ => Some(x.ln()),
+                        Log::Two => Some(libm::log(x) / libm::log(2.0)),
+                        _ => Some(libm::log(x)),
                     })
                 })
                 .collect()

@@ -16,6 +16,7 @@ mod datetime_patterns;
 mod format_number;
 pub mod generator;
 pub mod higher_order;
+mod java_math;
 mod json;
 mod json_path;
 mod kll;
@@ -36,6 +37,7 @@ mod sketch_agg;
 mod sketches;
 mod string;
 mod time_window;
+mod tuple;
 pub(crate) use time_window::parse_interval;
 
 pub use approx_distinct::ApproxCountDistinct;
@@ -81,9 +83,11 @@ pub struct CallContext<'a> {
 type FamilyResolver = fn(&str, &[Arg], &CallContext<'_>) -> Result<Option<(Expr, String)>>;
 
 /// The families of rewritten functions, in the order they are asked.
-const FAMILIES: [FamilyResolver; 23] = [
+const FAMILIES: [FamilyResolver; 25] = [
     operators::resolve,
+    java_math::resolve,
     sketches::resolve,
+    tuple::resolve,
     kll::resolve,
     simple::resolve,
     binary::resolve,
@@ -158,9 +162,11 @@ pub enum SqlRoute {
 }
 
 /// The names of the scalar functions the registry's families rewrite.
-const SCALAR_REWRITES: [&[&str]; 22] = [
+const SCALAR_REWRITES: [&[&str]; 24] = [
     operators::SQL_NAMES,
+    java_math::SQL_NAMES,
     sketches::SQL_NAMES,
+    tuple::SQL_NAMES,
     kll::SQL_NAMES,
     simple::SQL_NAMES,
     binary::SQL_NAMES,
@@ -188,6 +194,7 @@ fn rewritten(name: &str) -> Option<SqlRoute> {
     if aggregate::SQL_NAMES.contains(&name)
         || kll::AGG_NAMES.contains(&name)
         || sketches::AGG_NAMES.contains(&name)
+        || tuple::AGG_NAMES.contains(&name)
     {
         Some(SqlRoute::Aggregate)
     } else if SCALAR_REWRITES.iter().any(|names| names.contains(&name)) {
@@ -260,7 +267,38 @@ fn implicit_casts(
 ) -> Result<Vec<Expr>> {
     use datafusion::arrow::datatypes::DataType;
     use datafusion::logical_expr::TypeSignature;
+    let string =
+        |t: &DataType| matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8);
     let exact: Vec<&Vec<DataType>> = match &signature.type_signature {
+        // a string where a date is wanted is cast as Spark casts it (`monthname('2024-01-05')`),
+        TypeSignature::Coercible(wanted) if wanted.len() == exprs.len() => {
+            use datafusion::common::types::NativeType;
+            use datafusion::logical_expr::TypeSignatureClass;
+            let mut out = Vec::with_capacity(exprs.len());
+            for (e, w) in exprs.into_iter().zip(wanted) {
+                let t = e.get_type(cx.schema)?;
+                let wanted = match w.desired_type() {
+                    TypeSignatureClass::Native(l) => Some(l.native().clone()),
+                    _ => None,
+                };
+                // and a number, boolean, date or timestamp where a string is
+                let atomic = t.is_numeric()
+                    || matches!(
+                        t,
+                        DataType::Boolean | DataType::Date32 | DataType::Timestamp(..)
+                    );
+                out.push(match wanted {
+                    Some(NativeType::Date) if string(&t) => {
+                        spark_cast(e, &t, &DataType::Date32, !cx.ansi, cx.tz)
+                    }
+                    Some(NativeType::String) if atomic => {
+                        spark_cast(e, &t, &DataType::Utf8, !cx.ansi, cx.tz)
+                    }
+                    _ => e,
+                });
+            }
+            return Ok(out);
+        }
         TypeSignature::Exact(types) => vec![types],
         TypeSignature::OneOf(all) => all
             .iter()
@@ -275,8 +313,6 @@ fn implicit_casts(
     for e in &exprs {
         types.push(e.get_type(cx.schema)?);
     }
-    let string =
-        |t: &DataType| matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8);
     // what Spark casts implicitly to a type a function takes: a string to a date, a
     // timestamp or a number, a number to another number
     let casts = |from: &DataType, to: &DataType| {

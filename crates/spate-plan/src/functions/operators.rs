@@ -3,9 +3,16 @@
 //! division, `!=` is `NOT (a = b)`, `<=>` is null-safe equality) and Spark's names
 //! (`(a + 1)`, `(a IS NULL)`, `CASE WHEN ... END`).
 
+use std::sync::Arc;
+
+use datafusion::arrow::array::{AsArray, StringArray};
 use datafusion::arrow::datatypes::DataType;
+use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::expr::{Case, InList, Like};
-use datafusion::logical_expr::{Expr, Operator, binary_expr, cast, lit};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, Operator, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility, binary_expr, cast, lit,
+};
 use spate_common::Result;
 
 use super::{Arg, CallContext, arg_type, wrong_args};
@@ -141,10 +148,23 @@ pub(super) fn resolve(
                 Some(Expr::Literal(v, _)) => v.to_string().chars().next(),
                 _ => None,
             };
+            // DataFusion escapes with a backslash only: another escape character is written
+            // into the pattern as backslashes
+            let (pattern, escape) = match escape {
+                Some(c) if c != '\\' => (
+                    ScalarUDF::new_from_impl(LikeEscape {
+                        escape: c,
+                        signature: Signature::any(1, Volatility::Immutable),
+                    })
+                    .call(vec![args[1].expr.clone()]),
+                    None,
+                ),
+                other => (args[1].expr.clone(), other),
+            };
             let like = Expr::Like(Like::new(
                 false,
                 Box::new(args[0].expr.clone()),
-                Box::new(args[1].expr.clone()),
+                Box::new(pattern),
                 escape,
                 name == "ilike",
             ));
@@ -232,4 +252,75 @@ fn two<'a>(name: &str, args: &'a [Arg]) -> Result<&'a [Arg; 2]> {
 fn three<'a>(name: &str, args: &'a [Arg]) -> Result<&'a [Arg; 3]> {
     args.try_into()
         .map_err(|_| wrong_args(name, "3", args.len()))
+}
+
+/// A LIKE pattern escaped with `escape` rewritten to escape with a backslash: `escape` before
+/// `%`, `_` or itself makes that character literal, a backslash is literal.
+fn backslash_escaped(pattern: &str, escape: char) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c == escape {
+            match chars.next() {
+                Some(n @ ('%' | '_' | '\\')) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                Some(n) => out.push(n),
+                None => out.push(c),
+            }
+        } else if c == '\\' {
+            out.push_str("\\\\");
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The UDF rewriting a column of LIKE patterns with [`backslash_escaped`].
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct LikeEscape {
+    escape: char,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for LikeEscape {
+    fn name(&self) -> &str {
+        "like_escape"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let a = args.args[0].to_array(args.number_rows)?;
+        let a = datafusion::arrow::compute::cast(&a, &DataType::Utf8)?;
+        let out: StringArray = a
+            .as_string::<i32>()
+            .iter()
+            .map(|p| p.map(|p| backslash_escaped(p, self.escape)))
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+#[cfg(test)]
+mod like_tests {
+    use super::backslash_escaped;
+
+    #[test]
+    fn another_escape_becomes_backslashes() {
+        assert_eq!(
+            backslash_escaped("%SystemDrive/%//Users%", '/'),
+            r"%SystemDrive\%/Users%"
+        );
+        assert_eq!(backslash_escaped("a/_b", '/'), r"a\_b");
+        assert_eq!(backslash_escaped(r"c:\x", '/'), r"c:\\x");
+    }
 }

@@ -12,7 +12,7 @@
 //! `ZoneId.of(tz, SHORT_IDS)` does: `PST` is America/Los_Angeles, `JST` Asia/Tokyo.
 //! `overlay(s, r, pos, -1)` replaces as many characters as `r` has (the -1 PySpark sends
 //! for an omitted length). `regexp_instr(s, p[, idx])`: Spark's third argument is the group (0, the whole match, when
-//! omitted), DataFusion's the start position.
+//! omitted), DataFusion's the start position. `replace(str, search)` replaces with ''.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::Expr;
@@ -22,6 +22,7 @@ use super::{Arg, CallContext, arg_type, call_registered, default_name, wrong_arg
 
 /// The functions this module resolves, for SQL text.
 pub(super) const SQL_NAMES: &[&str] = &[
+    "replace",
     "reverse",
     "concat",
     "trim",
@@ -96,6 +97,15 @@ pub(super) fn resolve(
 ) -> Result<Option<(Expr, String)>> {
     let exprs = || args.iter().map(|a| a.expr.clone()).collect::<Vec<_>>();
     Ok(Some(match name {
+        // `replace(str, search)` removes `search` (Spark's default replacement is '')
+        "replace" if args.len() == 2 => {
+            let mut all = exprs();
+            all.push(datafusion::logical_expr::lit(""));
+            (
+                call_registered(cx, name, all)?,
+                format!("replace({}, {}, )", args[0].name, args[1].name),
+            )
+        }
         "reverse" => {
             let [a] = args else {
                 return Err(wrong_args(name, "1", args.len()));

@@ -2,7 +2,7 @@
 //! `theta_union_agg`, ...): the state is a sketch, kept between partial and final
 //! aggregation as its serialized bytes, and the result is those bytes. A family supplies the
 //! sketch ([`SketchState`]) and how to make it from the aggregate's name and its constant
-//! second argument (`k`, `lgConfigK`, ...).
+//! arguments after the input columns (`k`, `lgConfigK`, a tuple sketch's mode, ...).
 
 use std::sync::Arc;
 
@@ -19,22 +19,30 @@ use datafusion::physical_expr::expressions::Literal;
 
 /// One group's sketch.
 pub(super) trait SketchState: Send + Sync {
-    /// Adds a column of input: values, or serialized sketches for a union or intersection.
-    fn add_values(&mut self, column: &ArrayRef) -> DfResult<()>;
+    /// Adds the input columns: values (a tuple sketch's keys and summaries), or serialized
+    /// sketches for a union or intersection.
+    fn add_values(&mut self, columns: &[ArrayRef]) -> DfResult<()>;
     /// Folds a column of serialized partial states in.
     fn add_sketches(&mut self, column: &ArrayRef) -> DfResult<()>;
     /// The sketch, serialized.
     fn bytes(&mut self) -> DfResult<Vec<u8>>;
+    /// The partial state, serialized: `None` for an intersection that has seen no sketch,
+    /// which is every key rather than none.
+    fn partial_bytes(&mut self) -> DfResult<Option<Vec<u8>>> {
+        self.bytes().map(Some)
+    }
 }
 
-/// Makes a group's sketch from the aggregate's name and its constant second argument.
-pub(super) type NewSketch = fn(&str, Option<&ScalarValue>) -> DfResult<Box<dyn SketchState>>;
+/// Makes a group's sketch from the aggregate's name and its constant arguments.
+pub(super) type NewSketch = fn(&str, &[ScalarValue]) -> DfResult<Box<dyn SketchState>>;
 
-/// The call of sketch aggregate `name` over `args`.
-pub(super) fn call(name: &str, args: Vec<Expr>, new: NewSketch) -> Expr {
+/// The call of sketch aggregate `name` over `args`: the first `inputs` are columns, the rest
+/// constants.
+pub(super) fn call(name: &str, args: Vec<Expr>, inputs: usize, new: NewSketch) -> Expr {
     AggregateUDF::new_from_impl(SketchAgg {
         name: name.to_string(),
         signature: Signature::any(args.len(), Volatility::Immutable),
+        inputs,
         new,
     })
     .call(args)
@@ -44,13 +52,14 @@ pub(super) fn call(name: &str, args: Vec<Expr>, new: NewSketch) -> Expr {
 struct SketchAgg {
     name: String,
     signature: Signature,
+    inputs: usize,
     new: NewSketch,
 }
 
 // the name decides the sketch (`new`): two aggregates of one name and signature are equal
 impl PartialEq for SketchAgg {
     fn eq(&self, other: &Self) -> bool {
-        self.name == other.name && self.signature == other.signature
+        self.name == other.name && self.signature == other.signature && self.inputs == other.inputs
     }
 }
 
@@ -60,6 +69,7 @@ impl std::hash::Hash for SketchAgg {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.name.hash(state);
         self.signature.hash(state);
+        self.inputs.hash(state);
     }
 }
 
@@ -77,20 +87,24 @@ impl AggregateUDFImpl for SketchAgg {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> DfResult<Box<dyn Accumulator>> {
-        let param =
-            match args.exprs.get(1) {
-                None => None,
-                Some(e) => Some(e.downcast_ref::<Literal>().map(Literal::value).ok_or_else(
-                    || {
+        let params = args
+            .exprs
+            .iter()
+            .skip(self.inputs)
+            .map(|e| {
+                e.downcast_ref::<Literal>()
+                    .map(|l| l.value().clone())
+                    .ok_or_else(|| {
                         DataFusionError::Plan(format!(
-                            "the parameter of {} must be a constant",
+                            "the parameters of {} must be constants",
                             self.name
                         ))
-                    },
-                )?),
-            };
+                    })
+            })
+            .collect::<DfResult<Vec<_>>>()?;
         Ok(Box::new(SketchAccumulator {
-            state: (self.new)(&self.name, param)?,
+            state: (self.new)(&self.name, &params)?,
+            inputs: self.inputs,
         }))
     }
 
@@ -105,6 +119,7 @@ impl AggregateUDFImpl for SketchAgg {
 
 struct SketchAccumulator {
     state: Box<dyn SketchState>,
+    inputs: usize,
 }
 
 impl std::fmt::Debug for SketchAccumulator {
@@ -115,10 +130,8 @@ impl std::fmt::Debug for SketchAccumulator {
 
 impl Accumulator for SketchAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
-        match values.first() {
-            Some(v) => self.state.add_values(v),
-            None => Ok(()),
-        }
+        self.state
+            .add_values(&values[..self.inputs.min(values.len())])
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> DfResult<()> {
@@ -129,7 +142,7 @@ impl Accumulator for SketchAccumulator {
     }
 
     fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
-        Ok(vec![ScalarValue::Binary(Some(self.state.bytes()?))])
+        Ok(vec![ScalarValue::Binary(self.state.partial_bytes()?)])
     }
 
     fn evaluate(&mut self) -> DfResult<ScalarValue> {

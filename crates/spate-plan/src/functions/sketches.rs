@@ -49,9 +49,9 @@ pub(super) const SQL_NAMES: &[&str] = &[
     "theta_difference",
 ];
 
-const DEFAULT_LG: i64 = 12;
+pub(super) const DEFAULT_LG: i64 = 12;
 
-fn error(e: impl std::fmt::Display) -> DataFusionError {
+pub(super) fn error(e: impl std::fmt::Display) -> DataFusionError {
     DataFusionError::Execution(format!("not a valid sketch: {e}"))
 }
 
@@ -90,7 +90,7 @@ pub(super) fn resolve(
     let label = default_name(name, &args, false);
     let exprs: Vec<Expr> = args.iter().map(|a| a.expr.clone()).collect();
     let e = if aggregate {
-        sketch_agg::call(name, exprs, new_state)
+        sketch_agg::call(name, exprs, 1, new_state)
     } else {
         ScalarUDF::new_from_impl(SketchScalar {
             name: name.to_string(),
@@ -101,7 +101,7 @@ pub(super) fn resolve(
     Ok(Some((e, label)))
 }
 
-fn lg_arg() -> Arg {
+pub(super) fn lg_arg() -> Arg {
     Arg {
         expr: lit(DEFAULT_LG),
         name: DEFAULT_LG.to_string(),
@@ -117,7 +117,7 @@ fn flag_arg() -> Arg {
 
 /// A sketch function's constant parameter as a number: lgConfigK / lgNomEntries, or the
 /// allow-different flag as 1/0; the default when omitted.
-fn param(v: Option<&ScalarValue>) -> DfResult<i64> {
+pub(super) fn param(v: Option<&ScalarValue>) -> DfResult<i64> {
     match v {
         None => Ok(DEFAULT_LG),
         Some(ScalarValue::Boolean(b)) => Ok(i64::from(b.unwrap_or(false))),
@@ -130,7 +130,7 @@ fn param(v: Option<&ScalarValue>) -> DfResult<i64> {
     }
 }
 
-fn lg_of(v: i64, lo: i64, hi: i64, what: &str) -> DfResult<u8> {
+pub(super) fn lg_of(v: i64, lo: i64, hi: i64, what: &str) -> DfResult<u8> {
     if (lo..=hi).contains(&v) {
         Ok(v as u8)
     } else {
@@ -140,29 +140,29 @@ fn lg_of(v: i64, lo: i64, hi: i64, what: &str) -> DfResult<u8> {
     }
 }
 
-/// Calls `f` with every non-null value of `column` in the form the sketches hash.
-fn each_value(column: &ArrayRef, mut f: impl FnMut(Value<'_>)) -> DfResult<()> {
+/// Calls `f` with the row and form the sketches hash of every non-null value of `column`.
+pub(super) fn each_value(column: &ArrayRef, mut f: impl FnMut(usize, Value<'_>)) -> DfResult<()> {
     match column.data_type() {
         DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => {
             let s = cast(column, &DataType::Utf8)?;
             s.as_string::<i32>()
                 .iter()
-                .flatten()
-                .for_each(|v| f(Value::Bytes(v.as_bytes())));
+                .enumerate()
+                .for_each(|(i, v)| v.into_iter().for_each(|v| f(i, Value::Bytes(v.as_bytes()))));
         }
         DataType::Binary | DataType::LargeBinary | DataType::BinaryView => {
             let b = cast(column, &DataType::Binary)?;
             b.as_binary::<i32>()
                 .iter()
-                .flatten()
-                .for_each(|v| f(Value::Bytes(v)));
+                .enumerate()
+                .for_each(|(i, v)| v.into_iter().for_each(|v| f(i, Value::Bytes(v))));
         }
         t if t.is_integer() => {
             let v = cast(column, &DataType::Int64)?;
             v.as_primitive::<Int64Type>()
                 .iter()
-                .flatten()
-                .for_each(|v| f(Value::Long(v)));
+                .enumerate()
+                .for_each(|(i, v)| v.into_iter().for_each(|v| f(i, Value::Long(v))));
         }
         other => {
             return Err(DataFusionError::Plan(format!(
@@ -173,7 +173,7 @@ fn each_value(column: &ArrayRef, mut f: impl FnMut(Value<'_>)) -> DfResult<()> {
     Ok(())
 }
 
-enum Value<'a> {
+pub(super) enum Value<'a> {
     Long(i64),
     Bytes(&'a [u8]),
 }
@@ -226,13 +226,16 @@ impl State {
 }
 
 impl SketchState for State {
-    fn add_values(&mut self, column: &ArrayRef) -> DfResult<()> {
+    fn add_values(&mut self, columns: &[ArrayRef]) -> DfResult<()> {
+        let Some(column) = columns.first() else {
+            return Ok(());
+        };
         match self {
-            State::Hll(s) => each_value(column, |v| match v {
+            State::Hll(s) => each_value(column, |_, v| match v {
                 Value::Long(x) => s.update(x),
                 Value::Bytes(b) => s.update(b),
             }),
-            State::Theta { sketch, .. } => each_value(column, |v| match v {
+            State::Theta { sketch, .. } => each_value(column, |_, v| match v {
                 Value::Long(x) => sketch.update(x),
                 Value::Bytes(b) => sketch.update(b),
             }),
@@ -302,6 +305,13 @@ impl SketchState for State {
             },
         })
     }
+
+    fn partial_bytes(&mut self) -> DfResult<Option<Vec<u8>>> {
+        match self {
+            State::ThetaIntersection(i) if !i.has_result() => Ok(None),
+            state => state.bytes().map(Some),
+        }
+    }
 }
 
 fn different_lg_k(a: u8, b: u8) -> DataFusionError {
@@ -313,11 +323,11 @@ fn different_lg_k(a: u8, b: u8) -> DataFusionError {
 }
 
 /// The state of aggregate `name` with its constant parameter.
-fn new_state(name: &str, p: Option<&ScalarValue>) -> DfResult<Box<dyn SketchState>> {
+fn new_state(name: &str, params: &[ScalarValue]) -> DfResult<Box<dyn SketchState>> {
     let p = if name == "theta_intersection_agg" {
         DEFAULT_LG
     } else {
-        param(p)?
+        param(params.first())?
     };
     Ok(Box::new(State::new(name, p)?))
 }
@@ -445,7 +455,7 @@ mod tests {
     fn sketch_of(name: &str, values: Vec<i64>) -> DfResult<Vec<u8>> {
         let mut state = State::new(name, DEFAULT_LG)?;
         let column: ArrayRef = Arc::new(Int64Array::from(values));
-        state.add_values(&column)?;
+        state.add_values(&[column])?;
         state.bytes()
     }
 

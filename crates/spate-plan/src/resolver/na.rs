@@ -1,6 +1,7 @@
 //! The NA functions: `fillna`, `dropna` and `replace` (`df.na.*`). Each applies only to
 //! columns whose type matches the given values (numbers to numeric columns, strings to string
 //! columns, booleans to boolean columns), as in Spark; other columns pass through unchanged.
+//! `dropna` counts a NaN in a float or double column as missing, as Spark does.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, lit, when};
@@ -71,11 +72,22 @@ impl Resolver<'_> {
                 .collect::<Result<_>>()?
         };
         let need = min_non_nulls.unwrap_or(targets.len() as i32);
-        let count = targets
-            .iter()
-            .map(|e| {
-                datafusion::logical_expr::when(e.clone().is_not_null(), lit(1)).otherwise(lit(0))
-            })
+        // Spark's AtLeastNNonNulls: NaN counts as missing in float and double columns
+        let mut present = Vec::with_capacity(targets.len());
+        for e in &targets {
+            let floating =
+                datafusion::logical_expr::ExprSchemable::get_type(e, &schema)?.is_floating();
+            present.push(if floating {
+                e.clone()
+                    .is_not_null()
+                    .and(!datafusion::functions::math::expr_fn::isnan(e.clone()))
+            } else {
+                e.clone().is_not_null()
+            });
+        }
+        let count = present
+            .into_iter()
+            .map(|p| datafusion::logical_expr::when(p, lit(1)).otherwise(lit(0)))
             .collect::<datafusion::error::Result<Vec<_>>>()?
             .into_iter()
             .reduce(|a, b| a + b)
