@@ -337,6 +337,7 @@ fn runtime_state(class: &str) -> &'static str {
         "MALFORMED_RECORD_IN_PARSING" => "22023",
         "FAILED_READ_FILE" => "KD001",
         "UNABLE_TO_ACQUIRE_MEMORY" => "53200",
+        "USER_RAISED_EXCEPTION" => "P0001",
         _ => "XX000",
     }
 }

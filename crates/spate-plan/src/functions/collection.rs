@@ -4,6 +4,8 @@
 //! negative from the end, 0 an error, out of range an error with ANSI mode on and null with it
 //! off; of a map: the key's value or null) and `flatten` (null when any inner array is null).
 //! `array[i]` (0-based) shares `element_at`'s operator, see [`array_item`].
+//! `array_insert(a, pos, v)`: 1-based, a negative `pos` counts from the end (-1 appends), a
+//! position past either end pads with nulls, 0 is Spark's `INVALID_INDEX_OF_ZERO`.
 //! `arrays_overlap(a, b)`: true when a non-null element is in both, else null when both are
 //! non-empty and either holds a null, else false (DataFusion's counts null as a match).
 
@@ -31,6 +33,7 @@ pub(super) const SQL_NAMES: &[&str] = &[
     "element_at",
     "flatten",
     "arrays_overlap",
+    "array_insert",
 ];
 
 /// Resolves `name` if it is a collection function needing a rewrite.
@@ -40,6 +43,29 @@ pub(super) fn resolve(
     cx: &CallContext<'_>,
 ) -> Result<Option<(Expr, String)>> {
     Ok(Some(match name {
+        "array_insert" => {
+            let [a, pos, v] = args else {
+                return Err(wrong_args(name, "3", args.len()));
+            };
+            let element = match arg_type(a, cx)? {
+                DataType::List(f) => f.data_type().clone(),
+                other => {
+                    return Err(Error::analysis(
+                        "DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE",
+                        format!("array_insert takes an array, not {other}"),
+                    ));
+                }
+            };
+            let udf = ScalarUDF::new_from_impl(ArrayInsert {
+                signature: Signature::any(3, Volatility::Immutable),
+            });
+            let e = udf.call(vec![
+                a.expr.clone(),
+                cast(pos.expr.clone(), DataType::Int32),
+                cast(v.expr.clone(), element),
+            ]);
+            (e, default_name(name, args, false))
+        }
         "arrays_overlap" => {
             let [a, b] = args else {
                 return Err(wrong_args(name, "2", args.len()));
@@ -299,7 +325,7 @@ impl ScalarUDFImpl for Flatten {
             return Err(DataFusionError::Internal("flatten: inner list type".into()));
         };
         let out = ListArray::try_new(
-            field.clone(),
+            Arc::clone(field),
             OffsetBuffer::new(offsets.into()),
             inner.values().clone(),
             Some(NullBuffer::from(valid)),
@@ -370,5 +396,96 @@ impl ScalarUDFImpl for ArraysOverlap {
             }
         }
         Ok(ColumnarValue::Array(Arc::new(out.finish())))
+    }
+}
+
+/// Spark's `array_insert`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct ArrayInsert {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for ArrayInsert {
+    fn name(&self) -> &str {
+        "array_insert"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
+        // the inserted value or the padding may be null
+        Ok(match &args[0] {
+            DataType::List(f) => DataType::List(Arc::new(f.as_ref().clone().with_nullable(true))),
+            other => other.clone(),
+        })
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        use datafusion::arrow::array::new_null_array;
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let (lists, pos, value) = (
+            arrays[0].as_list::<i32>(),
+            arrays[1].as_primitive::<datafusion::arrow::datatypes::Int32Type>(),
+            &arrays[2],
+        );
+        let DataType::List(field) = self.return_type(&[arrays[0].data_type().clone()])? else {
+            return Err(DataFusionError::Internal(
+                "array_insert of a non-list".into(),
+            ));
+        };
+        let null = new_null_array(field.data_type(), 1);
+        let mut pieces: Vec<ArrayRef> = Vec::new();
+        let mut lengths = Vec::with_capacity(lists.len());
+        let mut valid = Vec::with_capacity(lists.len());
+        for i in 0..lists.len() {
+            if lists.is_null(i) || pos.is_null(i) {
+                lengths.push(0);
+                valid.push(false);
+                continue;
+            }
+            let (items, p) = (lists.value(i), i64::from(pos.value(i)));
+            let n = items.len() as i64;
+            if p == 0 {
+                return Err(DataFusionError::External(Box::new(Error::Runtime {
+                    exception: "org.apache.spark.SparkRuntimeException",
+                    class: "INVALID_INDEX_OF_ZERO".into(),
+                    message: "The index 0 is invalid. An index shall be either < 0 or > 0 (the \
+                              first element has index 1)."
+                        .into(),
+                })));
+            }
+            // where the value goes, 0-based; below 0 or past the end, nulls fill the gap
+            let at = if p > 0 { p - 1 } else { n + p + 1 };
+            let before = at.clamp(0, n) as usize;
+            let mut row: Vec<ArrayRef> = Vec::new();
+            if at < 0 {
+                row.push(value.slice(i, 1));
+                row.extend((0..-at).map(|_| null.clone()));
+                row.push(items);
+            } else {
+                row.push(items.slice(0, before));
+                row.extend((n..at).map(|_| null.clone()));
+                row.push(value.slice(i, 1));
+                row.push(items.slice(before, items.len() - before));
+            }
+            lengths.push(row.iter().map(|r| r.len()).sum::<usize>());
+            valid.push(true);
+            pieces.extend(row);
+        }
+        let refs: Vec<&dyn Array> = pieces.iter().map(|p| p.as_ref()).collect();
+        let values = if refs.is_empty() {
+            new_null_array(field.data_type(), 0)
+        } else {
+            datafusion::arrow::compute::concat(&refs)?
+        };
+        let out = ListArray::try_new(
+            field,
+            OffsetBuffer::from_lengths(lengths),
+            values,
+            Some(NullBuffer::from(valid)),
+        )?;
+        Ok(ColumnarValue::Array(Arc::new(out)))
     }
 }

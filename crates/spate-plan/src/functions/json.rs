@@ -6,6 +6,9 @@
 //! makes that field null and keeps the others; an object or array read into a string field is
 //! its JSON text. `to_json` leaves null fields out, writes timestamps as
 //! `yyyy-MM-dd'T'HH:mm:ss.SSSXXX` in the session time zone and dates as `yyyy-MM-dd`.
+//!
+//! `json_array_length(text)` counts a top-level array's elements and `json_object_keys(text)`
+//! lists a top-level object's keys in their order; both are null for text that is not one.
 
 use std::sync::Arc;
 
@@ -26,7 +29,12 @@ use super::{Arg, CallContext, default_name, wrong_args};
 
 /// The Spark functions this module rewrites that SQL text can call by name: SQL planning
 /// sends them through the registry (see `crate::sql_functions`).
-pub(super) const SQL_NAMES: &[&str] = &["from_json", "to_json"];
+pub(super) const SQL_NAMES: &[&str] = &[
+    "from_json",
+    "to_json",
+    "json_array_length",
+    "json_object_keys",
+];
 
 /// Resolves `from_json` and `to_json`.
 pub(super) fn resolve(
@@ -35,6 +43,17 @@ pub(super) fn resolve(
     cx: &CallContext<'_>,
 ) -> Result<Option<(Expr, String)>> {
     Ok(Some(match name {
+        "json_array_length" | "json_object_keys" => {
+            let [text] = args else {
+                return Err(wrong_args(name, "1", args.len()));
+            };
+            let udf = ScalarUDF::new_from_impl(JsonShape {
+                keys: name == "json_object_keys",
+                signature: Signature::any(1, Volatility::Immutable),
+            });
+            let input = datafusion::logical_expr::cast(text.expr.clone(), DataType::Utf8);
+            (udf.call(vec![input]), default_name(name, args, false))
+        }
         "from_json" => {
             if args.len() < 2 || args.len() > 3 {
                 return Err(wrong_args(name, "2 or 3", args.len()));
@@ -313,4 +332,102 @@ fn to_value(
         }
         other => quoted(&other.to_string()),
     })
+}
+
+/// `json_array_length` (`keys` false) or `json_object_keys` (`keys` true).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonShape {
+    keys: bool,
+    signature: Signature,
+}
+
+/// The keys of a JSON object in their order (serde's maps sort them); `None` for other text.
+fn object_keys(text: &str) -> Option<Vec<String>> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    struct Keys;
+    impl<'de> Visitor<'de> for Keys {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<M: MapAccess<'de>>(
+            self,
+            mut map: M,
+        ) -> std::result::Result<Self::Value, M::Error> {
+            let mut keys = Vec::new();
+            while let Some((k, IgnoredAny)) = map.next_entry::<String, IgnoredAny>()? {
+                keys.push(k);
+            }
+            Ok(keys)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let keys = de.deserialize_map(Keys).ok()?;
+    de.end().ok()?;
+    Some(keys)
+}
+
+impl ScalarUDFImpl for JsonShape {
+    fn name(&self) -> &str {
+        if self.keys {
+            "json_object_keys"
+        } else {
+            "json_array_length"
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(if self.keys {
+            DataType::List(Arc::new(Field::new("element", DataType::Utf8, true)))
+        } else {
+            DataType::Int32
+        })
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let text = args.args[0].to_array(args.number_rows)?;
+        let text = text.as_string::<i32>();
+        let out: ArrayRef = if self.keys {
+            let mut b = datafusion::arrow::array::ListBuilder::new(StringBuilder::new())
+                .with_field(Arc::new(Field::new("element", DataType::Utf8, true)));
+            for t in text.iter() {
+                match t.and_then(object_keys) {
+                    Some(keys) => {
+                        keys.iter().for_each(|k| b.values().append_value(k));
+                        b.append(true);
+                    }
+                    None => b.append(false),
+                }
+            }
+            Arc::new(b.finish())
+        } else {
+            let lengths: datafusion::arrow::array::Int32Array = text
+                .iter()
+                .map(|t| match serde_json::from_str::<Value>(t?) {
+                    Ok(Value::Array(a)) => i32::try_from(a.len()).ok(),
+                    _ => None,
+                })
+                .collect();
+            Arc::new(lengths)
+        };
+        Ok(ColumnarValue::Array(out))
+    }
+}
+
+#[cfg(test)]
+mod shape_tests {
+    #[test]
+    fn object_keys_keep_their_order() {
+        assert_eq!(
+            super::object_keys(r#"{"b": 1, "a": {"c": 2}}"#),
+            Some(vec!["b".to_string(), "a".to_string()])
+        );
+        assert_eq!(super::object_keys("{}"), Some(vec![]));
+        assert_eq!(super::object_keys("[1]"), None);
+        assert_eq!(super::object_keys("{\"a\": 1} x"), None);
+    }
 }

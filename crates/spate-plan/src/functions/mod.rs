@@ -7,9 +7,11 @@
 mod aggregate;
 mod approx_distinct;
 mod arithmetic;
+mod assertions;
 mod binary;
 mod cast;
 pub(crate) mod collection;
+mod compositions;
 mod conversion;
 mod datetime;
 mod datetime_patterns;
@@ -21,6 +23,7 @@ mod json;
 mod json_path;
 mod kll;
 mod make_timestamp;
+mod mask;
 mod math;
 mod moments;
 mod months;
@@ -83,8 +86,11 @@ pub struct CallContext<'a> {
 type FamilyResolver = fn(&str, &[Arg], &CallContext<'_>) -> Result<Option<(Expr, String)>>;
 
 /// The families of rewritten functions, in the order they are asked.
-const FAMILIES: [FamilyResolver; 25] = [
+const FAMILIES: [FamilyResolver; 28] = [
     operators::resolve,
+    mask::resolve,
+    assertions::resolve,
+    compositions::resolve,
     java_math::resolve,
     sketches::resolve,
     tuple::resolve,
@@ -162,8 +168,11 @@ pub enum SqlRoute {
 }
 
 /// The names of the scalar functions the registry's families rewrite.
-const SCALAR_REWRITES: [&[&str]; 24] = [
+const SCALAR_REWRITES: [&[&str]; 27] = [
     operators::SQL_NAMES,
+    mask::SQL_NAMES,
+    assertions::SQL_NAMES,
+    compositions::SQL_NAMES,
     java_math::SQL_NAMES,
     sketches::SQL_NAMES,
     tuple::SQL_NAMES,

@@ -1,0 +1,113 @@
+//! Spark functions DataFusion lacks that are compositions of functions the registry has:
+//! - `try_mod(a, b)`: `a % b`, null where `b` is 0;
+//! - `try_element_at(array | map, i | key)`: `element_at` as without ANSI mode (null out of
+//!   range);
+//! - `dayname(d)`: the day's three-letter English name (`date_format(d, 'EEE')`), of a date,
+//!   a timestamp or text read as one;
+//! - `date_from_unix_date(n)`: the date `n` days after 1970-01-01;
+//! - `map_contains_key(m, k)`: whether `k` is among the map's keys;
+//! - `regexp_substr(str, regexp)`: the first match of `regexp`, null when there is none;
+//! - `validate_utf8(s)` / `try_validate_utf8(s)`: `s` itself (a string here is UTF-8 already).
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::logical_expr::{Expr, cast, lit, when};
+use spate_common::Result;
+
+use super::{Arg, CallContext, arg_type, call_registered, default_name, wrong_args};
+
+/// The functions of this module.
+pub(super) const SQL_NAMES: &[&str] = &[
+    "try_mod",
+    "try_element_at",
+    "dayname",
+    "date_from_unix_date",
+    "map_contains_key",
+    "regexp_substr",
+    "validate_utf8",
+    "try_validate_utf8",
+];
+
+/// Resolves `name` if it is one of these functions.
+pub(super) fn resolve(
+    name: &str,
+    args: &[Arg],
+    cx: &CallContext<'_>,
+) -> Result<Option<(Expr, String)>> {
+    if !SQL_NAMES.contains(&name) {
+        return Ok(None);
+    }
+    let label = default_name(name, args, false);
+    let e = match (name, args) {
+        ("try_mod", [a, b]) => {
+            let divisor = call_registered(cx, "nullif", vec![b.expr.clone(), lit(0)])?;
+            let parts = [
+                a.clone(),
+                Arg {
+                    expr: divisor,
+                    name: b.name.clone(),
+                },
+            ];
+            super::resolve("mod", parts.to_vec(), cx)?.0
+        }
+        ("try_element_at", [container, key]) => {
+            let lenient = CallContext {
+                state: cx.state,
+                schema: cx.schema,
+                tz: cx.tz,
+                distinct: cx.distinct,
+                ansi: false,
+                typing: cx.typing,
+            };
+            super::resolve("element_at", vec![container.clone(), key.clone()], &lenient)?.0
+        }
+        ("dayname", [d]) => {
+            let date = match arg_type(d, cx)? {
+                DataType::Date32 | DataType::Timestamp(..) => d.expr.clone(),
+                t => super::cast::spark_cast(d.expr.clone(), &t, &DataType::Date32, true, cx.tz),
+            };
+            let day = Arg {
+                expr: date,
+                name: d.name.clone(),
+            };
+            let pattern = Arg {
+                expr: lit("EEE"),
+                name: "EEE".into(),
+            };
+            super::resolve("date_format", vec![day, pattern], cx)?.0
+        }
+        ("date_from_unix_date", [n]) => {
+            cast(cast(n.expr.clone(), DataType::Int32), DataType::Date32)
+        }
+        ("map_contains_key", [m, k]) => {
+            let keys = call_registered(cx, "map_keys", vec![m.expr.clone()])?;
+            call_registered(cx, "array_has", vec![keys, k.expr.clone()])?
+        }
+        ("regexp_substr", [s, re]) => {
+            let matches =
+                call_registered(cx, "regexp_like", vec![s.expr.clone(), re.expr.clone()])?;
+            let first = super::resolve(
+                "regexp_extract",
+                vec![
+                    s.clone(),
+                    re.clone(),
+                    Arg {
+                        expr: lit(0),
+                        name: "0".into(),
+                    },
+                ],
+                cx,
+            )?
+            .0;
+            when(matches, first).end()?
+        }
+        ("validate_utf8" | "try_validate_utf8", [s]) => cast(s.expr.clone(), DataType::Utf8),
+        _ => {
+            let expected = match name {
+                "try_mod" | "try_element_at" | "map_contains_key" | "regexp_substr" => "2",
+                _ => "1",
+            };
+            return Err(wrong_args(name, expected, args.len()));
+        }
+    };
+    Ok(Some((e, label)))
+}
