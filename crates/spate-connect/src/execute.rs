@@ -9,8 +9,8 @@
 
 use std::sync::Arc;
 
-use futures::StreamExt;
 use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
 use spark_connect_proto::spark::connect::execute_plan_response::{ResponseType, ResultComplete};
 use spark_connect_proto::spark::connect::{
     ExecutePlanRequest, ExecutePlanResponse, InterruptRequest, Plan, ReattachExecuteRequest,
@@ -91,7 +91,17 @@ pub fn execute(manager: &SessionManager, req: ExecutePlanRequest) -> Result<Resp
     op.start()?;
     let task = tokio::spawn(async move {
         let execution = Execution::new(&task_session, &task_op, progress_every, max_batch);
-        let result = run(&execution, plan).await;
+        // a bug that panics fails the operation: the client gets an error, not silence
+        let result = match std::panic::AssertUnwindSafe(run(&execution, plan))
+            .catch_unwind()
+            .await
+        {
+            Ok(result) => result,
+            Err(panic) => Err(Error::internal(format!(
+                "the query failed on a bug in Spate: {}",
+                spate_exec::panic_message(panic.as_ref())
+            ))),
+        };
         let outcome = match result {
             Ok(()) => {
                 task_op.succeed(execution.response(ResponseType::ResultComplete(ResultComplete {})))

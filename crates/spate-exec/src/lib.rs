@@ -21,3 +21,12 @@ pub use runner::{
     QueryRunner, QueryScope, attach, collect, physical_plan, set_scope, start, start_physical,
     stream, track,
 };
+
+/// The message of a caught panic (`panic!("...")` carries a `&str` or a `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}

@@ -30,7 +30,7 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning,
     PlanProperties, SendableRecordBatchStream,
 };
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -62,29 +62,42 @@ impl InOrder {
             let execute = Arc::clone(&execute);
             let fail_tx = fail_tx.clone();
             let failed = Arc::clone(&failed);
+            // a panic in the partition is its failure (else the closed channel would read as
+            // the partition's end, and rows would be lost without an error)
+            let on_panic = fail_tx.clone();
+            let keep_open = tx.clone();
             tasks.spawn(async move {
-                let mut stream = match execute(i) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let _ = fail_tx.send(e);
-                        return;
+                let partition = async move {
+                    let mut stream = match execute(i) {
+                        Ok(s) => s,
+                        Err(e) => {
+                            let _ = fail_tx.send(e);
+                            return;
+                        }
+                    };
+                    while let Some(item) = stream.next().await {
+                        if let Err(e) = item {
+                            let first = match failed.lock() {
+                                Ok(mut f) => !std::mem::replace(&mut *f, true),
+                                Err(_) => false,
+                            };
+                            if first {
+                                let _ = fail_tx.send(e);
+                            }
+                            return;
+                        }
+                        if tx.send(item).await.is_err() {
+                            return;
+                        }
                     }
                 };
-                while let Some(item) = stream.next().await {
-                    if let Err(e) = item {
-                        let first = match failed.lock() {
-                            Ok(mut f) => !std::mem::replace(&mut *f, true),
-                            Err(_) => false,
-                        };
-                        if first {
-                            let _ = fail_tx.send(e);
-                        }
-                        return;
-                    }
-                    if tx.send(item).await.is_err() {
-                        return;
-                    }
+                if let Err(panic) = std::panic::AssertUnwindSafe(partition).catch_unwind().await {
+                    let _ = on_panic.send(DataFusionError::Execution(format!(
+                        "partition {i} failed: {}",
+                        crate::panic_message(panic.as_ref())
+                    )));
                 }
+                drop(keep_open);
             });
         }
         Self {

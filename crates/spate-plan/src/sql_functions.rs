@@ -55,9 +55,18 @@ pub fn names_in<V: ast::Visit>(node: &V) -> BTreeSet<String> {
 }
 
 /// Spark syntax DataFusion's SQL planner does not plan, rewritten in the syntax tree as the
-/// function calls Spark defines it by: `a RLIKE p` and `a REGEXP p` are `rlike(a, p)`.
+/// function calls Spark defines it by: `a RLIKE p` and `a REGEXP p` are `rlike(a, p)`;
+/// `map(...)`, which DataFusion's planner takes for its own (refusing `map()`, reading two
+/// arrays as keys and values), is called by Spark's other name for it, `create_map(...)`.
 pub fn spark_syntax<V: ast::VisitMut>(node: &mut V) {
     let _ = visit_expressions_mut(node, |e| {
+        if let ast::Expr::Function(f) = e
+            && let [part] = f.name.0.as_mut_slice()
+            && let Some(ident) = part.as_ident()
+            && ident.value.eq_ignore_ascii_case("map")
+        {
+            *part = ast::ObjectNamePart::Identifier(ast::Ident::new("create_map"));
+        }
         if let ast::Expr::RLike {
             negated,
             expr,
@@ -122,7 +131,14 @@ pub fn planning_state(
     for (name, route) in routed {
         let placeholder = Placeholder {
             name: name.clone(),
-            signature: Signature::user_defined(Volatility::Volatile),
+            // any arguments, none included (`map()`)
+            signature: Signature::one_of(
+                vec![
+                    datafusion::logical_expr::TypeSignature::Nullary,
+                    datafusion::logical_expr::TypeSignature::UserDefined,
+                ],
+                Volatility::Volatile,
+            ),
             registry: registry.clone(),
         };
         match route {

@@ -2,6 +2,7 @@
 //! memory limits, with the records checked against what the plans must have done.
 
 mod memory;
+mod ordered;
 mod runner;
 
 use std::sync::Arc;

@@ -39,8 +39,14 @@ pub(super) fn resolve(
         if !args.is_empty() {
             return Ok(None);
         }
-        use datafusion::arrow::array::{MapBuilder, StringBuilder};
-        let mut empty = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+        use datafusion::arrow::array::{MapBuilder, MapFieldNames, StringBuilder};
+        // the field names DataFusion's maps have (arrow's builder would say keys/values)
+        let names = MapFieldNames {
+            entry: "entries".into(),
+            key: "key".into(),
+            value: "value".into(),
+        };
+        let mut empty = MapBuilder::new(Some(names), StringBuilder::new(), StringBuilder::new());
         empty.append(true)?;
         let e = Expr::Literal(
             datafusion::scalar::ScalarValue::Map(std::sync::Arc::new(empty.finish())),
