@@ -311,3 +311,17 @@ def test_collect_returns_rows_in_partition_order(spark, tmp_path):
     path.write_text("v\n" + "\n".join(str(v) for v in values) + "\n")
     read = spark.read.option("header", True).schema("v int").csv(str(path))
     assert [r.v for r in read.filter("v > 100").collect()] == [v for v in values if v > 100]
+
+
+def test_column_metadata_follows_the_column(spark):
+    # Spark keeps an alias's metadata on the column, through later projections and filters;
+    # withMetadata sets it on an existing column
+    df = spark.createDataFrame([(2, "Alice"), (5, "Bob")], ["age", "name"])
+    meta = {"max": 99, "unit": "years", "tags": ["a", "b"]}
+    aliased = df.select(df.age.alias("age3", metadata=meta), "name")
+    assert aliased.schema["age3"].metadata == meta
+    later = aliased.filter(F.col("age3") > 3).select("age3")
+    assert later.schema["age3"].metadata == meta
+    assert [r.age3 for r in later.collect()] == [5]
+    assert df.withMetadata("age", {"foo": "bar"}).schema["age"].metadata == {"foo": "bar"}
+    assert df.schema["age"].metadata == {}

@@ -39,7 +39,14 @@ pub fn plain_type(t: &DataType) -> DataType {
 }
 
 fn plain_field(f: &Field) -> Field {
-    Field::new(f.name(), plain_type(f.data_type()), f.is_nullable())
+    // a column's Spark metadata stays (the schema sent to the client carries it)
+    let metadata = f
+        .metadata()
+        .iter()
+        .filter(|(k, _)| k.as_str() == spate_plan::types::SPARK_METADATA)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Field::new(f.name(), plain_type(f.data_type()), f.is_nullable()).with_metadata(metadata)
 }
 
 /// The schema results are sent with.

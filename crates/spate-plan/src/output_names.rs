@@ -39,12 +39,15 @@ pub fn unique_aliases(items: Vec<(Expr, String)>) -> Vec<Expr> {
         .into_iter()
         .enumerate()
         .map(|(i, (expr, name))| {
-            let expr = match expr {
-                Expr::Alias(a) => *a.expr,
-                e => e,
+            // an alias's Spark metadata stays with the column
+            let (expr, metadata) = match expr {
+                Expr::Alias(a) => (*a.expr, a.metadata),
+                e => (e, None),
             };
             if counts.get(&name).copied().unwrap_or(0) > 1 {
                 expr.alias_qualified(Some(TableReference::bare(format!("#{i}"))), name)
+            } else if metadata.is_some() {
+                expr.alias_with_metadata(name, metadata)
             } else {
                 match &expr {
                     Expr::Column(c) if c.name == name => expr,

@@ -99,6 +99,18 @@ fn prim(kind: Kind) -> ProtoType {
     ProtoType { kind: Some(kind) }
 }
 
+/// The Arrow field metadata key holding a column's Spark metadata (its JSON, as
+/// `alias(name, metadata=...)` and `withMetadata` give it).
+pub const SPARK_METADATA: &str = "spark.metadata";
+
+/// Field metadata holding Spark metadata `json`; `None` for none or `{}`.
+pub fn spark_metadata(json: Option<&str>) -> Option<datafusion::common::metadata::FieldMetadata> {
+    let json = json.filter(|j| !j.trim().is_empty() && j.trim() != "{}")?;
+    let mut inner = std::collections::BTreeMap::new();
+    inner.insert(SPARK_METADATA.to_string(), json.to_string());
+    Some(inner.into())
+}
+
 /// Converts an Arrow type to Spark Connect's type message.
 pub fn to_proto(t: &DataType) -> Result<ProtoType> {
     Ok(prim(match t {
@@ -160,7 +172,7 @@ pub fn to_proto(t: &DataType) -> Result<ProtoType> {
                         name: f.name().clone(),
                         data_type: Some(to_proto(f.data_type())?),
                         nullable: f.is_nullable(),
-                        metadata: None,
+                        metadata: f.metadata().get(SPARK_METADATA).cloned(),
                     })
                 })
                 .collect::<Result<_>>()?,

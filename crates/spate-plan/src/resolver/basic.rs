@@ -276,7 +276,7 @@ impl Resolver<'_> {
             let sc::expression::Alias {
                 expr,
                 name,
-                metadata: _,
+                metadata,
             } = a;
             let value = self.expr(super::expression::required(expr)?, &schema)?;
             let name = name.first().cloned().unwrap_or(value.name);
@@ -284,6 +284,10 @@ impl Resolver<'_> {
             let expr =
                 crate::functions::generator::with_aliases(&value.expr, std::slice::from_ref(&name))
                     .unwrap_or(value.expr);
+            let expr = match crate::types::spark_metadata(metadata.as_deref()) {
+                Some(m) => expr.alias_with_metadata(name.clone(), Some(m)),
+                None => expr,
+            };
             let new = Named {
                 expr,
                 name: name.clone(),

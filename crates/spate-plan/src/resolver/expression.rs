@@ -95,7 +95,7 @@ impl Resolver<'_> {
                 let pe::Alias {
                     expr,
                     name,
-                    metadata: _,
+                    metadata,
                 } = &**a;
                 let inner = self.expr(required(expr)?, schema)?;
                 // a generator takes its aliases as its output columns' names
@@ -114,10 +114,12 @@ impl Resolver<'_> {
                         ));
                     }
                 };
-                Ok(Named {
-                    expr: inner.expr,
-                    name,
-                })
+                // Spark metadata rides on the alias to the column's field
+                let expr = match types::spark_metadata(metadata.as_deref()) {
+                    Some(m) => inner.expr.alias_with_metadata(name.clone(), Some(m)),
+                    None => inner.expr,
+                };
+                Ok(Named { expr, name })
             }
             ExprType::Cast(c) => {
                 let pe::Cast {
