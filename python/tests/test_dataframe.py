@@ -325,3 +325,18 @@ def test_column_metadata_follows_the_column(spark):
     assert [r.age3 for r in later.collect()] == [5]
     assert df.withMetadata("age", {"foo": "bar"}).schema["age"].metadata == {"foo": "bar"}
     assert df.schema["age"].metadata == {}
+
+
+def test_mode_is_the_most_frequent_value_lowest_on_ties(spark):
+    import collections
+
+    rows = [(k, v) for k, v in zip("abcabcabcaab", [3, 1, 2, 3, 1, 5, 4, 5, 5, None, 4, None])]
+    df = spark.createDataFrame(rows, "k string, v int")
+    got = {r.k: r.m for r in df.groupBy("k").agg(F.mode("v").alias("m")).collect()}
+    expected = {}
+    for k in {k for k, _ in rows}:
+        counts = collections.Counter(v for kk, v in rows if kk == k and v is not None)
+        top = max(counts.values())
+        expected[k] = min(v for v, c in counts.items() if c == top)
+    assert got == expected
+    assert df.filter(F.col("v").isNull()).select(F.mode("v")).first()[0] is None

@@ -25,6 +25,7 @@ mod kll;
 mod make_timestamp;
 mod mask;
 mod math;
+mod mode;
 mod moments;
 mod months;
 mod murmur3;
@@ -86,8 +87,9 @@ pub struct CallContext<'a> {
 type FamilyResolver = fn(&str, &[Arg], &CallContext<'_>) -> Result<Option<(Expr, String)>>;
 
 /// The families of rewritten functions, in the order they are asked.
-const FAMILIES: [FamilyResolver; 28] = [
+const FAMILIES: [FamilyResolver; 29] = [
     operators::resolve,
+    mode::resolve,
     mask::resolve,
     assertions::resolve,
     compositions::resolve,
@@ -204,6 +206,7 @@ fn rewritten(name: &str) -> Option<SqlRoute> {
         || kll::AGG_NAMES.contains(&name)
         || sketches::AGG_NAMES.contains(&name)
         || tuple::AGG_NAMES.contains(&name)
+        || mode::AGG_NAMES.contains(&name)
     {
         Some(SqlRoute::Aggregate)
     } else if SCALAR_REWRITES.iter().any(|names| names.contains(&name)) {
