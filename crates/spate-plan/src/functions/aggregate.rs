@@ -289,16 +289,28 @@ pub(super) fn resolve(
             )
         }
         "max_by" | "min_by" => {
-            let [value, order] = args else {
-                return Err(wrong_args(name, "2", args.len()));
+            let (value, order, k) = match args {
+                [value, order] => (value, order, None),
+                [value, order, k] => (value, order, Some(k)),
+                _ => return Err(wrong_args(name, "2 or 3", args.len())),
             };
             // the value at the largest (smallest) ordering value; rows with a null ordering
             // value are skipped, as in Spark
             let sort = order.expr.clone().sort(name == "min_by", false);
-            let e = expr_fn::first_value(value.expr.clone(), vec![])
-                .order_by(vec![sort])
-                .filter(order.expr.clone().is_not_null())
-                .build()?;
+            let e = match k {
+                None => expr_fn::first_value(value.expr.clone(), vec![])
+                    .order_by(vec![sort])
+                    .filter(order.expr.clone().is_not_null())
+                    .build()?,
+                // with `k`: the values at the k largest (smallest), in that order
+                Some(k) => {
+                    let all = expr_fn::array_agg(value.expr.clone())
+                        .order_by(vec![sort])
+                        .filter(order.expr.clone().is_not_null())
+                        .build()?;
+                    call_registered(cx, "array_slice", vec![all, lit(1), k.expr.clone()])?
+                }
+            };
             (e, default_name(name, args, false))
         }
         "percentile" => {

@@ -119,6 +119,8 @@ pub(super) fn resolve(
 enum Step {
     Field(String),
     Index(usize),
+    /// `[*]`: every element of an array
+    Each,
 }
 
 /// Parses Spark's JSON path subset; `None` for a path Spark would not follow.
@@ -132,7 +134,12 @@ fn parse_path(path: &str) -> Option<Vec<Step>> {
             rest = &r[end + 2..];
         } else if let Some(r) = rest.strip_prefix('[') {
             let end = r.find(']')?;
-            steps.push(Step::Index(r[..end].trim().parse().ok()?));
+            let inside = r[..end].trim();
+            steps.push(if inside == "*" {
+                Step::Each
+            } else {
+                Step::Index(inside.parse().ok()?)
+            });
             rest = &r[end + 1..];
         } else if let Some(r) = rest.strip_prefix('.') {
             let end = r.find(['.', '[']).unwrap_or(r.len());
@@ -155,17 +162,37 @@ fn get_json_object(json: &str, path: &str) -> Option<String> {
     follow(json, &parse_path(path)?)
 }
 
-/// The value the parsed path `steps` picks from `json`, as `get_json_object` returns it.
+/// The value the parsed path `steps` picks from `json`, as `get_json_object` returns it. With
+/// `[*]` in the path, every match counts: none is null, one is its JSON text (a string keeps
+/// its quotes), several are a JSON array of them, as Spark writes them.
 fn follow(json: &str, steps: &[Step]) -> Option<String> {
-    let mut value = serde_json::from_str::<Value>(json).ok()?;
-    for step in steps {
-        value = match (step, value) {
-            (Step::Field(name), Value::Object(mut m)) => m.remove(name)?,
-            (Step::Index(i), Value::Array(mut a)) if *i < a.len() => a.swap_remove(*i),
-            _ => return None,
-        };
+    let value = serde_json::from_str::<Value>(json).ok()?;
+    if !steps.contains(&Step::Each) {
+        return as_text(pick(value, steps).into_iter().next()?);
     }
-    as_text(value)
+    let mut found = pick(value, steps);
+    match found.len() {
+        0 => None,
+        1 => found.pop().map(|v| v.to_string()),
+        _ => Some(Value::Array(found).to_string()),
+    }
+}
+
+/// The values `steps` reach from `value` (one at most without `[*]`); `[*]` of arrays of
+/// arrays flattens, as Spark's.
+fn pick(value: Value, steps: &[Step]) -> Vec<Value> {
+    let Some((step, rest)) = steps.split_first() else {
+        return if value.is_null() { vec![] } else { vec![value] };
+    };
+    match (step, value) {
+        (Step::Field(name), Value::Object(mut m)) => match m.remove(name) {
+            Some(v) => pick(v, rest),
+            None => vec![],
+        },
+        (Step::Index(i), Value::Array(mut a)) if *i < a.len() => pick(a.swap_remove(*i), rest),
+        (Step::Each, Value::Array(a)) => a.into_iter().flat_map(|v| pick(v, rest)).collect(),
+        _ => vec![],
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -376,6 +403,21 @@ fn quote(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wildcards_collect_every_match() {
+        let json = r#"[{"f1": "value1"}, {"f1": "value2"}, {"f2": 3}]"#;
+        assert_eq!(
+            get_json_object(json, "$[*].f1").as_deref(),
+            Some(r#"["value1","value2"]"#)
+        );
+        assert_eq!(get_json_object(json, "$[*].f2").as_deref(), Some("3"));
+        assert_eq!(
+            get_json_object(r#"[{"f1": "a"}]"#, "$[*].f1").as_deref(),
+            Some(r#""a""#)
+        );
+        assert_eq!(get_json_object(json, "$[*].f3"), None);
+    }
 
     #[test]
     fn paths_pick_values_as_spark_returns_them() {

@@ -149,7 +149,6 @@ fn round(name: &str, args: &[Arg], cx: &CallContext<'_>) -> Result<(Expr, String
         scale,
         signature: Signature::any(1, Volatility::Immutable),
     });
-    let name = if name == "ceiling" { "ceil" } else { name };
     Ok((
         udf.call(vec![input]),
         format!("{name}({}, {scale_name})", x.name),
