@@ -135,3 +135,28 @@ def test_json_multiline_documents(spark, tmp_dir):
     df = spark.read.option("multiLine", True).json(str(root))
     assert df.dtypes == [("a", "bigint"), ("b", "string")]
     assert sorted(tuple(r) for r in df.collect()) == [(1, "x"), (2, "y"), (3, None)]
+
+
+def test_csv_null_value_is_written_and_read(spark, tmp_dir):
+    # nullValue: the text a null is written as, and the text read back as null
+    out = str(tmp_dir / "nulls")
+    df = spark.createDataFrame([(1, None), (2, "b")], "id INT, name STRING")
+    df.write.option("nullValue", "<none>").mode("overwrite").csv(out)
+    texts = sorted(
+        line for f in (tmp_dir / "nulls").glob("*.csv") for line in f.read_text().splitlines()
+    )
+    assert texts == ["1,<none>", "2,b"]
+    plain = spark.read.schema(df.schema).csv(out).orderBy("id").collect()
+    assert [(r.id, r.name) for r in plain] == [(1, "<none>"), (2, "b")]
+    back = spark.read.schema(df.schema).option("nullValue", "<none>").csv(out).orderBy("id")
+    assert [(r.id, r.name) for r in back.collect()] == [(1, None), (2, "b")]
+
+
+def test_text_read_takes_the_schemas_column_name(spark, tmp_dir):
+    path = tmp_dir / "letters.txt"
+    path.write_text("a\nb\n")
+    df = spark.read.schema("letter STRING").text(str(path))
+    assert df.columns == ["letter"]
+    assert [r.letter for r in df.collect()] == ["a", "b"]
+    with pytest.raises(AnalysisException, match="single string column"):
+        spark.read.schema("a STRING, b INT").text(str(path)).collect()

@@ -483,7 +483,27 @@ fn read_text(req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
             lines.extend(String::from_utf8_lossy(&bytes).lines().map(str::to_string));
         }
     }
-    let schema = Arc::new(Schema::new(vec![Field::new("value", DataType::Utf8, true)]));
+    // the one string column is `value`, or the name a user's schema gives it
+    let name = match &req.schema {
+        Some(s) if s.fields().len() == 1 && s.field(0).data_type() == &DataType::Utf8 => {
+            s.field(0).name().clone()
+        }
+        Some(s) => {
+            return Err(Error::analysis(
+                "INVALID_TEXT_DATA_SOURCE",
+                format!(
+                    "the text data source reads a single string column, but the schema has {}",
+                    s.fields()
+                        .iter()
+                        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        None => "value".to_string(),
+    };
+    let schema = Arc::new(Schema::new(vec![Field::new(name, DataType::Utf8, true)]));
     let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(lines))])
         .map_err(|e| Error::internal(e.to_string()))?;
     let table = MemTable::try_new(schema, vec![vec![batch]])?;

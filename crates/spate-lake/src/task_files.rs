@@ -42,6 +42,8 @@ pub enum Encoding {
         header: bool,
         /// Field separator.
         delimiter: u8,
+        /// How a null is written (`nullValue`; empty when not given).
+        null_value: Option<String>,
     },
     /// JSON lines (null fields left out, as Spark writes them).
     Json,
@@ -387,10 +389,15 @@ fn encode(encoding: &Encoding, batch: &RecordBatch, first: bool) -> Result<Vec<u
     use datafusion::arrow::{csv, json};
     let mut buf = Vec::new();
     match encoding {
-        Encoding::Csv { header, delimiter } => {
+        Encoding::Csv {
+            header,
+            delimiter,
+            null_value,
+        } => {
             let mut w = csv::WriterBuilder::new()
                 .with_header(*header && first)
                 .with_delimiter(*delimiter)
+                .with_null(null_value.clone().unwrap_or_default())
                 .build(&mut buf);
             w.write(batch).map_err(engine)?;
         }

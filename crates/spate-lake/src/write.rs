@@ -109,6 +109,11 @@ pub(crate) async fn write_files(
                         .or_else(|| req.options.get("delimiter"))
                         .and_then(|s| s.as_bytes().first().copied())
                         .unwrap_or(b','),
+                    null_value: req
+                        .options
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case("nullValue"))
+                        .map(|(_, v)| v.clone()),
                 },
                 "json" => Encoding::Json,
                 _ => {

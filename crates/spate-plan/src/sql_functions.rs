@@ -56,11 +56,12 @@ pub fn names_in<V: ast::Visit>(node: &V) -> BTreeSet<String> {
 
 /// Spark syntax DataFusion's SQL planner does not plan, rewritten in the syntax tree as the
 /// function calls Spark defines it by: `a RLIKE p` and `a REGEXP p` are `rlike(a, p)`;
-/// `map(...)`, which DataFusion's planner takes for its own (refusing `map()`, reading two
-/// arrays as keys and values), is called by Spark's other name for it, `create_map(...)`.
+/// `map()`, which DataFusion's planner refuses (it plans `map` itself), is called by Spark's
+/// other name for it, `create_map()` (so it is named `create_map()`).
 pub fn spark_syntax<V: ast::VisitMut>(node: &mut V) {
     let _ = visit_expressions_mut(node, |e| {
         if let ast::Expr::Function(f) = e
+            && matches!(&f.args, ast::FunctionArguments::List(l) if l.args.is_empty())
             && let [part] = f.name.0.as_mut_slice()
             && let Some(ident) = part.as_ident()
             && ident.value.eq_ignore_ascii_case("map")

@@ -257,16 +257,25 @@ impl StreamingQuery {
             tracker,
         };
         tokio::spawn(async move {
-            let outcome = runner
-                .run(
-                    &session,
-                    &sources,
-                    &req,
-                    &mut run,
-                    checkpoint.as_ref(),
-                    resume,
-                )
-                .await;
+            let running = runner.run(
+                &session,
+                &sources,
+                &req,
+                &mut run,
+                checkpoint.as_ref(),
+                resume,
+            );
+            // a bug that panics fails the query (else it would stay active, and
+            // awaitTermination would wait forever)
+            let outcome =
+                match futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(running)).await
+                {
+                    Ok(outcome) => outcome,
+                    Err(panic) => Err(Error::internal(format!(
+                        "the query failed on a bug in Spate: {}",
+                        spate_exec::panic_message(panic.as_ref())
+                    ))),
+                };
             runner.finish(outcome);
         });
         Ok(query)

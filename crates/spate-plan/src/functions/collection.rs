@@ -4,6 +4,7 @@
 //! negative from the end, 0 an error, out of range an error with ANSI mode on and null with it
 //! off; of a map: the key's value or null) and `flatten` (null when any inner array is null).
 //! `array[i]` (0-based) shares `element_at`'s operator, see [`array_item`].
+//! `array_repeat` of an array whatever its element field is named.
 //! `array_insert(a, pos, v)`: 1-based, a negative `pos` counts from the end (-1 appends), a
 //! position past either end pads with nulls, 0 is Spark's `INVALID_INDEX_OF_ZERO`.
 //! `arrays_overlap(a, b)`: true when a non-null element is in both, else null when both are
@@ -34,6 +35,7 @@ pub(super) const SQL_NAMES: &[&str] = &[
     "flatten",
     "arrays_overlap",
     "array_insert",
+    "array_repeat",
 ];
 
 /// Resolves `name` if it is a collection function needing a rewrite.
@@ -43,6 +45,24 @@ pub(super) fn resolve(
     cx: &CallContext<'_>,
 ) -> Result<Option<(Expr, String)>> {
     Ok(Some(match name {
+        // DataFusion's array_repeat of an array builds lists of `item` fields; an array whose
+        // elements are named otherwise (`element`, as Spark's) is renamed first
+        "array_repeat" => {
+            let [value, count] = args else {
+                return Err(wrong_args(name, "2", args.len()));
+            };
+            let value_expr = match arg_type(value, cx)? {
+                DataType::List(f) if f.name() != "item" => cast(
+                    value.expr.clone(),
+                    DataType::List(Arc::new(f.as_ref().clone().with_name("item"))),
+                ),
+                _ => value.expr.clone(),
+            };
+            (
+                call_registered(cx, name, vec![value_expr, count.expr.clone()])?,
+                default_name(name, args, false),
+            )
+        }
         "array_insert" => {
             let [a, pos, v] = args else {
                 return Err(wrong_args(name, "3", args.len()));
