@@ -29,11 +29,25 @@ pub fn project_named(plan: LogicalPlan, items: Vec<(Expr, String)>) -> Result<Lo
         .build()?)
 }
 
-/// The projection expressions for `items`, with distinct qualifiers on repeated names.
+/// The qualifier of a plain column reference.
+fn qualifier_of(e: &Expr) -> Option<TableReference> {
+    match e {
+        Expr::Column(c) => c.relation.clone(),
+        _ => None,
+    }
+}
+
+/// The projection expressions for `items`, with distinct qualifiers on repeated names: a
+/// column keeps its own (`df_as1.name` and `df_as2.name` stay reachable by them, as in
+/// Spark) where that tells it apart, else gets a hidden one.
 pub fn unique_aliases(items: Vec<(Expr, String)>) -> Vec<Expr> {
     let mut counts = std::collections::HashMap::new();
-    for (_, name) in &items {
+    let mut qualified = std::collections::HashMap::new();
+    for (e, name) in &items {
         *counts.entry(name.clone()).or_insert(0usize) += 1;
+        if let Some(q) = qualifier_of(e) {
+            *qualified.entry((q, name.clone())).or_insert(0usize) += 1;
+        }
     }
     items
         .into_iter()
@@ -45,7 +59,10 @@ pub fn unique_aliases(items: Vec<(Expr, String)>) -> Vec<Expr> {
                 e => (e, None),
             };
             if counts.get(&name).copied().unwrap_or(0) > 1 {
-                expr.alias_qualified(Some(TableReference::bare(format!("#{i}"))), name)
+                let own = qualifier_of(&expr)
+                    .filter(|q| qualified.get(&(q.clone(), name.clone())) == Some(&1));
+                let q = own.unwrap_or_else(|| TableReference::bare(format!("#{i}")));
+                expr.alias_qualified(Some(q), name)
             } else if metadata.is_some() {
                 expr.alias_with_metadata(name, metadata)
             } else {

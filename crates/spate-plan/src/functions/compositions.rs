@@ -7,7 +7,9 @@
 //! - `date_from_unix_date(n)`: the date `n` days after 1970-01-01;
 //! - `map_contains_key(m, k)`: whether `k` is among the map's keys;
 //! - `regexp_substr(str, regexp)`: the first match of `regexp`, null when there is none;
-//! - `validate_utf8(s)` / `try_validate_utf8(s)`: `s` itself (a string here is UTF-8 already).
+//! - `validate_utf8(s)` / `try_validate_utf8(s)`: `s` itself (a string here is UTF-8 already);
+//! - `extract(field, source)`: `date_part(field, source)`, named `extract(field FROM source)`;
+//!   the seconds (`S`, `SEC`, `SECOND`, ...) with their fraction, a `decimal(8,6)`.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{Expr, cast, lit, when};
@@ -25,6 +27,7 @@ pub(super) const SQL_NAMES: &[&str] = &[
     "regexp_substr",
     "validate_utf8",
     "try_validate_utf8",
+    "extract",
 ];
 
 /// Resolves `name` if it is one of these functions.
@@ -36,7 +39,10 @@ pub(super) fn resolve(
     if !SQL_NAMES.contains(&name) {
         return Ok(None);
     }
-    let label = default_name(name, args, false);
+    let label = match (name, args) {
+        ("extract", [field, source]) => format!("extract({} FROM {})", field.name, source.name),
+        _ => default_name(name, args, false),
+    };
     let e = match (name, args) {
         ("try_mod", [a, b]) => {
             let divisor = call_registered(cx, "nullif", vec![b.expr.clone(), lit(0)])?;
@@ -101,13 +107,43 @@ pub(super) fn resolve(
             when(matches, first).end()?
         }
         ("validate_utf8" | "try_validate_utf8", [s]) => cast(s.expr.clone(), DataType::Utf8),
+        // seconds come with their fraction, as decimal(8,6)
+        ("extract", [field, source]) if is_seconds(&field.expr) => {
+            let micros = cast(
+                cast(source.expr.clone(), crate::types::timestamp(cx.tz)),
+                DataType::Int64,
+            );
+            let within = super::non_negative_mod(micros, 60_000_000);
+            cast(
+                cast(within, DataType::Float64) / lit(1_000_000.0),
+                DataType::Decimal128(8, 6),
+            )
+        }
+        ("extract", [field, source]) => {
+            super::resolve("date_part", vec![field.clone(), source.clone()], cx)?.0
+        }
         _ => {
             let expected = match name {
-                "try_mod" | "try_element_at" | "map_contains_key" | "regexp_substr" => "2",
+                "try_mod" | "try_element_at" | "map_contains_key" | "regexp_substr" | "extract" => {
+                    "2"
+                }
                 _ => "1",
             };
             return Err(wrong_args(name, expected, args.len()));
         }
     };
     Ok(Some((e, label)))
+}
+
+/// Whether an `extract` field is Spark's seconds field.
+fn is_seconds(field: &Expr) -> bool {
+    match field {
+        Expr::Literal(v, _) => v.try_as_str().flatten().is_some_and(|f| {
+            matches!(
+                f.to_uppercase().as_str(),
+                "S" | "SEC" | "SECS" | "SECOND" | "SECONDS"
+            )
+        }),
+        _ => false,
+    }
 }
