@@ -340,3 +340,29 @@ def test_mode_is_the_most_frequent_value_lowest_on_ties(spark):
         expected[k] = min(v for v, c in counts.items() if c == top)
     assert got == expected
     assert df.filter(F.col("v").isNull()).select(F.mode("v")).first()[0] is None
+
+
+def test_arrays_overlap_follows_sparks_null_rule(spark):
+    # Spark: true when a non-null element is in both; else null when both are non-empty and
+    # either holds a null; else false (a null array gives null)
+    rows = [
+        ([1, 2], [2, 3]),
+        ([1, None], [3, None]),
+        ([1], [2, 3]),
+        ([], [None]),
+        (None, [1]),
+        ([None, 4], [4]),
+    ]
+    df = spark.createDataFrame(rows, "x array<int>, y array<int>")
+    got = [r[0] for r in df.select(F.arrays_overlap("x", "y")).collect()]
+
+    def spark_rule(x, y):
+        if x is None or y is None:
+            return None
+        if {v for v in x if v is not None} & {v for v in y if v is not None}:
+            return True
+        if x and y and (None in x or None in y):
+            return None
+        return False
+
+    assert got == [spark_rule(x, y) for x, y in rows]

@@ -441,7 +441,7 @@ impl ReadFilesStream {
                     return Poll::Ready(Some(batch));
                 }
                 Ok(Poll::Ready(Some(Err(e)))) => Failure::Error(e),
-                Err(panic) => Failure::Panic(panic_text(&panic)),
+                Err(panic) => Failure::Panic(spate_exec::panic_message(panic.as_ref())),
             };
             if let Some(Current {
                 file, given, lossy, ..
@@ -480,14 +480,6 @@ impl ReadFilesStream {
         current.given += batch.num_rows();
         Some(Ok(batch))
     }
-}
-
-fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic".into())
 }
 
 impl RecordBatchStream for ReadFilesStream {

@@ -386,27 +386,31 @@ impl ScalarUDFImpl for ArraysOverlap {
         };
         let (x, y) = (list(&arrays[0])?, list(&arrays[1])?);
         let element = x.value_type();
+        // every element row-encoded once; each array is a range of them
         let converter = RowConverter::new(vec![SortField::new(element.clone())])?;
+        let (xv, yv) = (
+            Arc::clone(x.values()),
+            datafusion::arrow::compute::cast(y.values(), &element)?,
+        );
+        let rx = converter.convert_columns(std::slice::from_ref(&xv))?;
+        let ry = converter.convert_columns(std::slice::from_ref(&yv))?;
+        let range = |offsets: &[i32], i: usize| offsets[i] as usize..offsets[i + 1] as usize;
         let mut out = datafusion::arrow::array::BooleanBuilder::with_capacity(x.len());
         for i in 0..x.len() {
             if x.is_null(i) || y.is_null(i) {
                 out.append_null();
                 continue;
             }
-            let (a, b) = (
-                x.value(i),
-                datafusion::arrow::compute::cast(&y.value(i), &element)?,
-            );
-            let (ra, rb) = (
-                converter.convert_columns(std::slice::from_ref(&a))?,
-                converter.convert_columns(std::slice::from_ref(&b))?,
-            );
-            let seen: std::collections::HashSet<&[u8]> = (0..a.len())
-                .filter(|&j| a.is_valid(j))
-                .map(|j| ra.row(j).data())
+            let (a, b) = (range(x.value_offsets(), i), range(y.value_offsets(), i));
+            let seen: std::collections::HashSet<&[u8]> = a
+                .clone()
+                .filter(|&j| xv.is_valid(j))
+                .map(|j| rx.row(j).data())
                 .collect();
-            let found = (0..b.len()).any(|j| b.is_valid(j) && seen.contains(rb.row(j).data()));
-            let nulls = a.null_count() > 0 || b.null_count() > 0;
+            let found = b
+                .clone()
+                .any(|j| yv.is_valid(j) && seen.contains(ry.row(j).data()));
+            let nulls = a.clone().any(|j| xv.is_null(j)) || b.clone().any(|j| yv.is_null(j));
             if found {
                 out.append_value(true);
             } else if nulls && !a.is_empty() && !b.is_empty() {
