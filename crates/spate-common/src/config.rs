@@ -53,6 +53,8 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("spark.sql.timestampType", "TIMESTAMP_LTZ"),
     ("spark.sql.legacy.timeParserPolicy", "CORRECTED"),
     ("spark.sql.crossJoin.enabled", "true"),
+    // a map built with a key twice: an error (EXCEPTION) or the last value wins (LAST_WIN)
+    ("spark.sql.mapKeyDedupPolicy", "EXCEPTION"),
     ("spark.sql.join.preferSortMergeJoin", "true"),
     (
         "spark.sql.execution.pandas.convertToArrowArraySafely",
@@ -190,6 +192,13 @@ impl SessionConfig {
             .unwrap_or(200)
     }
 
+    /// Whether a map built with a key twice keeps the key's last value
+    /// (`spark.sql.mapKeyDedupPolicy` is `LAST_WIN`) rather than failing.
+    pub fn map_key_last_win(&self) -> bool {
+        self.get("spark.sql.mapKeyDedupPolicy")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("LAST_WIN"))
+    }
+
     /// Whether ANSI mode is on.
     pub fn ansi(&self) -> bool {
         self.get_bool("spark.sql.ansi.enabled").unwrap_or(true)
@@ -279,6 +288,10 @@ fn validate(key: &str, value: &str) -> Result<()> {
                 _ => bad("it should be a boolean ('true' or 'false')"),
             }
         }
+        "spark.sql.mapKeyDedupPolicy" => match value.trim().to_ascii_uppercase().as_str() {
+            "EXCEPTION" | "LAST_WIN" => Ok(()),
+            _ => bad("it should be one of 'EXCEPTION', 'LAST_WIN'"),
+        },
         "spark.sql.autoBroadcastJoinThreshold" => match parse_bytes(value) {
             Some(_) => Ok(()),
             None => bad("it should be a size in bytes such as '10485760b' or '200m'"),

@@ -334,7 +334,11 @@ fn runtime_state(class: &str) -> &'static str {
         "DIVIDE_BY_ZERO" => "22012",
         "ARITHMETIC_OVERFLOW" => "22003",
         "CAST_INVALID_INPUT" => "22018",
-        "MALFORMED_RECORD_IN_PARSING" => "22023",
+        "MALFORMED_RECORD_IN_PARSING"
+        | "DATETIME_FIELD_OUT_OF_BOUNDS"
+        | "INVALID_FRACTION_OF_SECOND"
+        | "INVALID_PARAMETER_VALUE" => "22023",
+        "CANNOT_PARSE_TIME" | "CANNOT_PARSE_TIMESTAMP" => "22007",
         "FAILED_READ_FILE" => "KD001",
         "UNABLE_TO_ACQUIRE_MEMORY" => "53200",
         "USER_RAISED_EXCEPTION" => "P0001",

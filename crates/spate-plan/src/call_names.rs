@@ -63,13 +63,18 @@ pub fn is_identifier(s: &str) -> bool {
 
 /// `label` (Spark's name of a call, `avg(l)`) under the name the call was made by in SQL text
 /// (`mean(l)`), as Spark SQL names calls of a function's other names; upper-case names stay
-/// upper case (`REGEXP_LIKE(s, p)`). `array_agg` is named `collect_list`, as in Spark.
+/// upper case (`REGEXP_LIKE(s, p)`). `array_agg` is named `collect_list`, and `create_map`
+/// (what SQL `map(...)` is planned as) `map`, as in Spark.
 pub fn as_called(label: String, called: &str) -> String {
     let Some(open) = label.find('(') else {
         return label;
     };
     let own = &label[..open];
-    if !is_identifier(own) || own.eq_ignore_ascii_case(called) || called == "array_agg" {
+    if !is_identifier(own)
+        || own.eq_ignore_ascii_case(called)
+        || called == "array_agg"
+        || called == "create_map"
+    {
         return label;
     }
     let called = if own.chars().any(|c| c.is_ascii_lowercase()) {

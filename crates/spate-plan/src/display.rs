@@ -64,6 +64,8 @@ pub fn format_scalar(v: &ScalarValue, tz: &str) -> String {
                 .collect();
             format!("{{{}}}", parts.join(", "))
         }
+        ScalarValue::Time64Nanosecond(Some(ns)) => time_of_day(*ns),
+        ScalarValue::Time64Microsecond(Some(us)) => time_of_day(us * 1000),
         ScalarValue::DurationMicrosecond(Some(us)) => day_time_interval(*us),
         ScalarValue::IntervalYearMonth(Some(m)) => {
             let sign = if *m < 0 { "-" } else { "" };
@@ -89,6 +91,16 @@ fn seconds_text(micros: i64) -> String {
         let digits = format!("{frac:06}");
         format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
     }
+}
+
+/// A time of day as Spark prints a `time(6)`: `HH:mm:ss`, then the fraction of the second
+/// without trailing zeros (`06:30:45.887`, `14:30:00.5`).
+pub fn time_of_day(nanos: i64) -> String {
+    let micros = nanos.div_euclid(1000);
+    let (hours, rest) = (micros / 3_600_000_000, micros % 3_600_000_000);
+    let (minutes, rest) = (rest / 60_000_000, rest % 60_000_000);
+    let pad = if rest < 10_000_000 { "0" } else { "" };
+    format!("{hours:02}:{minutes:02}:{pad}{}", seconds_text(rest))
 }
 
 /// A day-time interval as Spark prints one: `INTERVAL '1 12:30:01.001001' DAY TO SECOND`.
@@ -400,6 +412,19 @@ pub fn java_double(v: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn times_print_as_sparks() {
+        let nanos = |h: i64, m: i64, s: i64, ns: i64| ((h * 60 + m) * 60 + s) * 1_000_000_000 + ns;
+        assert_eq!(time_of_day(nanos(13, 8, 15, 0)), "13:08:15");
+        assert_eq!(time_of_day(nanos(6, 30, 45, 887_000_000)), "06:30:45.887");
+        assert_eq!(time_of_day(nanos(14, 30, 0, 500_000_000)), "14:30:00.5");
+        assert_eq!(time_of_day(nanos(0, 0, 0, 1_000)), "00:00:00.000001");
+        assert_eq!(
+            time_of_day(nanos(23, 59, 59, 999_999_999)),
+            "23:59:59.999999"
+        );
+    }
+
     #[test]
     fn intervals_print_as_sparks() {
         use super::{calendar_interval, day_time_interval};

@@ -216,7 +216,7 @@ pub fn from_proto(lit: &Literal, tz: &str) -> Result<(ScalarValue, String)> {
         }
         LiteralType::Time(t) => (
             ScalarValue::Time64Nanosecond(Some(t.nano)),
-            format!("TIME '{}'", t.nano),
+            format!("TIME '{}'", crate::display::time_of_day(t.nano)),
         ),
         other => return Err(Error::unsupported(format!("literal {other:?}"))),
     })
@@ -247,12 +247,18 @@ fn decimal(
         .parse()
         .map_err(|_| Error::IllegalArgument(format!("invalid decimal literal '{value}'")))?;
     let natural_scale = frac_part.len() as i32;
-    let scale = scale.unwrap_or(natural_scale);
     let digit_count = digits
         .trim_start_matches(['-', '+'])
         .trim_start_matches('0')
         .len() as i32;
-    let precision = precision.unwrap_or_else(|| digit_count.max(scale).max(1));
+    // as Spark Connect: the value's own precision and scale, widened to the declared ones
+    // (PySpark declares decimal(10,0) for every `lit(Decimal(...))`)
+    let scale = scale.map_or(natural_scale, |s| s.max(natural_scale));
+    let int_digits = (digit_count - natural_scale).max(0);
+    let precision = precision
+        .map_or(digit_count, |p| p.max(digit_count))
+        .max(int_digits + scale)
+        .max(1);
     let rescaled = if scale >= natural_scale {
         unscaled * 10i128.pow((scale - natural_scale) as u32)
     } else {
@@ -304,6 +310,16 @@ mod tests {
         assert_eq!(java_double(1e10), "1.0E10");
         assert_eq!(java_double(1.25e-5), "1.25E-5");
         assert_eq!(java_double(123456.789), "123456.789");
+    }
+
+    #[test]
+    fn widens_declared_decimals_to_the_value() {
+        // PySpark declares decimal(10,0) for lit(Decimal("59.999999")): Spark keeps the scale
+        let (v, _) =
+            decimal("59.999999", Some(10), Some(0)).unwrap_or((ScalarValue::Null, String::new()));
+        assert_eq!(v, ScalarValue::Decimal128(Some(59_999_999), 10, 6));
+        let (v, _) = decimal("0.001", None, None).unwrap_or((ScalarValue::Null, String::new()));
+        assert_eq!(v, ScalarValue::Decimal128(Some(1), 3, 3));
     }
 
     #[test]

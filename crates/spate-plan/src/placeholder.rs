@@ -54,6 +54,8 @@ pub(crate) struct Registry {
     pub(crate) state: SessionState,
     pub(crate) tz: String,
     pub(crate) ansi: bool,
+    /// `spark.sql.mapKeyDedupPolicy` is `LAST_WIN`.
+    pub(crate) map_last_win: bool,
     /// Names a call's arguments as Spark does (`crate::output_names::expr_name`, given by
     /// the caller: naming sits above this module).
     pub(crate) namer: fn(&Expr, &DFSchema, &str) -> String,
@@ -83,6 +85,7 @@ impl Registry {
             tz: &self.tz,
             distinct,
             ansi: self.ansi,
+            map_last_win: self.map_last_win,
             typing,
         };
         functions::resolve(name, args, &cx)

@@ -115,7 +115,10 @@ pub fn new_context(
     state.register_udaf(Arc::new(datafusion::logical_expr::AggregateUDF::from(
         crate::functions::ApproxCountDistinct::new(),
     )))?;
-    for f in crate::functions::higher_order::functions() {
+    for f in crate::functions::higher_order::functions()
+        .into_iter()
+        .chain(crate::functions::map_lambdas::functions())
+    {
         state.register_higher_order_function(f)?;
     }
     if let Some(range) = state.table_functions().get("range") {

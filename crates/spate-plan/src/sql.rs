@@ -231,8 +231,13 @@ impl Resolver<'_> {
         let refs = self.state.resolve_table_references(&st)?;
         self.sources.prepare_sql(self.state, &refs).await?;
         let names = crate::sql_functions::called_names(&st);
-        let planning =
-            crate::sql_functions::planning_state(self.state, &names, &self.tz, self.ansi)?;
+        let planning = crate::sql_functions::planning_state(
+            self.state,
+            &names,
+            &self.tz,
+            self.ansi,
+            self.map_last_win,
+        )?;
         let plan = planning
             .as_ref()
             .unwrap_or(self.state)

@@ -56,12 +56,13 @@ pub fn names_in<V: ast::Visit>(node: &V) -> BTreeSet<String> {
 
 /// Spark syntax DataFusion's SQL planner does not plan, rewritten in the syntax tree as the
 /// function calls Spark defines it by: `a RLIKE p` and `a REGEXP p` are `rlike(a, p)`;
-/// `map()`, which DataFusion's planner refuses (it plans `map` itself), is called by Spark's
-/// other name for it, `create_map()` (so it is named `create_map()`).
+/// `map(...)`, which DataFusion's planner plans itself (without Spark's key checks, and not
+/// at all without arguments), is called by Spark's other name for it, `create_map(...)`
+/// (named `map(...)` as in Spark; `create_map()` without arguments).
 pub fn spark_syntax<V: ast::VisitMut>(node: &mut V) {
     let _ = visit_expressions_mut(node, |e| {
         if let ast::Expr::Function(f) = e
-            && matches!(&f.args, ast::FunctionArguments::List(l) if l.args.is_empty())
+            && matches!(&f.args, ast::FunctionArguments::List(_))
             && let [part] = f.name.0.as_mut_slice()
             && let Some(ident) = part.as_ident()
             && ident.value.eq_ignore_ascii_case("map")
@@ -114,6 +115,7 @@ pub fn planning_state(
     names: &BTreeSet<String>,
     tz: &str,
     ansi: bool,
+    map_last_win: bool,
 ) -> Result<Option<SessionState>> {
     let routed: Vec<(&String, SqlRoute)> = names
         .iter()
@@ -126,6 +128,7 @@ pub fn planning_state(
         state: state.clone(),
         tz: tz.to_string(),
         ansi,
+        map_last_win,
         namer: crate::output_names::expr_name,
     });
     let mut planning = state.clone();

@@ -177,6 +177,16 @@ impl Parser<'_> {
             "date" => DataType::Date32,
             "timestamp" | "timestamp_ltz" => type_build::timestamp(self.tz),
             "timestamp_ntz" => DataType::Timestamp(TimeUnit::Microsecond, None),
+            "time" => {
+                if self.eat_sym('(') {
+                    let p = self.number()?;
+                    if p > 6 {
+                        return Err(self.error("time precision must be between 0 and 6"));
+                    }
+                    self.expect_sym(')')?;
+                }
+                DataType::Time64(TimeUnit::Nanosecond)
+            }
             "void" | "null" => DataType::Null,
             "char" | "varchar" | "character" => {
                 if self.eat_sym('(') {

@@ -8,7 +8,7 @@
 //! Decimal128, string -> Utf8, binary -> Binary, boolean, date -> Date32, timestamp ->
 //! Timestamp(us, session time zone), timestamp_ntz -> Timestamp(us, none), day-time interval
 //! -> Duration(us), year-month interval -> Interval(YearMonth), calendar interval ->
-//! Interval(MonthDayNano), array -> List, map -> Map(entries: key, value), struct -> Struct,
+//! Interval(MonthDayNano), time -> Time64(ns), array -> List, map -> Map(entries: key, value), struct -> Struct,
 //! void -> Null.
 
 use std::sync::Arc;
@@ -41,6 +41,7 @@ pub fn from_proto(t: &ProtoType, tz: &str) -> Result<DataType> {
         Kind::Date(_) => DataType::Date32,
         Kind::Timestamp(_) => timestamp(tz),
         Kind::TimestampNtz(_) => DataType::Timestamp(TimeUnit::Microsecond, None),
+        Kind::Time(_) => DataType::Time64(TimeUnit::Nanosecond),
         Kind::CalendarInterval(_) => DataType::Interval(IntervalUnit::MonthDayNano),
         Kind::YearMonthInterval(_) => DataType::Interval(IntervalUnit::YearMonth),
         Kind::DayTimeInterval(_) => DataType::Duration(TimeUnit::Microsecond),
@@ -71,6 +72,10 @@ pub fn from_proto(t: &ProtoType, tz: &str) -> Result<DataType> {
         other => return Err(Error::unsupported(format!("data type {other:?}"))),
     })
 }
+
+/// The fractional-second digits of Spark's TIME type (`time(6)`, its default and the only
+/// precision Spate keeps: values are Arrow `Time64(ns)`, as the PySpark client expects).
+pub const TIME_PRECISION: i32 = 6;
 
 /// The fields of a Spark Connect struct type as Arrow fields.
 pub fn struct_fields(s: &dt::Struct, tz: &str) -> Result<Fields> {
@@ -140,6 +145,10 @@ pub fn to_proto(t: &DataType) -> Result<ProtoType> {
         DataType::Date32 | DataType::Date64 => Kind::Date(dt::Date::default()),
         DataType::Timestamp(_, Some(_)) => Kind::Timestamp(dt::Timestamp::default()),
         DataType::Timestamp(_, None) => Kind::TimestampNtz(dt::TimestampNtz::default()),
+        DataType::Time32(_) | DataType::Time64(_) => Kind::Time(dt::Time {
+            precision: Some(TIME_PRECISION),
+            type_variation_reference: 0,
+        }),
         DataType::Duration(_) | DataType::Interval(IntervalUnit::DayTime) => {
             Kind::DayTimeInterval(dt::DayTimeInterval {
                 start_field: Some(0),
@@ -226,6 +235,7 @@ pub fn simple_string(t: &DataType) -> String {
         DataType::Date32 | DataType::Date64 => "date".into(),
         DataType::Timestamp(_, Some(_)) => "timestamp".into(),
         DataType::Timestamp(_, None) => "timestamp_ntz".into(),
+        DataType::Time32(_) | DataType::Time64(_) => format!("time({TIME_PRECISION})"),
         DataType::Duration(_) | DataType::Interval(IntervalUnit::DayTime) => {
             "interval day to second".into()
         }

@@ -18,7 +18,9 @@ use super::{Arg, CallContext, call_registered, default_name, wrong_args};
 /// sends them through the registry (see `crate::sql_functions`).
 pub(super) const SQL_NAMES: &[&str] = &[
     "count",
+    "grouping_id",
     "avg",
+    "try_avg",
     "mean",
     "first",
     "first_value",
@@ -117,6 +119,15 @@ pub(super) fn resolve(
         }
     };
     Ok(Some(match name {
+        // `grouping_id(c1, ..)`: the grouping bits, the first column's highest (a bigint);
+        // without columns, over every grouping column (filled in by the aggregation)
+        "grouping_id" => {
+            let exprs = args.iter().map(|a| a.expr.clone()).collect();
+            (
+                datafusion::logical_expr::cast(call_registered(cx, "grouping", exprs)?, Int64),
+                default_name(name, args, false),
+            )
+        }
         // Spark casts the arguments of the regressions to double (a null column included)
         _ if name.starts_with("regr_") => {
             let exprs = args
@@ -200,6 +211,31 @@ pub(super) fn resolve(
             }))?,
             default_name("avg", args, cx.distinct),
         ),
+        // `try_avg`: `avg`, null where a decimal average overflows its type (Spark's
+        // decimal(p + 4, s + 4), at most 38 digits): the sum is kept in 76 digits and the
+        // average narrowed with a try-cast
+        "try_avg" => {
+            let a = first_arg()?;
+            let e = match super::arg_type(a, cx)? {
+                datafusion::arrow::datatypes::DataType::Decimal128(p, s) => {
+                    let wide = datafusion::logical_expr::cast(
+                        a.expr.clone(),
+                        datafusion::arrow::datatypes::DataType::Decimal256(76, s),
+                    );
+                    let result = datafusion::arrow::datatypes::DataType::Decimal128(
+                        (p + 4).min(38),
+                        (s + 4).min(38),
+                    );
+                    datafusion::logical_expr::try_cast(distinct(expr_fn::avg(wide))?, result)
+                }
+                Null => distinct(expr_fn::avg(datafusion::logical_expr::cast(
+                    a.expr.clone(),
+                    Float64,
+                )))?,
+                _ => distinct(expr_fn::avg(a.expr.clone()))?,
+            };
+            (e, default_name(name, args, cx.distinct))
+        }
         "first" | "first_value" | "last" | "last_value" | "any_value" => {
             let a = first_arg()?;
             let ignore_nulls = matches!(

@@ -104,7 +104,7 @@ pub struct SparkParseFloat {
 }
 
 /// The double `text` is in Spark's cast; `None` when malformed.
-fn parse_double(text: &str) -> Option<f64> {
+pub(super) fn parse_double(text: &str) -> Option<f64> {
     let t = text.trim_matches(|c: char| c <= ' ');
     let lower = t.to_ascii_lowercase();
     let special = lower.trim_start_matches(['+', '-']);

@@ -9,7 +9,8 @@
 //! - `regexp_substr(str, regexp)`: the first match of `regexp`, null when there is none;
 //! - `validate_utf8(s)` / `try_validate_utf8(s)`: `s` itself (a string here is UTF-8 already);
 //! - `extract(field, source)`: `date_part(field, source)`, named `extract(field FROM source)`;
-//!   the seconds (`S`, `SEC`, `SECOND`, ...) with their fraction, a `decimal(8,6)`.
+//!   the seconds (`S`, `SEC`, `SECOND`, ...) with their fraction, a `decimal(8,6)`;
+//! - `collation(s)`: `SYSTEM.BUILTIN.UTF8_BINARY`, the only collation strings have here.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{Expr, cast, lit, when};
@@ -28,6 +29,7 @@ pub(super) const SQL_NAMES: &[&str] = &[
     "validate_utf8",
     "try_validate_utf8",
     "extract",
+    "collation",
 ];
 
 /// Resolves `name` if it is one of these functions.
@@ -62,6 +64,7 @@ pub(super) fn resolve(
                 tz: cx.tz,
                 distinct: cx.distinct,
                 ansi: false,
+                map_last_win: cx.map_last_win,
                 typing: cx.typing,
             };
             super::resolve("element_at", vec![container.clone(), key.clone()], &lenient)?.0
@@ -107,6 +110,22 @@ pub(super) fn resolve(
             when(matches, first).end()?
         }
         ("validate_utf8" | "try_validate_utf8", [s]) => cast(s.expr.clone(), DataType::Utf8),
+        // every string here compares by its UTF-8 bytes: Spark's default collation
+        ("collation", [s]) => match arg_type(s, cx)? {
+            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => {
+                lit("SYSTEM.BUILTIN.UTF8_BINARY")
+            }
+            t => {
+                return Err(spate_common::Error::analysis(
+                    "DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE",
+                    format!(
+                        "Cannot resolve \"collation({})\": the input should be of type \"STRING\", got \"{}\"",
+                        s.name,
+                        crate::types::sql_string(&t)
+                    ),
+                ));
+            }
+        },
         // seconds come with their fraction, as decimal(8,6)
         ("extract", [field, source]) if is_seconds(&field.expr) => {
             let micros = cast(

@@ -3,11 +3,13 @@
 //! `to_timestamp` with Spark's default formats, `timestamp_seconds`/`_millis`/`_micros`,
 //! `datediff`, and the functions taking Spark datetime patterns (`datetime_patterns.rs`).
 
-use datafusion::arrow::datatypes::DataType;
-use datafusion::logical_expr::{Expr, cast, lit};
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::logical_expr::{Expr, cast, lit, try_cast};
 use spate_common::Result;
 
-use super::datetime_patterns::{DEFAULT_PATTERN, format_timestamp, parse_timestamp, pattern_arg};
+use super::datetime_patterns::{
+    DEFAULT_PATTERN, format_timestamp, parse_timestamp, parse_timestamp_with, pattern_arg,
+};
 use super::{Arg, CallContext, call_registered, default_name, non_negative_mod, wrong_args};
 
 /// The Spark functions this module rewrites that SQL text can call by name: SQL planning
@@ -28,6 +30,10 @@ pub(super) const SQL_NAMES: &[&str] = &[
     "curdate",
     "to_date",
     "to_timestamp",
+    "try_to_timestamp",
+    "to_timestamp_ltz",
+    "to_timestamp_ntz",
+    "try_to_date",
     "date_format",
     "from_unixtime",
     "unix_timestamp",
@@ -47,6 +53,18 @@ pub(super) fn resolve(
 ) -> Result<Option<(Expr, String)>> {
     let part = |field: &str| -> Result<Expr> {
         let a = args.first().ok_or_else(|| wrong_args(name, "1", 0))?;
+        if let (DataType::Time64(_), "hour" | "minute" | "second") =
+            (super::arg_type(a, cx)?, field)
+        {
+            // a time of day: its nanoseconds since midnight, divided out
+            let nanos = cast(cast(a.expr.clone(), super::time::TIME), DataType::Int64);
+            let (unit, of): (i64, i64) = match field {
+                "hour" => (3_600_000_000_000, 24),
+                "minute" => (60_000_000_000, 60),
+                _ => (1_000_000_000, 60),
+            };
+            return Ok(cast((nanos / lit(unit)) % lit(of), DataType::Int32));
+        }
         // Spark casts text to a timestamp (time fields) or a date (date fields) first
         let value = match super::arg_type(a, cx)? {
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => match field {
@@ -113,13 +131,13 @@ pub(super) fn resolve(
                     "current_timestamp()".to_string(),
                 ),
             };
-            let (text, pattern) = match args.get(1) {
-                Some(p) => pattern_arg(name, &p.expr)?,
-                None => pattern_arg(name, &lit(DEFAULT_PATTERN))?,
+            let (pattern, text) = match args.get(1) {
+                Some(p) => (p.expr.clone(), p.name.clone()),
+                None => (lit(DEFAULT_PATTERN), DEFAULT_PATTERN.to_string()),
             };
             let ts = match args.first().map(|a| super::arg_type(a, cx)).transpose()? {
                 Some(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) => {
-                    parse_timestamp(value, pattern, cx.tz, cx.ansi)
+                    parse_timestamp_with(name, value, &pattern, cx.tz, false, cx.ansi)?
                 }
                 _ => cast(value, crate::types::timestamp(cx.tz)),
             };
@@ -129,6 +147,36 @@ pub(super) fn resolve(
                 (micros.clone() - non_negative_mod(micros, 1_000_000)) / lit(1_000_000i64);
             let label = format!("{name}({value_name}, {text})");
             (seconds, label)
+        }
+        "try_to_date" | "try_to_timestamp" | "to_timestamp_ltz" | "to_timestamp_ntz" => {
+            let to = match name {
+                "try_to_date" => DataType::Date32,
+                "to_timestamp_ntz" => DataType::Timestamp(TimeUnit::Microsecond, None),
+                _ => crate::types::timestamp(cx.tz),
+            };
+            let fail = cx.ansi && !name.starts_with("try_");
+            let e = match args {
+                [text] if fail => cast(text.expr.clone(), to),
+                [text] => try_cast(text.expr.clone(), to),
+                [text, pattern] => {
+                    let ntz = name == "to_timestamp_ntz";
+                    let ts = parse_timestamp_with(
+                        name,
+                        text.expr.clone(),
+                        &pattern.expr,
+                        cx.tz,
+                        ntz,
+                        fail,
+                    )?;
+                    if name == "try_to_date" {
+                        cast(ts, DataType::Date32)
+                    } else {
+                        ts
+                    }
+                }
+                _ => return Err(wrong_args(name, "1 or 2", args.len())),
+            };
+            (e, label)
         }
         "to_timestamp" if args.len() == 1 => (
             cast(args[0].expr.clone(), crate::types::timestamp(cx.tz)),

@@ -54,12 +54,40 @@ pub fn format_timestamp(ts: Expr, pattern: DateTimePattern, tz: &str) -> Expr {
 /// `text` parsed with `pattern` into a timestamp in time zone `tz`.
 pub fn parse_timestamp(text: Expr, pattern: DateTimePattern, tz: &str, ansi: bool) -> Expr {
     ScalarUDF::new_from_impl(ParseTimestamp {
-        pattern,
+        pattern: Some(pattern),
         tz: tz.to_string(),
+        ntz: false,
         ansi,
         signature: Signature::any(1, Volatility::Immutable),
     })
     .call(vec![text])
+}
+
+/// `text` parsed with the pattern `pattern` gives (a literal, compiled once, or a column, each
+/// row's own) into a timestamp in time zone `tz`, or a local date-time when `ntz`.
+pub fn parse_timestamp_with(
+    function: &str,
+    text: Expr,
+    pattern: &Expr,
+    tz: &str,
+    ntz: bool,
+    ansi: bool,
+) -> Result<Expr> {
+    let (compiled, mut args) = match pattern {
+        Expr::Literal(..) => (Some(pattern_arg(function, pattern)?.1), vec![text]),
+        column => (None, vec![text, column.clone()]),
+    };
+    if let Some(p) = args.get_mut(1) {
+        *p = datafusion::logical_expr::cast(p.clone(), DataType::Utf8);
+    }
+    Ok(ScalarUDF::new_from_impl(ParseTimestamp {
+        pattern: compiled,
+        tz: tz.to_string(),
+        ntz,
+        ansi,
+        signature: Signature::any(args.len(), Volatility::Immutable),
+    })
+    .call(args))
 }
 
 fn zone(tz: &str) -> DfResult<Tz> {
@@ -112,8 +140,11 @@ impl ScalarUDFImpl for FormatTimestamp {
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct ParseTimestamp {
-    pattern: DateTimePattern,
+    /// The pattern, or `None` when each row gives its own (the second argument).
+    pattern: Option<DateTimePattern>,
     tz: String,
+    /// Whether the result is a local date-time (`timestamp_ntz`).
+    ntz: bool,
     ansi: bool,
     signature: Signature,
 }
@@ -128,24 +159,58 @@ impl ScalarUDFImpl for ParseTimestamp {
     }
 
     fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
-        Ok(crate::types::timestamp(&self.tz))
+        Ok(if self.ntz {
+            DataType::Timestamp(TimeUnit::Microsecond, None)
+        } else {
+            crate::types::timestamp(&self.tz)
+        })
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        let zone = zone(&self.tz)?;
+        let zone = (!self.ntz).then(|| zone(&self.tz)).transpose()?;
         let input = args.args[0].to_array(args.number_rows)?;
         let text = cast(&input, &DataType::Utf8)?;
         let text = text.as_string::<i32>();
+        let patterns = args
+            .args
+            .get(1)
+            .map(|p| p.to_array(args.number_rows))
+            .transpose()?;
+        let patterns = patterns.as_ref().map(|p| p.as_string::<i32>());
+        let mut row_pattern: Option<(String, DateTimePattern)> = None;
         let mut out = TimestampMicrosecondBuilder::with_capacity(text.len());
         for i in 0..text.len() {
-            if text.is_null(i) {
+            if text.is_null(i) || patterns.is_some_and(|p| p.is_null(i)) {
                 out.append_null();
                 continue;
             }
-            match self
-                .pattern
+            let pattern = match (&self.pattern, patterns) {
+                (Some(p), _) => p,
+                (None, Some(texts)) => {
+                    let t = texts.value(i);
+                    if row_pattern.as_ref().is_none_or(|(cached, _)| cached != t) {
+                        let compiled = DateTimePattern::compile(t).map_err(|e| {
+                            Error::IllegalArgument(format!(
+                                "[INVALID_DATETIME_PATTERN] {e} in pattern '{t}'"
+                            ))
+                        })?;
+                        row_pattern = Some((t.to_string(), compiled));
+                    }
+                    match &row_pattern {
+                        Some((_, p)) => p,
+                        None => {
+                            out.append_null();
+                            continue;
+                        }
+                    }
+                }
+                (None, None) => {
+                    return Err(DataFusionError::Internal("a pattern is missing".into()));
+                }
+            };
+            match pattern
                 .parse(text.value(i))
-                .and_then(|p| p.to_micros(Some(&zone)))
+                .and_then(|p| p.to_micros(zone.as_ref()))
             {
                 Some(m) => out.append_value(m),
                 None if self.ansi => {
@@ -157,7 +222,11 @@ impl ScalarUDFImpl for ParseTimestamp {
                 None => out.append_null(),
             }
         }
-        let array = out.finish().with_timezone(self.tz.as_str());
-        Ok(ColumnarValue::Array(Arc::new(array)))
+        let array = out.finish();
+        Ok(ColumnarValue::Array(if self.ntz {
+            Arc::new(array)
+        } else {
+            Arc::new(array.with_timezone(self.tz.as_str()))
+        }))
     }
 }

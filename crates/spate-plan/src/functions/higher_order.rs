@@ -92,7 +92,7 @@ fn list_field(t: DataType) -> DataType {
 }
 
 /// Splits evaluated arguments into values and lambdas, in order.
-fn split(
+pub(super) fn split(
     args: &[ValueOrLambda<ColumnarValue, LambdaArgument>],
 ) -> (Vec<&ColumnarValue>, Vec<&LambdaArgument>) {
     let mut values = Vec::new();
@@ -183,7 +183,7 @@ fn evaluate(
 }
 
 /// Evaluates `lambda` once per array element.
-fn per_element(
+pub(super) fn per_element(
     lambda: &LambdaArgument,
     params: &[ArrayRef],
     rows: &UInt32Array,

@@ -1,5 +1,7 @@
-//! `make_timestamp(year, month, day, hour, min, sec[, timezone])` (and its `_ltz` twin): the
-//! instant of a local date and time in `timezone` (default the session time zone). As in
+//! `make_timestamp(year, month, day, hour, min, sec[, timezone])` or `(date, time[, timezone])`
+//! (and its `_ltz` twin): the instant of a local date and time in `timezone` (default the
+//! session time zone); `make_timestamp_ntz` the local date-time itself; the `try_` forms null
+//! where the others fail. As in
 //! Spark, `sec` carries microseconds (it is read as `decimal(16, 6)`), a `sec` of exactly 60
 //! is the next minute's first second, and fields out of range — or 60 with a fraction — are
 //! `DATETIME_FIELD_OUT_OF_BOUNDS` / `INVALID_FRACTION_OF_SECOND` errors with ANSI mode on and
@@ -11,9 +13,11 @@ use std::sync::Arc;
 use chrono::{Duration, NaiveDate, NaiveDateTime, Offset, TimeZone};
 use chrono_tz::Tz;
 use datafusion::arrow::array::{
-    Array, AsArray, Decimal128Array, Int32Array, StringArray, TimestampMicrosecondBuilder,
+    Array, AsArray, Decimal128Array, StringArray, TimestampMicrosecondBuilder,
 };
-use datafusion::arrow::datatypes::{DataType, Int32Type};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Int32Type, Time64NanosecondType, TimeUnit,
+};
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, cast,
@@ -23,9 +27,26 @@ use spate_common::{Error, Result};
 use super::{Arg, CallContext, default_name, wrong_args};
 
 /// The functions this module resolves, for SQL planning (see `crate::sql_functions`).
-pub(super) const SQL_NAMES: &[&str] = &["make_timestamp", "make_timestamp_ltz"];
+pub(super) const SQL_NAMES: &[&str] = &[
+    "make_timestamp",
+    "make_timestamp_ltz",
+    "make_timestamp_ntz",
+    "try_make_timestamp",
+    "try_make_timestamp_ltz",
+    "try_make_timestamp_ntz",
+];
 
-/// Resolves `make_timestamp` and `make_timestamp_ltz`.
+/// How the call gives the local date and time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Form {
+    /// `year, month, day, hour, min, sec`.
+    Fields,
+    /// `date, time`.
+    DateTime,
+}
+
+/// Resolves the `make_timestamp` family: `_ntz` gives a local date-time, the others the instant
+/// in `timezone` (the session's by default); `try_` gives null for an impossible date or time.
 pub(super) fn resolve(
     name: &str,
     args: &[Arg],
@@ -34,31 +55,61 @@ pub(super) fn resolve(
     if !SQL_NAMES.contains(&name) {
         return Ok(None);
     }
-    if !(6..=7).contains(&args.len()) {
-        return Err(wrong_args(name, "6 or 7", args.len()));
+    let ntz = name.ends_with("_ntz");
+    let allowed: &[usize] = if ntz { &[2, 6] } else { &[2, 3, 6, 7] };
+    if !allowed.contains(&args.len()) {
+        let text = if ntz { "2 or 6" } else { "2, 3, 6 or 7" };
+        return Err(wrong_args(name, text, args.len()));
     }
-    let mut exprs: Vec<Expr> = args[..5]
-        .iter()
-        .map(|a| cast(a.expr.clone(), DataType::Int32))
-        .collect();
-    exprs.push(cast(args[5].expr.clone(), DataType::Decimal128(16, 6)));
-    exprs.push(match args.get(6) {
+    let form = if args.len() <= 3 {
+        Form::DateTime
+    } else {
+        Form::Fields
+    };
+    let mut exprs: Vec<Expr> = match form {
+        Form::Fields => {
+            let mut exprs: Vec<Expr> = args[..5]
+                .iter()
+                .map(|a| cast(a.expr.clone(), DataType::Int32))
+                .collect();
+            exprs.push(cast(args[5].expr.clone(), DataType::Decimal128(16, 6)));
+            exprs
+        }
+        Form::DateTime => vec![
+            cast(args[0].expr.clone(), DataType::Date32),
+            cast(args[1].expr.clone(), super::time::TIME),
+        ],
+    };
+    let zone_at = if form == Form::Fields { 6 } else { 2 };
+    exprs.push(match args.get(zone_at) {
         Some(zone) => cast(zone.expr.clone(), DataType::Utf8),
         None => datafusion::logical_expr::lit(cx.tz),
     });
     let udf = ScalarUDF::new_from_impl(MakeTimestamp {
         tz: cx.tz.to_string(),
-        ansi: cx.ansi,
-        signature: Signature::any(7, Volatility::Immutable),
+        ansi: cx.ansi && !name.starts_with("try_"),
+        ntz,
+        form,
+        signature: Signature::any(exprs.len(), Volatility::Immutable),
     });
-    Ok(Some((udf.call(exprs), default_name(name, args, false))))
+    // Spark names `try_make_timestamp` by its six fields even when it is given a time zone
+    let named = if name == "try_make_timestamp" && form == Form::Fields {
+        &args[..6]
+    } else {
+        args
+    };
+    Ok(Some((udf.call(exprs), default_name(name, named, false))))
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct MakeTimestamp {
     /// The session time zone, the result's.
     tz: String,
+    /// Whether a bad row is an error (else null).
     ansi: bool,
+    /// Whether the result is a local date-time (`timestamp_ntz`).
+    ntz: bool,
+    form: Form,
     signature: Signature,
 }
 
@@ -78,7 +129,11 @@ impl ScalarUDFImpl for MakeTimestamp {
     }
 
     fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
-        Ok(crate::types::timestamp(&self.tz))
+        Ok(if self.ntz {
+            DataType::Timestamp(TimeUnit::Microsecond, None)
+        } else {
+            crate::types::timestamp(&self.tz)
+        })
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
@@ -88,50 +143,83 @@ impl ScalarUDFImpl for MakeTimestamp {
             .iter()
             .map(|a| a.to_array(n))
             .collect::<DfResult<Vec<_>>>()?;
-        let ints: Vec<&Int32Array> = arrays[..5]
-            .iter()
-            .map(|a| a.as_primitive::<Int32Type>())
-            .collect();
-        let seconds: &Decimal128Array = arrays[5].as_primitive();
-        let zones: &StringArray = arrays[6].as_string();
+        let zones: &StringArray = arrays[arrays.len() - 1].as_string();
         let mut out = TimestampMicrosecondBuilder::with_capacity(n);
         let mut zone: Option<(String, Tz)> = None;
         for i in 0..n {
-            if ints.iter().any(|a| a.is_null(i)) || seconds.is_null(i) || zones.is_null(i) {
+            if arrays.iter().any(|a| a.is_null(i)) {
                 out.append_null();
                 continue;
             }
-            let name = zones.value(i);
-            let tz = match &zone {
-                Some((cached, tz)) if cached == name => *tz,
-                _ => {
-                    let tz = name.parse::<Tz>().map_err(|_| {
-                        DataFusionError::from(Error::Runtime {
-                            exception: "java.time.DateTimeException",
-                            class: "INVALID_TIMEZONE".into(),
-                            message: format!("make_timestamp(): the time zone '{name}' is unknown"),
+            let tz = if self.ntz {
+                None
+            } else {
+                let name = zones.value(i);
+                Some(match &zone {
+                    Some((cached, tz)) if cached == name => *tz,
+                    _ => {
+                        let tz = name.parse::<Tz>().map_err(|_| {
+                            DataFusionError::from(Error::Runtime {
+                                exception: "java.time.DateTimeException",
+                                class: "INVALID_TIMEZONE".into(),
+                                message: format!(
+                                    "make_timestamp(): the time zone '{name}' is unknown"
+                                ),
+                            })
+                        })?;
+                        zone = Some((name.to_string(), tz));
+                        tz
+                    }
+                })
+            };
+            let local = match self.form {
+                Form::Fields => {
+                    let fields: Vec<i32> = arrays[..5]
+                        .iter()
+                        .map(|a| a.as_primitive::<Int32Type>().value(i))
+                        .collect();
+                    let seconds: &Decimal128Array = arrays[5].as_primitive();
+                    local_of(&fields, seconds.value(i)).map_err(|e| (e, seconds.value_as_string(i)))
+                }
+                Form::DateTime => {
+                    let days = arrays[0].as_primitive::<Date32Type>().value(i);
+                    let nanos = arrays[1].as_primitive::<Time64NanosecondType>().value(i);
+                    let micros = i64::from(days) * 86_400_000_000 + nanos / 1000;
+                    chrono::DateTime::from_timestamp_micros(micros)
+                        .map(|t| (t.naive_utc(), false))
+                        .ok_or_else(|| {
+                            (
+                                Invalid::OutOfBounds(format!("Invalid date {days}")),
+                                String::new(),
+                            )
                         })
-                    })?;
-                    zone = Some((name.to_string(), tz));
-                    tz
                 }
             };
-            let fields: Vec<i32> = ints.iter().map(|a| a.value(i)).collect();
-            match micros(&fields, seconds.value(i), tz) {
-                Ok(m) => out.append_value(m),
+            match local {
+                Ok((local, next_minute)) => {
+                    let instant = match tz {
+                        Some(tz) => instant(local, tz),
+                        None => local,
+                    };
+                    let instant = if next_minute {
+                        instant + Duration::minutes(1)
+                    } else {
+                        instant
+                    };
+                    out.append_value(instant.and_utc().timestamp_micros());
+                }
                 Err(_) if !self.ansi => out.append_null(),
-                Err(Invalid::Fraction) => {
+                Err((Invalid::Fraction, seconds)) => {
                     return Err(Error::Runtime {
                         exception: "java.time.DateTimeException",
                         class: "INVALID_FRACTION_OF_SECOND".into(),
                         message: format!(
-                            "Valid range for seconds is [0, 60] (inclusive), but the provided value is {}. To avoid this error, use `try_make_timestamp`, which returns NULL on error.",
-                            seconds.value_as_string(i)
+                            "Valid range for seconds is [0, 60] (inclusive), but the provided value is {seconds}. To avoid this error, use `try_make_timestamp`, which returns NULL on error."
                         ),
                     }
                     .into());
                 }
-                Err(Invalid::OutOfBounds(what)) => {
+                Err((Invalid::OutOfBounds(what), _)) => {
                     return Err(Error::Runtime {
                         exception: "java.time.DateTimeException",
                         class: "DATETIME_FIELD_OUT_OF_BOUNDS".into(),
@@ -143,14 +231,21 @@ impl ScalarUDFImpl for MakeTimestamp {
                 }
             }
         }
-        let array = out.finish().with_timezone(self.tz.as_str());
-        Ok(ColumnarValue::Array(Arc::new(array)))
+        let array = out.finish();
+        Ok(ColumnarValue::Array(Arc::new(if self.ntz {
+            array
+        } else {
+            array.with_timezone(self.tz.as_str())
+        })))
     }
 }
 
-/// The instant of `[year, month, day, hour, minute]` and `sec_micros` (seconds in
-/// microseconds) in `tz`, in microseconds since the epoch.
-fn micros(fields: &[i32], sec_micros: i128, tz: Tz) -> std::result::Result<i64, Invalid> {
+/// The local date-time of `[year, month, day, hour, minute]` and `sec_micros` (seconds in
+/// microseconds), and whether the seconds were exactly 60 (the next minute's first second).
+fn local_of(
+    fields: &[i32],
+    sec_micros: i128,
+) -> std::result::Result<(NaiveDateTime, bool), Invalid> {
     let &[year, month, day, hour, minute] = fields else {
         return Err(Invalid::OutOfBounds("wrong number of fields".into()));
     };
@@ -179,17 +274,16 @@ fn micros(fields: &[i32], sec_micros: i128, tz: Tz) -> std::result::Result<i64, 
         .zip(u32::try_from(minute).ok())
         .and_then(|(h, m)| date.and_hms_micro_opt(h, m, second, fraction as u32))
         .ok_or_else(|| out_of_bounds(format!("Invalid time {hour}:{minute}:{whole}")))?;
-    let instant = match tz.from_local_datetime(&local).earliest() {
+    Ok((local, next_minute))
+}
+
+/// The instant (as a UTC date-time) of the local time `local` in `tz`.
+fn instant(local: NaiveDateTime, tz: Tz) -> NaiveDateTime {
+    match tz.from_local_datetime(&local).earliest() {
         Some(t) => t.naive_utc(),
         // skipped by a jump forward: the offset in force before it, as java.time does
         None => local - offset_before(tz, local),
-    };
-    let instant = if next_minute {
-        instant + Duration::minutes(1)
-    } else {
-        instant
-    };
-    Ok(instant.and_utc().timestamp_micros())
+    }
 }
 
 /// The UTC offset `tz` had a day before the local time `local`.
@@ -204,6 +298,13 @@ fn offset_before(tz: Tz, local: NaiveDateTime) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The instant of the fields and seconds (in microseconds) in `tz`, in microseconds.
+    fn micros(fields: &[i32], sec: i128, tz: Tz) -> std::result::Result<i64, Invalid> {
+        let (local, next_minute) = local_of(fields, sec)?;
+        let t = instant(local, tz) + Duration::minutes(i64::from(next_minute));
+        Ok(t.and_utc().timestamp_micros())
+    }
 
     fn at(text: &str) -> i64 {
         chrono::DateTime::parse_from_rfc3339(text)

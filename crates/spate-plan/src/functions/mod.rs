@@ -4,15 +4,18 @@
 //! Spark-compatible functions are registered over DataFusion's built-ins, so SQL text sees the
 //! same functions. An unknown name is Spark's `UNRESOLVED_ROUTINE`.
 
+mod aes;
 mod aggregate;
 mod approx_distinct;
 mod arithmetic;
 mod assertions;
 mod binary;
+mod bitmap;
 mod cast;
 pub(crate) mod collection;
 mod compositions;
 mod conversion;
+mod csv_text;
 mod datetime;
 mod datetime_patterns;
 mod format_number;
@@ -23,25 +26,32 @@ mod json;
 mod json_path;
 mod kll;
 mod make_timestamp;
+pub mod map_lambdas;
+mod maps;
 mod mask;
 mod math;
 mod mode;
 mod moments;
 mod months;
 mod murmur3;
+mod number_format;
 mod operators;
 mod overloads;
 mod percentile;
 mod random;
 pub mod ranking;
+mod sentences;
 mod sequence;
 mod session_window;
 mod simple;
 mod sketch_agg;
 mod sketches;
 mod string;
+mod time;
 mod time_window;
+mod timestamp_units;
 mod tuple;
+mod xpath;
 pub(crate) use time_window::parse_interval;
 
 pub use approx_distinct::ApproxCountDistinct;
@@ -77,6 +87,8 @@ pub struct CallContext<'a> {
     pub distinct: bool,
     /// Whether ANSI mode is on.
     pub ansi: bool,
+    /// Whether a map built with a key twice keeps its last value (else it is an error).
+    pub map_last_win: bool,
     /// Whether the call is only being typed: SQL planning asks a call's type with its
     /// non-constant arguments as columns, so a function that needs a literal argument may
     /// then take a column of the literal's type.
@@ -87,9 +99,10 @@ pub struct CallContext<'a> {
 type FamilyResolver = fn(&str, &[Arg], &CallContext<'_>) -> Result<Option<(Expr, String)>>;
 
 /// The families of rewritten functions, in the order they are asked.
-const FAMILIES: [FamilyResolver; 29] = [
+const FAMILIES: [FamilyResolver; 38] = [
     operators::resolve,
     mode::resolve,
+    bitmap::resolve,
     mask::resolve,
     assertions::resolve,
     compositions::resolve,
@@ -108,6 +121,14 @@ const FAMILIES: [FamilyResolver; 29] = [
     json_path::resolve,
     months::resolve,
     make_timestamp::resolve,
+    time::resolve,
+    timestamp_units::resolve,
+    xpath::resolve,
+    sentences::resolve,
+    number_format::resolve,
+    aes::resolve,
+    maps::resolve,
+    csv_text::resolve,
     time_window::resolve,
     session_window::resolve,
     collection::resolve,
@@ -139,7 +160,15 @@ pub fn resolve(name: &str, args: Vec<Arg>, cx: &CallContext<'_>) -> Result<(Expr
             .unzip();
         let keys = call_registered(cx, "make_array", keys)?;
         let values = call_registered(cx, "make_array", values)?;
-        return Ok((call_registered(cx, "map", vec![keys, values])?, name));
+        use datafusion::arrow::datatypes::DataType;
+        let element = |e: &Expr| -> Result<DataType> {
+            Ok(match e.get_type(cx.schema)? {
+                DataType::List(f) => f.data_type().clone(),
+                other => other,
+            })
+        };
+        let (key, value) = (element(&keys)?, element(&values)?);
+        return Ok((maps::build(keys, values, key, value, cx.map_last_win), name));
     }
     let spark_name = if matches!(lower.as_str(), "lag" | "lead") {
         // Spark names the offset and default it fills in: `lag(l, 1, NULL)`
@@ -170,7 +199,7 @@ pub enum SqlRoute {
 }
 
 /// The names of the scalar functions the registry's families rewrite.
-const SCALAR_REWRITES: [&[&str]; 27] = [
+const SCALAR_REWRITES: [&[&str]; 35] = [
     operators::SQL_NAMES,
     mask::SQL_NAMES,
     assertions::SQL_NAMES,
@@ -189,6 +218,14 @@ const SCALAR_REWRITES: [&[&str]; 27] = [
     json_path::SQL_NAMES,
     months::SQL_NAMES,
     make_timestamp::SQL_NAMES,
+    time::SQL_NAMES,
+    timestamp_units::SQL_NAMES,
+    xpath::SQL_NAMES,
+    sentences::SQL_NAMES,
+    number_format::SQL_NAMES,
+    aes::SQL_NAMES,
+    maps::SQL_NAMES,
+    csv_text::SQL_NAMES,
     time_window::SQL_NAMES,
     session_window::SQL_NAMES,
     collection::SQL_NAMES,
@@ -207,6 +244,7 @@ fn rewritten(name: &str) -> Option<SqlRoute> {
         || sketches::AGG_NAMES.contains(&name)
         || tuple::AGG_NAMES.contains(&name)
         || mode::AGG_NAMES.contains(&name)
+        || bitmap::AGG_NAMES.contains(&name)
     {
         Some(SqlRoute::Aggregate)
     } else if SCALAR_REWRITES.iter().any(|names| names.contains(&name)) {

@@ -38,7 +38,7 @@ pub(super) const SQL_NAMES: &[&str] = &[
 /// functions).
 pub(super) const SYMBOLS: &[&str] = &[
     "+", "-", "*", "/", "%", "==", "=", "<=>", "!=", "<>", "<", "<=", ">", ">=", "&", "|", "^",
-    "!", "and", "or", "not", "in", "between",
+    "!", "~", "and", "or", "not", "in", "between",
 ];
 
 /// Resolves `name` if it is an operator.
@@ -104,6 +104,12 @@ pub(super) fn resolve(
         "&" | "bitwiseand" => binary(Operator::BitwiseAnd, "&"),
         "|" | "bitwiseor" => binary(Operator::BitwiseOr, "|"),
         "^" | "bitwisexor" => binary(Operator::BitwiseXor, "^"),
+        "~" => {
+            // Spark's bitwise NOT, named `~a`
+            let [a] = one(name, args)?;
+            let e = super::call_registered(cx, "bitwise_not", vec![a.expr.clone()])?;
+            Ok(Some((e, format!("~{}", a.name))))
+        }
         "not" | "!" => {
             let [a] = one(name, args)?;
             Ok(Some((

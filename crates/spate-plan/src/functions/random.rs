@@ -4,27 +4,81 @@
 //! `nextGaussian` over that generator. The call resolves to a task-id marker (see
 //! `crate::task_ids`), whose operator knows the partition and draws the values row by row.
 
-use datafusion::logical_expr::Expr;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::logical_expr::{Expr, cast};
 use datafusion::scalar::ScalarValue;
 use spate_common::{Error, Result};
 
 use super::{Arg, CallContext, default_name, wrong_args};
 
 /// The functions this module resolves, for SQL planning (see `crate::sql_functions`).
-pub(super) const SQL_NAMES: &[&str] = &["rand", "random", "randn"];
+pub(super) const SQL_NAMES: &[&str] = &["rand", "random", "randn", "uniform"];
 
-/// Resolves `rand`, `random` and `randn`.
+/// Resolves `rand`, `random`, `randn` and `uniform`.
 pub(super) fn resolve(
     name: &str,
     args: &[Arg],
-    _cx: &CallContext<'_>,
+    cx: &CallContext<'_>,
 ) -> Result<Option<(Expr, String)>> {
     let gaussian = match name {
         "rand" | "random" => false,
         "randn" => true,
+        "uniform" => return uniform(args, cx).map(Some),
         _ => return Ok(None),
     };
-    let seed = match args {
+    let seed = seed_of(name, args)?;
+    let e = crate::task_ids::random_marker(seed, gaussian);
+    Ok(Some((e, default_name(name, args, false))))
+}
+
+/// `uniform(min, max[, seed])`: Spark's `min + (max - min) * rand(seed)`, computed in double
+/// and cast to the wider of the bounds' types (an integer bound pair gives an integer).
+fn uniform(args: &[Arg], cx: &CallContext<'_>) -> Result<(Expr, String)> {
+    let (bounds, seed) = match args {
+        [min, max] => ([min, max], &[][..]),
+        [min, max, seed] => ([min, max], std::slice::from_ref(seed)),
+        _ => return Err(wrong_args("uniform", "2 or 3", args.len())),
+    };
+    let types = [
+        super::arg_type(bounds[0], cx)?,
+        super::arg_type(bounds[1], cx)?,
+    ];
+    let result = wider_numeric(&types[0], &types[1]).ok_or_else(|| {
+        Error::analysis(
+            "DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE",
+            format!(
+                "uniform(): the bounds must be numbers, got {} and {}",
+                crate::types::sql_string(&types[0]),
+                crate::types::sql_string(&types[1])
+            ),
+        )
+    })?;
+    let double = |a: &Arg| cast(a.expr.clone(), DataType::Float64);
+    let draw = crate::task_ids::random_marker(seed_of("uniform", seed)?, false);
+    let value = double(bounds[0]) + (double(bounds[1]) - double(bounds[0])) * draw;
+    Ok((cast(value, result), default_name("uniform", args, false)))
+}
+
+/// The type `uniform` gives for bounds of types `a` and `b`.
+fn wider_numeric(a: &DataType, b: &DataType) -> Option<DataType> {
+    use DataType::*;
+    let rank = |t: &DataType| match t {
+        Int8 => Some(1),
+        Int16 => Some(2),
+        Int32 => Some(3),
+        Int64 => Some(4),
+        Decimal128(..) => Some(5),
+        Float32 => Some(6),
+        Float64 => Some(7),
+        _ => None,
+    };
+    let (ra, rb) = (rank(a)?, rank(b)?);
+    Some(if ra >= rb { a.clone() } else { b.clone() })
+}
+
+/// The seed argument of a random function: an integer literal, or a fresh seed when absent.
+fn seed_of(name: &str, args: &[Arg]) -> Result<i64> {
+    Ok(match args {
         // Spark picks a seed when the query is analysed; so does Spate
         [] => fresh_seed(),
         [seed] => match &seed.expr {
@@ -39,9 +93,7 @@ pub(super) fn resolve(
             _ => return Err(seed_error(name, &seed.name)),
         },
         _ => return Err(wrong_args(name, "0 or 1", args.len())),
-    };
-    let e = crate::task_ids::random_marker(seed, gaussian);
-    Ok(Some((e, default_name(name, args, false))))
+    })
 }
 
 /// A seed nobody chose: the standard library's randomly keyed hasher over the clock.

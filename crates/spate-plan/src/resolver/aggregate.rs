@@ -91,6 +91,15 @@ impl Resolver<'_> {
         aggs: Vec<Named>,
     ) -> Result<LogicalPlan> {
         let group_exprs: Vec<Expr> = groups.iter().map(|g| g.expr.clone()).collect();
+        let aggs = aggs
+            .into_iter()
+            .map(|n| {
+                Ok(Named {
+                    expr: grouping_over(n.expr, &group_exprs)?,
+                    name: n.name,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let agg_exprs: Vec<Expr> = aggs.iter().map(|n| n.expr.clone()).collect();
         let inner = find_aggregate_exprs(agg_exprs.iter());
         for n in &aggs {
@@ -245,4 +254,19 @@ impl Resolver<'_> {
         }
         Ok(out)
     }
+}
+
+/// `e` with each `grouping()` that names no column (`grouping_id()`) over all of `groups`.
+fn grouping_over(e: Expr, groups: &[Expr]) -> Result<Expr> {
+    use datafusion::common::tree_node::{Transformed, TreeNode};
+    Ok(e.transform_up(|e| match e {
+        Expr::AggregateFunction(mut f)
+            if f.func.name() == "grouping" && f.params.args.is_empty() =>
+        {
+            f.params.args = groups.to_vec();
+            Ok(Transformed::yes(Expr::AggregateFunction(f)))
+        }
+        other => Ok(Transformed::no(other)),
+    })?
+    .data)
 }

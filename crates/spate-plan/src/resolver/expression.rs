@@ -256,6 +256,7 @@ impl Resolver<'_> {
             tz: &self.tz,
             distinct,
             ansi: self.ansi,
+            map_last_win: self.map_last_win,
             typing: false,
         };
         let (expr, name) = functions::resolve(name, args, &cx)?;
@@ -268,8 +269,13 @@ impl Resolver<'_> {
             .map_err(|e| Error::parse(format!("syntax error in expression '{text}': {e}")))?;
         crate::sql_functions::spark_syntax(&mut item.expr);
         let names = crate::sql_functions::names_in(&item.expr);
-        let planning =
-            crate::sql_functions::planning_state(self.state, &names, &self.tz, self.ansi)?;
+        let planning = crate::sql_functions::planning_state(
+            self.state,
+            &names,
+            &self.tz,
+            self.ansi,
+            self.map_last_win,
+        )?;
         let expr = planning
             .as_ref()
             .unwrap_or(self.state)

@@ -49,6 +49,8 @@ pub struct Resolver<'a> {
     fill_cache: bool,
     blobs: Option<&'a dyn CachedBlobs>,
     pub(crate) ansi: bool,
+    /// `spark.sql.mapKeyDedupPolicy` is `LAST_WIN`.
+    pub(crate) map_last_win: bool,
     plan_ids: Mutex<HashMap<i64, Vec<Vec<Column>>>>,
     /// Lambda variables in scope while a lambda body is resolved, innermost last.
     lambda_scope: Mutex<Vec<(String, datafusion::arrow::datatypes::FieldRef)>>,
@@ -71,6 +73,7 @@ impl<'a> Resolver<'a> {
             fill_cache: false,
             blobs: None,
             ansi: config.ansi(),
+            map_last_win: config.map_key_last_win(),
             plan_ids: Mutex::new(HashMap::new()),
             lambda_scope: Mutex::new(Vec::new()),
             counter: AtomicUsize::new(0),
