@@ -279,3 +279,16 @@ def test_try_avg_is_null_where_the_decimal_average_overflows(spark):
     got = small.select(F.try_avg("n").alias("a"))
     assert got.dtypes == [("a", "decimal(14,5)")]
     assert one(got) == Decimal("2.00000")
+
+
+def test_randstr_draws_from_the_partitions_generator(spark):
+    import re
+
+    one_partition = spark.range(0, 4, 1, 1).select(F.randstr(F.lit(5), F.lit(7)).alias("s"))
+    first = [r.s for r in one_partition.collect()]
+    assert first == [r.s for r in one_partition.collect()]  # the seed fixes the values
+    assert all(re.fullmatch("[0-9a-zA-Z]{5}", s) for s in first)
+    # partition 1 draws with seed 7 + 1: its first row is partition 0's first with seed 8
+    two = [r.s for r in spark.range(0, 4, 1, 2).select(F.randstr(F.lit(5), F.lit(7)).alias("s")).collect()]
+    seed8 = one(spark.range(0, 1, 1, 1).select(F.randstr(F.lit(5), F.lit(8))))
+    assert two[0] == first[0] and two[2] == seed8

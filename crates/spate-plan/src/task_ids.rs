@@ -57,17 +57,65 @@ enum TaskId {
     Random(Random),
 }
 
-/// A random column: `rand(seed)` (uniform) or `randn(seed)` (`gaussian`).
+/// A random column: `rand(seed)`, `randn(seed)` or `randstr(length, seed)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct Random {
     seed: i64,
-    gaussian: bool,
+    draw: Draw,
+}
+
+/// What a random column draws from its generator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Draw {
+    /// Java's `nextDouble` (`rand`).
+    Uniform,
+    /// Java's `nextGaussian` (`randn`).
+    Gaussian,
+    /// That many characters of `0-9a-zA-Z` (`randstr`).
+    Text(i32),
+}
+
+impl Draw {
+    fn name(self) -> &'static str {
+        match self {
+            Draw::Uniform => "rand",
+            Draw::Gaussian => "randn",
+            Draw::Text(_) => "randstr",
+        }
+    }
+
+    fn data_type(self) -> DataType {
+        match self {
+            Draw::Text(_) => DataType::Utf8,
+            _ => DataType::Float64,
+        }
+    }
+
+    /// One partition's values for `n` rows.
+    fn values(self, rng: &mut XorShiftRandom, n: usize) -> ArrayRef {
+        match self {
+            Draw::Uniform => Arc::new((0..n).map(|_| rng.next_double()).collect::<Float64Array>()),
+            Draw::Gaussian => Arc::new(
+                (0..n)
+                    .map(|_| rng.next_gaussian())
+                    .collect::<Float64Array>(),
+            ),
+            Draw::Text(len) => Arc::new(
+                (0..n)
+                    .map(|_| Some(rng.next_text(len)))
+                    .collect::<datafusion::arrow::array::StringArray>(),
+            ),
+        }
+    }
 }
 
 impl Random {
     fn column(self) -> String {
-        let kind = if self.gaussian { "n" } else { "" };
-        format!("{RANDOM_PREFIX}{kind}_{}", self.seed)
+        match self.draw {
+            Draw::Uniform => format!("{RANDOM_PREFIX}_{}", self.seed),
+            Draw::Gaussian => format!("{RANDOM_PREFIX}n_{}", self.seed),
+            Draw::Text(len) => format!("{RANDOM_PREFIX}s{len}_{}", self.seed),
+        }
     }
 }
 
@@ -76,8 +124,7 @@ impl TaskId {
         match self {
             Self::Partition => "spark_partition_id",
             Self::Monotonic => "monotonically_increasing_id",
-            Self::Random(r) if r.gaussian => "randn",
-            Self::Random(_) => "rand",
+            Self::Random(r) => r.draw.name(),
         }
     }
 
@@ -115,7 +162,7 @@ impl ScalarUDFImpl for TaskIdMarker {
         Ok(match self.id {
             TaskId::Partition => DataType::Int32,
             TaskId::Monotonic => DataType::Int64,
-            TaskId::Random(_) => DataType::Float64,
+            TaskId::Random(r) => r.draw.data_type(),
         })
     }
 
@@ -144,9 +191,9 @@ pub fn functions() -> Vec<ScalarUDF> {
     vec![marker(TaskId::Partition), marker(TaskId::Monotonic)]
 }
 
-/// The marker of `rand(seed)` (`gaussian` false) or `randn(seed)`.
-pub fn random_marker(seed: i64, gaussian: bool) -> Expr {
-    marker(TaskId::Random(Random { seed, gaussian })).call(vec![])
+/// The marker of a random column (`rand(seed)`, `randn(seed)`, `randstr(length, seed)`).
+pub fn random_marker(seed: i64, draw: Draw) -> Expr {
+    marker(TaskId::Random(Random { seed, draw })).call(vec![])
 }
 
 fn marker_of(e: &Expr) -> Option<TaskId> {
@@ -194,7 +241,7 @@ fn extra_fields(randoms: &[Random]) -> Vec<Field> {
     fields.extend(
         randoms
             .iter()
-            .map(|r| Field::new(r.column(), DataType::Float64, false)),
+            .map(|r| Field::new(r.column(), r.draw.data_type(), false)),
     );
     fields
 }
@@ -408,8 +455,7 @@ impl DisplayAs for TaskIdsExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut Formatter) -> fmt::Result {
         write!(f, "TaskIdsExec: partition id, monotonically increasing id")?;
         for r in &self.randoms {
-            let kind = if r.gaussian { "randn" } else { "rand" };
-            write!(f, ", {kind}({})", r.seed)?;
+            write!(f, ", {}({})", r.draw.name(), r.seed)?;
         }
         Ok(())
     }
@@ -471,7 +517,7 @@ impl ExecutionPlan for TaskIdsExec {
             .iter()
             .map(|r| {
                 let seed = r.seed.wrapping_add(i64::from(index));
-                (r.gaussian, XorShiftRandom::new(seed))
+                (r.draw, XorShiftRandom::new(seed))
             })
             .collect();
         Ok(Box::pin(TaskIdsStream {
@@ -500,8 +546,8 @@ struct TaskIdsStream {
     base: i64,
     /// The row number in the partition of the next row.
     next: i64,
-    /// One generator per random column: (gaussian, generator).
-    generators: Vec<(bool, XorShiftRandom)>,
+    /// One generator per random column: (what it draws, generator).
+    generators: Vec<(Draw, XorShiftRandom)>,
     baseline: BaselineMetrics,
 }
 
@@ -516,17 +562,8 @@ impl TaskIdsStream {
             (next..next + n as i64).map(|r| base | r),
         )));
         self.next += n as i64;
-        for (gaussian, rng) in &mut self.generators {
-            let values: Float64Array = (0..n)
-                .map(|_| {
-                    if *gaussian {
-                        rng.next_gaussian()
-                    } else {
-                        rng.next_double()
-                    }
-                })
-                .collect();
-            columns.push(Arc::new(values) as ArrayRef);
+        for (draw, rng) in &mut self.generators {
+            columns.push(draw.values(rng, n));
         }
         Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
     }

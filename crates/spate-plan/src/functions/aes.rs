@@ -300,11 +300,7 @@ impl ScalarUDFImpl for Aes {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let n = args.number_rows;
-        let arrays = args
-            .args
-            .iter()
-            .map(|a| a.to_array(n))
-            .collect::<DfResult<Vec<_>>>()?;
+        let arrays = super::arg_arrays(&args)?;
         let bin = |i: usize| arrays[i].as_binary::<i32>();
         let text = |i: usize| arrays[i].as_string::<i32>();
         let (input, key, modes, paddings) = (bin(0), bin(1), text(2), text(3));

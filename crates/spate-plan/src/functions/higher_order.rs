@@ -92,9 +92,7 @@ fn list_field(t: DataType) -> DataType {
 }
 
 /// Splits evaluated arguments into values and lambdas, in order.
-pub(super) fn split(
-    args: &[ValueOrLambda<ColumnarValue, LambdaArgument>],
-) -> (Vec<&ColumnarValue>, Vec<&LambdaArgument>) {
+pub(super) fn split<V, L>(args: &[ValueOrLambda<V, L>]) -> (Vec<&V>, Vec<&L>) {
     let mut values = Vec::new();
     let mut lambdas = Vec::new();
     for a in args {
@@ -330,14 +328,8 @@ impl HigherOrderUDFImpl for SparkHigherOrder {
         _step: usize,
         fields: &[ValueOrLambda<FieldRef, Option<FieldRef>>],
     ) -> DfResult<LambdaParametersProgress> {
-        let values: Vec<&FieldRef> = fields
-            .iter()
-            .filter_map(|f| match f {
-                ValueOrLambda::Value(v) => Some(v),
-                ValueOrLambda::Lambda(_) => None,
-            })
-            .collect();
-        let lambdas = fields.len() - values.len();
+        let (values, lambdas) = split(fields);
+        let lambdas = lambdas.len();
         let wanted = match self.kind {
             Kind::Aggregate | Kind::ZipWith => 2,
             _ => 1,
@@ -374,14 +366,7 @@ impl HigherOrderUDFImpl for SparkHigherOrder {
     }
 
     fn return_field_from_args(&self, args: HigherOrderReturnFieldArgs) -> DfResult<FieldRef> {
-        let mut values = Vec::new();
-        let mut lambdas = Vec::new();
-        for f in args.arg_fields {
-            match f {
-                ValueOrLambda::Value(v) => values.push(v),
-                ValueOrLambda::Lambda(l) => lambdas.push(l),
-            }
-        }
+        let (values, lambdas) = split(args.arg_fields);
         let (Some(first), Some(lambda)) = (values.first(), lambdas.first()) else {
             return Err(plan_error(format!(
                 "{} expects an array and a lambda",

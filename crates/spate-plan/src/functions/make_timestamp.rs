@@ -138,11 +138,7 @@ impl ScalarUDFImpl for MakeTimestamp {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let n = args.number_rows;
-        let arrays = args
-            .args
-            .iter()
-            .map(|a| a.to_array(n))
-            .collect::<DfResult<Vec<_>>>()?;
+        let arrays = super::arg_arrays(&args)?;
         let zones: &StringArray = arrays[arrays.len() - 1].as_string();
         let mut out = TimestampMicrosecondBuilder::with_capacity(n);
         let mut zone: Option<(String, Tz)> = None;

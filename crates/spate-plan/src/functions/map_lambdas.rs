@@ -357,14 +357,8 @@ impl HigherOrderUDFImpl for MapHigherOrder {
         _step: usize,
         fields: &[ValueOrLambda<FieldRef, Option<FieldRef>>],
     ) -> DfResult<LambdaParametersProgress> {
-        let values: Vec<&FieldRef> = fields
-            .iter()
-            .filter_map(|f| match f {
-                ValueOrLambda::Value(v) => Some(v),
-                ValueOrLambda::Lambda(_) => None,
-            })
-            .collect();
-        let lambdas = fields.len() - values.len();
+        let (values, lambdas) = split(fields);
+        let lambdas = lambdas.len();
         let wanted = if self.kind == Kind::ZipWith { 2 } else { 1 };
         if values.len() != wanted || lambdas != 1 {
             return Err(plan_error(format!(
@@ -400,13 +394,7 @@ impl HigherOrderUDFImpl for MapHigherOrder {
     }
 
     fn return_field_from_args(&self, args: HigherOrderReturnFieldArgs) -> DfResult<FieldRef> {
-        let (mut values, mut lambdas) = (Vec::new(), Vec::new());
-        for f in args.arg_fields {
-            match f {
-                ValueOrLambda::Value(v) => values.push(v),
-                ValueOrLambda::Lambda(l) => lambdas.push(l),
-            }
-        }
+        let (values, lambdas) = split(args.arg_fields);
         let (Some(first), Some(lambda)) = (values.first(), lambdas.first()) else {
             return Err(plan_error(format!(
                 "{} expects a value and a lambda",

@@ -198,11 +198,7 @@ impl ScalarUDFImpl for MapBuild {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let n = args.number_rows;
-        let arrays = args
-            .args
-            .iter()
-            .map(|a| a.to_array(n))
-            .collect::<DfResult<Vec<_>>>()?;
+        let arrays = super::arg_arrays(&args)?;
         let (key_type, value_type) = self.kv()?;
         // the sources of entries: each map of `map_concat`, or `map`'s key and value arrays
         type Source = (ArrayRef, ArrayRef, Vec<i32>, Vec<bool>);

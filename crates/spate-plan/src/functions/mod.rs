@@ -468,6 +468,16 @@ pub fn call_registered(cx: &CallContext<'_>, target: &str, exprs: Vec<Expr>) -> 
     Err(unresolved_routine(target))
 }
 
+/// The arguments of a scalar function call as arrays of the call's rows.
+pub(crate) fn arg_arrays(
+    args: &datafusion::logical_expr::ScalarFunctionArgs,
+) -> datafusion::error::Result<Vec<datafusion::arrow::array::ArrayRef>> {
+    args.args
+        .iter()
+        .map(|a| a.to_array(args.number_rows))
+        .collect()
+}
+
 /// Spark's error for an unknown function.
 pub fn unresolved_routine(name: &str) -> Error {
     Error::Analysis {

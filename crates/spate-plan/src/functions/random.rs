@@ -4,6 +4,7 @@
 //! `nextGaussian` over that generator. The call resolves to a task-id marker (see
 //! `crate::task_ids`), whose operator knows the partition and draws the values row by row.
 
+use crate::task_ids::Draw;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{Expr, cast};
 use datafusion::scalar::ScalarValue;
@@ -12,7 +13,7 @@ use spate_common::{Error, Result};
 use super::{Arg, CallContext, default_name, wrong_args};
 
 /// The functions this module resolves, for SQL planning (see `crate::sql_functions`).
-pub(super) const SQL_NAMES: &[&str] = &["rand", "random", "randn", "uniform"];
+pub(super) const SQL_NAMES: &[&str] = &["rand", "random", "randn", "uniform", "randstr"];
 
 /// Resolves `rand`, `random`, `randn` and `uniform`.
 pub(super) fn resolve(
@@ -20,15 +21,46 @@ pub(super) fn resolve(
     args: &[Arg],
     cx: &CallContext<'_>,
 ) -> Result<Option<(Expr, String)>> {
-    let gaussian = match name {
-        "rand" | "random" => false,
-        "randn" => true,
+    let draw = match name {
+        "rand" | "random" => Draw::Uniform,
+        "randn" => Draw::Gaussian,
         "uniform" => return uniform(args, cx).map(Some),
+        "randstr" => return randstr(args).map(Some),
         _ => return Ok(None),
     };
     let seed = seed_of(name, args)?;
-    let e = crate::task_ids::random_marker(seed, gaussian);
+    let e = crate::task_ids::random_marker(seed, draw);
     Ok(Some((e, default_name(name, args, false))))
+}
+
+/// `randstr(length[, seed])`: `length` characters drawn as Spark's `randStr` draws them.
+fn randstr(args: &[Arg]) -> Result<(Expr, String)> {
+    let (length, seed) = match args {
+        [length] => (length, &[][..]),
+        [length, seed] => (length, std::slice::from_ref(seed)),
+        _ => return Err(wrong_args("randstr", "1 or 2", args.len())),
+    };
+    let len = match &length.expr {
+        Expr::Literal(ScalarValue::Int32(Some(n)), _) => i64::from(*n),
+        Expr::Literal(ScalarValue::Int16(Some(n)), _) => i64::from(*n),
+        Expr::Literal(ScalarValue::Int64(Some(n)), _) => *n,
+        _ => {
+            return Err(Error::analysis(
+                "DATATYPE_MISMATCH.NON_FOLDABLE_INPUT",
+                format!(
+                    "randstr(): the length must be an integer literal, got {}",
+                    length.name
+                ),
+            ));
+        }
+    };
+    let len = i32::try_from(len).ok().filter(|n| *n >= 0).ok_or_else(|| {
+        Error::IllegalArgument(format!(
+            "[INVALID_PARAMETER_VALUE.LENGTH] randstr(): the length must be at least 0, got {len}"
+        ))
+    })?;
+    let e = crate::task_ids::random_marker(seed_of("randstr", seed)?, Draw::Text(len));
+    Ok((e, default_name("randstr", args, false)))
 }
 
 /// `uniform(min, max[, seed])`: Spark's `min + (max - min) * rand(seed)`, computed in double
@@ -54,7 +86,7 @@ fn uniform(args: &[Arg], cx: &CallContext<'_>) -> Result<(Expr, String)> {
         )
     })?;
     let double = |a: &Arg| cast(a.expr.clone(), DataType::Float64);
-    let draw = crate::task_ids::random_marker(seed_of("uniform", seed)?, false);
+    let draw = crate::task_ids::random_marker(seed_of("uniform", seed)?, Draw::Uniform);
     let value = double(bounds[0]) + (double(bounds[1]) - double(bounds[0])) * draw;
     Ok((cast(value, result), default_name("uniform", args, false)))
 }
@@ -142,6 +174,25 @@ impl XorShiftRandom {
         s & ((1u64 << bits) - 1)
     }
 
+    /// Java's `nextInt()`: the low 32 bits of the next state.
+    fn next_int(&mut self) -> i32 {
+        self.next(32) as u32 as i32
+    }
+
+    /// Spark's `randStr`: `len` characters of `0-9`, `a-z`, `A-Z`, each `|nextInt() % 62|`.
+    pub(crate) fn next_text(&mut self, len: i32) -> String {
+        (0..len)
+            .map(|_| {
+                let v = (self.next_int() % 62).unsigned_abs() as u8;
+                char::from(match v {
+                    0..=9 => b'0' + v,
+                    10..=35 => b'a' + (v - 10),
+                    _ => b'A' + (v - 36),
+                })
+            })
+            .collect()
+    }
+
     /// Java's `nextDouble`: 53 random bits in `[0, 1)`.
     pub(crate) fn next_double(&mut self) -> f64 {
         let bits = (self.next(26) << 27) + self.next(27);
@@ -169,6 +220,14 @@ impl XorShiftRandom {
 #[cfg(test)]
 mod tests {
     use super::XorShiftRandom;
+
+    #[test]
+    fn draws_text_as_spark_documents() {
+        // randstr(16, 3) over one partition (seed 3 + partition 0), from Spark's docstring
+        let mut rng = XorShiftRandom::new(3);
+        assert_eq!(rng.next_text(16), "nurJIpH4cmmMnsCG");
+        assert_eq!(rng.next_text(16), "fl9YtT5m01trZtIt");
+    }
 
     #[test]
     fn draws_spark_values() {

@@ -416,11 +416,7 @@ impl ScalarUDFImpl for TimeFunction {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let n = args.number_rows;
-        let arrays = args
-            .args
-            .iter()
-            .map(|a| a.to_array(n))
-            .collect::<DfResult<Vec<_>>>()?;
+        let arrays = super::arg_arrays(&args)?;
         Ok(ColumnarValue::Array(self.rows(&arrays, n)?))
     }
 }

@@ -280,11 +280,7 @@ impl ScalarUDFImpl for TimestampUnits {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let n = args.number_rows;
-        let arrays = args
-            .args
-            .iter()
-            .map(|a| a.to_array(n))
-            .collect::<DfResult<Vec<_>>>()?;
+        let arrays = super::arg_arrays(&args)?;
         let tz = self.tz.as_deref().map(zone).transpose()?;
         let null_at = |i: usize| arrays.iter().any(|a| a.is_null(i));
         let overflow = || Error::Runtime {
