@@ -292,3 +292,23 @@ def test_randstr_draws_from_the_partitions_generator(spark):
     two = [r.s for r in spark.range(0, 4, 1, 2).select(F.randstr(F.lit(5), F.lit(7)).alias("s")).collect()]
     seed8 = one(spark.range(0, 1, 1, 1).select(F.randstr(F.lit(5), F.lit(8))))
     assert two[0] == first[0] and two[2] == seed8
+
+
+def test_with_field_and_drop_fields(spark):
+    from pyspark.sql import Row
+
+    df = spark.createDataFrame([Row(a=Row(b=1, c=Row(d=2, e=3))), Row(a=None)], "a struct<b:int,c:struct<d:int,e:int>>")
+    out = df.select(
+        F.col("a").withField("b", F.lit(10)).alias("replaced"),
+        F.col("a").withField("c.f", F.lit(4)).alias("nested"),
+        F.col("a").dropFields("c.d", "B").alias("dropped"),
+    ).collect()
+    assert out[0].replaced.asDict(recursive=True) == {"b": 10, "c": {"d": 2, "e": 3}}
+    assert out[0].nested.asDict(recursive=True) == {"b": 1, "c": {"d": 2, "e": 3, "f": 4}}
+    assert out[0].dropped.asDict(recursive=True) == {"c": {"e": 3}}  # names match case-insensitively
+    assert (out[1].replaced, out[1].nested, out[1].dropped) == (None, None, None)
+    # a replaced struct column's new field can be selected (DataFusion's leaf pushdown read the old one)
+    assert one(df.limit(1).withColumn("a", F.col("a").withField("z", F.lit(5))).select("a.z")) == 5
+    with pytest.raises(PySparkException) as e:
+        df.select(F.col("a").dropFields("b", "c")).collect()
+    assert e.value.getCondition() == "DATATYPE_MISMATCH.CANNOT_DROP_ALL_FIELDS"

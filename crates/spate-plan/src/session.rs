@@ -137,6 +137,10 @@ pub fn new_context(
 /// `spark.spate.aggregate.splitDistinct`.
 pub fn apply_engine_options(opts: &mut datafusion::config::ConfigOptions, config: &SessionConfig) {
     opts.execution.enable_ansi_mode = config.ansi();
+    // DataFusion 55's leaf-expression pushdown moves `a['x']` below a projection that
+    // redefines `a` and reads the old column (`withColumn('a', struct(...)).select('a.x')`
+    // fails with "Field x not found in struct"); off until DataFusion fixes it
+    opts.optimizer.enable_leaf_expression_pushdown = false;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     opts.execution.target_partitions = config.shuffle_partitions().clamp(1, cores);
     let threshold = config.broadcast_threshold();

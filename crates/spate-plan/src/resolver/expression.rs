@@ -168,6 +168,7 @@ impl Resolver<'_> {
                 "INVALID_LAMBDA_FUNCTION_CALL.NON_HIGHER_ORDER_FUNCTION",
                 "a lambda function can only be an argument of a higher-order function",
             )),
+            ExprType::UpdateFields(u) => self.update_fields(u, schema),
             ExprType::UnresolvedRegex(r) => Err(Error::unsupported(format!(
                 "colRegex('{}') outside of select",
                 r.col_name

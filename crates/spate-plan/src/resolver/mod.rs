@@ -12,6 +12,7 @@
 mod aggregate;
 mod basic;
 pub mod expression;
+mod fields;
 mod join;
 mod lambda;
 mod local;
