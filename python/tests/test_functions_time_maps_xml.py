@@ -312,3 +312,18 @@ def test_with_field_and_drop_fields(spark):
     with pytest.raises(PySparkException) as e:
         df.select(F.col("a").dropFields("b", "c")).collect()
     assert e.value.getCondition() == "DATATYPE_MISMATCH.CANNOT_DROP_ALL_FIELDS"
+
+
+def test_unpivot_gives_spark_row_order_and_common_type(spark):
+    df = spark.createDataFrame([(1, 11, 1.5), (2, None, 2.5)], ["id", "a", "b"])
+    rows = [tuple(r) for r in df.unpivot("id", ["a", "b"], "var", "val").collect()]
+    # row by row, then value column by value column; ints widened to double
+    assert rows == [(1, "a", 11.0), (1, "b", 1.5), (2, "a", None), (2, "b", 2.5)]
+    melted = df.melt("id", None, "k", "v")  # no values: every column but the ids
+    assert melted.columns == ["id", "k", "v"] and melted.count() == 4
+    with pytest.raises(PySparkException) as e:
+        df.unpivot(["id", "a", "b"], [], "var", "val").collect()
+    assert e.value.getCondition() == "UNPIVOT_REQUIRES_VALUE_COLUMNS"
+    with pytest.raises(PySparkException) as e:
+        spark.createDataFrame([(1, "x", [1])], ["id", "s", "arr"]).unpivot("id", ["s", "arr"], "k", "v").collect()
+    assert e.value.getCondition() == "UNPIVOT_VALUE_DATA_TYPE_MISMATCH"

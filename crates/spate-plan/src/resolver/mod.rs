@@ -22,6 +22,7 @@ mod read;
 mod set_op;
 mod show;
 mod stats;
+mod unpivot;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -162,6 +163,7 @@ impl<'a> Resolver<'a> {
             RelType::WithColumns(w) => Box::pin(self.with_columns(w)),
             RelType::WithColumnsRenamed(w) => Box::pin(self.with_columns_renamed(w)),
             RelType::Drop(d) => Box::pin(self.drop(d)),
+            RelType::Unpivot(u) => Box::pin(self.unpivot(u)),
             RelType::ToDf(t) => Box::pin(self.to_df(t)),
             RelType::ToSchema(t) => Box::pin(self.to_schema(t)),
             RelType::ShowString(s) => Box::pin(self.show_string(s)),
