@@ -327,3 +327,10 @@ def test_unpivot_gives_spark_row_order_and_common_type(spark):
     with pytest.raises(PySparkException) as e:
         spark.createDataFrame([(1, "x", [1])], ["id", "s", "arr"]).unpivot("id", ["s", "arr"], "k", "v").collect()
     assert e.value.getCondition() == "UNPIVOT_VALUE_DATA_TYPE_MISMATCH"
+
+
+def test_csv_null_value_on_read(spark, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("age,name\n100,Hyukjin Kwon\n7,Ana\n")
+    rows = spark.read.options(nullValue="Hyukjin Kwon", header=True).csv(str(path)).collect()
+    assert [(r.age, r.name) for r in rows] == [("100", None), ("7", "Ana")]

@@ -344,14 +344,42 @@ impl Resolver<'_> {
                 {
                     options.insert(k, v);
                 }
+                let null_text = (format == "csv")
+                    .then(|| options.get("nullvalue").cloned())
+                    .flatten()
+                    .filter(|v| !v.is_empty());
                 let req = ReadRequest {
                     format,
                     paths: paths.clone(),
                     schema,
                     options,
                 };
-                self.sources.read(self.state, req).await
+                let plan = self.sources.read(self.state, req).await?;
+                match null_text {
+                    Some(text) => csv_nulls(plan, &text),
+                    None => Ok(plan),
+                }
             }
         }
     }
+}
+
+/// A CSV read's text columns with `nullValue` as null: DataFusion's CSV source uses its null
+/// regex only while inferring the schema, not while reading the rows.
+fn csv_nulls(plan: LogicalPlan, text: &str) -> Result<LogicalPlan> {
+    use datafusion::logical_expr::{Expr, lit};
+    let items: Vec<Expr> = plan
+        .schema()
+        .columns()
+        .into_iter()
+        .zip(plan.schema().fields())
+        .map(|(c, f)| match f.data_type() {
+            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => {
+                datafusion::functions::expr_fn::nullif(Expr::Column(c), lit(text))
+                    .alias(f.name().as_str())
+            }
+            _ => Expr::Column(c),
+        })
+        .collect();
+    super::project(plan, items)
 }

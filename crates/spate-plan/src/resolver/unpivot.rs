@@ -9,7 +9,9 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::functions::core::expr_fn::{get_field, named_struct};
 use datafusion::functions_nested::expr_fn::make_array;
 use datafusion::logical_expr::type_coercion::binary::type_union_resolution;
-use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, cast, col, lit};
+use datafusion::logical_expr::{
+    Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, cast, col, lit,
+};
 use spark_connect_proto::spark::connect as sc;
 use spate_common::{Error, Result};
 
