@@ -334,3 +334,18 @@ def test_csv_null_value_on_read(spark, tmp_path):
     path.write_text("age,name\n100,Hyukjin Kwon\n7,Ana\n")
     rows = spark.read.options(nullValue="Hyukjin Kwon", header=True).csv(str(path)).collect()
     assert [(r.age, r.name) for r in rows] == [("100", None), ("7", "Ana")]
+
+
+def test_intervals_from_fields(spark):
+    row = spark.range(1).select(
+        F.make_ym_interval(F.lit(1), F.lit(14)).cast("string").alias("ym"),
+        F.try_make_interval(F.lit(0), F.lit(1), F.lit(1), F.lit(2), F.lit(3), F.lit(4), F.lit(5.5)).cast("string").alias("cal"),
+        F.try_make_interval(F.lit(0), F.lit(2147483647), F.lit(0), F.lit(0)).isNull().alias("overflow"),
+    ).collect()[0]
+    assert row.ym == "INTERVAL '2-2' YEAR TO MONTH"  # 1 year 14 months is 2 years 2 months
+    assert row.cal == "1 months 9 days 3 hours 4 minutes 5.5 seconds"
+    assert row.overflow is False  # 2147483647 months fit in an int
+    assert one(spark.range(1).select(F.try_make_interval(F.lit(2147483647)).isNull())) is True
+    with pytest.raises(PySparkException) as e:
+        spark.range(1).select(F.make_ym_interval(F.lit(2147483647))).collect()
+    assert e.value.getCondition() == "ARITHMETIC_OVERFLOW"

@@ -21,6 +21,7 @@ mod datetime_patterns;
 mod format_number;
 pub mod generator;
 pub mod higher_order;
+mod intervals;
 mod java_math;
 mod json;
 mod json_path;
@@ -99,7 +100,7 @@ pub struct CallContext<'a> {
 type FamilyResolver = fn(&str, &[Arg], &CallContext<'_>) -> Result<Option<(Expr, String)>>;
 
 /// The families of rewritten functions, in the order they are asked.
-const FAMILIES: [FamilyResolver; 38] = [
+const FAMILIES: [FamilyResolver; 39] = [
     operators::resolve,
     mode::resolve,
     bitmap::resolve,
@@ -129,6 +130,7 @@ const FAMILIES: [FamilyResolver; 38] = [
     aes::resolve,
     maps::resolve,
     csv_text::resolve,
+    intervals::resolve,
     time_window::resolve,
     session_window::resolve,
     collection::resolve,
@@ -199,7 +201,7 @@ pub enum SqlRoute {
 }
 
 /// The names of the scalar functions the registry's families rewrite.
-const SCALAR_REWRITES: [&[&str]; 35] = [
+const SCALAR_REWRITES: [&[&str]; 36] = [
     operators::SQL_NAMES,
     mask::SQL_NAMES,
     assertions::SQL_NAMES,
@@ -226,6 +228,7 @@ const SCALAR_REWRITES: [&[&str]; 35] = [
     aes::SQL_NAMES,
     maps::SQL_NAMES,
     csv_text::SQL_NAMES,
+    intervals::SQL_NAMES,
     time_window::SQL_NAMES,
     session_window::SQL_NAMES,
     collection::SQL_NAMES,
