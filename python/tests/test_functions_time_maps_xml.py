@@ -349,3 +349,15 @@ def test_intervals_from_fields(spark):
     with pytest.raises(PySparkException) as e:
         spark.range(1).select(F.make_ym_interval(F.lit(2147483647))).collect()
     assert e.value.getCondition() == "ARITHMETIC_OVERFLOW"
+
+
+def test_window_keys_are_never_null(spark):
+    df = spark.createDataFrame(
+        [(dt.datetime(2016, 3, 11, 9, 0, 7), 1), (None, 2)], "dt timestamp, v int"
+    )
+    tumbling = df.groupBy(F.window("dt", "5 seconds")).agg(F.sum("v").alias("s"))
+    sessions = df.groupBy(F.session_window("dt", "5 seconds")).agg(F.sum("v").alias("s"))
+    for grouped, key in [(tumbling, "window"), (sessions, "session_window")]:
+        assert grouped.schema[key].nullable is False  # Spark's declaration
+        rows = grouped.collect()
+        assert [r.s for r in rows] == [1]  # the row without a time is in no window

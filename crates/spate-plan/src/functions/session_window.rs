@@ -272,11 +272,50 @@ pub(super) fn expand(plan: LogicalPlan, groups: Vec<Expr>) -> Result<(LogicalPla
             first.alias(hidden("first")),
             last.alias(hidden("last")),
         ])?
-        .project(with(vec![session.alias(hidden("window"))]))?
+        .project(with(vec![never_null(session).alias(hidden("window"))]))?
         .build()?;
     let mut out = groups;
     out[at] = column("window");
     Ok((plan, out))
+}
+
+/// `e`, declared never null: a session's struct is made for every row (as Spark declares it).
+fn never_null(e: Expr) -> Expr {
+    ScalarUDF::new_from_impl(NeverNull {
+        signature: Signature::any(1, Volatility::Immutable),
+    })
+    .call(vec![e])
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct NeverNull {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for NeverNull {
+    fn name(&self) -> &str {
+        "session_window"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
+        Ok(args[0].clone())
+    }
+
+    fn return_field_from_args(
+        &self,
+        args: datafusion::logical_expr::ReturnFieldArgs,
+    ) -> DfResult<datafusion::arrow::datatypes::FieldRef> {
+        let t = args.arg_fields[0].data_type().clone();
+        Ok(Arc::new(Field::new("session_window", t, false)))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        Ok(args.args[0].clone())
+    }
 }
 
 /// The aggregate `f` of `arg` as a window function (its window still to be given).

@@ -108,6 +108,7 @@ pub(super) fn resolve(
     };
     let e = ScalarUDF::new_from_impl(WindowMarker {
         spec,
+        grouped: false,
         signature: Signature::any(1, Volatility::Immutable),
     })
     .call(vec![ts]);
@@ -147,6 +148,8 @@ impl Spec {
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct WindowMarker {
     spec: Spec,
+    /// A grouping key over rows with a time (never null, as Spark declares it).
+    grouped: bool,
     signature: Signature,
 }
 
@@ -161,6 +164,18 @@ impl ScalarUDFImpl for WindowMarker {
 
     fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
         Ok(DataType::Struct(self.spec.fields()))
+    }
+
+    fn return_field_from_args(
+        &self,
+        args: datafusion::logical_expr::ReturnFieldArgs,
+    ) -> DfResult<datafusion::arrow::datatypes::FieldRef> {
+        let nullable = !self.grouped && args.arg_fields.iter().any(|f| f.is_nullable());
+        Ok(std::sync::Arc::new(Field::new(
+            "window",
+            DataType::Struct(self.spec.fields()),
+            nullable,
+        )))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
@@ -208,11 +223,16 @@ pub(super) fn expand_sliding(
         let spec = marker.spec.clone();
         let ts = f.args[0].clone();
         if spec.slide == spec.duration {
-            // a row with a null time is in no window
+            // a row with a null time is in no window, so the key is never null
             plan = LogicalPlanBuilder::from(plan)
-                .filter(ts.is_not_null())?
+                .filter(ts.clone().is_not_null())?
                 .build()?;
-            out.push(g);
+            let key = ScalarUDF::new_from_impl(WindowMarker {
+                spec,
+                grouped: true,
+                signature: Signature::any(1, Volatility::Immutable),
+            });
+            out.push(key.call(vec![ts]));
             continue;
         }
         let micros = cast(ts.clone(), DataType::Int64);
