@@ -361,3 +361,14 @@ def test_window_keys_are_never_null(spark):
         assert grouped.schema[key].nullable is False  # Spark's declaration
         rows = grouped.collect()
         assert [r.s for r in rows] == [1]  # the row without a time is in no window
+
+
+def test_avg_of_doubles_adds_in_row_order(spark):
+    values = [40.3, 37.8, 44.1]
+    in_order = 0.0
+    for v in values:  # Spark's Average: one addition per row, in order
+        in_order += v
+    df = spark.createDataFrame([(v,) for v in values], "w double").coalesce(1)
+    assert one(df.agg(F.avg("w"))) == in_order / 3 == 40.73333333333333
+    spark.createDataFrame([(v,) for v in values], "w double").createOrReplaceTempView("weights")
+    assert one(spark.sql("SELECT avg(w) FROM weights")) == in_order / 3

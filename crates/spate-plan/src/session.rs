@@ -115,6 +115,8 @@ pub fn new_context(
     state.register_udaf(Arc::new(datafusion::logical_expr::AggregateUDF::from(
         crate::functions::ApproxCountDistinct::new(),
     )))?;
+    // `avg` sums doubles in row order, as Spark (see functions::spark_avg)
+    state.register_udaf(crate::functions::spark_avg_udaf())?;
     for f in crate::functions::higher_order::functions()
         .into_iter()
         .chain(crate::functions::map_lambdas::functions())

@@ -205,10 +205,12 @@ pub(super) fn resolve(
         }
         "mean" | "avg" => (
             // a null column is averaged as doubles
-            distinct(expr_fn::avg(match super::arg_type(first_arg()?, cx)? {
-                Null => datafusion::logical_expr::cast(first_arg()?.expr.clone(), Float64),
-                _ => first_arg()?.expr.clone(),
-            }))?,
+            distinct(super::spark_avg::spark_avg(
+                match super::arg_type(first_arg()?, cx)? {
+                    Null => datafusion::logical_expr::cast(first_arg()?.expr.clone(), Float64),
+                    _ => first_arg()?.expr.clone(),
+                },
+            ))?,
             default_name("avg", args, cx.distinct),
         ),
         // `try_avg`: `avg`, null where a decimal average overflows its type (Spark's
@@ -226,13 +228,16 @@ pub(super) fn resolve(
                         (p + 4).min(38),
                         (s + 4).min(38),
                     );
-                    datafusion::logical_expr::try_cast(distinct(expr_fn::avg(wide))?, result)
+                    datafusion::logical_expr::try_cast(
+                        distinct(super::spark_avg::spark_avg(wide))?,
+                        result,
+                    )
                 }
-                Null => distinct(expr_fn::avg(datafusion::logical_expr::cast(
+                Null => distinct(super::spark_avg::spark_avg(datafusion::logical_expr::cast(
                     a.expr.clone(),
                     Float64,
                 )))?,
-                _ => distinct(expr_fn::avg(a.expr.clone()))?,
+                _ => distinct(super::spark_avg::spark_avg(a.expr.clone()))?,
             };
             (e, default_name(name, args, cx.distinct))
         }

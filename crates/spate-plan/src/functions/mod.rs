@@ -47,6 +47,7 @@ mod session_window;
 mod simple;
 mod sketch_agg;
 mod sketches;
+mod spark_avg;
 mod string;
 mod time;
 mod time_window;
@@ -60,6 +61,7 @@ pub use arithmetic::SparkSqlPlanner;
 pub use cast::{spark_cast, spark_casts_in, to_spark_string};
 pub use json::decode_json_values;
 pub(crate) use random::XorShiftRandom;
+pub use spark_avg::spark_avg_udaf;
 
 use datafusion::common::DFSchema;
 use datafusion::execution::SessionState;
