@@ -134,6 +134,40 @@ fn random_bytes(n: usize) -> Vec<u8> {
     bytes
 }
 
+/// Runs `$body` with `$c` the AES block cipher of `$key`'s length (16, 24 or 32 bytes), or
+/// gives Spark's `INVALID_PARAMETER_VALUE.AES_KEY_LENGTH`.
+macro_rules! with_cipher {
+    ($f:expr, $key:expr, $c:ident => $body:expr) => {
+        match $key.len() {
+            16 => {
+                type $c = aes::Aes128;
+                Ok($body)
+            }
+            24 => {
+                type $c = aes::Aes192;
+                Ok($body)
+            }
+            32 => {
+                type $c = aes::Aes256;
+                Ok($body)
+            }
+            n => Err(key_length_error($f, n)),
+        }
+    };
+}
+
+type Gcm<C> = aes_gcm::AesGcm<C, aes_gcm::aead::consts::U12>;
+
+fn key_length_error(f: &str, n: usize) -> Error {
+    Error::Runtime {
+        exception: "org.apache.spark.SparkRuntimeException",
+        class: "INVALID_PARAMETER_VALUE.AES_KEY_LENGTH".into(),
+        message: format!(
+            "The value of parameter(s) `key` in `{f}` is invalid: expects a binary value with 16, 24 or 32 bytes, but got {n} bytes."
+        ),
+    }
+}
+
 /// Encrypts `input` as Spark lays the bytes out.
 fn encrypt(
     f: &str,
@@ -151,19 +185,16 @@ fn encrypt(
             iv.len()
         ),
     };
+    // the key's length was checked by `with_cipher!`, the IV's just before
+    let failed = |e: &dyn std::fmt::Display| crypto_error(f, e);
     match mode {
         Mode::Ecb => {
             if !iv.is_empty() {
                 return Err(bad_iv(0));
             }
-            with_key(f, key, |k| match k {
-                Key::K128(k) => ecb::Encryptor::<aes::Aes128>::new(k.into())
-                    .encrypt_padded_vec_mut::<Pkcs7>(input),
-                Key::K192(k) => ecb::Encryptor::<aes::Aes192>::new(k.into())
-                    .encrypt_padded_vec_mut::<Pkcs7>(input),
-                Key::K256(k) => ecb::Encryptor::<aes::Aes256>::new(k.into())
-                    .encrypt_padded_vec_mut::<Pkcs7>(input),
-            })
+            with_cipher!(f, key, C => ecb::Encryptor::<C>::new_from_slice(key)
+                .map_err(|e| failed(&e))?
+                .encrypt_padded_vec_mut::<Pkcs7>(input))
         }
         Mode::Cbc => {
             let iv = if iv.is_empty() {
@@ -174,14 +205,9 @@ fn encrypt(
             if iv.len() != 16 {
                 return Err(bad_iv(16));
             }
-            let body = with_key(f, key, |k| match k {
-                Key::K128(k) => cbc::Encryptor::<aes::Aes128>::new(k.into(), iv[..].into())
-                    .encrypt_padded_vec_mut::<Pkcs7>(input),
-                Key::K192(k) => cbc::Encryptor::<aes::Aes192>::new(k.into(), iv[..].into())
-                    .encrypt_padded_vec_mut::<Pkcs7>(input),
-                Key::K256(k) => cbc::Encryptor::<aes::Aes256>::new(k.into(), iv[..].into())
-                    .encrypt_padded_vec_mut::<Pkcs7>(input),
-            })?;
+            let body: Vec<u8> = with_cipher!(f, key, C => cbc::Encryptor::<C>::new_from_slices(key, &iv)
+                .map_err(|e| failed(&e))?
+                .encrypt_padded_vec_mut::<Pkcs7>(input))?;
             Ok([iv, body].concat())
         }
         Mode::Gcm => {
@@ -195,15 +221,10 @@ fn encrypt(
             }
             let payload = Payload { msg: input, aad };
             let nonce = aes_gcm::Nonce::from_slice(&iv);
-            let body = with_key(f, key, |k| match k {
-                Key::K128(k) => aes_gcm::Aes128Gcm::new(k.into()).encrypt(nonce, payload),
-                Key::K192(k) => {
-                    aes_gcm::AesGcm::<aes::Aes192, aes_gcm::aead::consts::U12>::new(k.into())
-                        .encrypt(nonce, payload)
-                }
-                Key::K256(k) => aes_gcm::Aes256Gcm::new(k.into()).encrypt(nonce, payload),
-            })?
-            .map_err(|e| crypto_error(f, e))?;
+            let body: Vec<u8> = with_cipher!(f, key, C => Gcm::<C>::new_from_slice(key)
+                .map_err(|e| failed(&e))?
+                .encrypt(nonce, payload)
+                .map_err(|e| failed(&e))?)?;
             Ok([iv, body].concat())
         }
     }
@@ -213,31 +234,19 @@ fn encrypt(
 fn decrypt(f: &str, mode: Mode, key: &[u8], input: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
     let failed = |e: &dyn std::fmt::Display| crypto_error(f, e);
     match mode {
-        Mode::Ecb => {
-            with_key(f, key, |k| match k {
-                Key::K128(k) => ecb::Decryptor::<aes::Aes128>::new(k.into())
-                    .decrypt_padded_vec_mut::<Pkcs7>(input),
-                Key::K192(k) => ecb::Decryptor::<aes::Aes192>::new(k.into())
-                    .decrypt_padded_vec_mut::<Pkcs7>(input),
-                Key::K256(k) => ecb::Decryptor::<aes::Aes256>::new(k.into())
-                    .decrypt_padded_vec_mut::<Pkcs7>(input),
-            })?
-            .map_err(|e| failed(&e))
-        }
+        Mode::Ecb => with_cipher!(f, key, C => ecb::Decryptor::<C>::new_from_slice(key)
+            .map_err(|e| failed(&e))?
+            .decrypt_padded_vec_mut::<Pkcs7>(input)
+            .map_err(|e| failed(&e))?),
         Mode::Cbc => {
             if input.len() < 16 {
                 return Err(failed(&"the input is shorter than its IV"));
             }
             let (iv, body) = input.split_at(16);
-            with_key(f, key, |k| match k {
-                Key::K128(k) => cbc::Decryptor::<aes::Aes128>::new(k.into(), iv.into())
-                    .decrypt_padded_vec_mut::<Pkcs7>(body),
-                Key::K192(k) => cbc::Decryptor::<aes::Aes192>::new(k.into(), iv.into())
-                    .decrypt_padded_vec_mut::<Pkcs7>(body),
-                Key::K256(k) => cbc::Decryptor::<aes::Aes256>::new(k.into(), iv.into())
-                    .decrypt_padded_vec_mut::<Pkcs7>(body),
-            })?
-            .map_err(|e| failed(&e))
+            with_cipher!(f, key, C => cbc::Decryptor::<C>::new_from_slices(key, iv)
+                .map_err(|e| failed(&e))?
+                .decrypt_padded_vec_mut::<Pkcs7>(body)
+                .map_err(|e| failed(&e))?)
         }
         Mode::Gcm => {
             if input.len() < 12 + 16 {
@@ -246,42 +255,11 @@ fn decrypt(f: &str, mode: Mode, key: &[u8], input: &[u8], aad: &[u8]) -> Result<
             let (iv, body) = input.split_at(12);
             let nonce = aes_gcm::Nonce::from_slice(iv);
             let payload = Payload { msg: body, aad };
-            with_key(f, key, |k| match k {
-                Key::K128(k) => aes_gcm::Aes128Gcm::new(k.into()).decrypt(nonce, payload),
-                Key::K192(k) => {
-                    aes_gcm::AesGcm::<aes::Aes192, aes_gcm::aead::consts::U12>::new(k.into())
-                        .decrypt(nonce, payload)
-                }
-                Key::K256(k) => aes_gcm::Aes256Gcm::new(k.into()).decrypt(nonce, payload),
-            })?
-            .map_err(|e| failed(&e))
+            with_cipher!(f, key, C => Gcm::<C>::new_from_slice(key)
+                .map_err(|e| failed(&e))?
+                .decrypt(nonce, payload)
+                .map_err(|e| failed(&e))?)
         }
-    }
-}
-
-/// A key by its length.
-enum Key<'a> {
-    K128(&'a [u8; 16]),
-    K192(&'a [u8; 24]),
-    K256(&'a [u8; 32]),
-}
-
-fn with_key<T>(f: &str, key: &[u8], run: impl FnOnce(Key<'_>) -> T) -> Result<T> {
-    if let Ok(k) = <&[u8; 16]>::try_from(key) {
-        Ok(run(Key::K128(k)))
-    } else if let Ok(k) = <&[u8; 24]>::try_from(key) {
-        Ok(run(Key::K192(k)))
-    } else if let Ok(k) = <&[u8; 32]>::try_from(key) {
-        Ok(run(Key::K256(k)))
-    } else {
-        Err(Error::Runtime {
-            exception: "org.apache.spark.SparkRuntimeException",
-            class: "INVALID_PARAMETER_VALUE.AES_KEY_LENGTH".into(),
-            message: format!(
-                "The value of parameter(s) `key` in `{f}` is invalid: expects a binary value with 16, 24 or 32 bytes, but got {} bytes.",
-                key.len()
-            ),
-        })
     }
 }
 

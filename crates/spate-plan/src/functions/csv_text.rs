@@ -18,7 +18,6 @@ use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, cast,
     lit,
 };
-use datafusion::scalar::ScalarValue;
 use spate_common::{Error, Result};
 
 use super::{Arg, CallContext, default_name, wrong_args};
@@ -122,21 +121,6 @@ fn options_arg(function: &str, arg: Option<&Arg>) -> Result<Vec<(String, String)
     })
 }
 
-fn literal_text(function: &str, what: &str, arg: &Arg) -> Result<String> {
-    match &arg.expr {
-        Expr::Literal(ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)), _) => {
-            Ok(s.clone())
-        }
-        _ => Err(Error::analysis(
-            "DATATYPE_MISMATCH.NON_FOLDABLE_INPUT",
-            format!(
-                "{function}: the {what} must be a string literal, got {}",
-                arg.name
-            ),
-        )),
-    }
-}
-
 /// Resolves the CSV functions.
 pub(super) fn resolve(
     name: &str,
@@ -153,12 +137,12 @@ pub(super) fn resolve(
     let options = CsvOptions::from_pairs(name, &options_arg(name, args.get(min))?)?;
     Ok(Some(match name {
         "schema_of_csv" => {
-            let text = literal_text(name, "input", &args[0])?;
+            let text = super::string_literal(name, "input", &args[0])?;
             let ddl = infer(&options.record(&text));
             (lit(ddl), default_name(name, &args[..1], false))
         }
         "from_csv" => {
-            let schema_text = literal_text(name, "schema", &args[1])?;
+            let schema_text = super::string_literal(name, "schema", &args[1])?;
             let fields = match crate::json_schema::parse_schema_string(&schema_text, cx.tz)? {
                 DataType::Struct(fields) => fields
                     .iter()

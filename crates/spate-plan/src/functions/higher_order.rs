@@ -104,6 +104,25 @@ pub(super) fn split<V, L>(args: &[ValueOrLambda<V, L>]) -> (Vec<&V>, Vec<&L>) {
     (values, lambdas)
 }
 
+/// A call's values as arrays of its rows, and its lambdas; an error names `function` when
+/// either is missing.
+pub(super) fn evaluated<'a>(
+    args: &'a HigherOrderFunctionArgs,
+    function: &str,
+) -> DfResult<(Vec<ArrayRef>, Vec<&'a LambdaArgument>)> {
+    let (values, lambdas) = split(&args.args);
+    let arrays = values
+        .iter()
+        .map(|v| v.to_array(args.number_rows))
+        .collect::<DfResult<Vec<_>>>()?;
+    if arrays.is_empty() || lambdas.is_empty() {
+        return Err(exec_error(format!(
+            "{function} expects a value and a lambda"
+        )));
+    }
+    Ok((arrays, lambdas))
+}
+
 /// The flattened elements of `list`: their values, the row each belongs to, its position in
 /// the row, and the rows' offsets into the flattened values.
 struct Flat {
@@ -405,17 +424,8 @@ impl HigherOrderUDFImpl for SparkHigherOrder {
 
     fn invoke_with_args(&self, args: HigherOrderFunctionArgs) -> DfResult<ColumnarValue> {
         let n = args.number_rows;
-        let (values, lambdas) = split(&args.args);
-        let arrays = values
-            .iter()
-            .map(|v| v.to_array(n))
-            .collect::<DfResult<Vec<_>>>()?;
-        let (Some(first), Some(lambda)) = (arrays.first(), lambdas.first()) else {
-            return Err(exec_error(format!(
-                "{} expects an array and a lambda",
-                self.name
-            )));
-        };
+        let (arrays, lambdas) = evaluated(&args, self.name)?;
+        let (first, lambda) = (&arrays[0], lambdas[0]);
         if first.data_type().is_null() {
             return Ok(ColumnarValue::Array(new_null_array(args.return_type(), n)));
         }

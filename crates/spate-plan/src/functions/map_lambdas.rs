@@ -24,7 +24,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::scalar::ScalarValue;
 
-use super::higher_order::{per_element, split};
+use super::higher_order::{evaluated, per_element, split};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
@@ -421,17 +421,8 @@ impl HigherOrderUDFImpl for MapHigherOrder {
 
     fn invoke_with_args(&self, args: HigherOrderFunctionArgs) -> DfResult<ColumnarValue> {
         let n = args.number_rows;
-        let (values, lambdas) = split(&args.args);
-        let arrays = values
-            .iter()
-            .map(|v| v.to_array(n))
-            .collect::<DfResult<Vec<_>>>()?;
-        let (Some(first), Some(lambda)) = (arrays.first(), lambdas.first()) else {
-            return Err(plan_error(format!(
-                "{} expects a value and a lambda",
-                self.name
-            )));
-        };
+        let (arrays, lambdas) = evaluated(&args, self.name)?;
+        let (first, lambda) = (&arrays[0], lambdas[0]);
         if arrays.iter().any(|a| a.data_type().is_null()) {
             return Ok(ColumnarValue::Array(new_null_array(args.return_type(), n)));
         }

@@ -473,6 +473,26 @@ pub fn call_registered(cx: &CallContext<'_>, target: &str, exprs: Vec<Expr>) -> 
     Err(unresolved_routine(target))
 }
 
+/// The text of a string-literal argument (`what` of `function`: a path, a format, a
+/// schema): Spark's `DATATYPE_MISMATCH.NON_FOLDABLE_INPUT` for anything else.
+pub(crate) fn string_literal(function: &str, what: &str, arg: &Arg) -> Result<String> {
+    match &arg.expr {
+        Expr::Literal(
+            datafusion::scalar::ScalarValue::Utf8(Some(s))
+            | datafusion::scalar::ScalarValue::Utf8View(Some(s))
+            | datafusion::scalar::ScalarValue::LargeUtf8(Some(s)),
+            _,
+        ) => Ok(s.clone()),
+        _ => Err(Error::analysis(
+            "DATATYPE_MISMATCH.NON_FOLDABLE_INPUT",
+            format!(
+                "`{function}`: the input `{what}` should be a foldable \"STRING\" expression, got {}",
+                arg.name
+            ),
+        )),
+    }
+}
+
 /// The arguments of a scalar function call as arrays of the call's rows.
 pub(crate) fn arg_arrays(
     args: &datafusion::logical_expr::ScalarFunctionArgs,

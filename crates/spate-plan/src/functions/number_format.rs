@@ -16,7 +16,6 @@ use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, cast,
 };
-use datafusion::scalar::ScalarValue;
 use spate_common::{Error, Result};
 
 use super::{Arg, CallContext, default_name, wrong_args};
@@ -262,18 +261,7 @@ pub(super) fn resolve(
     let [value, format] = args else {
         return Err(wrong_args(name, "2", args.len()));
     };
-    let text = match &format.expr {
-        Expr::Literal(ScalarValue::Utf8(Some(f)) | ScalarValue::Utf8View(Some(f)), _) => f.clone(),
-        _ => {
-            return Err(Error::analysis(
-                "DATATYPE_MISMATCH.NON_FOLDABLE_INPUT",
-                format!(
-                    "the format of `{name}` must be a string literal, got {}",
-                    format.name
-                ),
-            ));
-        }
-    };
+    let text = super::string_literal(name, "format", format)?;
     let to_text = matches!(name, "to_char" | "to_varchar");
     if to_text && super::arg_type(value, cx)?.is_temporal() {
         // a date or timestamp with a datetime pattern

@@ -16,7 +16,6 @@ use datafusion::error::Result as DfResult;
 use datafusion::logical_expr::{
     ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility, cast,
 };
-use datafusion::scalar::ScalarValue;
 use spate_common::{Error, Result};
 use sxd_xpath::nodeset::Node;
 use sxd_xpath::{Context, Factory, Value, XPath};
@@ -48,18 +47,7 @@ pub(super) fn resolve(
     let [xml, path] = args else {
         return Err(wrong_args(name, "2", args.len()));
     };
-    let path_text = match &path.expr {
-        Expr::Literal(ScalarValue::Utf8(Some(p)) | ScalarValue::Utf8View(Some(p)), _) => p.clone(),
-        _ => {
-            return Err(Error::analysis(
-                "DATATYPE_MISMATCH.NON_FOLDABLE_INPUT",
-                format!(
-                    "Cannot resolve \"{name}({}, {})\": the input `path` should be a foldable \"STRING\" expression",
-                    xml.name, path.name
-                ),
-            ));
-        }
-    };
+    let path_text = super::string_literal(name, "path", path)?;
     compile(&path_text).map_err(|e| {
         Error::IllegalArgument(format!("[INVALID_XPATH] invalid XPath '{path_text}': {e}"))
     })?;
