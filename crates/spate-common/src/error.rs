@@ -335,11 +335,14 @@ fn runtime_state(class: &str) -> &'static str {
         "ARITHMETIC_OVERFLOW" => "22003",
         "CAST_INVALID_INPUT" => "22018",
         "MALFORMED_RECORD_IN_PARSING"
+        | "INVALID_VARIANT_CAST"
+        | "INVALID_VARIANT_GET_PATH"
         | "DATETIME_FIELD_OUT_OF_BOUNDS"
         | "INVALID_FRACTION_OF_SECOND"
         | "INVALID_PARAMETER_VALUE" => "22023",
         "CANNOT_PARSE_TIME" | "CANNOT_PARSE_TIMESTAMP" => "22007",
         "FAILED_READ_FILE" => "KD001",
+        "VARIANT_SIZE_LIMIT" => "22023",
         "UNABLE_TO_ACQUIRE_MEMORY" => "53200",
         "USER_RAISED_EXCEPTION" => "P0001",
         _ => "XX000",

@@ -30,6 +30,8 @@ pub fn plain_type(t: &DataType) -> DataType {
         | DataType::ListView(f)
         | DataType::LargeListView(f) => DataType::List(Arc::new(plain_field(f))),
         DataType::FixedSizeList(f, _) => DataType::List(Arc::new(plain_field(f))),
+        // a VARIANT keeps the field metadata that marks it for PySpark
+        t if spate_plan::types::is_variant(t) => t.clone(),
         DataType::Struct(fields) => {
             DataType::Struct(fields.iter().map(|f| plain_field(f)).collect::<Fields>())
         }

@@ -6,6 +6,9 @@ use chrono::{DateTime, NaiveDate, TimeZone};
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch};
 use datafusion::scalar::ScalarValue;
 
+pub use crate::java_text::java_double;
+use crate::java_text::java_float;
+
 /// Formats one value as Spark's `show()` and `CAST(x AS STRING)` do.
 pub fn format_scalar(v: &ScalarValue, tz: &str) -> String {
     if v.is_null() {
@@ -45,6 +48,9 @@ pub fn format_scalar(v: &ScalarValue, tz: &str) -> String {
         ScalarValue::List(a) => format_list(a.value(0), tz),
         ScalarValue::LargeList(a) => format_list(a.value(0), tz),
         ScalarValue::FixedSizeList(a) => format_list(a.value(0), tz),
+        ScalarValue::Struct(s) if crate::type_build::is_variant(s.data_type()) => {
+            crate::variant_json::cell_json(s, 0, tz).unwrap_or_else(|| "?".into())
+        }
         ScalarValue::Struct(s) => {
             let parts: Vec<String> = s.columns().iter().map(|c| format_cell(c, 0, tz)).collect();
             format!("{{{}}}", parts.join(", "))
@@ -156,17 +162,6 @@ pub fn format_cell(array: &ArrayRef, row: usize, tz: &str) -> String {
     match ScalarValue::try_from_array(array, row) {
         Ok(v) => format_scalar(&v, tz),
         Err(_) => "?".into(),
-    }
-}
-
-fn java_float(f: f32) -> String {
-    let s = java_double(f64::from(f));
-    // f32 -> f64 widening shows noise digits; Java prints the shortest f32 representation.
-    let short = format!("{f:?}");
-    if s.contains('E') || short.contains('e') {
-        s
-    } else {
-        short
     }
 }
 
@@ -376,38 +371,6 @@ fn pad_left(s: &str, w: usize) -> String {
 
 fn pad_right(s: &str, w: usize) -> String {
     format!("{s}{}", " ".repeat(w.saturating_sub(width(s))))
-}
-
-/// Formats a double the way Java's `Double.toString` does, which is what Spark prints.
-pub fn java_double(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 {
-            "Infinity".into()
-        } else {
-            "-Infinity".into()
-        };
-    }
-    let abs = v.abs();
-    if abs == 0.0 || (1e-3..1e7).contains(&abs) {
-        let s = format!("{v:?}");
-        if s.contains('.') || s.contains('e') {
-            s
-        } else {
-            format!("{s}.0")
-        }
-    } else {
-        let s = format!("{v:e}");
-        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let mantissa = if mantissa.contains('.') {
-            mantissa.to_string()
-        } else {
-            format!("{mantissa}.0")
-        };
-        format!("{mantissa}E{exp}")
-    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ pub mod display;
 pub mod distinct_aggregates;
 pub mod functions;
 pub mod generate;
+pub mod java_text;
 pub mod join_hints;
 pub mod json_schema;
 pub mod literal;
@@ -32,5 +33,6 @@ pub mod task_ids;
 pub mod type_build;
 pub mod type_parser;
 pub mod types;
+pub(crate) mod variant_json;
 
 pub use resolver::{CachedBlobs, ReadRequest, Resolver, Sources, TableSpec};

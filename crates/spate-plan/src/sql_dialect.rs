@@ -110,6 +110,12 @@ impl Dialect for SparkDialect {
         let Token::Word(w) = parser.peek_token().token else {
             return None;
         };
+        if w.quote_style.is_none()
+            && let Some(typed) = typed_number(&w.value)
+        {
+            parser.next_token();
+            return Some(Ok(typed));
+        }
         if !matches!(w.keyword, Keyword::SUBSTR | Keyword::TRIM)
             || parser.peek_nth_token(1).token != Token::LParen
         {
@@ -149,6 +155,53 @@ impl Dialect for SparkDialect {
     }
 }
 
+/// A number with Spark's type suffix (`1L`, `2S`, `3Y`, `1.5D`, `1.5F`, `100.0BD`), which the
+/// tokenizer reads as one word: the number cast to the type the suffix names (`BD` a decimal
+/// of the digits' precision and scale, as Java's `BigDecimal` reads them).
+fn typed_number(word: &str) -> Option<Expr> {
+    use datafusion::sql::sqlparser::ast::{CastKind, DataType, ExactNumberInfo, Value};
+    let upper = word.to_ascii_uppercase();
+    let (digits, suffix) = if let Some(d) = upper.strip_suffix("BD") {
+        (d, "BD")
+    } else {
+        let split = upper.len().checked_sub(1)?;
+        (&upper[..split], &upper[split..])
+    };
+    let integral = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    let (mantissa, exponent) = digits.split_once('E').unwrap_or((digits, ""));
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let numeric = !(int.is_empty() && frac.is_empty())
+        && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        && (exponent.is_empty()
+            || exponent
+                .trim_start_matches(['+', '-'])
+                .bytes()
+                .all(|b| b.is_ascii_digit()));
+    let data_type = match suffix {
+        "L" if integral => DataType::BigInt(None),
+        "S" if integral => DataType::SmallInt(None),
+        "Y" if integral => DataType::TinyInt(None),
+        "D" if numeric => DataType::Double(ExactNumberInfo::None),
+        "F" if numeric => DataType::Float(ExactNumberInfo::None),
+        "BD" if numeric && exponent.is_empty() => {
+            let significant = format!("{int}{frac}").trim_start_matches('0').len() as u64;
+            let scale = frac.len() as u64;
+            DataType::Decimal(ExactNumberInfo::PrecisionAndScale(
+                significant.max(scale).max(1),
+                scale as i64,
+            ))
+        }
+        _ => return None,
+    };
+    Some(Expr::Cast {
+        kind: CastKind::Cast,
+        expr: Box::new(Expr::Value(Value::Number(digits.to_string(), false).into())),
+        data_type,
+        array: false,
+        format: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use datafusion::sql::sqlparser::parser::Parser;
@@ -158,6 +211,18 @@ mod tests {
     fn parse(sql: &str) -> Result<String, Box<dyn std::error::Error>> {
         let statements = Parser::parse_sql(&SparkDialect, sql)?;
         Ok(statements.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn reads_typed_numbers() -> Result<(), Box<dyn std::error::Error>> {
+        assert_eq!(
+            parse("SELECT 1L, 2s, 3Y, 1.5D, .5f, 100.0BD, 0.05bd")?,
+            "SELECT CAST(1 AS BIGINT), CAST(2 AS SMALLINT), CAST(3 AS TINYINT), CAST(1.5 AS DOUBLE), \
+             CAST(.5 AS FLOAT), CAST(100.0 AS DECIMAL(4,1)), CAST(0.05 AS DECIMAL(2,2))"
+        );
+        // a word that is not a typed number stays a name
+        assert_eq!(parse("SELECT 1.5L, 1x")?, "SELECT 1.5L, 1x");
+        Ok(())
     }
 
     #[test]

@@ -58,7 +58,8 @@ pub fn names_in<V: ast::Visit>(node: &V) -> BTreeSet<String> {
 /// function calls Spark defines it by: `a RLIKE p` and `a REGEXP p` are `rlike(a, p)`;
 /// `map(...)`, which DataFusion's planner plans itself (without Spark's key checks, and not
 /// at all without arguments), is called by Spark's other name for it, `create_map(...)`
-/// (named `map(...)` as in Spark; `create_map()` without arguments).
+/// (named `map(...)` as in Spark; `create_map()` without arguments); a tuple `(a, b)` is the
+/// struct Spark makes of it, `struct(a, b)` (fields `col1`, `col2`).
 pub fn spark_syntax<V: ast::VisitMut>(node: &mut V) {
     let _ = visit_expressions_mut(node, |e| {
         if let ast::Expr::Function(f) = e
@@ -77,24 +78,7 @@ pub fn spark_syntax<V: ast::VisitMut>(node: &mut V) {
         } = e
         {
             let name = if *regexp { "regexp" } else { "rlike" };
-            let args = [expr.as_ref().clone(), pattern.as_ref().clone()]
-                .into_iter()
-                .map(|a| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a)))
-                .collect();
-            let call = ast::Expr::Function(ast::Function {
-                name: ast::ObjectName::from(vec![ast::Ident::new(name)]),
-                uses_odbc_syntax: false,
-                parameters: ast::FunctionArguments::None,
-                args: ast::FunctionArguments::List(ast::FunctionArgumentList {
-                    duplicate_treatment: None,
-                    args,
-                    clauses: vec![],
-                }),
-                filter: None,
-                null_treatment: None,
-                over: None,
-                within_group: vec![],
-            });
+            let call = function_call(name, vec![expr.as_ref().clone(), pattern.as_ref().clone()]);
             *e = if *negated {
                 ast::Expr::UnaryOp {
                     op: ast::UnaryOperator::Not,
@@ -104,8 +88,32 @@ pub fn spark_syntax<V: ast::VisitMut>(node: &mut V) {
                 call
             };
         }
+        if let ast::Expr::Tuple(items) = e {
+            *e = function_call("struct", std::mem::take(items));
+        }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// The syntax of a call of `name` with `args`.
+fn function_call(name: &str, args: Vec<ast::Expr>) -> ast::Expr {
+    ast::Expr::Function(ast::Function {
+        name: ast::ObjectName::from(vec![ast::Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: ast::FunctionArguments::None,
+        args: ast::FunctionArguments::List(ast::FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|a| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(a)))
+                .collect(),
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
 }
 
 /// A copy of `state` in which the `names` that must go through the registry are placeholders,

@@ -25,6 +25,32 @@ pub fn decimal(precision: i32, scale: i32) -> Result<DataType> {
     Ok(DataType::Decimal128(precision as u8, scale as i8))
 }
 
+/// The field metadata PySpark reads to know an Arrow struct is a VARIANT (on `metadata`).
+const VARIANT_MARK: &str = "variant";
+
+/// Arrow's form of Spark's VARIANT, as PySpark reads it: a struct of the encoded `value` and
+/// `metadata` bytes, the latter marked `variant: true`.
+pub fn variant() -> DataType {
+    let mark = std::collections::HashMap::from([(VARIANT_MARK.to_string(), "true".to_string())]);
+    DataType::Struct(Fields::from(vec![
+        Field::new("value", DataType::Binary, false),
+        Field::new("metadata", DataType::Binary, false).with_metadata(mark),
+    ]))
+}
+
+/// Whether `t` is Spark's VARIANT (see [`variant`]).
+pub fn is_variant(t: &DataType) -> bool {
+    match t {
+        DataType::Struct(fields) => {
+            fields.len() == 2
+                && fields[0].name() == "value"
+                && fields[1].name() == "metadata"
+                && fields[1].metadata().get(VARIANT_MARK).map(String::as_str) == Some("true")
+        }
+        _ => false,
+    }
+}
+
 /// Arrow's map type with Spark's entry names.
 pub fn map(key: DataType, value: DataType, value_nullable: bool) -> DataType {
     let entries = Fields::from(vec![

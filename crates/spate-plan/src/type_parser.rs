@@ -174,6 +174,7 @@ impl Parser<'_> {
             "double" => DataType::Float64,
             "string" | "text" => DataType::Utf8,
             "binary" => DataType::Binary,
+            "variant" => type_build::variant(),
             "date" => DataType::Date32,
             "timestamp" | "timestamp_ltz" => type_build::timestamp(self.tz),
             "timestamp_ntz" => DataType::Timestamp(TimeUnit::Microsecond, None),

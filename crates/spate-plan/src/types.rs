@@ -9,7 +9,7 @@
 //! Timestamp(us, session time zone), timestamp_ntz -> Timestamp(us, none), day-time interval
 //! -> Duration(us), year-month interval -> Interval(YearMonth), calendar interval ->
 //! Interval(MonthDayNano), time -> Time64(ns), array -> List, map -> Map(entries: key, value), struct -> Struct,
-//! void -> Null.
+//! void -> Null, variant -> Struct(value, metadata) as PySpark reads it.
 
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ use spark_connect_proto::spark::connect::DataType as ProtoType;
 use spark_connect_proto::spark::connect::data_type::{self as dt, Kind};
 use spate_common::{Error, Result};
 
-pub use crate::type_build::{decimal, map, timestamp};
+pub use crate::type_build::{decimal, is_variant, map, timestamp, variant};
 
 /// Converts a Spark Connect type to Arrow. `tz` is the session time zone for timestamps.
 pub fn from_proto(t: &ProtoType, tz: &str) -> Result<DataType> {
@@ -45,6 +45,7 @@ pub fn from_proto(t: &ProtoType, tz: &str) -> Result<DataType> {
         Kind::CalendarInterval(_) => DataType::Interval(IntervalUnit::MonthDayNano),
         Kind::YearMonthInterval(_) => DataType::Interval(IntervalUnit::YearMonth),
         Kind::DayTimeInterval(_) => DataType::Duration(TimeUnit::Microsecond),
+        Kind::Variant(_) => variant(),
         Kind::Array(a) => {
             let element = required(&a.element_type, "array element")?;
             DataType::List(Arc::new(Field::new(
@@ -173,6 +174,7 @@ pub fn to_proto(t: &DataType) -> Result<ProtoType> {
                 type_variation_reference: 0,
             }))
         }
+        t if is_variant(t) => Kind::Variant(dt::Variant::default()),
         DataType::Struct(fields) => Kind::Struct(dt::Struct {
             fields: fields
                 .iter()
@@ -241,6 +243,7 @@ pub fn simple_string(t: &DataType) -> String {
         }
         DataType::Interval(IntervalUnit::YearMonth) => "interval year to month".into(),
         DataType::Interval(IntervalUnit::MonthDayNano) => "interval".into(),
+        t if is_variant(t) => "variant".into(),
         DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
             format!("array<{}>", simple_string(f.data_type()))
         }
@@ -270,6 +273,7 @@ pub fn simple_string(t: &DataType) -> String {
 /// Spark's `sql` form of a type, used in expression names such as `CAST(a AS BIGINT)`.
 pub fn sql_string(t: &DataType) -> String {
     match t {
+        t if is_variant(t) => "VARIANT".into(),
         DataType::Struct(fields) => format!(
             "STRUCT<{}>",
             fields

@@ -106,7 +106,7 @@ impl CsvOptions {
 }
 
 /// The options argument: a map of literal keys and values (`{'sep': ';'}`).
-fn options_arg(function: &str, arg: Option<&Arg>) -> Result<Vec<(String, String)>> {
+pub(super) fn options_arg(function: &str, arg: Option<&Arg>) -> Result<Vec<(String, String)>> {
     let Some(arg) = arg else {
         return Ok(Vec::new());
     };

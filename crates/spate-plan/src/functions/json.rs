@@ -92,7 +92,16 @@ pub(super) fn resolve(
             let [value, ..] = args else {
                 return Err(wrong_args(name, "1 or 2", 0));
             };
+            let options = super::csv_text::options_arg(name, args.get(1))?;
+            let option = |key: &str, default: &str| {
+                options
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                    .map_or_else(|| default.to_string(), |(_, v)| v.clone())
+            };
             let udf = ScalarUDF::new_from_impl(ToJson {
+                date_format: option("dateFormat", "yyyy-MM-dd"),
+                timestamp_format: option("timestampFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"),
                 tz: cx.tz.to_string(),
                 signature: Signature::any(1, Volatility::Immutable),
             });
@@ -221,6 +230,10 @@ impl ScalarUDFImpl for FromJson {
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct ToJson {
+    /// The `dateFormat` option's pattern.
+    date_format: String,
+    /// The `timestampFormat` option's pattern.
+    timestamp_format: String,
     tz: String,
     signature: Signature,
 }
@@ -240,10 +253,14 @@ impl ScalarUDFImpl for ToJson {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let input = args.args[0].to_array(args.number_rows)?;
-        let pattern = spate_common::datetime_pattern::DateTimePattern::compile(
-            "yyyy-MM-dd'T'HH:mm:ss.SSSXXX",
-        )
-        .map_err(DataFusionError::Execution)?;
+        let compile = |p: &str| {
+            spate_common::datetime_pattern::DateTimePattern::compile(p)
+                .map_err(DataFusionError::Execution)
+        };
+        let formats = Formats {
+            date: compile(&self.date_format)?,
+            timestamp: compile(&self.timestamp_format)?,
+        };
         let zone: datafusion::arrow::array::timezone::Tz = self
             .tz
             .parse()
@@ -256,7 +273,7 @@ impl ScalarUDFImpl for ToJson {
             }
             out.append_value(to_value(
                 &ScalarValue::try_from_array(&input, i)?,
-                &pattern,
+                &formats,
                 &zone,
             )?);
         }
@@ -264,10 +281,16 @@ impl ScalarUDFImpl for ToJson {
     }
 }
 
+/// How `to_json` writes dates and timestamps.
+struct Formats {
+    date: spate_common::datetime_pattern::DateTimePattern,
+    timestamp: spate_common::datetime_pattern::DateTimePattern,
+}
+
 /// A value as Spark's JSON writer writes it (object fields in the struct's order).
 fn to_value(
     v: &ScalarValue,
-    pattern: &spate_common::datetime_pattern::DateTimePattern,
+    formats: &Formats,
     zone: &datafusion::arrow::array::timezone::Tz,
 ) -> DfResult<String> {
     use chrono::{Offset, TimeZone};
@@ -277,7 +300,7 @@ fn to_value(
     let quoted = |s: &str| Value::String(s.to_string()).to_string();
     let list = |array: &ArrayRef| -> DfResult<String> {
         let items = (0..array.len())
-            .map(|i| to_value(&ScalarValue::try_from_array(array, i)?, pattern, zone))
+            .map(|i| to_value(&ScalarValue::try_from_array(array, i)?, formats, zone))
             .collect::<DfResult<Vec<_>>>()?;
         Ok(format!("[{}]", items.join(",")))
     };
@@ -293,20 +316,24 @@ fn to_value(
         ScalarValue::Utf8(Some(s))
         | ScalarValue::LargeUtf8(Some(s))
         | ScalarValue::Utf8View(Some(s)) => quoted(s),
-        ScalarValue::Date32(Some(_)) => quoted(&v.to_string()),
+        ScalarValue::Date32(Some(d)) => {
+            let day = chrono::NaiveDate::from_num_days_from_ce_opt(d + 719_163)
+                .ok_or_else(|| DataFusionError::Execution("date out of range".into()))?;
+            quoted(&formats.date.format(day.and_time(chrono::NaiveTime::MIN), 0))
+        }
         ScalarValue::TimestampMicrosecond(Some(us), _) => {
             let utc = chrono::DateTime::from_timestamp_micros(*us)
                 .ok_or_else(|| DataFusionError::Execution("timestamp out of range".into()))?;
             let local = zone.from_utc_datetime(&utc.naive_utc());
             let offset = local.offset().fix().local_minus_utc();
-            quoted(&pattern.format(local.naive_local(), offset))
+            quoted(&formats.timestamp.format(local.naive_local(), offset))
         }
         ScalarValue::Struct(s) => {
             let mut items = Vec::new();
             for (field, column) in s.fields().iter().zip(s.columns()) {
                 let value = ScalarValue::try_from_array(column, 0)?;
                 if !value.is_null() {
-                    let text = to_value(&value, pattern, zone)?;
+                    let text = to_value(&value, formats, zone)?;
                     items.push(format!("{}:{text}", quoted(field.name())));
                 }
             }
@@ -325,7 +352,7 @@ fn to_value(
                     ScalarValue::Utf8(Some(k)) => k.clone(),
                     other => other.to_string(),
                 };
-                let value = to_value(&ScalarValue::try_from_array(values, i)?, pattern, zone)?;
+                let value = to_value(&ScalarValue::try_from_array(values, i)?, formats, zone)?;
                 items.push(format!("{}:{value}", quoted(&key)));
             }
             format!("{{{}}}", items.join(","))

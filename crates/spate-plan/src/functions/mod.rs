@@ -53,6 +53,7 @@ mod time;
 mod time_window;
 mod timestamp_units;
 mod tuple;
+mod variant;
 mod xpath;
 pub(crate) use time_window::parse_interval;
 
@@ -102,8 +103,9 @@ pub struct CallContext<'a> {
 type FamilyResolver = fn(&str, &[Arg], &CallContext<'_>) -> Result<Option<(Expr, String)>>;
 
 /// The families of rewritten functions, in the order they are asked.
-const FAMILIES: [FamilyResolver; 39] = [
+const FAMILIES: [FamilyResolver; 40] = [
     operators::resolve,
+    variant::resolve,
     mode::resolve,
     bitmap::resolve,
     mask::resolve,
@@ -203,8 +205,9 @@ pub enum SqlRoute {
 }
 
 /// The names of the scalar functions the registry's families rewrite.
-const SCALAR_REWRITES: [&[&str]; 36] = [
+const SCALAR_REWRITES: [&[&str]; 37] = [
     operators::SQL_NAMES,
+    variant::SQL_NAMES,
     mask::SQL_NAMES,
     assertions::SQL_NAMES,
     compositions::SQL_NAMES,
@@ -250,6 +253,7 @@ fn rewritten(name: &str) -> Option<SqlRoute> {
         || tuple::AGG_NAMES.contains(&name)
         || mode::AGG_NAMES.contains(&name)
         || bitmap::AGG_NAMES.contains(&name)
+        || variant::AGG_NAMES.contains(&name)
     {
         Some(SqlRoute::Aggregate)
     } else if SCALAR_REWRITES.iter().any(|names| names.contains(&name)) {
