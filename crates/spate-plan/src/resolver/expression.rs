@@ -169,6 +169,7 @@ impl Resolver<'_> {
                 "a lambda function can only be an argument of a higher-order function",
             )),
             ExprType::UpdateFields(u) => self.update_fields(u, schema),
+            ExprType::SubqueryExpression(s) => self.subquery(s, schema),
             ExprType::UnresolvedRegex(r) => Err(Error::unsupported(format!(
                 "colRegex('{}') outside of select",
                 r.col_name
@@ -299,8 +300,33 @@ impl Resolver<'_> {
         Ok(Named { expr, name })
     }
 
-    /// Resolves a column name (possibly `a.b.c`, possibly tied to a DataFrame by plan id).
+    /// Resolves a column name (possibly `a.b.c`, possibly tied to a DataFrame by plan id); in a
+    /// subquery, a name the subquery's input does not have is looked up in the queries around
+    /// it, innermost first, as an outer reference.
     pub fn column(&self, name: &str, plan_id: Option<i64>, schema: &DFSchema) -> Result<Named> {
+        let error = match self.column_in(name, plan_id, schema) {
+            Err(e @ Error::Analysis { .. }) if matches!(&e, Error::Analysis { class, .. } if class.starts_with("UNRESOLVED_COLUMN")) => {
+                e
+            }
+            done => return done,
+        };
+        for outer in self.outer_scopes() {
+            if let Ok(Named {
+                expr: Expr::Column(c),
+                name,
+            }) = self.column_in(name, plan_id, &outer)
+            {
+                let (_, field) = outer.qualified_field_from_column(&c)?;
+                return Ok(Named {
+                    expr: Expr::OuterReferenceColumn(field.clone(), c),
+                    name,
+                });
+            }
+        }
+        Err(error)
+    }
+
+    fn column_in(&self, name: &str, plan_id: Option<i64>, schema: &DFSchema) -> Result<Named> {
         if let Some(id) = plan_id
             && let Some(found) = self.column_by_plan_id(name, id, schema)?
         {

@@ -22,6 +22,7 @@ mod read;
 mod set_op;
 mod show;
 mod stats;
+mod subquery;
 mod unpivot;
 
 use std::collections::HashMap;
@@ -56,6 +57,10 @@ pub struct Resolver<'a> {
     plan_ids: Mutex<HashMap<i64, Vec<Vec<Column>>>>,
     /// Lambda variables in scope while a lambda body is resolved, innermost last.
     lambda_scope: Mutex<Vec<(String, datafusion::arrow::datatypes::FieldRef)>>,
+    /// The relations a `WithRelations` root's subquery expressions name, by plan id.
+    references: Mutex<HashMap<i64, Relation>>,
+    /// The inputs of the queries a subquery being resolved sits in, innermost last.
+    outer_scopes: Mutex<Vec<DFSchema>>,
     counter: AtomicUsize,
 }
 
@@ -78,6 +83,8 @@ impl<'a> Resolver<'a> {
             map_last_win: config.map_key_last_win(),
             plan_ids: Mutex::new(HashMap::new()),
             lambda_scope: Mutex::new(Vec::new()),
+            references: Mutex::new(HashMap::new()),
+            outer_scopes: Mutex::new(Vec::new()),
             counter: AtomicUsize::new(0),
         }
     }
@@ -94,6 +101,36 @@ impl<'a> Resolver<'a> {
     pub fn with_blobs(mut self, blobs: &'a dyn CachedBlobs) -> Self {
         self.blobs = Some(blobs);
         self
+    }
+
+    /// The subquery relations of this request (see `subquery.rs`).
+    fn references(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Relation>> {
+        self.references
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `f` with `schema` as the innermost outer scope (a subquery's resolution).
+    fn in_outer_scope<T>(&self, schema: &DFSchema, f: impl FnOnce() -> T) -> T {
+        self.outer_scopes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(schema.clone());
+        let out = f();
+        self.outer_scopes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        out
+    }
+
+    /// The outer scopes, innermost first.
+    fn outer_scopes(&self) -> Vec<DFSchema> {
+        let scopes = self
+            .outer_scopes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        scopes.iter().rev().cloned().collect()
     }
 
     /// The session's DataFusion state.
@@ -164,6 +201,7 @@ impl<'a> Resolver<'a> {
             RelType::WithColumnsRenamed(w) => Box::pin(self.with_columns_renamed(w)),
             RelType::Drop(d) => Box::pin(self.drop(d)),
             RelType::Unpivot(u) => Box::pin(self.unpivot(u)),
+            RelType::WithRelations(w) => Box::pin(self.with_relations(w)),
             RelType::ToDf(t) => Box::pin(self.to_df(t)),
             RelType::ToSchema(t) => Box::pin(self.to_schema(t)),
             RelType::ShowString(s) => Box::pin(self.show_string(s)),
