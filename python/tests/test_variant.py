@@ -1,57 +1,11 @@
-"""Spark's VARIANT functions give Apache Spark 4.0.1's answers (python/spark_reference/variant.py
-and its committed output): parse_json / try_parse_json and their errors, to_json of variants,
-schema_of_variant and schema_of_variant_agg, variant_get / try_variant_get over paths and casts,
-is_variant_null, to_variant_object; each query's column names, rows and error conditions. The
-DataFrame API cases check that a variant reaches PySpark as a VariantVal and prints as JSON."""
+"""VARIANT values through the DataFrame API: a variant reaches PySpark as a VariantVal of the
+right type, show() prints it as JSON, variant_get takes a path per row. (Spark's answers for the
+variant functions in SQL are in test_sql_cases.py, topic `variant`.)"""
 
-import datetime
 import decimal
-import json
-from pathlib import Path
 
-import pytest
-from pyspark.errors import PySparkException
-from pyspark.sql import Row
 from pyspark.sql import functions as F
 from pyspark.sql.types import VariantType, VariantVal
-
-REFERENCE = Path(__file__).resolve().parents[1] / "spark_reference" / "variant.out"
-CASES = [json.loads(line) for line in REFERENCE.read_text().splitlines() if line.strip()]
-
-
-def plain(v):
-    """The form the reference script writes values in."""
-    if isinstance(v, VariantVal):
-        return {"variant": v.toJson()}
-    if isinstance(v, Row):
-        return {k: plain(x) for k, x in v.asDict().items()}
-    if isinstance(v, (bytes, bytearray)):
-        return {"hex": bytes(v).hex()}
-    if isinstance(v, (datetime.date, datetime.datetime, decimal.Decimal)):
-        return str(v)
-    if isinstance(v, list):
-        return [plain(x) for x in v]
-    return v
-
-
-@pytest.fixture(autouse=True)
-def los_angeles(spark):
-    spark.conf.set("spark.sql.session.timeZone", "America/Los_Angeles")
-    yield
-    spark.conf.unset("spark.sql.session.timeZone")
-
-
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c["sql"][7:60])
-def test_variant_sql_is_sparks(spark, case):
-    if "error" in case:
-        with pytest.raises(PySparkException) as e:
-            spark.sql(case["sql"]).collect()
-        assert e.value.getCondition() == case["error"]
-        return
-    df = spark.sql(case["sql"])
-    rows = [[plain(x) for x in r] for r in df.collect()]
-    assert rows == case["rows"]
-    assert df.columns == case["columns"]
 
 
 def test_a_variant_reaches_pyspark_as_a_variant(spark):

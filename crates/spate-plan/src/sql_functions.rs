@@ -59,7 +59,8 @@ pub fn names_in<V: ast::Visit>(node: &V) -> BTreeSet<String> {
 /// `map(...)`, which DataFusion's planner plans itself (without Spark's key checks, and not
 /// at all without arguments), is called by Spark's other name for it, `create_map(...)`
 /// (named `map(...)` as in Spark; `create_map()` without arguments); a tuple `(a, b)` is the
-/// struct Spark makes of it, `struct(a, b)` (fields `col1`, `col2`).
+/// struct Spark makes of it, `struct(a, b)` (fields `col1`, `col2`); an interval range
+/// (`INTERVAL '1 12' DAY TO HOUR`) is the interval its fields add up to.
 pub fn spark_syntax<V: ast::VisitMut>(node: &mut V) {
     let _ = visit_expressions_mut(node, |e| {
         if let ast::Expr::Function(f) = e
@@ -91,8 +92,70 @@ pub fn spark_syntax<V: ast::VisitMut>(node: &mut V) {
         if let ast::Expr::Tuple(items) = e {
             *e = function_call("struct", std::mem::take(items));
         }
+        if let ast::Expr::Interval(interval) = e
+            && let Some(text) = interval_range_text(interval)
+        {
+            *interval.value = ast::Expr::Value(ast::Value::SingleQuotedString(text).into());
+            interval.leading_field = None;
+            interval.last_field = None;
+            interval.leading_precision = None;
+            interval.fractional_seconds_precision = None;
+        }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// The text of a Spark interval range (`INTERVAL '1 12' DAY TO HOUR`, `'2-3' YEAR TO MONTH`,
+/// `'10:30' HOUR TO MINUTE`, `'1 2:03:04.5' DAY TO SECOND`...) in the unit words DataFusion
+/// reads (`1 days 12 hours`); `None` for an interval that is not such a range.
+fn interval_range_text(interval: &ast::Interval) -> Option<String> {
+    use ast::DateTimeField as F;
+    let (Some(from), Some(to)) = (&interval.leading_field, &interval.last_field) else {
+        return None;
+    };
+    let ast::Expr::Value(v) = interval.value.as_ref() else {
+        return None;
+    };
+    let (ast::Value::SingleQuotedString(text) | ast::Value::DoubleQuotedString(text)) = &v.value
+    else {
+        return None;
+    };
+    let text = text.trim();
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let rank = |f: &F| match f {
+        F::Year | F::Years => Some(0),
+        F::Month | F::Months => Some(1),
+        F::Day | F::Days => Some(2),
+        F::Hour | F::Hours => Some(3),
+        F::Minute | F::Minutes => Some(4),
+        F::Second | F::Seconds => Some(5),
+        _ => None,
+    };
+    let (first, last) = (rank(from)?, rank(to)?);
+    const UNITS: [&str; 6] = ["years", "months", "days", "hours", "minutes", "seconds"];
+    // the separators between the fields: '-' in year-month, ' ' after days, ':' after
+    let parts: Vec<&str> = match (first, last) {
+        (0, 1) => body.split('-').collect(),
+        (2, _) => {
+            let (days, rest) = body.split_once(' ')?;
+            std::iter::once(days).chain(rest.split(':')).collect()
+        }
+        (3.., _) => body.split(':').collect(),
+        _ => return None,
+    };
+    if last < first || parts.len() != last - first + 1 {
+        return None;
+    }
+    let sign = if negative { "-" } else { "" };
+    let words: Vec<String> = parts
+        .iter()
+        .zip(&UNITS[first..=last])
+        .map(|(value, unit)| format!("{sign}{} {unit}", value.trim()))
+        .collect();
+    Some(words.join(" "))
 }
 
 /// The syntax of a call of `name` with `args`.

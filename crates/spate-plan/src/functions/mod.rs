@@ -41,6 +41,7 @@ mod overloads;
 mod percentile;
 mod random;
 pub mod ranking;
+mod reflect;
 mod sentences;
 mod sequence;
 mod session_window;
@@ -50,6 +51,7 @@ mod sketches;
 mod spark_avg;
 mod string;
 mod time;
+mod time_bucket;
 mod time_window;
 mod timestamp_units;
 mod tuple;
@@ -103,9 +105,11 @@ pub struct CallContext<'a> {
 type FamilyResolver = fn(&str, &[Arg], &CallContext<'_>) -> Result<Option<(Expr, String)>>;
 
 /// The families of rewritten functions, in the order they are asked.
-const FAMILIES: [FamilyResolver; 40] = [
+const FAMILIES: [FamilyResolver; 42] = [
     operators::resolve,
     variant::resolve,
+    reflect::resolve,
+    time_bucket::resolve,
     mode::resolve,
     bitmap::resolve,
     mask::resolve,
@@ -205,9 +209,11 @@ pub enum SqlRoute {
 }
 
 /// The names of the scalar functions the registry's families rewrite.
-const SCALAR_REWRITES: [&[&str]; 37] = [
+const SCALAR_REWRITES: [&[&str]; 39] = [
     operators::SQL_NAMES,
     variant::SQL_NAMES,
+    reflect::SQL_NAMES,
+    time_bucket::SQL_NAMES,
     mask::SQL_NAMES,
     assertions::SQL_NAMES,
     compositions::SQL_NAMES,

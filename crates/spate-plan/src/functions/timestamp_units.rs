@@ -185,7 +185,7 @@ struct TimestampUnits {
     signature: Signature,
 }
 
-fn zone(name: &str) -> Result<Tz> {
+pub(super) fn zone(name: &str) -> Result<Tz> {
     name.parse::<Tz>().map_err(|_| Error::Runtime {
         exception: "java.time.DateTimeException",
         class: "INVALID_TIMEZONE".into(),
@@ -193,7 +193,7 @@ fn zone(name: &str) -> Result<Tz> {
     })
 }
 
-fn local_of(micros: i64, tz: Option<Tz>) -> Option<NaiveDateTime> {
+pub(super) fn local_of(micros: i64, tz: Option<Tz>) -> Option<NaiveDateTime> {
     let utc = DateTime::from_timestamp_micros(micros)?.naive_utc();
     Some(match tz {
         Some(tz) => tz.from_utc_datetime(&utc).naive_local(),
@@ -203,7 +203,7 @@ fn local_of(micros: i64, tz: Option<Tz>) -> Option<NaiveDateTime> {
 
 /// The instant of a local date-time: the earlier one where it occurs twice, shifted by the
 /// gap where a jump forward skips it (as `java.time.ZonedDateTime.of` does).
-fn micros_of(local: NaiveDateTime, tz: Option<Tz>) -> Option<i64> {
+pub(super) fn micros_of(local: NaiveDateTime, tz: Option<Tz>) -> Option<i64> {
     let utc = match tz {
         None => local,
         Some(tz) => match tz.from_local_datetime(&local).earliest() {

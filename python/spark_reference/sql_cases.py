@@ -1,18 +1,27 @@
-"""Spark's VARIANT functions, for python/tests/test_variant.py: each SQL query's column names
-and rows (variants as their JSON text, structs as dicts, bytes as hex), or the error condition
-it raises. One JSON object per line."""
+"""SQL queries by topic, for python/tests/test_sql_cases.py: each query's column names and rows
+(variants as their JSON text, structs as dicts, bytes as hex), or the error condition it
+raises. One JSON object per line. A TIMESTAMP reaches Python as the local date-time of the
+process's zone: run it, like the tests, with TZ=UTC. Run with pyspark 4.2.1 (its functions include time_bucket):
 
-import json
+    /tmp/spark42/bin/python sql_cases.py > sql_cases.out
+"""
+
 import datetime
 import decimal
+import json
+import os
+import time
 
-from pyspark.sql import Row, SparkSession
-from pyspark.sql.types import VariantVal
+os.environ["TZ"] = "UTC"
+time.tzset()
+
+from pyspark.sql import Row, SparkSession  # noqa: E402
+from pyspark.sql.types import VariantVal  # noqa: E402
 
 spark = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
 spark.conf.set("spark.sql.session.timeZone", "America/Los_Angeles")
 
-QUERIES = [
+VARIANT = [
     # numbers take the smallest exact type; decimals keep their written scale in the schema
     "SELECT to_json(parse_json('1.50')), to_json(parse_json('1.0')), to_json(parse_json('0.001')),"
     " to_json(parse_json('1E10')), to_json(parse_json('-1.5e300')), to_json(parse_json('92233720368547758070'))",
@@ -63,6 +72,63 @@ QUERIES = [
 ]
 
 
+# reflect / java_method / try_reflect: the JDK methods Spate knows, and the errors
+REFLECT = [
+    "SELECT reflect('java.util.UUID', 'fromString', 'a5cf6c42-0c85-418F-af6c-3e4e5b1328f2'),"
+    " reflect('java.util.UUID', 'fromString', '1-2-3-4-5')",
+    "SELECT reflect('java.util.UUID', 'fromString', 'x')",
+    "SELECT try_reflect('java.util.UUID', 'fromString', 'x') AS a, try_reflect('scala.Predef', 'require', false) AS b,"
+    " reflect('scala.Predef', 'require', true) AS c, try_reflect('java.lang.Math', 'abs', CAST(NULL AS INT)) AS d",
+    "SELECT reflect('java.util.Nope', 'fromString', 'x')",
+    "SELECT reflect('java.util.UUID', 'nope', 'x')",
+    "SELECT reflect('java.lang.Math', 'sqrt', 2)",
+    "SELECT reflect('java.lang.Math', 'abs', -2) AS a, reflect('java.lang.Math', 'abs', -2.5D) AS b,"
+    " reflect('java.lang.Math', 'max', 2, 3) AS c, reflect('java.lang.Math', 'sqrt', 2D) AS d,"
+    " reflect('java.lang.Math', 'pow', 2D, 0.5D) AS e, reflect('java.lang.String', 'valueOf', 1.0D) AS f,"
+    " reflect('java.lang.Math', 'max', 1L, 2L) AS g, reflect('java.lang.Math', 'floor', 2.5D) AS h,"
+    " reflect('java.lang.Math', 'round', -2.5D) AS i, reflect('java.lang.Math', 'signum', -3.0D) AS j,"
+    " reflect('java.lang.Math', 'exp', 1D) AS k, reflect('java.lang.Math', 'toDegrees', 1D) AS l",
+    "SELECT reflect('java.lang.Integer', 'parseInt', '42') AS a, reflect('java.lang.Integer', 'toHexString', -1) AS b,"
+    " reflect('java.lang.Long', 'parseLong', '-7') AS c, reflect('java.lang.Integer', 'parseInt', 'ff', 16) AS d,"
+    " reflect('java.lang.Boolean', 'parseBoolean', 'TRUE') AS e, java_method('java.lang.String', 'valueOf', true) AS f,"
+    " reflect('java.lang.String', 'valueOf', 1.5F) AS g, reflect('java.lang.Integer', 'toBinaryString', 10) AS h",
+    "SELECT reflect('java.lang.Integer', 'parseInt', 'x')",
+    "SELECT reflect('java.lang.Integer', 'parseInt', '99999999999')",
+]
+
+# time_bucket: wall-clock buckets in the session zone for TIMESTAMP, plain ones for
+# TIMESTAMP_NTZ, month buckets, origins, and the errors; run in three zones
+TIME_BUCKET = [
+    "SELECT time_bucket(INTERVAL '15' MINUTE, TIMESTAMP'2024-01-01 11:27:00') AS a,"
+    " time_bucket(INTERVAL '1' HOUR, TIMESTAMP'2024-01-01 11:27:00') AS b,"
+    " time_bucket(INTERVAL '1' DAY, TIMESTAMP'2024-01-01 11:27:00') AS c,"
+    " time_bucket(INTERVAL '2' DAY, TIMESTAMP'2024-01-01 11:27:00') AS d,"
+    " time_bucket(INTERVAL '1 12' DAY TO HOUR, TIMESTAMP'2024-01-01 11:27:00') AS e,"
+    " time_bucket(INTERVAL '1' HOUR, TIMESTAMP'1969-12-31 23:27:00') AS f",
+    "SELECT time_bucket(INTERVAL '1' MONTH, TIMESTAMP'2024-03-15 11:27:00') AS a,"
+    " time_bucket(INTERVAL '5' MONTH, TIMESTAMP'2024-03-15 11:27:00') AS b,"
+    " time_bucket(INTERVAL '1' YEAR, TIMESTAMP'2024-03-15 11:27:00') AS c,"
+    " time_bucket(INTERVAL '1' DAY, TIMESTAMP_NTZ'2024-01-01 11:27:00') AS d,"
+    " time_bucket(INTERVAL '1' MONTH, TIMESTAMP_NTZ'2024-03-15 11:27:00') AS e,"
+    " time_bucket(INTERVAL '1' MONTH, TIMESTAMP_NTZ'2024-03-15 11:27:00', TIMESTAMP_NTZ'2024-01-31 00:00:00') AS f",
+    "SELECT time_bucket(INTERVAL '15' MINUTE, TIMESTAMP'2024-01-01 11:27:00', TIMESTAMP'1970-01-01 00:05:00') AS a,"
+    " time_bucket(INTERVAL '1' DAY, TIMESTAMP'2024-03-10 11:27:00', TIMESTAMP'2024-03-09 06:00:00') AS b,"
+    " time_bucket(INTERVAL '1' MINUTE, CAST(NULL AS TIMESTAMP)) AS c",
+    "SELECT time_bucket(INTERVAL '0' MINUTE, TIMESTAMP'2024-01-01 11:27:00')",
+    "SELECT time_bucket(INTERVAL '1' MINUTE, TIMESTAMP_NTZ'2024-01-01 11:27:00', TIMESTAMP'1970-01-01 00:00:00')",
+    "SELECT time_bucket(INTERVAL '1' MINUTE, DATE'2024-01-01')",
+    "SELECT time_bucket(x, TIMESTAMP'2024-01-01 11:27:00') FROM VALUES (INTERVAL '1' MINUTE) t(x)",
+]
+
+TOPICS = {
+    "variant": VARIANT,
+    "reflect": REFLECT,
+    "time_bucket": TIME_BUCKET,
+    "time_bucket@UTC": TIME_BUCKET[:3],
+    "time_bucket@Asia/Kolkata": TIME_BUCKET[:3],
+}
+
+
 def plain(v):
     if isinstance(v, VariantVal):
         return {"variant": v.toJson()}
@@ -91,13 +157,17 @@ def condition(e):
         except Exception:
             pass
         j = j.getCause()
-    return type(e).__name__
+    return None  # an error without a condition (a JVM exception Spark does not classify)
 
 
-for q in QUERIES:
-    try:
-        df = spark.sql(q)
-        rows = [[plain(x) for x in r] for r in df.collect()]
-        print(json.dumps({"sql": q, "columns": df.columns, "rows": rows}))
-    except Exception as e:  # the condition Spark raises
-        print(json.dumps({"sql": q, "error": condition(e)}))
+for topic, queries in TOPICS.items():
+    # a topic `name@zone` runs in that session time zone
+    tz = topic.split("@")[1] if "@" in topic else "America/Los_Angeles"
+    spark.conf.set("spark.sql.session.timeZone", tz)
+    for q in queries:
+        try:
+            df = spark.sql(q)
+            rows = [[plain(x) for x in r] for r in df.collect()]
+            print(json.dumps({"topic": topic, "tz": tz, "sql": q, "columns": df.columns, "rows": rows}))
+        except Exception as e:  # the condition Spark raises
+            print(json.dumps({"topic": topic, "tz": tz, "sql": q, "error": condition(e)}))
