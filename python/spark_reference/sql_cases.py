@@ -120,7 +120,28 @@ TIME_BUCKET = [
     "SELECT time_bucket(x, TIMESTAMP'2024-01-01 11:27:00') FROM VALUES (INTERVAL '1' MINUTE) t(x)",
 ]
 
+# spatial: WKB in and out in both byte orders, SRIDs, and the errors
+POINT = "X'0101000000000000000000F03F0000000000000040'"
+ZERO = "0" * 16
+LINE = f"X'010200000002000000{ZERO}{ZERO}{ZERO}000000000000F03F'"
+XDR_MULTI = "X'000000000400000002" + "00000000013FF00000000000004000000000000000" * 2 + "'"
+SPATIAL = [
+    f"SELECT hex(st_asbinary(st_geogfromwkb({POINT}))) AS a, hex(st_asbinary(st_geomfromwkb({POINT}), 'XDR')) AS b,"
+    f" st_srid(st_geogfromwkb({POINT})) AS c, st_srid(st_geomfromwkb({POINT})) AS d,"
+    f" st_srid(st_geomfromwkb({POINT}, 3857)) AS e, hex(st_asbinary(st_geomfromwkb({LINE}), 'XDR')) AS f,"
+    f" hex(st_asbinary(st_geomfromwkb({XDR_MULTI}))) AS g",
+    f"SELECT st_geogfromwkb({POINT}), st_geomfromwkb({POINT}), st_geomfromwkb({POINT}, 3857)",
+    f"SELECT st_srid(st_setsrid(st_geomfromwkb({POINT}), 4326)) AS a, typeof(st_geogfromwkb({POINT})) AS b,"
+    f" typeof(st_setsrid(st_geomfromwkb({POINT}), 3857)) AS c, st_srid(NULL) AS d, st_geomfromwkb(NULL) AS e",
+    "SELECT st_geomfromwkb(X'0102')",
+    f"SELECT st_asbinary(st_geomfromwkb({POINT}), 'ABC')",
+    f"SELECT st_geomfromwkb({POINT}, 12345)",
+    f"SELECT st_setsrid(st_geogfromwkb({POINT}), 3857)",
+    "SELECT st_geogfromwkb(X'010100000000000000000069400000000000000040')",
+]
+
 TOPICS = {
+    "spatial": SPATIAL,
     "variant": VARIANT,
     "reflect": REFLECT,
     "time_bucket": TIME_BUCKET,
@@ -132,6 +153,8 @@ TOPICS = {
 def plain(v):
     if isinstance(v, VariantVal):
         return {"variant": v.toJson()}
+    if type(v).__name__ in ("Geometry", "Geography"):
+        return {type(v).__name__.lower(): bytes(v.getBytes()).hex(), "srid": v.getSrid()}
     if isinstance(v, Row):
         return {k: plain(x) for k, x in v.asDict().items()}
     if isinstance(v, (bytes, bytearray)):

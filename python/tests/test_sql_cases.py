@@ -1,5 +1,6 @@
 """SQL queries give Apache Spark 4.2.1's answers (python/spark_reference/sql_cases.py and its
-committed output), by topic: the VARIANT functions, reflect/java_method/try_reflect, ...; each
+committed output), by topic: the VARIANT functions, reflect/java_method/try_reflect, time_bucket, the spatial
+functions; each
 query's column names, rows and error condition (a query Spark fails without a condition must
 fail here too), in the session time zone the case names. Timestamps are compared as the client
 gives them, local date-times of this process's zone, which the reference shares: UTC."""
@@ -23,6 +24,8 @@ def plain(v):
     """The form the reference script writes values in."""
     if isinstance(v, VariantVal):
         return {"variant": v.toJson()}
+    if type(v).__name__ in ("Geometry", "Geography"):
+        return {type(v).__name__.lower(): bytes(v.getBytes()).hex(), "srid": v.getSrid()}
     if isinstance(v, Row):
         return {k: plain(x) for k, x in v.asDict().items()}
     if isinstance(v, (bytes, bytearray)):

@@ -30,8 +30,10 @@ pub fn plain_type(t: &DataType) -> DataType {
         | DataType::ListView(f)
         | DataType::LargeListView(f) => DataType::List(Arc::new(plain_field(f))),
         DataType::FixedSizeList(f, _) => DataType::List(Arc::new(plain_field(f))),
-        // a VARIANT keeps the field metadata that marks it for PySpark
-        t if spate_plan::types::is_variant(t) => t.clone(),
+        // a VARIANT, GEOMETRY or GEOGRAPHY keeps the field metadata that marks it for PySpark
+        t if spate_plan::types::is_variant(t) || spate_plan::types::spatial_of(t).is_some() => {
+            t.clone()
+        }
         DataType::Struct(fields) => {
             DataType::Struct(fields.iter().map(|f| plain_field(f)).collect::<Fields>())
         }

@@ -557,6 +557,10 @@ fn literal_name(v: &datafusion::scalar::ScalarValue, tz: &str) -> String {
         S::TimestampMicrosecond(_, None) | S::TimestampNanosecond(_, None) => {
             format!("TIMESTAMP_NTZ '{}'", format_scalar(v, tz))
         }
+        S::Binary(Some(b)) | S::LargeBinary(Some(b)) | S::BinaryView(Some(b)) => format!(
+            "X'{}'",
+            b.iter().map(|x| format!("{x:02X}")).collect::<String>()
+        ),
         _ => format_scalar(v, tz),
     }
 }

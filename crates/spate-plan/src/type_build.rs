@@ -51,6 +51,54 @@ pub fn is_variant(t: &DataType) -> bool {
     }
 }
 
+/// Spark's spatial types: GEOMETRY (planar) and GEOGRAPHY (on the sphere).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Spatial {
+    Geometry,
+    Geography,
+}
+
+impl Spatial {
+    /// The type's name, lower case (`geometry`), also the field metadata key that marks it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Spatial::Geometry => "geometry",
+            Spatial::Geography => "geography",
+        }
+    }
+}
+
+/// The SRID of a spatial type whose values may each have their own (`geometry(any)`).
+pub const MIXED_SRID: i32 = -1;
+
+/// Arrow's form of Spark's GEOMETRY(srid) / GEOGRAPHY(srid), as PySpark reads it: a struct of
+/// the value's `srid` and its `wkb` bytes, the latter marked with the kind and the type's SRID.
+pub fn spatial(kind: Spatial, srid: i32) -> DataType {
+    let mark = std::collections::HashMap::from([
+        (kind.name().to_string(), "true".to_string()),
+        ("srid".to_string(), srid.to_string()),
+    ]);
+    DataType::Struct(Fields::from(vec![
+        Field::new("srid", DataType::Int32, false),
+        Field::new("wkb", DataType::Binary, false).with_metadata(mark),
+    ]))
+}
+
+/// The kind and SRID of a spatial type (see [`spatial`]).
+pub fn spatial_of(t: &DataType) -> Option<(Spatial, i32)> {
+    let DataType::Struct(fields) = t else {
+        return None;
+    };
+    if fields.len() != 2 || fields[0].name() != "srid" || fields[1].name() != "wkb" {
+        return None;
+    }
+    let meta = fields[1].metadata();
+    let kind = [Spatial::Geometry, Spatial::Geography]
+        .into_iter()
+        .find(|k| meta.get(k.name()).map(String::as_str) == Some("true"))?;
+    Some((kind, meta.get("srid")?.parse().ok()?))
+}
+
 /// Arrow's map type with Spark's entry names.
 pub fn map(key: DataType, value: DataType, value_nullable: bool) -> DataType {
     let entries = Fields::from(vec![

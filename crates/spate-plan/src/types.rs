@@ -18,7 +18,9 @@ use spark_connect_proto::spark::connect::DataType as ProtoType;
 use spark_connect_proto::spark::connect::data_type::{self as dt, Kind};
 use spate_common::{Error, Result};
 
-pub use crate::type_build::{decimal, is_variant, map, timestamp, variant};
+pub use crate::type_build::{
+    Spatial, decimal, is_variant, map, spatial, spatial_of, timestamp, variant,
+};
 
 /// Converts a Spark Connect type to Arrow. `tz` is the session time zone for timestamps.
 pub fn from_proto(t: &ProtoType, tz: &str) -> Result<DataType> {
@@ -46,6 +48,8 @@ pub fn from_proto(t: &ProtoType, tz: &str) -> Result<DataType> {
         Kind::YearMonthInterval(_) => DataType::Interval(IntervalUnit::YearMonth),
         Kind::DayTimeInterval(_) => DataType::Duration(TimeUnit::Microsecond),
         Kind::Variant(_) => variant(),
+        Kind::Geometry(g) => spatial(Spatial::Geometry, g.srid),
+        Kind::Geography(g) => spatial(Spatial::Geography, g.srid),
         Kind::Array(a) => {
             let element = required(&a.element_type, "array element")?;
             DataType::List(Arc::new(Field::new(
@@ -175,6 +179,16 @@ pub fn to_proto(t: &DataType) -> Result<ProtoType> {
             }))
         }
         t if is_variant(t) => Kind::Variant(dt::Variant::default()),
+        t if spatial_of(t).is_some() => match spatial_of(t) {
+            Some((Spatial::Geography, srid)) => Kind::Geography(dt::Geography {
+                srid,
+                type_variation_reference: 0,
+            }),
+            _ => Kind::Geometry(dt::Geometry {
+                srid: spatial_of(t).map_or(0, |(_, s)| s),
+                type_variation_reference: 0,
+            }),
+        },
         DataType::Struct(fields) => Kind::Struct(dt::Struct {
             fields: fields
                 .iter()
@@ -244,6 +258,11 @@ pub fn simple_string(t: &DataType) -> String {
         DataType::Interval(IntervalUnit::YearMonth) => "interval year to month".into(),
         DataType::Interval(IntervalUnit::MonthDayNano) => "interval".into(),
         t if is_variant(t) => "variant".into(),
+        t if spatial_of(t).is_some() => match spatial_of(t) {
+            Some((kind, crate::type_build::MIXED_SRID)) => format!("{}(any)", kind.name()),
+            Some((kind, srid)) => format!("{}({srid})", kind.name()),
+            None => "struct".into(),
+        },
         DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
             format!("array<{}>", simple_string(f.data_type()))
         }
@@ -273,7 +292,7 @@ pub fn simple_string(t: &DataType) -> String {
 /// Spark's `sql` form of a type, used in expression names such as `CAST(a AS BIGINT)`.
 pub fn sql_string(t: &DataType) -> String {
     match t {
-        t if is_variant(t) => "VARIANT".into(),
+        t if is_variant(t) || spatial_of(t).is_some() => simple_string(t).to_uppercase(),
         DataType::Struct(fields) => format!(
             "STRUCT<{}>",
             fields

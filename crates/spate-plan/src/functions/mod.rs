@@ -20,6 +20,7 @@ mod datetime;
 mod datetime_patterns;
 mod format_number;
 pub mod generator;
+mod geo;
 pub mod higher_order;
 mod intervals;
 mod java_math;
@@ -105,11 +106,12 @@ pub struct CallContext<'a> {
 type FamilyResolver = fn(&str, &[Arg], &CallContext<'_>) -> Result<Option<(Expr, String)>>;
 
 /// The families of rewritten functions, in the order they are asked.
-const FAMILIES: [FamilyResolver; 42] = [
+const FAMILIES: [FamilyResolver; 43] = [
     operators::resolve,
     variant::resolve,
     reflect::resolve,
     time_bucket::resolve,
+    geo::resolve,
     mode::resolve,
     bitmap::resolve,
     mask::resolve,
@@ -209,11 +211,12 @@ pub enum SqlRoute {
 }
 
 /// The names of the scalar functions the registry's families rewrite.
-const SCALAR_REWRITES: [&[&str]; 39] = [
+const SCALAR_REWRITES: [&[&str]; 40] = [
     operators::SQL_NAMES,
     variant::SQL_NAMES,
     reflect::SQL_NAMES,
     time_bucket::SQL_NAMES,
+    geo::SQL_NAMES,
     mask::SQL_NAMES,
     assertions::SQL_NAMES,
     compositions::SQL_NAMES,
