@@ -140,7 +140,22 @@ SPATIAL = [
     "SELECT st_geogfromwkb(X'010100000000000000000069400000000000000040')",
 ]
 
+# XML functions: inference, parsing by schema (PERMISSIVE), writing
+XML = [
+    "SELECT schema_of_xml('<p><a>1</a><b>1.5</b><c>true</c><d>x</d><e>2024-01-01</e><f>2024-01-01T10:00:00</f><g></g>"
+    "<h attr=\"1\">t</h><i><j>1</j><j>2.5</j></i><k>12345678901234</k></p>') AS s",
+    "SELECT schema_of_xml('<p><a>1</a><a>x</a><b><c>1</c></b><b><d>2</d></b></p>') AS a, schema_of_xml('<p a=\"1\"/>') AS b,"
+    " schema_of_xml('<p>5</p>') AS c, schema_of_xml('<p><a x=\"2\">1</a></p>', map('excludeAttribute', 'true')) AS d",
+    "SELECT to_xml(named_struct('a', 1, 'b', 'x', 'c', array(1,2), 'd', named_struct('e', 1.5D, 'f', CAST(NULL AS INT)),"
+    " '_attr', 'v')) AS x, to_xml(named_struct('a', 1), map('rowTag', 'person')) AS y,"
+    " to_xml(named_struct('a', DATE'2024-01-02', 'b', TIMESTAMP'2024-01-02 03:04:05', 'c', true, 'd', '<&>')) AS z",
+    "SELECT from_xml('<p><a>1</a><b>x</b></p>', 'a INT, b STRING') AS x, from_xml('<p><a>1</a><a>2</a></p>', 'a ARRAY<BIGINT>') AS y,"
+    " from_xml('<p><a>x</a></p>', 'a INT') AS z, from_xml('<p a=\"3\"><b>1</b></p>', '_a INT, b INT') AS w,"
+    " from_xml('<p><a>1</a>', 'a INT') AS broken, from_xml('<p><a attr=\"1\">5</a></p>', 'a STRUCT<_VALUE: INT, _attr: INT>') AS v",
+]
+
 TOPICS = {
+    "xml": XML,
     "spatial": SPATIAL,
     "variant": VARIANT,
     "reflect": REFLECT,

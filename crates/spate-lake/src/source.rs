@@ -83,10 +83,11 @@ pub async fn read(state: &SessionState, req: &ReadRequest, alias: &str) -> Resul
             read_json_documents(req, alias)
         }
         "parquet" | "csv" | "json" => read_listing(state, req, alias).await,
+        "xml" => read_xml(state, req, alias),
         other => Err(Error::analysis(
             "DATA_SOURCE_NOT_FOUND",
             format!(
-                "Failed to find the data source: {other}. Spate reads parquet, csv, json, text and delta."
+                "Failed to find the data source: {other}. Spate reads parquet, csv, json, text, xml and delta."
             ),
         )),
     }
@@ -506,6 +507,36 @@ fn read_text(req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
     let schema = Arc::new(Schema::new(vec![Field::new(name, DataType::Utf8, true)]));
     let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(lines))])
         .map_err(|e| Error::internal(e.to_string()))?;
+    let table = MemTable::try_new(schema, vec![vec![batch]])?;
+    Ok(LogicalPlanBuilder::scan(alias, provider_as_source(Arc::new(table)), None)?.build()?)
+}
+
+/// XML: the `rowTag` elements of each file are rows (see `spate_plan::xml_rows`), of the
+/// given schema or the one inferred over all of them.
+fn read_xml(state: &SessionState, req: &ReadRequest, alias: &str) -> Result<LogicalPlan> {
+    let options = spate_plan::xml_rows::XmlOptions::from_pairs(
+        req.options.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    let mut rows = Vec::new();
+    for p in &req.paths {
+        for file in files_under(&local_path(p))? {
+            let bytes = std::fs::read(&file).map_err(|e| {
+                Error::IllegalArgument(format!("cannot read XML file '{}': {e}", file.display()))
+            })?;
+            let text = String::from_utf8_lossy(&bytes);
+            rows.extend(
+                spate_plan::xml_rows::records(&text, &options.row_tag).map_err(|why| {
+                    Error::analysis(
+                        "MALFORMED_RECORD_IN_PARSING",
+                        format!("malformed XML in '{}': {why}", file.display()),
+                    )
+                })?,
+            );
+        }
+    }
+    let tz = crate::options::session_time_zone(state);
+    let batch = spate_plan::xml_rows::rows_batch(&rows, req.schema.clone(), &options, &tz)?;
+    let schema = batch.schema();
     let table = MemTable::try_new(schema, vec![vec![batch]])?;
     Ok(LogicalPlanBuilder::scan(alias, provider_as_source(Arc::new(table)), None)?.build()?)
 }

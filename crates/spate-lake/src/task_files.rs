@@ -49,6 +49,21 @@ pub enum Encoding {
     Json,
     /// One line per row of a single string column.
     Text,
+    /// XML: each row the element `rowTag` inside the root element (`rootTag`), with
+    /// timestamps by the pattern in the session time zone.
+    Xml {
+        /// The row and root tags and how fields become attributes.
+        options: spate_plan::xml_rows::XmlOptions,
+        /// The `timestampFormat` pattern.
+        timestamp_format: String,
+        /// The session time zone.
+        tz: String,
+    },
+}
+
+/// The declaration and root start tag a written XML file begins with.
+fn xml_head(root: &str) -> String {
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<{root}>")
 }
 
 /// The files of one write.
@@ -374,6 +389,15 @@ impl OpenFile {
                         .await
                         .map_err(io)?;
                 }
+                if let Encoding::Xml { options, .. } = encoding {
+                    let head = if *first {
+                        xml_head(&options.root_tag)
+                    } else {
+                        String::new()
+                    };
+                    let tail = format!("{head}\n</{}>", options.root_tag);
+                    out.write_all(tail.as_bytes()).await.map_err(io)?;
+                }
                 out.shutdown().await.map_err(io)?;
             }
         }
@@ -416,6 +440,32 @@ fn encode(encoding: &Encoding, batch: &RecordBatch, first: bool) -> Result<Vec<u
                     buf.extend_from_slice(values.value(row).as_bytes());
                 }
                 buf.push(b'\n');
+            }
+        }
+        Encoding::Xml {
+            options,
+            timestamp_format,
+            tz,
+        } => {
+            let pattern =
+                spate_common::datetime_pattern::DateTimePattern::compile(timestamp_format)
+                    .map_err(Error::IllegalArgument)?;
+            if first {
+                buf.extend_from_slice(xml_head(&options.root_tag).as_bytes());
+            }
+            let rows = datafusion::arrow::array::StructArray::from(batch.clone());
+            for row in 0..rows.len() {
+                buf.push(b'\n');
+                let text = spate_plan::xml_rows::write_row(
+                    &rows,
+                    row,
+                    &options.row_tag,
+                    1,
+                    options,
+                    &pattern,
+                    tz,
+                );
+                buf.extend_from_slice(text.as_bytes());
             }
         }
         Encoding::Parquet(_) => {

@@ -136,11 +136,30 @@ pub(crate) async fn write_files(
             };
             (encoding, codec, format!(".{base}{ext}"))
         }
+        "xml" => {
+            let (codec, ext) = file_codec(compression.as_deref().unwrap_or("none"))?;
+            let options = spate_plan::xml_rows::XmlOptions::from_pairs(
+                req.options.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            );
+            let timestamp_format = req
+                .options
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("timestampFormat"))
+                .map_or("yyyy-MM-dd'T'HH:mm:ss.SSSXXX".to_string(), |(_, v)| {
+                    v.clone()
+                });
+            let encoding = Encoding::Xml {
+                options,
+                timestamp_format,
+                tz: crate::options::session_time_zone(state),
+            };
+            (encoding, codec, format!(".xml{ext}"))
+        }
         other => {
             return Err(Error::analysis(
                 "DATA_SOURCE_NOT_FOUND",
                 format!(
-                    "Failed to find the data source: {other}. Spate writes parquet, csv, json and text."
+                    "Failed to find the data source: {other}. Spate writes parquet, csv, json, text and xml."
                 ),
             ));
         }

@@ -34,5 +34,6 @@ pub mod type_build;
 pub mod type_parser;
 pub mod types;
 pub(crate) mod variant_json;
+pub mod xml_rows;
 
 pub use resolver::{CachedBlobs, ReadRequest, Resolver, Sources, TableSpec};

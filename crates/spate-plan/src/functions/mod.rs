@@ -57,6 +57,7 @@ mod time_window;
 mod timestamp_units;
 mod tuple;
 mod variant;
+mod xml;
 mod xpath;
 pub(crate) use time_window::parse_interval;
 
@@ -106,12 +107,13 @@ pub struct CallContext<'a> {
 type FamilyResolver = fn(&str, &[Arg], &CallContext<'_>) -> Result<Option<(Expr, String)>>;
 
 /// The families of rewritten functions, in the order they are asked.
-const FAMILIES: [FamilyResolver; 43] = [
+const FAMILIES: [FamilyResolver; 44] = [
     operators::resolve,
     variant::resolve,
     reflect::resolve,
     time_bucket::resolve,
     geo::resolve,
+    xml::resolve,
     mode::resolve,
     bitmap::resolve,
     mask::resolve,
@@ -211,12 +213,13 @@ pub enum SqlRoute {
 }
 
 /// The names of the scalar functions the registry's families rewrite.
-const SCALAR_REWRITES: [&[&str]; 40] = [
+const SCALAR_REWRITES: [&[&str]; 41] = [
     operators::SQL_NAMES,
     variant::SQL_NAMES,
     reflect::SQL_NAMES,
     time_bucket::SQL_NAMES,
     geo::SQL_NAMES,
+    xml::SQL_NAMES,
     mask::SQL_NAMES,
     assertions::SQL_NAMES,
     compositions::SQL_NAMES,

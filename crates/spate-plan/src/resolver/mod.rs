@@ -17,6 +17,7 @@ mod join;
 mod lambda;
 mod local;
 mod na;
+mod parse;
 mod partition;
 mod read;
 mod set_op;
@@ -202,6 +203,7 @@ impl<'a> Resolver<'a> {
             RelType::Drop(d) => Box::pin(self.drop(d)),
             RelType::Unpivot(u) => Box::pin(self.unpivot(u)),
             RelType::WithRelations(w) => Box::pin(self.with_relations(w)),
+            RelType::Parse(p) => Box::pin(self.parse_relation(p)),
             RelType::ToDf(t) => Box::pin(self.to_df(t)),
             RelType::ToSchema(t) => Box::pin(self.to_schema(t)),
             RelType::ShowString(s) => Box::pin(self.show_string(s)),
