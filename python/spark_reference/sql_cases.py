@@ -154,7 +154,17 @@ XML = [
     " from_xml('<p><a>1</a>', 'a INT') AS broken, from_xml('<p><a attr=\"1\">5</a></p>', 'a STRUCT<_VALUE: INT, _attr: INT>') AS v",
 ]
 
+# from_json into maps and arrays, and unquoted field names
+JSON = [
+    "SELECT from_json('{\"a\": 1, \"b\": 2}', 'MAP<STRING,INT>') AS m, from_json('[{\"a\": 1}, {\"a\": 2}]', 'ARRAY<STRUCT<a: INT>>') AS s,"
+    " from_json('[1, 2, 3]', 'ARRAY<INT>') AS a, from_json('{\"a\": 1}', 'ARRAY<INT>') AS wrong, from_json('[1]', 'MAP<STRING,INT>') AS wrong2",
+    "SELECT from_json('{a:123, b: \"x, c: 1\"}', 'a INT, b STRING') AS plain,"
+    " from_json('{a:123, b: \"x, c: 1\"}', 'a INT, b STRING', map('allowUnquotedFieldNames', 'true')) AS unquoted,"
+    " schema_of_json('{a: 1, b: [{c: 1.5}]}', map('allowUnquotedFieldNames', 'true')) AS schema",
+]
+
 TOPICS = {
+    "json": JSON,
     "xml": XML,
     "spatial": SPATIAL,
     "variant": VARIANT,

@@ -372,3 +372,18 @@ def test_avg_of_doubles_adds_in_row_order(spark):
     assert one(df.agg(F.avg("w"))) == in_order / 3 == 40.73333333333333
     spark.createDataFrame([(v,) for v in values], "w double").createOrReplaceTempView("weights")
     assert one(spark.sql("SELECT avg(w) FROM weights")) == in_order / 3
+
+
+def test_unwrap_udt_gives_a_vector_as_its_sql_struct(spark):
+    from pyspark.ml.linalg import Vectors
+
+    df = spark.createDataFrame([(Vectors.dense(1, 2, 3),), (Vectors.sparse(4, {1: 1.0, 3: 5.5}),)], ["vec"])
+    got = df.select(F.unwrap_udt("vec").alias("u")).collect()
+    # VectorUDT's SQL form: type 1 dense (values only), 0 sparse (size, indices, values)
+    assert [r.u.asDict() for r in got] == [
+        {"type": 1, "size": None, "indices": None, "values": [1.0, 2.0, 3.0]},
+        {"type": 0, "size": 4, "indices": [1, 3], "values": [1.0, 5.5]},
+    ]
+    with pytest.raises(PySparkException) as e:
+        spark.range(1).select(F.unwrap_udt("id")).collect()
+    assert e.value.getCondition() == "DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE"

@@ -10,7 +10,10 @@
 //! - `validate_utf8(s)` / `try_validate_utf8(s)`: `s` itself (a string here is UTF-8 already);
 //! - `extract(field, source)`: `date_part(field, source)`, named `extract(field FROM source)`;
 //!   the seconds (`S`, `SEC`, `SECOND`, ...) with their fraction, a `decimal(8,6)`;
-//! - `collation(s)`: `SYSTEM.BUILTIN.UTF8_BINARY`, the only collation strings have here.
+//! - `collation(s)`: `SYSTEM.BUILTIN.UTF8_BINARY`, the only collation strings have here;
+//! - `unwrap_udt(x)`: the value in its SQL type — which is how Spate holds a user-defined type
+//!   (an ML vector is its struct) — so the value itself; anything but a struct is Spark's
+//!   `DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE`.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::logical_expr::{Expr, cast, lit, when};
@@ -30,6 +33,7 @@ pub(super) const SQL_NAMES: &[&str] = &[
     "try_validate_utf8",
     "extract",
     "collation",
+    "unwrap_udt",
 ];
 
 /// Resolves `name` if it is one of these functions.
@@ -111,6 +115,20 @@ pub(super) fn resolve(
         }
         ("validate_utf8" | "try_validate_utf8", [s]) => cast(s.expr.clone(), DataType::Utf8),
         // every string here compares by its UTF-8 bytes: Spark's default collation
+        ("unwrap_udt", [x]) => match arg_type(x, cx)? {
+            DataType::Struct(_) => x.expr.clone(),
+            t => {
+                return Err(spate_common::Error::analysis(
+                    "DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE",
+                    format!(
+                        "Cannot resolve \"unwrap_udt({})\": the parameter requires a user-defined type, however \"{}\" has the type \"{}\".",
+                        x.name,
+                        x.name,
+                        crate::types::sql_string(&t)
+                    ),
+                ));
+            }
+        },
         ("collation", [s]) => match arg_type(s, cx)? {
             DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => {
                 lit("SYSTEM.BUILTIN.UTF8_BINARY")

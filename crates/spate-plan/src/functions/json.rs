@@ -67,12 +67,25 @@ pub(super) fn resolve(
                     ));
                 }
             };
+            let unquoted = allows_unquoted_names(name, args.get(2), cx)?;
             let schema = match crate::json_schema::parse_schema_string(&text, cx.tz)? {
                 DataType::Struct(fields) => fields,
+                // a map or an array of the whole text
+                t @ (DataType::Map(..) | DataType::List(_)) => {
+                    let udf = ScalarUDF::new_from_impl(FromJsonValue {
+                        target: t,
+                        unquoted,
+                        signature: Signature::any(1, Volatility::Immutable),
+                    });
+                    let e = udf.call(vec![args[0].expr.clone()]);
+                    return Ok(Some((e, format!("from_json({})", args[0].name))));
+                }
                 other => {
                     return Err(Error::analysis(
                         "INVALID_SCHEMA.NON_STRUCT_TYPE",
-                        format!("the schema of from_json must be a struct, got {other}"),
+                        format!(
+                            "the schema of from_json must be a struct, a map or an array, got {other}"
+                        ),
                     ));
                 }
             };
@@ -83,6 +96,7 @@ pub(super) fn resolve(
                 .collect();
             let udf = ScalarUDF::new_from_impl(FromJson {
                 fields: schema,
+                unquoted,
                 signature: Signature::any(1, Volatility::Immutable),
             });
             let e = udf.call(vec![args[0].expr.clone()]);
@@ -163,7 +177,141 @@ pub fn decode_json_values(
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct FromJson {
     fields: Fields,
+    /// `allowUnquotedFieldNames`.
+    unquoted: bool,
     signature: Signature,
+}
+
+/// Whether the options argument (a map of literals) sets `allowUnquotedFieldNames`; while
+/// SQL planning only types the call, no.
+pub(super) fn allows_unquoted_names(
+    name: &str,
+    options: Option<&Arg>,
+    cx: &CallContext<'_>,
+) -> Result<bool> {
+    let pairs = match super::csv_text::options_arg(name, options) {
+        Err(_) if cx.typing => Vec::new(),
+        other => other?,
+    };
+    Ok(pairs.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("allowUnquotedFieldNames") && v.eq_ignore_ascii_case("true")
+    }))
+}
+
+/// JSON text with its unquoted object keys quoted (Jackson's `ALLOW_UNQUOTED_FIELD_NAMES`:
+/// a key may be a bare identifier), for a parser that wants them quoted.
+pub(super) fn quote_field_names(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len() + 8);
+    // whether each open container is an object; a key can start after `{` or an object's `,`
+    let mut objects: Vec<bool> = Vec::new();
+    let (mut i, mut in_string, mut expect_key) = (0, false, false);
+    let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    while i < chars.len() {
+        let c = chars[i];
+        if in_string {
+            out.push(c);
+            if c == '\\' && i + 1 < chars.len() {
+                out.push(chars[i + 1]);
+                i += 1;
+            } else if c == '"' {
+                in_string = false;
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                expect_key = false;
+            }
+            '{' | '[' => {
+                objects.push(c == '{');
+                expect_key = c == '{';
+            }
+            '}' | ']' => {
+                objects.pop();
+                expect_key = false;
+            }
+            ',' => expect_key = objects.last() == Some(&true),
+            c if expect_key && (c.is_alphabetic() || c == '_' || c == '$') => {
+                let start = i;
+                while i < chars.len() && ident(chars[i]) {
+                    i += 1;
+                }
+                let mut next = i;
+                while next < chars.len() && chars[next].is_whitespace() {
+                    next += 1;
+                }
+                let word: String = chars[start..i].iter().collect();
+                if chars.get(next) == Some(&':') {
+                    out.push('"');
+                    out.push_str(&word);
+                    out.push('"');
+                } else {
+                    out.push_str(&word);
+                }
+                expect_key = false;
+                continue;
+            }
+            c if !c.is_whitespace() => expect_key = false,
+            _ => {}
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+/// `from_json` of a map or an array schema: the whole text as that value (null where it is
+/// not one).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct FromJsonValue {
+    target: DataType,
+    unquoted: bool,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for FromJsonValue {
+    fn name(&self) -> &str {
+        "from_json"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(self.target.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let input = args.args[0].to_array(args.number_rows)?;
+        let text = datafusion::arrow::compute::cast(&input, &DataType::Utf8)?;
+        let text = text.as_string::<i32>();
+        let values: Vec<Option<Value>> = (0..text.len())
+            .map(|i| {
+                if text.is_null(i) {
+                    return None;
+                }
+                let raw = text.value(i);
+                let parsed = if self.unquoted {
+                    serde_json::from_str::<Value>(&quote_field_names(raw))
+                } else {
+                    serde_json::from_str::<Value>(raw)
+                };
+                match (parsed, &self.target) {
+                    (Ok(v @ Value::Object(_)), DataType::Map(..))
+                    | (Ok(v @ Value::Array(_)), DataType::List(_)) => Some(v),
+                    _ => None,
+                }
+            })
+            .collect();
+        let refs: Vec<Option<&Value>> = values.iter().map(|v| v.as_ref()).collect();
+        let (array, _) = decode_json_values(&refs, &self.target)
+            .map_err(|e| DataFusionError::Execution(e.to_string()))?;
+        Ok(ColumnarValue::Array(array))
+    }
 }
 
 impl ScalarUDFImpl for FromJson {
@@ -190,7 +338,13 @@ impl ScalarUDFImpl for FromJson {
                 if text.is_null(i) {
                     return None;
                 }
-                match serde_json::from_str::<Value>(text.value(i)) {
+                let raw = text.value(i);
+                let parsed = if self.unquoted {
+                    serde_json::from_str::<Value>(&quote_field_names(raw))
+                } else {
+                    serde_json::from_str::<Value>(raw)
+                };
+                match parsed {
                     Ok(Value::Object(m)) => Some(m),
                     _ => None,
                 }
@@ -456,5 +610,20 @@ mod shape_tests {
         assert_eq!(super::object_keys("{}"), Some(vec![]));
         assert_eq!(super::object_keys("[1]"), None);
         assert_eq!(super::object_keys("{\"a\": 1} x"), None);
+    }
+}
+
+#[cfg(test)]
+mod unquoted_tests {
+    use super::quote_field_names;
+
+    #[test]
+    fn bare_keys_are_quoted_and_strings_left_alone() {
+        assert_eq!(quote_field_names("{a: 1}"), r#"{"a": 1}"#);
+        assert_eq!(
+            quote_field_names(r#"{ab_1:{c:"x, d: y"}, "e":[{f:2}]}"#),
+            r#"{"ab_1":{"c":"x, d: y"}, "e":[{"f":2}]}"#
+        );
+        assert_eq!(quote_field_names("[1, true, null]"), "[1, true, null]");
     }
 }

@@ -100,6 +100,16 @@ pub(super) fn resolve(
                     ));
                 }
             };
+            // typing the call for SQL planning: the options may be a column then; the type
+            // is a string either way
+            if cx.typing && args.len() > 1 {
+                return Ok(Some((lit(""), default_name(name, &args[..1], false))));
+            }
+            let text = if super::json::allows_unquoted_names(name, args.get(1), cx)? {
+                super::json::quote_field_names(&text)
+            } else {
+                text
+            };
             let inferred = serde_json::from_str::<Value>(&text)
                 .map(|v| infer(&v).ddl())
                 .map_err(|e| {

@@ -57,6 +57,7 @@ impl Resolver<'_> {
             .iter()
             .map(|e| self.expr(e, &schema))
             .collect::<Result<_>>()?;
+        let aggs = super::input_order::in_input_order(aggs, &plan)?;
         if let Some(pivot) = pivot {
             return self.pivot(plan, groups, aggs, pivot).await;
         }

@@ -111,10 +111,11 @@ impl Resolver<'_> {
             input,
             items.into_iter().map(|n| (n.expr, n.name)).collect(),
         )?;
-        let mut items: Vec<Named> = items
+        let items: Vec<Named> = items
             .into_iter()
             .map(|(expr, name)| Named { expr, name })
             .collect();
+        let mut items = super::input_order::in_input_order(items, &plan)?;
         let exprs: Vec<Expr> = items.iter().map(|n| n.expr.clone()).collect();
         let aggs = find_aggregate_exprs(exprs.iter());
         if !aggs.is_empty() {

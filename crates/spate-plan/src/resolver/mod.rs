@@ -13,6 +13,7 @@ mod aggregate;
 mod basic;
 pub mod expression;
 mod fields;
+mod input_order;
 mod join;
 mod lambda;
 mod local;
