@@ -65,12 +65,32 @@ def test_select_names_follow_spark(prices):
         "symbol",
         "(t + 1)",
         "double_close",
-        "CAST(t AS INT)",
+        # a cast of a column is named after it (python/spark_reference/dataframe_names.out)
+        "t",
         "1",
         "upper(symbol)",
         "(close > 50)",
         "CASE WHEN (close > 50) THEN high ELSE low END",
     ]
+
+
+def test_cast_output_names(spark):
+    # Spark 4 names an output cast of a column after the column, anything else in full
+    # (python/spark_reference/dataframe_names.out)
+    casts = spark.createDataFrame([(1, 1.0, "x")], ["int", "float", "s"])
+    selected = casts.select(
+        F.col("float").cast("int"),
+        casts.s.try_cast("long"),
+        (F.col("int") + 1).cast("string"),
+        F.col("int").cast("string").cast("int"),
+        F.lit(1).cast("string"),
+        F.expr("CAST(int AS STRING)"),
+        F.col("int").astype("double"),
+    )
+    assert selected.columns == ["float", "s", "CAST((int + 1) AS STRING)", "int", "CAST(1 AS STRING)", "int", "int"]
+    assert casts.selectExpr("CAST(int AS STRING)", "cast(float as int)").columns == ["int", "float"]
+    assert casts.groupBy(F.col("s").cast("string")).count().columns == ["s", "count"]
+    assert casts.select(F.upper(F.col("s").cast("string"))).columns == ["upper(CAST(s AS STRING))"]
 
 
 def test_filter_sort_limit_offset(prices):

@@ -40,7 +40,7 @@ impl Resolver<'_> {
         let schema = plan.schema().clone();
         let groups: Vec<Named> = grouping_expressions
             .iter()
-            .map(|e| self.expr(e, &schema))
+            .map(|e| self.output_expr(e, &schema))
             .collect::<Result<_>>()?;
         // sliding window() keys put each row in several windows and session_window() keys
         // depend on their group's other rows: both are computed first

@@ -33,7 +33,7 @@ impl Resolver<'_> {
                     let target = (text != "*").then_some(text);
                     out.extend(self.star(target, None, schema)?)
                 }
-                _ => out.push(self.expr(e, schema)?),
+                _ => out.push(self.output_expr(e, schema)?),
             }
         }
         Ok(out)

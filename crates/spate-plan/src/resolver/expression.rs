@@ -300,6 +300,26 @@ impl Resolver<'_> {
         Ok(Named { expr, name })
     }
 
+    /// Resolves an expression that is an output column (a select item, a grouping key): as
+    /// [`Resolver::expr`], but a cast of a column (`col("x").cast("int")`, casts of casts of
+    /// it) is named after the column, as Spark names it; elsewhere it is `CAST(x AS INT)`.
+    pub fn output_expr(&self, e: &Expression, schema: &DFSchema) -> Result<Named> {
+        let mut named = self.expr(e, schema)?;
+        let mut inner = e;
+        while let Some(ExprType::Cast(c)) = &inner.expr_type {
+            match c.expr.as_deref() {
+                Some(child) => inner = child,
+                None => break,
+            }
+        }
+        if !std::ptr::eq(inner, e)
+            && matches!(inner.expr_type, Some(ExprType::UnresolvedAttribute(_)))
+        {
+            named.name = self.expr(inner, schema)?.name;
+        }
+        Ok(named)
+    }
+
     /// Resolves a column name (possibly `a.b.c`, possibly tied to a DataFrame by plan id); in a
     /// subquery, a name the subquery's input does not have is looked up in the queries around
     /// it, innermost first, as an outer reference.
