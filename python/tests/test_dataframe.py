@@ -386,3 +386,44 @@ def test_arrays_overlap_follows_sparks_null_rule(spark):
         return False
 
     assert got == [spark_rule(x, y) for x, y in rows]
+
+
+def test_zip_with_index_numbers_rows_in_partition_order(spark):
+    df = spark.createDataFrame([("a", 1), ("b", 2), ("c", 3)], ["letter", "number"])
+    assert [tuple(r) for r in df.zipWithIndex().collect()] == [("a", 1, 0), ("b", 2, 1), ("c", 3, 2)]
+    assert df.zipWithIndex("row_id").columns == ["letter", "number", "row_id"]
+    # over 8 partitions of a range the index is the row's position, which is its id
+    rows = spark.range(0, 1000, 1, 8).zipWithIndex("i").collect()
+    assert all(r.id == r.i for r in rows) and len(rows) == 1000
+    # after a shuffle: 0..n-1, each partition a run of consecutive indexes
+    shuffled = spark.range(0, 1000, 1, 8).repartition(5).zipWithIndex("i")
+    by_part = {}
+    for r in shuffled.select("i", F.spark_partition_id().alias("p")).collect():
+        by_part.setdefault(r.p, []).append(r.i)
+    indexes = sorted(i for part in by_part.values() for i in part)
+    assert indexes == list(range(1000))
+    for part in by_part.values():
+        assert sorted(part) == list(range(min(part), min(part) + len(part)))
+
+
+def test_transpose_is_sparks(spark):
+    # python/spark_reference/transpose.out: index values sorted into columns, values widened
+    df = spark.createDataFrame([("B", 1, 2.5), ("A", 3, 4.0), ("C", None, 1.0)], ["id", "val1", "val2"])
+    t = df.transpose()
+    assert t.dtypes == [("key", "string"), ("A", "double"), ("B", "double"), ("C", "double")]
+    assert [tuple(r) for r in t.collect()] == [("val1", 3.0, 1.0, None), ("val2", 4.0, 2.5, 1.0)]
+    df = spark.createDataFrame([(2, "x", "y"), (1, "z", None)], ["k", "a", "b"])
+    t = df.transpose()
+    assert t.dtypes == [("key", "string"), ("1", "string"), ("2", "string")]
+    assert [tuple(r) for r in t.collect()] == [("a", "z", "x"), ("b", None, "y")]
+    with pytest.raises(AnalysisException) as e:
+        df.transpose(df.a).collect()
+    assert e.value.getCondition() == "TRANSPOSE_NO_LEAST_COMMON_TYPE"
+
+
+def test_col_regex_selects_whole_name_matches(spark):
+    # Java regular expressions, matched against whole names (python/spark_reference/transpose.out)
+    df = spark.createDataFrame([("a", 1, 2)], ["Col1", "Col2", "C3"])
+    assert df.select(df.colRegex("`(Col1)?+.+`")).columns == ["Col2", "C3"]
+    assert df.select(df.colRegex("`Col.`")).columns == ["Col1", "Col2"]
+    assert df.select(df.colRegex("`C`")).columns == []

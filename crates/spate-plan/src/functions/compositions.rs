@@ -11,6 +11,9 @@
 //! - `extract(field, source)`: `date_part(field, source)`, named `extract(field FROM source)`;
 //!   the seconds (`S`, `SEC`, `SECOND`, ...) with their fraction, a `decimal(8,6)`;
 //! - `collation(s)`: `SYSTEM.BUILTIN.UTF8_BINARY`, the only collation strings have here;
+//! - `distributed_sequence_id()` (what `df.zipWithIndex()` and pandas-on-Spark's default
+//!   index call): 0, 1, 2, ... in the order of the rows, partition by partition —
+//!   `row_number()` over `monotonically_increasing_id()`, which is that order — less one;
 //! - `unwrap_udt(x)`: the value in its SQL type — which is how Spate holds a user-defined type
 //!   (an ML vector is its struct) — so the value itself; anything but a struct is Spark's
 //!   `DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE`.
@@ -34,6 +37,7 @@ pub(super) const SQL_NAMES: &[&str] = &[
     "extract",
     "collation",
     "unwrap_udt",
+    "distributed_sequence_id",
 ];
 
 /// Resolves `name` if it is one of these functions.
@@ -115,6 +119,14 @@ pub(super) fn resolve(
         }
         ("validate_utf8" | "try_validate_utf8", [s]) => cast(s.expr.clone(), DataType::Utf8),
         // every string here compares by its UTF-8 bytes: Spark's default collation
+        ("distributed_sequence_id", []) => {
+            use datafusion::logical_expr::ExprFunctionExt;
+            let order = call_registered(cx, "monotonically_increasing_id", vec![])?;
+            let number = datafusion::functions_window::expr_fn::row_number()
+                .order_by(vec![order.sort(true, false)])
+                .build()?;
+            cast(number, DataType::Int64) - lit(1i64)
+        }
         ("unwrap_udt", [x]) => match arg_type(x, cx)? {
             DataType::Struct(_) => x.expr.clone(),
             t => {

@@ -27,6 +27,9 @@ impl Resolver<'_> {
                 Some(ExprType::UnresolvedStar(s)) => {
                     out.extend(self.star(s.unparsed_target.as_deref(), s.plan_id, schema)?)
                 }
+                Some(ExprType::UnresolvedRegex(r)) => {
+                    out.extend(self.regex_columns(&r.col_name, r.plan_id, schema)?)
+                }
                 // selectExpr("*") and selectExpr("t.*"), as Spark's parser reads them
                 Some(ExprType::ExpressionString(s)) if s.expression.trim().ends_with('*') => {
                     let text = s.expression.trim();
@@ -37,6 +40,47 @@ impl Resolver<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// `df.colRegex("`pattern`")` in a select: the columns whose whole name the (Java)
+    /// regular expression matches, in order; with a plan id, only that DataFrame's columns.
+    fn regex_columns(
+        &self,
+        quoted: &str,
+        plan_id: Option<i64>,
+        schema: &DFSchema,
+    ) -> Result<Vec<Named>> {
+        let pattern = quoted
+            .strip_prefix('`')
+            .and_then(|p| p.strip_suffix('`'))
+            .unwrap_or(quoted);
+        let whole = fancy_regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
+            Error::analysis(
+                "INVALID_PARAMETER_VALUE.PATTERN",
+                format!("colRegex: the pattern '{pattern}' is not a regular expression: {e}"),
+            )
+        })?;
+        let candidates: Vec<Column> = match plan_id {
+            Some(id) => {
+                let present = schema.columns();
+                let mut out: Vec<Column> = Vec::new();
+                for c in self.plan_columns(id).into_iter().flatten() {
+                    if present.contains(&c) && !out.contains(&c) {
+                        out.push(c);
+                    }
+                }
+                out
+            }
+            None => schema.columns(),
+        };
+        Ok(candidates
+            .into_iter()
+            .filter(|c| whole.is_match(&c.name).unwrap_or(false))
+            .map(|c| Named {
+                name: c.name.clone(),
+                expr: Expr::Column(c),
+            })
+            .collect())
     }
 
     pub(super) fn star(

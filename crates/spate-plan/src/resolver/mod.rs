@@ -25,6 +25,7 @@ mod set_op;
 mod show;
 mod stats;
 mod subquery;
+mod transpose;
 mod unpivot;
 
 use std::collections::HashMap;
@@ -205,6 +206,7 @@ impl<'a> Resolver<'a> {
             RelType::Unpivot(u) => Box::pin(self.unpivot(u)),
             RelType::WithRelations(w) => Box::pin(self.with_relations(w)),
             RelType::Parse(p) => Box::pin(self.parse_relation(p)),
+            RelType::Transpose(t) => Box::pin(self.transpose(t)),
             RelType::ToDf(t) => Box::pin(self.to_df(t)),
             RelType::ToSchema(t) => Box::pin(self.to_schema(t)),
             RelType::ShowString(s) => Box::pin(self.show_string(s)),
