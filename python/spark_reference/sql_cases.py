@@ -163,7 +163,17 @@ JSON = [
     " schema_of_json('{a: 1, b: [{c: 1.5}]}', map('allowUnquotedFieldNames', 'true')) AS schema",
 ]
 
+# count_min_sketch: Spark's serialized sketch of integral values, nulls skipped
+COUNT_MIN_SKETCH = [
+    "SELECT hex(count_min_sketch(id, 0.5D, 0.9D, 7)) AS a FROM range(100)",
+    "SELECT hex(count_min_sketch(IF(id % 3 = 0, NULL, CAST(id AS INT)), 0.3D, 0.95D, 11)) AS a FROM range(40)",
+    "SELECT id % 2 AS k, hex(count_min_sketch(id, 1.0D, 0.5D, 3)) AS a FROM range(20) GROUP BY id % 2 ORDER BY k",
+    "SELECT hex(count_min_sketch(id, 0.2D, 0.7D, 1111111111111111111)) AS a FROM range(50)",
+    "SELECT count_min_sketch(id, 0.0D, 0.5D, 1) FROM range(2)",
+]
+
 TOPICS = {
+    "count_min_sketch": COUNT_MIN_SKETCH,
     "json": JSON,
     "xml": XML,
     "spatial": SPATIAL,

@@ -15,6 +15,7 @@ mod cast;
 pub(crate) mod collection;
 mod compositions;
 mod conversion;
+mod count_min_sketch;
 mod csv_text;
 mod datetime;
 mod datetime_patterns;
@@ -107,13 +108,14 @@ pub struct CallContext<'a> {
 type FamilyResolver = fn(&str, &[Arg], &CallContext<'_>) -> Result<Option<(Expr, String)>>;
 
 /// The families of rewritten functions, in the order they are asked.
-const FAMILIES: [FamilyResolver; 44] = [
+const FAMILIES: [FamilyResolver; 45] = [
     operators::resolve,
     variant::resolve,
     reflect::resolve,
     time_bucket::resolve,
     geo::resolve,
     xml::resolve,
+    count_min_sketch::resolve,
     mode::resolve,
     bitmap::resolve,
     mask::resolve,
@@ -266,6 +268,7 @@ fn rewritten(name: &str) -> Option<SqlRoute> {
         || mode::AGG_NAMES.contains(&name)
         || bitmap::AGG_NAMES.contains(&name)
         || variant::AGG_NAMES.contains(&name)
+        || count_min_sketch::AGG_NAMES.contains(&name)
     {
         Some(SqlRoute::Aggregate)
     } else if SCALAR_REWRITES.iter().any(|names| names.contains(&name)) {
