@@ -161,6 +161,9 @@ JSON = [
     "SELECT from_json('{a:123, b: \"x, c: 1\"}', 'a INT, b STRING') AS plain,"
     " from_json('{a:123, b: \"x, c: 1\"}', 'a INT, b STRING', map('allowUnquotedFieldNames', 'true')) AS unquoted,"
     " schema_of_json('{a: 1, b: [{c: 1.5}]}', map('allowUnquotedFieldNames', 'true')) AS schema",
+    # options of functions in SQL text (a map call there)
+    "SELECT to_json(named_struct('a', DATE'2022-02-22'), map('dateFormat', 'yyyy/MM/dd')) AS j,"
+    " from_csv('1;x', 'a INT, b STRING', map('sep', ';')) AS c",
 ]
 
 # count_min_sketch: Spark's serialized sketch of integral values, nulls skipped

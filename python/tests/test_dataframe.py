@@ -395,15 +395,20 @@ def test_zip_with_index_numbers_rows_in_partition_order(spark):
     # over 8 partitions of a range the index is the row's position, which is its id
     rows = spark.range(0, 1000, 1, 8).zipWithIndex("i").collect()
     assert all(r.id == r.i for r in rows) and len(rows) == 1000
-    # after a shuffle: 0..n-1, each partition a run of consecutive indexes
-    shuffled = spark.range(0, 1000, 1, 8).repartition(5).zipWithIndex("i")
+    # after a shuffle: 0..n-1, and the rows of each partition (as they were when numbered)
+    # hold one run of consecutive indexes, the partitions' runs in partition order
+    shuffled = (
+        spark.range(0, 1000, 1, 8).repartition(5).withColumn("p", F.spark_partition_id()).zipWithIndex("i")
+    )
     by_part = {}
-    for r in shuffled.select("i", F.spark_partition_id().alias("p")).collect():
+    for r in shuffled.collect():
         by_part.setdefault(r.p, []).append(r.i)
-    indexes = sorted(i for part in by_part.values() for i in part)
-    assert indexes == list(range(1000))
-    for part in by_part.values():
-        assert sorted(part) == list(range(min(part), min(part) + len(part)))
+    assert sorted(i for part in by_part.values() for i in part) == list(range(1000))
+    assert len(by_part) == 5
+    start = 0
+    for p in sorted(by_part):
+        assert sorted(by_part[p]) == list(range(start, start + len(by_part[p])))
+        start += len(by_part[p])
 
 
 def test_transpose_is_sparks(spark):

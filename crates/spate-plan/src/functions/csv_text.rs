@@ -105,22 +105,6 @@ impl CsvOptions {
     }
 }
 
-/// The options argument: a map of literal keys and values (`{'sep': ';'}`).
-pub(super) fn options_arg(function: &str, arg: Option<&Arg>) -> Result<Vec<(String, String)>> {
-    let Some(arg) = arg else {
-        return Ok(Vec::new());
-    };
-    super::maps::literal_pairs(&arg.expr).ok_or_else(|| {
-        Error::analysis(
-            "INVALID_OPTIONS.NON_MAP_FUNCTION",
-            format!(
-                "{function}: the options must be a map of literals, got {}",
-                arg.name
-            ),
-        )
-    })
-}
-
 /// Resolves the CSV functions.
 pub(super) fn resolve(
     name: &str,
@@ -134,7 +118,7 @@ pub(super) fn resolve(
     if !(min..=max).contains(&args.len()) {
         return Err(wrong_args(name, &format!("{min} or {max}"), args.len()));
     }
-    let options = CsvOptions::from_pairs(name, &options_arg(name, args.get(min))?)?;
+    let options = CsvOptions::from_pairs(name, &super::options_arg(name, args.get(min), cx)?)?;
     Ok(Some(match name {
         "schema_of_csv" => {
             let text = super::string_literal(name, "input", &args[0])?;

@@ -106,7 +106,7 @@ pub(super) fn resolve(
             let [value, ..] = args else {
                 return Err(wrong_args(name, "1 or 2", 0));
             };
-            let options = super::csv_text::options_arg(name, args.get(1))?;
+            let options = super::options_arg(name, args.get(1), cx)?;
             let option = |key: &str, default: &str| {
                 options
                     .iter()
@@ -182,17 +182,13 @@ struct FromJson {
     signature: Signature,
 }
 
-/// Whether the options argument (a map of literals) sets `allowUnquotedFieldNames`; while
-/// SQL planning only types the call, no.
+/// Whether the options argument (a map of literals) sets `allowUnquotedFieldNames`.
 pub(super) fn allows_unquoted_names(
     name: &str,
     options: Option<&Arg>,
     cx: &CallContext<'_>,
 ) -> Result<bool> {
-    let pairs = match super::csv_text::options_arg(name, options) {
-        Err(_) if cx.typing => Vec::new(),
-        other => other?,
-    };
+    let pairs = super::options_arg(name, options, cx)?;
     Ok(pairs.iter().any(|(k, v)| {
         k.eq_ignore_ascii_case("allowUnquotedFieldNames") && v.eq_ignore_ascii_case("true")
     }))

@@ -512,6 +512,30 @@ pub(crate) fn string_literal(function: &str, what: &str, arg: &Arg) -> Result<St
     }
 }
 
+/// The options argument of `from_json`, `to_xml`, `from_csv`...: a map of literal keys and
+/// values (`{'sep': ';'}`), none when absent. While SQL planning only types a call its
+/// arguments are columns, so the options are then none: they do not change its type.
+pub(crate) fn options_arg(
+    function: &str,
+    arg: Option<&Arg>,
+    cx: &CallContext<'_>,
+) -> Result<Vec<(String, String)>> {
+    let Some(arg) = arg else {
+        return Ok(Vec::new());
+    };
+    match maps::literal_pairs(&arg.expr) {
+        Some(pairs) => Ok(pairs),
+        None if cx.typing => Ok(Vec::new()),
+        None => Err(Error::analysis(
+            "INVALID_OPTIONS.NON_MAP_FUNCTION",
+            format!(
+                "{function}: the options must be a map of literals, got {}",
+                arg.name
+            ),
+        )),
+    }
+}
+
 /// The arguments of a scalar function call as arrays of the call's rows.
 pub(crate) fn arg_arrays(
     args: &datafusion::logical_expr::ScalarFunctionArgs,

@@ -22,21 +22,8 @@ use crate::xml_rows::{self, XmlOptions};
 /// The functions this module resolves, for SQL planning (see `crate::sql_functions`).
 pub(super) const SQL_NAMES: &[&str] = &["from_xml", "schema_of_xml", "to_xml"];
 
-/// The options argument's pairs; while SQL planning only types the call (its arguments are
-/// then columns), none.
-fn option_pairs(
-    name: &str,
-    arg: Option<&Arg>,
-    cx: &CallContext<'_>,
-) -> Result<Vec<(String, String)>> {
-    match super::csv_text::options_arg(name, arg) {
-        Err(_) if cx.typing => Ok(Vec::new()),
-        other => other,
-    }
-}
-
 fn options(name: &str, arg: Option<&Arg>, cx: &CallContext<'_>) -> Result<XmlOptions> {
-    let pairs = option_pairs(name, arg, cx)?;
+    let pairs = super::options_arg(name, arg, cx)?;
     Ok(XmlOptions::from_pairs(
         pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
     ))
@@ -114,7 +101,7 @@ pub(super) fn resolve(
                 ));
             }
             let o = options(name, rest.first(), cx)?;
-            let pairs = option_pairs(name, rest.first(), cx)?;
+            let pairs = super::options_arg(name, rest.first(), cx)?;
             let timestamp_format = pairs
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case("timestampFormat"))
