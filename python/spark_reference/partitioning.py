@@ -77,4 +77,19 @@ one = spark.range(0, 100).coalesce(1).select(F.spark_partition_id().alias("p")).
 print(json.dumps({"case": "coalesce_one", "ids": [r.p for r in one]}))
 sql = spark.sql("SELECT spark_partition_id(), monotonically_increasing_id() FROM range(1)")
 print(json.dumps({"case": "sql_names", "columns": sql.columns}))
+
+# sampling with a seed: which rows Spark's per-partition samplers keep
+three = spark.range(0, 30, 1, 3)
+print(json.dumps({"case": "sample_rows", "rows": [r.id for r in three.sample(fraction=0.4, seed=7).collect()]}))
+print(json.dumps({"case": "sample_replacement_rows",
+                  "rows": [r.id for r in three.sample(withReplacement=True, fraction=0.8, seed=11).collect()]}))
+keyed = spark.range(0, 60, 1, 2).select("id", (F.col("id") % 3).alias("key"))
+print(json.dumps({"case": "sample_by_rows",
+                  "rows": [r.id for r in keyed.sampleBy("key", {0: 0.5, 2: 0.3}, seed=5).collect()]}))
+print(json.dumps({"case": "random_split_rows",
+                  "rows": [[r.id for r in s.collect()] for s in three.randomSplit([1.0, 2.0], 24)]}))
+# repartitionByRange: Spark's bounds keep a key equal to a bound in the lower partition
+dup = spark.createDataFrame([(k,) for k in [1, 1, 1, 2, 3, 3, 5, 8, 8]], "k int")
+print(json.dumps({"case": "range_partition_of_keys",
+                  "rows": sorted([list(r) for r in dup.repartitionByRange(3, "k").select("k", F.spark_partition_id()).collect()])}))
 shutil.rmtree(tmp)

@@ -39,6 +39,13 @@ def test_same_semantics_and_semantic_hash(spark):
     assert a.sameSemantics(b)
     assert not a.sameSemantics(c)
     assert a.semanticHash() == b.semanticHash()
+    # Spark's canonical form erases the names of output columns, not what they compute
+    d = spark.range(10)
+    assert d.withColumn("x", d.id * 2).sameSemantics(d.withColumn("y", d.id * 2))
+    assert not d.withColumn("x", d.id * 2).sameSemantics(d.withColumn("x", d.id + 2))
+    # generated rows differ by their arguments
+    assert not spark.range(10).sameSemantics(spark.range(20))
+    assert spark.range(10).sameSemantics(spark.range(10))
 
 
 def test_interrupt_all_stops_a_running_query(spark):

@@ -103,3 +103,53 @@ def test_filters_pass_through_a_hinted_input(spark, tables):
     # The filter on the hinted side reaches its scan.
     scan = next(line for line in lines if "smalltable" in line)
     assert "predicate=" in scan
+
+
+# --- row order of small joins, as Spark 4.0.1 gives it (python/spark_reference/join_order.py)
+
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ORDER = {
+    c["case"]: c["rows"]
+    for c in map(
+        json.loads,
+        (Path(__file__).resolve().parents[1] / "spark_reference" / "join_order.out")
+        .read_text()
+        .splitlines(),
+    )
+}
+
+
+def test_small_joins_keep_sparks_row_order(spark):
+    people = spark.createDataFrame([(14, "Tom"), (23, "Alice"), (16, "Bob")], ["age", "name"])
+    heights = spark.createDataFrame([(80, "Tom"), (85, "Bob")], ["height", "name"])
+    many = spark.createDataFrame([(i, f"n{i}") for i in range(7)], ["k", "v"])
+    keys = spark.createDataFrame([(5,), (1,), (3,)], ["k"])
+    cases = {
+        "cross_left_major": people.crossJoin(heights.select("height")),
+        "cross_right_major": heights.select("height").crossJoin(people),
+        "cross_bigger": people.select("name").crossJoin(many.select("k")),
+        "inner_same_size": spark.createDataFrame([(2, "b"), (1, "a")], ["k", "x"]).join(
+            spark.createDataFrame([(1, "p"), (2, "q")], ["k", "y"]), "k"
+        ),
+        "left_semi": many.join(keys, "k", "left_semi"),
+        "left_anti": many.join(keys, "k", "left_anti"),
+    }
+    for name, df in cases.items():
+        assert [list(r) for r in df.collect()] == ORDER[name], name
+    # a count above a cross join reads no column of it
+    assert people.crossJoin(many).count() == 21
+
+
+def test_drop_of_an_ambiguous_column_fails_and_of_a_missing_one_is_ignored(spark):
+    from pyspark.errors import AnalysisException
+
+    people = spark.createDataFrame([(14, "Tom")], ["age", "name"])
+    heights = spark.createDataFrame([(80, "Tom")], ["height", "name"])
+    both = people.join(heights)
+    with pytest.raises(AnalysisException) as e:
+        both.drop(F.col("name")).collect()
+    assert e.value.getCondition() == "AMBIGUOUS_REFERENCE"
+    assert both.drop("name").columns == ["age", "height"]
+    assert people.drop(F.col("nope")).columns == ["age", "name"]

@@ -1,6 +1,8 @@
 """repartition / repartitionByRange / coalesce are kept in the physical plan (DataFusion would
 drop a repartition nothing above needs), and sampling is deterministic for a seed."""
 
+import pytest
+from pyspark.errors import AnalysisException
 from pyspark.sql import functions as F
 
 
@@ -136,3 +138,50 @@ def test_shuffle_partitions_bounds_partitions_after_a_shuffle(spark):
         spark.conf.unset("spark.sql.shuffle.partitions")
     # the default (200) is coalesced to the cores, as adaptive execution coalesces small shuffles
     assert partitions() == min(200, cores)
+
+
+def test_seeded_samples_keep_sparks_rows(spark):
+    # Spark's samplers per partition: Bernoulli over XORShiftRandom(seed + partition), Poisson
+    # over Commons Math's Well19937c seeded from java.util.Random(seed), sampleBy over rand(seed)
+    three = spark.range(0, 30, 1, 3)
+    rows = [r.id for r in three.sample(fraction=0.4, seed=7).collect()]
+    assert rows == SPARK["sample_rows"]["rows"]
+    rows = [r.id for r in three.sample(withReplacement=True, fraction=0.8, seed=11).collect()]
+    assert rows == SPARK["sample_replacement_rows"]["rows"]
+    keyed = spark.range(0, 60, 1, 2).select("id", (F.col("id") % 3).alias("key"))
+    rows = [r.id for r in keyed.sampleBy("key", {0: 0.5, 2: 0.3}, seed=5).collect()]
+    assert rows == SPARK["sample_by_rows"]["rows"]
+    splits = [[r.id for r in s.collect()] for s in three.randomSplit([1.0, 2.0], 24)]
+    assert splits == SPARK["random_split_rows"]["rows"]
+
+
+def test_range_partitions_put_a_bound_key_below(spark):
+    dup = spark.createDataFrame([(k,) for k in [1, 1, 1, 2, 3, 3, 5, 8, 8]], "k int")
+    got = dup.repartitionByRange(3, "k").select("k", F.spark_partition_id()).collect()
+    assert sorted([list(r) for r in got]) == SPARK["range_partition_of_keys"]["rows"]
+
+
+def test_sort_within_partitions_keeps_the_partitions(spark):
+    # Spark's local sort: partition 0 holds 0..4 and partition 1 holds 5..9, each sorted alone
+    df = spark.range(0, 10, 1, 2).sortWithinPartitions(F.col("id").desc())
+    got = [list(r) for r in df.select("id", F.spark_partition_id()).collect()]
+    assert got == [[i, 0] for i in range(4, -1, -1)] + [[i, 1] for i in range(9, 4, -1)]
+
+
+def test_repartition_by_id_places_rows_by_their_number(spark):
+    # Spark's repartitionById: partition pmod(id, n); a null id goes to partition 0
+    df = spark.createDataFrame([(i, p) for i, p in enumerate([2, 0, -1, None, 7, 1])], "i int, p int")
+    got = df.repartitionById(3, "p").select("i", F.spark_partition_id().alias("part")).collect()
+    placed = {r.i: r.part for r in got}
+    assert placed == {0: 2, 1: 0, 2: 2, 3: 0, 4: 1, 5: 1}
+    with pytest.raises(AnalysisException):
+        spark.range(3).withColumn("p", F.lit(1.5)).repartitionById(2, "p").collect()
+
+
+def test_local_checkpoint_keeps_the_rows_computed_once(spark):
+    df = spark.range(0, 6, 1, 2).select("id", F.rand(5).alias("r"))
+    kept = df.localCheckpoint()
+    first = [tuple(r) for r in kept.collect()]
+    assert [tuple(r) for r in kept.collect()] == first
+    assert [r.id for r in kept.orderBy("id").collect()] == list(range(6))
+    assert kept.filter("id > 3").count() == 2

@@ -3,6 +3,7 @@
 //! persist/unpersist/get_storage_level and json_to_ddl.
 
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
@@ -284,8 +285,31 @@ fn is_local(p: &LogicalPlan) -> Result<bool> {
     Ok(local)
 }
 
+/// A plan's text with what Spark's canonical form ignores taken out: the names of the
+/// output columns (Spark erases alias names; `df.withColumn("a", e)` and
+/// `df.withColumn("b", e)` are the same query) and the numbers of generated relation names;
+/// a generated table's scan (`range(n)`) keeps its arguments.
 fn canonical(p: &LogicalPlan) -> String {
-    without_generated_aliases(&format!("{}", p.display_indent()))
+    let unnamed = match p {
+        LogicalPlan::Projection(proj) => {
+            let exprs = proj.expr.iter().map(|e| e.clone().unalias()).collect();
+            datafusion::logical_expr::Projection::try_new(exprs, Arc::clone(&proj.input))
+                .map(LogicalPlan::Projection)
+                .unwrap_or_else(|_| p.clone())
+        }
+        _ => p.clone(),
+    };
+    let mut text = format!("{}", unnamed.display_indent());
+    let _ = p.apply(|node| {
+        if let LogicalPlan::TableScan(scan) = node
+            && let Ok(provider) = source_as_provider(&scan.source)
+            && !provider.is::<MemTable>()
+        {
+            text.push_str(&format!("\n{provider:?}"));
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    without_generated_aliases(&text)
 }
 
 /// Removes generated relation aliases so equal plans compare equal.

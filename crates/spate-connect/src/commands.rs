@@ -1,6 +1,8 @@
 //! Commands: `spark.sql` (SqlCommand — a query comes back as a relation to run lazily, a
 //! statement runs now and its rows come back as a local relation), `df.write`
-//! (WriteOperation), and `createOrReplaceTempView` (CreateDataFrameViewCommand).
+//! (WriteOperation), `createOrReplaceTempView` (CreateDataFrameViewCommand), and
+//! `checkpoint`/`localCheckpoint` (CheckpointCommand, with RemoveCachedRemoteRelationCommand
+//! letting the kept rows go).
 
 use std::collections::HashMap;
 
@@ -56,6 +58,14 @@ pub(crate) async fn handle(exec: &Execution<'_>, cmd: Command) -> Result<Vec<Exe
         }
         CommandType::StreamingQueryListenerBusCommand(c) => {
             crate::streaming::listener_bus(exec, c).await
+        }
+        CommandType::CheckpointCommand(c) => checkpoint(exec, c).await,
+        CommandType::RemoveCachedRemoteRelationCommand(c) => {
+            if let Some(sc::CachedRemoteRelation { relation_id }) = c.relation {
+                let view = spate_plan::streaming::batch_view_name(&relation_id);
+                session.catalog.drop_view(&view, false);
+            }
+            Ok(vec![])
         }
         CommandType::Extension(any) => {
             let state = session.state(exec.scope(None))?;
@@ -129,6 +139,44 @@ async fn sql_command(exec: &Execution<'_>, cmd: SqlCommand) -> Result<Vec<Execut
             Ok(vec![sql_result(exec, local)])
         }
     }
+}
+
+/// `df.checkpoint()` / `df.localCheckpoint()`: the rows are computed now and kept in the
+/// server's memory under a relation id the client reads back (`CachedRemoteRelation`) until
+/// it lets the DataFrame go (`RemoveCachedRemoteRelationCommand`). Spate keeps both kinds in
+/// memory: the result, and the plan cut at that point, are Spark's; a reliable checkpoint's
+/// files in a checkpoint directory are not written.
+async fn checkpoint(
+    exec: &Execution<'_>,
+    c: sc::CheckpointCommand,
+) -> Result<Vec<ExecutePlanResponse>> {
+    let session = exec.session().as_ref();
+    let sc::CheckpointCommand {
+        relation,
+        local: _,
+        eager: _,
+        storage_level: _,
+    } = c;
+    let relation = relation.ok_or_else(|| Error::internal("checkpoint without a relation"))?;
+    let state = session.state(exec.scope(None))?;
+    let plan = resolve(session, &state, &relation, true).await?;
+    let batches = spate_exec::collect(&state, &plan, "checkpoint").await?;
+    let relation_id = uuid::Uuid::new_v4().to_string();
+    let view = spate_plan::streaming::batch_view_name(&relation_id);
+    let table =
+        datafusion::datasource::MemTable::try_new(plan.schema().inner().clone(), vec![batches])?;
+    let rows = datafusion::logical_expr::LogicalPlanBuilder::scan(
+        view.as_str(),
+        datafusion::datasource::provider_as_source(std::sync::Arc::new(table)),
+        None,
+    )?
+    .build()?;
+    session.catalog.register_view(&view, rows, true, false)?;
+    Ok(vec![exec.response(ResponseType::CheckpointCommandResult(
+        sc::CheckpointCommandResult {
+            relation: Some(sc::CachedRemoteRelation { relation_id }),
+        },
+    ))])
 }
 
 fn sql_result(exec: &Execution<'_>, relation: Relation) -> ExecutePlanResponse {

@@ -253,6 +253,7 @@ impl QueryPlanner for SparkQueryPlanner {
         DefaultPhysicalPlanner::with_extension_planners(vec![
             Arc::new(JoinHintPlanner),
             Arc::new(crate::task_ids::TaskIdsPlanner),
+            Arc::new(crate::sort_within::SortWithinPartitionsPlanner),
         ])
         .create_physical_plan(logical_plan, session_state)
         .await

@@ -4,8 +4,10 @@
 //! literals, cached relations ([`cache`]), the one function registry ([`functions`]), the relation resolver
 //! ([`resolver`]), Spark SQL ([`sql`], with the registry in SQL text through [`sql_functions`]) and Spark's text rendering of results ([`display`]).
 
+pub mod broadcast_side;
 pub mod cache;
 pub mod call_names;
+pub mod cross_join;
 pub mod display;
 pub mod distinct_aggregates;
 pub mod functions;
@@ -23,6 +25,7 @@ pub mod read_guard;
 pub mod resolver;
 pub mod session;
 pub mod skew_join;
+pub mod sort_within;
 pub mod sql;
 pub mod sql_dialect;
 pub mod sql_functions;

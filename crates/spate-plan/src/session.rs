@@ -73,12 +73,18 @@ pub fn new_context(
     let mut rules: Vec<
         Arc<dyn datafusion::physical_optimizer::PhysicalOptimizerRule + Send + Sync>,
     > = vec![Arc::new(crate::physical::KeepRequestedRepartitions)];
-    // Join hints are carried out right after DataFusion has chosen and oriented the joins.
+    // Small joins build the side Spark broadcasts, then join hints are carried out, right
+    // after DataFusion has chosen and oriented the joins.
     // Hot keys of shuffle joins are split once the exchanges are in place.
     for rule in datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules {
         let name = rule.name().to_string();
+        if name == "join_selection" {
+            // cross joins in Spark's order, before DataFusion reorients them
+            rules.push(Arc::new(crate::cross_join::SparkCrossJoins));
+        }
         rules.push(rule);
         if name == "join_selection" {
+            rules.push(Arc::new(crate::broadcast_side::SparkBuildSide));
             rules.push(Arc::new(crate::join_hints::ApplyJoinHints));
         } else if name == crate::skew_join::AFTER_RULE {
             rules.push(Arc::new(crate::skew_join::SplitSkewedJoins));

@@ -40,6 +40,7 @@ use datafusion::physical_planner::{ExtensionPlanner, PhysicalPlanner};
 use futures::{Stream, StreamExt};
 
 use crate::functions::XorShiftRandom;
+use crate::functions::java_random::{self, JavaRandom, Well19937c};
 
 /// The hidden column holding the partition index.
 const PARTITION_COLUMN: &str = "__spate_partition_id";
@@ -73,6 +74,61 @@ pub enum Draw {
     Gaussian,
     /// That many characters of `0-9a-zA-Z` (`randstr`).
     Text(i32),
+    /// How many copies of the row a sample with replacement keeps: Commons Math's Poisson
+    /// draw with this mean (the `f64`'s bits), over the `Well19937c` generator Spark seeds
+    /// for the partition (see [`Generator::new`]).
+    Copies(u64),
+}
+
+/// The generator a random column draws from in one partition, and what it draws.
+enum Generator {
+    /// Spark's `XORShiftRandom(seed + partition index)`.
+    XorShift(XorShiftRandom, Draw),
+    /// A sample with replacement's Poisson sampler (mean, generator): seeded with the
+    /// partition's entry in the sequence `java.util.Random(seed).nextLong()`, as Spark's
+    /// `PartitionwiseSampledRDD` seeds its partitions.
+    Poisson(f64, Well19937c),
+}
+
+impl Generator {
+    fn new(random: Random, partition: usize) -> Self {
+        match random.draw {
+            Draw::Copies(mean) => {
+                let mut seeds = JavaRandom::new(random.seed);
+                let mut seed = seeds.next_long();
+                for _ in 0..partition {
+                    seed = seeds.next_long();
+                }
+                Generator::Poisson(f64::from_bits(mean), Well19937c::new(seed))
+            }
+            draw => Generator::XorShift(
+                XorShiftRandom::new(random.seed.wrapping_add(partition as i64)),
+                draw,
+            ),
+        }
+    }
+
+    /// The partition's next `n` values.
+    fn values(&mut self, n: usize) -> ArrayRef {
+        match self {
+            Generator::Poisson(mean, rng) => Arc::new(Int64Array::from_iter_values(
+                (0..n).map(|_| java_random::poisson(rng, *mean)),
+            )),
+            Generator::XorShift(rng, Draw::Gaussian) => Arc::new(
+                (0..n)
+                    .map(|_| rng.next_gaussian())
+                    .collect::<Float64Array>(),
+            ),
+            Generator::XorShift(rng, Draw::Text(len)) => Arc::new(
+                (0..n)
+                    .map(|_| Some(rng.next_text(*len)))
+                    .collect::<datafusion::arrow::array::StringArray>(),
+            ),
+            Generator::XorShift(rng, _) => {
+                Arc::new((0..n).map(|_| rng.next_double()).collect::<Float64Array>())
+            }
+        }
+    }
 }
 
 impl Draw {
@@ -81,30 +137,15 @@ impl Draw {
             Draw::Uniform => "rand",
             Draw::Gaussian => "randn",
             Draw::Text(_) => "randstr",
+            Draw::Copies(_) => "sample",
         }
     }
 
     fn data_type(self) -> DataType {
         match self {
             Draw::Text(_) => DataType::Utf8,
+            Draw::Copies(_) => DataType::Int64,
             _ => DataType::Float64,
-        }
-    }
-
-    /// One partition's values for `n` rows.
-    fn values(self, rng: &mut XorShiftRandom, n: usize) -> ArrayRef {
-        match self {
-            Draw::Uniform => Arc::new((0..n).map(|_| rng.next_double()).collect::<Float64Array>()),
-            Draw::Gaussian => Arc::new(
-                (0..n)
-                    .map(|_| rng.next_gaussian())
-                    .collect::<Float64Array>(),
-            ),
-            Draw::Text(len) => Arc::new(
-                (0..n)
-                    .map(|_| Some(rng.next_text(len)))
-                    .collect::<datafusion::arrow::array::StringArray>(),
-            ),
         }
     }
 }
@@ -115,6 +156,7 @@ impl Random {
             Draw::Uniform => format!("{RANDOM_PREFIX}_{}", self.seed),
             Draw::Gaussian => format!("{RANDOM_PREFIX}n_{}", self.seed),
             Draw::Text(len) => format!("{RANDOM_PREFIX}s{len}_{}", self.seed),
+            Draw::Copies(mean) => format!("{RANDOM_PREFIX}p{mean}_{}", self.seed),
         }
     }
 }
@@ -515,10 +557,7 @@ impl ExecutionPlan for TaskIdsExec {
         let generators = self
             .randoms
             .iter()
-            .map(|r| {
-                let seed = r.seed.wrapping_add(i64::from(index));
-                (r.draw, XorShiftRandom::new(seed))
-            })
+            .map(|r| Generator::new(*r, partition))
             .collect();
         Ok(Box::pin(TaskIdsStream {
             input,
@@ -546,8 +585,8 @@ struct TaskIdsStream {
     base: i64,
     /// The row number in the partition of the next row.
     next: i64,
-    /// One generator per random column: (what it draws, generator).
-    generators: Vec<(Draw, XorShiftRandom)>,
+    /// One generator per random column.
+    generators: Vec<Generator>,
     baseline: BaselineMetrics,
 }
 
@@ -562,8 +601,8 @@ impl TaskIdsStream {
             (next..next + n as i64).map(|r| base | r),
         )));
         self.next += n as i64;
-        for (draw, rng) in &mut self.generators {
-            columns.push(draw.values(rng, n));
+        for generator in &mut self.generators {
+            columns.push(generator.values(n));
         }
         Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
     }

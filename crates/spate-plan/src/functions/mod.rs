@@ -25,6 +25,7 @@ mod geo;
 pub mod higher_order;
 mod intervals;
 mod java_math;
+pub(crate) mod java_random;
 mod json;
 mod json_path;
 mod kll;
@@ -66,7 +67,7 @@ pub use approx_distinct::ApproxCountDistinct;
 pub use arithmetic::SparkSqlPlanner;
 pub use cast::{spark_cast, spark_casts_in, to_spark_string};
 pub use json::decode_json_values;
-pub(crate) use random::XorShiftRandom;
+pub(crate) use random::{XorShiftRandom, fresh_seed};
 pub use spark_avg::spark_avg_udaf;
 
 use datafusion::common::DFSchema;

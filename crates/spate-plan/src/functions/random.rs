@@ -129,7 +129,7 @@ fn seed_of(name: &str, args: &[Arg]) -> Result<i64> {
 }
 
 /// A seed nobody chose: the standard library's randomly keyed hasher over the clock.
-fn fresh_seed() -> i64 {
+pub(crate) fn fresh_seed() -> i64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::hash::RandomState::new().build_hasher();
     if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {

@@ -229,13 +229,17 @@ impl Resolver<'_> {
         let sc::Sort {
             input,
             order,
-            is_global: _,
+            is_global,
         } = s;
         let plan = self.input(input).await?;
         let sorts = order
             .iter()
             .map(|o| Ok(self.sort(o, plan.schema())?.0))
             .collect::<Result<Vec<_>>>()?;
+        if *is_global == Some(false) {
+            // sortWithinPartitions
+            return Ok(crate::sort_within::sort_within_partitions(plan, sorts));
+        }
         Ok(LogicalPlanBuilder::from(plan).sort(sorts)?.build()?)
     }
 
@@ -283,14 +287,26 @@ impl Resolver<'_> {
         } = d;
         let plan = self.input(input).await?;
         let schema = plan.schema().clone();
+        // a column that is not there is ignored, as Spark ignores it; an ambiguous one fails
         let mut dropped: Vec<Column> = Vec::new();
         for e in columns {
-            if let Ok(Named {
-                expr: Expr::Column(c),
-                ..
-            }) = self.expr(e, &schema)
-            {
-                dropped.push(c);
+            match self.expr(e, &schema) {
+                Ok(Named {
+                    expr: Expr::Column(c),
+                    ..
+                }) => dropped.push(c),
+                Err(Error::Analysis {
+                    class,
+                    message,
+                    params,
+                }) if class == "AMBIGUOUS_REFERENCE" => {
+                    return Err(Error::Analysis {
+                        class,
+                        message,
+                        params,
+                    });
+                }
+                _ => {}
             }
         }
         let keep: Vec<Expr> = schema

@@ -220,6 +220,7 @@ impl<'a> Resolver<'a> {
             RelType::Describe(d) => Box::pin(self.describe(d)),
             RelType::Summary(s) => Box::pin(self.summary(s)),
             RelType::Crosstab(c) => Box::pin(self.crosstab(c)),
+            RelType::SampleBy(s) => Box::pin(self.sample_by(s)),
             RelType::Cov(c) => Box::pin(self.stat_cov(c)),
             RelType::Corr(c) => Box::pin(self.stat_corr(c)),
             RelType::ApproxQuantile(q) => Box::pin(self.approx_quantile(q)),

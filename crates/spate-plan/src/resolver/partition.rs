@@ -1,16 +1,17 @@
 //! How rows are spread and picked: `repartition(n)` and `coalesce(n)` (round robin),
-//! `repartition(n, cols)` (hash), `repartitionByRange(n, cols)` (range partitioning with split
-//! points taken from the sorted keys, as Spark samples them), and `sample`/`randomSplit`.
+//! `repartition(n, cols)` (hash), `repartitionByRange(n, cols)` (range partitioning with
+//! Spark's bounds over the sorted keys), `repartitionById(n, id)`, and `sample`, `randomSplit`
+//! and `sampleBy` with Spark's samplers.
 //!
-//! Sampling is deterministic for a seed: each row gets a number in [0, 1) from `xxhash64` of
-//! its values and the seed, and rows in `[lower, upper)` are kept, so the splits of
-//! `randomSplit` with one seed are disjoint and cover the input.
+//! Sampling draws per partition from the generators Spark seeds for it (see
+//! `crate::task_ids`), so a seed keeps Spark's rows wherever the partitions are Spark's.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::SplitPoint;
 use datafusion::logical_expr::expr::Sort;
 use datafusion::logical_expr::{
-    Expr, LogicalPlan, LogicalPlanBuilder, Partitioning, RangePartitioning, cast, col, lit,
+    Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, Partitioning, RangePartitioning, cast,
+    col, lit, when,
 };
 use datafusion::scalar::ScalarValue;
 use spark_connect_proto::spark::connect as sc;
@@ -18,6 +19,7 @@ use spark_connect_proto::spark::connect::expression::ExprType;
 use spate_common::{Error, Result};
 
 use super::Resolver;
+use crate::task_ids::Draw;
 
 /// How many sampled keys per partition decide the split points of a range repartition.
 const KEYS_PER_PARTITION: usize = 100;
@@ -50,6 +52,15 @@ impl Resolver<'_> {
             Some(n) => positive_partitions(*n)?,
             None => self.config.shuffle_partitions(),
         };
+        if let [
+            sc::Expression {
+                expr_type: Some(ExprType::DirectShufflePartitionId(d)),
+                ..
+            },
+        ] = partition_exprs.as_slice()
+        {
+            return self.repartition_by_id(plan, d, n);
+        }
         // repartitionByRange sends sort orders; repartition(n, cols) plain expressions
         let by_range = partition_exprs
             .iter()
@@ -71,7 +82,44 @@ impl Resolver<'_> {
             .build()?)
     }
 
-    /// Up to `n - 1` distinct split points at even ranks of the sorted (sampled) keys.
+    /// `repartitionById(n, id)`: each row goes to partition `pmod(id, n)` (a null id to
+    /// partition 0), as Spark's direct shuffle partition id places it — a range partitioning
+    /// of that number with the split points `1, 2, ..., n - 1`.
+    fn repartition_by_id(
+        &self,
+        plan: LogicalPlan,
+        d: &sc::expression::DirectShufflePartitionId,
+        n: usize,
+    ) -> Result<LogicalPlan> {
+        let id = self.expr(super::expression::required(&d.child)?, plan.schema())?;
+        let t = id.expr.get_type(plan.schema())?;
+        if !t.is_integer() {
+            return Err(Error::analysis(
+                "DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE",
+                format!(
+                    "The partition id {} of repartitionById must be an integer, got {t}",
+                    id.name
+                ),
+            ));
+        }
+        let count = lit(n as i64);
+        let wrapped = cast(id.expr, DataType::Int64) % count.clone();
+        let target = datafusion::functions::expr_fn::coalesce(vec![
+            (wrapped + count.clone()) % count,
+            lit(0i64),
+        ]);
+        let splits = (1..n as i64)
+            .map(|i| SplitPoint::new(vec![ScalarValue::Int64(Some(i))]))
+            .collect();
+        let sort = vec![Sort::new(target, true, true)];
+        Ok(LogicalPlanBuilder::from(plan)
+            .repartition(Partitioning::Range(RangePartitioning::try_new(
+                sort, splits,
+            )?))?
+            .build()?)
+    }
+
+    /// Up to `n - 1` split points over the sorted (sampled) keys, as Spark bounds them.
     async fn split_points(
         &self,
         plan: &LogicalPlan,
@@ -110,16 +158,10 @@ impl Resolver<'_> {
                 );
             }
         }
-        let mut splits: Vec<Vec<ScalarValue>> = Vec::new();
-        for i in 1..n {
-            let Some(row) = rows.get(i * rows.len() / n) else {
-                break;
-            };
-            if splits.last() != Some(row) && rows.first() != Some(row) {
-                splits.push(row.clone());
-            }
-        }
-        Ok(splits.into_iter().map(SplitPoint::new).collect())
+        Ok(spark_bounds(&rows, n)
+            .into_iter()
+            .map(SplitPoint::new)
+            .collect())
     }
 
     /// The number of rows of `plan` (runs it).
@@ -140,57 +182,29 @@ impl Resolver<'_> {
         })
     }
 
-    /// A uniform number in [0, 1) per row: a hash of the row's values and the seed, so it does
-    /// not depend on how rows arrive (equal rows get the same number).
-    fn row_unit(&self, plan: &LogicalPlan, seed: i64) -> Result<Expr> {
-        let mut args: Vec<Expr> = plan
-            .schema()
-            .columns()
-            .into_iter()
-            .zip(plan.schema().fields())
-            .map(|(c, f)| {
-                let t = f.data_type();
-                if t.is_primitive() || matches!(t, DataType::Utf8 | DataType::Boolean) {
-                    Expr::Column(c)
-                } else {
-                    crate::functions::to_spark_string(Expr::Column(c), &self.tz)
-                }
-            })
-            .collect();
-        args.push(lit(seed));
-        const SCALE: i64 = 1 << 24;
-        let hash = self.scalar_call("xxhash64", args)?;
-        let bits = datafusion::functions::math::expr_fn::abs(hash % lit(SCALE));
-        Ok(cast(bits, DataType::Float64) / lit(SCALE as f64))
-    }
-
-    /// The rows whose unit number lies in `[lower, upper)`: Bernoulli sampling.
+    /// The rows Spark's Bernoulli cell sampler keeps: each partition draws one number per
+    /// row from `XORShiftRandom(seed + partition index)` — `rand(seed)` — and keeps the row if
+    /// it lies in `[lower, upper)`. The splits of `randomSplit` share a seed, so they are
+    /// disjoint and cover the input.
     fn sampled(&self, plan: LogicalPlan, lower: f64, upper: f64, seed: i64) -> Result<LogicalPlan> {
-        let unit = self.row_unit(&plan, seed)?;
+        let unit = crate::task_ids::random_marker(seed, Draw::Uniform);
         let keep = unit.clone().gt_eq(lit(lower)).and(unit.lt(lit(upper)));
         Ok(LogicalPlanBuilder::from(plan).filter(keep)?.build()?)
     }
 
     /// Sampling with replacement, as Spark's Poisson sampler does it: each row appears k times,
-    /// k drawn from Poisson(fraction) by inverting its distribution at the row's unit number.
+    /// k drawn per row from Poisson(fraction) with Commons Math's generator, seeded per
+    /// partition as Spark seeds it (see `crate::task_ids`).
     fn sampled_with_replacement(
         &self,
         plan: LogicalPlan,
         fraction: f64,
         seed: i64,
     ) -> Result<LogicalPlan> {
-        let unit = self.row_unit(&plan, seed)?;
-        // k = the first count whose cumulative probability exceeds the unit number
-        let most = (fraction + 12.0 * fraction.sqrt() + 12.0).ceil() as i64;
-        let mut case =
-            datafusion::logical_expr::when(unit.clone().lt(lit((-fraction).exp())), lit(0i64));
-        let (mut p, mut cdf) = ((-fraction).exp(), (-fraction).exp());
-        for k in 1..=most {
-            p *= fraction / k as f64;
-            cdf += p;
-            case = case.when(unit.clone().lt(lit(cdf)), lit(k));
+        if fraction <= 0.0 {
+            return Ok(LogicalPlanBuilder::from(plan).filter(lit(false))?.build()?);
         }
-        let copies = case.otherwise(lit(most))?;
+        let copies = crate::task_ids::random_marker(seed, Draw::Copies(fraction.to_bits()));
         let columns: Vec<Expr> = plan
             .schema()
             .columns()
@@ -209,6 +223,53 @@ impl Resolver<'_> {
             .build()?)
     }
 
+    /// `sampleBy(col, fractions, seed)`: Spark keeps a row when `rand(seed)` is below its
+    /// stratum's fraction (0 for a stratum not listed).
+    pub(super) async fn sample_by(&self, s: &sc::StatSampleBy) -> Result<LogicalPlan> {
+        let sc::StatSampleBy {
+            input,
+            col,
+            fractions,
+            seed,
+        } = s;
+        let plan = self.input(input).await?;
+        let stratum = self.expr(super::expression::required(col)?, plan.schema())?;
+        let mut cases = Vec::with_capacity(fractions.len());
+        for f in fractions {
+            let sc::stat_sample_by::Fraction {
+                stratum: value,
+                fraction: share,
+            } = f;
+            if !(0.0..=1.0).contains(share) {
+                return Err(Error::IllegalArgument(format!(
+                    "requirement failed: Fractions must be in [0, 1], but got {share}"
+                )));
+            }
+            let value = value.as_ref().ok_or_else(|| {
+                Error::IllegalArgument("sampleBy: a stratum without a value".into())
+            })?;
+            let (v, _) = crate::literal::from_proto(value, &self.tz)?;
+            cases.push((Expr::Literal(v, None), *share));
+        }
+        let keep_below = match cases.split_first() {
+            None => lit(0.0),
+            Some(((v, share), rest)) => {
+                let mut case = when(stratum.expr.clone().eq(v.clone()), lit(*share));
+                for (v, share) in rest {
+                    case = case.when(stratum.expr.clone().eq(v.clone()), lit(*share));
+                }
+                case.otherwise(lit(0.0))?
+            }
+        };
+        let unit = crate::task_ids::random_marker(
+            seed.unwrap_or_else(crate::functions::fresh_seed),
+            Draw::Uniform,
+        );
+        Ok(LogicalPlanBuilder::from(plan)
+            .filter(unit.lt(keep_below))?
+            .build()?)
+    }
+
     pub(super) async fn sample(&self, s: &sc::Sample) -> Result<LogicalPlan> {
         let sc::Sample {
             input,
@@ -216,20 +277,69 @@ impl Resolver<'_> {
             upper_bound,
             with_replacement,
             seed,
-            deterministic_order: _,
+            deterministic_order,
         } = s;
         if lower_bound > upper_bound || *lower_bound < 0.0 {
             return Err(Error::IllegalArgument(format!(
                 "requirement failed: Lower bound {lower_bound} must be non-negative and at most the upper bound {upper_bound}"
             )));
         }
-        let plan = self.input(input).await?;
+        let mut plan = self.input(input).await?;
+        if *deterministic_order {
+            // randomSplit: Spark sorts each partition by every orderable column first, so
+            // the splits see the rows in one order however often the input is computed
+            let sorts: Vec<Sort> = plan
+                .schema()
+                .columns()
+                .into_iter()
+                .zip(plan.schema().fields())
+                .filter(|(_, f)| !matches!(f.data_type(), DataType::Map(..)))
+                .map(|(c, _)| Sort::new(Expr::Column(c), true, true))
+                .collect();
+            if !sorts.is_empty() {
+                plan = crate::sort_within::sort_within_partitions(plan, sorts);
+            }
+        }
         if with_replacement.unwrap_or(false) {
             let fraction = upper_bound - lower_bound;
-            return self.sampled_with_replacement(plan, fraction, seed.unwrap_or(0));
+            return self.sampled_with_replacement(
+                plan,
+                fraction,
+                seed.unwrap_or_else(crate::functions::fresh_seed),
+            );
         }
-        self.sampled(plan, *lower_bound, *upper_bound, seed.unwrap_or(0))
+        self.sampled(
+            plan,
+            *lower_bound,
+            *upper_bound,
+            seed.unwrap_or_else(crate::functions::fresh_seed),
+        )
     }
+}
+
+/// The split points that put each row where Spark's `RangePartitioner` puts it, from the
+/// sorted keys: Spark's bounds are the keys at which the running count first reaches each
+/// `k / n` of the whole (a key equal to an earlier bound skipped), and a key goes to the first
+/// partition whose bound it does not exceed. DataFusion sends a key equal to a split point to
+/// the partition above, so each bound becomes the next greater key; a bound with none above
+/// it splits nothing.
+fn spark_bounds(sorted: &[Vec<ScalarValue>], n: usize) -> Vec<Vec<ScalarValue>> {
+    let step = sorted.len() as f64 / n as f64;
+    let mut target = step;
+    let mut bounds: Vec<usize> = Vec::new();
+    for (i, key) in sorted.iter().enumerate() {
+        if bounds.len() + 1 >= n {
+            break;
+        }
+        if (i + 1) as f64 >= target && bounds.last().is_none_or(|b| sorted[*b] != *key) {
+            bounds.push(i);
+            target += step;
+        }
+    }
+    bounds
+        .into_iter()
+        .filter_map(|b| sorted[b..].iter().find(|k| **k != sorted[b]).cloned())
+        .collect()
 }
 
 fn positive_partitions(n: i32) -> Result<usize> {
@@ -238,4 +348,27 @@ fn positive_partitions(n: i32) -> Result<usize> {
             "the number of partitions must be positive, got {n}"
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(v: &[i64]) -> Vec<Vec<ScalarValue>> {
+        v.iter()
+            .map(|k| vec![ScalarValue::Int64(Some(*k))])
+            .collect()
+    }
+
+    #[test]
+    fn bounds_keep_the_bound_key_below_as_spark_does() {
+        // Spark's bound for (14, 16, 23) in two partitions is 16, and 16 <= 16 stays below
+        assert_eq!(spark_bounds(&keys(&[14, 16, 23]), 2), keys(&[23]));
+        // duplicates: bounds 1 and 2 (the second 1 is skipped), so 1 | 2 | 3
+        assert_eq!(spark_bounds(&keys(&[1, 1, 1, 2, 3, 3]), 3), keys(&[2, 3]));
+        // the last key as a bound splits nothing
+        assert_eq!(spark_bounds(&keys(&[5, 5, 5, 7]), 2), keys(&[7]));
+        assert_eq!(spark_bounds(&keys(&[5, 5, 5, 5]), 2), keys(&[]));
+        assert_eq!(spark_bounds(&keys(&[]), 4), keys(&[]));
+    }
 }
