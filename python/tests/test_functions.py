@@ -100,3 +100,36 @@ def test_percentiles_of_a_group_without_values_are_null(spark):
         ).collect()
     }
     assert got == {"a": (None, None, None), "b": (4.0, 4, [4, 4])}
+
+
+def test_try_arithmetic_is_null_where_the_operator_fails(spark):
+    import datetime
+    import sys
+
+    big = sys.maxsize  # Long.MaxValue
+    df = spark.createDataFrame([(big, 1, 0, 6000, 15)], "l bigint, one bigint, z int, a int, b int")
+    row = df.select(
+        F.try_add("l", "one").alias("add_over"),
+        F.try_subtract(F.lit(-big - 1), "one").alias("sub_over"),
+        F.try_multiply("l", F.lit(2)).alias("mul_over"),
+        F.try_multiply("a", "b").alias("mul"),
+        F.try_add("a", "b").alias("add"),
+        F.try_divide("a", "b").alias("div"),
+        F.try_divide("a", "z").alias("div_zero"),
+        F.try_multiply(F.lit(2**31 - 1), F.lit(2)).alias("int_over"),
+    ).first()
+    assert row.asDict() == {
+        "add_over": None, "sub_over": None, "mul_over": None, "mul": 90000, "add": 6015,
+        "div": 400.0, "div_zero": None, "int_over": None,
+    }
+    # int stays int: an int result past 2^31 - 1 is an overflow even though a long would hold it
+    assert dict(df.select(F.try_multiply("a", "b")).dtypes) == {"try_multiply(a, b)": "int"}
+    # dates plus and minus days
+    d = spark.createDataFrame([(datetime.date(2015, 9, 30),)], ["d"])
+    got = d.select(F.try_add("d", F.lit(1)), F.try_subtract("d", F.lit(30))).first()
+    assert tuple(got) == (datetime.date(2015, 10, 1), datetime.date(2015, 8, 31))
+    # intervals scaled as Spark does: 4 years 3 months * 4 = 17 years; 1 year / 2 = 6 months
+    iv = spark.range(1).select(F.make_interval(F.lit(4), F.lit(3)).alias("i"), F.make_interval(F.lit(1)).alias("y"))
+    shown = iv.select(F.try_multiply("i", F.lit(4)), F.try_divide("y", F.lit(2)), F.try_divide("y", F.lit(0)))
+    cells = [c.strip() for c in shown._show_string().splitlines()[3].split("|")[1:-1]]
+    assert cells == ["17 years", "6 months", "NULL"]

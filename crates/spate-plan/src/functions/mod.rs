@@ -57,6 +57,7 @@ mod time;
 mod time_bucket;
 mod time_window;
 mod timestamp_units;
+mod try_arith;
 mod tuple;
 mod variant;
 mod xml;
@@ -109,7 +110,7 @@ pub struct CallContext<'a> {
 type FamilyResolver = fn(&str, &[Arg], &CallContext<'_>) -> Result<Option<(Expr, String)>>;
 
 /// The families of rewritten functions, in the order they are asked.
-const FAMILIES: [FamilyResolver; 45] = [
+const FAMILIES: [FamilyResolver; 46] = [
     operators::resolve,
     variant::resolve,
     reflect::resolve,
@@ -155,6 +156,7 @@ const FAMILIES: [FamilyResolver; 45] = [
     sequence::resolve,
     generator::resolve,
     random::resolve,
+    try_arith::resolve,
 ];
 
 /// Resolves a Spark function call to a DataFusion expression and its Spark name.
@@ -216,7 +218,7 @@ pub enum SqlRoute {
 }
 
 /// The names of the scalar functions the registry's families rewrite.
-const SCALAR_REWRITES: [&[&str]; 41] = [
+const SCALAR_REWRITES: [&[&str]; 42] = [
     operators::SQL_NAMES,
     variant::SQL_NAMES,
     reflect::SQL_NAMES,
@@ -258,6 +260,7 @@ const SCALAR_REWRITES: [&[&str]; 41] = [
     murmur3::SQL_NAMES,
     conversion::SQL_NAMES,
     random::SQL_NAMES,
+    try_arith::SQL_NAMES,
 ];
 
 /// Which of the registry's families rewrites `name` (lower case), if one does.
