@@ -160,3 +160,42 @@ def test_text_read_takes_the_schemas_column_name(spark, tmp_dir):
     assert [r.letter for r in df.collect()] == ["a", "b"]
     with pytest.raises(AnalysisException, match="single string column"):
         spark.read.schema("a STRING, b INT").text(str(path)).collect()
+
+
+def test_orc_round_trip_and_files_other_writers_read(spark, tmp_dir):
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.orc as orc
+
+    rows = [(1, "a", 1.5, True, datetime.date(2024, 1, 2)), (2, None, None, False, None)]
+    df = spark.createDataFrame(rows, "id bigint, s string, x double, b boolean, d date")
+    out = tmp_dir / "orc_out"
+    df.write.orc(str(out))
+    files = sorted(p.name for p in out.iterdir() if p.suffix == ".orc")
+    assert files and all(f.startswith("part-00000-") and f.endswith("-c000.snappy.orc") for f in files)
+    # another ORC reader (Apache Arrow's C++ one) reads what Spate wrote
+    table = pa.concat_tables([orc.read_table(str(out / f)) for f in files])
+    assert table.to_pylist() == [dict(zip(["id", "s", "x", "b", "d"], r)) for r in rows]
+    back = spark.read.orc(str(out))
+    assert back.schema.simpleString() == "struct<id:bigint,s:string,x:double,b:boolean,d:date>"
+    assert [tuple(r) for r in back.orderBy("id").collect()] == rows
+    assert [r.s for r in spark.read.format("orc").load(str(out)).select("s").collect()] == ["a", None]
+    # a file Arrow wrote, read by Spate
+    written = tmp_dir / "arrow.orc"
+    orc.write_table(pa.table({"k": pa.array([3, 4], pa.int32()), "v": ["x", "y"]}), str(written))
+    got = spark.read.orc(str(written))
+    assert got.schema.simpleString() == "struct<k:int,v:string>"
+    assert [tuple(r) for r in got.collect()] == [(3, "x"), (4, "y")]
+
+
+def test_parquet_merge_schema_unions_the_files_columns(spark, tmp_dir):
+    a, b = tmp_dir / "merge_a", tmp_dir / "merge_b"
+    spark.createDataFrame([(10, "Alice")], ["age", "name"]).write.parquet(str(a))
+    spark.createDataFrame([(70, "Bob")], ["height", "name"]).write.parquet(str(b))
+    merged = spark.read.option("mergeSchema", "true").parquet(str(a), str(b))
+    assert sorted(merged.columns) == ["age", "height", "name"]
+    got = sorted(tuple(r) for r in merged.select("name", "age", "height").collect())
+    assert got == [("Alice", 10, None), ("Bob", None, 70)]
+    # without mergeSchema Spark takes one file's schema
+    assert len(spark.read.parquet(str(a), str(b)).columns) == 2

@@ -10,6 +10,7 @@ pub mod kafka;
 pub mod listing;
 pub mod metadata_log;
 pub mod options;
+pub mod orc;
 pub mod partitions;
 pub mod records;
 pub mod sink_output;

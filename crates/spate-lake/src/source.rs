@@ -84,10 +84,17 @@ pub async fn read(state: &SessionState, req: &ReadRequest, alias: &str) -> Resul
         }
         "parquet" | "csv" | "json" => read_listing(state, req, alias).await,
         "xml" => read_xml(state, req, alias),
+        "orc" => {
+            let mut files = Vec::new();
+            for p in &req.paths {
+                files.extend(files_under(&local_path(p))?);
+            }
+            crate::orc::read(files, &req.paths.join(", "), req.schema.clone(), alias)
+        }
         other => Err(Error::analysis(
             "DATA_SOURCE_NOT_FOUND",
             format!(
-                "Failed to find the data source: {other}. Spate reads parquet, csv, json, text, xml and delta."
+                "Failed to find the data source: {other}. Spate reads parquet, csv, json, text, xml, orc and delta."
             ),
         )),
     }
@@ -242,17 +249,33 @@ async fn read_listing(state: &SessionState, req: &ReadRequest, alias: &str) -> R
             spark_schema(req, inferred)?
         }
         None => {
-            let first = urls.first().ok_or_else(|| Error::internal("no path"))?;
-            // a footer whose lengths do not add up can panic the parquet decoder (see
-            // `crate::listing`): that is a bad file too
-            let inferred = AssertUnwindSafe(options.infer_schema(state, first))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    Err(datafusion::error::DataFusionError::Execution(
-                        "the file's footer could not be decoded".into(),
-                    ))
-                });
+            // every path's files, their schemas merged (fields in order of first appearance),
+            // as Spark infers over all the paths it is given
+            let mut inferred = Err(datafusion::error::DataFusionError::Execution(
+                "no path".into(),
+            ));
+            let mut merged: Vec<datafusion::arrow::datatypes::Schema> = Vec::new();
+            for url in &urls {
+                // a footer whose lengths do not add up can panic the parquet decoder (see
+                // `crate::listing`): that is a bad file too
+                inferred = AssertUnwindSafe(options.infer_schema(state, url))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(datafusion::error::DataFusionError::Execution(
+                            "the file's footer could not be decoded".into(),
+                        ))
+                    });
+                match &inferred {
+                    Ok(schema) => merged.push(schema.as_ref().clone()),
+                    Err(_) => break,
+                }
+            }
+            if inferred.is_ok() && merged.len() > 1 {
+                inferred = datafusion::arrow::datatypes::Schema::try_merge(merged)
+                    .map(std::sync::Arc::new)
+                    .map_err(Into::into);
+            }
             let inferred = match inferred {
                 Ok(schema) => schema,
                 // one bad file (not UTF-8, corrupt) fails DataFusion's inference over all of

@@ -47,6 +47,8 @@ pub enum Encoding {
     },
     /// JSON lines (null fields left out, as Spark writes them).
     Json,
+    /// ORC, snappy-compressed (see `crate::orc`).
+    Orc,
     /// One line per row of a single string column.
     Text,
     /// XML: each row the element `rowTag` inside the root element (`rootTag`), with
@@ -323,6 +325,10 @@ impl Job {
         })?;
         let out = BufWriter::new(Arc::clone(&self.store), location);
         let sink = match (&self.layout.encoding, &self.parquet) {
+            (Encoding::Orc, _) => Sink::Orc(crate::orc::OrcSink::create(
+                &path,
+                Arc::clone(&self.data_schema),
+            )?),
             (Encoding::Parquet(_), props) => Sink::Parquet(Box::new(
                 AsyncArrowWriter::try_new(out, Arc::clone(&self.data_schema), props.clone())
                     .map_err(engine)?,
@@ -344,6 +350,7 @@ struct OpenFile {
 
 enum Sink {
     Parquet(Box<AsyncArrowWriter<BufWriter>>),
+    Orc(crate::orc::OrcSink),
     Lines {
         out: Box<dyn AsyncWrite + Send + Unpin>,
         encoding: Encoding,
@@ -355,6 +362,7 @@ impl OpenFile {
     async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         match &mut self.sink {
             Sink::Parquet(w) => w.write(batch).await.map_err(engine)?,
+            Sink::Orc(w) => w.write(&self.path, batch)?,
             Sink::Lines {
                 out,
                 encoding,
@@ -378,6 +386,7 @@ impl OpenFile {
             Sink::Parquet(w) => {
                 w.finish().await.map_err(engine)?;
             }
+            Sink::Orc(w) => w.finish(&path)?,
             Sink::Lines {
                 out,
                 encoding,
@@ -468,9 +477,9 @@ fn encode(encoding: &Encoding, batch: &RecordBatch, first: bool) -> Result<Vec<u
                 buf.extend_from_slice(text.as_bytes());
             }
         }
-        Encoding::Parquet(_) => {
+        Encoding::Parquet(_) | Encoding::Orc => {
             return Err(Error::Internal(
-                "bug: parquet is not a line encoding".into(),
+                "bug: parquet and orc are not line encodings".into(),
             ));
         }
     }

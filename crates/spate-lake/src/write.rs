@@ -155,11 +155,16 @@ pub(crate) async fn write_files(
             };
             (encoding, codec, format!(".xml{ext}"))
         }
+        "orc" => (
+            Encoding::Orc,
+            FileCompressionType::UNCOMPRESSED,
+            ".snappy.orc".to_string(),
+        ),
         other => {
             return Err(Error::analysis(
                 "DATA_SOURCE_NOT_FOUND",
                 format!(
-                    "Failed to find the data source: {other}. Spate writes parquet, csv, json, text and xml."
+                    "Failed to find the data source: {other}. Spate writes parquet, csv, json, text, xml and orc."
                 ),
             ));
         }
