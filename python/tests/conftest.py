@@ -182,3 +182,12 @@ def table(spark):
 def delta_location(spark, name):
     """Where a Delta table's files are, as DESCRIBE DETAIL gives it (without `file:`)."""
     return spark.sql(f"DESCRIBE DETAIL {name}").collect()[0]["location"].removeprefix("file:")
+
+
+def datafusion_plan(df) -> str:
+    """DataFusion's own description of each operator of the physical plan of `df`, one a line,
+    top down: the details part of `explain(mode="formatted")` (the other modes draw the plan in
+    Spark's words)."""
+    text = df._explain_string(mode="formatted")
+    details = text.split("\n\n", 1)[1]
+    return "\n".join(line for line in details.splitlines() if line and not line.startswith("("))

@@ -87,3 +87,27 @@ def test_interrupt_by_tag(spark):
     assert spark.interruptTag("slow")
     t.join(timeout=60)
     assert not t.is_alive() and errors
+
+
+def test_explain_draws_the_plan_in_sparks_words(spark):
+    people = spark.createDataFrame([(2, "Alice"), (5, "Bob")], ["age", "name"])
+    heights = spark.createDataFrame([(80, "Tom"), (85, "Bob")], ["height", "name"])
+    plan = people.join(F.broadcast(heights), "name")._explain_string(mode="simple").splitlines()
+    assert plan[0] == "== Physical Plan =="
+    assert plan[1] == "Project [name, age, height]"
+    assert plan[2].startswith("+- BroadcastHashJoin [name], [name], Inner, ")
+    assert sorted(line.strip(" :+-") for line in plan[3:5]) == ["LocalTableScan [age, name]", "LocalTableScan [height, name]"]
+    agg = people.groupBy("name").agg(F.max("age"))._explain_string(mode="simple")
+    assert "HashAggregate(keys=[name], functions=[max(age)])" in agg
+    assert "HashAggregate(keys=[name], functions=[partial_max(age)])" in agg
+    assert "Exchange hashpartitioning(name, " in agg
+    # a cached DataFrame is read from memory, before and after its rows are computed
+    cached = spark.range(3).cache()
+    assert cached._explain_string(mode="simple").splitlines()[1] == "InMemoryTableScan [id]"
+    cached.count()
+    assert cached._explain_string(mode="simple").splitlines()[1] == "InMemoryTableScan [id]"
+    cached.unpersist()
+    # cost: the optimized logical plan with the estimated size of its result
+    cost = people._explain_string(mode="cost")
+    assert cost.startswith("== Optimized Logical Plan ==\n")
+    assert "Statistics(sizeInBytes=" in cost and ", rowCount=2)" in cost

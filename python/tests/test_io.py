@@ -4,6 +4,8 @@ import pytest
 from pyspark.errors import AnalysisException
 from pyspark.sql import functions as F
 
+from conftest import datafusion_plan
+
 ROWS = [(1, "a", 1.5, "2024-01-01"), (2, "b", None, "2024-01-01"), (3, "c", 3.5, "2024-01-02")]
 
 
@@ -121,7 +123,7 @@ def test_partition_pruning_is_visible_in_explain(spark, df, tmp_dir):
     path = str(tmp_dir / "pruned")
     df.write.partitionBy("day").parquet(path)
     query = spark.read.parquet(path).filter("day = '2024-01-02'")
-    plan = query._explain_string(mode="simple")
+    plan = datafusion_plan(query)
     # only the files of the selected partition are scanned
     assert "day=2024-01-02" in plan and "day=2024-01-01" not in plan
     assert [r.id for r in query.collect()] == [r[0] for r in ROWS if r[3] == "2024-01-02"]

@@ -3,11 +3,10 @@
 hint whose side cannot be broadcast for the join type is ignored, as in Spark. Results are
 checked against values computed in the test."""
 
-import contextlib
-import io
-
 import pytest
 from pyspark.sql import functions as F
+
+from conftest import datafusion_plan
 
 N_BIG = 200_000
 N_SMALL = 1_000
@@ -25,11 +24,8 @@ def tables(spark, tmp_path_factory):
 
 
 def join_lines(df):
-    """The physical plan's lines from the first join down."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        df.explain()
-    lines = [line.strip() for line in out.getvalue().splitlines()]
+    """DataFusion's lines of the physical plan from the first join down."""
+    lines = [line.strip() for line in datafusion_plan(df).splitlines()]
     first = next(i for i, line in enumerate(lines) if "Join" in line)
     return lines[first:]
 

@@ -20,6 +20,8 @@ from collections import defaultdict
 import pytest
 from pyspark.sql import functions as F
 
+from conftest import datafusion_plan
+
 HOT = "i0"
 
 
@@ -59,7 +61,7 @@ def per_item(df):
 
 def aggregations(df):
     """The number of aggregation operators in the physical plan of `df`."""
-    return df._explain_string(extended=False).count("AggregateExec")
+    return datafusion_plan(df).count("AggregateExec")
 
 
 @pytest.mark.parametrize("split", ["true", "false"])
@@ -157,7 +159,7 @@ def test_hot_key_join_is_spread_over_partitions(spark, skew_join, how, split):
     got = joined.agg(F.count("*"), F.sum("event"), F.sum("price")).collect()[0]
     assert tuple(got) == (rows, events_sum, price_sum)
     shares = partition_shares(joined)
-    plan = joined._explain_string(extended=False)
+    plan = datafusion_plan(joined)
     if split == "true":
         # 40% on one key: the split leaves each of the two partitions about half the rows
         assert "SkewSaltExec" in plan

@@ -11,7 +11,6 @@ use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::{MemTable, source_as_provider};
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::physical_plan::displayable;
 use spark_connect_proto::spark::connect::analyze_plan_request::{self as q, Analyze};
 use spark_connect_proto::spark::connect::analyze_plan_response::{self as r, Result as R};
 use spark_connect_proto::spark::connect::{
@@ -43,7 +42,7 @@ pub async fn handle(session: &Session, req: AnalyzePlanRequest) -> Result<Analyz
         Analyze::Explain(q::Explain { plan, explain_mode }) => {
             let p = logical(session, plan).await?;
             R::Explain(r::Explain {
-                explain_string: explain(session, &p, explain_mode).await?,
+                explain_string: crate::explain::explain(session, &p, explain_mode).await?,
             })
         }
         Analyze::TreeString(q::TreeString { plan, level }) => {
@@ -161,30 +160,6 @@ async fn logical(session: &Session, plan: Option<Plan>) -> Result<LogicalPlan> {
 fn schema_proto(p: &LogicalPlan) -> Result<spark_connect_proto::spark::connect::DataType> {
     let schema = crate::arrow::plain_schema(p.schema().as_arrow());
     types::to_proto(&DataType::Struct(schema.fields().clone()))
-}
-
-async fn explain(session: &Session, p: &LogicalPlan, mode: i32) -> Result<String> {
-    use q::explain::ExplainMode;
-    let state = session.state(QueryScope::default())?;
-    let optimized = state.optimize(p)?;
-    let physical = spate_exec::physical_plan(&state, p).await?;
-    let physical_text = displayable(physical.as_ref()).indent(false).to_string();
-    let mode = ExplainMode::try_from(mode).unwrap_or(ExplainMode::Simple);
-    Ok(match mode {
-        ExplainMode::Extended | ExplainMode::Cost => format!(
-            "== Parsed Logical Plan ==\n{}\n== Analyzed Logical Plan ==\n{}\n== Optimized Logical Plan ==\n{}\n== Physical Plan ==\n{}",
-            p.display_indent(),
-            p.display_indent_schema(),
-            optimized.display_indent(),
-            physical_text
-        ),
-        ExplainMode::Formatted => format!(
-            "== Physical Plan ==\n{}\n{}",
-            displayable(physical.as_ref()).indent(true),
-            displayable(physical.as_ref()).tree_render()
-        ),
-        _ => format!("== Physical Plan ==\n{physical_text}\n"),
-    })
 }
 
 /// Spark's `printSchema()` text.

@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod execute;
 pub mod execution;
+pub mod explain;
 pub mod server;
 pub mod streaming;
 

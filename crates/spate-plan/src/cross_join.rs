@@ -66,6 +66,14 @@ struct Build {
 }
 
 impl StreamMajorCrossJoinExec {
+    /// Spark's name of the side built: `BuildLeft` or `BuildRight`.
+    pub fn build_side_label(&self) -> &'static str {
+        match self.built {
+            Built::Left => "BuildLeft",
+            Built::Right => "BuildRight",
+        }
+    }
+
     pub fn new(left: Arc<dyn ExecutionPlan>, right: Arc<dyn ExecutionPlan>, built: Built) -> Self {
         let fields: Vec<_> = left
             .schema()

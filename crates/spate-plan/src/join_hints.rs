@@ -254,6 +254,7 @@ impl QueryPlanner for SparkQueryPlanner {
             Arc::new(JoinHintPlanner),
             Arc::new(crate::task_ids::TaskIdsPlanner),
             Arc::new(crate::sort_within::SortWithinPartitionsPlanner),
+            Arc::new(crate::cache_scan::InMemoryRelationPlanner),
         ])
         .create_physical_plan(logical_plan, session_state)
         .await

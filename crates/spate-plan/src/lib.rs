@@ -6,6 +6,7 @@
 
 pub mod broadcast_side;
 pub mod cache;
+pub mod cache_scan;
 pub mod call_names;
 pub mod cross_join;
 pub mod display;

@@ -256,7 +256,11 @@ impl<'a> Resolver<'a> {
         use crate::cache::Stored;
         let stored = match entry.stored() {
             Some(stored) => stored,
-            None if !self.fill_cache => return self.dispatch(rt).await,
+            None if !self.fill_cache => {
+                return Ok(crate::cache_scan::in_memory_relation(
+                    self.dispatch(rt).await?,
+                ));
+            }
             None => {
                 let plan = self.dispatch(rt).await?;
                 let schema = std::sync::Arc::new(plan.schema().as_arrow().clone());
@@ -278,10 +282,11 @@ impl<'a> Resolver<'a> {
             "InMemoryRelation_{}",
             self.counter.fetch_add(1, Ordering::Relaxed)
         );
-        match stored {
-            Stored::Memory(data) => self.named_memory_plan(&name, data.schema, data.batches),
-            Stored::Disk { schema, path } => self.arrow_file_plan(&name, schema, &path).await,
-        }
+        let scan = match stored {
+            Stored::Memory(data) => self.named_memory_plan(&name, data.schema, data.batches)?,
+            Stored::Disk { schema, path } => self.arrow_file_plan(&name, schema, &path).await?,
+        };
+        Ok(crate::cache_scan::in_memory_relation(scan))
     }
 
     /// A scan of an Arrow IPC file of cached rows.
