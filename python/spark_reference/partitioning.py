@@ -92,4 +92,7 @@ print(json.dumps({"case": "random_split_rows",
 dup = spark.createDataFrame([(k,) for k in [1, 1, 1, 2, 3, 3, 5, 8, 8]], "k int")
 print(json.dumps({"case": "range_partition_of_keys",
                   "rows": sorted([list(r) for r in dup.repartitionByRange(3, "k").select("k", F.spark_partition_id()).collect()])}))
+# shuffle(array, seed): one generator per partition (seed + partition index), drawn row by row
+arrays = spark.range(0, 6, 1, 2).select(F.shuffle(F.array(*[F.lit(i) for i in range(1, 6)]), F.lit(11)).alias("s"))
+print(json.dumps({"case": "shuffle_rows", "rows": [r.s for r in arrays.collect()]}))
 shutil.rmtree(tmp)

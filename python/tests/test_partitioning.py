@@ -185,3 +185,16 @@ def test_local_checkpoint_keeps_the_rows_computed_once(spark):
     assert [tuple(r) for r in kept.collect()] == first
     assert [r.id for r in kept.orderBy("id").collect()] == list(range(6))
     assert kept.filter("id > 3").count() == 2
+
+
+def test_shuffle_with_a_seed_gives_sparks_permutations(spark):
+    # one Mersenne Twister per partition (seed + partition index), drawn row after row
+    arrays = spark.range(0, 6, 1, 2).select(
+        F.shuffle(F.array(*[F.lit(i) for i in range(1, 6)]), F.lit(11)).alias("s")
+    )
+    assert [r.s for r in arrays.collect()] == SPARK["shuffle_rows"]["rows"]
+    # Spark's documented examples (a null element moves like any other)
+    one = spark.sql("SELECT ARRAY(1, 20, NULL, 5) AS data").select(F.shuffle("data", 234))
+    assert one.columns == ["shuffle(data)"]
+    assert one.first()[0] == [None, 5, 20, 1]
+    assert spark.sql("SELECT CAST(NULL AS ARRAY<INT>) a").select(F.shuffle("a", 1)).first()[0] is None

@@ -1,6 +1,8 @@
-//! The JVM random generators behind Spark's sampler with replacement, so seeded results are
-//! Spark's rows: `java.util.Random` (the per-partition seeds), Apache Commons Math's
-//! `Well19937c` with its `nextDouble`, and Commons Math's Poisson sampling for small means. Spark's own XORShift generator (`rand`,
+//! The JVM random generators behind Spark's seeded results: `java.util.Random` (the
+//! per-partition seeds of a sample with replacement), Apache Commons Math's `Well19937c` (its
+//! Poisson draws) and `MersenneTwister` (`shuffle`'s permutations), with the
+//! `nextDouble`/`nextInt(n)` Commons Math defines over them, and its Poisson sampling for
+//! small means. Spark's own XORShift generator (`rand`,
 //! Bernoulli sampling) is `super::random::XorShiftRandom`.
 
 /// `java.util.Random`: the 48-bit linear congruential generator.
@@ -39,6 +41,20 @@ pub(crate) trait Bits {
         let high = (i64::from(self.next(26)) << 26) as u64;
         let low = self.next(26) as u32 as u64;
         (high | low) as f64 * f64::from_bits(0x3CB0_0000_0000_0000) // 2^-52
+    }
+}
+
+/// `nextInt(n)` for `n > 0`, as Commons Math's `BitsStreamGenerator` draws it.
+pub(crate) fn next_int_below(rng: &mut impl Bits, n: i32) -> i32 {
+    if n & n.wrapping_neg() == n {
+        return ((i64::from(n) * i64::from(rng.next(31))) >> 31) as i32;
+    }
+    loop {
+        let bits = rng.next(31);
+        let val = bits % n;
+        if bits.wrapping_sub(val).wrapping_add(n - 1) >= 0 {
+            return val;
+        }
     }
 }
 
@@ -101,6 +117,76 @@ impl Bits for Well19937c {
     }
 }
 
+/// Commons Math's `MersenneTwister` (MT19937, seeded by array as its `setSeed(long)` does).
+pub(crate) struct MersenneTwister {
+    mt: [u32; 624],
+    mti: usize,
+}
+
+impl MersenneTwister {
+    const N: usize = 624;
+    const M: usize = 397;
+
+    pub(crate) fn new(seed: i64) -> Self {
+        let mut mt = [0u32; 624];
+        mt[0] = 19_650_218;
+        for i in 1..Self::N {
+            mt[i] = 1_812_433_253u32
+                .wrapping_mul(mt[i - 1] ^ (mt[i - 1] >> 30))
+                .wrapping_add(i as u32);
+        }
+        let key = seed_ints(seed).map(|k| k as u32);
+        let (mut i, mut j) = (1usize, 0usize);
+        for _ in 0..Self::N.max(key.len()) {
+            let prev = mt[i - 1] ^ (mt[i - 1] >> 30);
+            mt[i] = (mt[i] ^ prev.wrapping_mul(1_664_525))
+                .wrapping_add(key[j])
+                .wrapping_add(j as u32);
+            i += 1;
+            j += 1;
+            if i >= Self::N {
+                mt[0] = mt[Self::N - 1];
+                i = 1;
+            }
+            if j >= key.len() {
+                j = 0;
+            }
+        }
+        for _ in 0..Self::N - 1 {
+            let prev = mt[i - 1] ^ (mt[i - 1] >> 30);
+            mt[i] = (mt[i] ^ prev.wrapping_mul(1_566_083_941)).wrapping_sub(i as u32);
+            i += 1;
+            if i >= Self::N {
+                mt[0] = mt[Self::N - 1];
+                i = 1;
+            }
+        }
+        mt[0] = 0x8000_0000;
+        Self { mt, mti: Self::N }
+    }
+}
+
+impl Bits for MersenneTwister {
+    fn next(&mut self, bits: u32) -> i32 {
+        const MAG01: [u32; 2] = [0, 0x9908_b0df];
+        if self.mti >= Self::N {
+            let mt = &mut self.mt;
+            for k in 0..Self::N {
+                let y = (mt[k] & 0x8000_0000) | (mt[(k + 1) % Self::N] & 0x7fff_ffff);
+                mt[k] = mt[(k + Self::M) % Self::N] ^ (y >> 1) ^ MAG01[(y & 1) as usize];
+            }
+            self.mti = 0;
+        }
+        let mut y = self.mt[self.mti];
+        self.mti += 1;
+        y ^= y >> 11;
+        y ^= (y << 7) & 0x9d2c_5680;
+        y ^= (y << 15) & 0xefc6_0000;
+        y ^= y >> 18;
+        (y >> (32 - bits)) as i32
+    }
+}
+
 /// Commons Math's `PoissonDistribution.sample()` for a mean below 40 (Spark's sample fractions
 /// are at most a few): multiply uniforms until the product falls under `e^-mean`.
 pub(crate) fn poisson(rng: &mut Well19937c, mean: f64) -> i64 {
@@ -140,6 +226,19 @@ mod tests {
             Well19937c::new(-8034123123123).next_double(),
             0.4969063910646232
         );
+    }
+
+    #[test]
+    fn mersenne_twister() {
+        // new MersenneTwister(123L): nextInt(1..=4), then nextInt()
+        let mut m = MersenneTwister::new(123);
+        let firsts: Vec<i32> = (1..=4).map(|n| next_int_below(&mut m, n)).collect();
+        assert_eq!(firsts, vec![0, 0, 0, 0]);
+        assert_eq!(m.next(32), -1353684877);
+        let mut m = MersenneTwister::new(-77);
+        let draws: Vec<i32> = (1..=12).map(|i| next_int_below(&mut m, i * 7)).collect();
+        assert_eq!(draws, vec![0, 8, 15, 3, 13, 9, 36, 33, 13, 20, 36, 32]);
+        assert_eq!(m.next(32), 691080041);
     }
 
     #[test]

@@ -48,6 +48,7 @@ mod reflect;
 mod sentences;
 mod sequence;
 mod session_window;
+mod shuffle;
 mod simple;
 mod sketch_agg;
 mod sketches;
@@ -110,7 +111,7 @@ pub struct CallContext<'a> {
 type FamilyResolver = fn(&str, &[Arg], &CallContext<'_>) -> Result<Option<(Expr, String)>>;
 
 /// The families of rewritten functions, in the order they are asked.
-const FAMILIES: [FamilyResolver; 46] = [
+const FAMILIES: [FamilyResolver; 47] = [
     operators::resolve,
     variant::resolve,
     reflect::resolve,
@@ -156,6 +157,7 @@ const FAMILIES: [FamilyResolver; 46] = [
     sequence::resolve,
     generator::resolve,
     random::resolve,
+    shuffle::resolve,
     try_arith::resolve,
 ];
 
@@ -218,7 +220,7 @@ pub enum SqlRoute {
 }
 
 /// The names of the scalar functions the registry's families rewrite.
-const SCALAR_REWRITES: [&[&str]; 42] = [
+const SCALAR_REWRITES: [&[&str]; 43] = [
     operators::SQL_NAMES,
     variant::SQL_NAMES,
     reflect::SQL_NAMES,
@@ -260,6 +262,7 @@ const SCALAR_REWRITES: [&[&str]; 42] = [
     murmur3::SQL_NAMES,
     conversion::SQL_NAMES,
     random::SQL_NAMES,
+    shuffle::SQL_NAMES,
     try_arith::SQL_NAMES,
 ];
 

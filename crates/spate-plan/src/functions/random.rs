@@ -109,7 +109,7 @@ fn wider_numeric(a: &DataType, b: &DataType) -> Option<DataType> {
 }
 
 /// The seed argument of a random function: an integer literal, or a fresh seed when absent.
-fn seed_of(name: &str, args: &[Arg]) -> Result<i64> {
+pub(super) fn seed_of(name: &str, args: &[Arg]) -> Result<i64> {
     Ok(match args {
         // Spark picks a seed when the query is analysed; so does Spate
         [] => fresh_seed(),
