@@ -133,3 +133,19 @@ def test_try_arithmetic_is_null_where_the_operator_fails(spark):
     shown = iv.select(F.try_multiply("i", F.lit(4)), F.try_divide("y", F.lit(2)), F.try_divide("y", F.lit(0)))
     cells = [c.strip() for c in shown._show_string().splitlines()[3].split("|")[1:-1]]
     assert cells == ["17 years", "6 months", "NULL"]
+
+
+def test_year_month_intervals_are_sparks(spark):
+    # Spark 4.2.1's names, types and shown values (python/spark_reference/intervals.py)
+    reference = Path(__file__).resolve().parents[1] / "spark_reference" / "intervals.out"
+    cases = {c["case"]: c for c in map(json.loads, reference.read_text().splitlines())}
+    literals = "SELECT INTERVAL 1 YEAR, INTERVAL '1-2' YEAR TO MONTH, INTERVAL 3 MONTH, " \
+        "INTERVAL -2 YEAR, INTERVAL '-1-2' YEAR TO MONTH, INTERVAL '14' MONTH"
+    values = "SELECT * FROM VALUES (DATE'2015-09-30', INTERVAL 1 YEAR, INTERVAL 2 YEAR) AS t(d, a, b)"
+    tried = spark.sql(values).select(
+        F.try_add("d", "a"), F.try_subtract("d", "a"), F.try_add("a", "b"), F.try_subtract("a", "b")
+    )
+    for name, df in {"literals": spark.sql(literals), "values": spark.sql(values), "try": tried}.items():
+        assert df.columns == cases[name]["columns"], name
+        assert [f.dataType.simpleString() for f in df.schema] == cases[name]["types"], name
+        assert df._show_string() == cases[name]["show"], name

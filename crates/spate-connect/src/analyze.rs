@@ -190,13 +190,22 @@ fn field_tree(out: &mut String, f: &Field, depth: usize, max: usize) {
     out.push_str(&format!(
         "{indent} |-- {}: {} (nullable = {})\n",
         f.name(),
-        type_name(f.data_type()),
+        field_type_name(f),
         f.is_nullable()
     ));
     if depth >= max {
         return;
     }
     nested_tree(out, f.data_type(), depth + 1, max);
+}
+
+/// A field's type name: a year-month interval's fields come from its metadata.
+fn field_type_name(f: &Field) -> String {
+    use spate_plan::functions::ym_interval;
+    if f.metadata().contains_key(ym_interval::FIELDS_KEY) {
+        return format!("interval {}", ym_interval::fields_of(f).to_lowercase());
+    }
+    type_name(f.data_type())
 }
 
 fn nested_tree(out: &mut String, t: &DataType, depth: usize, max: usize) {

@@ -43,11 +43,15 @@ pub fn plain_type(t: &DataType) -> DataType {
 }
 
 fn plain_field(f: &Field) -> Field {
-    // a column's Spark metadata stays (the schema sent to the client carries it)
+    // a column's Spark metadata stays (the schema sent to the client carries it), and so do a
+    // year-month interval's fields (its Spark type)
     let metadata = f
         .metadata()
         .iter()
-        .filter(|(k, _)| k.as_str() == spate_plan::types::SPARK_METADATA)
+        .filter(|(k, _)| {
+            k.as_str() == spate_plan::types::SPARK_METADATA
+                || k.as_str() == spate_plan::functions::ym_interval::FIELDS_KEY
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     Field::new(f.name(), plain_type(f.data_type()), f.is_nullable()).with_metadata(metadata)

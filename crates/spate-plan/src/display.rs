@@ -217,13 +217,40 @@ fn cells(
                 rows.push(
                     b.columns()
                         .iter()
-                        .map(|c| cut(&format_cell(c, r, tz), truncate))
+                        .zip(b.schema().fields())
+                        .map(|(c, f)| cut(&format_field_cell(c, f, r, tz), truncate))
                         .collect(),
                 );
             }
         }
     }
     (rows, total > num_rows)
+}
+
+/// A cell of a column whose field says more than its type: a year-month interval's fields.
+fn format_field_cell(
+    array: &ArrayRef,
+    field: &datafusion::arrow::datatypes::Field,
+    row: usize,
+    tz: &str,
+) -> String {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{DataType, IntervalUnit, IntervalYearMonthType};
+    if matches!(
+        array.data_type(),
+        DataType::Interval(IntervalUnit::YearMonth)
+    ) && field
+        .metadata()
+        .contains_key(crate::functions::ym_interval::FIELDS_KEY)
+        && array.is_valid(row)
+    {
+        let months = array.as_primitive::<IntervalYearMonthType>().value(row);
+        return crate::functions::ym_interval::show(
+            months,
+            crate::functions::ym_interval::fields_of(field),
+        );
+    }
+    format_cell(array, row, tz)
 }
 
 fn more_rows_note(num_rows: usize) -> String {

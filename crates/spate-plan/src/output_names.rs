@@ -244,6 +244,13 @@ impl<'a> Context<'a> {
             }
             Expr::Alias(Alias { name, .. }) => name.clone(),
             Expr::Column(c) => self.column(c),
+            // a year-month interval literal is named as Spark shows it, with its fields
+            Expr::Literal(
+                datafusion::scalar::ScalarValue::IntervalYearMonth(Some(m)),
+                Some(meta),
+            ) if let Some(fields) = meta.inner().get(crate::functions::ym_interval::FIELDS_KEY) => {
+                crate::functions::ym_interval::show(*m, fields)
+            }
             Expr::Literal(v, _) => literal_name(v, self.tz),
             Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
                 let (l, r) = (self.name(left), self.name(right));
@@ -344,6 +351,17 @@ impl<'a> Context<'a> {
                 }
             }
             Expr::ScalarFunction(ScalarFunction { func, args }) => match func.name() {
+                // a year-month interval literal is named as Spark shows it
+                crate::functions::ym_interval::LITERAL_FUNCTION
+                    if let [
+                        Expr::Literal(months, _),
+                        Expr::Literal(datafusion::scalar::ScalarValue::Utf8(Some(fields)), _),
+                    ] = args.as_slice()
+                        && let Ok(datafusion::scalar::ScalarValue::Int32(Some(m))) =
+                            months.cast_to(&datafusion::arrow::datatypes::DataType::Int32) =>
+                {
+                    crate::functions::ym_interval::show(m, fields)
+                }
                 "spark_divide" if args.len() == 2 => {
                     format!("({} / {})", self.name(&args[0]), self.name(&args[1]))
                 }

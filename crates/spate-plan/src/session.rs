@@ -118,6 +118,7 @@ pub fn new_context(
     for f in crate::task_ids::functions() {
         state.register_udf(Arc::new(f))?;
     }
+    state.register_udf(Arc::new(crate::functions::ym_interval::ym_literal()))?;
     state.register_udaf(Arc::new(datafusion::logical_expr::AggregateUDF::from(
         crate::functions::ApproxCountDistinct::new(),
     )))?;

@@ -510,13 +510,15 @@ fn spark_sql_expr(
     names: &NamePreserver,
 ) -> datafusion::error::Result<Transformed<Expr>> {
     let saved = names.save(&e);
-    let ints = crate::literal::int_literals(e)?;
+    let intervals = crate::functions::ym_interval::literals_in(e)?;
+    let ints = crate::literal::int_literals(intervals.data)?;
     let items = crate::functions::collection::sql_subscripts_in(ints.data, ansi)?;
     let ranks = crate::functions::ranking::int_rankings_in(items.data)?;
     let structs = crate::functions::spark_structs_in(ranks.data)?;
     let casts = crate::functions::spark_casts_in(structs.data, schema, tz, ansi)?;
     let calls = crate::sql_functions::replace_placeholders(casts.data, schema)?;
-    let transformed = ints.transformed
+    let transformed = intervals.transformed
+        || ints.transformed
         || items.transformed
         || ranks.transformed
         || calls.transformed

@@ -93,6 +93,18 @@ pub fn spark_syntax<V: ast::VisitMut>(node: &mut V) {
             *e = function_call("struct", std::mem::take(items));
         }
         if let ast::Expr::Interval(interval) = e
+            && let Some((months, fields)) = year_month_literal(interval)
+        {
+            *e = function_call(
+                crate::functions::ym_interval::LITERAL_FUNCTION,
+                vec![
+                    ast::Expr::Value(ast::Value::Number(months.to_string(), false).into()),
+                    ast::Expr::Value(ast::Value::SingleQuotedString(fields.into()).into()),
+                ],
+            );
+            return ControlFlow::<()>::Continue(());
+        }
+        if let ast::Expr::Interval(interval) = e
             && let Some(text) = interval_range_text(interval)
         {
             *interval.value = ast::Expr::Value(ast::Value::SingleQuotedString(text).into());
@@ -103,6 +115,47 @@ pub fn spark_syntax<V: ast::VisitMut>(node: &mut V) {
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// A year-month interval literal (`INTERVAL 1 YEAR`, `INTERVAL '3' MONTH`,
+/// `INTERVAL '1-2' YEAR TO MONTH`): its months and fields; `None` for any other interval.
+fn year_month_literal(interval: &ast::Interval) -> Option<(i64, &'static str)> {
+    use ast::DateTimeField as F;
+    let text = match interval.value.as_ref() {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::Number(n, _) => n.clone(),
+            ast::Value::SingleQuotedString(t) | ast::Value::DoubleQuotedString(t) => {
+                t.trim().into()
+            }
+            _ => return None,
+        },
+        ast::Expr::UnaryOp {
+            op: ast::UnaryOperator::Minus,
+            expr,
+        } => match expr.as_ref() {
+            ast::Expr::Value(v) => match &v.value {
+                ast::Value::Number(n, _) => format!("-{n}"),
+                _ => return None,
+            },
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let whole = |t: &str| t.parse::<i64>().ok();
+    match (&interval.leading_field, &interval.last_field) {
+        (Some(F::Year | F::Years), None) => Some((whole(&text)?.checked_mul(12)?, "YEAR")),
+        (Some(F::Month | F::Months), None) => Some((whole(&text)?, "MONTH")),
+        (Some(F::Year | F::Years), Some(F::Month | F::Months)) => {
+            let (negative, body) = match text.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, text.strip_prefix('+').unwrap_or(&text)),
+            };
+            let (y, m) = body.split_once('-')?;
+            let months = whole(y)?.checked_mul(12)?.checked_add(whole(m)?)?;
+            Some((if negative { -months } else { months }, "YEAR TO MONTH"))
+        }
+        _ => None,
+    }
 }
 
 /// The text of a Spark interval range (`INTERVAL '1 12' DAY TO HOUR`, `'2-3' YEAR TO MONTH`,

@@ -122,6 +122,29 @@ pub fn spark_metadata(json: Option<&str>) -> Option<datafusion::common::metadata
 }
 
 /// Converts an Arrow type to Spark Connect's type message.
+/// A field's Spark type: its Arrow type, and for a year-month interval the fields its
+/// metadata records (see `crate::functions::ym_interval`).
+fn field_type_proto(f: &Field) -> Result<ProtoType> {
+    if matches!(f.data_type(), DataType::Interval(IntervalUnit::YearMonth))
+        && f.metadata()
+            .contains_key(crate::functions::ym_interval::FIELDS_KEY)
+    {
+        let (start, end) = match crate::functions::ym_interval::fields_of(f) {
+            "YEAR" => (0, 0),
+            "MONTH" => (1, 1),
+            _ => (0, 1),
+        };
+        return Ok(ProtoType {
+            kind: Some(Kind::YearMonthInterval(dt::YearMonthInterval {
+                start_field: Some(start),
+                end_field: Some(end),
+                type_variation_reference: 0,
+            })),
+        });
+    }
+    to_proto(f.data_type())
+}
+
 pub fn to_proto(t: &DataType) -> Result<ProtoType> {
     Ok(prim(match t {
         DataType::Null => Kind::Null(dt::Null::default()),
@@ -195,7 +218,7 @@ pub fn to_proto(t: &DataType) -> Result<ProtoType> {
                 .map(|f| {
                     Ok(dt::StructField {
                         name: f.name().clone(),
-                        data_type: Some(to_proto(f.data_type())?),
+                        data_type: Some(field_type_proto(f)?),
                         nullable: f.is_nullable(),
                         metadata: f.metadata().get(SPARK_METADATA).cloned(),
                     })

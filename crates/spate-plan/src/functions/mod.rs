@@ -63,6 +63,7 @@ mod tuple;
 mod variant;
 mod xml;
 mod xpath;
+pub mod ym_interval;
 pub(crate) use time_window::parse_interval;
 
 pub use approx_distinct::ApproxCountDistinct;

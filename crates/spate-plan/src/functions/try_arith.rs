@@ -60,6 +60,9 @@ pub(super) fn resolve(
             let out = wider_integral(&lt, &rt);
             udf(TryArith::new(op, out)).call(vec![le, re])
         }
+        Op::Add | Op::Subtract if year_month(&lt) && year_month(&rt) => {
+            super::ym_interval::try_sum(op == Op::Subtract).call(vec![le, re])
+        }
         Op::Add | Op::Subtract if lt == DataType::Date32 && is_integral(&rt) => {
             let f = if op == Op::Add {
                 "date_add"
@@ -101,6 +104,10 @@ pub(super) fn resolve(
         }
     };
     Ok(Some((expr, default_name(name, args, false))))
+}
+
+fn year_month(t: &DataType) -> bool {
+    matches!(t, DataType::Interval(IntervalUnit::YearMonth))
 }
 
 fn is_integral(t: &DataType) -> bool {
