@@ -30,6 +30,9 @@ cases = {
         spark.createDataFrame([(1, "p"), (2, "q")], ["k", "y"]), "k"),
     "left_semi": many.join(spark.createDataFrame([(5,), (1,), (3,)], ["k"]), "k", "left_semi"),
     "left_anti": many.join(spark.createDataFrame([(5,), (1,), (3,)], ["k"]), "k", "left_anti"),
+    # outer joins: the streamed side's unmatched rows come out in their place
+    "left_outer": many.join(spark.createDataFrame([(5, "x"), (1, "y"), (3, "z")], ["k", "w"]), "k", "left"),
+    "right_outer": spark.createDataFrame([(5, "x"), (1, "y"), (3, "z")], ["k", "w"]).join(many, "k", "right"),
 }
 for name, df in cases.items():
     print(json.dumps({"case": name, "rows": rows(df)}))

@@ -131,6 +131,8 @@ def test_small_joins_keep_sparks_row_order(spark):
         ),
         "left_semi": many.join(keys, "k", "left_semi"),
         "left_anti": many.join(keys, "k", "left_anti"),
+        "left_outer": many.join(spark.createDataFrame([(5, "x"), (1, "y"), (3, "z")], ["k", "w"]), "k", "left"),
+        "right_outer": spark.createDataFrame([(5, "x"), (1, "y"), (3, "z")], ["k", "w"]).join(many, "k", "right"),
     }
     for name, df in cases.items():
         assert [list(r) for r in df.collect()] == ORDER[name], name

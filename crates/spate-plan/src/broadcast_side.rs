@@ -12,15 +12,29 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::array::{RecordBatch, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
+use datafusion::common::DataFusionError;
 use datafusion::common::JoinType;
 use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::error::Result as DfResult;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::expressions::Column as PhysicalColumn;
+use datafusion::physical_expr::{
+    EquivalenceProperties, LexOrdering, PhysicalExpr, PhysicalSortExpr,
+};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::execution_plan::EmissionType;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
 use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlanProperties, PlanProperties,
+};
+use futures::StreamExt;
 
 /// Swaps collect-left hash joins whose build side is not the one Spark broadcasts.
 #[derive(Debug)]
@@ -115,6 +129,131 @@ impl SparkBuildSide {
     }
 }
 
+/// `join` with one input numbered by [`RowIndexExec`] — the left one of a left outer join
+/// about to be swapped into a right one, or the right one of a right outer join: a probe side
+/// that declares its order makes DataFusion's hash join emit each unmatched probe row in its
+/// place rather than after the batch's matches, as Spark's streamed side does. The number is
+/// projected away.
+fn numbered_probe(join: &HashJoinExec, left: bool) -> DfResult<HashJoinExec> {
+    let left_len = join.left().schema().fields().len();
+    let right_len = join.right().schema().fields().len();
+    let shift = |i: usize| if left && i >= left_len { i + 1 } else { i };
+    let projection: Vec<usize> = match &join.projection {
+        Some(p) => p.iter().map(|i| shift(*i)).collect(),
+        None => (0..left_len + right_len).map(shift).collect(),
+    };
+    let (l, r) = (Arc::clone(join.left()), Arc::clone(join.right()));
+    let children: Vec<Arc<dyn ExecutionPlan>> = if left {
+        vec![Arc::new(RowIndexExec::new(l)), r]
+    } else {
+        vec![l, Arc::new(RowIndexExec::new(r))]
+    };
+    join.builder()
+        .with_new_children(children)?
+        .with_projection(Some(projection))
+        .recompute_properties()
+        .reset_state()
+        .build()
+}
+
+/// Its input with each row's number in its partition appended (`__spate_probe_row`), an
+/// order it declares (the numbers rise).
+#[derive(Debug)]
+pub struct RowIndexExec {
+    input: Arc<dyn ExecutionPlan>,
+    schema: SchemaRef,
+    properties: Arc<PlanProperties>,
+}
+
+impl RowIndexExec {
+    fn new(input: Arc<dyn ExecutionPlan>) -> Self {
+        let mut fields: Vec<FieldRef> = input.schema().fields().iter().cloned().collect();
+        let at = fields.len();
+        fields.push(Arc::new(Field::new(
+            "__spate_probe_row",
+            DataType::UInt64,
+            false,
+        )));
+        let schema = Arc::new(Schema::new(fields));
+        let ordering = LexOrdering::new(vec![PhysicalSortExpr::new_default(Arc::new(
+            PhysicalColumn::new("__spate_probe_row", at),
+        ))]);
+        let eq = EquivalenceProperties::new_with_orderings(Arc::clone(&schema), ordering);
+        let properties = PlanProperties::new(
+            eq,
+            input.output_partitioning().clone(),
+            EmissionType::Incremental,
+            input.boundedness(),
+        );
+        Self {
+            input,
+            schema,
+            properties: Arc::new(properties),
+        }
+    }
+}
+
+impl DisplayAs for RowIndexExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "RowIndexExec")
+    }
+}
+
+impl ExecutionPlan for RowIndexExec {
+    fn name(&self) -> &str {
+        "RowIndexExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let input = children
+            .into_iter()
+            .next()
+            .ok_or_else(|| DataFusionError::Internal("bug: RowIndexExec takes one child".into()))?;
+        Ok(Arc::new(Self::new(input)))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> DfResult<SendableRecordBatchStream> {
+        let schema = Arc::clone(&self.schema);
+        let out = Arc::clone(&schema);
+        let mut next = 0u64;
+        let stream = self.input.execute(partition, context)?.map(move |batch| {
+            let batch = batch?;
+            let n = batch.num_rows() as u64;
+            let mut columns = batch.columns().to_vec();
+            columns.push(Arc::new(UInt64Array::from_iter_values(next..next + n)));
+            next += n;
+            Ok(RecordBatch::try_new(Arc::clone(&out), columns)?)
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+    }
+}
+
 impl PhysicalOptimizerRule for SparkBuildSide {
     fn optimize(
         &self,
@@ -126,12 +265,23 @@ impl PhysicalOptimizerRule for SparkBuildSide {
                 let Some(join) = p.downcast_ref::<HashJoinExec>() else {
                     return Ok(Transformed::no(p));
                 };
-                if !Self::builds_right(join, config)? {
-                    return Ok(Transformed::no(p));
+                let ordered = |plan: &Arc<dyn ExecutionPlan>| plan.output_ordering().is_some();
+                if Self::builds_right(join, config)? {
+                    let swapped = match join.join_type() {
+                        JoinType::Left if !ordered(join.left()) => {
+                            numbered_probe(join, true)?.swap_inputs(PartitionMode::CollectLeft)?
+                        }
+                        _ => join.swap_inputs(PartitionMode::CollectLeft)?,
+                    };
+                    return Ok(Transformed::yes(swapped));
                 }
-                Ok(Transformed::yes(
-                    join.swap_inputs(PartitionMode::CollectLeft)?,
-                ))
+                if *join.join_type() == JoinType::Right
+                    && *join.partition_mode() == PartitionMode::CollectLeft
+                    && !ordered(join.right())
+                {
+                    return Ok(Transformed::yes(Arc::new(numbered_probe(join, false)?)));
+                }
+                Ok(Transformed::no(p))
             })?
             .data)
     }
