@@ -189,6 +189,10 @@ def test_orc_round_trip_and_files_other_writers_read(spark, tmp_dir):
     got = spark.read.orc(str(written))
     assert got.schema.simpleString() == "struct<k:int,v:string>"
     assert [tuple(r) for r in got.collect()] == [(3, "x"), (4, "y")]
+    # a file named without the extension is read when named, as Spark reads it
+    plain = tmp_dir / "no_extension"
+    plain.write_bytes(written.read_bytes())
+    assert spark.read.orc(str(plain)).count() == 2
 
 
 def test_parquet_merge_schema_unions_the_files_columns(spark, tmp_dir):

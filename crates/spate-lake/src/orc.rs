@@ -23,18 +23,14 @@ use orc_rust::arrow_writer::ArrowWriterBuilder;
 use orc_rust::compression::CompressionType;
 use spate_common::{Error, Result};
 
-/// The ORC files among `files` (the files under the paths read, named `paths` in errors) as
-/// a scan named `alias`, with `schema` when given.
+/// The ORC `files` (those under the paths read, hidden and `_` files left out as Spark leaves
+/// them; `paths` names them in errors) as a scan named `alias`, with `schema` when given.
 pub fn read(
     files: Vec<PathBuf>,
     paths: &str,
     schema: Option<SchemaRef>,
     alias: &str,
 ) -> Result<LogicalPlan> {
-    let files: Vec<PathBuf> = files
-        .into_iter()
-        .filter(|f| f.extension().is_some_and(|e| e == "orc"))
-        .collect();
     let schema = match schema {
         Some(s) => s,
         None => {
