@@ -3,6 +3,7 @@ the cached rows), reuse (later actions read the kept rows even after the files u
 changed, as with Spark's cache) and unpersist going back to the source."""
 
 from pyspark import StorageLevel
+from pyspark.sql import functions as F
 
 from conftest import datafusion_plan
 
@@ -109,3 +110,16 @@ def test_clear_cache_forgets_every_cached_dataframe(spark, tmp_dir):
     spark.catalog.clearCache()
     assert df.storageLevel == StorageLevel.NONE
     assert df.count() == 5
+
+
+def test_a_small_cached_table_is_still_broadcast(spark):
+    # the cached scan passes its sizes on: joins above it choose as over the uncached table
+    big = spark.range(0, 200_000).withColumn("k", F.col("id") % 100)
+    small = spark.range(0, 100).withColumnRenamed("id", "k").cache()
+    try:
+        assert small.count() == 100
+        joins = [line for line in datafusion_plan(big.join(small, "k")).splitlines() if "Join" in line]
+        assert len(joins) == 1 and "mode=CollectLeft" in joins[0]
+        assert big.join(small, "k").count() == 200_000
+    finally:
+        small.unpersist()

@@ -2,7 +2,10 @@
 //! [`InMemoryRelationNode`] in the logical plan and [`InMemoryTableScanExec`] in the physical
 //! one, above the scan of the kept rows — or, before the first query has computed them (caching
 //! is lazy, as in Spark) and in `explain()`, above the plan that will compute them. It changes
-//! no row; it is what `explain()` shows as Spark's `InMemoryTableScan` / `InMemoryRelation`.
+//! no row, and passes through projections, limits and the scan's statistics (so a small
+//! cached table is still broadcast); it is what `explain()` shows as Spark's
+//! `InMemoryTableScan` / `InMemoryRelation`. (`crate::join_hints::JoinHintExec` is the same
+//! kind of pass-through, removed once the joins are chosen; this one stays.)
 
 use std::cmp::Ordering;
 use std::fmt::{self, Formatter};
@@ -17,7 +20,10 @@ use datafusion::logical_expr::{
     Expr, Extension, LogicalPlan, UserDefinedLogicalNode, UserDefinedLogicalNodeCore,
 };
 use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
+use datafusion::physical_plan::statistics::{ChildStats, StatisticsArgs};
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, Statistics,
+};
 use datafusion::physical_planner::{ExtensionPlanner, PhysicalPlanner};
 
 /// The rows of a cached DataFrame, read from `input`.
@@ -65,6 +71,14 @@ impl UserDefinedLogicalNodeCore for InMemoryRelationNode {
             DataFusionError::Internal("bug: InMemoryRelation takes one input".into())
         })?;
         Ok(Self { input })
+    }
+
+    fn necessary_children_exprs(&self, output_columns: &[usize]) -> Option<Vec<Vec<usize>>> {
+        Some(vec![output_columns.to_vec()])
+    }
+
+    fn supports_limit_pushdown(&self) -> bool {
+        true
     }
 }
 
@@ -153,5 +167,25 @@ impl ExecutionPlan for InMemoryTableScanExec {
         context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
         self.input.execute(partition, context)
+    }
+
+    // the scan's sizes decide joins above it (a small cached table is broadcast)
+    fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
+        vec![ChildStats::At(partition)]
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        input_stats: &[Arc<Statistics>],
+        _args: &StatisticsArgs,
+    ) -> DfResult<Arc<Statistics>> {
+        Ok(input_stats
+            .first()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Statistics::new_unknown(&self.schema()))))
+    }
+
+    fn supports_limit_pushdown(&self) -> bool {
+        true
     }
 }

@@ -9,7 +9,9 @@
 //! `rand(seed)` and `randn(seed)` are markers of the same kind: the node draws them per
 //! partition from Spark's generator seeded with `seed + partition index` (see
 //! `crate::functions::random`), one hidden column per distinct (seed, distribution), so two
-//! calls with one seed give the same values, as in Spark.
+//! calls with one seed give the same values, as in Spark. A sample with replacement draws its
+//! per-row copy counts the same way, from the Poisson sampler Spark seeds per partition
+//! ([`Draw::Copies`]).
 
 use std::fmt::{self, Formatter};
 use std::pin::Pin;

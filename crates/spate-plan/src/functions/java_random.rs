@@ -118,6 +118,7 @@ impl Bits for Well19937c {
 }
 
 /// Commons Math's `MersenneTwister` (MT19937, seeded by array as its `setSeed(long)` does).
+#[derive(Debug)]
 pub(crate) struct MersenneTwister {
     mt: [u32; 624],
     mti: usize,

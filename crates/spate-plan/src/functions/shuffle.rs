@@ -79,12 +79,6 @@ impl std::hash::Hash for SparkShuffle {
     }
 }
 
-impl std::fmt::Debug for MersenneTwister {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MersenneTwister")
-    }
-}
-
 /// Spark's `RandomIndicesGenerator.getNextIndices(len)`.
 fn next_indices(rng: &mut MersenneTwister, len: usize) -> Vec<u32> {
     let mut indices: Vec<u32> = (0..len as u32).collect();
