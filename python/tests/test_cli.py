@@ -1,5 +1,6 @@
 """The `spate` binary's `sql` and `run` commands, driven as a user would."""
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -23,6 +24,35 @@ def test_sql_reports_errors_with_exit_code(tmp_dir):
     )
     assert out.returncode != 0
     assert "TABLE_OR_VIEW_NOT_FOUND" in out.stderr
+
+
+def test_sql_draws_sparks_console_progress_bar_for_a_long_query(tmp_dir):
+    """`spark.ui.showConsoleProgress=true`: a query that runs over half a second draws Spark's
+    `[Stage N:==>  (done + running) / total]` line on standard error, rewritten in place with
+    carriage returns and cleared at the end; without it (standard error is not a terminal here)
+    nothing is drawn."""
+    query = "SELECT count(DISTINCT id % 1000003) AS n FROM range(0, 60000000)"
+    expected = "+-------+\n|n      |\n+-------+\n|1000003|\n+-------+\n"
+    out = subprocess.run(
+        [spate_binary(), "sql", "--warehouse", str(tmp_dir / "wh"),
+         "--conf", "spark.ui.showConsoleProgress=true", "-e", query],
+        capture_output=True, timeout=300,
+    )
+    # bytes: text mode would turn the carriage returns into newlines
+    stderr = out.stderr.decode()
+    assert out.returncode == 0, stderr
+    assert out.stdout.decode() == expected
+    bars = re.findall(r"\r(\[Stage \d+:[=> ]*\((\d+) \+ (\d+)\) / (\d+)\])", stderr)
+    assert bars, repr(stderr)
+    for bar, done, running, total in bars:
+        assert len(bar) <= 80 and int(done) + int(running) <= int(total)
+    assert stderr.endswith("\r"), "the bar is cleared when the query ends"
+    quiet = subprocess.run(
+        [spate_binary(), "sql", "--warehouse", str(tmp_dir / "wh"), "-e", query],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert quiet.stdout == expected
+    assert "[Stage" not in quiet.stderr
 
 
 def test_run_forwards_output_and_exit_code(tmp_dir):

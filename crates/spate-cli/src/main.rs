@@ -1,6 +1,8 @@
 //! The `spate` binary: `serve` runs the Spark Connect server, `run` runs a PySpark script
-//! against an in-process server on a free loopback port, and `sql` runs Spark SQL over local
-//! files and warehouse tables. It only parses arguments and calls the library crates.
+//! against an in-process server on a free loopback port, `sql` runs Spark SQL over local
+//! files and warehouse tables, and `history` serves the web UI over event logs. `serve` and
+//! `run` also serve the web UI (`spark.ui.port`) and write event logs when asked. It only
+//! parses arguments and calls the library crates.
 
 mod sql;
 
@@ -64,6 +66,18 @@ enum Command {
         warehouse: PathBuf,
         #[command(flatten)]
         server: ServerFlags,
+    },
+    /// Serve the web UI over the event logs of finished (or running) applications.
+    History {
+        /// The event log directory (spark.eventLog.dir).
+        #[arg(default_value = "/tmp/spark-events")]
+        dir: PathBuf,
+        /// Address to bind; loopback unless told otherwise.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Port to listen on (spark.history.ui.port).
+        #[arg(long, default_value_t = 18080)]
+        port: u16,
     },
 }
 
@@ -156,6 +170,7 @@ fn main() -> ExitCode {
                 Ok(settings) => sql::main(execute, file, settings).await.map(|()| 0),
                 Err(e) => Err(e),
             },
+            Command::History { dir, host, port } => history(dir, &host, port).await.map(|()| 0),
         }
     });
     match result {
@@ -201,12 +216,38 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let sessions = std::sync::Arc::new(spate_session::SessionManager::new(settings)?);
+    let monitor = spate_ui::Monitor::start(&sessions, host).await?;
     eprintln!(
         "spate: Spark Connect server listening on sc://{} (memory limit {})",
         listener.local_addr()?,
         spate_exec::memory::human_bytes(sessions.runner().memory_limit())
     );
-    spate_connect::server::serve_listener(listener, sessions, terminated()).await?;
+    announce(&monitor);
+    let served = spate_connect::server::serve_listener(listener, sessions, terminated()).await;
+    monitor.finish();
+    served?;
+    Ok(())
+}
+
+/// Prints where the UI and the event log are.
+fn announce(monitor: &spate_ui::Monitor) {
+    if let Some(ui) = &monitor.ui {
+        eprintln!("spate: web UI at {}", ui.url());
+    }
+    if let Some(log) = &monitor.event_log {
+        eprintln!("spate: event log {}", log.path().display());
+    }
+}
+
+async fn history(dir: PathBuf, host: &str, port: u16) -> anyhow::Result<()> {
+    let source = std::sync::Arc::new(spate_ui::HistorySource::new(dir.clone()));
+    let ui = spate_ui::start(source, host, port, 0).await?;
+    eprintln!(
+        "spate: history server for {} at {}",
+        dir.display(),
+        ui.url()
+    );
+    terminated().await;
     Ok(())
 }
 
@@ -221,6 +262,8 @@ async fn run(
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let sessions = std::sync::Arc::new(spate_session::SessionManager::new(settings)?);
+    let monitor = spate_ui::Monitor::start(&sessions, "127.0.0.1").await?;
+    announce(&monitor);
     let server = tokio::spawn(spate_connect::server::serve_listener(
         listener,
         sessions,
@@ -238,5 +281,6 @@ async fn run(
         .with_context(|| format!("cannot start '{python}' for {}", script.display()))?;
     let _ = stop_tx.send(());
     let _ = server.await;
+    monitor.finish();
     Ok(status.code().unwrap_or(1))
 }

@@ -21,17 +21,23 @@ mod spark_sql_shell {
     pub struct Shell {
         _manager: SessionManager,
         session: Arc<Session>,
+        progress: bool,
     }
 
     impl Shell {
         /// A shell with the engine's `settings`.
         pub fn new(settings: ServerSettings) -> anyhow::Result<Self> {
+            use std::io::IsTerminal;
+            let progress = settings
+                .console_progress
+                .unwrap_or_else(|| std::io::stderr().is_terminal());
             let manager = SessionManager::new(settings)?;
             let id = uuid::Uuid::new_v4().to_string();
             let session = manager.get_or_create(&id, "spate-sql", None)?;
             Ok(Self {
                 _manager: manager,
                 session,
+                progress,
             })
         }
 
@@ -56,7 +62,17 @@ mod spark_sql_shell {
                 .iter()
                 .map(|f| f.name().clone())
                 .collect();
-            let batches = spate_exec::collect(&state, &plan, "spate sql").await?;
+            let bar = std::sync::Mutex::new(None);
+            let stream = spate_exec::stream_watched(&state, &plan, "spate sql", |query| {
+                if self.progress
+                    && let Ok(mut bar) = bar.lock()
+                {
+                    *bar = Some(spate_ui::console::ConsoleProgress::start(query.clone()));
+                }
+            })
+            .await?;
+            let batches: Vec<_> = futures::TryStreamExt::try_collect(stream).await?;
+            drop(bar);
             if names.is_empty() {
                 return Ok(String::new());
             }

@@ -201,7 +201,7 @@ fn collect_metrics(
     out: &mut Vec<MetricObject>,
     parent: i64,
 ) {
-    if plan.name() == "StageExec" {
+    if matches!(plan.name(), "StageExec" | "KeySampleExec") {
         for child in plan.children() {
             collect_metrics(child, out, parent);
         }

@@ -4,6 +4,7 @@
 //! stages and tasks ([`stage`]), results streamed in partition order ([`query`], [`ordered`]), and a bounded
 //! store of query records that the UI, streaming progress and listeners read ([`records`]).
 
+pub mod hot_keys;
 pub mod memory;
 pub mod ordered;
 pub mod query;
@@ -14,12 +15,12 @@ pub mod stage;
 pub use memory::MemoryConfig;
 pub use query::{Outcome, Query, QueryStream, StageProgress};
 pub use records::{
-    MetricRecord, OperatorRecord, QueryListener, QueryRecord, QueryStatus, QueryStore, StageRecord,
-    TaskRecord,
+    HotKey, MetricRecord, OperatorRecord, QueryListener, QueryRecord, QueryStatus, QueryStore,
+    StageRecord, TaskRecord, now_ms,
 };
 pub use runner::{
     QueryRunner, QueryScope, attach, collect, physical_plan, set_scope, start, start_physical,
-    stream, track,
+    stream, stream_watched, track,
 };
 
 /// The message of a caught panic (`panic!("...")` carries a `&str` or a `String`).

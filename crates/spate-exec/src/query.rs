@@ -27,6 +27,7 @@ use futures::{Stream, StreamExt};
 use spate_common::Error;
 use spate_common::error::{SparkErrorInfo, spark_info_of};
 
+use crate::hot_keys::KeySampleExec;
 use crate::memory::{is_memory_error, memory_error};
 use crate::ordered::InOrder;
 use crate::records::{
@@ -197,16 +198,18 @@ impl Inner {
             .map(|s| s.tasks().iter().map(|t| t.rows).sum())
             .unwrap_or(0);
         let operators = operator_records(&self.plan);
-        let stages = self
-            .stages
-            .iter()
-            .map(|s| StageRecord {
-                id: s.id,
-                parents: s.parents.clone(),
-                tasks: s.tasks(),
-            })
-            .collect();
         self.stored.update(|r| {
+            let first_stage = r.first_stage_id;
+            let stages = self
+                .stages
+                .iter()
+                .map(|s| StageRecord {
+                    id: s.id,
+                    global_id: first_stage + s.id as u64,
+                    parents: s.parents.clone(),
+                    tasks: s.tasks(),
+                })
+                .collect();
             r.ended_ms = Some(now_ms());
             r.rows_out = rows_out;
             r.operators = operators;
@@ -273,6 +276,18 @@ fn walk(
         }
         return;
     }
+    if let Some(sampler) = plan.downcast_ref::<KeySampleExec>() {
+        let first = out.len();
+        for child in plan.children() {
+            walk(child, parent, stage, out);
+        }
+        if let Some(exchange) = out.get_mut(first) {
+            exchange.keys = sampler.samples().keys.clone();
+            exchange.hot_keys = sampler.samples().hot_keys();
+            exchange.partition_rows = sampler.samples().partition_rows();
+        }
+        return;
+    }
     let id = out.len();
     let metrics = plan
         .metrics()
@@ -301,6 +316,9 @@ fn walk(
         display: one_line(plan.as_ref()),
         stage,
         metrics,
+        keys: Vec::new(),
+        hot_keys: Vec::new(),
+        partition_rows: Vec::new(),
     });
     for child in plan.children() {
         walk(child, Some(id), stage, out);

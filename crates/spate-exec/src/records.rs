@@ -9,8 +9,10 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
+use serde::{Deserialize, Serialize};
+
 /// Where a query is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum QueryStatus {
     /// Started and not ended yet.
     Running,
@@ -35,7 +37,7 @@ impl QueryStatus {
 }
 
 /// One metric value of an operator, for one partition or the whole operator.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetricRecord {
     /// DataFusion's metric name (`output_rows`, `elapsed_compute` in nanoseconds,
     /// `spill_count`, `spilled_bytes`, `peak_mem_used`, ...).
@@ -47,7 +49,7 @@ pub struct MetricRecord {
 }
 
 /// One operator of the physical plan that ran.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OperatorRecord {
     /// Position in a pre-order walk of the plan, the root being 0.
     pub id: usize,
@@ -61,10 +63,34 @@ pub struct OperatorRecord {
     pub stage: Option<usize>,
     /// Its metrics, per partition where DataFusion measured them so.
     pub metrics: Vec<MetricRecord>,
+    /// For a hash exchange: its key expressions.
+    #[serde(default)]
+    pub keys: Vec<String>,
+    /// For a hash exchange: the hottest keys of its largest output partitions, sampled.
+    #[serde(default)]
+    pub hot_keys: Vec<HotKey>,
+    /// For a hash exchange: the rows of each output partition (what each task of the next
+    /// stage read from it).
+    #[serde(default)]
+    pub partition_rows: Vec<u64>,
+}
+
+/// A key value that many rows of one partition of a hash exchange carry (an estimate from a
+/// sample, see `hot_keys`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HotKey {
+    /// The output partition: the task of the next stage that reads these rows.
+    pub partition: usize,
+    /// The key's value(s), comma-separated as `show()` prints them.
+    pub key: String,
+    /// Rows with that key (estimated).
+    pub rows: u64,
+    /// Rows of the partition (estimated).
+    pub partition_rows: u64,
 }
 
 /// One task: one partition of a stage.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskRecord {
     /// The partition it computed.
     pub partition: usize,
@@ -79,10 +105,13 @@ pub struct TaskRecord {
 }
 
 /// One stage: a pipeline of operators between exchanges.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StageRecord {
-    /// The stage id; stages that feed others have the smaller ids.
+    /// The stage id within its query; stages that feed others have the smaller ids.
     pub id: usize,
+    /// The stage id across the server (Spark's stage id): the query's first stage id plus `id`.
+    #[serde(default)]
+    pub global_id: u64,
     /// The stages whose output this stage reads.
     pub parents: Vec<usize>,
     /// Its tasks, one per partition.
@@ -90,7 +119,7 @@ pub struct StageRecord {
 }
 
 /// What one query did.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QueryRecord {
     /// The server-wide query id.
     pub id: u64,
@@ -106,6 +135,9 @@ pub struct QueryRecord {
     pub kind: String,
     /// The physical plan, indented as EXPLAIN prints it.
     pub physical_plan: String,
+    /// The server-wide id of its first stage (its stages are numbered on from there).
+    #[serde(default)]
+    pub first_stage_id: u64,
     /// Start, milliseconds since the epoch.
     pub started_ms: i64,
     /// End, once ended.

@@ -47,6 +47,7 @@ pub struct QueryRunner {
     memory: MemoryConfig,
     store: Arc<QueryStore>,
     next_id: AtomicU64,
+    next_stage: AtomicU64,
 }
 
 impl QueryRunner {
@@ -57,6 +58,7 @@ impl QueryRunner {
             memory,
             store: Arc::new(QueryStore::new(retained)),
             next_id: AtomicU64::new(1),
+            next_stage: AtomicU64::new(0),
         }))
     }
 
@@ -77,6 +79,11 @@ impl QueryRunner {
 
     fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Reserves `n` server-wide stage ids; returns the first.
+    fn reserve_stages(&self, n: usize) -> u64 {
+        self.next_stage.fetch_add(n as u64, Ordering::Relaxed)
     }
 }
 
@@ -151,8 +158,10 @@ pub fn start_physical(
     let runner = Arc::clone(attached.runner());
     let scope = attached.scope();
     let (plan, stages) = crate::stage::instrument(physical)?;
+    let first_stage = runner.reserve_stages(stages.len());
     let record = QueryRecord {
         id: runner.next_id(),
+        first_stage_id: first_stage,
         session_id: scope.session_id.clone(),
         operation_id: scope.operation_id.clone(),
         tags: scope.tags.clone(),
@@ -192,9 +201,21 @@ pub const FRUGAL_BATCH_ROWS: usize = 1024;
 /// [`FRUGAL_BATCH_ROWS`] rows, so that the merges of spilled sort runs, which hold a batch per
 /// run, fit. The first attempt stays on record as failed.
 pub async fn stream(state: &SessionState, plan: &LogicalPlan, kind: &str) -> Result<QueryStream> {
+    stream_watched(state, plan, kind, |_| {}).await
+}
+
+/// [`stream`], calling `watch` with each query as it starts (before its first rows: the
+/// console progress line of `spate sql` follows its stages from there).
+pub async fn stream_watched(
+    state: &SessionState,
+    plan: &LogicalPlan,
+    kind: &str,
+    watch: impl Fn(&Query),
+) -> Result<QueryStream> {
     let pool = std::sync::Arc::clone(&state.runtime_env().memory_pool);
     let before = pool.reserved();
     let query = start(state, plan, kind).await?;
+    watch(&query);
     let mut stream = query.stream();
     match stream.next().await {
         Some(Err(e)) if is_memory_error(&e) => {
@@ -217,6 +238,7 @@ pub async fn stream(state: &SessionState, plan: &LogicalPlan, kind: &str) -> Res
                 datafusion::common::config::ConfigNonZeroUsize::try_new(FRUGAL_BATCH_ROWS)?;
             let kind = format!("{kind} (frugal: sort-merge joins, small batches)");
             let query = start(&frugal, plan, &kind).await?;
+            watch(&query);
             Ok(query.stream())
         }
         first => Ok(stream.with_first(first)),

@@ -7,7 +7,9 @@
 //! record and the UI's task tables read. `StageExec` keeps its input's properties, so the
 //! plan's partitioning and orderings are untouched; its stream ([`StageStream`]) only observes.
 //!
-//! Stage ids follow Spark's order: a stage's inputs have smaller ids than the stage.
+//! Stage ids follow Spark's order: a stage's inputs have smaller ids than the stage. Each hash
+//! exchange also gets a [`KeySampleExec`] above it, which samples the keys each task of the next
+//! stage reads (the UI names a skewed task's hot keys from them).
 
 use std::fmt::{self, Formatter};
 use std::pin::Pin;
@@ -29,6 +31,7 @@ use datafusion::physical_plan::{
 };
 use futures::{Stream, StreamExt};
 
+use crate::hot_keys::KeySampleExec;
 use crate::records::{TaskRecord, now_ms};
 
 /// What one stage's tasks have done so far.
@@ -330,7 +333,7 @@ fn wrap(plan: Arc<dyn ExecutionPlan>, stages: &mut Vec<Arc<StageTasks>>) -> DfRe
     } else {
         replace_children_if_necessary(plan, children)?
     };
-    Ok((plan, scans, parents))
+    Ok((KeySampleExec::wrap(plan), scans, parents))
 }
 
 fn stage(

@@ -153,6 +153,16 @@ impl RelationCache {
         removed.map(|entry| entry.remove_file()).is_some()
     }
 
+    /// Every persisted relation, in a stable order (for the UI's Storage tab).
+    pub fn entries(&self) -> Vec<Arc<Entry>> {
+        let Ok(entries) = self.entries.lock() else {
+            return Vec::new();
+        };
+        let mut all: Vec<(&Vec<u8>, &Arc<Entry>)> = entries.iter().collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all.into_iter().map(|(_, e)| Arc::clone(e)).collect()
+    }
+
     /// Forgets every persisted relation (`spark.catalog.clearCache()`).
     pub fn clear(&self) {
         let all: Vec<Arc<Entry>> = self

@@ -43,6 +43,21 @@ pub struct ServerSettings {
     pub progress_interval: Duration,
     /// `spark.sql.ui.retainedExecutions`: query records kept.
     pub retained_queries: usize,
+    /// `spark.app.name`: the application's name in the UI and event log.
+    pub app_name: String,
+    /// `spark.ui.enabled`: whether the server serves its web UI.
+    pub ui_enabled: bool,
+    /// `spark.ui.port`: the UI's first port choice (the next free one is taken if busy).
+    pub ui_port: u16,
+    /// `spark.port.maxRetries`: how many ports after `ui_port` are tried.
+    pub port_max_retries: u16,
+    /// `spark.eventLog.enabled`: whether finished queries are written to an event log.
+    pub event_log_enabled: bool,
+    /// `spark.eventLog.dir`: where event logs go (`file:` URLs or paths).
+    pub event_log_dir: PathBuf,
+    /// `spark.ui.showConsoleProgress`: a progress line for long queries in `spate sql`
+    /// (default: when standard error is a terminal).
+    pub console_progress: Option<bool>,
 }
 
 impl ServerSettings {
@@ -62,7 +77,97 @@ impl ServerSettings {
             recursion_limit: 1024,
             progress_interval: Duration::from_secs(2),
             retained_queries: spate_exec::records::DEFAULT_RETAINED,
+            app_name: "Spate".into(),
+            ui_enabled: true,
+            ui_port: 4040,
+            port_max_retries: 16,
+            event_log_enabled: false,
+            event_log_dir: PathBuf::from("/tmp/spark-events"),
+            console_progress: None,
         }
+    }
+
+    /// Every setting with its Spark key and value, sorted by key (the UI's Environment tab).
+    pub fn entries(&self) -> Vec<(String, String)> {
+        let ms = |d: Duration| format!("{}ms", d.as_millis());
+        let mut all = vec![
+            (
+                "spark.sql.warehouse.dir".to_string(),
+                self.warehouse.display().to_string(),
+            ),
+            (
+                spate_exec::memory::LIMIT_KEY.to_string(),
+                self.memory.limit.to_string(),
+            ),
+            (
+                "spark.local.dir".into(),
+                self.memory
+                    .spill_dir
+                    .as_ref()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_else(|| std::env::temp_dir().display().to_string()),
+            ),
+            (
+                "spark.connect.session.manager.defaultSessionTimeout".into(),
+                ms(self.session_timeout),
+            ),
+            (
+                "spark.connect.session.manager.maintenanceInterval".into(),
+                ms(self.maintenance_interval),
+            ),
+            (
+                "spark.connect.session.manager.closedSessionsTombstonesSize".into(),
+                self.closed_sessions_kept.to_string(),
+            ),
+            (
+                "spark.connect.execute.manager.detachedTimeout".into(),
+                ms(self.detached_timeout),
+            ),
+            (
+                "spark.connect.execute.reattachable.observerRetryBufferSize".into(),
+                self.retry_buffer.to_string(),
+            ),
+            (
+                "spark.connect.grpc.arrow.maxBatchSize".into(),
+                self.max_batch_size.to_string(),
+            ),
+            (
+                "spark.connect.grpc.maxInboundMessageSize".into(),
+                self.max_inbound_message_size.to_string(),
+            ),
+            (
+                "spark.connect.grpc.marshallerRecursionLimit".into(),
+                self.recursion_limit.to_string(),
+            ),
+            (
+                "spark.connect.progress.reportInterval".into(),
+                ms(self.progress_interval),
+            ),
+            (
+                "spark.sql.ui.retainedExecutions".into(),
+                self.retained_queries.to_string(),
+            ),
+            ("spark.app.name".into(), self.app_name.clone()),
+            ("spark.ui.enabled".into(), self.ui_enabled.to_string()),
+            ("spark.ui.port".into(), self.ui_port.to_string()),
+            (
+                "spark.port.maxRetries".into(),
+                self.port_max_retries.to_string(),
+            ),
+            (
+                "spark.eventLog.enabled".into(),
+                self.event_log_enabled.to_string(),
+            ),
+            (
+                "spark.eventLog.dir".into(),
+                self.event_log_dir.display().to_string(),
+            ),
+        ];
+        if let Some(p) = self.console_progress {
+            all.push(("spark.ui.showConsoleProgress".into(), p.to_string()));
+        }
+        all.sort();
+        all
     }
 
     /// Applies one `--conf key=value`; an unknown key or a bad value is an error naming it.
@@ -81,6 +186,17 @@ impl ServerSettings {
                 .ok_or_else(|| bad("a size such as '4m' or '2g'"))
         };
         let count = || value.trim().parse::<usize>().map_err(|_| bad("a number"));
+        let flag = || match value.trim().to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(bad("true or false")),
+        };
+        let port = || {
+            value
+                .trim()
+                .parse::<u16>()
+                .map_err(|_| bad("a port number"))
+        };
         let ms = Duration::from_millis(1);
         match key {
             "spark.sql.warehouse.dir" => self.warehouse = PathBuf::from(value),
@@ -106,6 +222,18 @@ impl ServerSettings {
             "spark.connect.grpc.marshallerRecursionLimit" => self.recursion_limit = count()?,
             "spark.connect.progress.reportInterval" => self.progress_interval = duration(ms)?,
             "spark.sql.ui.retainedExecutions" => self.retained_queries = count()?,
+            "spark.app.name" => self.app_name = value.to_string(),
+            "spark.ui.enabled" => self.ui_enabled = flag()?,
+            "spark.ui.port" => self.ui_port = port()?,
+            "spark.port.maxRetries" => self.port_max_retries = port()?,
+            "spark.eventLog.enabled" => self.event_log_enabled = flag()?,
+            "spark.eventLog.dir" => {
+                let path = value
+                    .strip_prefix("file://")
+                    .or_else(|| value.strip_prefix("file:"));
+                self.event_log_dir = PathBuf::from(path.unwrap_or(value));
+            }
+            "spark.ui.showConsoleProgress" => self.console_progress = Some(flag()?),
             other => {
                 return Err(Error::IllegalArgument(format!(
                     "the server setting '{other}' is not known; server settings are {}",
@@ -132,6 +260,13 @@ pub const KEYS: &[&str] = &[
     "spark.connect.grpc.marshallerRecursionLimit",
     "spark.connect.progress.reportInterval",
     "spark.sql.ui.retainedExecutions",
+    "spark.app.name",
+    "spark.ui.enabled",
+    "spark.ui.port",
+    "spark.port.maxRetries",
+    "spark.eventLog.enabled",
+    "spark.eventLog.dir",
+    "spark.ui.showConsoleProgress",
 ];
 
 #[cfg(test)]
