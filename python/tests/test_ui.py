@@ -13,6 +13,7 @@ others. Every expected number is computed here from the rows the test made.
 import json
 import os
 import subprocess
+import time
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -165,6 +166,40 @@ def test_a_browser_finds_the_skewed_stage_and_the_plan_graph(job, tmp_path):
         assert "hot" in (join.get_attribute("class") or "")
         assert page.locator("#rows-out").inner_text() == str(len(expected_per_category()))
         shoot(page, "query", tmp_path)
+    finally:
+        context.close()
+        p.stop()
+
+
+def test_structured_streaming_tab_charts_the_querys_batches(job, tmp_path):
+    spark = SparkSession.builder.remote(job["server"]["url"]).getOrCreate()
+    q = (spark.readStream.format("rate").option("rowsPerSecond", 50).load()
+         .writeStream.format("memory").queryName("rates").trigger(processingTime="200 milliseconds").start())
+    try:
+        deadline = time.time() + 60
+        while len(q.recentProgress) < 4 and time.time() < deadline:
+            time.sleep(0.2)
+    finally:
+        q.stop()
+    progress = [json.loads(p.json) for p in q.recentProgress]
+    assert len(progress) >= 4
+    page = urllib.request.urlopen(f"{job['ui']}/StreamingQuery/", timeout=30).read().decode()
+    assert "rates" in page and q.runId in page and "FINISHED" in page
+    p, context = browser(tmp_path)
+    try:
+        view = context.new_page()
+        view.goto(f"{job['ui']}/StreamingQuery/")
+        view.click(f"text={q.runId}")
+        assert view.title().startswith("Streaming Query Statistics (rates)")
+        # the page's batches and rows are the client's own progress reports
+        assert view.locator("#batches").inner_text() == str(len(progress))
+        assert view.locator("#total-input-rows").inner_text() == str(sum(b["numInputRows"] for b in progress))
+        points = view.locator("svg#input-rows circle.point")
+        assert points.count() == len(progress)
+        values = [float(points.nth(i).get_attribute("data-value")) for i in range(points.count())]
+        assert values == [float(b["numInputRows"]) for b in progress]
+        assert view.locator("svg#batch-duration circle.point").count() == len(progress)
+        shoot(view, "streaming", tmp_path)
     finally:
         context.close()
         p.stop()

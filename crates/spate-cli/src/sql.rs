@@ -26,8 +26,10 @@ mod spark_sql_shell {
 
     impl Shell {
         /// A shell with the engine's `settings`.
-        pub fn new(settings: ServerSettings) -> anyhow::Result<Self> {
+        pub fn new(mut settings: ServerSettings) -> anyhow::Result<Self> {
             use std::io::IsTerminal;
+            // no web UI in the shell: its queries need no key samplers
+            settings.ui_enabled = false;
             let progress = settings
                 .console_progress
                 .unwrap_or_else(|| std::io::stderr().is_terminal());

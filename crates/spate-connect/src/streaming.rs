@@ -426,6 +426,9 @@ pub(crate) async fn manager_command(
         }
         ManagerCommand::ResetTerminated(_) => {
             streams.reset_terminated();
+            exec.session()
+                .extension::<spate_session::StreamingBoard>()
+                .forget_terminated();
             Some(ManagerResult::ResetTerminated(true))
         }
         // listeners run in the server's Python: PySpark 4's listeners are the client's own

@@ -48,6 +48,7 @@ pub struct QueryRunner {
     store: Arc<QueryStore>,
     next_id: AtomicU64,
     next_stage: AtomicU64,
+    sample_keys: std::sync::atomic::AtomicBool,
 }
 
 impl QueryRunner {
@@ -59,6 +60,7 @@ impl QueryRunner {
             store: Arc::new(QueryStore::new(retained)),
             next_id: AtomicU64::new(1),
             next_stage: AtomicU64::new(0),
+            sample_keys: std::sync::atomic::AtomicBool::new(true),
         }))
     }
 
@@ -79,6 +81,12 @@ impl QueryRunner {
 
     fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether hash exchanges get key samplers (`crate::hot_keys`): on while someone can look
+    /// (the UI or the event log), else off.
+    pub fn set_key_sampling(&self, on: bool) {
+        self.sample_keys.store(on, Ordering::Relaxed);
     }
 
     /// Reserves `n` server-wide stage ids; returns the first.
@@ -157,7 +165,8 @@ pub fn start_physical(
     let attached = attached(state)?;
     let runner = Arc::clone(attached.runner());
     let scope = attached.scope();
-    let (plan, stages) = crate::stage::instrument(physical)?;
+    let sample = runner.sample_keys.load(Ordering::Relaxed);
+    let (plan, stages) = crate::stage::instrument(physical, sample)?;
     let first_stage = runner.reserve_stages(stages.len());
     let record = QueryRecord {
         id: runner.next_id(),

@@ -290,11 +290,12 @@ fn is_exchange(plan: &dyn ExecutionPlan) -> bool {
 /// A plan with its stages marked, and the stages (smallest id first).
 pub type Instrumented = (Arc<dyn ExecutionPlan>, Vec<Arc<StageTasks>>);
 
-/// Puts a [`StageExec`] on top of every stage of `plan`; returns the new plan and its stages,
-/// smallest id first (the root's stage is the last).
-pub fn instrument(plan: Arc<dyn ExecutionPlan>) -> DfResult<Instrumented> {
+/// Puts a [`StageExec`] on top of every stage of `plan` (and, with `sample`, a
+/// [`KeySampleExec`] over every hash exchange); returns the new plan and its stages, smallest id
+/// first (the root's stage is the last).
+pub fn instrument(plan: Arc<dyn ExecutionPlan>, sample: bool) -> DfResult<Instrumented> {
     let mut stages = Vec::new();
-    let (plan, scans, parents) = wrap(plan, &mut stages)?;
+    let (plan, scans, parents) = wrap(plan, &mut stages, sample)?;
     let root = stage(plan, scans, parents, &mut stages);
     Ok((root, stages))
 }
@@ -306,7 +307,11 @@ type Pending = (
     Vec<usize>,
 );
 
-fn wrap(plan: Arc<dyn ExecutionPlan>, stages: &mut Vec<Arc<StageTasks>>) -> DfResult<Pending> {
+fn wrap(
+    plan: Arc<dyn ExecutionPlan>,
+    stages: &mut Vec<Arc<StageTasks>>,
+    sample: bool,
+) -> DfResult<Pending> {
     let exchange = is_exchange(plan.as_ref());
     let mut scans = Vec::new();
     let mut parents = Vec::new();
@@ -315,7 +320,7 @@ fn wrap(plan: Arc<dyn ExecutionPlan>, stages: &mut Vec<Arc<StageTasks>>) -> DfRe
     }
     let mut children = Vec::new();
     for child in plan.children() {
-        let (child, child_scans, child_parents) = wrap(Arc::clone(child), stages)?;
+        let (child, child_scans, child_parents) = wrap(Arc::clone(child), stages, sample)?;
         if exchange {
             let wrapped = stage(child, child_scans, child_parents, stages);
             if let Some(last) = stages.last() {
@@ -333,7 +338,12 @@ fn wrap(plan: Arc<dyn ExecutionPlan>, stages: &mut Vec<Arc<StageTasks>>) -> DfRe
     } else {
         replace_children_if_necessary(plan, children)?
     };
-    Ok((KeySampleExec::wrap(plan), scans, parents))
+    let plan = if sample {
+        KeySampleExec::wrap(plan)
+    } else {
+        plan
+    };
+    Ok((plan, scans, parents))
 }
 
 fn stage(

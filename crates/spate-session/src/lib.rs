@@ -9,10 +9,12 @@ pub mod artifacts;
 pub mod operation;
 pub mod session;
 pub mod settings;
+pub mod streaming;
 
 pub use operation::{Operation, OperationState, Sender};
 pub use session::{Session, SessionManager};
 pub use settings::ServerSettings;
+pub use streaming::{StreamingBoard, StreamingView};
 
 use spate_common::Error;
 

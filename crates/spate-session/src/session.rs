@@ -226,6 +226,8 @@ impl SessionManager {
     /// A manager with `settings`, its own query runner (memory pool, records).
     pub fn new(settings: ServerSettings) -> Result<Self> {
         let runner = QueryRunner::new(settings.memory.clone(), settings.retained_queries)?;
+        // the UI's hot keys cost a few formatted values per batch; only when someone can look
+        runner.set_key_sampling(settings.ui_enabled || settings.event_log_enabled);
         let warehouse =
             std::path::absolute(&settings.warehouse).unwrap_or(settings.warehouse.clone());
         let artifact_root = std::env::temp_dir().join(format!(

@@ -825,3 +825,36 @@ struct Run {
     operators: Operators,
     tracker: WatermarkTracker,
 }
+
+impl spate_session::StreamingView for StreamingQuery {
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+
+    fn run_id(&self) -> String {
+        self.run_id.clone()
+    }
+
+    fn name(&self) -> Option<String> {
+        self.name.clone()
+    }
+
+    fn started_ms(&self) -> i64 {
+        self.started_ms
+    }
+
+    fn is_active(&self) -> bool {
+        self.state().is_active()
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failure().map(|f| match f.class {
+            Some(class) => format!("[{class}] {}", f.message),
+            None => f.message,
+        })
+    }
+
+    fn recent_progress(&self) -> Vec<String> {
+        StreamingQuery::recent_progress(self)
+    }
+}

@@ -38,8 +38,10 @@ impl SessionStreams {
                  active in this SparkSession"
             )));
         }
+        let board = session.extension::<spate_session::StreamingBoard>();
         let query = StreamingQuery::start(session, req)?;
         self.lock().push(Arc::clone(&query));
+        board.add(Arc::clone(&query) as Arc<dyn spate_session::StreamingView>);
         Ok(query)
     }
 

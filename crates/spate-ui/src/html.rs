@@ -34,13 +34,14 @@ pub fn url_value(text: &str) -> String {
 }
 
 /// The tabs, as Spark names them: (title, path).
-pub const TABS: [(&str, &str); 7] = [
+pub const TABS: [(&str, &str); 8] = [
     ("Jobs", "/jobs/"),
     ("Stages", "/stages/"),
     ("Skew", "/skew/"),
     ("Storage", "/storage/"),
     ("Environment", "/environment/"),
     ("SQL / DataFrame", "/SQL/"),
+    ("Structured Streaming", "/StreamingQuery/"),
     ("Connect", "/connect/"),
 ];
 

@@ -1,6 +1,6 @@
 //! Spate's web UI, in the spirit of Spark's: jobs, stages with their task distributions, the
 //! SQL tab with each query's plan drawn as a graph with per-operator metrics, storage,
-//! environment and Spark Connect sessions — plus a Skew tab that finds the straggling task for
+//! environment, Spark Connect sessions and Structured Streaming queries — plus a Skew tab that finds the straggling task for
 //! you and names its hot keys. Spark's monitoring REST API is served under `/api/v1`.
 //!
 //! Everything renders from the query records of the server's one query runner
@@ -21,6 +21,7 @@ pub mod live;
 pub mod model;
 pub mod pages;
 pub mod routes;
+pub mod streaming;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

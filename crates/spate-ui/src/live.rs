@@ -7,7 +7,9 @@ use std::sync::Arc;
 use spate_plan::cache::Stored;
 use spate_session::SessionManager;
 
-use crate::model::{App, AppSummary, CachedInfo, OperationInfo, SessionInfo, Source};
+use crate::model::{
+    App, AppSummary, CachedInfo, OperationInfo, SessionInfo, Source, StreamingInfo,
+};
 
 /// The live application.
 pub struct LiveSource {
@@ -29,7 +31,24 @@ impl LiveSource {
     fn snapshot(&self) -> App {
         let mut sessions = Vec::new();
         let mut storage = Vec::new();
+        let mut streaming = Vec::new();
         for s in self.sessions.all() {
+            for q in s.extension::<spate_session::StreamingBoard>().all() {
+                streaming.push(StreamingInfo {
+                    session_id: s.id.clone(),
+                    id: q.id(),
+                    run_id: q.run_id(),
+                    name: q.name(),
+                    active: q.is_active(),
+                    failure: q.failure(),
+                    started_ms: q.started_ms(),
+                    progress: q
+                        .recent_progress()
+                        .iter()
+                        .filter_map(|p| serde_json::from_str(p).ok())
+                        .collect(),
+                });
+            }
             sessions.push(SessionInfo {
                 id: s.id.clone(),
                 user_id: s.user_id.clone(),
@@ -87,6 +106,7 @@ impl LiveSource {
             sessions,
             storage,
             environment,
+            streaming,
             history: false,
         }
     }

@@ -67,6 +67,27 @@ pub struct CachedInfo {
     pub rows: u64,
 }
 
+/// A run of a streaming query with its recent progress.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StreamingInfo {
+    /// The session that started it.
+    pub session_id: String,
+    /// The query's id.
+    pub id: String,
+    /// This run's id.
+    pub run_id: String,
+    /// Its name.
+    pub name: Option<String>,
+    /// Whether it still runs.
+    pub active: bool,
+    /// Why it stopped, if it failed.
+    pub failure: Option<String>,
+    /// Start, milliseconds since the epoch.
+    pub started_ms: i64,
+    /// Its recent batches' progress (Spark's `StreamingQueryProgress`), oldest first.
+    pub progress: Vec<serde_json::Value>,
+}
+
 /// Everything the UI shows of one application.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct App {
@@ -80,6 +101,9 @@ pub struct App {
     pub storage: Vec<CachedInfo>,
     /// Its settings, sorted by key.
     pub environment: Vec<(String, String)>,
+    /// Its streaming queries (live only).
+    #[serde(default)]
+    pub streaming: Vec<StreamingInfo>,
     /// Whether it is read back from an event log.
     pub history: bool,
 }

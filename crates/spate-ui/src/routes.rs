@@ -1,5 +1,6 @@
 //! The axum router: Spark's page paths (`/jobs/`, `/stages/`, `/stages/stage/?id=`, `/SQL/`,
-//! `/SQL/execution/?id=`, `/storage/`, `/environment/`, `/connect/`, and Spate's `/skew/`), the
+//! `/SQL/execution/?id=`, `/storage/`, `/environment/`, `/connect/`, `/StreamingQuery/[statistics/?id=]`,
+//! and Spate's `/skew/`), the
 //! REST API under `/api/v1`, and the stylesheet. On the history server, pages take the
 //! application as `?app=ID` and `/` lists the applications; on a live UI `/` goes to the jobs.
 //! Every handler takes one snapshot of the application and renders from it.
@@ -34,6 +35,8 @@ pub fn router(source: Arc<dyn Source>) -> Router {
         .route("/storage/", get(page_storage))
         .route("/environment/", get(page_environment))
         .route("/connect/", get(page_connect))
+        .route("/StreamingQuery/", get(page_streaming))
+        .route("/StreamingQuery/statistics/", get(page_streaming_query))
         .route("/static/spate.css", get(css))
         .route("/api/v1/applications", get(api_applications))
         .route("/api/v1/applications/{app}/{kind}", get(api_list))
@@ -91,12 +94,6 @@ fn app_of(source: &Shared, params: &Params) -> Result<(App, Links), Refusal> {
     }
 }
 
-fn numeric_id(params: &Params) -> Result<u64, Refusal> {
-    let raw = params.id.as_deref().unwrap_or_default();
-    raw.parse::<u64>()
-        .map_err(|_| bad_request(format!("id '{raw}' is not a number")))
-}
-
 async fn root(State(source): State<Shared>) -> Response {
     if source.is_history() {
         Html(pages::applications(&source.apps())).into_response()
@@ -123,35 +120,51 @@ list_page!(page_skew, pages::skew_page);
 list_page!(page_storage, pages::storage);
 list_page!(page_environment, pages::environment);
 list_page!(page_connect, pages::connect);
+list_page!(page_streaming, crate::streaming::queries);
 
-async fn page_query(State(source): State<Shared>, Query(params): Query<Params>) -> Response {
-    let (app, links) = match app_of(&source, &params) {
+/// A page about one thing of the app, named by `?id=`: `render` draws it, or it is not found.
+fn detail_page(
+    source: &Shared,
+    params: &Params,
+    what: &str,
+    render: impl FnOnce(&App, &Links, &str) -> Result<Option<String>, Refusal>,
+) -> Response {
+    let (app, links) = match app_of(source, params) {
         Ok(a) => a,
         Err(r) => return r.into_response(),
     };
-    let id = match numeric_id(&params) {
-        Ok(id) => id,
-        Err(r) => return r.into_response(),
-    };
-    match pages::query(&app, &links, id) {
-        Some(html) => Html(html).into_response(),
-        None => not_found(&format!("query {id}")).into_response(),
+    let id = params.id.clone().unwrap_or_default();
+    match render(&app, &links, &id) {
+        Ok(Some(html)) => Html(html).into_response(),
+        Ok(None) => not_found(&format!("{what} '{id}'")).into_response(),
+        Err(r) => r.into_response(),
     }
 }
 
+fn numeric(id: &str) -> Result<u64, Refusal> {
+    id.parse::<u64>()
+        .map_err(|_| bad_request(format!("id '{id}' is not a number")))
+}
+
+async fn page_streaming_query(
+    State(source): State<Shared>,
+    Query(params): Query<Params>,
+) -> Response {
+    detail_page(&source, &params, "streaming query run", |app, links, id| {
+        Ok(crate::streaming::statistics(app, links, id))
+    })
+}
+
+async fn page_query(State(source): State<Shared>, Query(params): Query<Params>) -> Response {
+    detail_page(&source, &params, "query", |app, links, id| {
+        Ok(pages::query(app, links, numeric(id)?))
+    })
+}
+
 async fn page_stage(State(source): State<Shared>, Query(params): Query<Params>) -> Response {
-    let (app, links) = match app_of(&source, &params) {
-        Ok(a) => a,
-        Err(r) => return r.into_response(),
-    };
-    let id = match numeric_id(&params) {
-        Ok(id) => id,
-        Err(r) => return r.into_response(),
-    };
-    match pages::stage(&app, &links, id) {
-        Some(html) => Html(html).into_response(),
-        None => not_found(&format!("stage {id}")).into_response(),
-    }
+    detail_page(&source, &params, "stage", |app, links, id| {
+        Ok(pages::stage(app, links, numeric(id)?))
+    })
 }
 
 async fn css() -> Response {

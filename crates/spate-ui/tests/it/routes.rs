@@ -170,6 +170,7 @@ async fn every_page_renders_and_bad_ids_are_refused() -> TestResult {
         ("/storage/", "Storage Level"),
         ("/environment/", "spark.ui.port"),
         ("/connect/", "00000000-0000-4000-8000-000000000001"),
+        ("/StreamingQuery/", "Streaming Query"),
         ("/static/spate.css", "nav"),
     ] {
         let (status, body) = get(&ui, uri).await?;
@@ -189,6 +190,7 @@ async fn every_page_renders_and_bad_ids_are_refused() -> TestResult {
             StatusCode::NOT_FOUND,
         ),
         ("/api/v1/applications/local-1/sql/99", StatusCode::NOT_FOUND),
+        ("/StreamingQuery/statistics/?id=nope", StatusCode::NOT_FOUND),
     ] {
         let (status, _) = get(&ui, uri).await?;
         assert_eq!(status, expected, "{uri}");
