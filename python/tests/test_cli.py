@@ -5,7 +5,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import spate_binary
+from conftest import free_port, spate_binary
 
 
 def test_sql_prints_an_aligned_table(tmp_dir):
@@ -70,3 +70,53 @@ def test_run_forwards_output_and_exit_code(tmp_dir):
     )
     assert out.returncode == 3, out.stderr
     assert "rows 7 hello" in out.stdout
+
+
+def test_run_serves_the_ui_and_leaves_an_event_log_for_history(tmp_dir):
+    """`spate run` serves the web UI while the script runs (its URL printed) and, with the event
+    log on, leaves one finished log (no `.inprogress`) holding the script's queries."""
+    import json
+    events = tmp_dir / "events"
+    script = tmp_dir / "job.py"
+    script.write_text(textwrap.dedent("""
+        import os, urllib.request, json
+        from pyspark.sql import SparkSession
+        spark = SparkSession.builder.remote(os.environ["SPARK_REMOTE"]).getOrCreate()
+        print("sum", spark.range(1, 11).groupBy().sum("id").collect()[0][0])
+        ui = os.environ["UI"]
+        apps = json.loads(urllib.request.urlopen(ui + "/api/v1/applications").read())
+        print("app", apps[0]["id"], apps[0]["name"])
+    """))
+    port = free_port()
+    out = subprocess.run(
+        [spate_binary(), "run", "--warehouse", str(tmp_dir / "wh"),
+         "--conf", f"spark.ui.port={port}", "--conf", "spark.eventLog.enabled=true",
+         "--conf", f"spark.eventLog.dir={events}", "--conf", "spark.app.name=nightly", str(script)],
+        capture_output=True, text=True, timeout=120,
+        env={"SPATE_PYTHON": sys.executable, "PATH": "/usr/bin:/bin", "UI": f"http://127.0.0.1:{port}"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert f"web UI at http://127.0.0.1:{port}" in out.stderr
+    assert "sum 55" in out.stdout
+    app_id = out.stdout.split("app ")[1].split()[0]
+    assert "nightly" in out.stdout
+    logs = sorted(p.name for p in events.iterdir())
+    assert logs == [app_id]
+    lines = [json.loads(l) for l in (events / app_id).read_text().splitlines()]
+    assert lines[0]["Event"] == "ApplicationStart" and lines[0]["app"]["name"] == "nightly"
+    assert lines[-1]["Event"] == "ApplicationEnd"
+    ends = [l["record"] for l in lines if l["Event"] == "QueryEnd"]
+    assert any(r["rows_out"] == 1 and r["status"] == "Succeeded" for r in ends), ends
+
+
+def test_run_without_the_ui(tmp_dir):
+    script = tmp_dir / "job.py"
+    script.write_text("import os\nfrom pyspark.sql import SparkSession\n"
+                      "print(SparkSession.builder.remote(os.environ['SPARK_REMOTE']).getOrCreate().range(3).count())\n")
+    out = subprocess.run(
+        [spate_binary(), "run", "--warehouse", str(tmp_dir / "wh"), "--conf", "spark.ui.enabled=false", str(script)],
+        capture_output=True, text=True, timeout=120, env={"SPATE_PYTHON": sys.executable, "PATH": "/usr/bin:/bin"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "3"
+    assert "web UI" not in out.stderr

@@ -171,6 +171,22 @@ def test_a_browser_finds_the_skewed_stage_and_the_plan_graph(job, tmp_path):
         p.stop()
 
 
+def test_storage_shows_a_cached_dataframe_with_sparks_level(job):
+    spark = SparkSession.builder.remote(job["server"]["url"]).getOrCreate()
+    df = spark.range(0, 5000).selectExpr("id", "id % 7 AS k").cache()
+    assert df.count() == 5000
+    rdds = get(f"{job['ui']}/api/v1/applications/{job['app']}/storage/rdd")
+    assert len(rdds) == 1, rdds
+    # PySpark's cache() is MEMORY_AND_DISK_DESER, which Spark describes so
+    assert rdds[0]["storageLevel"] == "Disk Memory Deserialized 1x Replicated"
+    assert rdds[0]["memoryUsed"] > 5000 * 16
+    assert rdds[0]["numCachedPartitions"] >= 1
+    page = urllib.request.urlopen(f"{job['ui']}/storage/", timeout=30).read().decode()
+    assert "<span class=\"num\">5000</span>" in page
+    df.unpersist()
+    assert get(f"{job['ui']}/api/v1/applications/{job['app']}/storage/rdd") == []
+
+
 def test_structured_streaming_tab_charts_the_querys_batches(job, tmp_path):
     spark = SparkSession.builder.remote(job["server"]["url"]).getOrCreate()
     q = (spark.readStream.format("rate").option("rowsPerSecond", 50).load()
