@@ -69,9 +69,11 @@ def main():
     out = HERE / "results"
     name = args.name or f"{dt.date.today().isoformat()}-ui-overhead"
     events = Path(tempfile.mkdtemp(prefix="spate-bench-events-"))
-    off = start(binary, ["spark.ui.enabled=false", "spark.eventLog.enabled=false"], out / f"{name}-off.log")
+    logs = HERE / "logs"
+    logs.mkdir(exist_ok=True)
+    off = start(binary, ["spark.ui.enabled=false", "spark.eventLog.enabled=false"], logs / f"{name}-off.log")
     on = start(binary, [f"spark.ui.port={free_port()}", "spark.eventLog.enabled=true",
-                        f"spark.eventLog.dir={events}"], out / f"{name}-on.log")
+                        f"spark.eventLog.dir={events}"], logs / f"{name}-on.log")
     try:
         for _, spark, _ in (off, on):
             for t in TABLES:

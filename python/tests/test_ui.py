@@ -58,7 +58,8 @@ def job(tmp_path_factory):
     ) as server:
         log = server["log"].read_text()
         assert f"web UI at http://127.0.0.1:{ui_port}" in log
-        spark = SparkSession.builder.remote(server["url"]).getOrCreate()
+        # create(), not getOrCreate(): another module's session may still be the active one
+        spark = SparkSession.builder.remote(server["url"]).create()
         spark.conf.set("spark.sql.adaptive.skewJoin.enabled", "false")
         spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
         events, items = rows()
@@ -69,7 +70,7 @@ def job(tmp_path_factory):
         ui = f"http://127.0.0.1:{ui_port}"
         apps = get(f"{ui}/api/v1/applications")
         state = {"ui": ui, "app": apps[0]["id"], "per_category": per_category, "events_dir": events_dir,
-                 "server": server}
+                 "server": server, "spark": spark}
         yield state
         # the history test stops the server: close the channel without calls to it
         abandon(spark)
@@ -172,7 +173,7 @@ def test_a_browser_finds_the_skewed_stage_and_the_plan_graph(job, tmp_path):
 
 
 def test_storage_shows_a_cached_dataframe_with_sparks_level(job):
-    spark = SparkSession.builder.remote(job["server"]["url"]).getOrCreate()
+    spark = job["spark"]
     df = spark.range(0, 5000).selectExpr("id", "id % 7 AS k").cache()
     assert df.count() == 5000
     rdds = get(f"{job['ui']}/api/v1/applications/{job['app']}/storage/rdd")
@@ -188,7 +189,7 @@ def test_storage_shows_a_cached_dataframe_with_sparks_level(job):
 
 
 def test_structured_streaming_tab_charts_the_querys_batches(job, tmp_path):
-    spark = SparkSession.builder.remote(job["server"]["url"]).getOrCreate()
+    spark = job["spark"]
     q = (spark.readStream.format("rate").option("rowsPerSecond", 50).load()
          .writeStream.format("memory").queryName("rates").trigger(processingTime="200 milliseconds").start())
     try:

@@ -46,6 +46,8 @@ pub const SKETCH_SIZE: usize = 32;
 pub const KEPT_PER_PARTITION: usize = 3;
 /// Partitions (the largest by rows) whose keys are kept once the query ends.
 pub const KEPT_PARTITIONS: usize = 8;
+/// The longest key kept, in characters (a key of long strings is cut, with `…`).
+pub const MAX_KEY_CHARS: usize = 200;
 
 /// A space-saving sketch: the heaviest keys of a stream of weighted keys.
 #[derive(Debug, Default, Clone)]
@@ -285,11 +287,15 @@ impl KeySampleStream {
         let weight = rows as f64 / picked as f64;
         for i in 0..picked {
             let row = i * rows / picked;
-            let key = formatters
+            let mut key = formatters
                 .iter()
                 .map(|f| f.value(row).to_string())
                 .collect::<Vec<_>>()
                 .join(", ");
+            if let Some((cut, _)) = key.char_indices().nth(MAX_KEY_CHARS) {
+                key.truncate(cut);
+                key.push('…');
+            }
             sketch.add(key, weight);
         }
     }
