@@ -109,10 +109,11 @@ def test_the_api_names_the_viral_item_as_the_hot_key(job):
 
 
 def browser(tmp_path):
-    playwright = pytest.importorskip("playwright.sync_api")
+    from playwright.sync_api import sync_playwright  # pinned in python/requirements.txt
+
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"no Chromium at {CHROMIUM}: .ci/apt.sh installs Debian's chromium")
-    p = playwright.sync_playwright().start()
+    p = sync_playwright().start()
     context = p.chromium.launch_persistent_context(
         str(tmp_path / "chromium-profile"),
         executable_path=CHROMIUM,

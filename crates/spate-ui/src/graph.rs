@@ -1,6 +1,6 @@
 //! The physical plan of a query drawn as a graph (an SVG rendered on the server), as the SQL
 //! tab of Spark's UI draws it: data flows down from the scans to the root, each operator is a
-//! box with its metrics (rows, time, spill, peak memory, bytes scanned), and the operators of one
+//! box with its metrics (rows, bytes, time, spill, peak memory, bytes scanned), and the operators of one
 //! stage sit in one dashed cluster labelled with the stage's id. Operators of a skewed stage are
 //! drawn in orange.
 //!
@@ -22,8 +22,9 @@ const ROW_H: f64 = 130.0;
 const PAD: f64 = 16.0;
 
 /// The metric lines a node shows: (label, metric name).
-const SHOWN: [(&str, &str); 6] = [
+const SHOWN: [(&str, &str); 7] = [
     ("rows", "output_rows"),
+    ("bytes", "output_bytes"),
     ("time", "elapsed_compute"),
     ("bytes scanned", "bytes_scanned"),
     ("spill", "spilled_bytes"),
