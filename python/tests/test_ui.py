@@ -11,6 +11,7 @@ others. Every expected number is computed here from the rows the test made.
 `SPATE_UI_SCREENSHOTS=docs/ui` writes the screenshots the README shows."""
 
 import json
+import re
 import os
 import subprocess
 import time
@@ -221,6 +222,51 @@ def test_structured_streaming_tab_charts_the_querys_batches(job, tmp_path):
     finally:
         context.close()
         p.stop()
+
+
+def test_watermark_gap_and_state_rows_are_charted_per_batch(job):
+    """A windowed count under a watermark: the statistics page charts, per batch, the global
+    watermark's gap behind the batch's trigger time and the state rows, as the client's own
+    progress reports give them."""
+    from datetime import datetime
+
+    spark = job["spark"]
+    counts = (spark.readStream.format("rate").option("rowsPerSecond", 20).load()
+              .withWatermark("timestamp", "1 second")
+              .groupBy(F.window("timestamp", "1 second")).count())
+    q = (counts.writeStream.format("memory").queryName("windows").outputMode("append")
+         .trigger(processingTime="300 milliseconds").start())
+    try:
+        deadline = time.time() + 60
+        while len(q.recentProgress) < 6 and time.time() < deadline:
+            time.sleep(0.2)
+    finally:
+        q.stop()
+    progress = [json.loads(p.json) for p in q.recentProgress]
+    assert len(progress) >= 6
+
+    def ms(text):
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000
+
+    gaps = [(b["batchId"], max(0.0, ms(b["timestamp"]) - ms(b["eventTime"]["watermark"])))
+            for b in progress if "watermark" in b.get("eventTime", {})]
+    state = [(b["batchId"], float(sum(o["numRowsTotal"] for o in b["stateOperators"])))
+             for b in progress if b.get("stateOperators")]
+    assert gaps and state
+    # a later batch's watermark has moved off the epoch: its gap is seconds, not decades
+    assert min(g for _, g in gaps) < 60_000
+    page = urllib.request.urlopen(f"{job['ui']}/StreamingQuery/statistics/?id={q.runId}", timeout=30).read().decode()
+
+    def points(chart):
+        svg = page.split(f'<svg id="{chart}"')[1].split("</svg>")[0]
+        found = re.findall(r'data-batch="([^"]+)" data-value="([^"]+)"', svg)
+        return [(int(float(b)), float(v)) for b, v in found]
+
+    got = points("watermark-gap")
+    assert [b for b, _ in got] == [b for b, _ in gaps]
+    for (_, a), (_, b) in zip(got, gaps):
+        assert abs(a - b) <= 1.0
+    assert points("state-rows") == state
 
 
 def test_history_serves_the_job_after_its_server_is_gone(job, tmp_path):

@@ -1,8 +1,8 @@
 //! The Structured Streaming tab, as Spark's: the streaming queries of every session
 //! (`/StreamingQuery/`) and one run's statistics (`/StreamingQuery/statistics/?id=RUN_ID`) —
 //! input rate, process rate, input rows, batch duration, and, where the query has them, the
-//! watermark's delay behind the latest event and the state rows — drawn as line charts over
-//! the batches the query keeps in its recent progress (Spark's
+//! global watermark's gap behind the batch's trigger time and the state rows — drawn as line
+//! charts over the batches the query keeps in its recent progress (Spark's
 //! `spark.sql.streaming.numRecentProgressUpdates`).
 
 use std::fmt::Write;
@@ -200,8 +200,8 @@ pub fn statistics(app: &App, links: &Links, run_id: &str) -> Option<String> {
         &series(q, |p| p["durationMs"]["triggerExecution"].as_f64()),
     ));
     let watermark = series(q, |p| {
-        // how far the watermark trails the batch's time
-        Some(epoch_ms(&p["timestamp"])? - epoch_ms(&p["eventTime"]["watermark"])?)
+        // how far the watermark trails the batch's trigger time (Spark's, never below zero)
+        Some((epoch_ms(&p["timestamp"])? - epoch_ms(&p["eventTime"]["watermark"])?).max(0.0))
     });
     if !watermark.is_empty() {
         body.push_str(&chart(
