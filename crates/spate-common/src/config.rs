@@ -34,6 +34,9 @@ const DEFAULTS: &[(&str, &str)] = &[
     // Spate: a distinct aggregate beside counts is aggregated in two levels
     // (spate_plan::distinct_aggregates); `false` keeps DataFusion's one-level plan
     ("spark.spate.aggregate.splitDistinct", "true"),
+    // Spate: sliding and running window aggregates in one pass (spate_plan::sliding_window);
+    // `false` keeps DataFusion's window operators
+    ("spark.spate.window.sliding", "true"),
     ("spark.sql.files.maxPartitionBytes", "128MB"),
     ("spark.sql.files.ignoreCorruptFiles", "false"),
     ("spark.sql.files.maxRecordsPerFile", "0"),
@@ -282,6 +285,7 @@ fn validate(key: &str, value: &str) -> Result<()> {
         | "spark.sql.adaptive.enabled"
         | "spark.sql.adaptive.skewJoin.enabled"
         | "spark.spate.aggregate.splitDistinct"
+        | "spark.spate.window.sliding"
         | "spark.sql.files.ignoreCorruptFiles" => {
             match value.trim().to_ascii_lowercase().as_str() {
                 "true" | "false" => Ok(()),

@@ -26,6 +26,7 @@ pub mod read_guard;
 pub mod resolver;
 pub mod session;
 pub mod skew_join;
+pub mod sliding_window;
 pub mod sort_within;
 pub mod sql;
 pub mod sql_dialect;
@@ -38,6 +39,7 @@ pub mod type_build;
 pub mod type_parser;
 pub mod types;
 pub(crate) mod variant_json;
+pub mod window_top_rows;
 pub mod xml_rows;
 
 pub use resolver::{CachedBlobs, ReadRequest, Resolver, Sources, TableSpec};

@@ -10,6 +10,9 @@ datafusion::common::extensions_options! {
         /// `spark.spate.aggregate.splitDistinct`: whether
         /// [`crate::distinct_aggregates::CountsAsSums`] runs.
         pub split_distinct: bool, default = true
+        /// `spark.spate.window.sliding`: whether [`crate::sliding_window::SlidingWindows`]
+        /// runs.
+        pub sliding_window: bool, default = true
         /// `spark.sql.adaptive.enabled` and `spark.sql.adaptive.skewJoin.enabled`: whether
         /// [`crate::skew_join::SplitSkewedJoins`] runs.
         pub skew_join: bool, default = true

@@ -78,6 +78,10 @@ pub fn new_context(
     // Hot keys of shuffle joins are split once the exchanges are in place.
     for rule in datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules {
         let name = rule.name().to_string();
+        if name == crate::window_top_rows::BEFORE_RULE {
+            // a row number filtered to its first rows keeps the top rows per key, unsorted
+            rules.push(Arc::new(crate::window_top_rows::TopRowsPerKey));
+        }
         if name == "join_selection" {
             // cross joins in Spark's order, before DataFusion reorients them
             rules.push(Arc::new(crate::cross_join::SparkCrossJoins));
@@ -99,6 +103,9 @@ pub fn new_context(
         }
         logical.push(rule);
     }
+    // Sliding and running window aggregates over sorted input in one pass per row, once the
+    // sorts and exchanges they need are in place.
+    rules.push(Arc::new(crate::sliding_window::SlidingWindows));
     // Bad files are named or skipped, never fatal: file scans are guarded once planned.
     rules.push(Arc::new(crate::read_guard::GuardFileReads));
     for (url, keep_lengths) in [
@@ -143,7 +150,7 @@ pub fn new_context(
 /// partitions after a shuffle, capped at the cores (Spark's adaptive execution likewise
 /// coalesces the default 200 down to what the data needs), the adaptive skew join switches,
 /// Delta's auto compaction, and Spate's own
-/// `spark.spate.aggregate.splitDistinct`.
+/// `spark.spate.aggregate.splitDistinct` and `spark.spate.window.sliding`.
 pub fn apply_engine_options(opts: &mut datafusion::config::ConfigOptions, config: &SessionConfig) {
     opts.execution.enable_ansi_mode = config.ansi();
     // DataFusion 55's leaf-expression pushdown moves `a['x']` below a projection that
@@ -162,6 +169,9 @@ pub fn apply_engine_options(opts: &mut datafusion::config::ConfigOptions, config
     if let Some(spate) = opts.extensions.get_mut::<crate::options::SpateOptions>() {
         spate.split_distinct = config
             .get_bool("spark.spate.aggregate.splitDistinct")
+            .unwrap_or(true);
+        spate.sliding_window = config
+            .get_bool("spark.spate.window.sliding")
             .unwrap_or(true);
         spate.skew_join = config
             .get_bool("spark.sql.adaptive.enabled")

@@ -9,9 +9,12 @@
 //! default rsd) we fall back to the original HyperLogLog rule (linear counting up to 2.5 per
 //! register), which stays within the requested error but is not Spark's number.
 //!
-//! As a window aggregate over a sliding frame, rows leave the frame: the sliding accumulator
-//! keeps a count per distinct hash and builds the registers from the hashes present when asked,
-//! which gives the same registers as hashing the frame's rows afresh (what Spark does).
+//! As a window aggregate over a sliding frame, rows leave the frame: [`RetractableSketch`] keeps
+//! a count per distinct hash and, per register, how many of those hashes offer each rank, so a
+//! register falls back to its next highest rank when its last highest hash leaves. Its registers
+//! are always those of hashing the frame's rows afresh (what Spark does), kept up to date in
+//! constant time per row; the estimate needs no pass over the registers while linear counting
+//! applies. The sliding-window operator (`crate::sliding_window`) uses it too.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -27,6 +30,7 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDFImpl, ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature,
     TypeSignature, Volatility,
 };
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Literal;
 use datafusion_spark::function::hash::xxhash64::SparkXxhash64;
 
@@ -102,9 +106,9 @@ fn precision(rsd: f64) -> DfResult<u32> {
     Ok(p as u32)
 }
 
-/// The rsd argument: a constant, or the default.
-fn rsd_of(args: &AccumulatorArgs<'_>) -> DfResult<f64> {
-    let Some(expr) = args.exprs.get(1) else {
+/// The rsd argument of a call with arguments `exprs`: a constant, or the default.
+fn rsd_from(exprs: &[Arc<dyn PhysicalExpr>]) -> DfResult<f64> {
+    let Some(expr) = exprs.get(1) else {
         return Ok(DEFAULT_RSD);
     };
     let value = expr
@@ -140,16 +144,15 @@ impl AggregateUDFImpl for ApproxCountDistinct {
 
     fn accumulator(&self, args: AccumulatorArgs) -> DfResult<Box<dyn Accumulator>> {
         Ok(Box::new(HllAccumulator::new(
-            precision(rsd_of(&args)?)?,
+            precision(rsd_from(args.exprs)?)?,
             Hasher::new(&args)?,
         )))
     }
 
     fn create_sliding_accumulator(&self, args: AccumulatorArgs) -> DfResult<Box<dyn Accumulator>> {
         Ok(Box::new(SlidingHllAccumulator {
-            sketch: Sketch::new(precision(rsd_of(&args)?)?),
+            sketch: RetractableSketch::new(precision(rsd_from(args.exprs)?)?),
             hasher: Hasher::new(&args)?,
-            counts: HashCounts::default(),
         }))
     }
 
@@ -181,16 +184,25 @@ impl Hasher {
             args.expr_fields.first().cloned().ok_or_else(|| {
                 analysis_error("approx_count_distinct needs an argument".to_string())
             })?;
-        Ok(Self {
+        Ok(Self::with_input(input))
+    }
+
+    fn with_input(input: FieldRef) -> Self {
+        Self {
             xxhash64: SparkXxhash64::new(),
             input,
             output: Arc::new(Field::new("hash", DataType::Int64, false)),
             config: Arc::new(ConfigOptions::default()),
-        })
+        }
     }
 
     /// Calls `f` with the hash of every non-null value.
     fn for_each(&self, values: &ArrayRef, mut f: impl FnMut(u64)) -> DfResult<()> {
+        self.for_each_indexed(values, |_, h| f(h))
+    }
+
+    /// Calls `f` with the row and the hash of every non-null value.
+    fn for_each_indexed(&self, values: &ArrayRef, mut f: impl FnMut(usize, u64)) -> DfResult<()> {
         if values.len() == values.null_count() {
             return Ok(());
         }
@@ -205,7 +217,7 @@ impl Hasher {
         let hashes: &Int64Array = hashes.as_primitive::<Int64Type>();
         for (i, h) in hashes.values().iter().enumerate() {
             if values.is_valid(i) {
-                f(*h as u64);
+                f(i, *h as u64);
             }
         }
         Ok(())
@@ -290,6 +302,122 @@ impl Sketch {
     }
 }
 
+/// The registers of a sliding frame's hashes, kept as hashes enter and leave.
+#[derive(Debug, Clone)]
+pub(crate) struct RetractableSketch {
+    sketch: Sketch,
+    /// How many rows of the frame have each hash.
+    counts: HashCounts,
+    /// Per register, how many distinct hashes of the frame offer each rank (65 ranks);
+    /// allocated at the first hash (window partitions with no value cost nothing).
+    ranks: Vec<u32>,
+    /// Registers at zero.
+    zeros: usize,
+}
+
+const RANKS: usize = 65;
+
+impl RetractableSketch {
+    pub(crate) fn new(p: u32) -> Self {
+        Self {
+            sketch: Sketch::new(p),
+            counts: HashCounts::default(),
+            ranks: Vec::new(),
+            zeros: 1 << p,
+        }
+    }
+
+    pub(crate) fn add(&mut self, hash: u64) {
+        let count = self.counts.entry(hash).or_default();
+        *count += 1;
+        if *count > 1 {
+            return;
+        }
+        if self.ranks.is_empty() {
+            self.ranks = vec![0; self.sketch.registers.len() * RANKS];
+        }
+        let (index, rank) = self.sketch.slot(hash);
+        self.ranks[index * RANKS + usize::from(rank)] += 1;
+        let register = &mut self.sketch.registers[index];
+        if rank > *register {
+            self.zeros -= usize::from(*register == 0);
+            *register = rank;
+        }
+    }
+
+    pub(crate) fn remove(&mut self, hash: u64) {
+        let Some(count) = self.counts.get_mut(&hash) else {
+            return;
+        };
+        *count -= 1;
+        if *count > 0 {
+            return;
+        }
+        self.counts.remove(&hash);
+        let (index, rank) = self.sketch.slot(hash);
+        let ranks = &mut self.ranks[index * RANKS..(index + 1) * RANKS];
+        ranks[usize::from(rank)] -= 1;
+        let register = &mut self.sketch.registers[index];
+        if rank == *register && ranks[usize::from(rank)] == 0 {
+            // the highest rank still offered, or 0
+            *register = (1..rank)
+                .rev()
+                .find(|r| ranks[usize::from(*r)] > 0)
+                .unwrap_or(0);
+            self.zeros += usize::from(*register == 0);
+        }
+    }
+
+    /// Empties the sketch, in the time of its contents.
+    pub(crate) fn clear(&mut self) {
+        for hash in self.counts.keys() {
+            let (index, rank) = self.sketch.slot(*hash);
+            self.ranks[index * RANKS + usize::from(rank)] = 0;
+            self.sketch.registers[index] = 0;
+        }
+        self.counts.clear();
+        self.zeros = self.sketch.registers.len();
+    }
+
+    pub(crate) fn estimate(&self) -> i64 {
+        self.sketch.estimate_with(self.zeros)
+    }
+
+    fn registers(&self) -> &[u8] {
+        &self.sketch.registers
+    }
+
+    fn size(&self) -> usize {
+        self.sketch.registers.len()
+            + self.ranks.len() * 4
+            + self.counts.capacity() * std::mem::size_of::<(u64, usize)>()
+    }
+}
+
+/// The register-index width of an `approx_count_distinct` call with arguments `args` (the
+/// value, then the rsd literal if given).
+pub(crate) fn precision_of(args: &[Arc<dyn PhysicalExpr>]) -> DfResult<u32> {
+    precision(rsd_from(args)?)
+}
+
+/// Spark's xxhash64 of each value of `values` (None for nulls), for a sliding frame's sketch.
+pub(crate) fn hashes(values: &ArrayRef) -> DfResult<Vec<Option<u64>>> {
+    let field = Arc::new(Field::new("value", values.data_type().clone(), true));
+    let hasher = Hasher::with_input(field);
+    let mut out = vec![None; values.len()];
+    hasher.for_each_indexed(values, |i, h| out[i] = Some(h))?;
+    Ok(out)
+}
+
+/// The estimate of a sketch with `2^p` registers built afresh from `hashes` (for tests of the
+/// sketches kept as rows come and go).
+#[cfg(test)]
+pub(crate) fn fresh_estimate(p: u32, hashes: impl IntoIterator<Item = u64>) -> i64 {
+    let mut sketch = Sketch::new(p);
+    hashes.into_iter().for_each(|h| sketch.add(h));
+    sketch.estimate()
+}
+
 /// Group and running-frame accumulator: registers only.
 #[derive(Debug)]
 struct HllAccumulator {
@@ -340,60 +468,26 @@ impl Accumulator for HllAccumulator {
     }
 }
 
-/// Sliding-frame accumulator: how many rows of the frame have each hash.
+/// Sliding-frame accumulator: the frame's hashes in a [`RetractableSketch`].
 #[derive(Debug)]
 struct SlidingHllAccumulator {
-    sketch: Sketch,
+    sketch: RetractableSketch,
     hasher: Hasher,
-    counts: HashCounts,
-}
-
-impl SlidingHllAccumulator {
-    /// The estimate for the hashes in the frame. Only their registers are filled (and emptied
-    /// again), so a small frame costs its own size, not the sketch's.
-    fn frame_estimate(&mut self) -> i64 {
-        let mut occupied = 0;
-        for h in self.counts.keys() {
-            let (index, rank) = self.sketch.slot(*h);
-            if let Some(r) = self.sketch.registers.get_mut(index) {
-                occupied += usize::from(*r == 0);
-                *r = (*r).max(rank);
-            }
-        }
-        let estimate = self
-            .sketch
-            .estimate_with(self.sketch.registers.len() - occupied);
-        for h in self.counts.keys() {
-            let (index, _) = self.sketch.slot(*h);
-            if let Some(r) = self.sketch.registers.get_mut(index) {
-                *r = 0;
-            }
-        }
-        estimate
-    }
 }
 
 impl Accumulator for SlidingHllAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
         if let Some(v) = values.first() {
-            let counts = &mut self.counts;
-            self.hasher
-                .for_each(v, |h| *counts.entry(h).or_default() += 1)?;
+            let sketch = &mut self.sketch;
+            self.hasher.for_each(v, |h| sketch.add(h))?;
         }
         Ok(())
     }
 
     fn retract_batch(&mut self, values: &[ArrayRef]) -> DfResult<()> {
         if let Some(v) = values.first() {
-            let counts = &mut self.counts;
-            self.hasher.for_each(v, |h| {
-                if let Some(c) = counts.get_mut(&h) {
-                    *c -= 1;
-                    if *c == 0 {
-                        counts.remove(&h);
-                    }
-                }
-            })?;
+            let sketch = &mut self.sketch;
+            self.hasher.for_each(v, |h| sketch.remove(h))?;
         }
         Ok(())
     }
@@ -403,21 +497,17 @@ impl Accumulator for SlidingHllAccumulator {
     }
 
     fn evaluate(&mut self) -> DfResult<ScalarValue> {
-        Ok(ScalarValue::Int64(Some(self.frame_estimate())))
+        Ok(ScalarValue::Int64(Some(self.sketch.estimate())))
     }
 
     fn size(&self) -> usize {
-        std::mem::size_of_val(self)
-            + self.sketch.registers.len()
-            + self.counts.capacity() * std::mem::size_of::<(u64, usize)>()
+        std::mem::size_of_val(self) + self.sketch.size()
     }
 
     fn state(&mut self) -> DfResult<Vec<ScalarValue>> {
-        let mut sketch = Sketch::new(self.sketch.p);
-        for h in self.counts.keys() {
-            sketch.add(*h);
-        }
-        Ok(vec![ScalarValue::Binary(Some(sketch.registers))])
+        Ok(vec![ScalarValue::Binary(Some(
+            self.sketch.registers().to_vec(),
+        ))])
     }
 
     fn merge_batch(&mut self, _states: &[ArrayRef]) -> DfResult<()> {
@@ -437,6 +527,48 @@ mod tests {
         assert_eq!(precision(0.01)?, 14);
         assert!(precision(0.5).is_err());
         Ok(())
+    }
+
+    #[test]
+    fn retractable_registers_are_those_of_the_hashes_present() {
+        // A sliding frame over a stream of hashes, some repeated: after every step the
+        // registers and the estimate equal those of a sketch built afresh from the frame.
+        for p in [4, 9] {
+            let mut state = 0x9e37_79b9_7f4a_7c15u64;
+            let stream: Vec<u64> = (0..3000)
+                .map(|i| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    // every 5th value repeats an earlier one
+                    if i % 5 == 0 {
+                        (i as u64 / 7).wrapping_mul(0xff51_afd7_ed55_8ccd)
+                    } else {
+                        state
+                    }
+                })
+                .collect();
+            let mut sketch = RetractableSketch::new(p);
+            let width = 700;
+            for (i, h) in stream.iter().enumerate() {
+                sketch.add(*h);
+                if i >= width {
+                    sketch.remove(stream[i - width]);
+                }
+                let frame = &stream[i.saturating_sub(width - 1)..=i];
+                let mut fresh = Sketch::new(p);
+                frame.iter().for_each(|h| fresh.add(*h));
+                assert_eq!(
+                    sketch.registers(),
+                    fresh.registers.as_slice(),
+                    "p {p} row {i}"
+                );
+                assert_eq!(sketch.estimate(), fresh.estimate(), "p {p} row {i}");
+            }
+            sketch.clear();
+            assert_eq!(sketch.estimate(), 0);
+            assert!(sketch.registers().iter().all(|r| *r == 0));
+        }
     }
 
     #[test]

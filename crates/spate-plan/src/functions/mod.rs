@@ -6,7 +6,7 @@
 
 mod aes;
 mod aggregate;
-mod approx_distinct;
+pub(crate) mod approx_distinct;
 mod arithmetic;
 mod assertions;
 mod binary;

@@ -1,0 +1,380 @@
+//! [`SlidingWindowAggExec`], the operator, and its stream: input rows sorted by the window's
+//! partition keys and order key come in batches; each row leaves with its aggregates over its
+//! frame. A `RANGE` frame ends at the current row's last peer, which may be in the next batch,
+//! so the last peer group of a batch waits for the next one (or the end of input).
+
+use std::fmt::{self, Formatter};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::row::{OwnedRow, RowConverter, Rows, SortField};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::{OrderingRequirements, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::replace_children_if_necessary;
+use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, InputDistributionRequirements, PlanProperties,
+};
+use futures::{Stream, StreamExt};
+
+use super::frame::{FrameRows, Inputs, Output, State, lower_bound, normalise};
+use super::{Spec, Start};
+
+/// Window aggregates over frames that end at the current row, in one pass (see the module
+/// documentation of `crate::sliding_window`). It stands in for the DataFusion window operator
+/// it replaced, whose schema, properties and input requirements it keeps.
+#[derive(Debug)]
+pub struct SlidingWindowAggExec {
+    /// The replaced window operator.
+    window: Arc<dyn ExecutionPlan>,
+    input: Arc<dyn ExecutionPlan>,
+    spec: Arc<Spec>,
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl SlidingWindowAggExec {
+    pub(crate) fn new(
+        window: Arc<dyn ExecutionPlan>,
+        input: Arc<dyn ExecutionPlan>,
+        spec: Arc<Spec>,
+    ) -> Self {
+        Self {
+            window,
+            input,
+            spec,
+            metrics: ExecutionPlanMetricsSet::new(),
+        }
+    }
+}
+
+impl DisplayAs for SlidingWindowAggExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut Formatter) -> fmt::Result {
+        let fields = self.window.schema();
+        let first_out = fields.fields().len() - self.spec.aggs.len();
+        let names: Vec<&str> = fields.fields()[first_out..]
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        let units = if self.spec.frame.range {
+            "RANGE"
+        } else {
+            "ROWS"
+        };
+        let start = match self.spec.frame.start {
+            Start::Unbounded => "UNBOUNDED PRECEDING".to_string(),
+            Start::Preceding(0) => "CURRENT ROW".to_string(),
+            Start::Preceding(n) => format!("{n} PRECEDING"),
+        };
+        write!(
+            f,
+            "SlidingWindowAggExec: frame={units} BETWEEN {start} AND CURRENT ROW, wdw=[{}]",
+            names.join(", ")
+        )
+    }
+}
+
+impl ExecutionPlan for SlidingWindowAggExec {
+    fn name(&self) -> &str {
+        "SlidingWindowAggExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.window.properties()
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
+    ) -> DfResult<TreeNodeRecursion> {
+        self.window.apply_expressions(f)
+    }
+
+    fn input_distribution_requirements(&self) -> InputDistributionRequirements {
+        self.window.input_distribution_requirements()
+    }
+
+    fn required_input_ordering(&self) -> Vec<Option<OrderingRequirements>> {
+        self.window.required_input_ordering()
+    }
+
+    fn maintains_input_order(&self) -> Vec<bool> {
+        vec![true]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let [input] = <[_; 1]>::try_from(children).map_err(|_| {
+            DataFusionError::Internal("bug: SlidingWindowAggExec takes one child".into())
+        })?;
+        let window =
+            replace_children_if_necessary(Arc::clone(&self.window), vec![Arc::clone(&input)])?;
+        Ok(Arc::new(Self::new(window, input, Arc::clone(&self.spec))))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> DfResult<SendableRecordBatchStream> {
+        let input = self.input.execute(partition, context)?;
+        let converter = RowConverter::new(
+            self.spec
+                .partition_by
+                .iter()
+                .map(|e| Ok(SortField::new(e.data_type(&self.input.schema())?)))
+                .collect::<DfResult<Vec<_>>>()?,
+        )?;
+        Ok(Box::pin(SlidingStream {
+            input,
+            input_schema: self.input.schema(),
+            schema: self.window.schema(),
+            states: self.spec.aggs.iter().map(|a| State::new(a.kind)).collect(),
+            frame: FrameRows::new(self.spec.aggs.len()),
+            spec: Arc::clone(&self.spec),
+            converter,
+            last_key: None,
+            started: false,
+            pending: None,
+            pos: 0,
+            added: 0,
+            done: false,
+            baseline: BaselineMetrics::new(&self.metrics, partition),
+        }))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+}
+
+/// The rows of one partition of the input, with their aggregates.
+struct SlidingStream {
+    input: SendableRecordBatchStream,
+    input_schema: SchemaRef,
+    schema: SchemaRef,
+    spec: Arc<Spec>,
+    states: Vec<State>,
+    frame: FrameRows,
+    /// Partition keys as comparable rows.
+    converter: RowConverter,
+    /// The partition key of the last row out.
+    last_key: Option<OwnedRow>,
+    /// Whether a row has gone out (a window without partition keys has one partition).
+    started: bool,
+    /// Input rows waiting for their last peers.
+    pending: Option<RecordBatch>,
+    /// Rows of the current window partition gone out.
+    pos: u64,
+    /// Rows of the current window partition added to the states.
+    added: u64,
+    done: bool,
+    baseline: BaselineMetrics,
+}
+
+impl SlidingStream {
+    /// Takes a batch of input; returns the rows that can go out.
+    fn push(&mut self, batch: RecordBatch, last: bool) -> DfResult<Option<RecordBatch>> {
+        let batch = match self.pending.take() {
+            Some(p) => concat_batches(&self.input_schema, &[p, batch])?,
+            None => batch,
+        };
+        self.process(batch, last)
+    }
+
+    fn process(&mut self, batch: RecordBatch, last: bool) -> DfResult<Option<RecordBatch>> {
+        let n = batch.num_rows();
+        if n == 0 {
+            return Ok(None);
+        }
+        let spec = Arc::clone(&self.spec);
+        let keys = self.partition_keys(&batch)?;
+        let new_partition: Vec<bool> = (0..n)
+            .map(|i| match &keys {
+                None => i == 0 && !self.started,
+                Some(rows) if i == 0 => self
+                    .last_key
+                    .as_ref()
+                    .is_none_or(|k| k.row() != rows.row(0)),
+                Some(rows) => rows.row(i) != rows.row(i - 1),
+            })
+            .collect();
+        let order = match (&spec.order, spec.frame.range) {
+            (Some(o), true) => {
+                let values = o.expr.evaluate(&batch)?.into_array(n)?;
+                Some(normalise(&values, o.options)?)
+            }
+            _ => None,
+        };
+        // where each row's peer group ends (a ROWS frame ends at the row itself)
+        let mut group_end: Vec<usize> = (1..=n).collect();
+        if let Some(order) = &order {
+            for i in (0..n - 1).rev() {
+                if !new_partition[i + 1] && order[i + 1] == order[i] {
+                    group_end[i] = group_end[i + 1];
+                }
+            }
+        }
+        // the last peer group may go on in the next batch
+        let ready = if last || order.is_none() {
+            n
+        } else {
+            let mut first = n - 1;
+            while first > 0 && group_end[first - 1] == n {
+                first -= 1;
+            }
+            first
+        };
+        if ready == 0 {
+            self.pending = Some(batch);
+            return Ok(None);
+        }
+        let inputs = spec
+            .aggs
+            .iter()
+            .map(|a| Inputs::new(a.kind, a.arg.evaluate(&batch)?.into_array(n)?))
+            .collect::<DfResult<Vec<_>>>()?;
+        let mut outputs: Vec<Output> = spec
+            .aggs
+            .iter()
+            .map(|a| Output::new(a.kind, ready))
+            .collect();
+        let keep_rows = spec.frame.start != Start::Unbounded;
+        for i in 0..ready {
+            if new_partition[i] {
+                self.states.iter_mut().for_each(State::reset);
+                self.frame.clear();
+                (self.pos, self.added) = (0, 0);
+            }
+            // rows enter up to the end of the frame...
+            let end = self.pos + (group_end[i] - i) as u64;
+            while self.added < end {
+                let j = i + (self.added - self.pos) as usize;
+                for ((input, state), cells) in inputs
+                    .iter()
+                    .zip(&mut self.states)
+                    .zip(&mut self.frame.cells)
+                {
+                    let cell = input.cell(j);
+                    state.add(cell);
+                    if keep_rows {
+                        cells.push_back(cell);
+                    }
+                }
+                if keep_rows {
+                    if let Some(order) = &order {
+                        self.frame.keys.push_back(order[j]);
+                    }
+                    self.frame.len += 1;
+                }
+                self.added += 1;
+            }
+            // ...then leave it from its start
+            if let Start::Preceding(n) = spec.frame.start {
+                match &order {
+                    Some(order) => {
+                        let lower = lower_bound(order[i], n);
+                        while self.frame.keys.front().is_some_and(|k| *k < lower) {
+                            self.frame.pop_into(&mut self.states);
+                        }
+                    }
+                    None => {
+                        let lower = i128::from(self.pos) - n;
+                        while self.frame.len > 0
+                            && i128::from(self.added - self.frame.len as u64) < lower
+                        {
+                            self.frame.pop_into(&mut self.states);
+                        }
+                    }
+                }
+            }
+            for (out, state) in outputs.iter_mut().zip(&self.states) {
+                out.push(state);
+            }
+            self.pos += 1;
+        }
+        self.started = true;
+        if let Some(rows) = &keys {
+            self.last_key = Some(rows.row(ready - 1).owned());
+        }
+        if ready < n {
+            self.pending = Some(batch.slice(ready, n - ready));
+        }
+        let mut columns: Vec<ArrayRef> = batch.slice(0, ready).columns().to_vec();
+        columns.extend(outputs.into_iter().map(Output::finish));
+        Ok(Some(RecordBatch::try_new(
+            Arc::clone(&self.schema),
+            columns,
+        )?))
+    }
+
+    /// The batch's partition keys as comparable rows (None without partition keys).
+    fn partition_keys(&self, batch: &RecordBatch) -> DfResult<Option<Rows>> {
+        if self.spec.partition_by.is_empty() {
+            return Ok(None);
+        }
+        let columns = self
+            .spec
+            .partition_by
+            .iter()
+            .map(|e| e.evaluate(batch)?.into_array(batch.num_rows()))
+            .collect::<DfResult<Vec<_>>>()?;
+        Ok(Some(self.converter.convert_columns(&columns)?))
+    }
+}
+
+impl Stream for SlidingStream {
+    type Item = DfResult<RecordBatch>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            if self.done {
+                return Poll::Ready(None);
+            }
+            let next = ready!(self.input.poll_next_unpin(cx));
+            let elapsed = self.baseline.elapsed_compute().clone();
+            let timer = elapsed.timer();
+            let result = match next {
+                Some(Ok(batch)) => self.push(batch, false),
+                Some(Err(e)) => Err(e),
+                None => {
+                    self.done = true;
+                    match self.pending.take() {
+                        Some(p) => self.process(p, true),
+                        None => Ok(None),
+                    }
+                }
+            };
+            timer.done();
+            match result {
+                Ok(Some(out)) => {
+                    self.baseline.record_output(out.num_rows());
+                    return Poll::Ready(Some(Ok(out)));
+                }
+                Ok(None) => continue,
+                Err(e) => {
+                    self.done = true;
+                    return Poll::Ready(Some(Err(e)));
+                }
+            }
+        }
+    }
+}
+
+impl RecordBatchStream for SlidingStream {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+}
