@@ -5,13 +5,15 @@ snapshot, a top three) give Apache Spark 4.0.1's answers: python/spark_reference
 and its committed output. Counts and approx_count_distinct estimates are equal; sums and
 averages of doubles equal to 1e-9 relative (Spark re-adds a frame's values when its start
 moves, Spate adds and subtracts them). Each case also runs with spark.spate.window.sliding
-off (DataFusion's window operators), which must give the same answers."""
+off and spark.sql.optimizer.windowGroupLimitThreshold at -1 (DataFusion's window operators,
+every row sorted), which must give the same answers."""
 
 import json
 import math
 from pathlib import Path
 
 import pytest
+from pyspark.errors import IllegalArgumentException
 from window_frame_cases import BARS_SCHEMA, CASES, EVENTS_SCHEMA, bars, events
 
 REFERENCE = Path(__file__).resolve().parents[1] / "spark_reference" / "window_frames.out"
@@ -25,8 +27,9 @@ def frames(spark):
     ev = spark.createDataFrame(events(), EVENTS_SCHEMA)
     bs = spark.createDataFrame(bars(), BARS_SCHEMA)
     yield ev, bs
-    spark.conf.unset("spark.sql.ansi.enabled")
-    spark.conf.unset("spark.spate.window.sliding")
+    for key in ["spark.sql.ansi.enabled", "spark.spate.window.sliding",
+                "spark.sql.optimizer.windowGroupLimitThreshold"]:
+        spark.conf.unset(key)
 
 
 def same(a, b):
@@ -43,6 +46,7 @@ def same(a, b):
 @pytest.mark.parametrize("name", list(CASES))
 def test_window_case_gives_sparks_answer(spark, frames, name, sliding):
     spark.conf.set("spark.spate.window.sliding", sliding)
+    spark.conf.set("spark.sql.optimizer.windowGroupLimitThreshold", "1000" if sliding == "true" else "-1")
     expected = EXPECTED[name]
     df = CASES[name](*frames).orderBy("id")
     assert df.columns == expected["columns"]
@@ -52,3 +56,10 @@ def test_window_case_gives_sparks_answer(spark, frames, name, sliding):
     bad = [(got, want) for got, want in zip(rows, expected["rows"])
            if not all(same(a, b) for a, b in zip(got, want))]
     assert not bad, f"{len(bad)} rows differ, first: {bad[:3]}"
+
+
+def test_window_group_limit_threshold_is_checked_as_in_spark(spark):
+    spark.conf.unset("spark.sql.optimizer.windowGroupLimitThreshold")
+    assert spark.conf.get("spark.sql.optimizer.windowGroupLimitThreshold") == "1000"
+    with pytest.raises(IllegalArgumentException, match="windowGroupLimitThreshold"):
+        spark.conf.set("spark.sql.optimizer.windowGroupLimitThreshold", "-2")

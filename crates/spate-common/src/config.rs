@@ -22,6 +22,8 @@ const DEFAULTS: &[(&str, &str)] = &[
     ),
     ("spark.sql.adaptive.advisoryPartitionSizeInBytes", "64MB"),
     ("spark.sql.adaptive.skewJoin.enabled", "true"),
+    // row_number() <= k keeps k rows per key before the window's sort, up to this k
+    ("spark.sql.optimizer.windowGroupLimitThreshold", "1000"),
     ("spark.sql.adaptive.skewJoin.skewedPartitionFactor", "5.0"),
     (
         "spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes",
@@ -279,6 +281,10 @@ fn validate(key: &str, value: &str) -> Result<()> {
         "spark.sql.shuffle.partitions" => match value.trim().parse::<i64>() {
             Ok(n) if n > 0 => Ok(()),
             _ => bad("the number of partitions must be a positive integer"),
+        },
+        "spark.sql.optimizer.windowGroupLimitThreshold" => match value.trim().parse::<i64>() {
+            Ok(n) if n >= -1 => Ok(()),
+            _ => bad("the threshold must be -1 (off) or a non-negative integer"),
         },
         "spark.sql.ansi.enabled"
         | "spark.sql.caseSensitive"

@@ -13,6 +13,9 @@ datafusion::common::extensions_options! {
         /// `spark.spate.window.sliding`: whether [`crate::sliding_window::SlidingWindows`]
         /// runs.
         pub sliding_window: bool, default = true
+        /// `spark.sql.optimizer.windowGroupLimitThreshold`: the largest row-number limit
+        /// [`crate::window_top_rows::TopRowsPerKey`] keeps per key (None: -1, never).
+        pub window_group_limit: Option<usize>, default = Some(1000)
         /// `spark.sql.adaptive.enabled` and `spark.sql.adaptive.skewJoin.enabled`: whether
         /// [`crate::skew_join::SplitSkewedJoins`] runs.
         pub skew_join: bool, default = true

@@ -150,7 +150,8 @@ pub fn new_context(
 /// partitions after a shuffle, capped at the cores (Spark's adaptive execution likewise
 /// coalesces the default 200 down to what the data needs), the adaptive skew join switches,
 /// Delta's auto compaction, and Spate's own
-/// `spark.spate.aggregate.splitDistinct` and `spark.spate.window.sliding`.
+/// `spark.spate.aggregate.splitDistinct` and `spark.spate.window.sliding`, and
+/// `spark.sql.optimizer.windowGroupLimitThreshold`.
 pub fn apply_engine_options(opts: &mut datafusion::config::ConfigOptions, config: &SessionConfig) {
     opts.execution.enable_ansi_mode = config.ansi();
     // DataFusion 55's leaf-expression pushdown moves `a['x']` below a projection that
@@ -173,6 +174,11 @@ pub fn apply_engine_options(opts: &mut datafusion::config::ConfigOptions, config
         spate.sliding_window = config
             .get_bool("spark.spate.window.sliding")
             .unwrap_or(true);
+        // -1 (off) is None
+        spate.window_group_limit = config
+            .get("spark.sql.optimizer.windowGroupLimitThreshold")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .map_or(Some(1000), |v| usize::try_from(v).ok());
         spate.skew_join = config
             .get_bool("spark.sql.adaptive.enabled")
             .unwrap_or(true)

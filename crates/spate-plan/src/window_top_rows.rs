@@ -1,11 +1,11 @@
 //! The latest row per key without sorting every row: `row_number()` over a partitioned window,
 //! kept where it is at most `k` — seed 002's "latest snapshot per user"
 //! (`withColumn("row_num", row_number().over(w)).filter("row_num = 1")`), the usual
-//! deduplication of Spark pipelines. Spark plans it with a `WindowGroupLimit` below the window
-//! (`spark.sql.optimizer.windowGroupLimitThreshold`, 1000); [`TopRowsPerKey`] does the same with
-//! DataFusion's `PartitionedTopKExec`, which keeps the first `k` rows of each key in a heap as
-//! rows stream by, so the sort the window needs sorts `k` rows per key, not all of them; the
-//! filter, then true of every row, goes.
+//! deduplication of Spark pipelines. Spark plans it with a `WindowGroupLimit` below the window,
+//! for `k` up to `spark.sql.optimizer.windowGroupLimitThreshold` (1000; -1: off);
+//! [`TopRowsPerKey`] does the same with DataFusion's `PartitionedTopKExec`, which keeps the
+//! first `k` rows of each key in a heap as rows stream by, so the sort the window needs sorts
+//! `k` rows per key, not all of them; the filter, then true of every row, goes.
 //!
 //! DataFusion has this rewrite too (`WindowTopN`, off by default), but it reads the filter's
 //! column as a position in the window's output even through projections that move columns,
@@ -35,9 +35,6 @@ use datafusion::physical_plan::windows::{BoundedWindowAggExec, WindowUDFExpr};
 /// The DataFusion rule this one runs before: the sorts are not in place yet.
 pub const BEFORE_RULE: &str = "WindowTopN";
 
-/// Spark's `spark.sql.optimizer.windowGroupLimitThreshold`: larger limits keep the sort.
-const MAX_ROWS_PER_KEY: usize = 1000;
-
 /// Puts a per-key top-k below a `row_number()` window filtered to its first rows.
 #[derive(Debug)]
 pub struct TopRowsPerKey;
@@ -46,9 +43,18 @@ impl PhysicalOptimizerRule for TopRowsPerKey {
     fn optimize(
         &self,
         plan: Arc<dyn ExecutionPlan>,
-        _config: &ConfigOptions,
+        config: &ConfigOptions,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        plan.transform_down(|p| match rewrite(&p)? {
+        // Spark's `spark.sql.optimizer.windowGroupLimitThreshold` (1000): larger limits keep
+        // the sort, -1 turns the rewrite off
+        let threshold = config
+            .extensions
+            .get::<crate::options::SpateOptions>()
+            .map_or(Some(1000), |o| o.window_group_limit);
+        let Some(threshold) = threshold else {
+            return Ok(plan);
+        };
+        plan.transform_down(|p| match rewrite(&p, threshold)? {
             Some(new) => Ok(Transformed::yes(new)),
             None => Ok(Transformed::no(p)),
         })
@@ -65,7 +71,10 @@ impl PhysicalOptimizerRule for TopRowsPerKey {
 }
 
 /// The plan without the filter and with the top-k, when `plan` is such a filter.
-fn rewrite(plan: &Arc<dyn ExecutionPlan>) -> DfResult<Option<Arc<dyn ExecutionPlan>>> {
+fn rewrite(
+    plan: &Arc<dyn ExecutionPlan>,
+    threshold: usize,
+) -> DfResult<Option<Arc<dyn ExecutionPlan>>> {
     let Some(filter) = plan.downcast_ref::<FilterExec>() else {
         return Ok(None);
     };
@@ -75,7 +84,7 @@ fn rewrite(plan: &Arc<dyn ExecutionPlan>) -> DfResult<Option<Arc<dyn ExecutionPl
     let Some((mut column, k)) = limit_of(filter.predicate()) else {
         return Ok(None);
     };
-    if k == 0 || k > MAX_ROWS_PER_KEY {
+    if k == 0 || k > threshold {
         return Ok(None);
     }
     // down through projections that pass the column on (renamed or cast)
@@ -196,6 +205,11 @@ mod tests {
     use datafusion::prelude::{SessionConfig, SessionContext};
 
     fn context() -> datafusion::error::Result<SessionContext> {
+        context_with(1000)
+    }
+
+    /// With `spark.sql.optimizer.windowGroupLimitThreshold` at `threshold`.
+    fn context_with(threshold: i64) -> datafusion::error::Result<SessionContext> {
         // 3000 rows: key p = i % 7, value v unique (a permutation of 0..3000)
         let schema = Arc::new(Schema::new(vec![
             Field::new("p", DataType::Int64, false),
@@ -224,11 +238,16 @@ mod tests {
             }
             rules.push(rule);
         }
+        let options = crate::options::SpateOptions {
+            window_group_limit: usize::try_from(threshold).ok(),
+            ..Default::default()
+        };
         let state = SessionStateBuilder::new()
             .with_config(
                 SessionConfig::new()
                     .with_target_partitions(2)
-                    .with_batch_size(64),
+                    .with_batch_size(64)
+                    .with_option_extension(options),
             )
             .with_default_features()
             .with_physical_optimizer_rules(rules)
@@ -239,7 +258,14 @@ mod tests {
     }
 
     async fn plan_and_rows(sql: &str) -> datafusion::error::Result<(String, Vec<(i64, i64)>)> {
-        let df = context()?.sql(sql).await?;
+        plan_and_rows_in(context()?, sql).await
+    }
+
+    async fn plan_and_rows_in(
+        ctx: SessionContext,
+        sql: &str,
+    ) -> datafusion::error::Result<(String, Vec<(i64, i64)>)> {
+        let df = ctx.sql(sql).await?;
         let plan = df.clone().create_physical_plan().await?;
         let shown = displayable(plan.as_ref()).indent(true).to_string();
         let mut rows = Vec::new();
@@ -315,6 +341,21 @@ mod tests {
                 .filter(|r| !top1.contains(r))
                 .collect::<Vec<_>>()
         );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn limits_above_the_threshold_keep_the_sort() -> datafusion::error::Result<()> {
+        let sql = "SELECT p, v FROM (SELECT p, v, row_number() OVER (PARTITION BY p ORDER BY v DESC) AS rn FROM t) WHERE rn <= 3";
+        for (threshold, rewritten) in [(3, true), (2, false), (-1, false)] {
+            let (plan, rows) = plan_and_rows_in(context_with(threshold)?, sql).await?;
+            assert_eq!(
+                plan.contains("PartitionedTopKExec"),
+                rewritten,
+                "{threshold}:\n{plan}"
+            );
+            assert_eq!(rows, expected(3), "{threshold}");
+        }
         Ok(())
     }
 }
