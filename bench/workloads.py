@@ -176,11 +176,18 @@ class Workload:
     approximate: tuple = ()
 
 
+WINDOWS_OFF = {"spark.spate.window.sliding": "false", "spark.sql.optimizer.windowGroupLimitThreshold": "-1"}
+
 WORKLOADS = [
     Workload("features_30d", features_30d, approximate=("sessions_30d",)),
+    # The same with Spate's one-pass window operator and top rows per key off
+    # (spate_plan::sliding_window, spate_plan::window_top_rows): the before/after of both.
+    # Spark ignores the first setting; the second turns its own WindowGroupLimit off too.
+    Workload("features_30d_unfused", features_30d, conf=WINDOWS_OFF, approximate=("sessions_30d",)),
     Workload("conditional_agg", conditional_aggregation),
     # Seed 001 was written for Spark 3, where x / 0 is NULL (each symbol's first RSI).
     Workload("indicators", indicators, conf={"spark.sql.ansi.enabled": "false"}),
+    Workload("indicators_unfused", indicators, conf={"spark.sql.ansi.enabled": "false"} | WINDOWS_OFF),
     Workload("broadcast_join", broadcast_join),
     Workload("hot_key_join", hot_key_join, conf={"spark.sql.autoBroadcastJoinThreshold": "-1"}),
     # The same with the adaptive skew join off, in Spate (spate_plan::skew_join) and in Spark.

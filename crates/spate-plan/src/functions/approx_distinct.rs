@@ -387,7 +387,7 @@ impl RetractableSketch {
         &self.sketch.registers
     }
 
-    fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.sketch.registers.len()
             + self.ranks.len() * 4
             + self.counts.capacity() * std::mem::size_of::<(u64, usize)>()

@@ -15,6 +15,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{OwnedRow, RowConverter, Rows, SortField};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result as DfResult};
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{OrderingRequirements, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::replace_children_if_necessary;
@@ -129,6 +130,8 @@ impl ExecutionPlan for SlidingWindowAggExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> DfResult<SendableRecordBatchStream> {
+        let reservation = MemoryConsumer::new(format!("SlidingWindowAggExec[{partition}]"))
+            .register(context.memory_pool());
         let input = self.input.execute(partition, context)?;
         let converter = RowConverter::new(
             self.spec
@@ -147,11 +150,12 @@ impl ExecutionPlan for SlidingWindowAggExec {
             converter,
             last_key: None,
             started: false,
-            pending: None,
+            pending: Vec::new(),
             pos: 0,
             added: 0,
             done: false,
             baseline: BaselineMetrics::new(&self.metrics, partition),
+            reservation,
         }))
     }
 
@@ -174,24 +178,71 @@ struct SlidingStream {
     last_key: Option<OwnedRow>,
     /// Whether a row has gone out (a window without partition keys has one partition).
     started: bool,
-    /// Input rows waiting for their last peers.
-    pending: Option<RecordBatch>,
+    /// Input rows waiting for their last peers: one peer group, in batches.
+    pending: Vec<RecordBatch>,
     /// Rows of the current window partition gone out.
     pos: u64,
     /// Rows of the current window partition added to the states.
     added: u64,
     done: bool,
     baseline: BaselineMetrics,
+    /// The frame's rows, the states and the rows waiting, in the memory pool.
+    reservation: MemoryReservation,
 }
 
 impl SlidingStream {
     /// Takes a batch of input; returns the rows that can go out.
     fn push(&mut self, batch: RecordBatch, last: bool) -> DfResult<Option<RecordBatch>> {
-        let batch = match self.pending.take() {
-            Some(p) => concat_batches(&self.input_schema, &[p, batch])?,
-            None => batch,
+        let out = if batch.num_rows() > 0 && self.continues_pending(&batch)? {
+            // the waiting peer group goes on through this batch: it waits whole, and is
+            // copied once, when it ends
+            self.pending.push(batch);
+            None
+        } else {
+            self.pending.push(batch);
+            let batch = concat_batches(&self.input_schema, &std::mem::take(&mut self.pending))?;
+            self.process(batch, last)?
         };
-        self.process(batch, last)
+        // a frame or a peer group spanning many batches grows in the pool, and fails the
+        // query when the pool is exhausted rather than outgrow it
+        let held = self.frame.size()
+            + self.states.iter().map(State::size).sum::<usize>()
+            + self
+                .pending
+                .iter()
+                .map(RecordBatch::get_array_memory_size)
+                .sum::<usize>();
+        self.reservation.try_resize(held)?;
+        Ok(out)
+    }
+
+    /// Whether every row of `batch` is a peer of the waiting rows (same partition and key).
+    fn continues_pending(&self, batch: &RecordBatch) -> DfResult<bool> {
+        let Some(first) = self.pending.first() else {
+            return Ok(false);
+        };
+        let group = self.group_of(first, 0)?;
+        // input is sorted: the ends of the batch are peers of the group only if all are
+        Ok(self.group_of(batch, 0)? == group
+            && self.group_of(batch, batch.num_rows() - 1)? == group)
+    }
+
+    /// The partition key and order key of one row.
+    fn group_of(
+        &self,
+        batch: &RecordBatch,
+        row: usize,
+    ) -> DfResult<(Option<OwnedRow>, Option<i128>)> {
+        let one = batch.slice(row, 1);
+        let partition = self.partition_keys(&one)?.map(|rows| rows.row(0).owned());
+        let order = match &self.spec.order {
+            Some(o) if self.spec.frame.range => {
+                let values = o.expr.evaluate(&one)?.into_array(1)?;
+                normalise(&values, o.options)?.first().copied()
+            }
+            _ => None,
+        };
+        Ok((partition, order))
     }
 
     fn process(&mut self, batch: RecordBatch, last: bool) -> DfResult<Option<RecordBatch>> {
@@ -238,7 +289,7 @@ impl SlidingStream {
             first
         };
         if ready == 0 {
-            self.pending = Some(batch);
+            self.pending.push(batch);
             return Ok(None);
         }
         let inputs = spec
@@ -310,7 +361,7 @@ impl SlidingStream {
             self.last_key = Some(rows.row(ready - 1).owned());
         }
         if ready < n {
-            self.pending = Some(batch.slice(ready, n - ready));
+            self.pending.push(batch.slice(ready, n - ready));
         }
         let mut columns: Vec<ArrayRef> = batch.slice(0, ready).columns().to_vec();
         columns.extend(outputs.into_iter().map(Output::finish));
@@ -351,9 +402,13 @@ impl Stream for SlidingStream {
                 Some(Err(e)) => Err(e),
                 None => {
                     self.done = true;
-                    match self.pending.take() {
-                        Some(p) => self.process(p, true),
-                        None => Ok(None),
+                    if self.pending.is_empty() {
+                        Ok(None)
+                    } else {
+                        let pending = std::mem::take(&mut self.pending);
+                        concat_batches(&self.input_schema, &pending)
+                            .map_err(Into::into)
+                            .and_then(|b| self.process(b, true))
                     }
                 }
             };

@@ -95,6 +95,14 @@ impl State {
         }
     }
 
+    /// Bytes held beyond the enum itself.
+    pub(crate) fn size(&self) -> usize {
+        match self {
+            Self::Distinct(sketch) => sketch.size(),
+            _ => 0,
+        }
+    }
+
     pub(crate) fn remove(&mut self, cell: Cell) {
         match (self, cell) {
             (_, Cell::Null) => {}
@@ -164,6 +172,16 @@ impl FrameRows {
             cells: (0..aggs).map(|_| VecDeque::new()).collect(),
             len: 0,
         }
+    }
+
+    /// Bytes held.
+    pub(crate) fn size(&self) -> usize {
+        self.keys.capacity() * std::mem::size_of::<i128>()
+            + self
+                .cells
+                .iter()
+                .map(|c| c.capacity() * std::mem::size_of::<Cell>())
+                .sum::<usize>()
     }
 
     pub(crate) fn clear(&mut self) {

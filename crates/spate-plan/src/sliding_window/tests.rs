@@ -349,3 +349,47 @@ async fn answers_equal_datafusions_own() -> datafusion::error::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn rows_held_count_against_the_memory_pool() -> datafusion::error::Result<()> {
+    // 20,000 peers of one key in one partition: a RANGE frame's end is the last of them, so
+    // every row waits for the last batch, in a pool of 256 KiB
+    let all: Vec<Row> = (0..20_000)
+        .map(|id| Row {
+            id,
+            p: Some(0),
+            k: Some(1),
+            x: Some(id as f64),
+            s: None,
+        })
+        .collect();
+    let ctx = context(&all, true)?;
+    let state = ctx.state();
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+        .with_memory_limit(256 * 1024, 1.0)
+        .build_arc()?;
+    let limited = SessionContext::new_with_state(
+        SessionStateBuilder::new_from_existing(state)
+            .with_runtime_env(runtime)
+            .build(),
+    );
+    let sql = "SELECT sum(x) OVER (PARTITION BY p ORDER BY k RANGE BETWEEN 1 PRECEDING AND CURRENT ROW) FROM t";
+    let Err(err) = limited.sql(sql).await?.collect().await else {
+        return Err(datafusion::error::DataFusionError::Execution(
+            "20,000 waiting rows fit in 256 KiB".into(),
+        ));
+    };
+    let message = err.to_string();
+    assert!(
+        message.contains("Resources exhausted") && message.contains("SlidingWindowAggExec"),
+        "{message}"
+    );
+    // with room, every row's frame is all 20,000 rows
+    let out = ctx.sql(sql).await?.collect().await?;
+    let total: f64 = (0..20_000).map(f64::from).sum();
+    for b in out {
+        let v = b.column(0).as_primitive::<Float64Type>();
+        assert!((0..v.len()).all(|i| v.value(i) == total));
+    }
+    Ok(())
+}
