@@ -1,8 +1,10 @@
 //! [`SlidingWindowAggExec`], the operator, and its stream: input rows sorted by the window's
 //! partition keys and order key come in batches; each row leaves with its aggregates over its
 //! frame. A `RANGE` frame ends at the current row's last peer, which may be in the next batch,
-//! so the last peer group of a batch waits for the next one (or the end of input).
+//! so the last peer group of a batch waits for the next one (or the end of input); that group
+//! is the only copy of input rows the operator makes.
 
+use std::collections::VecDeque;
 use std::fmt::{self, Formatter};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -151,6 +153,7 @@ impl ExecutionPlan for SlidingWindowAggExec {
             last_key: None,
             started: false,
             pending: Vec::new(),
+            out: VecDeque::new(),
             pos: 0,
             added: 0,
             done: false,
@@ -180,6 +183,8 @@ struct SlidingStream {
     started: bool,
     /// Input rows waiting for their last peers: one peer group, in batches.
     pending: Vec<RecordBatch>,
+    /// Rows with their aggregates, ready to go out.
+    out: VecDeque<RecordBatch>,
     /// Rows of the current window partition gone out.
     pos: u64,
     /// Rows of the current window partition added to the states.
@@ -191,18 +196,25 @@ struct SlidingStream {
 }
 
 impl SlidingStream {
-    /// Takes a batch of input; returns the rows that can go out.
-    fn push(&mut self, batch: RecordBatch, last: bool) -> DfResult<Option<RecordBatch>> {
-        let out = if batch.num_rows() > 0 && self.continues_pending(&batch)? {
-            // the waiting peer group goes on through this batch: it waits whole, and is
-            // copied once, when it ends
+    /// Takes a batch of input; the rows that can go out are queued in `out`.
+    fn push(&mut self, batch: RecordBatch) -> DfResult<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if self.pending.is_empty() {
+            self.emit(batch, false)?;
+        } else if self.continues_pending(&batch)? {
+            // the waiting peer group goes on through this batch: it waits whole
             self.pending.push(batch);
-            None
         } else {
-            self.pending.push(batch);
-            let batch = concat_batches(&self.input_schema, &std::mem::take(&mut self.pending))?;
-            self.process(batch, last)?
-        };
+            // the waiting group ends in this batch: with its last peers here it goes out (a
+            // copy of one peer group), then the rest of the batch, where it is
+            let peers = self.peers_of_pending(&batch)?;
+            self.pending.push(batch.slice(0, peers));
+            let group = concat_batches(&self.input_schema, &std::mem::take(&mut self.pending))?;
+            self.emit(group, true)?;
+            self.emit(batch.slice(peers, batch.num_rows() - peers), false)?;
+        }
         // a frame or a peer group spanning many batches grows in the pool, and fails the
         // query when the pool is exhausted rather than outgrow it
         let held = self.frame.size()
@@ -213,7 +225,43 @@ impl SlidingStream {
                 .map(RecordBatch::get_array_memory_size)
                 .sum::<usize>();
         self.reservation.try_resize(held)?;
-        Ok(out)
+        Ok(())
+    }
+
+    /// At the end of input: the waiting rows go out.
+    fn finish(&mut self) -> DfResult<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let group = concat_batches(&self.input_schema, &std::mem::take(&mut self.pending))?;
+        self.emit(group, true)
+    }
+
+    /// Processes `batch` (`last`: its last peer group is complete) and queues what goes out.
+    fn emit(&mut self, batch: RecordBatch, last: bool) -> DfResult<()> {
+        if let Some(out) = self.process(batch, last)? {
+            self.out.push_back(out);
+        }
+        Ok(())
+    }
+
+    /// How many leading rows of `batch` are peers of the waiting rows (they are a prefix:
+    /// the input is sorted).
+    fn peers_of_pending(&self, batch: &RecordBatch) -> DfResult<usize> {
+        let Some(first) = self.pending.first() else {
+            return Ok(0);
+        };
+        let group = self.group_of(first, 0)?;
+        let (mut lo, mut hi) = (0, batch.num_rows());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.group_of(batch, mid)? == group {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
     }
 
     /// Whether every row of `batch` is a peer of the waiting rows (same partition and key).
@@ -391,6 +439,10 @@ impl Stream for SlidingStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
+            if let Some(out) = self.out.pop_front() {
+                self.baseline.record_output(out.num_rows());
+                return Poll::Ready(Some(Ok(out)));
+            }
             if self.done {
                 return Poll::Ready(None);
             }
@@ -398,31 +450,18 @@ impl Stream for SlidingStream {
             let elapsed = self.baseline.elapsed_compute().clone();
             let timer = elapsed.timer();
             let result = match next {
-                Some(Ok(batch)) => self.push(batch, false),
+                Some(Ok(batch)) => self.push(batch),
                 Some(Err(e)) => Err(e),
                 None => {
                     self.done = true;
-                    if self.pending.is_empty() {
-                        Ok(None)
-                    } else {
-                        let pending = std::mem::take(&mut self.pending);
-                        concat_batches(&self.input_schema, &pending)
-                            .map_err(Into::into)
-                            .and_then(|b| self.process(b, true))
-                    }
+                    self.finish()
                 }
             };
             timer.done();
-            match result {
-                Ok(Some(out)) => {
-                    self.baseline.record_output(out.num_rows());
-                    return Poll::Ready(Some(Ok(out)));
-                }
-                Ok(None) => continue,
-                Err(e) => {
-                    self.done = true;
-                    return Poll::Ready(Some(Err(e)));
-                }
+            if let Err(e) = result {
+                self.done = true;
+                self.out.clear();
+                return Poll::Ready(Some(Err(e)));
             }
         }
     }
