@@ -12,56 +12,127 @@ use std::task::{Context, Poll, ready};
 
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::compute::concat_batches;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{FieldRef, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::row::{OwnedRow, RowConverter, Rows, SortField};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{RecordBatchStream, SendableRecordBatchStream, TaskContext};
-use datafusion::physical_expr::{OrderingRequirements, PhysicalExpr};
-use datafusion::physical_plan::execution_plan::replace_children_if_necessary;
+use datafusion::physical_expr::{EquivalenceProperties, OrderingRequirements, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::EmissionType;
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, InputDistributionRequirements, PlanProperties,
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties,
+    InputDistributionRequirements, PlanProperties,
 };
 use futures::{Stream, StreamExt};
 
 use super::frame::{FrameRows, Inputs, Output, State, lower_bound, normalise};
-use super::{Spec, Start};
+use super::{AggSpec, Spec, Start};
 
 /// Window aggregates over frames that end at the current row, in one pass (see the module
-/// documentation of `crate::sliding_window`). It stands in for the DataFusion window operator
-/// it replaced, whose schema, properties and input requirements it keeps.
+/// documentation of `crate::sliding_window`). It stands in for the DataFusion window
+/// operator(s) it replaced: their input requirements, their input's columns then one per
+/// aggregate.
 #[derive(Debug)]
 pub struct SlidingWindowAggExec {
-    /// The replaced window operator.
-    window: Arc<dyn ExecutionPlan>,
     input: Arc<dyn ExecutionPlan>,
     spec: Arc<Spec>,
+    /// The input's columns, then one per aggregate.
+    schema: SchemaRef,
+    /// What the replaced window operator required of its input.
+    ordering: Vec<Option<OrderingRequirements>>,
+    distribution: InputDistributionRequirements,
+    properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
 }
 
 impl SlidingWindowAggExec {
-    pub(crate) fn new(
-        window: Arc<dyn ExecutionPlan>,
+    /// In place of `window`, a DataFusion window operator over `input` computing `spec`.
+    pub(crate) fn replacing(
+        window: &Arc<dyn ExecutionPlan>,
         input: Arc<dyn ExecutionPlan>,
         spec: Arc<Spec>,
-    ) -> Self {
-        Self {
-            window,
+    ) -> DfResult<Self> {
+        Self::new(
             input,
             spec,
-            metrics: ExecutionPlanMetricsSet::new(),
-        }
+            window.schema(),
+            window.required_input_ordering(),
+            window.input_distribution_requirements(),
+        )
     }
+
+    fn new(
+        input: Arc<dyn ExecutionPlan>,
+        spec: Arc<Spec>,
+        schema: SchemaRef,
+        ordering: Vec<Option<OrderingRequirements>>,
+        distribution: InputDistributionRequirements,
+    ) -> DfResult<Self> {
+        let properties = Arc::new(properties(&input, &schema)?);
+        Ok(Self {
+            input,
+            spec,
+            schema,
+            ordering,
+            distribution,
+            properties,
+            metrics: ExecutionPlanMetricsSet::new(),
+        })
+    }
+
+    pub(crate) fn input(&self) -> &Arc<dyn ExecutionPlan> {
+        &self.input
+    }
+
+    pub(crate) fn spec(&self) -> &Spec {
+        &self.spec
+    }
+
+    /// This operator computing `more` aggregates after its own, in columns `fields`: the
+    /// windows of another operator over the same input, partitioning, order and frame.
+    pub(crate) fn with_more(&self, more: Vec<AggSpec>, fields: &[FieldRef]) -> DfResult<Self> {
+        let mut spec = (*self.spec).clone();
+        spec.aggs.extend(more);
+        let schema = Arc::new(Schema::new(
+            self.schema
+                .fields()
+                .iter()
+                .chain(fields)
+                .cloned()
+                .collect::<Vec<_>>(),
+        ));
+        Self::new(
+            Arc::clone(&self.input),
+            Arc::new(spec),
+            schema,
+            self.ordering.clone(),
+            self.distribution.clone(),
+        )
+    }
+}
+
+/// The input's equivalences and orderings (the rows go out in input order) over the output's
+/// columns, and its partitioning.
+fn properties(input: &Arc<dyn ExecutionPlan>, schema: &SchemaRef) -> DfResult<PlanProperties> {
+    let known = input.equivalence_properties();
+    let mut eq = EquivalenceProperties::new(Arc::clone(schema));
+    eq.add_equivalence_group(known.eq_group().clone())?;
+    eq.add_orderings(known.oeq_class().iter().cloned());
+    Ok(PlanProperties::new(
+        eq,
+        input.output_partitioning().clone(),
+        EmissionType::Incremental,
+        input.boundedness(),
+    ))
 }
 
 impl DisplayAs for SlidingWindowAggExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut Formatter) -> fmt::Result {
-        let fields = self.window.schema();
-        let first_out = fields.fields().len() - self.spec.aggs.len();
-        let names: Vec<&str> = fields.fields()[first_out..]
+        let first_out = self.schema.fields().len() - self.spec.aggs.len();
+        let names: Vec<&str> = self.schema.fields()[first_out..]
             .iter()
             .map(|f| f.name().as_str())
             .collect();
@@ -89,7 +160,7 @@ impl ExecutionPlan for SlidingWindowAggExec {
     }
 
     fn properties(&self) -> &Arc<PlanProperties> {
-        self.window.properties()
+        &self.properties
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
@@ -100,15 +171,28 @@ impl ExecutionPlan for SlidingWindowAggExec {
         &self,
         f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
     ) -> DfResult<TreeNodeRecursion> {
-        self.window.apply_expressions(f)
+        let spec = &self.spec;
+        let mut recursion = TreeNodeRecursion::Continue;
+        for e in spec
+            .partition_by
+            .iter()
+            .chain(spec.order.iter().map(|o| &o.expr))
+            .chain(spec.aggs.iter().map(|a| &a.arg))
+        {
+            recursion = f(e)?;
+            if recursion == TreeNodeRecursion::Stop {
+                break;
+            }
+        }
+        Ok(recursion)
     }
 
     fn input_distribution_requirements(&self) -> InputDistributionRequirements {
-        self.window.input_distribution_requirements()
+        self.distribution.clone()
     }
 
     fn required_input_ordering(&self) -> Vec<Option<OrderingRequirements>> {
-        self.window.required_input_ordering()
+        self.ordering.clone()
     }
 
     fn maintains_input_order(&self) -> Vec<bool> {
@@ -122,9 +206,13 @@ impl ExecutionPlan for SlidingWindowAggExec {
         let [input] = <[_; 1]>::try_from(children).map_err(|_| {
             DataFusionError::Internal("bug: SlidingWindowAggExec takes one child".into())
         })?;
-        let window =
-            replace_children_if_necessary(Arc::clone(&self.window), vec![Arc::clone(&input)])?;
-        Ok(Arc::new(Self::new(window, input, Arc::clone(&self.spec))))
+        Ok(Arc::new(Self::new(
+            input,
+            Arc::clone(&self.spec),
+            Arc::clone(&self.schema),
+            self.ordering.clone(),
+            self.distribution.clone(),
+        )?))
     }
 
     fn execute(
@@ -145,7 +233,7 @@ impl ExecutionPlan for SlidingWindowAggExec {
         Ok(Box::pin(SlidingStream {
             input,
             input_schema: self.input.schema(),
-            schema: self.window.schema(),
+            schema: Arc::clone(&self.schema),
             states: self.spec.aggs.iter().map(|a| State::new(a.kind)).collect(),
             frame: FrameRows::new(self.spec.aggs.len()),
             spec: Arc::clone(&self.spec),

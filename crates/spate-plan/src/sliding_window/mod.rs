@@ -13,7 +13,9 @@
 //! partition once with two cursors — the frame's end adds rows (for `RANGE`, the current row's
 //! peers too), its start retracts them — and keeps every aggregate's state in plain values
 //! updated in place, so a row costs a few additions whatever the frame's length. Everything
-//! else stays with DataFusion. `spark.spate.window.sliding=false` turns it off.
+//! else stays with DataFusion. Windows over the same partitioning, order and frame one above
+//! the other (one per `withColumn`) become one operator (`collapse`).
+//! `spark.spate.window.sliding=false` turns it off.
 //!
 //! Semantics are Spark's: a `RANGE` frame's lower bound is `key - n` (`key + n` for a
 //! descending order), rows with a null key are peers of each other only, `count` of an empty
@@ -21,6 +23,7 @@
 //! subtracting leaving values (as DataFusion's sliding sums; Spark re-adds the frame when its
 //! start moves), and start again from zero whenever no value is left in the frame.
 
+mod collapse;
 mod exec;
 mod frame;
 #[cfg(test)]
@@ -120,15 +123,17 @@ impl PhysicalOptimizerRule for SlidingWindows {
                 return Ok(Transformed::no(p));
             };
             let input = Arc::clone(p.children()[0]);
-            match spec_of(window_exprs, &input.schema())? {
-                Some(spec) => Ok(Transformed::yes(Arc::new(SlidingWindowAggExec::new(
-                    Arc::clone(&p),
-                    input,
-                    Arc::new(spec),
-                ))
-                    as Arc<dyn ExecutionPlan>)),
-                None => Ok(Transformed::no(p)),
+            let Some(spec) = spec_of(window_exprs, &input.schema())? else {
+                return Ok(Transformed::no(p));
+            };
+            if let Some(merged) = collapse::into_window_below(&p, &input, &spec)? {
+                return Ok(Transformed::yes(merged));
             }
+            Ok(Transformed::yes(Arc::new(SlidingWindowAggExec::replacing(
+                &p,
+                input,
+                Arc::new(spec),
+            )?) as Arc<dyn ExecutionPlan>))
         })
         .data()
     }

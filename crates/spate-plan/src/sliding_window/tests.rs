@@ -393,3 +393,57 @@ async fn rows_held_count_against_the_memory_pool() -> datafusion::error::Result<
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn windows_one_above_the_other_become_one_operator() -> datafusion::error::Result<()> {
+    // seed 002's shape: one window per withColumn, each a layer over the previous; the three
+    // over the same window become one operator; a different frame and an aggregate of another
+    // window's result stay operators of their own; answers as DataFusion's own operators give
+    let all = rows();
+    let (ours, theirs) = (context(&all, true)?, context(&all, false)?);
+    let w = "PARTITION BY p ORDER BY k RANGE BETWEEN 7 PRECEDING AND CURRENT ROW";
+    let sql = format!(
+        "SELECT id, c, a, d, e, f FROM ( \
+           SELECT *, avg(CAST(c AS DOUBLE)) OVER ({w}) AS f FROM ( \
+             SELECT *, sum(x) OVER (PARTITION BY p ORDER BY k ROWS BETWEEN 3 PRECEDING AND CURRENT ROW) AS e FROM ( \
+               SELECT *, approx_count_distinct(s) OVER ({w}) AS d FROM ( \
+                 SELECT *, avg(x) OVER ({w}) AS a FROM ( \
+                   SELECT id, p, k, x, s, count(*) OVER ({w}) AS c FROM t))))) ORDER BY id"
+    );
+    let df = ours.sql(&sql).await?;
+    let plan = df.clone().create_physical_plan().await?;
+    let shown = displayable(plan.as_ref()).indent(true).to_string();
+    assert_eq!(shown.matches("SlidingWindowAggExec").count(), 3, "{shown}");
+    assert!(!shown.contains("BoundedWindowAggExec"), "{shown}");
+    let merged = shown
+        .lines()
+        .find(|l| l.contains("SlidingWindowAggExec") && l.contains("count(Int64(1))"))
+        .unwrap_or_default();
+    assert!(
+        merged.contains("avg(") && merged.contains("approx_count_distinct("),
+        "{shown}"
+    );
+    let a = df.collect().await?;
+    let b = theirs.sql(&sql).await?.collect().await?;
+    let a = datafusion::arrow::compute::concat_batches(&a[0].schema(), &a)?;
+    let b = datafusion::arrow::compute::concat_batches(&b[0].schema(), &b)?;
+    assert_eq!(a.schema(), b.schema());
+    assert_eq!(a.num_rows(), all.len());
+    for c in [0, 1, 3] {
+        assert_eq!(a.column(c), b.column(c), "column {c}");
+    }
+    for c in [2, 4, 5] {
+        let (x, y) = (
+            a.column(c).as_primitive::<Float64Type>(),
+            b.column(c).as_primitive::<Float64Type>(),
+        );
+        for i in 0..x.len() {
+            let (p, q) = (
+                x.is_valid(i).then(|| x.value(i)),
+                y.is_valid(i).then(|| y.value(i)),
+            );
+            assert!(close(p, q), "column {c} row {i}: {p:?} vs {q:?}");
+        }
+    }
+    Ok(())
+}
