@@ -1,8 +1,11 @@
 //! Partitions read in order, as Spark returns rows: all of partition 0, then all of
 //! partition 1, and so on. [`InOrder`] runs every partition at once on its own task, each
-//! feeding a channel of [`PREFETCH`] batches, and reads the channels in partition order: the
-//! partitions keep computing in parallel, memory holds a few batches per partition, and a
-//! failure in any partition ends the stream at once.
+//! computing up to [`PREFETCH_BYTES`] of batches ahead of the reader, and reads them in
+//! partition order: the partitions keep computing in parallel, memory holds a bounded amount
+//! per partition, and a failure in any partition ends the stream at once. The budget is in
+//! bytes, not batches: a partition whose every batch costs seconds of work (a sort, then a
+//! window over millions of rows for each small batch of latest rows) would otherwise wait for
+//! the partitions before it with its work undone, and the query would run on one core.
 //!
 //! [`OrderedCoalesceExec`] is DataFusion's `CoalescePartitionsExec` with that order (and its
 //! `fetch`): [`keep_result_order`] puts it where a plan's result is gathered into one
@@ -31,16 +34,23 @@ use datafusion::physical_plan::{
     PlanProperties, SendableRecordBatchStream,
 };
 use futures::{FutureExt, Stream, StreamExt};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-/// How many batches each partition may compute ahead of the reader.
-pub const PREFETCH: usize = 2;
+/// How many bytes of batches each partition may compute ahead of the reader (at least one
+/// batch, whatever its size).
+pub const PREFETCH_BYTES: usize = 64 << 20;
+
+/// The budget counts kibibytes.
+const PREFETCH_KIB: usize = PREFETCH_BYTES >> 10;
+
+/// A partition's item, with its share of the partition's budget (given back when it is read).
+type Prefetched = (DfResult<RecordBatch>, OwnedSemaphorePermit);
 
 /// The batches of `n` partitions in partition order (see the module's notes). The tasks stop
 /// when this is dropped.
 pub struct InOrder {
-    partitions: VecDeque<mpsc::Receiver<DfResult<RecordBatch>>>,
+    partitions: VecDeque<mpsc::UnboundedReceiver<Prefetched>>,
     failures: mpsc::UnboundedReceiver<DataFusionError>,
     tasks: JoinSet<()>,
 }
@@ -57,7 +67,8 @@ impl InOrder {
         let (fail_tx, failures) = mpsc::unbounded_channel();
         let failed = Arc::new(Mutex::new(false));
         for i in 0..n {
-            let (tx, rx) = mpsc::channel(PREFETCH);
+            let (tx, rx) = mpsc::unbounded_channel();
+            let budget = Arc::new(Semaphore::new(PREFETCH_KIB));
             partitions.push_back(rx);
             let execute = Arc::clone(&execute);
             let fail_tx = fail_tx.clone();
@@ -86,7 +97,17 @@ impl InOrder {
                             }
                             return;
                         }
-                        if tx.send(item).await.is_err() {
+                        let kib = item
+                            .as_ref()
+                            .map_or(1, |b| b.get_array_memory_size() >> 10)
+                            .clamp(1, PREFETCH_KIB);
+                        let Ok(permit) = Arc::clone(&budget)
+                            .acquire_many_owned(u32::try_from(kib).unwrap_or(u32::MAX))
+                            .await
+                        else {
+                            return;
+                        };
+                        if tx.send((item, permit)).is_err() {
                             return;
                         }
                     }
@@ -126,7 +147,8 @@ impl Stream for InOrder {
                 return Poll::Ready(None);
             };
             match current.poll_recv(cx) {
-                Poll::Ready(Some(item)) => return Poll::Ready(Some(item)),
+                // the permit goes here: the partition may compute that much more
+                Poll::Ready(Some((item, _permit))) => return Poll::Ready(Some(item)),
                 Poll::Ready(None) => {
                     // this partition is done, or failed (its error comes on `failures`)
                     this.partitions.pop_front();

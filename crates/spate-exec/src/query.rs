@@ -6,8 +6,8 @@
 //! exhausted become Spark's `UNABLE_TO_ACQUIRE_MEMORY` naming the server's limit.
 //!
 //! The ordered stream reads the partitions with [`crate::ordered::InOrder`]: the result keeps
-//! Spark's row order while the partitions compute in parallel, and memory holds a few batches
-//! per partition, not the result.
+//! Spark's row order while the partitions compute in parallel, and memory holds a bounded
+//! number of bytes per partition (`PREFETCH_BYTES`), not the result.
 
 use std::pin::Pin;
 use std::sync::Arc;
