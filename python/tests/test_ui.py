@@ -134,6 +134,23 @@ def shoot(page, name, tmp_path):
     assert path.stat().st_size > 10_000
 
 
+def test_a_file_scan_node_counts_each_row_once(job, tmp_path):
+    # 3 Parquet files of 1000, 2000 and 3000 rows: the scan's node gave 6000 rows (a filter
+    # keeps the rows from being counted from the files' statistics)
+    spark = job["spark"]
+    path = tmp_path / "scan"
+    for i, n in enumerate((1000, 2000, 3000)):
+        spark.range(n).selectExpr("id", f"{i} AS part").coalesce(1).write.parquet(str(path / f"p{i}"))
+    df = spark.read.parquet(*(str(path / f"p{i}") for i in range(3)))
+    df = df.where("id >= 0").agg(F.sum("id"), F.count("*"))
+    assert tuple(df.collect()[0]) == (sum(range(1000)) + sum(range(2000)) + sum(range(3000)), 6000)
+    queries = get(f"{job['ui']}/api/v1/applications/{job['app']}/sql")
+    last = get(f"{job['ui']}/api/v1/applications/{job['app']}/sql/{queries[-1]['id']}")
+    scans = [n for n in last["nodes"] if n["nodeName"] == "ReadFilesExec"]
+    assert len(scans) == 1, [n["nodeName"] for n in last["nodes"]]
+    assert {m["name"]: m["value"] for m in scans[0]["metrics"]}["output_rows"] == "6000"
+
+
 def test_a_browser_finds_the_skewed_stage_and_the_plan_graph(job, tmp_path):
     p, context = browser(tmp_path)
     try:

@@ -41,7 +41,7 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::metrics::{
-    BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+    BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricValue, MetricsSet,
 };
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, RecordBatchStream,
@@ -224,8 +224,17 @@ impl ExecutionPlan for ReadFilesExec {
 
     fn metrics(&self) -> Option<MetricsSet> {
         let mut all = self.metrics.clone_inner();
+        // the scan's own counts of what it gave are this node's (its rows would count twice)
         for m in self.scan.metrics().iter().flat_map(|s| s.iter()) {
-            all.push(Arc::clone(m));
+            if !matches!(
+                m.value(),
+                MetricValue::OutputRows(_)
+                    | MetricValue::OutputBytes(_)
+                    | MetricValue::OutputBatches(_)
+                    | MetricValue::ElapsedCompute(_)
+            ) {
+                all.push(Arc::clone(m));
+            }
         }
         Some(all)
     }
