@@ -22,6 +22,7 @@ pub mod options;
 pub mod output_names;
 pub mod physical;
 pub mod placeholder;
+pub(crate) mod push_stream;
 pub mod read_guard;
 pub mod resolver;
 pub mod session;

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::fmt::{self, Formatter};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::compute::concat_batches;
@@ -24,9 +24,11 @@ use datafusion::physical_plan::execution_plan::EmissionType;
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties,
-    InputDistributionRequirements, PlanProperties,
+    InputDistributionRequirements, PlanProperties, apply_expression_roots,
 };
-use futures::{Stream, StreamExt};
+use futures::Stream;
+
+use crate::push_stream::{Pushed, poll_pushed};
 
 use super::frame::{FrameRows, Inputs, Output, State, lower_bound, normalise};
 use super::{AggSpec, Spec, Start};
@@ -172,19 +174,13 @@ impl ExecutionPlan for SlidingWindowAggExec {
         f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
     ) -> DfResult<TreeNodeRecursion> {
         let spec = &self.spec;
-        let mut recursion = TreeNodeRecursion::Continue;
-        for e in spec
-            .partition_by
-            .iter()
-            .chain(spec.order.iter().map(|o| &o.expr))
-            .chain(spec.aggs.iter().map(|a| &a.arg))
-        {
-            recursion = f(e)?;
-            if recursion == TreeNodeRecursion::Stop {
-                break;
-            }
-        }
-        Ok(recursion)
+        apply_expression_roots(
+            spec.partition_by
+                .iter()
+                .chain(spec.order.iter().map(|o| &o.expr))
+                .chain(spec.aggs.iter().map(|a| &a.arg)),
+            f,
+        )
     }
 
     fn input_distribution_requirements(&self) -> InputDistributionRequirements {
@@ -522,36 +518,42 @@ impl SlidingStream {
     }
 }
 
+impl Pushed for SlidingStream {
+    fn input(&mut self) -> &mut SendableRecordBatchStream {
+        &mut self.input
+    }
+
+    fn baseline(&self) -> &BaselineMetrics {
+        &self.baseline
+    }
+
+    fn push(&mut self, batch: RecordBatch) -> DfResult<()> {
+        SlidingStream::push(self, batch)
+    }
+
+    fn finish(&mut self) -> DfResult<()> {
+        SlidingStream::finish(self)
+    }
+
+    fn next_out(&mut self) -> Option<RecordBatch> {
+        self.out.pop_front()
+    }
+
+    fn clear(&mut self) {
+        self.out.clear();
+        self.pending.clear();
+    }
+
+    fn done(&mut self) -> &mut bool {
+        &mut self.done
+    }
+}
+
 impl Stream for SlidingStream {
     type Item = DfResult<RecordBatch>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        loop {
-            if let Some(out) = self.out.pop_front() {
-                self.baseline.record_output(out.num_rows());
-                return Poll::Ready(Some(Ok(out)));
-            }
-            if self.done {
-                return Poll::Ready(None);
-            }
-            let next = ready!(self.input.poll_next_unpin(cx));
-            let elapsed = self.baseline.elapsed_compute().clone();
-            let timer = elapsed.timer();
-            let result = match next {
-                Some(Ok(batch)) => self.push(batch),
-                Some(Err(e)) => Err(e),
-                None => {
-                    self.done = true;
-                    self.finish()
-                }
-            };
-            timer.done();
-            if let Err(e) = result {
-                self.done = true;
-                self.out.clear();
-                return Poll::Ready(Some(Err(e)));
-            }
-        }
+        poll_pushed(&mut *self, cx)
     }
 }
 

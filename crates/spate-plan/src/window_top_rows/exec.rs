@@ -12,7 +12,7 @@ use std::fmt::{self, Formatter};
 use std::ops::Range;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, UInt64Array};
 use datafusion::arrow::compute::{BatchCoalescer, cast, interleave_record_batch, partition};
@@ -31,9 +31,11 @@ use datafusion::physical_plan::execution_plan::EmissionType;
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties,
-    InputDistributionRequirements, PlanProperties,
+    InputDistributionRequirements, PlanProperties, apply_expression_roots,
 };
-use futures::{Stream, StreamExt};
+use futures::Stream;
+
+use crate::push_stream::{Pushed, poll_pushed};
 
 /// The first `limit` rows of each window partition by the window's order, from input
 /// clustered by the partition keys.
@@ -190,18 +192,12 @@ impl ExecutionPlan for WindowGroupLimitExec {
         &self,
         f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DfResult<TreeNodeRecursion>,
     ) -> DfResult<TreeNodeRecursion> {
-        let mut recursion = TreeNodeRecursion::Continue;
-        for e in self
-            .partition_by
-            .iter()
-            .chain(self.order_by.iter().map(|s| &s.expr))
-        {
-            recursion = f(e)?;
-            if recursion == TreeNodeRecursion::Stop {
-                break;
-            }
-        }
-        Ok(recursion)
+        apply_expression_roots(
+            self.partition_by
+                .iter()
+                .chain(self.order_by.iter().map(|s| &s.expr)),
+            f,
+        )
     }
 
     fn input_distribution_requirements(&self) -> InputDistributionRequirements {
@@ -510,38 +506,43 @@ fn merge(
     out
 }
 
+impl Pushed for LimitStream {
+    fn input(&mut self) -> &mut SendableRecordBatchStream {
+        &mut self.input
+    }
+
+    fn baseline(&self) -> &BaselineMetrics {
+        &self.baseline
+    }
+
+    fn push(&mut self, batch: RecordBatch) -> DfResult<()> {
+        LimitStream::push(self, batch)
+    }
+
+    fn finish(&mut self) -> DfResult<()> {
+        LimitStream::finish(self)
+    }
+
+    fn next_out(&mut self) -> Option<RecordBatch> {
+        self.coalescer.next_completed_batch()
+    }
+
+    fn clear(&mut self) {
+        self.held.clear();
+        self.best.clear();
+        self.coalescer = BatchCoalescer::new(Arc::clone(&self.schema), 1);
+    }
+
+    fn done(&mut self) -> &mut bool {
+        &mut self.done
+    }
+}
+
 impl Stream for LimitStream {
     type Item = DfResult<RecordBatch>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        loop {
-            if let Some(out) = self.coalescer.next_completed_batch() {
-                self.baseline.record_output(out.num_rows());
-                return Poll::Ready(Some(Ok(out)));
-            }
-            if self.done {
-                return Poll::Ready(None);
-            }
-            let next = ready!(self.input.poll_next_unpin(cx));
-            let elapsed = self.baseline.elapsed_compute().clone();
-            let timer = elapsed.timer();
-            let result = match next {
-                Some(Ok(batch)) => self.push(batch),
-                Some(Err(e)) => Err(e),
-                None => {
-                    self.done = true;
-                    self.finish()
-                }
-            };
-            timer.done();
-            if let Err(e) = result {
-                self.done = true;
-                self.held.clear();
-                self.best.clear();
-                self.coalescer = BatchCoalescer::new(Arc::clone(&self.schema), 1);
-                return Poll::Ready(Some(Err(e)));
-            }
-        }
+        poll_pushed(&mut *self, cx)
     }
 }
 

@@ -89,16 +89,21 @@ async fn plan_and_rows_in(
     Ok((shown, rows))
 }
 
-/// The `k` largest values of each key, computed here.
+/// The values of key `p` in `t`, largest first, computed here.
+fn values_down(p: i64) -> Vec<i64> {
+    let mut vs: Vec<i64> = (0..3000i64)
+        .filter(|i| i % 7 == p)
+        .map(|i| (i * 1237) % 3000)
+        .collect();
+    vs.sort_by(|a, b| b.cmp(a));
+    vs
+}
+
+/// The `k` largest values of each key.
 fn expected(k: usize) -> Vec<(i64, i64)> {
     let mut out = Vec::new();
     for p in 0..7 {
-        let mut vs: Vec<i64> = (0..3000i64)
-            .filter(|i| i % 7 == p)
-            .map(|i| (i * 1237) % 3000)
-            .collect();
-        vs.sort_by(|a, b| b.cmp(a));
-        out.extend(vs.into_iter().take(k).map(|v| (p, v)));
+        out.extend(values_down(p).into_iter().take(k).map(|v| (p, v)));
     }
     out.sort();
     out
@@ -334,12 +339,13 @@ async fn kept_rows_are_numbered_in_order() -> datafusion::error::Result<()> {
     rows.sort();
     let mut expected = Vec::new();
     for p in 0..7 {
-        let mut vs: Vec<i64> = (0..3000i64)
-            .filter(|i| i % 7 == p)
-            .map(|i| (i * 1237) % 3000)
-            .collect();
-        vs.sort_by(|a, b| b.cmp(a));
-        expected.extend(vs.into_iter().take(3).zip(1..).map(|(v, n)| (p, n, v)));
+        expected.extend(
+            values_down(p)
+                .into_iter()
+                .take(3)
+                .zip(1..)
+                .map(|(v, n)| (p, n, v)),
+        );
     }
     assert_eq!(rows, expected);
     Ok(())
