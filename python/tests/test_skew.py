@@ -139,9 +139,12 @@ def skew_join(spark):
     if (os.cpu_count() or 1) < 2:
         pytest.skip("a shuffle has one partition on a one-core machine")
     spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
+    # these joins are a few hundred KB: below Spark's 256MB no partition counts as skewed
+    spark.conf.set("spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes", "1KB")
     yield
     spark.conf.unset("spark.sql.autoBroadcastJoinThreshold")
     spark.conf.unset("spark.sql.adaptive.skewJoin.enabled")
+    spark.conf.unset("spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes")
 
 
 def partition_shares(df):
@@ -234,6 +237,26 @@ def test_aggregation_on_the_join_key_above_a_hot_join(spark, skew_join):
     assert {r["item_id"]: [r["n"], r["s"]] for r in q.collect()} == dict(want)
 
 
+def test_a_join_below_the_skew_threshold_is_not_split(spark, skew_join, tmp_path):
+    # Spark splits a partition only when it is also larger than
+    # skewedPartitionThresholdInBytes: at the default 256MB, 20000 events have no such partition
+    # (read from files, whose sizes are known before the join runs)
+    spark.conf.unset("spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes")
+    for name, df in zip(["events", "items"], join_frames(spark)):
+        df.write.parquet(str(tmp_path / name))
+    events, items = (spark.read.parquet(str(tmp_path / name)) for name in ["events", "items"])
+    joined = events.join(items, "item_id", "left")
+    assert "SkewSaltExec" not in datafusion_plan(joined)
+    got = joined.agg(F.count("*"), F.sum("event"), F.sum("price")).collect()[0]
+    assert tuple(got) == JOINS["left"][1]
+    assert partition_shares(joined)[-1] > 0.65
+    # the threshold is in bytes, as Spark writes sizes
+    spark.conf.set("spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes", "200k")
+    assert "SkewSaltExec" in datafusion_plan(events.join(items, "item_id", "left"))
+
+
 def test_skew_join_setting_is_validated(spark):
     with pytest.raises(Exception, match="INVALID_CONF_VALUE"):
         spark.conf.set("spark.sql.adaptive.skewJoin.enabled", "sometimes")
+    with pytest.raises(Exception, match="INVALID_CONF_VALUE"):
+        spark.conf.set("spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes", "large")

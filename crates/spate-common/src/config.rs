@@ -302,7 +302,9 @@ fn validate(key: &str, value: &str) -> Result<()> {
             "EXCEPTION" | "LAST_WIN" => Ok(()),
             _ => bad("it should be one of 'EXCEPTION', 'LAST_WIN'"),
         },
-        "spark.sql.autoBroadcastJoinThreshold" => match parse_bytes(value) {
+        "spark.sql.autoBroadcastJoinThreshold"
+        | "spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes" => match parse_bytes(value)
+        {
             Some(_) => Ok(()),
             None => bad("it should be a size in bytes such as '10485760b' or '200m'"),
         },

@@ -82,6 +82,15 @@ impl Size {
         }
     }
 
+    /// Whether an input this size may hold more than `bytes` (yes when nothing is known): the
+    /// larger of DataFusion's byte estimate and Spark's rows-times-width.
+    pub(crate) fn may_exceed(self, bytes: usize) -> bool {
+        match self.bytes.into_iter().chain(self.spark).max() {
+            Some(estimate) => estimate > bytes,
+            None => true,
+        }
+    }
+
     /// Whether an input this size may be collected whole (DataFusion's collect-left limits).
     pub(crate) fn collectable(self, config: &ConfigOptions) -> bool {
         let o = &config.optimizer;

@@ -19,6 +19,10 @@ datafusion::common::extensions_options! {
         /// `spark.sql.adaptive.enabled` and `spark.sql.adaptive.skewJoin.enabled`: whether
         /// [`crate::skew_join::SplitSkewedJoins`] runs.
         pub skew_join: bool, default = true
+        /// `spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes`: a side of a join whose
+        /// estimated size is at most this has no partition Spark would call skewed, and
+        /// [`crate::skew_join::SplitSkewedJoins`] leaves it unspread.
+        pub skew_join_threshold: usize, default = 256 * 1024 * 1024
         /// `spark.sql.files.ignoreCorruptFiles`: whether `crate::read_guard` skips files that
         /// fail to decode instead of failing the query.
         pub ignore_corrupt_files: bool, default = false

@@ -264,17 +264,24 @@ impl Sampler {
         decided.clone().map_err(DataFusionError::Shared)
     }
 
+    /// Samples the sides that may be spread, all at once, and spreads the one whose hot keys
+    /// hold the larger share of its sample.
     async fn sample(&self, ctx: &Arc<TaskContext>) -> DfResult<Decision> {
+        let sampled = self
+            .sides
+            .iter()
+            .enumerate()
+            .filter(|(_, side)| side.may_spread)
+            .map(|(i, side)| async move {
+                let input = Arc::clone(&*lock(&side.input)?);
+                let parked = read_samples(&input, ctx).await?;
+                let sample: Vec<&RecordBatch> = parked.iter().flat_map(|(b, _)| b).collect();
+                let hot = HotKeys::find(&side.keys, &sample, self.partitions)?;
+                *lock(&side.parked)? = parked.into_iter().map(Some).collect();
+                Ok::<_, DataFusionError>((i, hot))
+            });
         let mut decision = Decision::default();
-        for (i, side) in self.sides.iter().enumerate() {
-            if !side.may_spread {
-                continue;
-            }
-            let input = Arc::clone(&*lock(&side.input)?);
-            let parked = read_samples(&input, ctx).await?;
-            let sample: Vec<&RecordBatch> = parked.iter().flat_map(|(b, _)| b).collect();
-            let hot = HotKeys::find(&side.keys, &sample, self.partitions)?;
-            *lock(&side.parked)? = parked.into_iter().map(Some).collect();
+        for (i, hot) in futures::future::try_join_all(sampled).await? {
             if !hot.is_empty() && (decision.hot.is_empty() || hot.share > decision.hot.share) {
                 decision = Decision { spread: i, hot };
             }

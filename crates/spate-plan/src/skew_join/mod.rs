@@ -14,6 +14,11 @@
 //! join is left alone. As in Spark, where the split would break a partitioning an operator
 //! above relies on (an aggregation or window on the join keys with no exchange in between),
 //! the join is left alone rather than paying for another shuffle.
+//! A side is only spread where it may hold a skewed partition: Spark calls a partition skewed
+//! only when it is also larger than `spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes`
+//! (256 MB), so a side whose estimated size is at most that is left as it is, and a join with
+//! no such side is not rewritten — its sampling and salt would cost time, and the salt in the
+//! join keys keeps DataFusion's dynamic join filters from reaching the scans below.
 //! `spark.sql.adaptive.skewJoin.enabled=false` (or `spark.sql.adaptive.enabled=false`) turns
 //! the rule off.
 
@@ -33,6 +38,7 @@ use datafusion::physical_plan::repartition::RepartitionExec;
 use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
 use datafusion::physical_plan::{Distribution, ExecutionPlan, Partitioning};
 
+use crate::broadcast_side::Size;
 use exec::{SALT_COLUMN, Sampler, SkewSaltExec};
 
 /// The name of DataFusion's rule that inserts the exchanges; [`SplitSkewedJoins`] runs after it.
@@ -48,14 +54,12 @@ impl PhysicalOptimizerRule for SplitSkewedJoins {
         plan: Arc<dyn ExecutionPlan>,
         config: &ConfigOptions,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let enabled = config
-            .extensions
-            .get::<crate::options::SpateOptions>()
-            .is_none_or(|o| o.skew_join);
-        if !enabled {
+        let options = config.extensions.get::<crate::options::SpateOptions>();
+        if !options.is_none_or(|o| o.skew_join) {
             return Ok(plan);
         }
-        rewrite(plan, false)
+        let threshold = options.map_or(256 * 1024 * 1024, |o| o.skew_join_threshold);
+        rewrite(plan, false, threshold)
     }
 
     fn name(&self) -> &str {
@@ -68,8 +72,13 @@ impl PhysicalOptimizerRule for SplitSkewedJoins {
 }
 
 /// Rewrites the joins under `plan`; `relied` tells whether an operator above relies on
-/// `plan`'s output partitioning (no exchange in between).
-fn rewrite(plan: Arc<dyn ExecutionPlan>, relied: bool) -> DfResult<Arc<dyn ExecutionPlan>> {
+/// `plan`'s output partitioning (no exchange in between); `threshold` is the size in bytes a
+/// side must be able to exceed to be spread.
+fn rewrite(
+    plan: Arc<dyn ExecutionPlan>,
+    relied: bool,
+    threshold: usize,
+) -> DfResult<Arc<dyn ExecutionPlan>> {
     let exchange = plan.is::<RepartitionExec>()
         || plan.is::<CoalescePartitionsExec>()
         || plan.is::<SortPreservingMergeExec>()
@@ -83,7 +92,7 @@ fn rewrite(plan: Arc<dyn ExecutionPlan>, relied: bool) -> DfResult<Arc<dyn Execu
             required.child_distribution(i),
             None | Some(Distribution::UnspecifiedDistribution)
         );
-        let new = rewrite(Arc::clone(child), !exchange && (relied || needs))?;
+        let new = rewrite(Arc::clone(child), !exchange && (relied || needs), threshold)?;
         changed |= !Arc::ptr_eq(&new, child);
         new_children.push(new);
     }
@@ -99,7 +108,7 @@ fn rewrite(plan: Arc<dyn ExecutionPlan>, relied: bool) -> DfResult<Arc<dyn Execu
         return Ok(plan);
     }
     match plan.downcast_ref::<HashJoinExec>() {
-        Some(join) => Ok(split(join)?.unwrap_or(plan)),
+        Some(join) => Ok(split(join, threshold)?.unwrap_or(plan)),
         None => Ok(plan),
     }
 }
@@ -136,9 +145,10 @@ fn hash_exchange(plan: &Arc<dyn ExecutionPlan>) -> Option<HashExchange> {
     }
 }
 
-/// The join with its skewed side spread, or `None` where it cannot be.
-fn split(join: &HashJoinExec) -> DfResult<Option<Arc<dyn ExecutionPlan>>> {
-    let Some(may_spread) = spreadable(join) else {
+/// The join with its skewed side spread, or `None` where it cannot be or no side may be
+/// larger than `threshold` bytes.
+fn split(join: &HashJoinExec, threshold: usize) -> DfResult<Option<Arc<dyn ExecutionPlan>>> {
+    let Some(mut may_spread) = spreadable(join) else {
         return Ok(None);
     };
     let (Some((left, left_keys, n)), Some((right, right_keys, m))) =
@@ -146,6 +156,12 @@ fn split(join: &HashJoinExec) -> DfResult<Option<Arc<dyn ExecutionPlan>>> {
     else {
         return Ok(None);
     };
+    for (spread, input) in may_spread.iter_mut().zip([&left, &right]) {
+        *spread = *spread && Size::of(input)?.may_exceed(threshold);
+    }
+    if may_spread == [false, false] {
+        return Ok(None);
+    }
     if n != m || n < 2 || left_keys.len() != right_keys.len() {
         return Ok(None);
     }
