@@ -54,6 +54,7 @@ def main():
     p.add_argument("--engines", default="spate,sail")
     p.add_argument("--queries", required=True)
     p.add_argument("--spark-python", default=os.environ.get("SPARK_PYTHON", "python3"))
+    p.add_argument("--memory-limit", help="as in bench/run.py: the engines' memory pool")
     args = p.parse_args()
     args.out = HERE / "logs"
     args.out.mkdir(exist_ok=True)

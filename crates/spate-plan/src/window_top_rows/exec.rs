@@ -269,7 +269,7 @@ impl ExecutionPlan for WindowGroupLimitExec {
             schema: self.schema(),
             number: self.number.as_ref().map(|f| f.data_type().clone()),
             partition_by: self.partition_by.clone(),
-            order_by: self.order_by.clone(),
+            order_by: self.order_by.iter().map(|s| Arc::clone(&s.expr)).collect(),
             limit: self.limit,
             keys,
             order,
@@ -301,7 +301,8 @@ struct LimitStream {
     /// The type of the row numbers, when the stream gives them.
     number: Option<DataType>,
     partition_by: Vec<Arc<dyn PhysicalExpr>>,
-    order_by: LexOrdering,
+    /// The window's order expressions (their directions are in `order`).
+    order_by: Vec<Arc<dyn PhysicalExpr>>,
     limit: usize,
     /// Partition keys as comparable rows, to tell whether a batch goes on with the open key.
     keys: RowConverter,
@@ -334,11 +335,9 @@ impl LimitStream {
             return Ok(());
         }
         let keys = Self::evaluate(&self.partition_by, &batch)?;
-        let order_exprs: Vec<Arc<dyn PhysicalExpr>> =
-            self.order_by.iter().map(|s| Arc::clone(&s.expr)).collect();
         let order = self
             .order
-            .convert_columns(&Self::evaluate(&order_exprs, &batch)?)?;
+            .convert_columns(&Self::evaluate(&self.order_by, &batch)?)?;
         let runs = self.runs(&keys)?;
         let first: Vec<ArrayRef> = keys.iter().map(|k| k.slice(0, 1)).collect();
         let first = self.keys.convert_columns(&first)?;
