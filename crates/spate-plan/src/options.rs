@@ -3,6 +3,9 @@
 //! session's Spark settings by `crate::session::apply_engine_options`. The rules read them
 //! from the configuration they are given, so this module depends on nothing of the crate.
 
+/// Spark's default `spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes`: 256MB.
+pub const SKEW_THRESHOLD: usize = 256 * 1024 * 1024;
+
 datafusion::common::extensions_options! {
     /// Spate's own engine options in DataFusion's configuration, mirrored from the session's
     /// settings by [`apply_engine_options`].
@@ -22,7 +25,7 @@ datafusion::common::extensions_options! {
         /// `spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes`: a side of a join whose
         /// estimated size is at most this has no partition Spark would call skewed, and
         /// [`crate::skew_join::SplitSkewedJoins`] leaves it unspread.
-        pub skew_join_threshold: usize, default = 256 * 1024 * 1024
+        pub skew_join_threshold: usize, default = SKEW_THRESHOLD
         /// `spark.sql.files.ignoreCorruptFiles`: whether `crate::read_guard` skips files that
         /// fail to decode instead of failing the query.
         pub ignore_corrupt_files: bool, default = false

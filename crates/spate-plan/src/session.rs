@@ -188,7 +188,9 @@ pub fn apply_engine_options(opts: &mut datafusion::config::ConfigOptions, config
         spate.skew_join_threshold = config
             .get("spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes")
             .and_then(|v| spate_common::config::parse_bytes(&v))
-            .map_or(256 * 1024 * 1024, |v| usize::try_from(v).unwrap_or(0));
+            .map_or(crate::options::SKEW_THRESHOLD, |v| {
+                usize::try_from(v).unwrap_or(0)
+            });
         spate.ignore_corrupt_files = config
             .get_bool("spark.sql.files.ignoreCorruptFiles")
             .unwrap_or(false);

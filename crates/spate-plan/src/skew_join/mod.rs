@@ -58,7 +58,7 @@ impl PhysicalOptimizerRule for SplitSkewedJoins {
         if !options.is_none_or(|o| o.skew_join) {
             return Ok(plan);
         }
-        let threshold = options.map_or(256 * 1024 * 1024, |o| o.skew_join_threshold);
+        let threshold = options.map_or(crate::options::SKEW_THRESHOLD, |o| o.skew_join_threshold);
         rewrite(plan, false, threshold)
     }
 
