@@ -317,13 +317,13 @@ impl PhysicalOptimizerRule for SparkBuildSide {
 mod tests {
     use std::sync::Arc;
 
-    use datafusion::arrow::array::{AsArray, Int64Array};
-    use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use datafusion::arrow::record_batch::RecordBatch;
     use datafusion::datasource::MemTable;
-    use datafusion::execution::SessionStateBuilder;
-    use datafusion::physical_plan::displayable;
     use datafusion::prelude::{SessionConfig, SessionContext};
+
+    use crate::test_session::{Place, plan_and_pairs, with_rule};
 
     /// `small` (k in 0..10) and `big` (k in 0..n, v = 2k), with Spate's collect limits
     /// (10 MB, 128k rows) and this rule after DataFusion's join selection.
@@ -341,24 +341,15 @@ mod tests {
             )?;
             MemTable::try_new(schema, vec![vec![batch]])
         };
-        let mut rules = Vec::new();
-        for rule in datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules {
-            let name = rule.name().to_string();
-            rules.push(rule);
-            if name == "join_selection" {
-                rules.push(Arc::new(super::SparkBuildSide) as _);
-            }
-        }
         let mut config = SessionConfig::new().with_target_partitions(2);
         let o = &mut config.options_mut().optimizer;
         o.hash_join_single_partition_threshold = 10 << 20;
         o.hash_join_single_partition_threshold_rows = 128 * 1024;
-        let state = SessionStateBuilder::new()
-            .with_config(config)
-            .with_default_features()
-            .with_physical_optimizer_rules(rules)
-            .build();
-        let ctx = SessionContext::new_with_state(state);
+        let ctx = with_rule(
+            config,
+            Arc::new(super::SparkBuildSide),
+            Place::After("join_selection"),
+        );
         ctx.register_table(
             "small",
             Arc::new(table(vec![("k", Int64Array::from_iter_values(0..10))])?),
@@ -379,22 +370,13 @@ mod tests {
         // 100,000 rows (1.6 MB) fit both limits: built, as Spark broadcasts it; 200,000 rows
         // (3.2 MB) fit the bytes but not the rows: the small left side stays the one built
         for (n, swapped) in [(100_000, true), (200_000, false)] {
-            let df = context(n)?
-                .sql("SELECT small.k, big.v FROM small LEFT JOIN big ON small.k = big.k")
-                .await?;
-            let plan = df.clone().create_physical_plan().await?;
-            let shown = displayable(plan.as_ref()).indent(true).to_string();
+            let (shown, rows) = plan_and_pairs(
+                &context(n)?,
+                "SELECT small.k, big.v FROM small LEFT JOIN big ON small.k = big.k",
+            )
+            .await?;
             assert_eq!(shown.contains("join_type=Right"), swapped, "{n}:\n{shown}");
             assert_eq!(shown.contains("join_type=Left"), !swapped, "{n}:\n{shown}");
-            let mut rows = Vec::new();
-            for b in df.collect().await? {
-                let (k, v) = (
-                    b.column(0).as_primitive::<Int64Type>(),
-                    b.column(1).as_primitive::<Int64Type>(),
-                );
-                rows.extend((0..b.num_rows()).map(|i| (k.value(i), v.value(i))));
-            }
-            rows.sort();
             assert_eq!(rows, (0..10).map(|k| (k, 2 * k)).collect::<Vec<_>>(), "{n}");
         }
         Ok(())

@@ -36,6 +36,8 @@ pub mod sql_over;
 pub mod sql_table_syntax;
 pub mod streaming;
 pub mod task_ids;
+#[cfg(test)]
+pub(crate) mod test_session;
 pub mod type_build;
 pub mod type_parser;
 pub mod types;

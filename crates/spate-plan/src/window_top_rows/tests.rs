@@ -7,9 +7,10 @@ use datafusion::arrow::array::{Array, AsArray, Int64Array, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
-use datafusion::execution::SessionStateBuilder;
 use datafusion::physical_plan::displayable;
 use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::test_session::{Place, plan_and_pairs, with_rule};
 
 fn context() -> datafusion::error::Result<SessionContext> {
     context_with(1000)
@@ -38,28 +39,18 @@ fn context_with(threshold: i64) -> datafusion::error::Result<SessionContext> {
             )
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let mut rules = Vec::new();
-    for rule in datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules {
-        if rule.name() == super::BEFORE_RULE {
-            rules.push(Arc::new(super::TopRowsPerKey) as _);
-        }
-        rules.push(rule);
-    }
     let options = crate::options::SpateOptions {
         window_group_limit: usize::try_from(threshold).ok(),
         ..Default::default()
     };
-    let state = SessionStateBuilder::new()
-        .with_config(
-            SessionConfig::new()
-                .with_target_partitions(2)
-                .with_batch_size(64)
-                .with_option_extension(options),
-        )
-        .with_default_features()
-        .with_physical_optimizer_rules(rules)
-        .build();
-    let ctx = SessionContext::new_with_state(state);
+    let ctx = with_rule(
+        SessionConfig::new()
+            .with_target_partitions(2)
+            .with_batch_size(64)
+            .with_option_extension(options),
+        Arc::new(super::TopRowsPerKey),
+        Place::Before(super::BEFORE_RULE),
+    );
     ctx.register_table("t", Arc::new(MemTable::try_new(schema, vec![batches])?))?;
     let (schema, batches) = mixed_rows()?;
     ctx.register_table("u", Arc::new(MemTable::try_new(schema, vec![batches])?))?;
@@ -74,19 +65,7 @@ async fn plan_and_rows_in(
     ctx: SessionContext,
     sql: &str,
 ) -> datafusion::error::Result<(String, Vec<(i64, i64)>)> {
-    let df = ctx.sql(sql).await?;
-    let plan = df.clone().create_physical_plan().await?;
-    let shown = displayable(plan.as_ref()).indent(true).to_string();
-    let mut rows = Vec::new();
-    for b in df.collect().await? {
-        let (p, v) = (
-            b.column(0).as_primitive::<Int64Type>(),
-            b.column(1).as_primitive::<Int64Type>(),
-        );
-        rows.extend((0..b.num_rows()).map(|i| (p.value(i), v.value(i))));
-    }
-    rows.sort();
-    Ok((shown, rows))
+    plan_and_pairs(&ctx, sql).await
 }
 
 /// The values of key `p` in `t`, largest first, computed here.
