@@ -140,6 +140,21 @@ def test_small_joins_keep_sparks_row_order(spark):
     assert people.crossJoin(many).count() == 21
 
 
+@pytest.mark.parametrize("hint", ["broadcast", "shuffle_hash"])
+def test_a_join_emits_only_the_columns_read_above_it(spark, tables, hint):
+    # A left join that keeps the big side's row order numbers its probe rows and drops the
+    # number; a shuffle join may carry skew salts it drops too. Either way the join itself
+    # must leave out what nothing above reads: here both `k` columns and `id`.
+    big, small = tables
+    q = big.join(small.hint(hint), "k", "left").groupBy("name").agg(F.count("*").alias("n"))
+    join = next(line for line in join_lines(q) if "HashJoinExec" in line)
+    kept = join.split("projection=[", 1)[1].split("]", 1)[0].split(", ")
+    assert [c.split("@")[0] for c in kept] == ["name"], join
+    # every name of the small table, met by N_BIG / N_SMALL rows of the big one
+    got = {r["name"]: r["n"] for r in q.collect()}
+    assert got == {f"n{i}": N_BIG // N_SMALL for i in range(N_SMALL)}
+
+
 def test_drop_of_an_ambiguous_column_fails_and_of_a_missing_one_is_ignored(spark):
     from pyspark.errors import AnalysisException
 

@@ -141,10 +141,17 @@ def skew_join(spark):
     spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
     # these joins are a few hundred KB: below Spark's 256MB no partition counts as skewed
     spark.conf.set("spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes", "1KB")
+    # and of two partitions neither is over five times their median (their mean): the hot
+    # item's partition, about 70% of the rows, is 1.4 times it
+    spark.conf.set("spark.sql.adaptive.skewJoin.skewedPartitionFactor", "1.2")
+    # the shares below are worked out for two partitions, whatever the machine's cores
+    spark.conf.set("spark.sql.shuffle.partitions", "2")
     yield
+    spark.conf.unset("spark.sql.shuffle.partitions")
     spark.conf.unset("spark.sql.autoBroadcastJoinThreshold")
     spark.conf.unset("spark.sql.adaptive.skewJoin.enabled")
     spark.conf.unset("spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes")
+    spark.conf.unset("spark.sql.adaptive.skewJoin.skewedPartitionFactor")
 
 
 def partition_shares(df):
@@ -255,8 +262,28 @@ def test_a_join_below_the_skew_threshold_is_not_split(spark, skew_join, tmp_path
     assert "SkewSaltExec" in datafusion_plan(events.join(items, "item_id", "left"))
 
 
+def test_a_partition_must_pass_the_skew_factor(spark, skew_join):
+    # the hot item's partition holds 40% + 60% / 2 of the rows, the other 30%: 1.4 times their
+    # median (the mean of the two, 50%). Spark's default factor 5 calls it not skewed, nor
+    # does 1.5; 1.3 does. Two partitions are never more than twice their median, so from a
+    # factor of 2 the join is not even sampled.
+    events, items = join_frames(spark)
+    joined = events.join(items, "item_id", "left")
+    for factor, split in [("5", False), ("2", False), ("1.5", False), ("1.3", True)]:
+        spark.conf.set("spark.sql.adaptive.skewJoin.skewedPartitionFactor", factor)
+        sampled = "SkewSaltExec" in datafusion_plan(joined)
+        assert sampled == (float(factor) < 2), factor
+        got = joined.agg(F.count("*"), F.sum("event"), F.sum("price")).collect()[0]
+        assert tuple(got) == JOINS["left"][1]
+        top = partition_shares(joined)[-1]
+        assert (top < 0.55) if split else (top > 0.65), (factor, top)
+
+
 def test_skew_join_setting_is_validated(spark):
     with pytest.raises(Exception, match="INVALID_CONF_VALUE"):
         spark.conf.set("spark.sql.adaptive.skewJoin.enabled", "sometimes")
     with pytest.raises(Exception, match="INVALID_CONF_VALUE"):
         spark.conf.set("spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes", "large")
+    for bad in ["-1", "often"]:
+        with pytest.raises(Exception, match="INVALID_CONF_VALUE"):
+            spark.conf.set("spark.sql.adaptive.skewJoin.skewedPartitionFactor", bad)

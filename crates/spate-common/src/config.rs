@@ -298,6 +298,10 @@ fn validate(key: &str, value: &str) -> Result<()> {
                 _ => bad("it should be a boolean ('true' or 'false')"),
             }
         }
+        "spark.sql.adaptive.skewJoin.skewedPartitionFactor" => match value.trim().parse::<f64>() {
+            Ok(f) if f >= 0.0 => Ok(()),
+            _ => bad("the skew factor must be a non-negative number"),
+        },
         "spark.sql.mapKeyDedupPolicy" => match value.trim().to_ascii_uppercase().as_str() {
             "EXCEPTION" | "LAST_WIN" => Ok(()),
             _ => bad("it should be one of 'EXCEPTION', 'LAST_WIN'"),

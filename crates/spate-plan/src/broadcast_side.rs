@@ -82,13 +82,15 @@ impl Size {
         }
     }
 
-    /// Whether an input this size may hold more than `bytes` (yes when nothing is known): the
-    /// larger of DataFusion's byte estimate and Spark's rows-times-width.
+    /// The larger of DataFusion's byte estimate and Spark's rows-times-width, if either is
+    /// known.
+    pub(crate) fn estimate(self) -> Option<usize> {
+        self.bytes.into_iter().chain(self.spark).max()
+    }
+
+    /// Whether an input this size may hold more than `bytes` (yes when nothing is known).
     pub(crate) fn may_exceed(self, bytes: usize) -> bool {
-        match self.bytes.into_iter().chain(self.spark).max() {
-            Some(estimate) => estimate > bytes,
-            None => true,
-        }
+        self.estimate().is_none_or(|estimate| estimate > bytes)
     }
 
     /// Whether an input this size may be collected whole (DataFusion's collect-left limits).

@@ -15,6 +15,7 @@ pub mod functions;
 pub mod generate;
 pub mod java_text;
 pub mod join_hints;
+pub mod join_projection;
 pub mod json_schema;
 pub mod literal;
 pub mod lossy_utf8;

@@ -5,6 +5,8 @@
 
 /// Spark's default `spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes`: 256MB.
 pub const SKEW_THRESHOLD: usize = 256 * 1024 * 1024;
+/// Spark's default `spark.sql.adaptive.skewJoin.skewedPartitionFactor`: 5.
+pub const SKEW_FACTOR: f64 = 5.0;
 
 datafusion::common::extensions_options! {
     /// Spate's own engine options in DataFusion's configuration, mirrored from the session's
@@ -26,6 +28,9 @@ datafusion::common::extensions_options! {
         /// estimated size is at most this has no partition Spark would call skewed, and
         /// [`crate::skew_join::SplitSkewedJoins`] leaves it unspread.
         pub skew_join_threshold: usize, default = SKEW_THRESHOLD
+        /// `spark.sql.adaptive.skewJoin.skewedPartitionFactor`: a partition is skewed only if
+        /// it is also more than this many times the median partition.
+        pub skew_join_factor: f64, default = SKEW_FACTOR
         /// `spark.sql.files.ignoreCorruptFiles`: whether `crate::read_guard` skips files that
         /// fail to decode instead of failing the query.
         pub ignore_corrupt_files: bool, default = false

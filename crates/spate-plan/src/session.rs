@@ -94,6 +94,8 @@ pub fn new_context(
             rules.push(Arc::new(crate::skew_join::SplitSkewedJoins));
         }
     }
+    // Joins our rules gave a projection are narrowed to what the projection above reads.
+    rules.push(Arc::new(crate::join_projection::EmbedJoinProjections));
     // A distinct count beside plain counts is aggregated in two levels, as Spark does, so a
     // hot key's distinct values do not all meet in one partition.
     let mut logical: Vec<Arc<dyn datafusion::optimizer::OptimizerRule + Send + Sync>> = Vec::new();
@@ -191,6 +193,11 @@ pub fn apply_engine_options(opts: &mut datafusion::config::ConfigOptions, config
             .map_or(crate::options::SKEW_THRESHOLD, |v| {
                 usize::try_from(v).unwrap_or(0)
             });
+        spate.skew_join_factor = config
+            .get("spark.sql.adaptive.skewJoin.skewedPartitionFactor")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|f| *f >= 0.0)
+            .unwrap_or(crate::options::SKEW_FACTOR);
         spate.ignore_corrupt_files = config
             .get_bool("spark.sql.files.ignoreCorruptFiles")
             .unwrap_or(false);

@@ -198,7 +198,9 @@ impl SkewFinding {
         match self.kind {
             WorkKind::Join => vec![
                 "turn on spark.sql.adaptive.skewJoin.enabled (Spate then spreads the hot key's \
-                 rows over all tasks and copies the other side's matching rows to each)"
+                 rows over all tasks and copies the other side's matching rows to each, where \
+                 its partition is over spark.sql.adaptive.skewJoin.skewedPartitionFactor times \
+                 the median and skewedPartitionThresholdInBytes; lower these to split sooner)"
                     .into(),
                 "broadcast the smaller side (F.broadcast(df), or raise \
                  spark.sql.autoBroadcastJoinThreshold) so the join needs no shuffle"

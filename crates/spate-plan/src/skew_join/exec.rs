@@ -55,6 +55,40 @@ const MIN_HOT_ROWS: usize = 64;
 /// Salts tried per partition when looking for one that routes a hot key to each partition.
 const SALT_TRIES_PER_PARTITION: usize = 32;
 
+/// Spark's test of a skewed partition, applied to the sample: a partition is skewed when it
+/// holds more than `factor` times the median partition
+/// (`spark.sql.adaptive.skewJoin.skewedPartitionFactor`) and more than `threshold` bytes
+/// (`skewedPartitionThresholdInBytes`), its bytes estimated as its share of the sample times
+/// the side's estimated size (`side_bytes`; unknown: the share alone decides).
+#[derive(Debug, Clone, Copy)]
+pub struct SkewTest {
+    pub factor: f64,
+    pub threshold: usize,
+}
+
+impl SkewTest {
+    /// Which of the partitions whose sampled rows are `counts` are skewed.
+    fn skewed(&self, counts: &[usize], side_bytes: Option<usize>) -> Vec<bool> {
+        let total: usize = counts.iter().sum();
+        let mut sorted = counts.to_vec();
+        sorted.sort_unstable();
+        let n = sorted.len();
+        // Spark's median size: the middle one, or the mean of the two middle ones; at least 1
+        let median = match n {
+            0 => 1.0,
+            _ if n.is_multiple_of(2) => ((sorted[n / 2] + sorted[n / 2 - 1]) as f64 / 2.0).max(1.0),
+            _ => (sorted[n / 2] as f64).max(1.0),
+        };
+        counts
+            .iter()
+            .map(|&c| {
+                let bytes = side_bytes.map(|b| b as f64 * c as f64 / total.max(1) as f64);
+                c as f64 > self.factor * median && bytes.is_none_or(|b| b > self.threshold as f64)
+            })
+            .collect()
+    }
+}
+
 /// One hot key: its values (one single-row array per key column) and the salts that route
 /// it to every partition.
 #[derive(Debug)]
@@ -73,11 +107,14 @@ pub struct HotKeys {
 
 impl HotKeys {
     /// Finds the hot keys of `keys` in the sampled `batches`, for an exchange into
-    /// `partitions` partitions.
+    /// `partitions` partitions: keys that hold a good part of the sample and send their rows
+    /// to a partition `test` calls skewed (`side_bytes`: the side's estimated size).
     fn find(
         keys: &[Arc<dyn PhysicalExpr>],
         batches: &[&RecordBatch],
         partitions: usize,
+        test: SkewTest,
+        side_bytes: Option<usize>,
     ) -> DfResult<Self> {
         let mut counts: HashMap<u64, (usize, usize, usize)> = HashMap::new();
         let mut key_columns = Vec::with_capacity(batches.len());
@@ -93,14 +130,24 @@ impl HotKeys {
             total += batch.num_rows();
             key_columns.push(arrays);
         }
+        if partitions < 2 {
+            return Ok(Self::default());
+        }
+        let mut per_partition = vec![0; partitions];
+        for (hash, (n, _, _)) in &counts {
+            per_partition[partition_of(*hash, partitions)] += n;
+        }
+        let skewed = test.skewed(&per_partition, side_bytes);
         let hot: Vec<(u64, usize, (usize, usize))> = counts
             .into_iter()
-            .filter(|(_, (n, _, _))| {
-                *n >= MIN_HOT_ROWS && n * HOT_SHARE_DIVISOR * partitions > total
+            .filter(|(hash, (n, _, _))| {
+                *n >= MIN_HOT_ROWS
+                    && n * HOT_SHARE_DIVISOR * partitions > total
+                    && skewed[partition_of(*hash, partitions)]
             })
             .map(|(hash, (n, b, row))| (hash, n, (b, row)))
             .collect();
-        if hot.is_empty() || partitions < 2 {
+        if hot.is_empty() {
             return Ok(Self::default());
         }
         // One row of each hot key: the values the salts are tried with.
@@ -202,6 +249,8 @@ struct SideInput {
     keys: Vec<Arc<dyn PhysicalExpr>>,
     /// Whether this side may be spread (and is therefore sampled).
     may_spread: bool,
+    /// The side's estimated size in bytes, if known.
+    bytes: Option<usize>,
     parked: Mutex<Vec<Option<Parked>>>,
 }
 
@@ -217,6 +266,7 @@ pub struct Sampler {
     sides: [SideInput; 2],
     /// The partitions of the exchanges above both sides.
     partitions: usize,
+    test: SkewTest,
     decided: tokio::sync::OnceCell<Result<Arc<Decision>, Arc<DataFusionError>>>,
 }
 
@@ -230,27 +280,32 @@ impl fmt::Debug for Sampler {
 
 impl Sampler {
     /// A sampler for a join of `left` and `right` on `keys` (left keys, right keys), with
-    /// exchanges into `partitions` partitions; `may_spread` tells which sides may be spread.
+    /// exchanges into `partitions` partitions; `may_spread` tells which sides may be spread,
+    /// `bytes` their estimated sizes, `test` which partitions count as skewed.
     pub fn new(
         inputs: [Arc<dyn ExecutionPlan>; 2],
         keys: [Vec<Arc<dyn PhysicalExpr>>; 2],
         may_spread: [bool; 2],
+        bytes: [Option<usize>; 2],
         partitions: usize,
+        test: SkewTest,
     ) -> Self {
         let [left, right] = inputs;
         let [left_keys, right_keys] = keys;
-        let side = |input, keys, may_spread| SideInput {
+        let side = |input, keys, may_spread, bytes| SideInput {
             input: Mutex::new(input),
             keys,
             may_spread,
+            bytes,
             parked: Mutex::new(Vec::new()),
         };
         Self {
             sides: [
-                side(left, left_keys, may_spread[0]),
-                side(right, right_keys, may_spread[1]),
+                side(left, left_keys, may_spread[0], bytes[0]),
+                side(right, right_keys, may_spread[1], bytes[1]),
             ],
             partitions,
+            test,
             decided: tokio::sync::OnceCell::new(),
         }
     }
@@ -276,7 +331,8 @@ impl Sampler {
                 let input = Arc::clone(&*lock(&side.input)?);
                 let parked = read_samples(&input, ctx).await?;
                 let sample: Vec<&RecordBatch> = parked.iter().flat_map(|(b, _)| b).collect();
-                let hot = HotKeys::find(&side.keys, &sample, self.partitions)?;
+                let hot =
+                    HotKeys::find(&side.keys, &sample, self.partitions, self.test, side.bytes)?;
                 *lock(&side.parked)? = parked.into_iter().map(Some).collect();
                 Ok::<_, DataFusionError>((i, hot))
             });
@@ -623,5 +679,62 @@ impl Stream for SkewSaltStream {
 impl RecordBatchStream for SkewSaltStream {
     fn schema(&self) -> SchemaRef {
         Arc::clone(&self.schema)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::physical_expr::expressions::Column;
+
+    const LOOSE: SkewTest = SkewTest {
+        factor: 5.0,
+        threshold: 0,
+    };
+
+    #[test]
+    fn a_partition_is_skewed_past_the_factor_and_the_threshold() {
+        // median of four: the mean of the two middle ones (100); 501 > 5 * 100
+        assert_eq!(
+            LOOSE.skewed(&[501, 100, 100, 100], None),
+            [true, false, false, false]
+        );
+        assert_eq!(LOOSE.skewed(&[500, 100, 100, 100], None), [false; 4]);
+        // of three: the middle one (10), not the mean
+        assert_eq!(LOOSE.skewed(&[10, 60, 0], None), [false, true, false]);
+        // the bytes: 501 / 801 of 1000 bytes is 625 bytes
+        let test = SkewTest {
+            factor: 5.0,
+            threshold: 600,
+        };
+        assert!(test.skewed(&[501, 100, 100, 100], Some(1000))[0]);
+        assert!(!test.skewed(&[501, 100, 100, 100], Some(900))[0]);
+    }
+
+    /// The hot keys found in `rows` of which `hot` in every hundred are key 7, the rest
+    /// spread over 1000 other keys, for four partitions.
+    fn hot_keys(hot: i64, factor: f64) -> DfResult<usize> {
+        let values: Vec<i64> = (0..20_000)
+            .map(|i| if i % 100 < hot { 7 } else { 1000 + i % 1000 })
+            .collect();
+        let schema = Arc::new(Schema::new(vec![Field::new("k", DataType::Int64, false)]));
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(values))])?;
+        let keys: Vec<Arc<dyn PhysicalExpr>> = vec![Arc::new(Column::new("k", 0))];
+        let test = SkewTest {
+            factor,
+            threshold: 0,
+        };
+        Ok(HotKeys::find(&keys, &[&batch], 4, test, None)?.len())
+    }
+
+    #[test]
+    fn a_key_is_hot_only_in_a_skewed_partition() -> DfResult<()> {
+        // 30% of the rows: its partition holds 30% + 70% / 4 = 47.5%, the median 17.5%
+        assert_eq!(hot_keys(30, 5.0)?, 0);
+        assert_eq!(hot_keys(30, 2.0)?, 1);
+        // 80%: 85% against a median of 5%
+        assert_eq!(hot_keys(80, 5.0)?, 1);
+        Ok(())
     }
 }
