@@ -712,8 +712,8 @@ mod tests {
         assert!(!test.skewed(&[501, 100, 100, 100], Some(900))[0]);
     }
 
-    /// The hot keys found in `rows` of which `hot` in every hundred are key 7, the rest
-    /// spread over 1000 other keys, for four partitions.
+    /// How many hot keys four partitions get from 20,000 rows of which `hot` in every hundred
+    /// are key 7 and the rest spread over 1000 other keys, under a test with `factor`.
     fn hot_keys(hot: i64, factor: f64) -> DfResult<usize> {
         let values: Vec<i64> = (0..20_000)
             .map(|i| if i % 100 < hot { 7 } else { 1000 + i % 1000 })
