@@ -3,6 +3,8 @@
 hint whose side cannot be broadcast for the join type is ignored, as in Spark. Results are
 checked against values computed in the test."""
 
+import os
+
 import pytest
 from pyspark.sql import functions as F
 
@@ -143,15 +145,28 @@ def test_small_joins_keep_sparks_row_order(spark):
 @pytest.mark.parametrize("hint", ["broadcast", "shuffle_hash"])
 def test_a_join_emits_only_the_columns_read_above_it(spark, tables, hint):
     # A left join that keeps the big side's row order numbers its probe rows and drops the
-    # number; a shuffle join may carry skew salts it drops too. Either way the join itself
-    # must leave out what nothing above reads: here both `k` columns and `id`.
+    # number; a shuffle join the skew rule rewrites (here made to: any partition above 1KB and
+    # 1.2 times the median) carries salts it drops too. Either way the join itself must leave
+    # out what nothing above reads: here both `k` columns and `id`.
     big, small = tables
-    q = big.join(small.hint(hint), "k", "left").groupBy("name").agg(F.count("*").alias("n"))
-    join = next(line for line in join_lines(q) if "HashJoinExec" in line)
-    kept = join.split("projection=[", 1)[1].split("]", 1)[0].split(", ")
-    assert [c.split("@")[0] for c in kept] == ["name"], join
-    # every name of the small table, met by N_BIG / N_SMALL rows of the big one
-    got = {r["name"]: r["n"] for r in q.collect()}
+    if hint == "shuffle_hash":
+        spark.conf.set("spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes", "1KB")
+        spark.conf.set("spark.sql.adaptive.skewJoin.skewedPartitionFactor", "1.2")
+        spark.conf.set("spark.sql.shuffle.partitions", "2")
+    try:
+        q = big.join(small.hint(hint), "k", "left").groupBy("name").agg(F.count("*").alias("n"))
+        lines = join_lines(q)
+        if hint == "shuffle_hash" and (os.cpu_count() or 1) >= 2:
+            assert any("SkewSaltExec" in line for line in lines), lines
+        join = next(line for line in lines if "HashJoinExec" in line)
+        kept = join.split("projection=[", 1)[1].split("]", 1)[0].split(", ")
+        assert [c.split("@")[0] for c in kept] == ["name"], join
+        # every name of the small table, met by N_BIG / N_SMALL rows of the big one
+        got = {r["name"]: r["n"] for r in q.collect()}
+    finally:
+        for key in ["skewJoin.skewedPartitionThresholdInBytes", "skewJoin.skewedPartitionFactor"]:
+            spark.conf.unset(f"spark.sql.adaptive.{key}")
+        spark.conf.unset("spark.sql.shuffle.partitions")
     assert got == {f"n{i}": N_BIG // N_SMALL for i in range(N_SMALL)}
 
 

@@ -116,6 +116,9 @@ impl HotKeys {
         test: SkewTest,
         side_bytes: Option<usize>,
     ) -> DfResult<Self> {
+        if partitions < 2 {
+            return Ok(Self::default());
+        }
         let mut counts: HashMap<u64, (usize, usize, usize)> = HashMap::new();
         let mut key_columns = Vec::with_capacity(batches.len());
         let mut total = 0;
@@ -129,9 +132,6 @@ impl HotKeys {
             }
             total += batch.num_rows();
             key_columns.push(arrays);
-        }
-        if partitions < 2 {
-            return Ok(Self::default());
         }
         let mut per_partition = vec![0; partitions];
         for (hash, (n, _, _)) in &counts {
