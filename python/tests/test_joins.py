@@ -80,6 +80,27 @@ def test_broadcast_hint_that_cannot_apply_is_ignored(spark, tables):
     assert df.count() == N_BIG
 
 
+def test_a_left_join_never_collects_its_preserved_side(spark, tables):
+    # Spark cannot broadcast the left side of a left outer join; when the right side is too
+    # large to broadcast (here above a threshold of 100KB) it shuffles both sides on the key.
+    # The join's output is then partitioned by `k`, so the count per `k` above it is one
+    # aggregation, with no partial step and exchange between (TPC-H q13's shape).
+    big, small = tables
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "100KB")
+    df = small.join(big.filter("k >= 5"), "k", "left").groupBy("k").agg(F.count("id").alias("n"))
+    try:
+        lines = join_lines(df)
+        plan = datafusion_plan(df)
+        got = {r["k"]: r["n"] for r in df.collect()}
+    finally:
+        spark.conf.unset("spark.sql.autoBroadcastJoinThreshold")
+    assert "mode=Partitioned" in lines[0] and "join_type=Left" in lines[0], lines[0]
+    assert "mode=Partial" not in plan and "mode=SinglePartitioned" in plan, plan
+    # keys 5.. meet N_BIG / N_SMALL ids each; keys 0..4 none (their one row counts no id)
+    expected = {k: N_BIG // N_SMALL if k >= 5 else 0 for k in range(N_SMALL)}
+    assert got == expected
+
+
 def test_shuffle_hash_and_merge_hints(spark, tables):
     big, small = tables
     spark.conf.unset("spark.sql.autoBroadcastJoinThreshold")
