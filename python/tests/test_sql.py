@@ -137,6 +137,43 @@ def test_rlike_and_not_rlike(spark, events):
     assert [(r.a, r.na) for r in got] == [(r.k == "a", r.k != "a") for r in got]
 
 
+def spark_like(value, pattern):
+    """Spark's LIKE, as documented, for patterns without `_` or escapes: `%` is any run of
+    characters (line breaks included), the rest must match exactly, the whole value."""
+    import re
+
+    if value is None:
+        return None
+    regex = ".*".join(re.escape(piece) for piece in pattern.split("%"))
+    return re.fullmatch(regex, value, flags=re.DOTALL) is not None
+
+
+def test_like_with_several_pieces(spark):
+    # Patterns of several pieces between `%`s (TPC-H q13's and q16's) are matched by finding
+    # the pieces in order; a piece may not overlap the one anchored at the end
+    values = [
+        "the special, careful requests sleep", "special requests", "specialrequests",
+        "requests special", "special request", "special\nrequests", "aba", "abab", "ab",
+        "xéyüz", "", None,
+    ]
+    patterns = ["%special%requests%", "special%requests", "ab%ba", "ab%ab%", "%a%%b", "%é%ü%"]
+    df = spark.createDataFrame([(i, v) for i, v in enumerate(values)], "i int, s string")
+    df.createOrReplaceTempView("t_like")
+    cols = ", ".join(f"s LIKE '{p}' AS l{n}, s NOT LIKE '{p}' AS n{n}" for n, p in enumerate(patterns))
+    got = spark.sql(f"SELECT i, {cols} FROM t_like ORDER BY i").collect()
+    for row in got:
+        for n, p in enumerate(patterns):
+            want = spark_like(values[row.i], p)
+            assert row[f"l{n}"] == want, (values[row.i], p)
+            assert row[f"n{n}"] == (None if want is None else not want), (values[row.i], p)
+    # in a filter, the plan still reads as Spark's LIKE
+    q = spark.sql("SELECT i FROM t_like WHERE s NOT LIKE '%special%requests%' ORDER BY i")
+    assert [r.i for r in q.collect()] == [
+        i for i, v in enumerate(values) if v is not None and not spark_like(v, "%special%requests%")
+    ]
+    assert "NOT LIKE %special%requests%" in q._explain_string(mode="formatted")
+
+
 def test_unknown_function_in_sql_is_unresolved_routine(spark):
     with pytest.raises(AnalysisException) as info:
         spark.sql("SELECT no_such_fn(1)").collect()

@@ -17,6 +17,7 @@ pub mod java_text;
 pub mod join_hints;
 pub mod join_projection;
 pub mod json_schema;
+pub mod like_segments;
 pub mod literal;
 pub mod lossy_utf8;
 pub mod options;

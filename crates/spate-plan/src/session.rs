@@ -110,6 +110,8 @@ pub fn new_context(
     rules.push(Arc::new(crate::sliding_window::SlidingWindows));
     // Bad files are named or skipped, never fatal: file scans are guarded once planned.
     rules.push(Arc::new(crate::read_guard::GuardFileReads));
+    // LIKE patterns of plain pieces between `%`s are matched without a regex per batch.
+    rules.push(Arc::new(crate::like_segments::SegmentedLikes));
     for (url, keep_lengths) in [
         (crate::lossy_utf8::LOSSY_URL, true),
         (crate::lossy_utf8::INFER_URL, false),
