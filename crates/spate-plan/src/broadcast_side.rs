@@ -125,17 +125,10 @@ fn default_size(t: &DataType) -> usize {
 }
 
 impl SparkBuildSide {
-    /// Whether Spark would build `join`'s right input where DataFusion builds its left.
-    fn builds_right(join: &HashJoinExec, config: &ConfigOptions) -> DfResult<bool> {
-        if *join.partition_mode() != PartitionMode::CollectLeft {
-            return Ok(false);
-        }
-        // Spark sizes a filtered scan by its source (a filter does not shrink its estimate),
-        // so it broadcasts a large table cut by a filter far less readily than DataFusion's
-        // estimates (a fifth of the rows per filter) suggest: the estimated rows must also fit
-        // DataFusion's row limit, or the hash table of a large input would be built in one
-        // partition (TPC-H q13's 1.5M orders: 0.42 s against Sail's 0.19 s).
-        if !Self::right_collectable(join, config)? {
+    /// Whether Spark would build the right input of `join`, a collect-left hash join, where
+    /// DataFusion builds its left; `right_fits`: whether the right is small enough to build.
+    fn builds_right(join: &HashJoinExec, right_fits: bool) -> DfResult<bool> {
+        if !right_fits {
             return Ok(false);
         }
         Ok(match join.join_type() {
@@ -148,25 +141,17 @@ impl SparkBuildSide {
     }
 
     /// Whether `join`'s right input is small enough to build: within DataFusion's collect
-    /// limits and, by its estimated rows, within the row limit too.
+    /// limits and, by its estimated rows, within the row limit too. Spark sizes a filtered
+    /// scan by its source (a filter does not shrink its estimate), so it broadcasts a large
+    /// table cut by a filter far less readily than DataFusion's estimates (a fifth of the rows
+    /// per filter) suggest: without the row limit the hash table of a large input would be
+    /// built in one partition (TPC-H q13's 1.5M orders: 0.42 s against Sail's 0.19 s).
     fn right_collectable(join: &HashJoinExec, config: &ConfigOptions) -> DfResult<bool> {
         let right = Size::of(join.right())?;
         let rows_fit = right
             .rows
             .is_none_or(|r| r <= config.optimizer.hash_join_single_partition_threshold_rows);
         Ok(right.collectable(config) && rows_fit)
-    }
-
-    /// Whether `join` collects the preserved side of a left outer join whose right side is too
-    /// large to build: Spark never broadcasts the left side of a left outer join, so it
-    /// shuffles both sides on the keys. So does Spate: the join's output is then partitioned
-    /// on the left keys, and an aggregation grouped by them (TPC-H q13's count per customer)
-    /// runs in one step over it, where after a collect-left join it was split into a partial
-    /// aggregation, an exchange and a final one.
-    fn collects_preserved_side(join: &HashJoinExec, config: &ConfigOptions) -> DfResult<bool> {
-        Ok(*join.partition_mode() == PartitionMode::CollectLeft
-            && *join.join_type() == JoinType::Left
-            && !Self::right_collectable(join, config)?)
     }
 }
 
@@ -307,7 +292,14 @@ impl PhysicalOptimizerRule for SparkBuildSide {
                     return Ok(Transformed::no(p));
                 };
                 let ordered = |plan: &Arc<dyn ExecutionPlan>| plan.output_ordering().is_some();
-                if Self::collects_preserved_side(join, config)? {
+                let collect_left = *join.partition_mode() == PartitionMode::CollectLeft;
+                let right_fits = collect_left && Self::right_collectable(join, config)?;
+                // Spark never broadcasts the preserved side of a left outer join: with a right
+                // side too large to build, both sides are shuffled on the keys. The join's
+                // output is then partitioned on the left keys, and an aggregation grouped by
+                // them (TPC-H q13's count per customer) runs in one step over it, not as a
+                // partial aggregation, an exchange and a final one.
+                if collect_left && *join.join_type() == JoinType::Left && !right_fits {
                     let partitioned = join
                         .builder()
                         .with_partition_mode(PartitionMode::Partitioned)
@@ -316,7 +308,7 @@ impl PhysicalOptimizerRule for SparkBuildSide {
                         .build()?;
                     return Ok(Transformed::yes(Arc::new(partitioned)));
                 }
-                if Self::builds_right(join, config)? {
+                if Self::builds_right(join, right_fits)? {
                     let swapped = match join.join_type() {
                         JoinType::Left if !ordered(join.left()) => {
                             numbered_probe(join, true)?.swap_inputs(PartitionMode::CollectLeft)?
@@ -325,10 +317,7 @@ impl PhysicalOptimizerRule for SparkBuildSide {
                     };
                     return Ok(Transformed::yes(swapped));
                 }
-                if *join.join_type() == JoinType::Right
-                    && *join.partition_mode() == PartitionMode::CollectLeft
-                    && !ordered(join.right())
-                {
+                if *join.join_type() == JoinType::Right && collect_left && !ordered(join.right()) {
                     return Ok(Transformed::yes(Arc::new(numbered_probe(join, false)?)));
                 }
                 Ok(Transformed::no(p))

@@ -109,75 +109,62 @@ fn rewrite(
     })
 }
 
-/// A `LIKE` pattern's pieces: the text between its `%`s.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Pieces {
-    /// The non-empty pieces, in order.
-    pieces: Vec<String>,
+/// A `LIKE` pattern's pieces (the text between its `%`s), one prepared finder each.
+#[derive(Debug, Clone)]
+struct Matcher {
+    /// A finder per non-empty piece, in order.
+    finders: Vec<Finder<'static>>,
     /// The first piece must start the value (the pattern does not start with `%`).
     anchored_start: bool,
     /// The last piece must end the value (the pattern does not end with `%`).
     anchored_end: bool,
 }
 
-impl Pieces {
-    /// The pieces of `pattern`, when it is plain text between `%`s that arrow would match
+impl Matcher {
+    /// The matcher of `pattern`, when it is plain text between `%`s that arrow would match
     /// with a regex: at least two pieces, no `_`, no escape.
-    pub fn of(pattern: &str) -> Option<Self> {
+    fn of(pattern: &str) -> Option<Self> {
         if pattern.contains(['_', '\\']) {
             return None;
         }
-        let pieces: Vec<String> = pattern
+        let finders: Vec<Finder<'static>> = pattern
             .split('%')
             .filter(|p| !p.is_empty())
-            .map(str::to_string)
+            .map(|p| Finder::new(p.as_bytes()).into_owned())
             .collect();
-        (pieces.len() >= 2).then(|| Self {
-            pieces,
+        (finders.len() >= 2).then(|| Self {
+            finders,
             anchored_start: !pattern.starts_with('%'),
             anchored_end: !pattern.ends_with('%'),
         })
     }
-}
-
-/// Matches a value against [`Pieces`] with one prepared finder per piece.
-#[derive(Debug, Clone)]
-struct Matcher {
-    pieces: Pieces,
-    finders: Vec<Finder<'static>>,
-}
-
-impl Matcher {
-    fn new(pieces: Pieces) -> Self {
-        let finders = pieces
-            .pieces
-            .iter()
-            .map(|p| Finder::new(p.as_bytes()).into_owned())
-            .collect();
-        Self { pieces, finders }
-    }
 
     fn matches(&self, value: &str) -> bool {
         let bytes = value.as_bytes();
-        let pieces = &self.pieces.pieces;
+        let mut finders = self.finders.as_slice();
         let (mut from, mut to) = (0, bytes.len());
-        let (mut first, mut last) = (0, pieces.len());
-        if self.pieces.anchored_start {
-            if !bytes.starts_with(pieces[0].as_bytes()) {
+        if self.anchored_start {
+            let Some((first, rest)) = finders.split_first() else {
+                return false;
+            };
+            if !bytes.starts_with(first.needle()) {
                 return false;
             }
-            from = pieces[0].len();
-            first = 1;
+            from = first.needle().len();
+            finders = rest;
         }
-        if self.pieces.anchored_end {
-            let piece = pieces[last - 1].as_bytes();
+        if self.anchored_end {
+            let Some((last, rest)) = finders.split_last() else {
+                return false;
+            };
+            let piece = last.needle();
             if !bytes.ends_with(piece) || bytes.len() - piece.len() < from {
                 return false;
             }
             to = bytes.len() - piece.len();
-            last -= 1;
+            finders = rest;
         }
-        for finder in &self.finders[first..last] {
+        for finder in finders {
             match finder.find(&bytes[from..to]) {
                 Some(at) => from += at + finder.needle().len(),
                 None => return false,
@@ -187,7 +174,8 @@ impl Matcher {
     }
 }
 
-/// A `LikeExpr` (or `NOT LIKE`) whose pattern is [`Pieces`], matched by finding them.
+/// A `LikeExpr` (or `NOT LIKE`) whose pattern is plain pieces between `%`s, matched by
+/// finding them ([`Matcher`]).
 #[derive(Debug, Clone)]
 pub struct SegmentLikeExpr {
     expr: Arc<dyn PhysicalExpr>,
@@ -217,13 +205,13 @@ impl SegmentLikeExpr {
             like.expr().data_type(schema)?,
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
         );
-        Ok(Pieces::of(text)
+        Ok(Matcher::of(text)
             .filter(|_| string_input)
-            .map(|pieces| Self {
+            .map(|matcher| Self {
                 expr: Arc::clone(like.expr()),
                 pattern: Arc::clone(like.pattern()),
                 negated: like.negated(),
-                matcher: Matcher::new(pieces),
+                matcher,
             }))
     }
 
@@ -334,7 +322,7 @@ impl PhysicalExpr for SegmentLikeExpr {
 
 #[cfg(test)]
 mod tests {
-    use super::{Matcher, Pieces};
+    use super::Matcher;
 
     /// `LIKE` by definition: `%` any run of characters, the rest literal (no `_` here).
     fn like(value: &str, pattern: &str) -> bool {
@@ -388,7 +376,7 @@ mod tests {
             "xéyüz",
         ];
         for p in patterns {
-            let matcher = Matcher::new(Pieces::of(p).ok_or(p)?);
+            let matcher = Matcher::of(p).ok_or(p)?;
             for v in values {
                 assert_eq!(matcher.matches(v), like(v, p), "{v:?} LIKE {p:?}");
             }
@@ -401,10 +389,11 @@ mod tests {
         for p in [
             "abc", "ab%", "%ab", "%ab%", "%%ab%%", "a_%b%", "a\\%b%c", "%",
         ] {
-            assert_eq!(Pieces::of(p), None, "{p}");
+            assert!(Matcher::of(p).is_none(), "{p}");
         }
-        let q13 = Pieces::of("%special%requests%").ok_or("q13")?;
-        assert_eq!(q13.pieces, ["special", "requests"]);
+        let q13 = Matcher::of("%special%requests%").ok_or("q13")?;
+        let pieces: Vec<&[u8]> = q13.finders.iter().map(|f| f.needle()).collect();
+        assert_eq!(pieces, [b"special".as_slice(), b"requests".as_slice()]);
         assert!(!q13.anchored_start && !q13.anchored_end);
         Ok(())
     }
