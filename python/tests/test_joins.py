@@ -101,6 +101,35 @@ def test_a_left_join_never_collects_its_preserved_side(spark, tables):
     assert got == expected
 
 
+def test_a_join_building_on_long_strings_from_many_batches(spark, tmp_path):
+    # Names over 12 bytes live in the data buffers of string views; the build side gathers
+    # them from many batches (three files, 8192-row batches) into one buffer before the join
+    # (spate_plan::compact_views). The answers are the join's, and Spark's explain() shows no
+    # operator of that.
+    names = [f"customer-name-{i:06d}" for i in range(30_000)]
+    for part in range(3):
+        spark.range(part * 10_000, (part + 1) * 10_000).select(
+            F.col("id").alias("k"), F.format_string("customer-name-%06d", "id").alias("name")
+        ).write.parquet(str(tmp_path / "names" / f"part={part}"))
+    spark.range(0, 90_000).withColumn("k", F.col("id") % 30_000).write.parquet(str(tmp_path / "facts"))
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
+    try:
+        df = spark.read.parquet(str(tmp_path / "facts")).join(
+            spark.read.parquet(str(tmp_path / "names")).drop("part"), "k"
+        )
+        got = sorted((r["id"], r["name"]) for r in df.filter("id % 997 = 0").collect())
+        per_name = df.groupBy("name").agg(F.count("*").alias("n"), F.sum("id").alias("s"))
+        counts = {r["name"]: (r["n"], r["s"]) for r in per_name.collect()}
+        shown = [df._explain_string(mode=m) for m in ("simple", "extended", "formatted", "cost")]
+        build = next(line for line in join_lines(df) if line.startswith("DataSourceExec"))
+    finally:
+        spark.conf.unset("spark.sql.autoBroadcastJoinThreshold")
+    assert "/names/" in build, build  # the join builds on the names
+    assert got == [(i, names[i % 30_000]) for i in range(0, 90_000, 997)]
+    assert counts == {n: (3, 3 * k + 30_000 + 60_000) for k, n in enumerate(names)}
+    assert all("Compact" not in text for text in shown), shown
+
+
 def test_shuffle_hash_and_merge_hints(spark, tables):
     big, small = tables
     spark.conf.unset("spark.sql.autoBroadcastJoinThreshold")

@@ -116,9 +116,10 @@ fn details(plan: &Arc<dyn ExecutionPlan>, n: &mut usize, out: &mut String) {
     }
 }
 
-/// `plan`, or the operators under it when it is one Spark does not show (batch coalescing).
+/// `plan`, or the operators under it when it is one Spark does not show (batch coalescing,
+/// the compaction of a join's build side).
 fn shown(plan: &Arc<dyn ExecutionPlan>) -> Vec<Arc<dyn ExecutionPlan>> {
-    if plan.name() == "CoalesceBatchesExec" {
+    if plan.name() == "CoalesceBatchesExec" || plan.name() == spate_plan::compact_views::NAME {
         return plan.children().into_iter().flat_map(shown).collect();
     }
     vec![Arc::clone(plan)]

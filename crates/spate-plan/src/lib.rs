@@ -8,6 +8,7 @@ pub mod broadcast_side;
 pub mod cache;
 pub mod cache_scan;
 pub mod call_names;
+pub mod compact_views;
 pub mod cross_join;
 pub mod display;
 pub mod distinct_aggregates;

@@ -112,6 +112,9 @@ pub fn new_context(
     rules.push(Arc::new(crate::read_guard::GuardFileReads));
     // LIKE patterns of plain pieces between `%`s are matched without a regex per batch.
     rules.push(Arc::new(crate::like_segments::SegmentedLikes));
+    // The string columns a join builds on are kept in few buffers, so the batches it emits
+    // do not each carry the buffer lists of every build batch.
+    rules.push(Arc::new(crate::compact_views::CompactBuildViews));
     for (url, keep_lengths) in [
         (crate::lossy_utf8::LOSSY_URL, true),
         (crate::lossy_utf8::INFER_URL, false),
