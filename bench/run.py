@@ -98,6 +98,21 @@ class MemorySampler:
                 pass
         return total
 
+    def cpu(self):
+        """User and system CPU seconds of the process and its living children so far."""
+        total = 0.0
+        try:
+            procs = [self.proc] + self.proc.children(recursive=True)
+        except psutil.Error:
+            return total
+        for p in procs:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+        return total
+
     def run(self):
         while not self.stop.is_set():
             self.peak = max(self.peak, self.rss())
@@ -194,17 +209,19 @@ def same_fingerprint(a, b, approximate):
 
 def run_workload(spark, w, args, sampler, engine):
     out_dir = args.out_data / engine / w.name
-    res = {"times": []}
+    res = {"times": [], "cpu": []}
     sampler.reset()
     try:
         for k, v in w.conf.items():
             spark.conf.set(k, v)
         for i in range(args.runs + 1):
-            t0 = time.perf_counter()
+            c0, t0 = sampler.cpu(), time.perf_counter()
             w.build(spark, args.seed_data).write.mode("overwrite").parquet(str(out_dir))
             if i:  # the first run is the warm-up
                 res["times"].append(time.perf_counter() - t0)
+                res["cpu"].append(sampler.cpu() - c0)
         res["median_s"] = statistics.median(res["times"])
+        res["cpu_median_s"] = statistics.median(res["cpu"])
         res["fingerprint"] = fingerprint(out_dir)
     except Exception as e:
         res["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
@@ -245,20 +262,22 @@ def server(engine, args, log_name):
         log.close()
 
 
-def run_queries(spark, engine, args, queries, data):
+def run_queries(spark, engine, args, queries, data, sampler):
     for t in TABLES:
         spark.read.parquet(str(data / t)).createOrReplaceTempView(t)
     out = {}
     for name, sql in queries:
-        q = {"times": []}
+        q = {"times": [], "cpu": []}
         try:
             rows = [[normalize(v) for v in r] for r in spark.sql(sql).collect()]
             q["rows"] = rows
             for _ in range(args.runs):
-                t0 = time.perf_counter()
+                c0, t0 = sampler.cpu(), time.perf_counter()
                 spark.sql(sql).collect()
                 q["times"].append(time.perf_counter() - t0)
+                q["cpu"].append(sampler.cpu() - c0)
             q["median_s"] = statistics.median(q["times"])
+            q["cpu_median_s"] = statistics.median(q["cpu"])
         except Exception as e:
             q["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
         out[name] = q
@@ -311,7 +330,7 @@ def run_engine(engine, args, queries, data):
         with server(engine, args, engine) as (spark, sampler, startup):
             out["startup_s"] = startup
             sampler.reset()
-            out["queries"] = run_queries(spark, engine, args, queries, data)
+            out["queries"] = run_queries(spark, engine, args, queries, data, sampler)
             out["peak_rss_mb"] = sampler.peak / 2**20
     for w in args.workloads:
         with server(engine, args, f"{engine}-{w.name}") as (spark, sampler, startup):
@@ -357,10 +376,16 @@ def ratio_table(by, names, status, kind, others, label, memory=False):
         q = by[e][kind].get(name, {})
         return q.get("median_s") if status.get((e, name)) == "ok" else None
 
+    def cpu(e, name):
+        q = by[e][kind].get(name, {})
+        return q.get("cpu_median_s") if status.get((e, name)) == "ok" else None
+
     header = [label] + [f"{e} (s)" for e in by] + [f"spate/{o}" for o in others]
+    header += [f"{e} cpu (s)" for e in by] + [f"spate/{o} cpu" for o in others]
     header += [f"{e} peak MiB" for e in by] if memory else []
     lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     ratios = {o: [] for o in others}
+    cpu_ratios = {o: [] for o in others}
     for name in names:
         cells = [f"{t(e, name):.3f}" if t(e, name) is not None else status[(e, name)] for e in by]
         for o in others:
@@ -368,10 +393,21 @@ def ratio_table(by, names, status, kind, others, label, memory=False):
             if a and b:
                 ratios[o].append(a / b)
             cells.append(f"{a / b:.2f}" if a and b else "—")
+        cells += [f"{cpu(e, name):.2f}" if cpu(e, name) is not None else "—" for e in by]
+        for o in others:
+            a, b = cpu("spate", name), cpu(o, name)
+            if a and b:
+                cpu_ratios[o].append(a / b)
+            cells.append(f"{a / b:.2f}" if a and b else "—")
         if memory:
             cells += [f"{by[e][kind].get(name, {}).get('peak_rss_mb', float('nan')):.0f}" for e in by]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return lines, ratios, t
+    return lines, ratios, cpu_ratios, t
+
+
+CPU_NOTE = (" cpu: the median over the timed runs of the user and system CPU seconds the "
+            "server's process tree spent during the run (psutil): the work done, which this "
+            "machine's timing noise moves less than the elapsed time.")
 
 
 def report(args, results, names):
@@ -396,11 +432,12 @@ def report(args, results, names):
     plot_names, plot_t = [], {}
 
     def section(title, intro, names_, status, kind, label, memory=False):
-        rows, ratios, t = ratio_table(by, names_, status, kind, others, label, memory)
-        section_lines = ["", title, "", intro, ""] + rows + [""]
+        rows, ratios, cpu_ratios, t = ratio_table(by, names_, status, kind, others, label, memory)
+        section_lines = ["", title, "", intro + CPU_NOTE, ""] + rows + [""]
         for o in others:
             section_lines.append(f"Geometric mean of spate/{o} over the {kind} both answered right: "
-                                 f"**{geomean(ratios[o]):.2f}** ({len(ratios[o])} {kind}).")
+                                 f"**{geomean(ratios[o]):.2f}** ({len(ratios[o])} {kind}); of the "
+                                 f"server CPU time: {geomean(cpu_ratios[o]):.2f}.")
         plot_names.extend(names_)
         plot_t.update({n: t for n in names_})
         return section_lines
