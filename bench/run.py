@@ -3,12 +3,15 @@ Connect client, to Spate, Apache Spark and Sail servers on this machine, over th
 
 Each engine runs as a Spark Connect server in its own process: Spate (`spate serve`, release
 build), Apache Spark 4 in local mode with its Spark Connect plugin (a classic PySpark session
-that serves Spark Connect, see spark_server.py), and Sail (`sail spark server`). For each engine
-the harness measures start-up (launch to the first answered query), then per TPC-H query one
-warm-up and N timed runs of `collect()` (median reported), and the peak resident memory of the
-server's process tree. Then the seed workloads (bench/workloads.py over bench/seed_data.py's
-10 million events): each is one warm-up and N timed runs of its Parquet write, with the peak
-memory of the server during that workload. Results are compared across engines (TPC-H: row
+that serves Spark Connect, see spark_server.py), and Sail (`sail spark server`). The engines'
+servers are up together and take turns: per TPC-H query one warm-up on each, then each timed
+run of `collect()` goes round the engines, so that the drift of this machine's speed (20-40%
+within an hour) falls on all of them alike. For each engine the harness measures start-up
+(launch to the first answered query), the median time and server CPU time (user + system of
+its process tree) of the N timed runs, and the peak resident memory of the server's process
+tree. Then the seed workloads (bench/workloads.py over bench/seed_data.py's 10 million
+events), each in fresh servers, interleaved the same way: one warm-up and N timed runs of its
+Parquet write, with the peak memory of each server during that workload. Results are compared across engines (TPC-H: row
 counts and values with a float tolerance; workloads: a fingerprint of the written files); an
 answer that differs from Spark's is reported as a failure, not a time.
 
@@ -207,28 +210,34 @@ def same_fingerprint(a, b, approximate):
     return True
 
 
-def run_workload(spark, w, args, sampler, engine):
-    out_dir = args.out_data / engine / w.name
-    res = {"times": [], "cpu": []}
-    sampler.reset()
-    try:
+def run_workload(sessions, w, args):
+    """One seed workload on every engine at once (a fresh server each): the warm-up and then
+    each timed run go round the engines in turn, so that drift of the machine's speed falls
+    on all of them alike."""
+    res = {e: {"times": [], "cpu": []} for e in sessions}
+    for e, (spark, sampler) in sessions.items():
+        sampler.reset()
         for k, v in w.conf.items():
             spark.conf.set(k, v)
-        for i in range(args.runs + 1):
-            c0, t0 = sampler.cpu(), time.perf_counter()
-            w.build(spark, args.seed_data).write.mode("overwrite").parquet(str(out_dir))
-            if i:  # the first run is the warm-up
-                res["times"].append(time.perf_counter() - t0)
-                res["cpu"].append(sampler.cpu() - c0)
-        res["median_s"] = statistics.median(res["times"])
-        res["cpu_median_s"] = statistics.median(res["cpu"])
-        res["fingerprint"] = fingerprint(out_dir)
-    except Exception as e:
-        res["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
-    finally:
-        for k in w.conf:
-            spark.conf.unset(k)
-    res["peak_rss_mb"] = sampler.peak / 2**20
+    for i in range(args.runs + 1):
+        for e, (spark, sampler) in sessions.items():
+            if "error" in res[e]:
+                continue
+            try:
+                c0, t0 = sampler.cpu(), time.perf_counter()
+                w.build(spark, args.seed_data).write.mode("overwrite").parquet(str(args.out_data / e / w.name))
+                if i:  # the first run is the warm-up
+                    res[e]["times"].append(time.perf_counter() - t0)
+                    res[e]["cpu"].append(sampler.cpu() - c0)
+            except Exception as ex:
+                res[e]["error"] = f"{type(ex).__name__}: {str(ex).splitlines()[0][:200]}"
+    for e, (spark, sampler) in sessions.items():
+        r = res[e]
+        if "error" not in r:
+            r["median_s"] = statistics.median(r["times"])
+            r["cpu_median_s"] = statistics.median(r["cpu"])
+            r["fingerprint"] = fingerprint(args.out_data / e / w.name)
+        r["peak_rss_mb"] = sampler.peak / 2**20
     return res
 
 
@@ -262,26 +271,39 @@ def server(engine, args, log_name):
         log.close()
 
 
-def run_queries(spark, engine, args, queries, data, sampler):
-    for t in TABLES:
-        spark.read.parquet(str(data / t)).createOrReplaceTempView(t)
-    out = {}
+def run_queries(sessions, args, queries, data):
+    """The TPC-H queries on every engine's server, kept up together: per query, a warm-up on
+    each engine (its answer is the one compared), then the timed runs go round the engines in
+    turn, so that drift of the machine's speed falls on all of them alike."""
+    out = {e: {} for e in sessions}
+    for spark, _sampler in sessions.values():
+        for t in TABLES:
+            spark.read.parquet(str(data / t)).createOrReplaceTempView(t)
     for name, sql in queries:
-        q = {"times": [], "cpu": []}
-        try:
-            rows = [[normalize(v) for v in r] for r in spark.sql(sql).collect()]
-            q["rows"] = rows
-            for _ in range(args.runs):
-                c0, t0 = sampler.cpu(), time.perf_counter()
-                spark.sql(sql).collect()
-                q["times"].append(time.perf_counter() - t0)
-                q["cpu"].append(sampler.cpu() - c0)
-            q["median_s"] = statistics.median(q["times"])
-            q["cpu_median_s"] = statistics.median(q["cpu"])
-        except Exception as e:
-            q["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
-        out[name] = q
-        print(f"{engine:6} {name:4} {q.get('median_s', float('nan')):8.3f} s {q.get('error', '')}", flush=True)
+        qs = {e: {"times": [], "cpu": []} for e in sessions}
+        for e, (spark, _sampler) in sessions.items():
+            try:
+                qs[e]["rows"] = [[normalize(v) for v in r] for r in spark.sql(sql).collect()]
+            except Exception as ex:
+                qs[e]["error"] = f"{type(ex).__name__}: {str(ex).splitlines()[0][:200]}"
+        for _ in range(args.runs):
+            for e, (spark, sampler) in sessions.items():
+                q = qs[e]
+                if "error" in q:
+                    continue
+                try:
+                    c0, t0 = sampler.cpu(), time.perf_counter()
+                    spark.sql(sql).collect()
+                    q["times"].append(time.perf_counter() - t0)
+                    q["cpu"].append(sampler.cpu() - c0)
+                except Exception as ex:
+                    q["error"] = f"{type(ex).__name__}: {str(ex).splitlines()[0][:200]}"
+        for e, q in qs.items():
+            if "error" not in q:
+                q["median_s"] = statistics.median(q["times"])
+                q["cpu_median_s"] = statistics.median(q["cpu"])
+            out[e][name] = q
+            print(f"{e:6} {name:4} {q.get('median_s', float('nan')):8.3f} s {q.get('error', '')}", flush=True)
     return out
 
 
@@ -323,30 +345,47 @@ def run_transfer(spark, args, sampler):
     return res
 
 
-def run_engine(engine, args, queries, data):
-    """TPC-H in one server; each seed workload in a fresh one, so that its peak memory is its own."""
-    out = {"engine": engine, "queries": {}, "workloads": {}}
+@contextlib.contextmanager
+def servers(engines, args, suffix=""):
+    """Every engine's server, up together; yields {engine: (session, sampler)} and the
+    start-up times."""
+    with contextlib.ExitStack() as stack:
+        sessions, startups = {}, {}
+        for e in engines:
+            spark, sampler, startup = stack.enter_context(server(e, args, f"{e}{suffix}"))
+            sessions[e], startups[e] = (spark, sampler), startup
+        yield sessions, startups
+
+
+def run_engines(engines, args, queries, data):
+    """TPC-H in one server per engine; each seed workload in fresh ones, so that its peak
+    memory is its own; all engines' servers up together, their runs interleaved."""
+    outs = {e: {"engine": e, "queries": {}, "workloads": {}} for e in engines}
     if queries:
-        with server(engine, args, engine) as (spark, sampler, startup):
-            out["startup_s"] = startup
-            sampler.reset()
-            out["queries"] = run_queries(spark, engine, args, queries, data, sampler)
-            out["peak_rss_mb"] = sampler.peak / 2**20
+        with servers(engines, args) as (sessions, startups):
+            for e, (_spark, sampler) in sessions.items():
+                outs[e]["startup_s"] = startups[e]
+                sampler.reset()
+            for e, qs in run_queries(sessions, args, queries, data).items():
+                outs[e]["queries"] = qs
+            for e, (_spark, sampler) in sessions.items():
+                outs[e]["peak_rss_mb"] = sampler.peak / 2**20
     for w in args.workloads:
-        with server(engine, args, f"{engine}-{w.name}") as (spark, sampler, startup):
-            out.setdefault("startup_s", startup)
-            res = run_workload(spark, w, args, sampler, engine)
-        out["workloads"][w.name] = res
-        print(f"{engine:6} {w.name:16} {res.get('median_s', float('nan')):8.3f} s "
-              f"{res['peak_rss_mb']:7.0f} MiB {res.get('error', '')}", flush=True)
+        with servers(engines, args, f"-{w.name}") as (sessions, startups):
+            for e, res in run_workload(sessions, w, args).items():
+                outs[e].setdefault("startup_s", startups[e])
+                outs[e]["workloads"][w.name] = res
+                print(f"{e:6} {w.name:16} {res.get('median_s', float('nan')):8.3f} s "
+                      f"{res['peak_rss_mb']:7.0f} MiB {res.get('error', '')}", flush=True)
     if args.transfer:
-        with server(engine, args, f"{engine}-transfer") as (spark, sampler, startup):
-            out.setdefault("startup_s", startup)
-            out["transfer"] = res = run_transfer(spark, args, sampler)
-        print(f"{engine:6} toPandas {res.get('topandas_s', float('nan')):8.3f} s, collect "
-              f"{res.get('collect_s', float('nan')):8.3f} s {res['peak_rss_mb']:7.0f} MiB "
-              f"{res.get('error', '')}", flush=True)
-    return out
+        for e in engines:
+            with server(e, args, f"{e}-transfer") as (spark, sampler, startup):
+                outs[e].setdefault("startup_s", startup)
+                outs[e]["transfer"] = res = run_transfer(spark, args, sampler)
+            print(f"{e:6} toPandas {res.get('topandas_s', float('nan')):8.3f} s, collect "
+                  f"{res.get('collect_s', float('nan')):8.3f} s {res['peak_rss_mb']:7.0f} MiB "
+                  f"{res.get('error', '')}", flush=True)
+    return [outs[e] for e in engines]
 
 
 def geomean(xs):
@@ -422,8 +461,8 @@ def report(args, results, names):
     lines = [
         f"# Spate, Apache Spark and Sail — {dt.date.today().isoformat()}",
         "",
-        f"Engines: {', '.join(by)}, each a Spark Connect server driven by pyspark-client; {args.runs} timed "
-        f"runs after one warm-up, median; answers checked against {ref}'s. Machine: {os.cpu_count()} cores, "
+        f"Engines: {', '.join(by)}, each a Spark Connect server driven by pyspark-client, all up together; {args.runs} timed "
+        f"runs after one warm-up, median, the engines taking turns run by run; answers checked against {ref}'s. Machine: {os.cpu_count()} cores, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB."
         + (f" Memory limit {args.memory_limit}: Spate `--memory-limit`, Sail's fair memory pool "
            f"(`SAIL_RUNTIME__MEMORY_POOL__*`), Spark's `spark.driver.memory`; peak RSS is the whole "
@@ -571,7 +610,7 @@ def main():
         )
     names = [] if args.queries == "none" else [f"q{int(i)}" for i in args.queries.split(",")]
     queries = [(n, (HERE / "tpch" / "queries" / f"{n}.sql").read_text()) for n in names]
-    results = [run_engine(e, args, queries, data) for e in args.engines.split(",")]
+    results = run_engines(args.engines.split(","), args, queries, data)
     report(args, results, names)
 
 
