@@ -129,18 +129,34 @@ class MemorySampler:
         self.thread.join()
 
 
+# Sessions whose first query failed while their server was starting. They are kept, never
+# garbage-collected: pyspark-client's SparkSession.__del__ closes the client, which shuts down
+# the thread pool every session's result iterators share, and when that runs on one of the
+# pool's own threads it waits for itself (seen as a hang with two servers up at once; with
+# one, as "cannot schedule new futures after shutdown").
+_FAILED_SESSIONS = []
+
+
 def connect(url, deadline, proc):
     from pyspark.sql import SparkSession
 
     last = None
+    host, port = url.removeprefix("sc://").split(":")
     while time.time() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"the server exited with {proc.returncode} (see bench/logs)")
+        try:  # no session until the server listens
+            socket.create_connection((host, int(port)), timeout=1).close()
+        except OSError as e:
+            last = e
+            time.sleep(0.2)
+            continue
+        spark = SparkSession.builder.remote(url).create()
         try:
-            spark = SparkSession.builder.remote(url).create()
             spark.sql("select 1").collect()
             return spark
-        except Exception as e:  # the server is not up yet
+        except Exception as e:  # listening, not answering yet
+            _FAILED_SESSIONS.append(spark)
             last = e
             time.sleep(0.2)
     raise RuntimeError(f"server at {url} did not answer: {last}")
