@@ -11,8 +11,8 @@ within an hour) falls on all of them alike. For each engine the harness measures
 its process tree) of the N timed runs, and the peak resident memory of the server's process
 tree. Then the seed workloads (bench/workloads.py over bench/seed_data.py's 10 million
 events), each in fresh servers, interleaved the same way: one warm-up and N timed runs of its
-Parquet write, with the peak memory of each server during that workload. Results are compared across engines (TPC-H: row
-counts and values with a float tolerance; workloads: a fingerprint of the written files); an
+Parquet write, with the peak memory of each server during that workload. Results are compared
+across engines (TPC-H: row counts and values with a float tolerance; workloads: a fingerprint of the written files); an
 answer that differs from Spark's is reported as a failure, not a time.
 
 Usage (bench/run.sh sets up the environment first):
@@ -88,33 +88,29 @@ class MemorySampler:
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
-    def rss(self):
-        total = 0
+    def tree(self):
+        """The server process and its living children."""
         try:
-            procs = [self.proc] + self.proc.children(recursive=True)
+            return [self.proc] + self.proc.children(recursive=True)
         except psutil.Error:
-            return 0
-        for p in procs:
+            return []
+
+    def total(self, measure):
+        """`measure` summed over the process tree, skipping processes that just ended."""
+        total = 0
+        for p in self.tree():
             try:
-                total += p.memory_info().rss
+                total += measure(p)
             except psutil.Error:
                 pass
         return total
 
+    def rss(self):
+        return self.total(lambda p: p.memory_info().rss)
+
     def cpu(self):
         """User and system CPU seconds of the process and its living children so far."""
-        total = 0.0
-        try:
-            procs = [self.proc] + self.proc.children(recursive=True)
-        except psutil.Error:
-            return total
-        for p in procs:
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.Error:
-                pass
-        return total
+        return self.total(lambda p: sum(p.cpu_times()[:2]))
 
     def run(self):
         while not self.stop.is_set():

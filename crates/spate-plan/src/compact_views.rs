@@ -201,17 +201,23 @@ impl ExecutionPlan for CompactViewsExec {
 }
 
 /// `batches` as one batch, each view column's values in one buffer; `None` for no batches.
+/// The input batches are let go before the values are copied, so that their other columns
+/// are not held beside both the concatenation and the copy.
 fn gather(schema: &SchemaRef, batches: Vec<RecordBatch>) -> DfResult<Option<RecordBatch>> {
     let one = match batches.len() {
         0 => return Ok(None),
         1 => batches.into_iter().next(),
-        _ => Some(concat_batches(schema, &batches)?),
+        _ => {
+            let one = concat_batches(schema, &batches)?;
+            drop(batches);
+            Some(one)
+        }
     };
     one.map(compact).transpose()
 }
 
 /// `batch` with each scattered view column copied into one buffer of its own.
-pub fn compact(batch: RecordBatch) -> DfResult<RecordBatch> {
+fn compact(batch: RecordBatch) -> DfResult<RecordBatch> {
     let mut columns: Option<Vec<ArrayRef>> = None;
     for (i, column) in batch.columns().iter().enumerate() {
         let compacted = match column.data_type() {
